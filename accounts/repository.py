@@ -1,0 +1,151 @@
+"""Every query of the accounts package."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from accounts.models import Merchant, RefreshToken, StaffMembership, User
+
+
+class UserRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, user_id: uuid.UUID) -> User | None:
+        return await self.session.get(User, user_id)
+
+    async def by_login(self, *, phone: str | None, email: str | None) -> User | None:
+        conditions = []
+        if phone:
+            conditions.append(User.phone == phone)
+        if email:
+            conditions.append(User.email == email)
+        if not conditions:
+            return None
+        result = await self.session.execute(select(User).where(or_(*conditions)).limit(1))
+        return result.scalar_one_or_none()
+
+    async def insert(
+        self, *, phone: str | None, email: str | None, password_hash: str, display_name: str
+    ) -> User | None:
+        """Insert unless the phone or email is taken (then None): no check-then-insert race."""
+        stmt = (
+            insert(User)
+            .values(
+                phone=phone, email=email, password_hash=password_hash, display_name=display_name
+            )
+            .on_conflict_do_nothing()
+            .returning(User)
+        )
+        result = await self.session.execute(stmt)
+        return result.scalar_one_or_none()
+
+
+class RefreshTokenRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, token: RefreshToken) -> None:
+        self.session.add(token)
+        await self.session.flush()
+
+    async def mark_used(
+        self, token_id: uuid.UUID, token_hash: bytes, now: datetime
+    ) -> RefreshToken | None:
+        """Atomically consume a live token; None if it is unknown, used, revoked or expired."""
+        stmt = (
+            update(RefreshToken)
+            .where(
+                RefreshToken.id == token_id,
+                RefreshToken.token_hash == token_hash,
+                RefreshToken.used_at.is_(None),
+                RefreshToken.revoked_at.is_(None),
+                RefreshToken.expires_at > now,
+            )
+            .values(used_at=now)
+            .returning(RefreshToken)
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def get(self, token_id: uuid.UUID, token_hash: bytes) -> RefreshToken | None:
+        stmt = select(RefreshToken).where(
+            RefreshToken.id == token_id, RefreshToken.token_hash == token_hash
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def revoke_family(self, family_id: uuid.UUID, now: datetime) -> None:
+        await self.session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+
+
+class MerchantRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, merchant_id: uuid.UUID) -> Merchant | None:
+        return await self.session.get(Merchant, merchant_id)
+
+    async def add(self, merchant: Merchant) -> Merchant:
+        self.session.add(merchant)
+        await self.session.flush()
+        return merchant
+
+    async def role_of(self, merchant_id: uuid.UUID, user_id: uuid.UUID) -> str | None:
+        stmt = select(StaffMembership.role).where(
+            StaffMembership.merchant_id == merchant_id, StaffMembership.user_id == user_id
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def merchants_of(self, user_id: uuid.UUID) -> list[tuple[Merchant, str]]:
+        stmt = (
+            select(Merchant, StaffMembership.role)
+            .join(StaffMembership, StaffMembership.merchant_id == Merchant.id)
+            .where(StaffMembership.user_id == user_id)
+            .order_by(Merchant.name, Merchant.id)
+        )
+        return [(m, r) for m, r in (await self.session.execute(stmt)).all()]
+
+    async def add_staff(self, merchant_id: uuid.UUID, user_id: uuid.UUID, role: str) -> bool:
+        stmt = (
+            insert(StaffMembership)
+            .values(merchant_id=merchant_id, user_id=user_id, role=role)
+            .on_conflict_do_nothing()
+            .returning(StaffMembership.user_id)
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none() is not None
+
+    async def staff(self, merchant_id: uuid.UUID) -> list[tuple[StaffMembership, User]]:
+        stmt = (
+            select(StaffMembership, User)
+            .join(User, User.id == StaffMembership.user_id)
+            .where(StaffMembership.merchant_id == merchant_id)
+            .order_by(StaffMembership.created_at, StaffMembership.user_id)
+        )
+        return [(s, u) for s, u in (await self.session.execute(stmt)).all()]
+
+    async def remove_staff(self, merchant_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+        staff = await self.session.get(StaffMembership, (merchant_id, user_id))
+        if staff is None:
+            return False
+        await self.session.delete(staff)
+        await self.session.flush()
+        return True
+
+    async def count_owners(self, merchant_id: uuid.UUID) -> int:
+        stmt = select(StaffMembership.user_id).where(
+            StaffMembership.merchant_id == merchant_id, StaffMembership.role == "owner"
+        )
+        return len((await self.session.execute(stmt)).all())
+
+
+async def delete_expired_refresh_tokens(session: AsyncSession, now: datetime) -> int:
+    result = await session.execute(delete(RefreshToken).where(RefreshToken.expires_at < now))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

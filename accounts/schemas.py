@@ -1,0 +1,178 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+import phonenumbers
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
+
+from core.timezones import DEFAULT_TIMEZONE, is_valid_timezone
+
+Role = Literal["owner", "manager", "clerk"]
+
+
+def normalise_phone(raw: str) -> str:
+    """E.164, or a Chinese mobile/landline number written the local way (13812345678)."""
+    text = raw.strip()
+    try:
+        parsed = phonenumbers.parse(text, None if text.startswith("+") else "CN")
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError("not a phone number") from exc
+    if not phonenumbers.is_valid_number(parsed):
+        raise ValueError("not a valid phone number")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def check_timezone(value: str) -> str:
+    if not is_valid_timezone(value):
+        raise ValueError("not an IANA time zone (e.g. Asia/Shanghai)")
+    return value
+
+
+def mask_phone(phone: str | None) -> str | None:
+    """+8613812345678 -> 138****5678 (the form Chinese apps show)."""
+    if not phone:
+        return phone
+    local = phone[3:] if phone.startswith("+86") else phone.lstrip("+")
+    if len(local) < 8:
+        return "*" * len(local)
+    return f"{local[:3]}****{local[-4:]}"
+
+
+class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    phone: str | None = Field(default=None, examples=["13812345678"])
+    email: EmailStr | None = None
+    password: str = Field(min_length=8, max_length=128)
+    display_name: str = Field(min_length=1, max_length=64)
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str | None) -> str | None:
+        return normalise_phone(value) if value is not None else None
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        return value.lower() if value is not None else None
+
+    @field_validator("display_name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _has_login(self) -> UserCreate:
+        if self.phone is None and self.email is None:
+            raise ValueError("either phone or email is required")
+        return self
+
+
+class User(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    phone: str | None
+    email: str | None
+    display_name: str
+    created_at: datetime
+
+
+class StaffOf(BaseModel):
+    merchant_id: uuid.UUID
+    name: str
+    role: Role
+
+
+class Me(User):
+    merchants: list[StaffOf]
+
+
+class TokenPair(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int
+
+
+class RefreshRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    refresh_token: str = Field(min_length=1, max_length=512)
+
+
+class MerchantCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=120)
+    timezone: str = DEFAULT_TIMEZONE
+    contact_phone: str | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        return check_timezone(value)
+
+    @field_validator("contact_phone")
+    @classmethod
+    def _phone(cls, value: str | None) -> str | None:
+        return normalise_phone(value) if value is not None else None
+
+
+class MerchantUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=120)
+    timezone: str | None = None
+    contact_phone: str | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str | None) -> str | None:
+        return check_timezone(value) if value is not None else None
+
+    @field_validator("contact_phone")
+    @classmethod
+    def _phone(cls, value: str | None) -> str | None:
+        return normalise_phone(value) if value is not None else None
+
+
+class Merchant(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    timezone: str
+    contact_phone: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class StaffCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: uuid.UUID | None = None
+    phone: str | None = None
+    role: Role
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str | None) -> str | None:
+        return normalise_phone(value) if value is not None else None
+
+    @model_validator(mode="after")
+    def _one_identity(self) -> StaffCreate:
+        if (self.user_id is None) == (self.phone is None):
+            raise ValueError("give exactly one of user_id or phone")
+        return self
+
+
+class Staff(BaseModel):
+    user_id: uuid.UUID
+    display_name: str
+    phone: str | None
+    role: Role
+    created_at: datetime

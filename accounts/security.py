@@ -1,0 +1,100 @@
+"""Passwords (Argon2id), access tokens (JWT, algorithm pinned) and refresh token secrets."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+import uuid
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from core.settings import Settings
+
+
+@lru_cache(maxsize=4)
+def _hasher(time_cost: int, memory_kib: int, parallelism: int) -> PasswordHasher:
+    return PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism)
+
+
+def password_hasher(settings: Settings) -> PasswordHasher:
+    return _hasher(
+        settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism
+    )
+
+
+async def hash_secret(settings: Settings, secret: str) -> str:
+    # Argon2 is deliberately slow: keep it off the event loop
+    return await asyncio.to_thread(password_hasher(settings).hash, secret)
+
+
+async def verify_secret(settings: Settings, hashed: str, secret: str) -> bool:
+    def check() -> bool:
+        try:
+            return password_hasher(settings).verify(hashed, secret)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    return await asyncio.to_thread(check)
+
+
+# A fixed hash to verify against when the user does not exist, so timing does not tell.
+_DUMMY_PASSWORD = "not-a-real-password-" + secrets.token_hex(8)
+
+
+async def burn_verification(settings: Settings) -> None:
+    await verify_secret(settings, await _dummy_hash(settings), _DUMMY_PASSWORD + "x")
+
+
+_dummy_cache: dict[tuple[int, int, int], str] = {}
+
+
+async def _dummy_hash(settings: Settings) -> str:
+    key = (settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism)
+    if key not in _dummy_cache:
+        _dummy_cache[key] = await hash_secret(settings, _DUMMY_PASSWORD)
+    return _dummy_cache[key]
+
+
+def create_access_token(settings: Settings, user_id: uuid.UUID, now: datetime) -> str:
+    claims: dict[str, Any] = {
+        "sub": str(user_id),
+        "typ": "access",
+        "iat": int(now.timestamp()),
+        "exp": int((now + timedelta(seconds=settings.access_token_ttl_seconds)).timestamp()),
+        "jti": uuid.uuid4().hex,
+    }
+    return jwt.encode(claims, settings.jwt_secret(), algorithm=settings.jwt_algorithm)
+
+
+class InvalidAccessToken(Exception):
+    pass
+
+
+def decode_access_token(settings: Settings, token: str) -> uuid.UUID:
+    try:
+        claims = jwt.decode(
+            token,
+            settings.jwt_secret(),
+            algorithms=[settings.jwt_algorithm],  # pinned: never trust the token's own "alg"
+            options={"require": ["exp", "sub", "typ"]},
+        )
+        if claims.get("typ") != "access":
+            raise InvalidAccessToken("not an access token")
+        return uuid.UUID(str(claims["sub"]))
+    except (jwt.PyJWTError, ValueError) as exc:
+        raise InvalidAccessToken(str(exc)) from exc
+
+
+def new_refresh_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def refresh_token_hash(secret: str) -> bytes:
+    # refresh secrets are 256-bit random, so a fast hash is enough (no dictionary to attack)
+    return hashlib.sha256(secret.encode()).digest()

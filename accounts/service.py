@@ -1,0 +1,359 @@
+"""Account rules: registration, sign-in with rate limits, refresh rotation, merchants, staff."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from accounts import schemas
+from accounts.models import Merchant, RefreshToken, User
+from accounts.repository import MerchantRepository, RefreshTokenRepository, UserRepository
+from accounts.security import (
+    burn_verification,
+    create_access_token,
+    hash_secret,
+    new_refresh_secret,
+    refresh_token_hash,
+    verify_secret,
+)
+from core import ratelimit
+from core.errors import Conflict, DomainError, Forbidden, NotFound, RateLimited, Unauthorized
+from core.ids import new_id
+from core.settings import Settings
+
+
+class UserExists(Conflict):
+    code, title = "user_exists", "A user with this phone or email already exists"
+
+
+class InvalidCredentials(Unauthorized):
+    code, title = "invalid_credentials", "Wrong username or password"
+
+
+class RefreshTokenInvalid(Unauthorized):
+    code, title = "refresh_token_invalid", "The refresh token is invalid"
+
+
+class RefreshTokenReused(Unauthorized):
+    code, title = "refresh_token_reused", "The refresh token was already used"
+
+
+class MerchantNotFound(NotFound):
+    code, title = "merchant_not_found", "Merchant not found"
+
+
+class UserNotFound(NotFound):
+    code, title = "user_not_found", "User not found"
+
+
+class StaffExists(Conflict):
+    code, title = "staff_exists", "This user is already staff of the merchant"
+
+
+class LoginUnavailable(DomainError):
+    # Rate limits fail closed for login: without Redis we cannot count guesses
+    status, code, title = 503, "service_unavailable", "Sign-in is temporarily unavailable"
+
+
+# -- users --------------------------------------------------------------------------------
+
+
+async def register_user(
+    session: AsyncSession, *, settings: Settings, data: schemas.UserCreate
+) -> User:
+    repo = UserRepository(session)
+    if await repo.by_login(phone=data.phone, email=data.email) is not None:
+        raise UserExists()
+    user = await repo.insert(
+        phone=data.phone,
+        email=data.email,
+        password_hash=await hash_secret(settings, data.password),
+        display_name=data.display_name,
+    )
+    if user is None:  # lost a race with a concurrent registration of the same phone/email
+        raise UserExists()
+    return user
+
+
+async def get_user(session: AsyncSession, *, user_id: uuid.UUID) -> User:
+    user = await UserRepository(session).get(user_id)
+    if user is None or not user.is_active:
+        raise UserNotFound()
+    return user
+
+
+def parse_login(username: str) -> tuple[str | None, str | None]:
+    """A username is an email (has '@') or a phone number; returns (phone, email)."""
+    text = username.strip()
+    if "@" in text:
+        return None, text.lower()
+    try:
+        return schemas.normalise_phone(text), None
+    except ValueError:
+        return None, None
+
+
+@dataclass(frozen=True)
+class IssuedTokens:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+
+async def _issue_tokens(
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    user_id: uuid.UUID,
+    family_id: uuid.UUID,
+    now: datetime,
+) -> IssuedTokens:
+    secret = new_refresh_secret()
+    token = RefreshToken(
+        id=new_id(),
+        user_id=user_id,
+        family_id=family_id,
+        token_hash=refresh_token_hash(secret),
+        expires_at=now + timedelta(seconds=settings.refresh_token_ttl_seconds),
+    )
+    await RefreshTokenRepository(session).add(token)
+    return IssuedTokens(
+        access_token=create_access_token(settings, user_id, now),
+        refresh_token=f"{token.id.hex}.{secret}",
+        expires_in=settings.access_token_ttl_seconds,
+    )
+
+
+async def _check_login_limits(
+    redis: Redis, settings: Settings, account_key: str, ip_key: str
+) -> None:
+    failures, failures_ttl = await ratelimit.current(redis, account_key)
+    if failures >= settings.login_max_failures_per_account:
+        raise RateLimited(failures_ttl or settings.login_window_seconds)
+    attempts, attempts_ttl = await ratelimit.increment(redis, ip_key, settings.login_window_seconds)
+    if attempts > settings.login_max_attempts_per_ip:
+        raise RateLimited(attempts_ttl)
+
+
+async def login(
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    redis: Redis,
+    username: str,
+    password: str,
+    client_ip: str,
+    now: datetime,
+) -> IssuedTokens:
+    phone, email = parse_login(username)
+    account_key = f"login:fail:{phone or email or username.strip().lower()}"
+    ip_key = f"login:ip:{client_ip}"
+    try:
+        await _check_login_limits(redis, settings, account_key, ip_key)
+        user = await UserRepository(session).by_login(phone=phone, email=email)
+        if user is None or not user.is_active:
+            await burn_verification(settings)
+            ok = False
+        else:
+            ok = await verify_secret(settings, user.password_hash, password)
+        if not ok:
+            await ratelimit.increment(redis, account_key, settings.login_window_seconds)
+            raise InvalidCredentials()
+        await ratelimit.reset(redis, account_key)
+    except (RedisConnectionError, RedisTimeoutError) as exc:
+        raise LoginUnavailable() from exc
+    assert user is not None
+    return await _issue_tokens(
+        session, settings=settings, user_id=user.id, family_id=new_id(), now=now
+    )
+
+
+def _split_refresh(raw: str) -> tuple[uuid.UUID, bytes] | None:
+    token_id, _, secret = raw.partition(".")
+    try:
+        return uuid.UUID(hex=token_id), refresh_token_hash(secret)
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class RefreshOutcome:
+    tokens: IssuedTokens | None
+    reused: bool
+
+
+async def rotate_refresh_token(
+    session: AsyncSession, *, settings: Settings, raw: str, now: datetime
+) -> RefreshOutcome:
+    """Exchange a refresh token for a new pair. A replayed token revokes its whole family.
+
+    Returns the outcome instead of raising on reuse: the caller must commit the revocation
+    before answering 401, or the rollback of the error path would undo it.
+    """
+    parsed = _split_refresh(raw)
+    if parsed is None:
+        raise RefreshTokenInvalid()
+    token_id, token_hash = parsed
+    repo = RefreshTokenRepository(session)
+    consumed = await repo.mark_used(token_id, token_hash, now)
+    if consumed is not None:
+        tokens = await _issue_tokens(
+            session,
+            settings=settings,
+            user_id=consumed.user_id,
+            family_id=consumed.family_id,
+            now=now,
+        )
+        return RefreshOutcome(tokens, reused=False)
+    known = await repo.get(token_id, token_hash)
+    if known is None or known.expires_at <= now:
+        raise RefreshTokenInvalid()
+    await repo.revoke_family(known.family_id, now)
+    return RefreshOutcome(None, reused=True)
+
+
+async def revoke_refresh_token(session: AsyncSession, *, raw: str, now: datetime) -> None:
+    parsed = _split_refresh(raw)
+    if parsed is None:
+        return
+    repo = RefreshTokenRepository(session)
+    known = await repo.get(*parsed)
+    if known is not None:
+        await repo.revoke_family(known.family_id, now)
+
+
+async def describe_me(session: AsyncSession, *, user_id: uuid.UUID) -> schemas.Me:
+    user = await get_user(session, user_id=user_id)
+    merchants = await MerchantRepository(session).merchants_of(user_id)
+    return schemas.Me(
+        **schemas.User.model_validate(user).model_dump(),
+        merchants=[
+            schemas.StaffOf(merchant_id=m.id, name=m.name, role=role)  # type: ignore[arg-type]
+            for m, role in merchants
+        ],
+    )
+
+
+# -- merchants and staff --------------------------------------------------------------------
+
+
+async def create_merchant(
+    session: AsyncSession, *, owner_id: uuid.UUID, data: schemas.MerchantCreate
+) -> Merchant:
+    await get_user(session, user_id=owner_id)
+    repo = MerchantRepository(session)
+    merchant = await repo.add(
+        Merchant(name=data.name.strip(), timezone=data.timezone, contact_phone=data.contact_phone)
+    )
+    await repo.add_staff(merchant.id, owner_id, "owner")
+    return merchant
+
+
+async def get_merchant(session: AsyncSession, *, merchant_id: uuid.UUID) -> Merchant:
+    merchant = await MerchantRepository(session).get(merchant_id)
+    if merchant is None:
+        raise MerchantNotFound()
+    return merchant
+
+
+async def merchant_timezone(session: AsyncSession, *, merchant_id: uuid.UUID) -> str:
+    return (await get_merchant(session, merchant_id=merchant_id)).timezone
+
+
+async def update_merchant(
+    session: AsyncSession, *, merchant_id: uuid.UUID, data: schemas.MerchantUpdate
+) -> Merchant:
+    merchant = await get_merchant(session, merchant_id=merchant_id)
+    changes = data.model_dump(exclude_unset=True)
+    if "name" in changes and changes["name"] is None:
+        changes.pop("name")
+    if "timezone" in changes and changes["timezone"] is None:
+        changes.pop("timezone")
+    for field, value in changes.items():
+        setattr(merchant, field, value)
+    await session.flush()
+    await session.refresh(merchant)
+    return merchant
+
+
+async def staff_role(
+    session: AsyncSession, *, merchant_id: uuid.UUID, user_id: uuid.UUID
+) -> str | None:
+    return await MerchantRepository(session).role_of(merchant_id, user_id)
+
+
+def may_grant(granter_role: str, role: str) -> bool:
+    """Owners grant any role; managers may add clerks and managers, never owners."""
+    if granter_role == "owner":
+        return True
+    return granter_role == "manager" and role in ("manager", "clerk")
+
+
+async def add_staff(
+    session: AsyncSession, *, merchant_id: uuid.UUID, granter_role: str, data: schemas.StaffCreate
+) -> schemas.Staff:
+    if not may_grant(granter_role, data.role):
+        raise Forbidden(f"A {granter_role} cannot grant the role {data.role}")
+    users = UserRepository(session)
+    user = (
+        await users.get(data.user_id)
+        if data.user_id is not None
+        else await users.by_login(phone=data.phone, email=None)
+    )
+    if user is None or not user.is_active:
+        raise UserNotFound()
+    repo = MerchantRepository(session)
+    if not await repo.add_staff(merchant_id, user.id, data.role):
+        raise StaffExists()
+    staff = await repo.staff(merchant_id)
+    created = next(s for s, u in staff if u.id == user.id)
+    return schemas.Staff(
+        user_id=user.id,
+        display_name=user.display_name,
+        phone=user.phone,
+        role=data.role,
+        created_at=created.created_at,
+    )
+
+
+async def list_staff(session: AsyncSession, *, merchant_id: uuid.UUID) -> list[schemas.Staff]:
+    rows = await MerchantRepository(session).staff(merchant_id)
+    return [
+        schemas.Staff(
+            user_id=u.id,
+            display_name=u.display_name,
+            phone=u.phone,
+            role=s.role,
+            created_at=s.created_at,
+        )  # type: ignore[arg-type]
+        for s, u in rows
+    ]
+
+
+async def remove_staff(
+    session: AsyncSession, *, merchant_id: uuid.UUID, granter_role: str, user_id: uuid.UUID
+) -> None:
+    repo = MerchantRepository(session)
+    role = await repo.role_of(merchant_id, user_id)
+    if role is None:
+        raise UserNotFound()
+    if not may_grant(granter_role, role):
+        raise Forbidden(f"A {granter_role} cannot remove a {role}")
+    if role == "owner" and await repo.count_owners(merchant_id) <= 1:
+        raise Conflict("A merchant must keep at least one owner")
+    await repo.remove_staff(merchant_id, user_id)
+
+
+async def find_user_by_login(session: AsyncSession, *, username: str) -> User | None:
+    phone, email = parse_login(username)
+    return await UserRepository(session).by_login(phone=phone, email=email)
+
+
+async def merchants_of(session: AsyncSession, *, user_id: uuid.UUID) -> list[tuple[Merchant, str]]:
+    return await MerchantRepository(session).merchants_of(user_id)

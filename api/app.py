@@ -1,0 +1,49 @@
+"""The FastAPI app factory: settings, lifespan resources, middleware, errors, routers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from accounts.routes import router as accounts_router
+from api.health import router as health_router
+from api.middleware import RequestContextMiddleware
+from core.database import create_engine, create_sessionmaker
+from core.errors import install_error_handlers
+from core.logging import configure_logging
+from core.redis import create_redis
+from core.settings import Settings, get_settings
+
+API_ROUTERS = [accounts_router]
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.engine = create_engine(settings)
+        app.state.sessionmaker = create_sessionmaker(app.state.engine)
+        app.state.redis = create_redis(settings)
+        try:
+            yield
+        finally:
+            await app.state.redis.aclose()
+            await app.state.engine.dispose()
+
+    app = FastAPI(
+        title="Corner",
+        version="0.1.0",
+        description="Backend for neighbourhood merchants and the people who live around them.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware)
+    app.include_router(health_router)
+    for router in API_ROUTERS:
+        app.include_router(router)
+    return app

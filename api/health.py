@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import text
+
+from core.errors import problem
+from core.metrics import render_metrics
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+async def _check_database(request: Request) -> None:
+    async with request.app.state.engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+
+
+async def _check_redis(request: Request) -> None:
+    await request.app.state.redis.ping()
+
+
+@router.get("/readyz")
+async def readyz(request: Request) -> Response:
+    checks = {"database": _check_database(request), "redis": _check_redis(request)}
+    results = await asyncio.gather(
+        *(asyncio.wait_for(c, timeout=3) for c in checks.values()), return_exceptions=True
+    )
+    status = {
+        name: ("ok" if not isinstance(r, BaseException) else f"down: {type(r).__name__}")
+        for name, r in zip(checks, results, strict=True)
+    }
+    if all(v == "ok" for v in status.values()):
+        return JSONResponse({"status": "ready", "checks": status})
+    return problem(
+        503,
+        "service_unavailable",
+        "Not ready",
+        "A backing service is unreachable",
+        extra={"checks": status},
+    )
+
+
+@router.get("/metrics")
+async def metrics() -> Response:
+    body, content_type = render_metrics()
+    return Response(body, media_type=content_type)

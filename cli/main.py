@@ -1,0 +1,171 @@
+"""The `corner` command."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import signal
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from core import embedded
+from core.settings import get_settings, set_in_environment
+
+app = typer.Typer(help="Corner: the backend for neighbourhood merchants.", no_args_is_help=True)
+services_app = typer.Typer(help="The embedded PostgreSQL+PostGIS and Redis.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema (Alembic).", no_args_is_help=True)
+seed_app = typer.Typer(help="Load data.", no_args_is_help=True)
+app.add_typer(services_app, name="services")
+app.add_typer(db_app, name="db")
+app.add_typer(seed_app, name="seed")
+console = Console(stderr=True)
+
+# Modules whose import registers background jobs (see core/jobs.py)
+JOB_MODULES = ["accounts.jobs"]
+
+
+def ensure_services() -> None:
+    """Start the embedded services for whatever URL the operator did not configure."""
+    settings = get_settings()
+    if set_in_environment("DATABASE_URL") and set_in_environment("REDIS_URL"):
+        return
+    with console.status("Starting embedded PostgreSQL and Redis…"):
+        env = embedded.services_up(settings.state_dir)
+    console.print(f"[green]services up[/] {env['DATABASE_URL']} {env['REDIS_URL']}")
+    get_settings.cache_clear()
+
+
+@services_app.command("up")
+def services_up() -> None:
+    """Start (or reuse) the embedded services and write .corner/env."""
+    env = embedded.services_up(get_settings().state_dir)
+    for key, value in env.items():
+        typer.echo(f"{key}={value}")
+
+
+@services_app.command("down")
+def services_down() -> None:
+    """Stop the embedded services (their data stays in .corner/)."""
+    embedded.services_down(get_settings().state_dir)
+    typer.echo("stopped postgresql and redis")
+
+
+@services_app.command("status")
+def services_status() -> None:
+    """Show whether each embedded service runs, and its URL."""
+    statuses = embedded.services_status(get_settings().state_dir)
+    table = Table("service", "state", "url", "data")
+    for s in statuses:
+        table.add_row(s.name, "running" if s.running else "stopped", s.url or "-", s.detail)
+    Console().print(table)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply migrations up to REVISION (default head)."""
+    from core.migrate import upgrade
+
+    ensure_services()
+    upgrade(_database_url(), revision)
+    typer.echo(f"database at {revision}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: str) -> None:
+    """Revert migrations down to REVISION."""
+    from core.migrate import downgrade
+
+    downgrade(_database_url(), revision)
+    typer.echo(f"database at {revision}")
+
+
+def _database_url() -> str:
+    url = get_settings().database_url
+    if not url:
+        raise typer.BadParameter("DATABASE_URL is not set and no embedded service is running")
+    return url
+
+
+@seed_app.command("demo")
+def seed_demo() -> None:
+    """Load idempotent demo data: merchants and people around one Shanghai district."""
+    from cli.demo import load_demo
+
+    ensure_services()
+    summary = asyncio.run(load_demo(get_settings()))
+    for key, value in summary.items():
+        typer.echo(f"{key}: {value}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes")] = 1,
+) -> None:
+    """Serve the API with uvicorn."""
+    import uvicorn
+
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,
+        log_level="warning",
+    )
+
+
+@app.command()
+def worker(
+    only: Annotated[list[str] | None, typer.Option(help="Run only these jobs")] = None,
+) -> None:
+    """Run background jobs (outbox delivery, expiries, retention) until interrupted."""
+    from core.database import create_engine, create_sessionmaker
+    from core.jobs import JobContext, run_worker
+    from core.logging import configure_logging
+    from core.redis import create_redis
+
+    for module in JOB_MODULES:
+        importlib.import_module(module)
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+
+    async def main() -> None:
+        engine = create_engine(settings, pool_size=5, max_overflow=5)
+        redis = create_redis(settings)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            ctx = JobContext(settings, create_sessionmaker(engine), redis)
+            await run_worker(ctx, stop, set(only) if only else None)
+        finally:
+            await redis.aclose()
+            await engine.dispose()
+
+    asyncio.run(main())
+
+
+@app.command()
+def dev(
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+) -> None:
+    """Everything for development: services, migrations, demo data, API on 127.0.0.1."""
+    from core.migrate import upgrade
+
+    ensure_services()
+    with console.status("Migrating…"):
+        upgrade(_database_url())
+    seed_demo()
+    console.print(f"[bold green]Corner[/] on http://127.0.0.1:{port}  (docs at /docs)")
+    serve(host="127.0.0.1", port=port, workers=1)
+
+
+if __name__ == "__main__":
+    app()

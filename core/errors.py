@@ -1,0 +1,179 @@
+"""Domain errors and their one mapping to RFC 9457 problem+json.
+
+Services raise `DomainError` subclasses carrying a stable snake_case `code`; handlers here turn
+them, validation failures, 404/405 and anything unexpected into problem documents.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from core.i18n import message
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+log = structlog.get_logger("corner.errors")
+
+
+class DomainError(Exception):
+    status: int = 400
+    code: str = "bad_request"
+    title: str = "Bad request"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail
+        self.extra = extra or {}
+        self.headers = headers or {}
+
+
+class NotFound(DomainError):
+    status, code, title = 404, "not_found", "Not found"
+
+
+class Conflict(DomainError):
+    status, code, title = 409, "conflict", "Conflict"
+
+
+class Forbidden(DomainError):
+    status, code, title = 403, "forbidden", "Forbidden"
+
+
+class Unauthorized(DomainError):
+    status, code, title = 401, "unauthorized", "Authentication required"
+
+    def __init__(self, detail: str | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("headers", {"WWW-Authenticate": "Bearer"})
+        super().__init__(detail, **kwargs)
+
+
+class InvalidInput(DomainError):
+    """A 422 raised by a service for input that passes the schema but breaks a rule."""
+
+    status, code, title = 422, "validation_error", "The request is not valid"
+
+    def __init__(self, detail: str, *, loc: list[str | int] | None = None, **kw: Any) -> None:
+        super().__init__(detail, **kw)
+        if loc is not None:
+            self.extra.setdefault("errors", [{"loc": loc, "msg": detail}])
+
+
+class InvalidCursor(DomainError):
+    status, code, title = 422, "invalid_cursor", "The pagination cursor is not valid"
+
+
+class RateLimited(DomainError):
+    status, code, title = 429, "rate_limited", "Too many requests"
+
+    def __init__(self, retry_after: int, detail: str | None = None) -> None:
+        super().__init__(detail, headers={"Retry-After": str(max(1, retry_after))})
+        self.extra["retry_after"] = max(1, retry_after)
+
+
+class ServiceUnavailable(DomainError):
+    status, code, title = 503, "service_unavailable", "Service temporarily unavailable"
+
+
+class IdempotencyKeyReused(Conflict):
+    code, title = "idempotency_key_reused", "Idempotency key reused with another request"
+
+
+def problem(
+    status: int,
+    code: str,
+    title: str,
+    detail: str | None = None,
+    *,
+    extra: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    body: dict[str, Any] = {
+        "type": f"https://corner.dev/problems/{code.replace('_', '-')}",
+        "title": message(code, title),
+        "status": status,
+        "detail": detail or message(code, title),
+        "code": code,
+    }
+    if extra:
+        body.update(extra)
+    return Response(
+        orjson.dumps(body, default=str),
+        status_code=status,
+        media_type=PROBLEM_CONTENT_TYPE,
+        headers=headers,
+    )
+
+
+def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    return [
+        {"loc": list(err.get("loc", ())), "msg": str(err.get("msg", "")), "type": err.get("type")}
+        for err in exc.errors()
+    ]
+
+
+async def handle_domain_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DomainError)
+    return problem(
+        exc.status, exc.code, exc.title, exc.detail, extra=exc.extra, headers=exc.headers
+    )
+
+
+async def handle_validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = _validation_errors(exc)
+    first = errors[0] if errors else None
+    detail = f"{'.'.join(map(str, first['loc']))}: {first['msg']}" if first else None
+    return problem(
+        422, "validation_error", "The request is not valid", detail, extra={"errors": errors}
+    )
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+
+async def handle_http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
+    title = str(exc.detail) if exc.detail else code.replace("_", " ").capitalize()
+    return problem(exc.status_code, code, title, None, headers=dict(exc.headers or {}))
+
+
+async def handle_unexpected(request: Request, exc: Exception) -> Response:
+    from core.database import is_connection_error  # local: avoid import cycle at start-up
+
+    if is_connection_error(exc):
+        log.warning("dependency_unavailable", error=type(exc).__name__)
+        return problem(
+            503,
+            "service_unavailable",
+            "Service temporarily unavailable",
+            headers={"Retry-After": "1"},
+        )
+    log.exception("unhandled_error", path=request.url.path)
+    return problem(500, "internal_error", "Internal server error")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, handle_domain_error)
+    app.add_exception_handler(RequestValidationError, handle_validation_error)
+    app.add_exception_handler(StarletteHTTPException, handle_http_exception)

@@ -1,0 +1,130 @@
+"""Configuration, read only here (DESIGN: no os.environ reads elsewhere).
+
+Values come from `CORNER_*` variables, `DATABASE_URL`/`REDIS_URL`, and `.corner/env`, which
+`corner services up` writes for the embedded PostgreSQL and Redis.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+STATE_DIR = Path(".corner")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CORNER_",
+        env_file=(str(STATE_DIR / "env"),),
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "CORNER_DATABASE_URL")
+    )
+    redis_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("REDIS_URL", "CORNER_REDIS_URL")
+    )
+    state_dir: Path = STATE_DIR
+    environment: str = "development"
+
+    secret_key: SecretStr | None = None
+    qr_signing_keys: str | None = Field(
+        default=None,
+        description="Comma-separated `kid:secret` pairs; the first one signs, all verify.",
+    )
+    access_token_ttl_seconds: int = 15 * 60
+    refresh_token_ttl_seconds: int = 30 * 24 * 3600
+    jwt_algorithm: str = "HS256"
+
+    # Argon2id parameters (OWASP minimum by default); tests lower them to stay fast
+    argon2_time_cost: int = 2
+    argon2_memory_kib: int = 19456
+    argon2_parallelism: int = 1
+
+    login_max_failures_per_account: int = 5
+    login_max_attempts_per_ip: int = 30
+    login_window_seconds: int = 15 * 60
+
+    db_pool_size: int = 20
+    db_max_overflow: int = 20
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    media_root: Path = STATE_DIR / "media"
+
+    fcm_credentials: Path | None = None
+    fcm_base_url: str = "https://fcm.googleapis.com"
+
+    @property
+    def async_database_url(self) -> str:
+        return to_sqlalchemy_url(require(self.database_url, "DATABASE_URL"))
+
+    def jwt_secret(self) -> str:
+        return self._secret("jwt")
+
+    def signing_keys(self) -> list[tuple[str, bytes]]:
+        """QR signing keys, newest first; rotation = prepend a new `kid:secret` pair."""
+        if self.qr_signing_keys:
+            pairs = [p.split(":", 1) for p in self.qr_signing_keys.split(",") if p.strip()]
+            return [(kid.strip(), secret.strip().encode()) for kid, secret in pairs]
+        return [("k1", self._secret("qr").encode())]
+
+    def _secret(self, purpose: str) -> str:
+        if self.secret_key is not None:
+            return f"{self.secret_key.get_secret_value()}:{purpose}"
+        return f"{dev_secret(self.state_dir)}:{purpose}"
+
+
+def set_in_environment(name: str) -> bool:
+    """True when the operator configured this variable themselves (not via .corner/env)."""
+    return bool(os.environ.get(name))
+
+
+def require(value: str | None, name: str) -> str:
+    if not value:
+        raise RuntimeError(f"{name} is not set; run `corner services up` or set it")
+    return value
+
+
+def to_sqlalchemy_url(url: str) -> str:
+    """Accept the libpq form operators know and give SQLAlchemy the psycopg 3 dialect."""
+    for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def to_libpq_url(url: str) -> str:
+    for prefix in ("postgresql+psycopg://", "postgresql+asyncpg://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql://" + url[len(prefix) :]
+    return url
+
+
+def dev_secret(state_dir: Path) -> str:
+    """A development secret generated once into the state dir; never committed."""
+    path = state_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    state_dir.mkdir(parents=True, exist_ok=True)
+    tmp = state_dir / f".secret_key.{os.getpid()}"
+    tmp.write_text(secrets.token_urlsafe(48))
+    tmp.chmod(0o600)
+    # link() fails if another process won the race, so every process ends up reading one value
+    with contextlib.suppress(FileExistsError):
+        os.link(tmp, path)
+    tmp.unlink()
+    return path.read_text().strip()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

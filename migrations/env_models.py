@@ -1,0 +1,6 @@
+"""Imports every package's models so Base.metadata holds the whole schema.
+
+Add a line here when a package gains a models.py (Alembic autogenerate and tests read it).
+"""
+
+import accounts.models  # noqa: F401

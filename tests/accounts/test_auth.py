@@ -1,0 +1,197 @@
+from __future__ import annotations
+
+import asyncio
+
+import jwt
+
+from tests.helpers import ApiClient, assert_problem, fresh_phone
+
+
+async def test_register_normalises_chinese_mobile_to_e164(client: ApiClient) -> None:
+    r = await client.post(
+        "/v1/auth/register",
+        json={"phone": "138 1234 5678", "password": "long-enough", "display_name": "小王"},
+    )
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["phone"] == "+8613812345678"
+    assert "password" not in r.text and "password_hash" not in body
+
+
+async def test_register_with_email_only(client: ApiClient) -> None:
+    r = await client.post(
+        "/v1/auth/register",
+        json={"email": "Amy@Example.COM", "password": "long-enough", "display_name": "Amy"},
+    )
+    assert r.status_code == 201
+    assert r.json()["email"] == "amy@example.com"
+    tokens = await client.login("AMY@example.com", "long-enough")
+    assert tokens["token_type"] == "bearer"
+
+
+async def test_malformed_phone_is_422_problem_with_errors(client: ApiClient) -> None:
+    r = await client.post(
+        "/v1/auth/register", json={"phone": "12345", "password": "long-enough", "display_name": "x"}
+    )
+    body = assert_problem(r, 422, "validation_error")
+    assert body["errors"] and body["errors"][0]["loc"][-1] == "phone"
+    assert body["errors"][0]["msg"]
+
+
+async def test_missing_phone_and_email_is_422(client: ApiClient) -> None:
+    r = await client.post(
+        "/v1/auth/register", json={"password": "long-enough", "display_name": "x"}
+    )
+    assert_problem(r, 422, "validation_error")
+
+
+async def test_duplicate_phone_is_409_user_exists(client: ApiClient) -> None:
+    phone = fresh_phone()
+    await client.register(phone)
+    r = await client.post(
+        "/v1/auth/register",
+        json={"phone": f"+86{phone}", "password": "another-pw", "display_name": "dup"},
+    )
+    assert_problem(r, 409, "user_exists")
+
+
+async def test_concurrent_duplicate_registrations_create_one_user(client: ApiClient) -> None:
+    phone = fresh_phone()
+    payload = {"phone": phone, "password": "long-enough", "display_name": "racer"}
+    results = await asyncio.gather(
+        *(client.post("/v1/auth/register", json=payload) for _ in range(20))
+    )
+    statuses = sorted(r.status_code for r in results)
+    assert statuses.count(201) == 1 and statuses.count(409) == 19
+
+
+async def test_login_and_me(client: ApiClient) -> None:
+    actor = await client.register(name="王老板")
+    merchant = await client.merchant(actor, "老王面馆")
+    r = await client.get("/v1/me", headers=actor.headers)
+    assert r.status_code == 200
+    me = r.json()
+    assert me["id"] == actor.user_id
+    assert me["merchants"] == [{"merchant_id": merchant["id"], "name": "老王面馆", "role": "owner"}]
+
+
+async def test_wrong_password_is_401_problem(client: ApiClient) -> None:
+    actor = await client.register()
+    r = await client.post("/v1/auth/token", data={"username": actor.phone, "password": "nope-nope"})
+    assert_problem(r, 401, "invalid_credentials")
+    r = await client.post("/v1/auth/token", data={"username": "13900000000", "password": "x"})
+    assert_problem(r, 401, "invalid_credentials")
+
+
+async def test_me_requires_a_valid_token(client: ApiClient) -> None:
+    assert_problem(await client.get("/v1/me"), 401, "unauthorized")
+    bad = {"Authorization": "Bearer not-a-jwt"}
+    assert_problem(await client.get("/v1/me", headers=bad), 401, "invalid_token")
+
+
+async def test_algorithm_is_pinned(client: ApiClient) -> None:
+    actor = await client.register()
+    forged = jwt.encode(
+        {"sub": actor.user_id, "typ": "access", "exp": 4102444800}, key="", algorithm="none"
+    )
+    r = await client.get("/v1/me", headers={"Authorization": f"Bearer {forged}"})
+    assert_problem(r, 401, "invalid_token")
+
+
+async def test_expired_access_token_is_refused(client: ApiClient, test_settings) -> None:  # type: ignore[no-untyped-def]
+    actor = await client.register()
+    expired = jwt.encode(
+        {"sub": actor.user_id, "typ": "access", "exp": 1, "iat": 0},
+        test_settings.jwt_secret(),
+        algorithm="HS256",
+    )
+    r = await client.get("/v1/me", headers={"Authorization": f"Bearer {expired}"})
+    assert_problem(r, 401, "invalid_token")
+
+
+async def test_refresh_rotates_and_reuse_revokes_the_family(client: ApiClient) -> None:
+    actor = await client.register()
+    first = actor.refresh_token
+    r = await client.post("/v1/auth/refresh", json={"refresh_token": first})
+    assert r.status_code == 200, r.text
+    second = r.json()["refresh_token"]
+    assert second != first
+    assert (
+        await client.get("/v1/me", headers={"Authorization": f"Bearer {r.json()['access_token']}"})
+    ).status_code == 200
+
+    # replaying the first token is refused and burns the whole family, the new one included
+    assert_problem(
+        await client.post("/v1/auth/refresh", json={"refresh_token": first}),
+        401,
+        "refresh_token_reused",
+    )
+    assert_problem(
+        await client.post("/v1/auth/refresh", json={"refresh_token": second}),
+        401,
+        "refresh_token_reused",
+    )
+
+
+async def test_concurrent_refresh_of_one_token_succeeds_once(client: ApiClient) -> None:
+    actor = await client.register()
+    results = await asyncio.gather(
+        *(
+            client.post("/v1/auth/refresh", json={"refresh_token": actor.refresh_token})
+            for _ in range(10)
+        )
+    )
+    assert sum(r.status_code == 200 for r in results) == 1
+    assert all(r.status_code in (200, 401) for r in results)
+
+
+async def test_garbage_refresh_token_is_invalid(client: ApiClient) -> None:
+    for raw in ("garbage", "0" * 32 + ".abc", "x.y.z"):
+        assert_problem(
+            await client.post("/v1/auth/refresh", json={"refresh_token": raw}),
+            401,
+            "refresh_token_invalid",
+        )
+
+
+async def test_logout_revokes_refresh_token(client: ApiClient) -> None:
+    actor = await client.register()
+    r = await client.post("/v1/auth/logout", json={"refresh_token": actor.refresh_token})
+    assert r.status_code == 204
+    r = await client.post("/v1/auth/refresh", json={"refresh_token": actor.refresh_token})
+    assert r.status_code == 401
+
+
+async def test_login_rate_limit_per_account(client: ApiClient, test_settings) -> None:  # type: ignore[no-untyped-def]
+    actor = await client.register(password="right-password")
+    for _ in range(test_settings.login_max_failures_per_account):
+        r = await client.post(
+            "/v1/auth/token", data={"username": actor.phone, "password": "wrong-password"}
+        )
+        assert r.status_code == 401
+    r = await client.post(
+        "/v1/auth/token", data={"username": actor.phone, "password": "right-password"}
+    )
+    body = assert_problem(r, 429, "rate_limited")
+    assert int(r.headers["Retry-After"]) > 0
+    assert body["retry_after"] > 0
+
+
+async def test_login_rate_limit_per_ip(client: ApiClient, test_settings) -> None:  # type: ignore[no-untyped-def]
+    statuses = []
+    for i in range(test_settings.login_max_attempts_per_ip + 1):
+        r = await client.post(
+            "/v1/auth/token", data={"username": f"user{i}@example.com", "password": "x"}
+        )
+        statuses.append(r.status_code)
+    assert statuses[:-1] == [401] * test_settings.login_max_attempts_per_ip
+    assert statuses[-1] == 429
+
+
+async def test_messages_follow_accept_language(client: ApiClient) -> None:
+    r = await client.get("/v1/me", headers={"Accept-Language": "en-US,en;q=0.9"})
+    assert r.json()["title"] == "Authentication required"
+    r = await client.get("/v1/me", headers={"Accept-Language": "zh-CN"})
+    assert r.json()["title"] == "需要登录"
+    r = await client.get("/v1/me")
+    assert r.json()["title"] == "需要登录"

@@ -1,0 +1,80 @@
+"""The `corner` command as an operator runs it, against the test database."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from core.embedded import free_port
+from core.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _env(settings: Settings) -> dict[str, str]:
+    env = dict(os.environ)
+    assert settings.database_url and settings.redis_url
+    env.update(
+        DATABASE_URL=settings.database_url,
+        REDIS_URL=settings.redis_url,
+        CORNER_SECRET_KEY="cli-test",
+        CORNER_STATE_DIR=str(settings.state_dir),
+    )
+    return env
+
+
+def _corner(*args: str, settings: Settings) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cli.main", *args],
+        cwd=ROOT,
+        env=_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_services_status_prints_both_services(test_settings: Settings) -> None:
+    result = _corner("services", "status", settings=test_settings)
+    assert result.returncode == 0, result.stderr
+    assert "postgresql" in result.stdout and "redis" in result.stdout
+
+
+def test_seed_demo_is_idempotent(test_settings: Settings) -> None:
+    first = _corner("seed", "demo", settings=test_settings)
+    assert first.returncode == 0, first.stderr
+    second = _corner("seed", "demo", settings=test_settings)
+    assert second.returncode == 0, second.stderr
+    assert "merchants_created: 0" in second.stdout
+
+
+def test_serve_answers_health_and_ready(test_settings: Settings) -> None:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "serve", "--port", str(port), "--workers", "2"],
+        cwd=ROOT,
+        env=_env(test_settings),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
+                if r.status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "server did not become ready"
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            time.sleep(0.2)
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz").json() == {"status": "ok"}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -1,0 +1,74 @@
+"""Client helpers shared by tests: register, sign in, act as someone."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+_phones = itertools.count(random.randint(0, 10_000) * 10_000)
+
+
+def fresh_phone() -> str:
+    """A valid, unique Chinese mobile number for this run."""
+    return f"139{next(_phones) % 100_000_000:08d}"
+
+
+@dataclass
+class Actor:
+    user_id: str
+    phone: str
+    token: str
+    refresh_token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+class ApiClient(httpx.AsyncClient):
+    async def register(
+        self, phone: str | None = None, password: str = "s3cret-pass", name: str = "测试用户"
+    ) -> Actor:
+        phone = phone or fresh_phone()
+        r = await self.post(
+            "/v1/auth/register", json={"phone": phone, "password": password, "display_name": name}
+        )
+        assert r.status_code == 201, r.text
+        user_id = r.json()["id"]
+        tokens = await self.login(phone, password)
+        return Actor(user_id, r.json()["phone"], tokens["access_token"], tokens["refresh_token"])
+
+    async def login(self, username: str, password: str) -> dict[str, Any]:
+        r = await self.post("/v1/auth/token", data={"username": username, "password": password})
+        assert r.status_code == 200, r.text
+        return r.json()  # type: ignore[no-any-return]
+
+    async def merchant(self, owner: Actor, name: str = "老王面馆", **extra: Any) -> dict[str, Any]:
+        r = await self.post("/v1/merchants", json={"name": name, **extra}, headers=owner.headers)
+        assert r.status_code == 201, r.text
+        return r.json()  # type: ignore[no-any-return]
+
+    async def staff(self, owner: Actor, merchant_id: str, role: str = "clerk") -> Actor:
+        person = await self.register()
+        r = await self.post(
+            f"/v1/merchants/{merchant_id}/staff",
+            json={"user_id": person.user_id, "role": role},
+            headers=owner.headers,
+        )
+        assert r.status_code == 201, r.text
+        return person
+
+
+def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    assert body["code"] == code, body
+    assert body["status"] == status
+    for key in ("type", "title", "detail"):
+        assert body.get(key), body
+    return body
