@@ -26,6 +26,7 @@ _bearer = HTTPBearer(auto_error=False, description="JWT access token from /v1/au
 
 class InvalidToken(Unauthorized):
     code, title = "invalid_token", "The access token is invalid or expired"
+    title_zh = "访问令牌无效或已过期"
 
 
 def get_app_settings(request: Request) -> Settings:

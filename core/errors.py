@@ -22,9 +22,15 @@ log = structlog.get_logger("corner.errors")
 
 
 class DomainError(Exception):
+    """Base of every error a client can cause. Subclasses set status, code and titles.
+
+    `title` is English; `title_zh` the zh-CN text (falls back to core.i18n, then English).
+    """
+
     status: int = 400
     code: str = "bad_request"
     title: str = "Bad request"
+    title_zh: str | None = None
 
     def __init__(
         self,
@@ -98,12 +104,14 @@ def problem(
     *,
     extra: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
+    title_zh: str | None = None,
 ) -> Response:
+    localized = message(code, title, title_zh)
     body: dict[str, Any] = {
         "type": f"https://corner.dev/problems/{code.replace('_', '-')}",
-        "title": message(code, title),
+        "title": localized,
         "status": status,
-        "detail": detail or message(code, title),
+        "detail": detail or localized,
         "code": code,
     }
     if extra:
@@ -126,7 +134,13 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
 async def handle_domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
     return problem(
-        exc.status, exc.code, exc.title, exc.detail, extra=exc.extra, headers=exc.headers
+        exc.status,
+        exc.code,
+        exc.title,
+        exc.detail,
+        extra=exc.extra,
+        headers=exc.headers,
+        title_zh=exc.title_zh,
     )
 
 

@@ -8,7 +8,8 @@ SUPPORTED = ("zh-CN", "en")
 DEFAULT_LANGUAGE = "zh-CN"
 current_language: ContextVar[str] = ContextVar("current_language", default=DEFAULT_LANGUAGE)
 
-# code -> (zh-CN, en). A code missing here falls back to the error's own English title.
+# Core codes -> (zh-CN, en). Packages put zh-CN titles on their own DomainError subclasses
+# (`title_zh`), so this table does not grow with every package.
 MESSAGES: dict[str, tuple[str, str]] = {
     "validation_error": ("请求参数无效", "The request is not valid"),
     "not_found": ("资源不存在", "Not found"),
@@ -16,19 +17,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "internal_error": ("服务器内部错误", "Internal server error"),
     "service_unavailable": ("服务暂时不可用", "Service temporarily unavailable"),
     "unauthorized": ("需要登录", "Authentication required"),
-    "invalid_token": ("访问令牌无效或已过期", "The access token is invalid or expired"),
-    "invalid_credentials": ("账号或密码错误", "Wrong username or password"),
-    "refresh_token_invalid": ("刷新令牌无效", "The refresh token is invalid"),
-    "refresh_token_reused": (
-        "刷新令牌已被使用，该登录已被注销",
-        "The refresh token was already used; this sign-in has been revoked",
-    ),
     "rate_limited": ("请求过于频繁，请稍后再试", "Too many attempts; try again later"),
-    "user_exists": ("该手机号或邮箱已注册", "A user with this phone or email already exists"),
-    "user_not_found": ("用户不存在", "User not found"),
     "forbidden": ("没有权限执行此操作", "You are not allowed to do this"),
-    "merchant_not_found": ("商户不存在", "Merchant not found"),
-    "staff_exists": ("该用户已是员工", "This user is already staff of the merchant"),
     "invalid_cursor": ("分页游标无效", "The pagination cursor is not valid"),
     "idempotency_key_reused": (
         "幂等键已用于不同的请求",
@@ -61,8 +51,11 @@ def parse_accept_language(header: str | None) -> str:
     return max(choices, key=lambda c: c[0])[1]
 
 
-def message(code: str, fallback: str) -> str:
+def message(code: str, english: str, chinese: str | None = None) -> str:
+    """The title for the request's language: an error's own zh text, this table, or English."""
+    if current_language.get() == "en":
+        return english
+    if chinese:
+        return chinese
     pair = MESSAGES.get(code)
-    if pair is None:
-        return fallback
-    return pair[1] if current_language.get() == "en" else pair[0]
+    return pair[0] if pair else english

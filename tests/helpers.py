@@ -63,6 +63,22 @@ class ApiClient(httpx.AsyncClient):
         return person
 
 
+async def create_shop(
+    client: ApiClient, owner: Actor, merchant_id: str, **fields: Any
+) -> dict[str, Any]:
+    body = {
+        "name": "静安店",
+        "category": "noodles",
+        "location": {"lat": 31.2304, "lng": 121.4737},
+        "address": "上海市静安区南京西路1号",
+        "opening_hours": [{"day": d, "open": "09:00", "close": "21:30"} for d in range(7)],
+        **fields,
+    }
+    r = await client.post(f"/v1/merchants/{merchant_id}/shops", json=body, headers=owner.headers)
+    assert r.status_code == 201, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
 def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/problem+json")

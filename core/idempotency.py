@@ -1,0 +1,121 @@
+"""`Idempotency-Key` for writes a counter tablet may retry (redeem, card transactions, orders).
+
+The key is claimed by an INSERT in the same transaction as the write it protects, and the
+response is stored in that transaction too. A concurrent retry with the same key blocks on the
+uncommitted row (PostgreSQL's ON CONFLICT waits), then replays the stored response; if the first
+attempt failed and rolled back, the retry simply runs. Same key, different body: 409.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+import orjson
+from fastapi import Header
+from pydantic import BaseModel
+from sqlalchemy import DateTime, LargeBinary, SmallInteger, String, delete, func, select, update
+from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+from starlette.responses import Response
+
+from core.errors import IdempotencyKeyReused
+from core.jobs import JobContext, job
+from core.models import Base
+from core.timezones import utcnow
+
+RETENTION = timedelta(hours=48)
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        description="Retry-safe key: the same key and body returns the first result",
+    ),
+]
+
+
+class IdempotencyRecord(Base):
+    __tablename__ = "idempotency_keys"
+
+    scope: Mapped[str] = mapped_column(String(200), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_hash: Mapped[bytes] = mapped_column(LargeBinary)
+    status_code: Mapped[int | None] = mapped_column(SmallInteger)
+    response_body: Mapped[Any | None] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), index=True
+    )
+
+
+def request_fingerprint(payload: Any) -> bytes:
+    return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS, default=str)).digest()
+
+
+async def _claim(
+    session: AsyncSession, scope: str, key: str, fingerprint: bytes
+) -> IdempotencyRecord | None:
+    """Claim the key (None), or return the committed record of an earlier identical request."""
+    inserted = await session.execute(
+        insert(IdempotencyRecord)
+        .values(scope=scope, key=key, request_hash=fingerprint)
+        .on_conflict_do_nothing()
+        .returning(IdempotencyRecord.key)
+    )
+    if inserted.scalar_one_or_none() is not None:
+        return None
+    record = (
+        await session.execute(
+            select(IdempotencyRecord).where(
+                IdempotencyRecord.scope == scope, IdempotencyRecord.key == key
+            )
+        )
+    ).scalar_one()
+    if record.request_hash != fingerprint:
+        raise IdempotencyKeyReused()
+    return record
+
+
+async def run_idempotent(
+    session: AsyncSession,
+    *,
+    key: str | None,
+    scope: str,
+    payload: Any,
+    status_code: int,
+    run: Callable[[], Awaitable[BaseModel]],
+) -> Response:
+    """Run `run` once per (scope, key); later calls with the same key replay its response."""
+    if key is not None:
+        record = await _claim(session, scope, key, request_fingerprint(payload))
+        if record is not None:
+            return _json(record.response_body, record.status_code or status_code, replayed=True)
+    body = (await run()).model_dump(mode="json")
+    if key is not None:
+        await session.execute(
+            update(IdempotencyRecord)
+            .where(IdempotencyRecord.scope == scope, IdempotencyRecord.key == key)
+            .values(status_code=status_code, response_body=body)
+        )
+    return _json(body, status_code, replayed=False)
+
+
+def _json(body: Any, status_code: int, *, replayed: bool) -> Response:
+    headers = {"Idempotent-Replayed": "true"} if replayed else None
+    return Response(
+        orjson.dumps(body), status_code=status_code, media_type="application/json", headers=headers
+    )
+
+
+@job("purge_idempotency_keys", interval_seconds=3600)
+async def purge_idempotency_keys(ctx: JobContext) -> int:
+    async with ctx.sessionmaker.begin() as session:
+        result = await session.execute(
+            delete(IdempotencyRecord).where(IdempotencyRecord.created_at < utcnow() - RETENTION)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
