@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from accounts.routes import router as accounts_router
 from api.health import router as health_router
 from api.middleware import RequestContextMiddleware
-from core.database import create_engine, create_sessionmaker
+from core.database import ReadRouter, create_engine, create_sessionmaker
 from core.errors import install_error_handlers
 from core.logging import configure_logging
 from core.redis import create_redis
@@ -28,12 +28,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.engine = create_engine(settings)
         app.state.sessionmaker = create_sessionmaker(app.state.engine)
+        replica_engine = (
+            create_engine(settings, settings.async_replica_url, pool_pre_ping=True)
+            if settings.async_replica_url
+            else None
+        )
+        app.state.read_router = ReadRouter(
+            app.state.sessionmaker,
+            create_sessionmaker(replica_engine) if replica_engine else None,
+            settings.replica_retry_seconds,
+        )
         app.state.redis = create_redis(settings)
         try:
             yield
         finally:
             await app.state.redis.aclose()
             await app.state.engine.dispose()
+            if replica_engine is not None:
+                await replica_engine.dispose()
 
     app = FastAPI(
         title="Corner",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import signal
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -39,9 +40,11 @@ def ensure_services() -> None:
 
 
 @services_app.command("up")
-def services_up() -> None:
+def services_up(
+    replica: Annotated[bool, typer.Option(help="Also run a streaming hot standby")] = False,
+) -> None:
     """Start (or reuse) the embedded services and write .corner/env."""
-    env = embedded.services_up(get_settings().state_dir)
+    env = embedded.services_up(get_settings().state_dir, replica=replica)
     for key, value in env.items():
         typer.echo(f"{key}={value}")
 
@@ -80,6 +83,26 @@ def db_downgrade(revision: str) -> None:
 
     downgrade(_database_url(), revision)
     typer.echo(f"database at {revision}")
+
+
+@db_app.command("backup")
+def db_backup(file: Annotated[Path, typer.Argument(help="Where to write the dump")]) -> None:
+    """Dump the database (pg_dump custom format)."""
+    from core.backup import backup
+
+    size = backup(_database_url(), file)
+    typer.echo(f"backup written: {file} ({size} bytes)")
+
+
+@db_app.command("restore")
+def db_restore(
+    file: Annotated[Path, typer.Argument(help="A dump made by `corner db backup`")],
+) -> None:
+    """Restore a dump into the database, replacing what it contains (one transaction)."""
+    from core.backup import restore
+
+    restore(_database_url(), file)
+    typer.echo(f"restored from {file}")
 
 
 def _database_url() -> str:

@@ -6,10 +6,12 @@ response is sent) and rolls back on any error. Services never commit.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import psycopg
+import structlog
 from fastapi import Depends, Request
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import (
@@ -21,8 +23,10 @@ from sqlalchemy.ext.asyncio import (
 
 from core.settings import Settings
 
+log = structlog.get_logger("corner.database")
 
-def create_engine(settings: Settings, **overrides: Any) -> AsyncEngine:
+
+def create_engine(settings: Settings, url: str | None = None, **overrides: Any) -> AsyncEngine:
     options: dict[str, Any] = {
         "pool_size": settings.db_pool_size,
         "max_overflow": settings.db_max_overflow,
@@ -32,7 +36,7 @@ def create_engine(settings: Settings, **overrides: Any) -> AsyncEngine:
         "connect_args": {"options": "-c jit=off -c timezone=UTC"},
     }
     options.update(overrides)
-    return create_async_engine(settings.async_database_url, **options)
+    return create_async_engine(url or settings.async_database_url, **options)
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -52,6 +56,51 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             raise
         else:
             await session.commit()
+
+
+class ReadRouter:
+    """Sessions for read-only discovery queries: the replica when it answers, else the primary.
+
+    The replica engine pings on checkout, so a lost replica is noticed before the query runs;
+    it is then skipped for `retry_seconds` and the primary serves the reads.
+    """
+
+    def __init__(
+        self,
+        primary: async_sessionmaker[AsyncSession],
+        replica: async_sessionmaker[AsyncSession] | None,
+        retry_seconds: float,
+    ) -> None:
+        self.primary = primary
+        self.replica = replica
+        self.retry_seconds = retry_seconds
+        self._replica_down_until = 0.0
+
+    async def open(self) -> AsyncSession:
+        if self.replica is not None and time.monotonic() >= self._replica_down_until:
+            session = self.replica()
+            try:
+                await session.connection()
+                return session
+            except (sa_exc.OperationalError, sa_exc.InterfaceError, OSError) as exc:
+                await session.close()
+                self._replica_down_until = time.monotonic() + self.retry_seconds
+                log.warning("replica_unavailable", error=type(exc).__name__)
+        return self.primary()
+
+
+async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    router: ReadRouter = request.app.state.read_router
+    session = await router.open()
+    try:
+        yield session
+    finally:
+        await session.rollback()
+        await session.close()
+
+
+# Read-only sessions for discovery (nearby, shop pages, categories, reviews); never commit.
+ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
 
 
 # scope="function": the commit happens when the endpoint returns, before the response is sent,

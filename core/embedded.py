@@ -112,7 +112,7 @@ class EmbeddedPostgres:
         result = self._pg(str(PG_BIN / "pg_ctl"), "status", "-D", str(self.data), check=False)
         return result.returncode == 0
 
-    def _initdb(self) -> None:
+    def _prepare_root(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         # the unprivileged server user must be able to reach its data dir
         for parent in [self.root, *self.root.parents]:
@@ -121,8 +121,11 @@ class EmbeddedPostgres:
             mode = parent.stat().st_mode
             if os.geteuid() == 0 and not mode & 0o001:
                 parent.chmod(mode | 0o001)
-        self.data.mkdir(exist_ok=True)
+        self.data.mkdir(exist_ok=True, mode=0o700)
         self._chown(self.root)
+
+    def _initdb(self) -> None:
+        self._prepare_root()
         self._pg(
             str(PG_BIN / "initdb"),
             "-D",
@@ -210,6 +213,42 @@ class EmbeddedPostgres:
         return ServiceStatus("postgresql", running, self.url() if running else None, str(self.data))
 
 
+class EmbeddedReplica(EmbeddedPostgres):
+    """A hot standby of the embedded primary, by pg_basebackup and streaming replication."""
+
+    def __init__(
+        self, state_dir: Path, primary: EmbeddedPostgres, name: str = "pg-replica"
+    ) -> None:
+        super().__init__(state_dir)
+        self.primary = primary
+        self.root = (state_dir / name).resolve()
+        self.data = self.root / "data"
+        self.port_file = self.root / "port"
+        self.log = self.root / "postgres.log"
+
+    def url(self) -> str | None:
+        port = self.port
+        return f"postgresql://{DB_USER}@127.0.0.1:{port}/{DB_NAME}" if port else None
+
+    def _initdb(self) -> None:
+        if self.primary.port is None or not self.primary.is_running():
+            raise RuntimeError("the primary must run before a replica can be made")
+        self._prepare_root()
+        self._pg(
+            str(PG_BIN / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(self.primary.port),
+            "-U", "postgres", "-D", str(self.data), "-R", "-X", "stream", "-c", "fast",
+        )  # fmt: skip
+        with (self.data / "postgresql.conf").open("a") as fh:
+            fh.write("hot_standby = on\nhot_standby_feedback = on\n")
+
+    def _ensure_database(self) -> None:
+        """A standby is read-only: roles and databases come from the primary."""
+
+    def status(self) -> ServiceStatus:
+        running = self.is_running()
+        return ServiceStatus("replica", running, self.url() if running else None, str(self.data))
+
+
 class EmbeddedRedis:
     def __init__(self, state_dir: Path) -> None:
         self.root = (state_dir / "redis").resolve()
@@ -294,21 +333,35 @@ class EmbeddedRedis:
         return ServiceStatus("redis", running, self.url() if running else None, str(self.root))
 
 
-def services_up(state_dir: Path) -> dict[str, str]:
-    """Start (or reuse) both services and record their URLs in `.corner/env`."""
+def services_up(state_dir: Path, *, replica: bool = False) -> dict[str, str]:
+    """Start (or reuse) the services and record their URLs in `.corner/env`."""
     with state_lock(state_dir):
         env = read_env(state_dir)
-        env["DATABASE_URL"] = EmbeddedPostgres(state_dir).start()
+        primary = EmbeddedPostgres(state_dir)
+        env["DATABASE_URL"] = primary.start()
         env["REDIS_URL"] = EmbeddedRedis(state_dir).start()
+        standby = EmbeddedReplica(state_dir, primary)
+        # a replica, once asked for, comes back with the others until its data is removed
+        if replica or (standby.data / "PG_VERSION").exists():
+            env["DATABASE_REPLICA_URL"] = standby.start()
+        else:
+            env.pop("DATABASE_REPLICA_URL", None)
         write_env(state_dir, env)
         return env
 
 
 def services_down(state_dir: Path) -> None:
     with state_lock(state_dir):
-        EmbeddedPostgres(state_dir).stop()
+        primary = EmbeddedPostgres(state_dir)
+        EmbeddedReplica(state_dir, primary).stop()
+        primary.stop()
         EmbeddedRedis(state_dir).stop()
 
 
 def services_status(state_dir: Path) -> list[ServiceStatus]:
-    return [EmbeddedPostgres(state_dir).status(), EmbeddedRedis(state_dir).status()]
+    primary = EmbeddedPostgres(state_dir)
+    statuses = [primary.status(), EmbeddedRedis(state_dir).status()]
+    standby = EmbeddedReplica(state_dir, primary)
+    if (standby.data / "PG_VERSION").exists():
+        statuses.append(standby.status())
+    return statuses

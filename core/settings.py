@@ -29,6 +29,11 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, validation_alias=AliasChoices("DATABASE_URL", "CORNER_DATABASE_URL")
     )
+    database_replica_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_REPLICA_URL", "CORNER_DATABASE_REPLICA_URL"),
+        description="A streaming replica for discovery reads; falls back to the primary",
+    )
     redis_url: str | None = Field(
         default=None, validation_alias=AliasChoices("REDIS_URL", "CORNER_REDIS_URL")
     )
@@ -53,6 +58,7 @@ class Settings(BaseSettings):
     login_max_attempts_per_ip: int = 30
     login_window_seconds: int = 15 * 60
 
+    replica_retry_seconds: float = 5.0
     db_pool_size: int = 20
     db_max_overflow: int = 20
     log_level: str = "INFO"
@@ -66,6 +72,10 @@ class Settings(BaseSettings):
     @property
     def async_database_url(self) -> str:
         return to_sqlalchemy_url(require(self.database_url, "DATABASE_URL"))
+
+    @property
+    def async_replica_url(self) -> str | None:
+        return to_sqlalchemy_url(self.database_replica_url) if self.database_replica_url else None
 
     def jwt_secret(self) -> str:
         return self._secret("jwt")

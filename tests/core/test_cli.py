@@ -78,3 +78,36 @@ def test_serve_answers_health_and_ready(test_settings: Settings) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_backup_restore_round_trip(test_settings: Settings, tmp_path: Path) -> None:
+    import psycopg
+
+    from core.settings import to_libpq_url
+
+    assert test_settings.database_url
+    url = to_libpq_url(test_settings.database_url)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("INSERT INTO merchants (id, name, timezone) "
+                     "VALUES (gen_random_uuid(), 'backup-probe', 'Asia/Shanghai')")  # fmt: skip
+    dump = tmp_path / "corner.dump"
+    result = _corner("db", "backup", str(dump), settings=test_settings)
+    assert result.returncode == 0, result.stderr
+    assert dump.stat().st_size > 0
+
+    # restore into a fresh database, as after losing the server
+    base, _, name = url.rpartition("/")
+    target = f"{name}_restored"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{target}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{target}"')
+    restored = test_settings.model_copy(update={"database_url": f"{base}/{target}"})
+    result = _corner("db", "restore", str(dump), settings=restored)
+    assert result.returncode == 0, result.stderr
+    with psycopg.connect(f"{base}/{target}", autocommit=True) as conn:
+        count = conn.execute(
+            "SELECT count(*) FROM merchants WHERE name = 'backup-probe'"
+        ).fetchone()
+        version = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+    assert count == (1,)
+    assert version is not None
