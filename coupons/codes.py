@@ -130,6 +130,16 @@ def _fit(draw: ImageDraw.ImageDraw, text: str, font: Any, width: int) -> str:
 def paper_sheet_pdf(
     *, title: str, subtitle: str, entries: list[tuple[str, str]], footer: str
 ) -> bytes:
+    """A4 pages of cut-out coupons as one PDF (Pillow writes it; no other dependency)."""
+    pages = paper_sheet_pages(title=title, subtitle=subtitle, entries=entries, footer=footer)
+    buffer = io.BytesIO()
+    pages[0].save(buffer, format="PDF", resolution=150.0, save_all=True, append_images=pages[1:])
+    return buffer.getvalue()
+
+
+def paper_sheet_pages(
+    *, title: str, subtitle: str, entries: list[tuple[str, str]], footer: str
+) -> list[Image.Image]:
     """A4 pages of cut-out coupons: title, the offer, a QR of the signed payload and the code
     to type. `entries` are (code, qr content) pairs; 12 per page."""
     per_page = SHEET_COLUMNS * SHEET_ROWS
@@ -162,6 +172,4 @@ def paper_sheet_pdf(
             )
         draw.text((margin, height - margin + 10), footer, (90, 90, 90), text_font)
         pages.append(page)
-    buffer = io.BytesIO()
-    pages[0].save(buffer, format="PDF", resolution=150.0, save_all=True, append_images=pages[1:])
-    return buffer.getvalue()
+    return pages

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from tests.coupons.support import (
     campaign_body,
@@ -91,7 +92,7 @@ async def test_validation(client: ApiClient) -> None:
     other = await shopfront(client, name="别家")
     url = f"/v1/merchants/{front.merchant_id}/campaigns"
     now = datetime.now(UTC)
-    bad_bodies = [
+    bad_bodies: list[dict[str, Any]] = [
         {"discount": {"kind": "percent_off", "value": 0}},
         {"discount": {"kind": "percent_off", "value": 101}},
         {"discount": {"kind": "amount_off", "value": {"amount": -1}}},
