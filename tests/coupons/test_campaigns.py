@@ -187,3 +187,38 @@ async def test_coupon_settings(client: ApiClient) -> None:
     assert (await client.get(url, headers=front.clerk.headers)).json()[
         "reversal_window_minutes"
     ] == 60
+
+
+async def test_every_private_route_hides_from_strangers(client: ApiClient) -> None:
+    front = await shopfront(client)
+    campaign = await published_campaign(client, front, min_spend=None)
+    customer = await client.register()
+    coupon = await claim(client, campaign["id"], customer)
+    redeemed = await client.post(
+        "/v1/counter/redeem",
+        json={"code": coupon["code"], "shop_id": front.shop_id},
+        headers=front.clerk.headers,
+    )
+    redemption_id = redeemed.json()["redemption_id"]
+    stranger = await shopfront(client, name="陌生商户")
+    cid, mid = campaign["id"], front.merchant_id
+    private = [
+        ("POST", f"/v1/merchants/{mid}/campaigns", campaign_body(), "merchant_not_found"),
+        ("POST", f"/v1/campaigns/{cid}/publish", None, "campaign_not_found"),
+        ("POST", f"/v1/campaigns/{cid}/pause", None, "campaign_not_found"),
+        ("POST", f"/v1/campaigns/{cid}/end", None, "campaign_not_found"),
+        ("POST", f"/v1/campaigns/{cid}/issue", None, "campaign_not_found"),
+        ("GET", f"/v1/campaigns/{cid}/stats", None, "campaign_not_found"),
+        ("GET", f"/v1/campaigns/{cid}/paper-sheet.pdf", None, "campaign_not_found"),
+        ("POST", f"/v1/redemptions/{redemption_id}/reverse", None, "redemption_not_found"),
+        ("GET", f"/v1/merchants/{mid}/coupon-settings", None, "merchant_not_found"),
+        ("PUT", f"/v1/merchants/{mid}/coupon-settings", {"reversal_window_minutes": 5},
+         "merchant_not_found"),
+        ("GET", f"/v1/coupons/{coupon['id']}/qr.png", None, "coupon_not_found"),
+        ("POST", "/v1/counter/lookup", {"code": coupon["code"], "shop_id": stranger.shop_id},
+         "coupon_not_found"),
+    ]  # fmt: skip
+    for method, url, body, code in private:
+        r = await client.request(method, url, json=body, headers=stranger.owner.headers)
+        assert_problem(r, 404, code)
+        assert (await client.request(method, url, json=body)).status_code == 401, url
