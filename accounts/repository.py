@@ -45,6 +45,12 @@ class UserRepository:
         result = await self.session.execute(stmt)
         return result.scalar_one_or_none()
 
+    async def existing_ids(self, user_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+        if not user_ids:
+            return set()
+        stmt = select(User.id).where(User.id.in_(user_ids), User.is_active.is_(True))
+        return set((await self.session.execute(stmt)).scalars())
+
 
 class RefreshTokenRepository:
     def __init__(self, session: AsyncSession) -> None:

@@ -96,6 +96,11 @@ async def get_user(session: AsyncSession, *, user_id: uuid.UUID) -> User:
     return user
 
 
+async def existing_user_ids(session: AsyncSession, *, user_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    """Those of `user_ids` that are active users (for bulk actions of other packages)."""
+    return await UserRepository(session).existing_ids(user_ids)
+
+
 def parse_login(username: str) -> tuple[str | None, str | None]:
     """A username is an email (has '@') or a phone number; returns (phone, email)."""
     text = username.strip()

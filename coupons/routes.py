@@ -1,0 +1,306 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, status
+from starlette.responses import Response
+
+from accounts import service as accounts_service
+from accounts.permissions import (
+    AnyStaff,
+    CurrentUser,
+    ManagerStaff,
+    OptionalUser,
+    Principal,
+    SettingsDep,
+    StaffContext,
+    staff_context,
+)
+from core.database import SessionDep
+from core.idempotency import IdempotencyKey, run_idempotent
+from core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
+from core.timezones import utcnow
+from coupons import codes, schemas, service
+from coupons.service.errors import CampaignNotFound, RedemptionNotFound
+
+router = APIRouter(prefix="/v1", tags=["coupons"])
+
+
+async def _campaign_staff(
+    session: SessionDep, principal: Principal, campaign_id: uuid.UUID, role: str
+) -> StaffContext:
+    """Staff of the campaign's merchant; anyone else gets the same 404 as a missing campaign."""
+    merchant_id = await service.campaign_merchant(session, campaign_id=campaign_id)
+    try:
+        return await staff_context(session, principal, merchant_id, role)
+    except accounts_service.MerchantNotFound as exc:
+        raise CampaignNotFound() from exc
+
+
+@router.post(
+    "/merchants/{merchant_id}/campaigns",
+    status_code=status.HTTP_201_CREATED,
+    response_model=schemas.Campaign,
+)
+async def create_campaign(
+    merchant_id: uuid.UUID,
+    data: schemas.CampaignCreate,
+    staff: ManagerStaff,
+    session: SessionDep,
+) -> schemas.Campaign:
+    return await service.create_campaign(
+        session, merchant_id=staff.merchant_id, created_by=staff.user_id, data=data, now=utcnow()
+    )
+
+
+@router.get("/campaigns/{campaign_id}", response_model=schemas.Campaign)
+async def get_campaign(
+    campaign_id: uuid.UUID, session: SessionDep, principal: OptionalUser
+) -> schemas.Campaign:
+    is_staff = False
+    if principal is not None:
+        merchant_id = await service.campaign_merchant(session, campaign_id=campaign_id)
+        role = await accounts_service.staff_role(
+            session, merchant_id=merchant_id, user_id=principal.user_id
+        )
+        is_staff = role is not None
+    return await service.view_campaign(
+        session, campaign_id=campaign_id, staff=is_staff, now=utcnow()
+    )
+
+
+def _lifecycle(action: str, to: str) -> None:
+    async def endpoint(
+        campaign_id: uuid.UUID, session: SessionDep, principal: CurrentUser
+    ) -> schemas.Campaign:
+        await _campaign_staff(session, principal, campaign_id, "manager")
+        return await service.change_status(session, campaign_id=campaign_id, to=to, now=utcnow())
+
+    endpoint.__name__ = f"{action}_campaign"
+    router.add_api_route(
+        f"/campaigns/{{campaign_id}}/{action}",
+        endpoint,
+        methods=["POST"],
+        response_model=schemas.Campaign,
+        summary=f"{action.capitalize()} a campaign (manager)",
+    )
+
+
+_lifecycle("publish", "published")
+_lifecycle("pause", "paused")
+_lifecycle("end", "ended")
+
+
+@router.post(
+    "/campaigns/{campaign_id}/claim",
+    status_code=status.HTTP_201_CREATED,
+    response_model=schemas.Coupon,
+)
+async def claim_coupon(
+    campaign_id: uuid.UUID, session: SessionDep, principal: CurrentUser
+) -> schemas.Coupon:
+    return await service.claim(
+        session, campaign_id=campaign_id, user_id=principal.user_id, now=utcnow()
+    )
+
+
+@router.post("/campaigns/{campaign_id}/issue", response_model=schemas.IssueResult)
+async def issue_coupons(
+    campaign_id: uuid.UUID,
+    session: SessionDep,
+    principal: CurrentUser,
+    data: schemas.IssueRequest | None = None,
+) -> schemas.IssueResult:
+    await _campaign_staff(session, principal, campaign_id, "manager")
+    return await service.issue(
+        session,
+        campaign_id=campaign_id,
+        user_ids=data.user_ids if data is not None else None,
+        now=utcnow(),
+    )
+
+
+@router.get("/campaigns/{campaign_id}/stats", response_model=schemas.CampaignStats)
+async def campaign_stats(
+    campaign_id: uuid.UUID, session: SessionDep, principal: CurrentUser
+) -> schemas.CampaignStats:
+    await _campaign_staff(session, principal, campaign_id, "clerk")
+    return await service.campaign_stats(session, campaign_id=campaign_id, now=utcnow())
+
+
+@router.get(
+    "/campaigns/{campaign_id}/paper-sheet.pdf",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}},
+)
+async def paper_sheet(
+    campaign_id: uuid.UUID,
+    session: SessionDep,
+    principal: CurrentUser,
+    settings: SettingsDep,
+    count: Annotated[int, Query(ge=1, le=480, description="Coupons on the sheet")] = 12,
+    start: Annotated[
+        int, Query(ge=0, le=1_000_000, description="Skip this many earlier paper coupons")
+    ] = 0,
+) -> Response:
+    """A4 sheet of paper coupons number `start`…`start+count-1`, issuing the missing ones."""
+    await _campaign_staff(session, principal, campaign_id, "manager")
+    now = utcnow()
+    campaign_view = await service.view_campaign(
+        session, campaign_id=campaign_id, staff=True, now=now
+    )
+    _, coupons = await service.issue_paper(
+        session, campaign_id=campaign_id, start=start, count=count, now=now
+    )
+    keys = settings.signing_keys()
+    pdf = codes.paper_sheet_pdf(
+        title=campaign_view.name,
+        subtitle=_offer_text(campaign_view),
+        entries=[(c.code, codes.qr_payload(c.code, keys)) for c in coupons],
+        footer=f"{campaign_view.valid_from:%Y-%m-%d} – {campaign_view.valid_until:%Y-%m-%d}",
+    )
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f'inline; filename="coupons-{campaign_id}-{start}.pdf"',
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+def _offer_text(campaign: schemas.Campaign) -> str:
+    discount = campaign.discount
+    if isinstance(discount, schemas.AmountOff):
+        text = f"{discount.value.amount / 100:g} {discount.value.currency} off"
+    elif isinstance(discount, schemas.PercentOff):
+        text = f"{discount.value}% off"
+    else:
+        text = f"Gift: {discount.gift_name}"
+    if campaign.min_spend is not None:
+        text += f" (min {campaign.min_spend.amount / 100:g})"
+    return text
+
+
+@router.get("/me/coupons", response_model=Page[schemas.Coupon])
+async def my_coupons(
+    session: SessionDep,
+    principal: CurrentUser,
+    status: Literal["active", "redeemed", "expired"] | None = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+) -> Page[schemas.Coupon]:
+    return await service.wallet(
+        session,
+        user_id=principal.user_id,
+        status=status,
+        limit=limit,
+        cursor=cursor,
+        now=utcnow(),
+    )
+
+
+@router.get(
+    "/coupons/{coupon_id}/qr.png",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}}},
+)
+async def coupon_qr(
+    coupon_id: uuid.UUID,
+    session: SessionDep,
+    principal: CurrentUser,
+    settings: SettingsDep,
+    size: Annotated[int, Query(ge=64, le=1024, description="Approximate width in pixels")] = 256,
+) -> Response:
+    payload = await service.holder_qr_payload(
+        session, coupon_id=coupon_id, user_id=principal.user_id, keys=settings.signing_keys()
+    )
+    return Response(
+        codes.qr_png(payload, size),
+        media_type="image/png",
+        headers={"Cache-Control": "private, no-store"},
+    )
+
+
+@router.post("/counter/lookup", response_model=schemas.Lookup)
+async def counter_lookup(
+    data: schemas.CounterRequest,
+    session: SessionDep,
+    principal: CurrentUser,
+    settings: SettingsDep,
+) -> schemas.Lookup:
+    return await service.lookup(
+        session,
+        staff_user_id=principal.user_id,
+        data=data,
+        keys=settings.signing_keys(),
+        now=utcnow(),
+    )
+
+
+@router.post(
+    "/counter/redeem",
+    response_model=schemas.RedeemResult,
+    responses={409: {"description": "coupon_already_redeemed (with redeemed_at, shop_id)"}},
+)
+async def counter_redeem(
+    data: schemas.CounterRequest,
+    session: SessionDep,
+    principal: CurrentUser,
+    settings: SettingsDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    async def run() -> schemas.RedeemResult:
+        return await service.redeem(
+            session,
+            staff_user_id=principal.user_id,
+            data=data,
+            keys=settings.signing_keys(),
+            now=utcnow(),
+        )
+
+    return await run_idempotent(
+        session,
+        key=idempotency_key,
+        scope=f"redeem:{principal.user_id}",
+        payload=data.model_dump(mode="json"),
+        status_code=status.HTTP_200_OK,
+        run=run,
+    )
+
+
+@router.post("/redemptions/{redemption_id}/reverse", response_model=schemas.Redemption)
+async def reverse_redemption(
+    redemption_id: uuid.UUID,
+    session: SessionDep,
+    principal: CurrentUser,
+    data: schemas.ReverseRequest | None = None,
+) -> schemas.Redemption:
+    merchant_id = await service.redemption_merchant(session, redemption_id=redemption_id)
+    try:
+        staff = await staff_context(session, principal, merchant_id, "manager")
+    except accounts_service.MerchantNotFound as exc:
+        raise RedemptionNotFound() from exc
+    return await service.reverse(
+        session,
+        redemption_id=redemption_id,
+        merchant_id=staff.merchant_id,
+        by=staff.user_id,
+        reason=data.reason if data is not None else None,
+        now=utcnow(),
+    )
+
+
+@router.get("/merchants/{merchant_id}/coupon-settings", response_model=schemas.CouponSettings)
+async def get_coupon_settings(
+    merchant_id: uuid.UUID, staff: AnyStaff, session: SessionDep
+) -> schemas.CouponSettings:
+    return await service.get_settings(session, merchant_id=staff.merchant_id)
+
+
+@router.put("/merchants/{merchant_id}/coupon-settings", response_model=schemas.CouponSettings)
+async def put_coupon_settings(
+    merchant_id: uuid.UUID, data: schemas.CouponSettings, staff: ManagerStaff, session: SessionDep
+) -> schemas.CouponSettings:
+    return await service.put_settings(session, merchant_id=staff.merchant_id, data=data)

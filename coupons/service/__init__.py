@@ -1,0 +1,57 @@
+"""Coupon rules. Other packages call what is exported here (never the repository).
+
+Split by concept: campaigns (design, lifecycle, stats, settings), claim (claims, bulk issue,
+paper coupons, wallet), redeem (counter lookup/redeem, reversal), audience (who may claim).
+"""
+
+from coupons.repository import claimable_offer_exists as claimable_offer_predicate
+from coupons.service.audience import (
+    AudienceResolver,
+    register_audience_resolver,
+    unregister_audience_resolver,
+)
+from coupons.service.campaigns import (
+    campaign_merchant,
+    campaign_stats,
+    change_status,
+    create_campaign,
+    get_settings,
+    put_settings,
+    shops_with_claimable_offers,
+    view_campaign,
+)
+from coupons.service.claim import claim, holder_qr_payload, issue, issue_paper, wallet
+from coupons.service.redeem import (
+    RedemptionRef,
+    lookup,
+    redeem,
+    redemption_merchant,
+    redemption_of_user_at_shop,
+    reverse,
+)
+
+__all__ = [
+    "AudienceResolver",
+    "RedemptionRef",
+    "campaign_merchant",
+    "campaign_stats",
+    "change_status",
+    "claim",
+    "claimable_offer_predicate",
+    "create_campaign",
+    "get_settings",
+    "holder_qr_payload",
+    "issue",
+    "issue_paper",
+    "lookup",
+    "put_settings",
+    "redeem",
+    "redemption_merchant",
+    "redemption_of_user_at_shop",
+    "register_audience_resolver",
+    "reverse",
+    "shops_with_claimable_offers",
+    "unregister_audience_resolver",
+    "view_campaign",
+    "wallet",
+]

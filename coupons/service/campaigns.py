@@ -1,0 +1,229 @@
+"""Campaign design and lifecycle (draft → published ⇄ paused → ended), stats and settings."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from accounts import service as accounts_service
+from core.errors import InvalidInput
+from core.timezones import zone
+from coupons import schemas
+from coupons.models import Campaign
+from coupons.repository import CampaignRepository, SettingsRepository, StatsRepository
+from coupons.service.errors import CampaignNotFound, CampaignTransitionInvalid, CurrencyMismatch
+from coupons.service.views import campaign_view
+from merchants import service as merchants_service
+
+DEFAULT_REVERSAL_WINDOW_MINUTES = 24 * 60
+
+# lifecycle: target status -> the statuses it may be reached from
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "published": ("draft", "paused"),
+    "paused": ("published",),
+    "ended": ("draft", "published", "paused"),
+}
+
+
+def to_instant(value: datetime | date, timezone: str, *, end_of_day: bool = False) -> datetime:
+    """A local date/date-time in the merchant's timezone (or an aware one) as an instant.
+
+    A bare date as an end bound (`valid_until`, `claim_until`) includes that whole local day,
+    so it becomes the next local midnight (bounds are exclusive)."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=zone(timezone))
+    day = value + timedelta(days=1) if end_of_day else value
+    return datetime.combine(day, time(0), tzinfo=zone(timezone))
+
+
+def _currency(data: schemas.CampaignCreate) -> str:
+    amounts = [data.min_spend]
+    if isinstance(data.discount, schemas.AmountOff):
+        amounts.append(data.discount.value)
+    elif isinstance(data.discount, schemas.PercentOff):
+        amounts.append(data.discount.max_off)
+    currencies = {m.currency for m in amounts if m is not None}
+    if len(currencies) > 1:
+        raise CurrencyMismatch("discount, max_off and min_spend must use one currency")
+    return currencies.pop() if currencies else "CNY"
+
+
+async def create_campaign(
+    session: AsyncSession,
+    *,
+    merchant_id: uuid.UUID,
+    created_by: uuid.UUID,
+    data: schemas.CampaignCreate,
+    now: datetime,
+) -> schemas.Campaign:
+    timezone = await accounts_service.merchant_timezone(session, merchant_id=merchant_id)
+    valid_from = to_instant(data.valid_from, timezone)
+    valid_until = to_instant(data.valid_until, timezone, end_of_day=True)
+    claim_until = (
+        valid_until
+        if data.claim_until is None
+        else to_instant(data.claim_until, timezone, end_of_day=True)
+    )
+    if valid_until <= valid_from:
+        raise InvalidInput("valid_until must be after valid_from", loc=["body", "valid_until"])
+    if claim_until > valid_until:
+        raise InvalidInput("claim_until must not be after valid_until", loc=["body", "claim_until"])
+    currency = _currency(data)
+    discount = data.discount
+    if isinstance(discount, schemas.AmountOff) and discount.value.amount <= 0:
+        raise InvalidInput("the amount off must be positive", loc=["body", "discount", "value"])
+    shop_ids = sorted(set(data.shop_ids)) if data.shop_ids is not None else None
+    if shop_ids:
+        foreign = await merchants_service.foreign_shop_ids(
+            session, merchant_id=merchant_id, shop_ids=shop_ids
+        )
+        if foreign:
+            raise InvalidInput(
+                f"not shops of this merchant: {', '.join(sorted(map(str, foreign)))}",
+                loc=["body", "shop_ids"],
+            )
+    audience: dict[str, Any] = {}
+    audience_user_ids: list[uuid.UUID] | None = None
+    if isinstance(data.audience, schemas.CustomersAudience):
+        audience_user_ids = sorted(set(data.audience.user_ids))
+        known = await accounts_service.existing_user_ids(session, user_ids=audience_user_ids)
+        if unknown := set(audience_user_ids) - known:
+            raise InvalidInput(
+                f"unknown users: {', '.join(sorted(map(str, unknown))[:5])}",
+                loc=["body", "audience", "user_ids"],
+            )
+    elif isinstance(data.audience, schemas.TiersAudience | schemas.SegmentAudience):
+        audience = data.audience.model_dump(mode="json", exclude={"kind"}, exclude_none=True)
+    campaign = await CampaignRepository(session).add(
+        Campaign(
+            merchant_id=merchant_id,
+            name=data.name.strip(),
+            description=data.description,
+            status="draft",
+            discount_kind=discount.kind,
+            discount_amount=discount.value.amount
+            if isinstance(discount, schemas.AmountOff)
+            else None,
+            discount_percent=discount.value if isinstance(discount, schemas.PercentOff) else None,
+            max_off=discount.max_off.amount
+            if isinstance(discount, schemas.PercentOff) and discount.max_off is not None
+            else None,
+            gift_name=discount.gift_name.strip() if isinstance(discount, schemas.Gift) else None,
+            currency=currency,
+            min_spend=data.min_spend.amount if data.min_spend is not None else None,
+            valid_from=valid_from,
+            valid_until=valid_until,
+            claim_until=claim_until,
+            total_quantity=data.total_quantity,
+            handed_out=0,
+            per_user_limit=data.per_user_limit,
+            audience_kind=data.audience.kind,
+            audience=audience,
+            audience_user_ids=audience_user_ids,
+            shop_ids=shop_ids,
+            flash=data.flash,
+            created_by=created_by,
+        )
+    )
+    await session.refresh(campaign)
+    return campaign_view(campaign, staff=True, now=now)
+
+
+async def load_campaign(session: AsyncSession, *, campaign_id: uuid.UUID) -> Campaign:
+    campaign = await CampaignRepository(session).get(campaign_id)
+    if campaign is None:
+        raise CampaignNotFound()
+    return campaign
+
+
+async def campaign_merchant(session: AsyncSession, *, campaign_id: uuid.UUID) -> uuid.UUID:
+    return (await load_campaign(session, campaign_id=campaign_id)).merchant_id
+
+
+async def view_campaign(
+    session: AsyncSession, *, campaign_id: uuid.UUID, staff: bool, now: datetime
+) -> schemas.Campaign:
+    """Staff see everything; others only published/paused/ended campaigns, audience kind only."""
+    campaign = await load_campaign(session, campaign_id=campaign_id)
+    if campaign.status == "draft" and not staff:
+        raise CampaignNotFound()
+    return campaign_view(campaign, staff=staff, now=now)
+
+
+async def change_status(
+    session: AsyncSession, *, campaign_id: uuid.UUID, to: str, now: datetime
+) -> schemas.Campaign:
+    repo = CampaignRepository(session)
+    values: dict[str, Any] = {}
+    if to == "published":
+        current = await load_campaign(session, campaign_id=campaign_id)
+        if current.status in TRANSITIONS[to] and current.claim_until <= now:
+            raise CampaignTransitionInvalid("The claim period of this campaign is already over")
+        if current.published_at is None:
+            values["published_at"] = now
+    elif to == "ended":
+        values["ended_at"] = now
+    # one conditional UPDATE: concurrent transitions cannot both apply
+    changed = await repo.transition(campaign_id, allowed_from=TRANSITIONS[to], to=to, values=values)
+    if changed is None:
+        current = await load_campaign(session, campaign_id=campaign_id)
+        raise CampaignTransitionInvalid(
+            f"A {current.status} campaign cannot become {to}",
+            extra={"campaign_status": current.status},
+        )
+    return campaign_view(changed, staff=True, now=now)
+
+
+async def campaign_stats(
+    session: AsyncSession, *, campaign_id: uuid.UUID, now: datetime
+) -> schemas.CampaignStats:
+    campaign = await load_campaign(session, campaign_id=campaign_id)
+    timezone = await accounts_service.merchant_timezone(session, merchant_id=campaign.merchant_id)
+    repo = StatsRepository(session)
+    totals = await repo.totals(campaign_id, now=now)
+    days = await repo.by_day(campaign_id, timezone=timezone)
+    return schemas.CampaignStats(
+        campaign_id=campaign_id,
+        timezone=timezone,
+        issued=totals.issued,
+        claimed=totals.claimed,
+        redeemed=totals.redeemed,
+        reversed=totals.reversed,
+        expired=totals.expired,
+        redemption_rate=round(totals.redeemed / totals.issued, 4) if totals.issued else 0.0,
+        by_day=[
+            schemas.DayStats(date=day, issued=v[0], claimed=v[1], redeemed=v[2], reversed=v[3])
+            for day, v in sorted(days.items())
+        ],
+    )
+
+
+async def get_settings(session: AsyncSession, *, merchant_id: uuid.UUID) -> schemas.CouponSettings:
+    row = await SettingsRepository(session).get(merchant_id)
+    return schemas.CouponSettings(
+        reversal_window_minutes=row.reversal_window_minutes
+        if row is not None
+        else DEFAULT_REVERSAL_WINDOW_MINUTES
+    )
+
+
+async def put_settings(
+    session: AsyncSession, *, merchant_id: uuid.UUID, data: schemas.CouponSettings
+) -> schemas.CouponSettings:
+    await SettingsRepository(session).put(
+        merchant_id, reversal_window_minutes=data.reversal_window_minutes
+    )
+    return data
+
+
+async def shops_with_claimable_offers(
+    session: AsyncSession, *, shops: list[tuple[uuid.UUID, uuid.UUID]], now: datetime
+) -> set[uuid.UUID]:
+    """For nearby `has_offers`: of `shops` as (shop_id, merchant_id) pairs, those where a
+    customer can claim a public coupon now (published, inside the claim period, not sold out,
+    valid at that shop). One query. `coupons.repository.claimable_offer_exists` is the same
+    rule as an SQL predicate to embed in another query."""
+    return await CampaignRepository(session).claimable_shop_ids(shops, now=now)

@@ -1,0 +1,206 @@
+"""Handing coupons out: customer claims, merchant bulk issues, paper coupons; the wallet.
+
+Limits are the database's: the per-user counter is a conditional upsert and the campaign's
+counter a conditional UPDATE, both in the request's transaction. The campaign row (the hot
+one) is touched last so its lock is held only from that statement to the commit.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from accounts import service as accounts_service
+from core.errors import InvalidCursor, InvalidInput
+from core.ids import new_id
+from core.pagination import Page, decode_cursor, page_from_rows
+from coupons import codes, schemas
+from coupons.models import Campaign, Coupon
+from coupons.repository import CampaignRepository, ClaimCounterRepository, CouponRepository
+from coupons.service.audience import audience_members, require_in_audience
+from coupons.service.campaigns import load_campaign
+from coupons.service.errors import (
+    CampaignNotActive,
+    CampaignNotFound,
+    CampaignSoldOut,
+    ClaimLimitReached,
+    CouponNotFound,
+)
+from coupons.service.views import coupon_view
+from customers import service as customers_service
+
+MAX_CODE_ATTEMPTS = 5
+
+
+def _refuse_unless_open(campaign: Campaign, now: datetime) -> None:
+    if campaign.status == "draft":
+        raise CampaignNotFound()
+    if campaign.status != "published":
+        raise CampaignNotActive(
+            f"The campaign is {campaign.status}", extra={"campaign_status": campaign.status}
+        )
+    if campaign.claim_until <= now or campaign.valid_until <= now:
+        raise CampaignNotActive("The claim period of this campaign is over")
+    if campaign.total_quantity is not None and campaign.handed_out >= campaign.total_quantity:
+        raise CampaignSoldOut()
+
+
+async def _insert_coupons(
+    session: AsyncSession,
+    campaign: Campaign,
+    holders: list[uuid.UUID | None],
+    *,
+    source: str,
+    now: datetime,
+) -> list[Coupon]:
+    """One coupon per holder with a fresh code; a code collision (2^-50 per pair) is retried
+    with a new code, the unique constraint being the judge."""
+    repo = CouponRepository(session)
+    pending = list(holders)
+    created: list[Coupon] = []
+    for _ in range(MAX_CODE_ATTEMPTS):
+        rows: list[dict[str, Any]] = [
+            {
+                "id": new_id(),
+                "merchant_id": campaign.merchant_id,
+                "campaign_id": campaign.id,
+                "user_id": holder,
+                "code": codes.new_code(),
+                "status": "active",
+                "source": source,
+                "valid_from": campaign.valid_from,
+                "valid_until": campaign.valid_until,
+                "issued_at": now,
+            }
+            for holder in pending
+        ]
+        inserted = await repo.insert_many(rows)
+        created.extend(inserted)
+        done = {c.code for c in inserted}
+        pending = [row["user_id"] for row in rows if row["code"] not in done]
+        if not pending:
+            return created
+    raise RuntimeError("could not find free coupon codes")  # pragma: no cover
+
+
+async def claim(
+    session: AsyncSession, *, campaign_id: uuid.UUID, user_id: uuid.UUID, now: datetime
+) -> schemas.Coupon:
+    campaign = await load_campaign(session, campaign_id=campaign_id)
+    _refuse_unless_open(campaign, now)  # early, friendly refusals; the guards come below
+    await require_in_audience(session, campaign=campaign, user_id=user_id)
+    if not await ClaimCounterRepository(session).increment(
+        campaign.id, user_id, limit=campaign.per_user_limit
+    ):
+        raise ClaimLimitReached(extra={"per_user_limit": campaign.per_user_limit})
+    (coupon,) = await _insert_coupons(session, campaign, [user_id], source="claim", now=now)
+    await customers_service.record_activity(
+        session, merchant_id=campaign.merchant_id, user_id=user_id, kind="coupon_claimed", at=now
+    )
+    if not await CampaignRepository(session).take_one(campaign.id, now=now):
+        # lost the last coupon (or the campaign was paused meanwhile): the request's rollback
+        # undoes the per-user count and the coupon
+        fresh = await load_campaign(session, campaign_id=campaign_id)
+        _refuse_unless_open(fresh, now)
+        raise CampaignSoldOut()
+    return coupon_view(coupon, campaign, now=now)
+
+
+async def issue(
+    session: AsyncSession,
+    *,
+    campaign_id: uuid.UUID,
+    user_ids: list[uuid.UUID] | None,
+    now: datetime,
+) -> schemas.IssueResult:
+    """Give one coupon to each recipient still under the per-user limit, as far as the
+    quantity goes (in recipient id order). Set-based: a few statements for any list."""
+    campaign = await load_campaign(session, campaign_id=campaign_id)
+    if campaign.status != "published" or campaign.claim_until <= now:
+        raise CampaignNotActive(
+            f"The campaign is {campaign.status}", extra={"campaign_status": campaign.status}
+        )
+    wanted = sorted(set(user_ids if user_ids is not None else await audience_members(
+        session, campaign=campaign
+    )))  # fmt: skip
+    if not wanted:
+        return schemas.IssueResult(issued=0, skipped=0)
+    known = await accounts_service.existing_user_ids(session, user_ids=wanted)
+    if user_ids is not None and (unknown := set(wanted) - known):
+        raise InvalidInput(
+            f"unknown users: {', '.join(sorted(map(str, unknown))[:5])}", loc=["body", "user_ids"]
+        )
+    recipients = [u for u in wanted if u in known]
+    counters = ClaimCounterRepository(session)
+    counted = await counters.increment_many(campaign.id, recipients, limit=campaign.per_user_limit)
+    granted = await CampaignRepository(session).take(campaign.id, count=len(counted), now=now)
+    served, unserved = counted[:granted], counted[granted:]
+    await counters.decrement_many(campaign.id, unserved)
+    await _insert_coupons(session, campaign, list(served), source="issue", now=now)
+    return schemas.IssueResult(issued=len(served), skipped=len(wanted) - len(served))
+
+
+async def issue_paper(
+    session: AsyncSession, *, campaign_id: uuid.UUID, start: int, count: int, now: datetime
+) -> tuple[Campaign, list[Coupon]]:
+    """The paper coupons number `start` … `start+count-1` of the campaign (in issue order),
+    issuing the missing ones: the same sheet prints the same codes again."""
+    repo = CampaignRepository(session)
+    campaign = await repo.lock(campaign_id)  # serialises concurrent printing of one campaign
+    if campaign is None:
+        raise CampaignNotFound()
+    coupons = CouponRepository(session)
+    missing = start + count - await coupons.count_paper(campaign_id)
+    if missing > 0:
+        if campaign.status != "published" or campaign.claim_until <= now:
+            raise CampaignNotActive(
+                f"Paper coupons are printed for a published campaign (this one is "
+                f"{campaign.status})"
+            )
+        granted = await repo.take(campaign_id, count=missing, now=now)
+        if granted < missing:
+            raise CampaignSoldOut(f"Only {granted} more coupons can be handed out")
+        await _insert_coupons(session, campaign, [None] * missing, source="paper", now=now)
+    return campaign, await coupons.paper_coupons(campaign_id, start=start, count=count)
+
+
+async def wallet(
+    session: AsyncSession,
+    *,
+    user_id: uuid.UUID,
+    status: str | None,
+    limit: int,
+    cursor: str | None,
+    now: datetime,
+) -> Page[schemas.Coupon]:
+    position = decode_cursor(cursor, ("t", "id"))
+    after = None
+    if position is not None:
+        try:
+            after = (datetime.fromisoformat(position["t"]), uuid.UUID(position["id"]))
+        except (TypeError, ValueError) as exc:
+            raise InvalidCursor() from exc
+    rows = await CouponRepository(session).wallet(
+        user_id, status=status, now=now, after=after, limit=limit
+    )
+    page, next_cursor = page_from_rows(
+        rows, limit, lambda row: {"t": row[0].issued_at.isoformat(), "id": str(row[0].id)}
+    )
+    return Page(items=[coupon_view(c, p, now=now) for c, p in page], next_cursor=next_cursor)
+
+
+async def holder_qr_payload(
+    session: AsyncSession,
+    *,
+    coupon_id: uuid.UUID,
+    user_id: uuid.UUID,
+    keys: list[tuple[str, bytes]],
+) -> str:
+    """The signed QR content of the caller's own coupon (anyone else: not found)."""
+    found = await CouponRepository(session).get(coupon_id)
+    if found is None or found[0].user_id != user_id:
+        raise CouponNotFound()
+    return codes.qr_payload(found[0].code, keys)

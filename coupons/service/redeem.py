@@ -1,0 +1,334 @@
+"""The counter: look a coupon up, redeem it exactly once, reverse a redemption.
+
+A forged QR or a mistyped code is refused before any database access. Redemption is one
+conditional `UPDATE coupons … WHERE status = 'active' …` feeding the redemption INSERT in the
+same statement; of concurrent attempts exactly one finds the row active, the others wait for
+its commit, find nothing, and are told when and where the coupon was redeemed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from accounts import service as accounts_service
+from core.errors import DomainError
+from core.money import Money
+from coupons import codes, discounts, schemas
+from coupons.models import Campaign, Coupon, Redemption
+from coupons.repository import CouponRepository, RedemptionRepository
+from coupons.service.campaigns import get_settings
+from coupons.service.errors import (
+    CouponAlreadyRedeemed,
+    CouponCodeInvalid,
+    CouponExpired,
+    CouponNotFound,
+    CouponNotYetValid,
+    CurrencyMismatch,
+    MinSpendNotMet,
+    OrderAmountRequired,
+    QrInvalid,
+    RedemptionAlreadyReversed,
+    RedemptionNotFound,
+    ReversalWindowPassed,
+    ShopNotEligible,
+)
+from coupons.service.views import coupon_view, money
+from customers import service as customers_service
+from merchants import service as merchants_service
+
+
+def code_of(data: schemas.CounterRequest, keys: list[tuple[str, bytes]]) -> str:
+    """The coupon code the request designates (pure: no database)."""
+    if data.qr is not None:
+        code = codes.code_from_qr(data.qr, keys)
+        if code is None:
+            raise QrInvalid()
+        return code
+    assert data.code is not None
+    code = codes.normalise(data.code)
+    if not codes.is_valid(code):
+        raise CouponCodeInvalid()
+    return code
+
+
+@dataclass
+class Evaluation:
+    coupon: Coupon
+    campaign: Campaign
+    discount: int | None
+    refusal: DomainError | None
+
+
+async def _already_redeemed(session: AsyncSession, coupon_id: uuid.UUID) -> CouponAlreadyRedeemed:
+    live = await RedemptionRepository(session).live_of_coupon(coupon_id)
+    extra = (
+        {
+            "redeemed_at": live.redeemed_at.isoformat(),
+            "shop_id": str(live.shop_id) if live.shop_id else None,
+            "redemption_id": str(live.id),
+        }
+        if live is not None
+        else {}
+    )
+    when = f" at {live.redeemed_at.isoformat()}" if live is not None else ""
+    return CouponAlreadyRedeemed(f"This coupon was already redeemed{when}", extra=extra)
+
+
+async def _refusal(
+    session: AsyncSession,
+    coupon: Coupon,
+    campaign: Campaign,
+    *,
+    shop_id: uuid.UUID,
+    order_amount: Money | None,
+    now: datetime,
+) -> DomainError | None:
+    if coupon.status == "redeemed":
+        return await _already_redeemed(session, coupon.id)
+    if coupon.valid_until <= now:
+        return CouponExpired(
+            f"The coupon expired at {coupon.valid_until.isoformat()}",
+            extra={"valid_until": coupon.valid_until.isoformat()},
+        )
+    if coupon.valid_from > now:
+        return CouponNotYetValid(
+            f"The coupon is valid from {coupon.valid_from.isoformat()}",
+            extra={"valid_from": coupon.valid_from.isoformat()},
+        )
+    if campaign.shop_ids is not None and shop_id not in campaign.shop_ids:
+        return ShopNotEligible(extra={"shop_ids": [str(s) for s in campaign.shop_ids]})
+    if await merchants_service.foreign_shop_ids(
+        session, merchant_id=coupon.merchant_id, shop_ids=[shop_id]
+    ):
+        return ShopNotEligible("The shop is not one of the coupon's merchant")
+    if order_amount is not None and order_amount.currency != campaign.currency:
+        return CurrencyMismatch(f"The coupon is in {campaign.currency}")
+    met = discounts.meets_min_spend(
+        campaign.min_spend, order_amount.amount if order_amount else None
+    )
+    if met is None:
+        return OrderAmountRequired(
+            f"Minimum spend {campaign.min_spend} {campaign.currency}: give order_amount"
+        )
+    if not met:
+        return MinSpendNotMet(
+            f"Minimum spend is {campaign.min_spend} {campaign.currency}",
+            extra={"min_spend": {"amount": campaign.min_spend, "currency": campaign.currency}},
+        )
+    return None
+
+
+async def _evaluate(
+    session: AsyncSession,
+    *,
+    staff_user_id: uuid.UUID,
+    data: schemas.CounterRequest,
+    keys: list[tuple[str, bytes]],
+    now: datetime,
+) -> Evaluation:
+    code = code_of(data, keys)
+    found = await CouponRepository(session).by_code(code)
+    if found is None:
+        raise CouponNotFound()
+    coupon, campaign = found
+    # another merchant's coupon is not found, exactly like a code that does not exist
+    if (
+        await accounts_service.staff_role(
+            session, merchant_id=coupon.merchant_id, user_id=staff_user_id
+        )
+        is None
+    ):
+        raise CouponNotFound()
+    order = data.order_amount.amount if data.order_amount is not None else None
+    discount = discounts.discount_for(
+        campaign.discount_kind,
+        amount=campaign.discount_amount,
+        percent=campaign.discount_percent,
+        max_off=campaign.max_off,
+        order_amount=order,
+    )
+    refusal = await _refusal(
+        session, coupon, campaign, shop_id=data.shop_id, order_amount=data.order_amount, now=now
+    )
+    return Evaluation(coupon, campaign, discount, refusal)
+
+
+def _applied(campaign: Campaign, amount: int | None) -> schemas.AppliedDiscount:
+    return schemas.AppliedDiscount(
+        kind=campaign.discount_kind,  # type: ignore[arg-type]
+        amount=money(amount, campaign.currency),
+        percent=campaign.discount_percent,
+        max_off=money(campaign.max_off, campaign.currency),
+        gift_name=campaign.gift_name,
+    )
+
+
+def _pay(order_amount: Money | None, discount: int | None) -> Money | None:
+    if order_amount is None or discount is None:
+        return None
+    return Money.of(order_amount.amount - discount, order_amount.currency)
+
+
+async def lookup(
+    session: AsyncSession,
+    *,
+    staff_user_id: uuid.UUID,
+    data: schemas.CounterRequest,
+    keys: list[tuple[str, bytes]],
+    now: datetime,
+) -> schemas.Lookup:
+    """What redeeming would do, changing nothing."""
+    ev = await _evaluate(session, staff_user_id=staff_user_id, data=data, keys=keys, now=now)
+    refusal = None
+    if ev.refusal is not None:
+        refusal = schemas.Refusal(
+            code=ev.refusal.code,
+            title=ev.refusal.title,
+            detail=ev.refusal.detail,
+            extra=ev.refusal.extra,
+        )
+    return schemas.Lookup(
+        redeemable=refusal is None,
+        refusal=refusal,
+        coupon=coupon_view(ev.coupon, ev.campaign, now=now),
+        discount=_applied(ev.campaign, ev.discount),
+        order_amount=data.order_amount,
+        pay_amount=_pay(data.order_amount, ev.discount),
+    )
+
+
+async def redeem(
+    session: AsyncSession,
+    *,
+    staff_user_id: uuid.UUID,
+    data: schemas.CounterRequest,
+    keys: list[tuple[str, bytes]],
+    now: datetime,
+) -> schemas.RedeemResult:
+    ev = await _evaluate(session, staff_user_id=staff_user_id, data=data, keys=keys, now=now)
+    if ev.refusal is not None:
+        raise ev.refusal
+    coupon, campaign = ev.coupon, ev.campaign
+    # without an order amount an unknowable percentage counts as 0 off in the records
+    discount = ev.discount or 0
+    order = data.order_amount.amount if data.order_amount is not None else None
+    row = await CouponRepository(session).redeem(
+        coupon.id,
+        merchant_id=coupon.merchant_id,
+        shop_id=data.shop_id,
+        staff_user_id=staff_user_id,
+        order_amount=order,
+        discount_amount=discount,
+        currency=campaign.currency,
+        now=now,
+    )
+    if row is None:
+        # lost a race (or the window closed between the read and the update)
+        fresh = await CouponRepository(session).get(coupon.id)
+        if fresh is not None and fresh[0].status == "redeemed":
+            raise await _already_redeemed(session, coupon.id)
+        raise CouponExpired()
+    coupon.status, coupon.redeemed_at = "redeemed", row.redeemed_at
+    if coupon.user_id is not None:
+        await customers_service.record_activity(
+            session,
+            merchant_id=coupon.merchant_id,
+            user_id=coupon.user_id,
+            kind="coupon_redeemed",
+            at=now,
+            spend=max(0, order - discount) if order is not None else 0,
+            currency=campaign.currency,
+        )
+    return schemas.RedeemResult(
+        redemption_id=row.id,
+        coupon=coupon_view(coupon, campaign, now=now),
+        discount=_applied(campaign, ev.discount),
+        order_amount=data.order_amount,
+        pay_amount=_pay(data.order_amount, ev.discount),
+        shop_id=data.shop_id,
+        redeemed_at=row.redeemed_at,
+    )
+
+
+def redemption_view(r: Redemption) -> schemas.Redemption:
+    return schemas.Redemption(
+        id=r.id,
+        coupon_id=r.coupon_id,
+        campaign_id=r.campaign_id,
+        shop_id=r.shop_id,
+        staff_user_id=r.staff_user_id,
+        order_amount=money(r.order_amount, r.currency),
+        discount=Money.of(r.discount_amount, r.currency),
+        redeemed_at=r.redeemed_at,
+        reversed_at=r.reversed_at,
+        reversed_by=r.reversed_by,
+        reversal_reason=r.reversal_reason,
+    )
+
+
+async def redemption_merchant(session: AsyncSession, *, redemption_id: uuid.UUID) -> uuid.UUID:
+    found = await RedemptionRepository(session).get(redemption_id)
+    if found is None:
+        raise RedemptionNotFound()
+    return found.merchant_id
+
+
+async def reverse(
+    session: AsyncSession,
+    *,
+    redemption_id: uuid.UUID,
+    merchant_id: uuid.UUID,
+    by: uuid.UUID,
+    reason: str | None,
+    now: datetime,
+) -> schemas.Redemption:
+    """Undo a redemption within the merchant's window: the coupon becomes active again and
+    the redemption row keeps who reversed it, when and why. The customer record's visit and
+    spend are not rolled back (customers.record_activity only adds)."""
+    window = (await get_settings(session, merchant_id=merchant_id)).reversal_window_minutes
+    repo = RedemptionRepository(session)
+    reversed_row = await repo.reverse(
+        redemption_id,
+        merchant_id=merchant_id,
+        by=by,
+        reason=reason,
+        now=now,
+        not_before=now - timedelta(minutes=window),
+    )
+    if reversed_row is None:
+        current = await repo.get(redemption_id)
+        if current is None or current.merchant_id != merchant_id:
+            raise RedemptionNotFound()
+        if current.reversed_at is not None:
+            raise RedemptionAlreadyReversed(extra={"reversed_at": current.reversed_at.isoformat()})
+        raise ReversalWindowPassed(
+            f"Redemptions can be reversed within {window} minutes",
+            extra={"reversal_window_minutes": window},
+        )
+    await CouponRepository(session).reactivate(reversed_row.coupon_id)
+    return redemption_view(reversed_row)
+
+
+@dataclass(frozen=True)
+class RedemptionRef:
+    id: uuid.UUID
+    merchant_id: uuid.UUID
+    shop_id: uuid.UUID
+    campaign_id: uuid.UUID
+    redeemed_at: datetime
+
+
+async def redemption_of_user_at_shop(
+    session: AsyncSession, *, redemption_id: uuid.UUID, user_id: uuid.UUID, shop_id: uuid.UUID
+) -> RedemptionRef | None:
+    """For verified reviews: the user's own, not reversed, redemption at that shop (or None)."""
+    r = await RedemptionRepository(session).of_user_at_shop(
+        redemption_id, user_id=user_id, shop_id=shop_id
+    )
+    if r is None or r.shop_id is None:
+        return None
+    return RedemptionRef(r.id, r.merchant_id, r.shop_id, r.campaign_id, r.redeemed_at)
