@@ -6,4 +6,5 @@ Add a line here when a package gains a models.py (Alembic autogenerate and tests
 import accounts.models  # noqa: F401
 import core.idempotency  # noqa: F401
 import customers.models  # noqa: F401
+import memberships.models  # noqa: F401
 import merchants.models  # noqa: F401
