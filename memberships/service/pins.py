@@ -56,7 +56,8 @@ async def check_pin(
     failures, _ = await ratelimit.increment(redis, _failures_key(card), window)
     if failures >= MAX_PIN_FAILURES:
         until = now + PIN_LOCK
+        # the failure count is left to expire with its window: resetting it here would let a
+        # concurrent wrong guess start a fresh count instead of meeting the lock
         await redis.set(_lock_key(card), str(until.timestamp()), ex=window)
-        await ratelimit.reset(redis, _failures_key(card))
         raise CardPinLocked(window)
     raise CardPinInvalid(extra={"attempts_left": MAX_PIN_FAILURES - failures})

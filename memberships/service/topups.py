@@ -104,8 +104,10 @@ async def handle_payment_callback(
         raise TopupNotFound()
     # the conditional UPDATE lets exactly one of concurrent identical callbacks through
     topup = await topups.complete(found.id, event.status, now)
-    if topup is None:
-        return topup_schema(found)
+    if topup is None:  # already decided (perhaps by a concurrent delivery): report that state
+        current = await topups.by_reference(event.reference)
+        assert current is not None
+        return topup_schema(current)
     if topup.status == "succeeded":
         ctx = await CardRepository(session).context(card_id=topup.card_id)
         if ctx is None:

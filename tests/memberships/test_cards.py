@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Any
 
 from sqlalchemy import select
 
@@ -32,8 +33,8 @@ async def test_program_created_listed_and_read_publicly(client: ApiClient, setup
 
 
 async def test_program_validation(client: ApiClient, setup: Setup) -> None:
-    tiers = program_body()["tiers"]
-    bad = [
+    tiers: list[dict[str, Any]] = program_body()["tiers"]
+    bad: list[dict[str, Any]] = [
         {"tiers": [tiers[0], {**tiers[1], "code": "regular"}]},
         {"tiers": [tiers[0], {**tiers[1], "rank": 0}]},
         {"tiers": []},

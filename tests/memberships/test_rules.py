@@ -43,8 +43,10 @@ def test_discount_and_points() -> None:
     [("principal_first", (700, 300)), ("bonus_first", (0, 1000)), ("proportional", (834, 166))],
 )
 def test_balance_split_rules(rule: str, expected: tuple[int, int]) -> None:
-    assert rules.split_balance_spend(1_000, 700 if rule == "principal_first" else 5_000,
-                                     1_000, rule) == expected  # fmt: skip
+    assert (
+        rules.split_balance_spend(1_000, 700 if rule == "principal_first" else 5_000, 1_000, rule)
+        == expected
+    )
 
 
 def test_balance_split_never_overdraws_a_purse() -> None:
