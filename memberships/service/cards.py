@@ -13,13 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from accounts import service as accounts
 from accounts.security import hash_secret
 from core.money import Money
-from core.pagination import decode_cursor, page_from_rows
+from core.pagination import page_from_rows
 from core.settings import Settings
 from core.signing import SignatureInvalid, sign, verify
 from customers.service import record_activity
 from memberships import cardnumbers, rules, schemas
 from memberships.models import Card
 from memberships.repository import CardContext, CardRepository, ProgramRepository
+from memberships.service.cursors import time_id_cursor
 from memberships.service.errors import (
     CardExists,
     CardNotFound,
@@ -171,8 +172,7 @@ async def get_card(
 async def my_cards(
     session: AsyncSession, *, user_id: uuid.UUID, cursor: str | None, limit: int, now: datetime
 ) -> schemas.Page[schemas.Card]:
-    position = decode_cursor(cursor, ("t", "id"))
-    after = (datetime.fromisoformat(position["t"]), uuid.UUID(position["id"])) if position else None
+    after = time_id_cursor(cursor)
     rows = await CardRepository(session).contexts_for_user(user_id, after, limit)
     items, next_cursor = page_from_rows(
         rows, limit, lambda c: {"t": c.card.created_at.isoformat(), "id": str(c.card.id)}

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from accounts import service as accounts
 from core.errors import Forbidden
 from core.money import Money
-from core.pagination import decode_cursor, encode_cursor
+from core.pagination import encode_cursor
 from memberships import rules, schemas
 from memberships.models import Card, LedgerEntry
 from memberships.repository import (
@@ -26,6 +26,7 @@ from memberships.repository import (
     Totals,
 )
 from memberships.service.cards import access_card, card_schema, months_ago
+from memberships.service.cursors import seq_cursor
 from memberships.service.errors import (
     AlreadyReversed,
     CardNotFound,
@@ -147,10 +148,7 @@ async def ledger_page(
     limit: int,
 ) -> schemas.Page[schemas.LedgerEntry]:
     await access_card(session, card_id=card_id, user_id=user_id)
-    position = decode_cursor(cursor, ("seq",))
-    rows = await LedgerRepository(session).page(
-        card_id, int(position["seq"]) if position else None, limit
-    )
+    rows = await LedgerRepository(session).page(card_id, seq_cursor(cursor), limit)
     next_cursor = encode_cursor({"seq": rows[limit - 1].seq}) if len(rows) > limit else None
     return schemas.Page[schemas.LedgerEntry](
         items=[entry_schema(e) for e in rows[:limit]], next_cursor=next_cursor

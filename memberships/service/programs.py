@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.money import Money
-from core.pagination import decode_cursor, page_from_rows
+from core.pagination import page_from_rows
 from memberships import rules, schemas
 from memberships.models import Program, Tier
 from memberships.repository import ProgramRepository
+from memberships.service.cursors import time_id_cursor
 from memberships.service.errors import ProgramNotFound
 
 
@@ -115,8 +115,7 @@ async def program_merchant(session: AsyncSession, *, program_id: uuid.UUID) -> u
 async def list_programs(
     session: AsyncSession, *, merchant_id: uuid.UUID, cursor: str | None, limit: int
 ) -> schemas.Page[schemas.Program]:
-    position = decode_cursor(cursor, ("t", "id"))
-    after = (datetime.fromisoformat(position["t"]), uuid.UUID(position["id"])) if position else None
+    after = time_id_cursor(cursor)
     repo = ProgramRepository(session)
     rows = await repo.list_for_merchant(merchant_id, after, limit)
     items, next_cursor = page_from_rows(

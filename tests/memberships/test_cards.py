@@ -144,3 +144,20 @@ async def test_pin_set_and_change(client: ApiClient, setup: Setup) -> None:
     assert r.status_code == 200
     r = await client.put(url, json={"pin": "135790"}, headers=setup.owner.headers)
     assert_problem(r, 404, "card_not_found")
+
+
+async def test_tampered_cursors_are_refused(client: ApiClient, setup: Setup) -> None:
+    from core.pagination import encode_cursor
+
+    member, card = await join(client, setup)
+    for cursor in (encode_cursor({"seq": "x"}), encode_cursor({"seq": -1}), "%%%"):
+        r = await client.get(
+            f"/v1/cards/{card['id']}/ledger", params={"cursor": cursor}, headers=member.headers
+        )
+        assert_problem(r, 422, "invalid_cursor")
+    r = await client.get(
+        "/v1/me/cards",
+        params={"cursor": encode_cursor({"t": "no", "id": "x"})},
+        headers=member.headers,
+    )
+    assert_problem(r, 422, "invalid_cursor")
