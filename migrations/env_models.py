@@ -7,4 +7,5 @@ import accounts.models  # noqa: F401
 import core.idempotency  # noqa: F401
 import coupons.models  # noqa: F401
 import customers.models  # noqa: F401
+import memberships.models  # noqa: F401
 import merchants.models  # noqa: F401

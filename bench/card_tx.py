@@ -1,0 +1,360 @@
+"""Counter purchase transactions over distinct cards: Corner vs a raw Starlette+asyncpg reference.
+
+    uv run python bench/card_tx.py [--requests 3000] [--connections 32] [--mixed-ops 2000]
+
+Sets up `corner_bench_card_tx` on the embedded cluster (migrated with Alembic), seeds one
+merchant, a shop, a clerk, a two-tier program and enough cards that every purchase hits a
+different card, then runs Corner (uvicorn, one worker) and bench/card_tx_reference.py on free
+loopback ports and loads each with the same httpx client (32 connections). Prints JSON lines:
+one per target (throughput, p50/p99), the ratio, and the ledger invariant check after a
+concurrent mixed workload (purchases, point and balance spends with PINs, adjustments) on a
+few hot cards. The issue's full sizes: --requests 10000 --mixed-ops 10000.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+from argon2 import PasswordHasher
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from accounts.security import create_access_token  # noqa: E402
+from core import embedded  # noqa: E402
+from core.ids import new_id  # noqa: E402
+from core.migrate import upgrade  # noqa: E402
+from core.settings import Settings, to_libpq_url  # noqa: E402
+from memberships.cardnumbers import new_card_number  # noqa: E402
+
+DB_NAME = "corner_bench_card_tx"
+SECRET = "bench-secret-key-for-the-card-tx-benchmark"
+PIN = "135790"
+
+
+def database_urls() -> tuple[str, str]:
+    env = embedded.services_up(ROOT / ".corner")
+    base, _, _ = to_libpq_url(env["DATABASE_URL"]).rpartition("/")
+    with psycopg.connect(to_libpq_url(env["DATABASE_URL"]), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+    url = f"{base}/{DB_NAME}"
+    upgrade(url)
+    redis_base, _, _ = env["REDIS_URL"].rpartition("/")
+    return url, f"{redis_base}/63"
+
+
+def seed(url: str, cards: int, mixed_cards: int) -> dict[str, Any]:
+    staff_id, merchant_id, shop_id, program_id = new_id(), new_id(), new_id(), new_id()
+    regular, vip = new_id(), new_id()
+    pin_hash = PasswordHasher(time_cost=1, memory_cost=512, parallelism=1).hash(PIN)
+    total = cards + mixed_cards
+    numbers: set[str] = set()
+    while len(numbers) < total:
+        numbers.add(new_card_number())
+    card_numbers = sorted(numbers)
+    random.shuffle(card_numbers)
+    user_ids = [new_id() for _ in range(total)]
+    card_ids = [new_id() for _ in range(total)]
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "INSERT INTO users (id, phone, password_hash, display_name)"
+            " VALUES (%s, '13000000000', 'x', 'bench clerk')",
+            (staff_id,),
+        )
+        conn.execute(
+            "INSERT INTO merchants (id, name, timezone) VALUES (%s, 'bench', 'Asia/Shanghai')",
+            (merchant_id,),
+        )
+        conn.execute(
+            "INSERT INTO merchant_staff (merchant_id, user_id, role) VALUES (%s, %s, 'owner')",
+            (merchant_id, staff_id),
+        )
+        conn.execute(
+            "INSERT INTO shops (id, merchant_id, name, category, location, address, opening_hours,"
+            " discovery_only) VALUES (%s, %s, 'bench shop', 'noodles',"
+            " ST_SetSRID(ST_MakePoint(121.47, 31.23), 4326)::geography, 'addr', '[]', false)",
+            (shop_id, merchant_id),
+        )
+        conn.execute(
+            "INSERT INTO card_programs (id, merchant_id, name, redeem_points_per_unit,"
+            " bonus_spend_rule, topup_bonuses) VALUES (%s, %s, 'bench', 100, 'proportional', '[]')",
+            (program_id, merchant_id),
+        )
+        conn.execute(
+            "INSERT INTO card_tiers (id, program_id, merchant_id, code, name, rank,"
+            " discount_percent, earn_points_per_unit, upgrade_min_spend_12m) VALUES"
+            " (%s, %s, %s, 'regular', '普通卡', 0, 0, 1, NULL),"
+            " (%s, %s, %s, 'vip', '贵宾卡', 1, 10, 2, 100000000000)",
+            (regular, program_id, merchant_id, vip, program_id, merchant_id),
+        )
+        conn.execute(
+            "INSERT INTO users (id, phone, password_hash, display_name)"
+            " SELECT u, '14' || lpad(n::text, 9, '0'), 'x', 'member'"
+            " FROM unnest(%s::uuid[]) WITH ORDINALITY AS t(u, n)",
+            (user_ids,),
+        )
+        conn.execute(
+            "INSERT INTO cards (id, program_id, merchant_id, user_id, card_number, tier_id,"
+            " currency, pin_hash)"
+            " SELECT c, %s, %s, u, n, %s, 'CNY', %s"
+            " FROM unnest(%s::uuid[], %s::uuid[], %s::text[]) AS t(c, u, n)",
+            (program_id, merchant_id, regular, pin_hash, card_ids, user_ids, card_numbers),
+        )
+        # the hot cards of the mixed workload start with stored value, through the ledger
+        hot = card_ids[cards:]
+        conn.execute(
+            "UPDATE cards SET principal = 100000 WHERE id = ANY(%s::uuid[])",
+            (hot,),
+        )
+        conn.execute(
+            "INSERT INTO card_ledger (id, card_id, merchant_id, kind, points_delta,"
+            " principal_delta, bonus_delta, points_after, principal_after, bonus_after, currency,"
+            " spend_delta) SELECT gen_random_uuid(), c, %s, 'topup', 0, 100000, 0, 0, 100000, 0,"
+            " 'CNY', 0 FROM unnest(%s::uuid[]) AS t(c)",
+            (merchant_id, hot),
+        )
+        conn.execute("ANALYZE")
+    return {
+        "staff_id": staff_id,
+        "shop_id": str(shop_id),
+        "numbers": card_numbers[:cards],
+        "hot_numbers": card_numbers[cards:],
+        "hot_ids": [str(c) for c in card_ids[cards:]],
+    }
+
+
+@contextmanager
+def server(args: list[str], env: dict[str, str], port: int) -> Iterator[str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", *args, "--port", str(port), "--host", "127.0.0.1",
+         "--no-access-log", "--log-level", "warning", "--timeout-keep-alive", "120"],
+        cwd=ROOT,
+        env={**os.environ, **env},
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while not embedded.port_is_open(port):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"server on port {port} did not start")
+            time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+async def load(
+    base: str,
+    path: str,
+    bodies: list[dict[str, Any]],
+    headers: dict[str, str],
+    connections: int,
+) -> dict[str, Any]:
+    latencies: list[float] = []
+    errors = 0
+    queue = iter(bodies)
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+
+        async def worker() -> None:
+            nonlocal errors
+            for body in queue:
+                started = time.perf_counter()
+                try:
+                    r = await client.post(path, json=body, headers=headers)
+                except httpx.TransportError:
+                    errors += 1
+                    continue
+                latencies.append(time.perf_counter() - started)
+                if r.status_code != 201:
+                    errors += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(connections)))
+        elapsed = time.perf_counter() - started
+    latencies.sort()
+    return {
+        "requests": len(bodies),
+        "errors": errors,
+        "seconds": round(elapsed, 2),
+        "throughput_rps": round(len(bodies) / elapsed, 1),
+        "p50_ms": round(statistics.median(latencies) * 1000, 2),
+        "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2),
+    }
+
+
+def purchase_bodies(numbers: list[str], shop_id: str, seed_: int) -> list[dict[str, Any]]:
+    rng = random.Random(seed_)
+    return [
+        {
+            "card": n,
+            "shop_id": shop_id,
+            "kind": "purchase",
+            "amount": {"amount": rng.randint(100, 50_000), "currency": "CNY"},
+        }
+        for n in numbers
+    ]
+
+
+def mixed_bodies(numbers: list[str], shop_id: str, ops: int) -> list[dict[str, Any]]:
+    rng = random.Random(7)
+    bodies = []
+    for _ in range(ops):
+        number, roll = rng.choice(numbers), rng.random()
+        body: dict[str, Any] = {"card": number, "shop_id": shop_id}
+        if roll < 0.45:
+            body |= {"kind": "purchase", "amount": {"amount": rng.randint(100, 20_000)}}
+        elif roll < 0.7:
+            body |= {"kind": "spend_points", "points": rng.randint(1, 200), "pin": PIN}
+        else:
+            body |= {"kind": "spend_balance", "amount": {"amount": rng.randint(1, 8_000)}}
+            body["pin"] = PIN
+        bodies.append(body)
+    return bodies
+
+
+async def mixed(base: str, bodies: list[dict[str, Any]], headers: dict[str, str],
+                hot_ids: list[str], connections: int) -> dict[str, int]:  # fmt: skip
+    counts: dict[str, int] = {}
+    rng = random.Random(8)
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    queue = iter(bodies)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+
+        async def worker() -> None:
+            for body in queue:
+                try:
+                    if rng.random() < 0.1:  # a manager's adjustment, up or down
+                        r = await client.post(
+                            f"/v1/cards/{rng.choice(hot_ids)}/adjustments",
+                            json={"points_delta": rng.randint(-100, 100) or 1, "note": "bench"},
+                            headers=headers,
+                        )
+                    else:
+                        r = await client.post(
+                            "/v1/counter/transactions", json=body, headers=headers
+                        )
+                except httpx.TransportError:
+                    counts["transport_error"] = counts.get("transport_error", 0) + 1
+                    continue
+                key = str(r.status_code) if r.status_code < 400 else r.json().get("code", "?")
+                counts[key] = counts.get(key, 0) + 1
+
+        await asyncio.gather(*(worker() for _ in range(connections)))
+    return counts
+
+
+INVARIANT_SQL = """
+SELECT
+  (SELECT count(*) FROM cards c LEFT JOIN (
+      SELECT card_id, sum(points_delta) p, sum(principal_delta) pr, sum(bonus_delta) b
+      FROM card_ledger GROUP BY card_id) l ON l.card_id = c.id
+   WHERE c.points <> coalesce(l.p, 0) OR c.principal <> coalesce(l.pr, 0)
+      OR c.bonus <> coalesce(l.b, 0)) AS totals_mismatch,
+  (SELECT count(*) FROM (
+      SELECT points_after, principal_after, bonus_after,
+        sum(points_delta) OVER w AS p, sum(principal_delta) OVER w AS pr,
+        sum(bonus_delta) OVER w AS b
+      FROM card_ledger WINDOW w AS (PARTITION BY card_id ORDER BY seq)) r
+   WHERE points_after <> p OR principal_after <> pr OR bonus_after <> b) AS running_mismatch,
+  (SELECT count(*) FROM card_ledger
+   WHERE points_after < 0 OR principal_after < 0 OR bonus_after < 0) AS negative,
+  (SELECT count(*) FROM card_ledger) AS entries
+"""
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--warmup", type=int, default=300)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--mixed-ops", type=int, default=2000)
+    parser.add_argument("--mixed-cards", type=int, default=40)
+    args = parser.parse_args()
+
+    url, redis_url = database_urls()
+    per_target = args.warmup + args.requests
+    data = seed(url, 2 * per_target, args.mixed_cards)
+    settings = Settings(secret_key=SECRET, access_token_ttl_seconds=3600)  # type: ignore[arg-type]
+    token = create_access_token(settings, data["staff_id"], datetime.now(UTC))
+    headers = {"Authorization": f"Bearer {token}"}
+    corner_numbers, reference_numbers = data["numbers"][:per_target], data["numbers"][per_target:]
+    results: dict[str, dict[str, Any]] = {}
+
+    corner_env = {
+        "DATABASE_URL": url,
+        "REDIS_URL": redis_url,
+        "CORNER_SECRET_KEY": SECRET,
+        "CORNER_LOG_LEVEL": "WARNING",
+        "CORNER_DB_POOL_SIZE": str(args.connections),
+        "CORNER_DB_MAX_OVERFLOW": "8",
+    }
+    bodies = purchase_bodies(corner_numbers, data["shop_id"], 1)
+    with server(["api.app:create_app", "--factory"], corner_env, embedded.free_port()) as base:
+        await load(
+            base, "/v1/counter/transactions", bodies[: args.warmup], headers, args.connections
+        )
+        results["corner"] = await load(
+            base, "/v1/counter/transactions", bodies[args.warmup :], headers, args.connections
+        )
+        print(json.dumps({"target": "corner", **results["corner"]}), flush=True)
+
+        started = time.perf_counter()
+        outcome = await mixed(
+            base,
+            mixed_bodies(data["hot_numbers"], data["shop_id"], args.mixed_ops),
+            headers,
+            data["hot_ids"],
+            args.connections,
+        )
+        mixed_seconds = time.perf_counter() - started
+
+    reference_env = {
+        "BENCH_DATABASE_URL": to_libpq_url(url),
+        "BENCH_STAFF_USER_ID": str(data["staff_id"]),
+        "BENCH_POOL_SIZE": str(args.connections),
+    }
+    bodies = purchase_bodies(reference_numbers, data["shop_id"], 1)
+    with server(["bench.card_tx_reference:app"], reference_env, embedded.free_port()) as base:
+        await load(base, "/tx", bodies[: args.warmup], {}, args.connections)
+        results["reference"] = await load(base, "/tx", bodies[args.warmup :], {}, args.connections)
+        print(json.dumps({"target": "raw_starlette_asyncpg", **results["reference"]}), flush=True)
+
+    ratio = results["corner"]["throughput_rps"] / results["reference"]["throughput_rps"]
+    print(json.dumps({"metric": "throughput_ratio_corner_vs_raw", "value": round(ratio, 3),
+                      "target": 0.6, "met": ratio >= 0.6}), flush=True)  # fmt: skip
+
+    with psycopg.connect(url) as conn:
+        row = conn.execute(INVARIANT_SQL).fetchone()
+    assert row is not None
+    print(json.dumps({
+        "check": "ledger_invariant_after_mixed_workload",
+        "operations": args.mixed_ops, "cards": args.mixed_cards,
+        "seconds": round(mixed_seconds, 2), "outcomes": outcome,
+        "totals_mismatch": row[0], "running_total_mismatch": row[1], "negative_totals": row[2],
+        "ledger_entries": row[3], "holds": row[0] == row[1] == row[2] == 0,
+    }), flush=True)  # fmt: skip
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

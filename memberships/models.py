@@ -1,0 +1,230 @@
+"""Membership programs, tiers, cards, the append-only card ledger, top-ups and card designs.
+
+A card's totals (points, principal, bonus) change only in the same transaction that appends a
+ledger row carrying the deltas and the totals after it; CHECK constraints keep every total
+non-negative, so an overdraft is refused by the database itself.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    LargeBinary,
+    Numeric,
+    SmallInteger,
+    String,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.models import Base, IdMixin, TimestampMixin
+
+LEDGER_KINDS = (
+    "earn",
+    "spend_points",
+    "spend_balance",
+    "topup",
+    "bonus",
+    "adjustment",
+    "expiry",
+    "reversal",
+    "refund",
+)
+BONUS_SPEND_RULES = ("principal_first", "bonus_first", "proportional")
+TOPUP_STATUSES = ("pending", "succeeded", "failed")
+
+
+class Program(IdMixin, TimestampMixin, Base):
+    __tablename__ = "card_programs"
+
+    merchant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("merchants.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(120))
+    currency: Mapped[str] = mapped_column(String(3), default="CNY", server_default="CNY")
+    points_expire_months: Mapped[int | None] = mapped_column(SmallInteger)
+    # points worth one major currency unit when spent (100 → 100 points pay 1.00 CNY)
+    redeem_points_per_unit: Mapped[int] = mapped_column(Integer)
+    bonus_spend_rule: Mapped[str] = mapped_column(String(16), default="principal_first")
+    # [{"min_amount": 50000, "bonus": 5000}, ...]: the best rule the top-up reaches applies
+    topup_bonuses: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+
+    __table_args__ = (
+        CheckConstraint("redeem_points_per_unit > 0", name="redeem_positive"),
+        CheckConstraint(
+            "points_expire_months IS NULL OR points_expire_months > 0", name="expiry_positive"
+        ),
+        CheckConstraint(
+            "bonus_spend_rule IN ('principal_first', 'bonus_first', 'proportional')",
+            name="bonus_spend_rule",
+        ),
+    )
+
+
+class Tier(IdMixin, Base):
+    __tablename__ = "card_tiers"
+
+    program_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("card_programs.id", ondelete="CASCADE")
+    )
+    merchant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(64))
+    rank: Mapped[int] = mapped_column(SmallInteger)
+    discount_percent: Mapped[int] = mapped_column(SmallInteger, default=0)
+    earn_points_per_unit: Mapped[Decimal] = mapped_column(Numeric(8, 2))
+    upgrade_min_spend_12m: Mapped[int | None] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        UniqueConstraint("program_id", "code"),
+        UniqueConstraint("program_id", "rank"),
+        CheckConstraint("discount_percent >= 0 AND discount_percent < 100", name="discount"),
+        CheckConstraint("earn_points_per_unit >= 0", name="earn_non_negative"),
+    )
+
+
+class Card(IdMixin, TimestampMixin, Base):
+    __tablename__ = "cards"
+
+    program_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("card_programs.id", ondelete="CASCADE")
+    )
+    merchant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("merchants.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    card_number: Mapped[str] = mapped_column(String(19), unique=True)
+    tier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("card_tiers.id"))
+    currency: Mapped[str] = mapped_column(String(3))
+    points: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # stored value is two purses: what the customer paid (refundable) and the merchant's bonus
+    principal: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    bonus: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # lifetime spend: a cheap upper bound that lets most purchases skip the 12-month sum
+    lifetime_spend: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    pin_hash: Mapped[str | None] = mapped_column(String(255))
+
+    __table_args__ = (
+        UniqueConstraint("program_id", "user_id"),
+        CheckConstraint("points >= 0", name="points_non_negative"),
+        CheckConstraint("principal >= 0", name="principal_non_negative"),
+        CheckConstraint("bonus >= 0", name="bonus_non_negative"),
+        Index("ix_cards_user_id", "user_id", "created_at"),
+    )
+
+
+class LedgerEntry(IdMixin, Base):
+    """One change of a card's points and/or stored value; never updated nor deleted."""
+
+    __tablename__ = "card_ledger"
+
+    # assigned at insert, after the card row lock is held: orders a card's entries exactly
+    seq: Mapped[int] = mapped_column(BigInteger, Identity(always=True), unique=True)
+    card_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cards.id", ondelete="CASCADE"))
+    merchant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    points_delta: Mapped[int] = mapped_column(BigInteger, default=0)
+    principal_delta: Mapped[int] = mapped_column(BigInteger, default=0)
+    bonus_delta: Mapped[int] = mapped_column(BigInteger, default=0)
+    points_after: Mapped[int] = mapped_column(BigInteger)
+    principal_after: Mapped[int] = mapped_column(BigInteger)
+    bonus_after: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    # purchase: gross amount and what was paid after the tier discount; spend: value used
+    amount: Mapped[int | None] = mapped_column(BigInteger)
+    paid_amount: Mapped[int | None] = mapped_column(BigInteger)
+    # what counts toward the 12-month spend for tier upgrades (negative in a reversal)
+    spend_delta: Mapped[int] = mapped_column(BigInteger, default=0)
+    shop_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("shops.id", ondelete="SET NULL"))
+    staff_user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    reverses_entry_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("card_ledger.id"), unique=True
+    )
+    topup_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("card_topups.id"))
+    note: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=text("clock_timestamp()")
+    )
+
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN ('earn', 'spend_points', 'spend_balance', 'topup', 'bonus', 'adjustment',"
+            " 'expiry', 'reversal', 'refund')",
+            name="kind",
+        ),
+        CheckConstraint(
+            "points_after >= 0 AND principal_after >= 0 AND bonus_after >= 0",
+            name="totals_non_negative",
+        ),
+        Index("ix_card_ledger_card_seq", "card_id", "seq"),
+        Index("ix_card_ledger_card_created", "card_id", "created_at"),
+    )
+
+
+class Topup(IdMixin, Base):
+    __tablename__ = "card_topups"
+
+    card_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cards.id", ondelete="CASCADE"))
+    merchant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    bonus: Mapped[int] = mapped_column(BigInteger, default=0)
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    provider: Mapped[str] = mapped_column(String(32))
+    provider_reference: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("bonus >= 0", name="bonus_non_negative"),
+        CheckConstraint("status IN ('pending', 'succeeded', 'failed')", name="status"),
+        Index("ix_card_topups_card_id", "card_id"),
+    )
+
+
+class QrTokenUse(Base):
+    """A dynamic QR token consumed at the counter; the insert makes it single use."""
+
+    __tablename__ = "card_qr_token_uses"
+
+    token_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    card_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cards.id", ondelete="CASCADE"))
+    used_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), index=True
+    )
+
+
+class Design(Base):
+    __tablename__ = "card_designs"
+
+    program_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("card_programs.id", ondelete="CASCADE"), primary_key=True
+    )
+    merchant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
+    background_color: Mapped[str] = mapped_column(String(9))
+    text_color: Mapped[str] = mapped_column(String(9))
+    text_lines: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    # images are re-encoded PNGs, a few hundred KB at most (checked on upload)
+    background_image: Mapped[bytes | None] = mapped_column(LargeBinary)
+    logo: Mapped[bytes | None] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )

@@ -1,0 +1,338 @@
+"""Every query of the memberships package."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, func, or_, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from memberships.models import Card, Design, LedgerEntry, Program, QrTokenUse, Tier, Topup
+
+
+@dataclass(frozen=True)
+class CardContext:
+    """A card with what the counter needs in one round trip."""
+
+    card: Card
+    program: Program
+    tier: Tier
+    next_threshold: int | None
+
+
+@dataclass(frozen=True)
+class Totals:
+    points: int
+    principal: int
+    bonus: int
+    lifetime_spend: int
+
+
+class ProgramRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, program: Program, tiers: list[Tier]) -> None:
+        self.session.add(program)
+        await self.session.flush()
+        for tier in tiers:
+            tier.program_id = program.id
+        self.session.add_all(tiers)
+        await self.session.flush()
+
+    async def get(self, program_id: uuid.UUID) -> Program | None:
+        return await self.session.get(Program, program_id)
+
+    async def tiers(self, program_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Tier]]:
+        stmt = select(Tier).where(Tier.program_id.in_(program_ids)).order_by(Tier.rank)
+        grouped: dict[uuid.UUID, list[Tier]] = {pid: [] for pid in program_ids}
+        for tier in (await self.session.execute(stmt)).scalars():
+            grouped[tier.program_id].append(tier)
+        return grouped
+
+    async def list_for_merchant(
+        self, merchant_id: uuid.UUID, after: tuple[datetime, uuid.UUID] | None, limit: int
+    ) -> list[Program]:
+        stmt = select(Program).where(Program.merchant_id == merchant_id)
+        if after is not None:
+            stmt = stmt.where(
+                or_(
+                    Program.created_at > after[0],
+                    and_(Program.created_at == after[0], Program.id > after[1]),
+                )
+            )
+        stmt = stmt.order_by(Program.created_at, Program.id).limit(limit + 1)
+        return list((await self.session.execute(stmt)).scalars())
+
+    async def get_design(self, program_id: uuid.UUID) -> Design | None:
+        return await self.session.get(Design, program_id)
+
+    async def upsert_design(self, values: dict[str, Any]) -> Design:
+        stmt = insert(Design).values(**values)
+        upsert = stmt.on_conflict_do_update(
+            index_elements=[Design.program_id],
+            set_={k: stmt.excluded[k] for k in values if k != "program_id"}
+            | {"updated_at": func.now()},
+        ).returning(Design)
+        design = (
+            await self.session.execute(upsert, execution_options={"populate_existing": True})
+        ).scalar_one()
+        return design
+
+
+class CardRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def insert(self, values: dict[str, Any]) -> Card | None:
+        """The new card, or None when the user already has one or the number is taken."""
+        stmt = insert(Card).values(**values).on_conflict_do_nothing().returning(Card)
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def user_has_card(self, program_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+        stmt = select(Card.id).where(Card.program_id == program_id, Card.user_id == user_id)
+        return (await self.session.execute(stmt)).first() is not None
+
+    async def context(
+        self, *, card_id: uuid.UUID | None = None, card_number: str | None = None
+    ) -> CardContext | None:
+        higher = Tier.__table__.alias("higher")
+        next_threshold = (
+            select(func.min(higher.c.upgrade_min_spend_12m))
+            .where(higher.c.program_id == Card.program_id, higher.c.rank > Tier.rank)
+            .scalar_subquery()
+        )
+        stmt = (
+            select(Card, Program, Tier, next_threshold)
+            .join(Program, Program.id == Card.program_id)
+            .join(Tier, Tier.id == Card.tier_id)
+        )
+        if card_id is not None:
+            stmt = stmt.where(Card.id == card_id)
+        else:
+            stmt = stmt.where(Card.card_number == card_number)
+        row = (await self.session.execute(stmt)).one_or_none()
+        if row is None:
+            return None
+        return CardContext(row[0], row[1], row[2], row[3])
+
+    async def contexts_for_user(
+        self, user_id: uuid.UUID, after: tuple[datetime, uuid.UUID] | None, limit: int
+    ) -> list[CardContext]:
+        higher = Tier.__table__.alias("higher")
+        next_threshold = (
+            select(func.min(higher.c.upgrade_min_spend_12m))
+            .where(higher.c.program_id == Card.program_id, higher.c.rank > Tier.rank)
+            .scalar_subquery()
+        )
+        stmt = (
+            select(Card, Program, Tier, next_threshold)
+            .join(Program, Program.id == Card.program_id)
+            .join(Tier, Tier.id == Card.tier_id)
+            .where(Card.user_id == user_id)
+        )
+        if after is not None:
+            stmt = stmt.where(
+                or_(
+                    Card.created_at < after[0],
+                    and_(Card.created_at == after[0], Card.id < after[1]),
+                )
+            )
+        stmt = stmt.order_by(Card.created_at.desc(), Card.id.desc()).limit(limit + 1)
+        return [CardContext(r[0], r[1], r[2], r[3]) for r in await self.session.execute(stmt)]
+
+    async def apply(
+        self,
+        card_id: uuid.UUID,
+        *,
+        points: int = 0,
+        principal: int = 0,
+        bonus: int = 0,
+        spend: int = 0,
+    ) -> Totals | None:
+        """Add the deltas atomically if no total would go negative; None otherwise.
+
+        The conditional UPDATE takes the row lock, so concurrent spends queue up and only
+        those that still fit succeed.
+        """
+        c = Card.__table__.c
+        stmt = (
+            update(Card)
+            .where(
+                c.id == card_id,
+                c.points + points >= 0,
+                c.principal + principal >= 0,
+                c.bonus + bonus >= 0,
+            )
+            .values(
+                points=c.points + points,
+                principal=c.principal + principal,
+                bonus=c.bonus + bonus,
+                lifetime_spend=func.greatest(c.lifetime_spend + spend, 0),
+                updated_at=func.now(),
+            )
+            .returning(c.points, c.principal, c.bonus, c.lifetime_spend)
+            .execution_options(synchronize_session=False)
+        )
+        row = (await self.session.execute(stmt)).one_or_none()
+        return Totals(row[0], row[1], row[2], row[3]) if row else None
+
+    async def lock(self, card_id: uuid.UUID) -> Totals | None:
+        c = Card.__table__.c
+        stmt = (
+            select(c.points, c.principal, c.bonus, c.lifetime_spend)
+            .where(c.id == card_id)
+            .with_for_update()
+        )
+        row = (await self.session.execute(stmt)).one_or_none()
+        return Totals(row[0], row[1], row[2], row[3]) if row else None
+
+    async def set_tier(self, card_id: uuid.UUID, tier_id: uuid.UUID) -> None:
+        await self.session.execute(
+            update(Card)
+            .where(Card.id == card_id)
+            .values(tier_id=tier_id)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def set_pin_hash(self, card_id: uuid.UUID, pin_hash: str) -> None:
+        await self.session.execute(
+            update(Card)
+            .where(Card.id == card_id)
+            .values(pin_hash=pin_hash, updated_at=func.now())
+            .execution_options(synchronize_session=False)
+        )
+
+    async def spend_since(self, card_ids: list[uuid.UUID], since: datetime) -> dict[uuid.UUID, int]:
+        stmt = (
+            select(LedgerEntry.card_id, func.coalesce(func.sum(LedgerEntry.spend_delta), 0))
+            .where(LedgerEntry.card_id.in_(card_ids), LedgerEntry.created_at >= since)
+            .group_by(LedgerEntry.card_id)
+        )
+        found = {row[0]: int(row[1]) for row in await self.session.execute(stmt)}
+        return {cid: max(0, found.get(cid, 0)) for cid in card_ids}
+
+    async def use_qr_token(self, token_id: str, card_id: uuid.UUID) -> bool:
+        """Consume a QR token; False if it was used before (a replayed screenshot)."""
+        stmt = (
+            insert(QrTokenUse)
+            .values(token_id=token_id, card_id=card_id)
+            .on_conflict_do_nothing()
+            .returning(QrTokenUse.token_id)
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none() is not None
+
+    async def purge_qr_token_uses(self, before: datetime) -> int:
+        result = await self.session.execute(delete(QrTokenUse).where(QrTokenUse.used_at < before))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+class LedgerRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def append(self, values: dict[str, Any]) -> LedgerEntry:
+        stmt = insert(LedgerEntry).values(**values).returning(LedgerEntry)
+        return (await self.session.execute(stmt)).scalar_one()
+
+    async def get_for_update(self, entry_id: uuid.UUID) -> LedgerEntry | None:
+        stmt = select(LedgerEntry).where(LedgerEntry.id == entry_id).with_for_update()
+        return (
+            await self.session.execute(stmt, execution_options={"populate_existing": True})
+        ).scalar_one_or_none()
+
+    async def is_reversed(self, entry_id: uuid.UUID) -> bool:
+        stmt = select(LedgerEntry.id).where(LedgerEntry.reverses_entry_id == entry_id)
+        return (await self.session.execute(stmt)).first() is not None
+
+    async def page(self, card_id: uuid.UUID, before_seq: int | None, limit: int) -> list[Any]:
+        stmt = select(LedgerEntry).where(LedgerEntry.card_id == card_id)
+        if before_seq is not None:
+            stmt = stmt.where(LedgerEntry.seq < before_seq)
+        stmt = stmt.order_by(LedgerEntry.seq.desc()).limit(limit + 1)
+        return list((await self.session.execute(stmt)).scalars())
+
+    async def expiry_candidates(self, now: datetime, limit: int) -> list[tuple[uuid.UUID, int]]:
+        """Cards of programs with expiry that have points due (FIFO, see rules.py)."""
+        stmt = text(
+            """
+            SELECT c.id, p.points_expire_months
+            FROM cards c
+            JOIN card_programs p ON p.id = c.program_id
+            CROSS JOIN LATERAL (
+                SELECT
+                    coalesce(sum(l.points_delta) FILTER (
+                        WHERE l.points_delta > 0
+                        AND l.created_at <= :now - make_interval(months => p.points_expire_months)
+                    ), 0) AS earned,
+                    coalesce(-sum(l.points_delta) FILTER (WHERE l.points_delta < 0), 0) AS consumed
+                FROM card_ledger l
+                WHERE l.card_id = c.id
+            ) flow
+            WHERE p.points_expire_months IS NOT NULL AND c.points > 0
+              AND flow.earned > flow.consumed
+            ORDER BY c.id
+            LIMIT :limit
+            """
+        )
+        rows = await self.session.execute(stmt, {"now": now, "limit": limit})
+        return [(row[0], int(row[1])) for row in rows]
+
+    async def points_flow(self, card_id: uuid.UUID, cutoff: datetime) -> tuple[int, int]:
+        """(points earned at or before cutoff, points consumed ever) for FIFO expiry."""
+        stmt = select(
+            func.coalesce(
+                func.sum(LedgerEntry.points_delta).filter(
+                    LedgerEntry.points_delta > 0, LedgerEntry.created_at <= cutoff
+                ),
+                0,
+            ),
+            func.coalesce(
+                -func.sum(LedgerEntry.points_delta).filter(LedgerEntry.points_delta < 0), 0
+            ),
+        ).where(LedgerEntry.card_id == card_id)
+        row = (await self.session.execute(stmt)).one()
+        return int(row[0]), int(row[1])
+
+    async def sums(self, card_id: uuid.UUID) -> tuple[int, int, int]:
+        stmt = select(
+            func.coalesce(func.sum(LedgerEntry.points_delta), 0),
+            func.coalesce(func.sum(LedgerEntry.principal_delta), 0),
+            func.coalesce(func.sum(LedgerEntry.bonus_delta), 0),
+        ).where(LedgerEntry.card_id == card_id)
+        row = (await self.session.execute(stmt)).one()
+        return int(row[0]), int(row[1]), int(row[2])
+
+
+class TopupRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, topup: Topup) -> Topup:
+        self.session.add(topup)
+        await self.session.flush()
+        await self.session.refresh(topup)
+        return topup
+
+    async def by_reference(self, reference: str) -> Topup | None:
+        stmt = select(Topup).where(Topup.provider_reference == reference)
+        return (
+            await self.session.execute(stmt, execution_options={"populate_existing": True})
+        ).scalar_one_or_none()
+
+    async def complete(self, topup_id: uuid.UUID, status: str, at: datetime) -> Topup | None:
+        """Move a pending top-up on, exactly once; None if it was no longer pending."""
+        stmt = (
+            update(Topup)
+            .where(Topup.id == topup_id, Topup.status == "pending")
+            .values(status=status, completed_at=at)
+            .returning(Topup)
+            .execution_options(synchronize_session=False)
+        )
+        return (
+            await self.session.execute(stmt, execution_options={"populate_existing": True})
+        ).scalar_one_or_none()

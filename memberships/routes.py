@@ -1,0 +1,291 @@
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Request, Response, status
+
+from accounts.permissions import (
+    AnyStaff,
+    CurrentUser,
+    ManagerStaff,
+    SettingsDep,
+    staff_context,
+)
+from accounts.service import MerchantNotFound
+from core.database import SessionDep
+from core.idempotency import IdempotencyKey, run_idempotent
+from core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
+from core.redis import RedisDep
+from core.timezones import utcnow
+from memberships import schemas, service
+from memberships.payments import SIGNATURE_HEADER, payment_provider
+from memberships.service.errors import PaymentProviderUnknown, ProgramNotFound
+
+router = APIRouter(prefix="/v1", tags=["memberships"])
+
+PNG = {"content": {"image/png": {}}, "description": "PNG image"}
+
+
+@router.post(
+    "/merchants/{merchant_id}/programs",
+    status_code=status.HTTP_201_CREATED,
+    response_model=schemas.Program,
+)
+async def create_program(
+    merchant_id: uuid.UUID, data: schemas.ProgramCreate, staff: ManagerStaff, session: SessionDep
+) -> schemas.Program:
+    return await service.create_program(session, merchant_id=staff.merchant_id, data=data)
+
+
+@router.get("/merchants/{merchant_id}/programs", response_model=schemas.Page[schemas.Program])
+async def list_programs(
+    merchant_id: uuid.UUID,
+    staff: AnyStaff,
+    session: SessionDep,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+) -> schemas.Page[schemas.Program]:
+    return await service.list_programs(
+        session, merchant_id=staff.merchant_id, cursor=cursor, limit=limit
+    )
+
+
+@router.get("/programs/{program_id}", response_model=schemas.Program)
+async def get_program(program_id: uuid.UUID, session: SessionDep) -> schemas.Program:
+    return await service.get_program(session, program_id=program_id)
+
+
+@router.put("/programs/{program_id}/design", response_model=schemas.Design)
+async def set_design(
+    program_id: uuid.UUID,
+    data: schemas.DesignUpdate,
+    principal: CurrentUser,
+    session: SessionDep,
+) -> schemas.Design:
+    merchant_id = await service.program_merchant(session, program_id=program_id)
+    try:
+        await staff_context(session, principal, merchant_id, "manager")
+    except MerchantNotFound as exc:  # a stranger gets the same 404 as for no program
+        raise ProgramNotFound() from exc
+    return await service.set_design(
+        session, program_id=program_id, merchant_id=merchant_id, data=data
+    )
+
+
+@router.get("/programs/{program_id}/design", response_model=schemas.Design)
+async def get_design(program_id: uuid.UUID, session: SessionDep) -> schemas.Design:
+    return await service.get_design(session, program_id=program_id)
+
+
+@router.get(
+    "/programs/{program_id}/design/preview.png",
+    response_class=Response,
+    responses={200: PNG},
+)
+async def design_preview(program_id: uuid.UUID, session: SessionDep) -> Response:
+    png = await service.preview_png(session, program_id=program_id)
+    return Response(png, media_type="image/png", headers={"Cache-Control": "no-cache"})
+
+
+@router.post(
+    "/programs/{program_id}/join",
+    status_code=status.HTTP_201_CREATED,
+    response_model=schemas.Card,
+)
+async def join_program(
+    program_id: uuid.UUID, principal: CurrentUser, session: SessionDep
+) -> schemas.Card:
+    return await service.join_program(
+        session, program_id=program_id, user_id=principal.user_id, now=utcnow()
+    )
+
+
+@router.get("/me/cards", response_model=schemas.Page[schemas.Card])
+async def my_cards(
+    principal: CurrentUser,
+    session: SessionDep,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+) -> schemas.Page[schemas.Card]:
+    return await service.my_cards(
+        session, user_id=principal.user_id, cursor=cursor, limit=limit, now=utcnow()
+    )
+
+
+@router.get("/cards/{card_id}", response_model=schemas.Card)
+async def get_card(card_id: uuid.UUID, principal: CurrentUser, session: SessionDep) -> schemas.Card:
+    return await service.get_card(session, card_id=card_id, user_id=principal.user_id, now=utcnow())
+
+
+@router.get("/cards/{card_id}/image.png", response_class=Response, responses={200: PNG})
+async def card_image(card_id: uuid.UUID, principal: CurrentUser, session: SessionDep) -> Response:
+    png = await service.card_png(session, card_id=card_id, user_id=principal.user_id)
+    return Response(png, media_type="image/png", headers={"Cache-Control": "private, no-cache"})
+
+
+@router.get("/cards/{card_id}/qr-token", response_model=schemas.QrToken)
+async def qr_token(
+    card_id: uuid.UUID, principal: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> schemas.QrToken:
+    return await service.issue_qr_token(
+        session, settings=settings, card_id=card_id, user_id=principal.user_id, now=utcnow()
+    )
+
+
+@router.put("/cards/{card_id}/pin", response_model=schemas.Card)
+async def set_pin(
+    card_id: uuid.UUID,
+    data: schemas.PinSet,
+    principal: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    redis: RedisDep,
+) -> schemas.Card:
+    return await service.set_pin(
+        session,
+        settings=settings,
+        redis=redis,
+        card_id=card_id,
+        user_id=principal.user_id,
+        data=data,
+        now=utcnow(),
+    )
+
+
+@router.get("/cards/{card_id}/ledger", response_model=schemas.Page[schemas.LedgerEntry])
+async def card_ledger(
+    card_id: uuid.UUID,
+    principal: CurrentUser,
+    session: SessionDep,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+) -> schemas.Page[schemas.LedgerEntry]:
+    return await service.ledger_page(
+        session, card_id=card_id, user_id=principal.user_id, cursor=cursor, limit=limit
+    )
+
+
+@router.post(
+    "/cards/{card_id}/adjustments",
+    status_code=status.HTTP_201_CREATED,
+    response_model=schemas.CounterTransaction,
+)
+async def adjust_points(
+    card_id: uuid.UUID,
+    data: schemas.AdjustmentCreate,
+    principal: CurrentUser,
+    session: SessionDep,
+) -> schemas.CounterTransaction:
+    return await service.adjust_points(
+        session, card_id=card_id, user_id=principal.user_id, data=data
+    )
+
+
+@router.post(
+    "/counter/transactions",
+    status_code=status.HTTP_201_CREATED,
+    response_model=schemas.CounterTransaction,
+)
+async def counter_transaction(
+    data: schemas.CounterTransactionCreate,
+    principal: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    redis: RedisDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    async def run() -> schemas.CounterTransaction:
+        return await service.counter_transaction(
+            session,
+            settings=settings,
+            redis=redis,
+            staff_user_id=principal.user_id,
+            data=data,
+            now=utcnow(),
+        )
+
+    return await run_idempotent(
+        session,
+        key=idempotency_key,
+        scope=f"card_tx:{principal.user_id}",
+        payload=data.model_dump(mode="json"),
+        status_code=status.HTTP_201_CREATED,
+        run=run,
+    )
+
+
+@router.post(
+    "/counter/transactions/{entry_id}/reverse",
+    status_code=status.HTTP_201_CREATED,
+    response_model=schemas.CounterTransaction,
+)
+async def reverse_transaction(
+    entry_id: uuid.UUID,
+    principal: CurrentUser,
+    session: SessionDep,
+    data: schemas.ReversalCreate | None = None,
+) -> schemas.CounterTransaction:
+    return await service.reverse_transaction(
+        session,
+        entry_id=entry_id,
+        user_id=principal.user_id,
+        note=data.note if data else None,
+        now=utcnow(),
+    )
+
+
+@router.post(
+    "/cards/{card_id}/topups", status_code=status.HTTP_201_CREATED, response_model=schemas.Topup
+)
+async def start_topup(
+    card_id: uuid.UUID,
+    data: schemas.TopupCreate,
+    principal: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    provider = payment_provider(settings)
+    assert provider is not None
+
+    async def run() -> schemas.Topup:
+        return await service.start_topup(
+            session, provider=provider, card_id=card_id, user_id=principal.user_id, data=data
+        )
+
+    return await run_idempotent(
+        session,
+        key=idempotency_key,
+        scope=f"card_topup:{principal.user_id}:{card_id}",
+        payload=data.model_dump(mode="json"),
+        status_code=status.HTTP_201_CREATED,
+        run=run,
+    )
+
+
+@router.post("/payments/{provider_name}/callback", response_model=schemas.Topup)
+async def payment_callback(
+    provider_name: str, request: Request, session: SessionDep, settings: SettingsDep
+) -> schemas.Topup:
+    """Called by the payment provider (signed); replays are answered without effect."""
+    provider = payment_provider(settings, provider_name)
+    if provider is None:
+        raise PaymentProviderUnknown()
+    return await service.handle_payment_callback(
+        session,
+        provider=provider,
+        body=await request.body(),
+        signature=request.headers.get(SIGNATURE_HEADER),
+        now=utcnow(),
+    )
+
+
+@router.post("/cards/{card_id}/refund", response_model=schemas.Refund)
+async def refund_stored_value(
+    card_id: uuid.UUID, principal: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> schemas.Refund:
+    provider = payment_provider(settings)
+    assert provider is not None
+    return await service.refund_stored_value(
+        session, provider=provider, card_id=card_id, user_id=principal.user_id, now=utcnow()
+    )

@@ -1,0 +1,47 @@
+"""The rules of membership cards, split by concept; other packages import from here."""
+
+from memberships.service.cards import (
+    access_card,
+    get_card,
+    issue_qr_token,
+    join_program,
+    my_cards,
+    set_pin,
+)
+from memberships.service.counter import counter_transaction
+from memberships.service.designs import card_png, get_design, preview_png, set_design
+from memberships.service.expiry import expire_card_points, expire_points
+from memberships.service.ledger import adjust_points, ledger_page, reverse_transaction
+from memberships.service.programs import (
+    create_program,
+    get_program,
+    list_programs,
+    program_merchant,
+)
+from memberships.service.topups import handle_payment_callback, refund_stored_value, start_topup
+
+__all__ = [
+    "access_card",
+    "adjust_points",
+    "card_png",
+    "counter_transaction",
+    "create_program",
+    "expire_card_points",
+    "expire_points",
+    "get_card",
+    "get_design",
+    "get_program",
+    "handle_payment_callback",
+    "issue_qr_token",
+    "join_program",
+    "ledger_page",
+    "list_programs",
+    "my_cards",
+    "preview_png",
+    "program_merchant",
+    "refund_stored_value",
+    "reverse_transaction",
+    "set_design",
+    "set_pin",
+    "start_topup",
+]

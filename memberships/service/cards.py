@@ -1,0 +1,252 @@
+"""Cards: joining, reading (holder or merchant staff), PIN, dynamic QR tokens."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from accounts import service as accounts
+from accounts.security import hash_secret
+from core.money import Money
+from core.pagination import page_from_rows
+from core.settings import Settings
+from core.signing import SignatureInvalid, sign, verify
+from customers.service import record_activity
+from memberships import cardnumbers, rules, schemas
+from memberships.models import Card
+from memberships.repository import CardContext, CardRepository, ProgramRepository
+from memberships.service.cursors import time_id_cursor
+from memberships.service.errors import (
+    CardExists,
+    CardNotFound,
+    ProgramNotFound,
+    QrExpired,
+    QrInvalid,
+)
+from memberships.service.pins import check_pin
+from memberships.service.programs import tier_rule
+
+QR_TOKEN_TTL = timedelta(seconds=60)
+QR_KIND = "card"
+
+
+def months_ago(now: datetime, months: int) -> datetime:
+    """The same wall-clock instant `months` months earlier (clamped to the month's end)."""
+    month_index = now.year * 12 + now.month - 1 - months
+    year, month = divmod(month_index, 12)
+    day = now.day
+    while True:
+        try:
+            return now.replace(year=year, month=month + 1, day=day)
+        except ValueError:
+            day -= 1
+
+
+def card_schema(
+    card: Card, ctx: CardContext, *, progress: schemas.Progress | None = None
+) -> schemas.Card:
+    currency = card.currency
+    return schemas.Card(
+        id=card.id,
+        program_id=card.program_id,
+        merchant_id=card.merchant_id,
+        card_number=card.card_number,
+        tier=schemas.CardTier(
+            code=ctx.tier.code,
+            name=ctx.tier.name,
+            rank=ctx.tier.rank,
+            discount_percent=ctx.tier.discount_percent,
+        ),
+        points=card.points,
+        balance=Money.of(card.principal + card.bonus, currency),
+        principal=Money.of(card.principal, currency),
+        bonus=Money.of(card.bonus, currency),
+        has_pin=card.pin_hash is not None,
+        progress=progress,
+        created_at=card.created_at,
+    )
+
+
+async def _progress(
+    session: AsyncSession, contexts: list[CardContext], now: datetime
+) -> dict[uuid.UUID, schemas.Progress]:
+    if not contexts:
+        return {}
+    spend = await CardRepository(session).spend_since(
+        [c.card.id for c in contexts], months_ago(now, 12)
+    )
+    tiers = await ProgramRepository(session).tiers(list({c.program.id for c in contexts}))
+    result: dict[uuid.UUID, schemas.Progress] = {}
+    for ctx in contexts:
+        currency = ctx.card.currency
+        following = rules.next_tier([tier_rule(t) for t in tiers[ctx.program.id]], ctx.tier.rank)
+        spent = spend[ctx.card.id]
+        result[ctx.card.id] = schemas.Progress(
+            spend_12m=Money.of(spent, currency),
+            next_tier=(
+                schemas.TierRef(code=following.code, name=following.name) if following else None
+            ),
+            remaining=(
+                Money.of(max(0, (following.upgrade_min_spend_12m or 0) - spent), currency)
+                if following
+                else None
+            ),
+        )
+    return result
+
+
+async def join_program(
+    session: AsyncSession, *, program_id: uuid.UUID, user_id: uuid.UUID, now: datetime
+) -> schemas.Card:
+    programs = ProgramRepository(session)
+    program = await programs.get(program_id)
+    if program is None:
+        raise ProgramNotFound()
+    tiers = (await programs.tiers([program.id]))[program.id]
+    first = min(tiers, key=lambda t: t.rank)
+    repo = CardRepository(session)
+    for _ in range(5):
+        card = await repo.insert(
+            {
+                "program_id": program.id,
+                "merchant_id": program.merchant_id,
+                "user_id": user_id,
+                "card_number": cardnumbers.new_card_number(),
+                "tier_id": first.id,
+                "currency": program.currency,
+            }
+        )
+        if card is not None:
+            break
+        # the unique (program, user) or the card number refused the row: tell which
+        if await repo.user_has_card(program.id, user_id):
+            raise CardExists()
+    else:  # 10^14 numbers: five collisions in a row means something else is wrong
+        raise RuntimeError("could not allocate a card number")
+    await record_activity(
+        session, merchant_id=program.merchant_id, user_id=user_id, kind="card_joined", at=now
+    )
+    ctx = CardContext(card, program, first, None)
+    return card_schema(card, ctx)
+
+
+@dataclass(frozen=True)
+class CardAccess:
+    ctx: CardContext
+    staff_role: str | None  # None: the caller is the holder
+
+    @property
+    def is_holder(self) -> bool:
+        return self.staff_role is None
+
+
+async def access_card(
+    session: AsyncSession, *, card_id: uuid.UUID, user_id: uuid.UUID, holder_only: bool = False
+) -> CardAccess:
+    """The card for its holder or (unless holder_only) its merchant's staff; else 404."""
+    ctx = await CardRepository(session).context(card_id=card_id)
+    if ctx is None:
+        raise CardNotFound()
+    if ctx.card.user_id == user_id:
+        return CardAccess(ctx, None)
+    if not holder_only:
+        role = await accounts.staff_role(session, merchant_id=ctx.card.merchant_id, user_id=user_id)
+        if role is not None:
+            return CardAccess(ctx, role)
+    raise CardNotFound()
+
+
+async def get_card(
+    session: AsyncSession, *, card_id: uuid.UUID, user_id: uuid.UUID, now: datetime
+) -> schemas.Card:
+    ctx = (await access_card(session, card_id=card_id, user_id=user_id)).ctx
+    progress = await _progress(session, [ctx], now)
+    return card_schema(ctx.card, ctx, progress=progress[ctx.card.id])
+
+
+async def my_cards(
+    session: AsyncSession, *, user_id: uuid.UUID, cursor: str | None, limit: int, now: datetime
+) -> schemas.Page[schemas.Card]:
+    after = time_id_cursor(cursor)
+    rows = await CardRepository(session).contexts_for_user(user_id, after, limit)
+    items, next_cursor = page_from_rows(
+        rows, limit, lambda c: {"t": c.card.created_at.isoformat(), "id": str(c.card.id)}
+    )
+    progress = await _progress(session, items, now)
+    return schemas.Page[schemas.Card](
+        items=[card_schema(c.card, c, progress=progress[c.card.id]) for c in items],
+        next_cursor=next_cursor,
+    )
+
+
+async def set_pin(
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    redis: Redis,
+    card_id: uuid.UUID,
+    user_id: uuid.UUID,
+    data: schemas.PinSet,
+    now: datetime,
+) -> schemas.Card:
+    """Set the PIN, or change it with the current one (wrong ones count toward the lock)."""
+    ctx = (await access_card(session, card_id=card_id, user_id=user_id, holder_only=True)).ctx
+    card = ctx.card
+    if card.pin_hash is not None:
+        await check_pin(settings, redis, card=card, pin=data.current_pin, now=now)
+    pin_hash = await hash_secret(settings, data.pin)
+    await CardRepository(session).set_pin_hash(card.id, pin_hash)
+    card.pin_hash = pin_hash
+    return card_schema(card, ctx)
+
+
+async def issue_qr_token(
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    card_id: uuid.UUID,
+    user_id: uuid.UUID,
+    now: datetime,
+) -> schemas.QrToken:
+    await access_card(session, card_id=card_id, user_id=user_id, holder_only=True)
+    expires_at = now + QR_TOKEN_TTL
+    token = sign(
+        {
+            "k": QR_KIND,
+            "c": card_id.hex,
+            "j": secrets.token_hex(8),
+            "x": int(expires_at.timestamp()),
+        },
+        settings.signing_keys(),
+    )
+    return schemas.QrToken(token=token, expires_at=expires_at.replace(microsecond=0))
+
+
+@dataclass(frozen=True)
+class QrClaim:
+    card_id: uuid.UUID
+    token_id: str
+
+
+def read_qr_token(settings: Settings, token: str, now: datetime) -> QrClaim:
+    """Check a member QR token without the database: signature, kind, expiry."""
+    try:
+        payload = verify(token, settings.signing_keys())
+    except SignatureInvalid as exc:
+        raise QrInvalid() from exc
+    try:
+        if payload["k"] != QR_KIND:
+            raise QrInvalid()
+        card_id = uuid.UUID(hex=str(payload["c"]))
+        token_id = str(payload["j"])
+        expires = int(payload["x"])
+    except (KeyError, ValueError, TypeError) as exc:
+        raise QrInvalid() from exc
+    if now.timestamp() > expires:
+        raise QrExpired()
+    return QrClaim(card_id, token_id)

@@ -1,0 +1,153 @@
+"""Counter transactions: a clerk identifies the card (typed number or dynamic QR) and records a
+purchase (tier discount, then points), or spends points or stored value (PIN required)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from accounts import service as accounts
+from core.money import Money
+from core.settings import Settings
+from customers.service import record_activity
+from memberships import cardnumbers, rules, schemas
+from memberships.repository import CardContext, CardRepository
+from memberships.service.cards import card_schema, read_qr_token
+from memberships.service.errors import (
+    CardNotFound,
+    CurrencyMismatch,
+    InsufficientBalance,
+    QrUsed,
+)
+from memberships.service.ledger import entry_schema, maybe_upgrade, post_entry
+from memberships.service.pins import check_pin
+from merchants import service as merchants
+
+
+async def _identify(
+    session: AsyncSession, settings: Settings, raw: str, now: datetime
+) -> tuple[CardContext, str | None]:
+    """The card and, for a QR token, the token id still to be consumed."""
+    repo = CardRepository(session)
+    number = cardnumbers.normalise_card_number(raw)
+    if number.isdigit():
+        if not cardnumbers.is_valid_card_number(number):
+            raise CardNotFound("No card has this number (check the digits)")
+        ctx = await repo.context(card_number=number)
+        token_id = None
+    else:
+        claim = read_qr_token(settings, raw, now)
+        ctx = await repo.context(card_id=claim.card_id)
+        token_id = claim.token_id
+    if ctx is None:
+        raise CardNotFound()
+    return ctx, token_id
+
+
+async def counter_transaction(
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    redis: Redis,
+    staff_user_id: uuid.UUID,
+    data: schemas.CounterTransactionCreate,
+    now: datetime,
+) -> schemas.CounterTransaction:
+    ctx, token_id = await _identify(session, settings, data.card, now)
+    card = ctx.card
+    # staff of another merchant learn nothing about this card: same 404 as an unknown one
+    role = await accounts.staff_role(session, merchant_id=card.merchant_id, user_id=staff_user_id)
+    if role is None:
+        raise CardNotFound()
+    if await merchants.foreign_shop_ids(
+        session, merchant_id=card.merchant_id, shop_ids=[data.shop_id]
+    ):
+        raise merchants.ShopNotFound()
+    if token_id is not None and not await CardRepository(session).use_qr_token(token_id, card.id):
+        raise QrUsed()
+    currency = card.currency
+    if data.amount is not None and data.amount.currency != currency:
+        raise CurrencyMismatch(
+            f"The card holds {currency}, the amount is in {data.amount.currency}",
+            loc=["body", "amount", "currency"],
+        )
+
+    discount: int | None = None
+    if data.kind == "purchase":
+        assert data.amount is not None
+        paid, discount = rules.discounted(data.amount.amount, ctx.tier.discount_percent)
+        earned = rules.points_earned(paid, ctx.tier.earn_points_per_unit)
+        entry, totals = await post_entry(
+            session,
+            card=card,
+            kind="earn",
+            points=earned,
+            spend=paid,
+            amount=data.amount.amount,
+            paid_amount=paid,
+            shop_id=data.shop_id,
+            staff_user_id=staff_user_id,
+            note=data.note,
+        )
+        spend = paid
+        ctx = await maybe_upgrade(session, ctx=ctx, totals=totals, now=now)
+    elif data.kind == "spend_points":
+        assert data.points is not None
+        await check_pin(settings, redis, card=card, pin=data.pin, now=now)
+        value = rules.points_value(data.points, ctx.program.redeem_points_per_unit)
+        entry, _ = await post_entry(
+            session,
+            card=card,
+            kind="spend_points",
+            points=-data.points,
+            amount=value,
+            shop_id=data.shop_id,
+            staff_user_id=staff_user_id,
+            note=data.note,
+        )
+        spend = 0
+    else:
+        assert data.amount is not None
+        await check_pin(settings, redis, card=card, pin=data.pin, now=now)
+        amount = data.amount.amount
+        # the row lock makes the purse split and the update one decision; the conditional
+        # update in post_entry would still refuse an overdraft on its own
+        held = await CardRepository(session).lock(card.id)
+        if held is None:
+            raise CardNotFound()
+        if held.principal + held.bonus < amount:
+            raise InsufficientBalance()
+        from_principal, from_bonus = rules.split_balance_spend(
+            amount, held.principal, held.bonus, ctx.program.bonus_spend_rule
+        )
+        entry, _ = await post_entry(
+            session,
+            card=card,
+            kind="spend_balance",
+            principal=-from_principal,
+            bonus=-from_bonus,
+            spend=amount,
+            amount=amount,
+            paid_amount=amount,
+            shop_id=data.shop_id,
+            staff_user_id=staff_user_id,
+            note=data.note,
+        )
+        spend = amount
+    await record_activity(
+        session,
+        merchant_id=card.merchant_id,
+        user_id=card.user_id,
+        kind="card_transaction",
+        at=now,
+        spend=spend,
+        currency=currency,
+    )
+    return schemas.CounterTransaction(
+        entry=entry_schema(entry),
+        card=card_schema(card, ctx),
+        discount=Money.of(discount, currency) if discount is not None else None,
+    )

@@ -1,0 +1,110 @@
+"""Refusals of the memberships package, each with a stable code (SPEC §5)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
+
+
+class ProgramNotFound(NotFound):
+    code, title, title_zh = "program_not_found", "Membership program not found", "会员卡计划不存在"
+
+
+class CardNotFound(NotFound):
+    code, title, title_zh = "card_not_found", "Card not found", "会员卡不存在"
+
+
+class TransactionNotFound(NotFound):
+    code, title, title_zh = "transaction_not_found", "Card transaction not found", "交易记录不存在"
+
+
+class TopupNotFound(NotFound):
+    code, title, title_zh = "topup_not_found", "Top-up not found", "充值记录不存在"
+
+
+class CardExists(Conflict):
+    code, title, title_zh = (
+        "card_exists",
+        "You already hold a card of this program",
+        "您已持有该会员卡",
+    )
+
+
+class InsufficientPoints(Conflict):
+    code, title, title_zh = "insufficient_points", "Not enough points on the card", "积分不足"
+
+
+class InsufficientBalance(Conflict):
+    code, title, title_zh = (
+        "insufficient_balance",
+        "Not enough stored value on the card",
+        "余额不足",
+    )
+
+
+class CardPinInvalid(Forbidden):
+    code, title, title_zh = "card_pin_invalid", "The card PIN is wrong", "支付密码错误"
+
+
+class CardPinRequired(Forbidden):
+    code, title, title_zh = "card_pin_required", "Spending needs the card PIN", "请输入支付密码"
+
+
+class CardPinNotSet(Forbidden):
+    code, title, title_zh = "card_pin_not_set", "The card has no PIN yet", "会员卡尚未设置支付密码"
+
+
+class CardPinLocked(DomainError):
+    status, code = 423, "card_pin_locked"
+    title, title_zh = (
+        "Too many wrong PINs: spending is locked for a while",
+        "密码错误次数过多，已暂时锁定",
+    )
+
+    def __init__(self, retry_after: int, **kwargs: Any) -> None:
+        retry_after = max(1, retry_after)
+        super().__init__(headers={"Retry-After": str(retry_after)}, **kwargs)
+        self.extra["retry_after"] = retry_after
+
+
+class QrInvalid(InvalidInput):
+    code, title, title_zh = "qr_invalid", "The member QR code is not valid", "会员码无效"
+
+    def __init__(self, detail: str = "The member QR code is not valid") -> None:
+        super().__init__(detail, loc=["body", "card"])
+
+
+class QrExpired(Conflict):
+    code, title, title_zh = "qr_expired", "The member QR code has expired", "会员码已过期，请刷新"
+
+
+class QrUsed(Conflict):
+    code, title, title_zh = "qr_used", "The member QR code was already used", "会员码已使用，请刷新"
+
+
+class CurrencyMismatch(InvalidInput):
+    code, title, title_zh = (
+        "currency_mismatch",
+        "The amount is not in the card's currency",
+        "币种不符",
+    )
+
+
+class AlreadyReversed(Conflict):
+    code = "transaction_already_reversed"
+    title, title_zh = "The transaction was already reversed", "该交易已撤销"
+
+
+class NotReversible(Conflict):
+    code = "transaction_not_reversible"
+    title, title_zh = "Only counter transactions can be reversed", "该记录不可撤销"
+
+
+class PaymentSignatureInvalid(DomainError):
+    status, code = 401, "payment_signature_invalid"
+    title, title_zh = "The payment callback signature is not valid", "支付回调签名无效"
+
+
+class PaymentProviderUnknown(NotFound):
+    code, title, title_zh = "payment_provider_unknown", "Unknown payment provider", "未知支付渠道"

@@ -1,0 +1,228 @@
+"""The card ledger: every change of points and stored value is one appended entry.
+
+`post_entry` is the only way totals change: one conditional UPDATE of the card (refused if a
+total would go negative; it also takes the row lock, ordering the card's entries) and one
+INSERT of the entry with the totals after it, in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from accounts import service as accounts
+from core.errors import Forbidden
+from core.money import Money
+from core.pagination import encode_cursor
+from memberships import rules, schemas
+from memberships.models import Card, LedgerEntry
+from memberships.repository import (
+    CardContext,
+    CardRepository,
+    LedgerRepository,
+    ProgramRepository,
+    Totals,
+)
+from memberships.service.cards import access_card, card_schema, months_ago
+from memberships.service.cursors import seq_cursor
+from memberships.service.errors import (
+    AlreadyReversed,
+    CardNotFound,
+    InsufficientBalance,
+    InsufficientPoints,
+    NotReversible,
+    TransactionNotFound,
+)
+from memberships.service.programs import tier_rule
+
+REVERSIBLE_KINDS = frozenset({"earn", "spend_points", "spend_balance"})
+
+
+async def post_entry(
+    session: AsyncSession,
+    *,
+    card: Card,
+    kind: str,
+    points: int = 0,
+    principal: int = 0,
+    bonus: int = 0,
+    spend: int = 0,
+    amount: int | None = None,
+    paid_amount: int | None = None,
+    shop_id: uuid.UUID | None = None,
+    staff_user_id: uuid.UUID | None = None,
+    reverses_entry_id: uuid.UUID | None = None,
+    topup_id: uuid.UUID | None = None,
+    note: str | None = None,
+) -> tuple[LedgerEntry, Totals]:
+    totals = await CardRepository(session).apply(
+        card.id, points=points, principal=principal, bonus=bonus, spend=spend
+    )
+    if totals is None:
+        raise InsufficientPoints() if points < 0 else InsufficientBalance()
+    entry = await LedgerRepository(session).append(
+        {
+            "card_id": card.id,
+            "merchant_id": card.merchant_id,
+            "kind": kind,
+            "points_delta": points,
+            "principal_delta": principal,
+            "bonus_delta": bonus,
+            "points_after": totals.points,
+            "principal_after": totals.principal,
+            "bonus_after": totals.bonus,
+            "currency": card.currency,
+            "amount": amount,
+            "paid_amount": paid_amount,
+            "spend_delta": spend,
+            "shop_id": shop_id,
+            "staff_user_id": staff_user_id,
+            "reverses_entry_id": reverses_entry_id,
+            "topup_id": topup_id,
+            "note": note,
+        }
+    )
+    card.points, card.principal, card.bonus = totals.points, totals.principal, totals.bonus
+    card.lifetime_spend = totals.lifetime_spend
+    return entry, totals
+
+
+def entry_schema(entry: LedgerEntry) -> schemas.LedgerEntry:
+    currency = entry.currency
+    return schemas.LedgerEntry(
+        id=entry.id,
+        card_id=entry.card_id,
+        kind=entry.kind,
+        points_delta=entry.points_delta,
+        balance_delta=entry.principal_delta + entry.bonus_delta,
+        principal_delta=entry.principal_delta,
+        bonus_delta=entry.bonus_delta,
+        points_after=entry.points_after,
+        balance_after=entry.principal_after + entry.bonus_after,
+        principal_after=entry.principal_after,
+        bonus_after=entry.bonus_after,
+        currency=currency,
+        amount=Money.of(entry.amount, currency) if entry.amount is not None else None,
+        paid=Money.of(entry.paid_amount, currency) if entry.paid_amount is not None else None,
+        shop_id=entry.shop_id,
+        staff_user_id=entry.staff_user_id,
+        reverses_entry_id=entry.reverses_entry_id,
+        topup_id=entry.topup_id,
+        note=entry.note,
+        created_at=entry.created_at,
+    )
+
+
+async def maybe_upgrade(
+    session: AsyncSession, *, ctx: CardContext, totals: Totals, now: datetime
+) -> CardContext:
+    """Move the card up a tier when its 12-month spend reached a higher tier's threshold."""
+    # lifetime spend bounds the 12-month spend: most purchases stop here without a sum
+    if ctx.next_threshold is None or totals.lifetime_spend < ctx.next_threshold:
+        return ctx
+    cards = CardRepository(session)
+    spend = (await cards.spend_since([ctx.card.id], months_ago(now, 12)))[ctx.card.id]
+    if spend < ctx.next_threshold:
+        return ctx
+    tiers = (await ProgramRepository(session).tiers([ctx.program.id]))[ctx.program.id]
+    target = rules.tier_after_spend([tier_rule(t) for t in tiers], ctx.tier.rank, spend)
+    if target is None:
+        return ctx
+    new_tier = next(t for t in tiers if t.code == target.code)
+    await cards.set_tier(ctx.card.id, new_tier.id)
+    ctx.card.tier_id = new_tier.id
+    following = rules.next_tier([tier_rule(t) for t in tiers], new_tier.rank)
+    return CardContext(
+        ctx.card, ctx.program, new_tier, following.upgrade_min_spend_12m if following else None
+    )
+
+
+async def ledger_page(
+    session: AsyncSession,
+    *,
+    card_id: uuid.UUID,
+    user_id: uuid.UUID,
+    cursor: str | None,
+    limit: int,
+) -> schemas.Page[schemas.LedgerEntry]:
+    await access_card(session, card_id=card_id, user_id=user_id)
+    rows = await LedgerRepository(session).page(card_id, seq_cursor(cursor), limit)
+    next_cursor = encode_cursor({"seq": rows[limit - 1].seq}) if len(rows) > limit else None
+    return schemas.Page[schemas.LedgerEntry](
+        items=[entry_schema(e) for e in rows[:limit]], next_cursor=next_cursor
+    )
+
+
+async def adjust_points(
+    session: AsyncSession,
+    *,
+    card_id: uuid.UUID,
+    user_id: uuid.UUID,
+    data: schemas.AdjustmentCreate,
+) -> schemas.CounterTransaction:
+    """A manager's manual correction of points (goodwill, a lost receipt...)."""
+    access = await access_card(session, card_id=card_id, user_id=user_id)
+    _require_manager(access.staff_role)
+    entry, _ = await post_entry(
+        session,
+        card=access.ctx.card,
+        kind="adjustment",
+        points=data.points_delta,
+        staff_user_id=user_id,
+        note=data.note,
+    )
+    return schemas.CounterTransaction(
+        entry=entry_schema(entry), card=card_schema(access.ctx.card, access.ctx)
+    )
+
+
+def _require_manager(role: str | None) -> None:
+    if role is None:  # the holder: same answer as a stranger would get
+        raise CardNotFound()
+    if role not in ("manager", "owner"):
+        raise Forbidden("This needs the manager role or higher")
+
+
+async def reverse_transaction(
+    session: AsyncSession,
+    *,
+    entry_id: uuid.UUID,
+    user_id: uuid.UUID,
+    note: str | None,
+    now: datetime,
+) -> schemas.CounterTransaction:
+    """Undo a counter transaction by appending its opposite (managers only; once)."""
+    ledger = LedgerRepository(session)
+    # the row lock serialises concurrent reversals of the same entry; the unique
+    # reverses_entry_id is the database's backstop
+    original = await ledger.get_for_update(entry_id)
+    if original is None:
+        raise TransactionNotFound()
+    role = await accounts.staff_role(session, merchant_id=original.merchant_id, user_id=user_id)
+    if role is None:
+        raise TransactionNotFound()
+    _require_manager(role)
+    if original.kind not in REVERSIBLE_KINDS:
+        raise NotReversible()
+    if await ledger.is_reversed(original.id):
+        raise AlreadyReversed()
+    ctx = await CardRepository(session).context(card_id=original.card_id)
+    assert ctx is not None  # the ledger row references it
+    entry, _ = await post_entry(
+        session,
+        card=ctx.card,
+        kind="reversal",
+        points=-original.points_delta,
+        principal=-original.principal_delta,
+        bonus=-original.bonus_delta,
+        spend=-original.spend_delta,
+        amount=original.amount,
+        paid_amount=original.paid_amount,
+        shop_id=original.shop_id,
+        staff_user_id=user_id,
+        reverses_entry_id=original.id,
+        note=note,
+    )
+    return schemas.CounterTransaction(entry=entry_schema(entry), card=card_schema(ctx.card, ctx))

@@ -1,0 +1,63 @@
+"""The payment PIN check with its lockout: 5 wrong PINs lock spending for 15 minutes.
+
+Failures are counted in Redis, not in the request's transaction: a wrong PIN answers 403 and
+rolls the transaction back, and the count must survive that. The INCR is atomic, so parallel
+guesses are all counted. The lock stores its end time, checked against the request's clock.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+
+from redis.asyncio import Redis
+
+from accounts.security import verify_secret
+from core import ratelimit
+from core.settings import Settings
+from memberships.models import Card
+from memberships.service.errors import CardPinInvalid, CardPinLocked, CardPinNotSet, CardPinRequired
+
+MAX_PIN_FAILURES = 5
+PIN_LOCK = timedelta(minutes=15)
+
+
+def _failures_key(card: Card) -> str:
+    return f"card_pin_failures:{card.id}"
+
+
+def _lock_key(card: Card) -> str:
+    return f"card_pin_lock:{card.id}"
+
+
+async def pin_locked_for(redis: Redis, card: Card, now: datetime) -> int:
+    """Seconds until spending unlocks (0 when it is not locked)."""
+    raw = await redis.get(_lock_key(card))
+    if raw is None:
+        return 0
+    remaining = float(raw) - now.timestamp()
+    return math.ceil(remaining) if remaining > 0 else 0
+
+
+async def check_pin(
+    settings: Settings, redis: Redis, *, card: Card, pin: str | None, now: datetime
+) -> None:
+    locked = await pin_locked_for(redis, card, now)
+    if locked:
+        raise CardPinLocked(locked)
+    if card.pin_hash is None:
+        raise CardPinNotSet()
+    if not pin:
+        raise CardPinRequired()
+    if await verify_secret(settings, card.pin_hash, pin):
+        await ratelimit.reset(redis, _failures_key(card))
+        return
+    window = int(PIN_LOCK.total_seconds())
+    failures, _ = await ratelimit.increment(redis, _failures_key(card), window)
+    if failures >= MAX_PIN_FAILURES:
+        until = now + PIN_LOCK
+        # the failure count is left to expire with its window: resetting it here would let a
+        # concurrent wrong guess start a fresh count instead of meeting the lock
+        await redis.set(_lock_key(card), str(until.timestamp()), ex=window)
+        raise CardPinLocked(window)
+    raise CardPinInvalid(extra={"attempts_left": MAX_PIN_FAILURES - failures})

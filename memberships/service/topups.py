@@ -1,0 +1,165 @@
+"""Stored-value top-ups through a payment provider, bonus rules, and refunds of what is left.
+
+Principal (what the customer paid) and bonus (what the merchant added, e.g. 充500送50) are
+separate purses; a refund returns the unused principal only and the bonus lapses with it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.errors import Forbidden
+from core.money import Money
+from memberships import rules, schemas
+from memberships.models import Topup
+from memberships.payments import CallbackRejected, PaymentProvider
+from memberships.repository import CardRepository, TopupRepository
+from memberships.service.cards import access_card, card_schema
+from memberships.service.errors import (
+    CardNotFound,
+    CurrencyMismatch,
+    PaymentSignatureInvalid,
+    TopupNotFound,
+)
+from memberships.service.ledger import entry_schema, post_entry
+
+
+def topup_schema(topup: Topup, pay_url: str | None = None) -> schemas.Topup:
+    return schemas.Topup(
+        id=topup.id,
+        card_id=topup.card_id,
+        amount=Money.of(topup.amount, topup.currency),
+        bonus=Money.of(topup.bonus, topup.currency),
+        status=topup.status,
+        payment=schemas.PaymentInstructions(
+            provider=topup.provider, reference=topup.provider_reference, pay_url=pay_url
+        ),
+        created_at=topup.created_at,
+        completed_at=topup.completed_at,
+    )
+
+
+async def start_topup(
+    session: AsyncSession,
+    *,
+    provider: PaymentProvider,
+    card_id: uuid.UUID,
+    user_id: uuid.UUID,
+    data: schemas.TopupCreate,
+) -> schemas.Topup:
+    """The holder tops up their card: a pending payment; the card is credited on callback."""
+    ctx = (await access_card(session, card_id=card_id, user_id=user_id, holder_only=True)).ctx
+    if data.amount.currency != ctx.card.currency:
+        raise CurrencyMismatch(
+            f"The card holds {ctx.card.currency}", loc=["body", "amount", "currency"]
+        )
+    bonus = rules.topup_bonus(
+        data.amount.amount,
+        [(r["min_amount"], r["bonus"]) for r in ctx.program.topup_bonuses],
+    )
+    topup_id = uuid.uuid4()
+    reference = topup_id.hex
+    intent = await provider.create_payment(
+        reference=reference,
+        amount=data.amount.amount,
+        currency=data.amount.currency,
+        description=f"{ctx.program.name} top-up",
+    )
+    topup = await TopupRepository(session).add(
+        Topup(
+            id=topup_id,
+            card_id=ctx.card.id,
+            merchant_id=ctx.card.merchant_id,
+            user_id=user_id,
+            amount=data.amount.amount,
+            bonus=bonus,
+            currency=ctx.card.currency,
+            status="pending",
+            provider=provider.name,
+            provider_reference=intent.reference,
+        )
+    )
+    return topup_schema(topup, intent.pay_url)
+
+
+async def handle_payment_callback(
+    session: AsyncSession,
+    *,
+    provider: PaymentProvider,
+    body: bytes,
+    signature: str | None,
+    now: datetime,
+) -> schemas.Topup:
+    """Apply a provider's verdict once; a replayed callback changes nothing and says so."""
+    try:
+        event = provider.parse_callback(body, signature)
+    except CallbackRejected as exc:
+        raise PaymentSignatureInvalid(str(exc)) from exc
+    topups = TopupRepository(session)
+    found = await topups.by_reference(event.reference)
+    if found is None or found.provider != provider.name:
+        raise TopupNotFound()
+    # the conditional UPDATE lets exactly one of concurrent identical callbacks through
+    topup = await topups.complete(found.id, event.status, now)
+    if topup is None:  # already decided (perhaps by a concurrent delivery): report that state
+        current = await topups.by_reference(event.reference)
+        assert current is not None
+        return topup_schema(current)
+    if topup.status == "succeeded":
+        ctx = await CardRepository(session).context(card_id=topup.card_id)
+        if ctx is None:
+            raise CardNotFound()
+        await post_entry(
+            session, card=ctx.card, kind="topup", principal=topup.amount, topup_id=topup.id
+        )
+        if topup.bonus:
+            await post_entry(
+                session, card=ctx.card, kind="bonus", bonus=topup.bonus, topup_id=topup.id
+            )
+    return topup_schema(topup)
+
+
+async def refund_stored_value(
+    session: AsyncSession,
+    *,
+    provider: PaymentProvider,
+    card_id: uuid.UUID,
+    user_id: uuid.UUID,
+    now: datetime,
+) -> schemas.Refund:
+    """A manager refunds the unused stored value: the principal goes back, the bonus lapses."""
+    access = await access_card(session, card_id=card_id, user_id=user_id)
+    if access.staff_role is None:
+        raise CardNotFound()
+    if access.staff_role not in ("manager", "owner"):
+        raise Forbidden("This needs the manager role or higher")
+    card = access.ctx.card
+    held = await CardRepository(session).lock(card.id)
+    if held is None:
+        raise CardNotFound()
+    if held.principal == 0 and held.bonus == 0:
+        return schemas.Refund(
+            card=card_schema(card, access.ctx), entry=None, refunded=Money.of(0, card.currency)
+        )
+    reference = None
+    if held.principal:
+        reference = await provider.refund(
+            amount=held.principal, currency=card.currency, reason="stored value refund"
+        )
+    entry, _ = await post_entry(
+        session,
+        card=card,
+        kind="refund",
+        principal=-held.principal,
+        bonus=-held.bonus,
+        staff_user_id=user_id,
+        note=f"refund {reference}" if reference else "bonus lapsed",
+    )
+    return schemas.Refund(
+        card=card_schema(card, access.ctx),
+        entry=entry_schema(entry),
+        refunded=Money.of(held.principal, card.currency),
+    )

@@ -1,0 +1,97 @@
+"""Shared setup for membership tests: a merchant with a shop, staff, and a two-tier program."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from tests.helpers import Actor, ApiClient, create_shop
+
+
+def money(amount: int) -> dict[str, Any]:
+    return {"amount": amount, "currency": "CNY"}
+
+
+def program_body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "name": "老王面馆会员卡",
+        "tiers": [
+            {
+                "code": "regular",
+                "name": "普通卡",
+                "rank": 0,
+                "discount_percent": 0,
+                "earn": {"points_per_currency_unit": 1},
+            },
+            {
+                "code": "vip",
+                "name": "贵宾卡",
+                "rank": 1,
+                "discount_percent": 10,
+                "earn": {"points_per_currency_unit": 2},
+                "upgrade": {"min_spend_12m": money(100_000)},
+            },
+        ],
+        "redeem": {"points_per_currency_unit": 100},
+        "topup_bonuses": [{"min_amount": money(50_000), "bonus": money(5_000)}],
+    }
+    body.update(overrides)
+    return body
+
+
+@dataclass
+class Setup:
+    owner: Actor
+    manager: Actor
+    clerk: Actor
+    merchant_id: str
+    shop_id: str
+    program: dict[str, Any]
+
+    @property
+    def program_id(self) -> str:
+        return str(self.program["id"])
+
+
+async def make_setup(client: ApiClient, **program_overrides: Any) -> Setup:
+    owner = await client.register()
+    merchant = await client.merchant(owner)
+    shop = await create_shop(client, owner, merchant["id"])
+    manager = await client.staff(owner, merchant["id"], "manager")
+    clerk = await client.staff(owner, merchant["id"], "clerk")
+    r = await client.post(
+        f"/v1/merchants/{merchant['id']}/programs",
+        json=program_body(**program_overrides),
+        headers=owner.headers,
+    )
+    assert r.status_code == 201, r.text
+    return Setup(owner, manager, clerk, merchant["id"], shop["id"], r.json())
+
+
+async def join(client: ApiClient, setup: Setup, member: Actor | None = None) -> tuple[Actor, dict]:  # type: ignore[type-arg]
+    member = member or await client.register(name="张三")
+    r = await client.post(f"/v1/programs/{setup.program_id}/join", headers=member.headers)
+    assert r.status_code == 201, r.text
+    return member, r.json()
+
+
+async def set_pin(client: ApiClient, member: Actor, card_id: str, pin: str = "135790") -> None:
+    r = await client.put(f"/v1/cards/{card_id}/pin", json={"pin": pin}, headers=member.headers)
+    assert r.status_code == 200, r.text
+
+
+async def counter(
+    client: ApiClient, staff: Actor, setup: Setup, card: str, kind: str, **fields: Any
+) -> Any:
+    body = {"card": card, "shop_id": setup.shop_id, "kind": kind, **fields}
+    headers = dict(staff.headers)
+    if "idempotency_key" in body:
+        headers["Idempotency-Key"] = body.pop("idempotency_key")
+    return await client.post("/v1/counter/transactions", json=body, headers=headers)
+
+
+@pytest.fixture
+async def setup(client: ApiClient) -> Setup:
+    return await make_setup(client)
