@@ -77,15 +77,17 @@ async def test_filters_and_crs(client: ApiClient) -> None:
     gcj = await _nearby(client, lat=glat, lng=glng, crs="gcj02")
     assert [i["id"] for i in gcj["items"]] == [noodles["id"], laundry["id"]]
     assert abs(gcj["items"][0]["distance_m"] - first["distance_m"]) < 0.2
-    expected = crs.wgs84_to_gcj02(lat + 0.001, lng)
-    assert abs(gcj["items"][0]["location"]["lat"] - expected[0]) < 1e-6
+    moved = crs.wgs84_to_gcj02(lat + 0.001, lng)
+    assert abs(gcj["items"][0]["location"]["lat"] - moved[0]) < 1e-6
     blat, blng = crs.from_wgs84(lat, lng, "bd09")
     bd = await _nearby(client, lat=blat, lng=blng, crs="bd09")
     assert [i["id"] for i in bd["items"]] == [noodles["id"], laundry["id"]]
 
+    bad: dict[str, Any]
     for bad in ({"radius_m": 0}, {"radius_m": 50_001}, {"category": "spaceport"},
                 {"crs": "mars"}, {"sort": "price"}, {"lat": 91}):  # fmt: skip
-        r = await client.get("/v1/shops/nearby", params={"lat": lat, "lng": lng} | bad)
+        base: dict[str, Any] = {"lat": lat, "lng": lng}
+        r = await client.get("/v1/shops/nearby", params=base | bad)
         assert_problem(r, 422, "validation_error")
     r = await client.get("/v1/shops/nearby", params={"lat": lat, "lng": lng, "cursor": "xx"})
     assert_problem(r, 422, "invalid_cursor")
