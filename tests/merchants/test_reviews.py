@@ -27,8 +27,8 @@ async def test_reviews_summary_reply_and_rating_sort(client: ApiClient) -> None:
 
     # a consumption reference is stored; it counts as verified once it can be validated
     redemption = str(uuid.uuid4())
-    r = await client.post(url, headers=people[0].headers,
-                          json={"rating": 3, "text": "二次", "redemption_id": redemption})  # fmt: skip
+    body = {"rating": 3, "text": "二次", "redemption_id": redemption}
+    r = await client.post(url, headers=people[0].headers, json=body)
     assert r.status_code == 201 and r.json()["redemption_id"] == redemption
     again = await client.post(url, headers=people[0].headers,
                               json={"rating": 3, "redemption_id": redemption})  # fmt: skip
@@ -41,15 +41,15 @@ async def test_reviews_summary_reply_and_rating_sort(client: ApiClient) -> None:
                        422, "validation_error")  # fmt: skip
     assert_problem(await client.post(url, json={"rating": 5}), 401, "unauthorized")
 
-    body = (await client.get(url, params={"limit": 3})).json()
-    assert len(body["items"]) == 3 and body["next_cursor"]
-    summary = body["summary"]
+    page = (await client.get(url, params={"limit": 3})).json()
+    assert len(page["items"]) == 3 and page["next_cursor"]
+    summary = page["summary"]
     assert summary["all"] == {"count": 5, "average": 3.6,
                               "by_star": {"1": 0, "2": 1, "3": 1, "4": 2, "5": 1}}  # fmt: skip
     assert summary["verified"]["count"] == 0 and summary["verified"]["average"] is None
     assert summary["general"]["count"] == 5
-    rest = (await client.get(url, params={"cursor": body["next_cursor"]})).json()
-    ids = [i["id"] for i in body["items"] + rest["items"]]
+    rest = (await client.get(url, params={"cursor": page["next_cursor"]})).json()
+    ids = [i["id"] for i in page["items"] + rest["items"]]
     assert len(ids) == len(set(ids)) == 5
     assert (await client.get(url, params={"verified": "true"})).json()["items"] == []
 
