@@ -105,6 +105,10 @@ class ShopRepository:
         )
         await self.session.execute(stmt)
 
+    async def names_of_merchant(self, merchant_id: uuid.UUID) -> set[str]:
+        stmt = select(Shop.name).where(Shop.merchant_id == merchant_id, Shop.deleted_at.is_(None))
+        return set((await self.session.execute(stmt)).scalars())
+
     async def ids_of_merchant(
         self, merchant_id: uuid.UUID, shop_ids: list[uuid.UUID]
     ) -> set[uuid.UUID]:

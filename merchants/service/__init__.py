@@ -122,6 +122,10 @@ async def delete_shop(session: AsyncSession, *, merchant_id: uuid.UUID, shop_id:
         raise ShopNotFound()
 
 
+async def shop_names_of_merchant(session: AsyncSession, *, merchant_id: uuid.UUID) -> set[str]:
+    return await ShopRepository(session).names_of_merchant(merchant_id)
+
+
 async def require_shop_of_merchant(
     session: AsyncSession, *, merchant_id: uuid.UUID, shop_id: uuid.UUID
 ) -> schemas.Shop:
@@ -200,5 +204,6 @@ __all__ = [
     "reply_to_review",
     "require_selling_shop",
     "require_shop_of_merchant",
+    "shop_names_of_merchant",
     "update_shop",
 ]
