@@ -65,7 +65,8 @@ class NearbyRow:
     rating: Decimal
     review_count: int
     discovery_only: bool
-    open_now: bool
+    opening_hours: list[dict[str, Any]]
+    timezone: str
     candidates: int
     max_sphere_m: float
 
@@ -94,7 +95,7 @@ def _filters(f: NearbyFilters) -> str:
 _OUTPUT = """
 SELECT r.id, r.d, s.merchant_id, s.name, s.category,
        ST_Y(s.location::geometry), ST_X(s.location::geometry), s.address, s.rating,
-       s.review_count, s.discovery_only, corner_shop_open_at(s.opening_hours, m.timezone, :now),
+       s.review_count, s.discovery_only, s.opening_hours, m.timezone,
        {extra}
 FROM r JOIN shops s ON s.id = r.id JOIN merchants m ON m.id = s.merchant_id
 ORDER BY {order}

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.pagination import decode_cursor, encode_cursor
 from geo.crs import Crs, from_wgs84, to_wgs84
 from merchants.categories import TREE, Category, with_descendants
+from merchants.opening import is_open_at
 from merchants.repository import nearby as repo
 from merchants.repository import rating_of
 
@@ -110,7 +111,8 @@ async def find_nearby(
     n1 = query.limit + 1
     if query.sort == "distance":
         await repo.prefer_index_order(session)
-        candidates = 2 * n1 + 8
+        # enough that the proof below almost always holds on the first pass
+        candidates = n1 + max(10, n1 // 2)
         while True:
             rows = await repo.nearby_rows(
                 session, filters=filters, sort="distance", n1=n1, candidates=candidates, after=after
@@ -123,12 +125,12 @@ async def find_nearby(
             session, filters=filters, sort="rating", n1=n1, candidates=0, after=after
         )
     page, more = rows[: query.limit], len(rows) > query.limit
-    items = [_item(row, query.crs) for row in page]
+    items = [_item(row, query.crs, at) for row in page]
     next_cursor = encode_cursor(_cursor_of(page[-1], query.sort)) if more else None
     return items, next_cursor
 
 
-def _item(row: repo.NearbyRow, crs: Crs) -> dict[str, Any]:
+def _item(row: repo.NearbyRow, crs: Crs, at: datetime) -> dict[str, Any]:
     out_lat, out_lng = from_wgs84(row.lat, row.lng, crs)
     return {
         "id": str(row.id),
@@ -140,6 +142,7 @@ def _item(row: repo.NearbyRow, crs: Crs) -> dict[str, Any]:
         "address": row.address,
         "rating": rating_of(row.review_count, row.rating),
         "review_count": row.review_count,
-        "open_now": row.open_now,
+        # in Python for the page's rows: cheaper than the SQL function per output row
+        "open_now": is_open_at(row.opening_hours, row.timezone, at),
         "discovery_only": row.discovery_only,
     }

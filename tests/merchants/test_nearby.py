@@ -239,3 +239,28 @@ async def test_plan_uses_the_spatial_index(
             assert "Bitmap Heap Scan on shops" not in plan, plan
             assert "Index Scan using ix_shops_location on shops" in plan, plan
             assert "Order By: (location <->" in plan, plan
+
+
+async def test_python_opening_hours_agree_with_sql(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    import json
+    from datetime import UTC
+
+    from merchants.opening import is_open_at
+
+    rng = random.Random(99)
+    marks = ["00:00", "02:00", "09:00", "12:30", "18:00", "21:30", "23:59"]
+    cases = []
+    for _ in range(300):
+        hours = [{"day": rng.randrange(7), "open": rng.choice(marks), "close": rng.choice(marks)}
+                 for _ in range(rng.randrange(3))]  # fmt: skip
+        at = datetime(2026, 11, 23, tzinfo=UTC) + timedelta(minutes=rng.randrange(7 * 24 * 60))
+        tz = rng.choice(["Asia/Shanghai", "Europe/London", "America/New_York"])
+        cases.append((hours, tz, at))
+    sql = text("SELECT corner_shop_open_at(CAST(:h AS jsonb), :tz, :at)")
+    async with sessionmaker() as session:
+        for hours, tz, at in cases:
+            params = {"h": json.dumps(hours), "tz": tz, "at": at}
+            expected = (await session.execute(sql, params)).scalar_one()
+            assert is_open_at(hours, tz, at) is expected, (hours, tz, at)
