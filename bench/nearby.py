@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import re
@@ -24,6 +25,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -207,12 +209,15 @@ def serve_reference(port: int, database_url: str) -> None:
                  for r in rows[:20]]  # fmt: skip
         return Response(orjson.dumps({"items": items}), media_type="application/json")
 
-    async def startup() -> None:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
         pool["p"] = await asyncpg.create_pool(
             database_url, min_size=8, max_size=32, server_settings={"jit": "off"}
         )
+        yield
+        await pool["p"].close()
 
-    app = Starlette(routes=[Route("/v1/shops/nearby", nearby)], on_startup=[startup])
+    app = Starlette(routes=[Route("/v1/shops/nearby", nearby)], lifespan=lifespan)
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
@@ -220,8 +225,9 @@ def start_server(kind: str, port: int, bench_url: str, redis_url: str) -> subpro
     env = dict(os.environ, DATABASE_URL=bench_url, REDIS_URL=redis_url,
                CORNER_SECRET_KEY="bench", CORNER_LOG_LEVEL="WARNING")  # fmt: skip
     if kind == "corner":
-        cmd = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host",
-               "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"]  # fmt: skip
+        cmd = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
+               "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+               "--no-access-log"]  # fmt: skip
     else:
         cmd = [sys.executable, __file__, "--serve-reference", "--port", str(port),
                "--database-url", bench_url]  # fmt: skip
