@@ -207,7 +207,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute("DROP FUNCTION IF EXISTS corner_shop_open_at(jsonb, text, timestamptz)")
-    op.drop_constraint("ck_shops_rating_counts", "shops", type_="check")
+    op.drop_constraint(op.f("ck_shops_rating_counts"), "shops", type_="check")
     op.drop_column("shops", "deleted_at")
     op.drop_column("shops", "rating")
     op.drop_column("shops", "rating_total")
