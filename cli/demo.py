@@ -13,7 +13,11 @@ from accounts import schemas as account_schemas
 from accounts import service as accounts
 from accounts.service import UserExists
 from core.database import create_engine, create_sessionmaker
+from core.money import Money
 from core.settings import Settings
+from geo.schemas import LatLng
+from merchants import schemas as shop_schemas
+from merchants import service as shops
 
 DEMO_PASSWORD = "corner-demo-2026"
 
@@ -29,6 +33,30 @@ DEMO_MERCHANTS = [
     ("阿强理发 A-Qiang Barber", "13800000001"),
 ]
 
+_EVERY_DAY = [(d, "09:00", "21:30") for d in range(7)]
+# merchant -> shops around Jing'an (WGS-84): name, category, lat, lng, address, hours, offerings
+DEMO_SHOPS: dict[str, list[dict[str, Any]]] = {
+    "老王面馆 Lao Wang Noodles": [
+        {"name": "老王面馆 静安寺店", "category": "noodles", "lat": 31.2236, "lng": 121.4455,
+         "address": "上海市静安区愚园路68号", "hours": [(d, "10:00", "02:00") for d in range(7)],
+         "offerings": [("红烧牛肉面 Braised beef noodles", 2800),
+                       ("葱油拌面 Scallion oil noodles", 1500)]},
+        {"name": "老王面馆 南京西路店", "category": "noodles", "lat": 31.2290, "lng": 121.4560,
+         "address": "上海市静安区南京西路1266号", "hours": _EVERY_DAY,
+         "offerings": [("大排面 Pork chop noodles", 3200)]},
+    ],
+    "洁净洗衣 Clean Laundry": [
+        {"name": "洁净洗衣 常德路店", "category": "dry_cleaning", "lat": 31.2318, "lng": 121.4470,
+         "address": "上海市静安区常德路500号", "hours": _EVERY_DAY,
+         "offerings": [("衬衫洗烫 Shirt wash & iron", 1200), ("西装干洗 Suit dry cleaning", 4500)]},
+    ],
+    "阿强理发 A-Qiang Barber": [
+        {"name": "阿强理发 江宁路店", "category": "barber", "lat": 31.2355, "lng": 121.4520,
+         "address": "上海市静安区江宁路300号", "hours": [(d, "10:00", "22:00") for d in range(6)],
+         "offerings": [("男士剪发 Men's haircut", 3800), ("洗剪吹 Wash, cut & blow-dry", 6800)]},
+    ],
+}  # fmt: skip
+
 
 async def _user(session: AsyncSession, settings: Settings, phone: str, name: str) -> Any:
     data = account_schemas.UserCreate(phone=phone, password=DEMO_PASSWORD, display_name=name)
@@ -36,6 +64,36 @@ async def _user(session: AsyncSession, settings: Settings, phone: str, name: str
         return await accounts.register_user(session, settings=settings, data=data)
     except UserExists:
         return await accounts.find_user_by_login(session, username=phone)
+
+
+async def _shops(session: AsyncSession, merchant_id: Any, specs: list[dict[str, Any]]) -> int:
+    existing = await shops.shop_names_of_merchant(session, merchant_id=merchant_id)
+    created = 0
+    for spec in specs:
+        if spec["name"] in existing:
+            continue
+        shop = await shops.create_shop(
+            session,
+            merchant_id=merchant_id,
+            data=shop_schemas.ShopCreate(
+                name=spec["name"],
+                category=spec["category"],
+                location=LatLng(lat=spec["lat"], lng=spec["lng"]),
+                address=spec["address"],
+                opening_hours=[
+                    shop_schemas.OpeningPeriod(day=d, open=o, close=c) for d, o, c in spec["hours"]
+                ],
+            ),
+        )
+        for name, price in spec["offerings"]:
+            await shops.create_offering(
+                session,
+                merchant_id=merchant_id,
+                shop_id=shop.id,
+                data=shop_schemas.OfferingCreate(name=name, price=Money.of(price)),
+            )
+        created += 1
+    return created
 
 
 async def load_demo(settings: Settings) -> dict[str, Any]:
@@ -61,6 +119,16 @@ async def load_demo(settings: Settings) -> dict[str, Any]:
                     data=account_schemas.StaffCreate(phone="13800000002", role="clerk"),
                 )
                 created += 1
-        return {"users": len(users), "merchants_created": created, "password": DEMO_PASSWORD}
+            shops_created = 0
+            for merchant, _ in await accounts.merchants_of(session, user_id=owner.id):
+                shops_created += await _shops(
+                    session, merchant.id, DEMO_SHOPS.get(merchant.name, [])
+                )
+        return {
+            "users": len(users),
+            "merchants_created": created,
+            "shops_created": shops_created,
+            "password": DEMO_PASSWORD,
+        }
     finally:
         await engine.dispose()

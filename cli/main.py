@@ -123,6 +123,58 @@ def seed_demo() -> None:
         typer.echo(f"{key}: {value}")
 
 
+@app.command("import-shops")
+def import_shops(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    merchant: Annotated[str, typer.Option("--merchant", help="Merchant id the shops belong to")],
+    crs: Annotated[str, typer.Option(help="Coordinates in wgs84, gcj02 or bd09")] = "wgs84",
+    batch_size: Annotated[int, typer.Option(min=100, help="Rows per COPY batch")] = 10_000,
+) -> None:
+    """Import shops from CSV (name,lat,lng,category,address[,phone]) or GeoJSON points."""
+    import time
+    import uuid
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from merchants.importer import ImportFailed, count_rows
+    from merchants.importer import import_shops as run_import
+
+    if crs not in ("wgs84", "gcj02", "bd09"):
+        raise typer.BadParameter("use wgs84, gcj02 or bd09", param_hint="--crs")
+    try:
+        merchant_id = uuid.UUID(merchant)
+    except ValueError as exc:
+        raise typer.BadParameter("not a merchant id (UUID)", param_hint="--merchant") from exc
+    ensure_services()
+    total = count_rows(file)
+    started = time.perf_counter()
+    columns = (*Progress.get_default_columns()[:2], BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())  # fmt: skip
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task(f"Importing {file.name}", total=total)
+        try:
+            report = run_import(
+                _database_url(),
+                file,
+                merchant_id=merchant_id,
+                crs=crs,  # type: ignore[arg-type]
+                batch_size=batch_size,
+                progress=lambda n: progress.advance(task, n),
+            )
+        except ImportFailed as exc:
+            console.print(f"[red]import failed:[/] {exc}")
+            raise typer.Exit(1) from exc
+    elapsed = time.perf_counter() - started
+    rate = (report.imported + report.rejected_total) / elapsed if elapsed else 0.0
+    typer.echo(f"imported: {report.imported}")
+    typer.echo(f"rejected: {report.rejected_total}")
+    for reason, count in report.rejected.most_common():
+        typer.echo(f"  {reason}: {count}")
+    for number, reason in report.examples:
+        typer.echo(f"  row {number}: {reason}")
+    typer.echo(f"rows/s: {rate:.0f}")
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",

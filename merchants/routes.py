@@ -1,14 +1,87 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, status
+import orjson
+from fastapi import APIRouter, File, Form, Query, UploadFile, status
+from fastapi.responses import FileResponse, Response
 
-from accounts.permissions import ManagerStaff
+from accounts.permissions import CurrentUser, ManagerStaff, SettingsDep
 from core.database import SessionDep
-from merchants import schemas, service
+from core.errors import InvalidInput
+from core.i18n import current_language
+from core.pagination import CursorQuery, LimitQuery, Page
+from core.timezones import utcnow
+from geo.schemas import Crs
+from merchants import categories, schemas, service
+from merchants.auth import ReviewManager, ShopManager
+from merchants.images import MAX_UPLOAD_BYTES
 
 router = APIRouter(prefix="/v1", tags=["shops"])
+
+CrsQuery = Annotated[Crs, Query(description="Coordinate system of `location` in and out")]
+
+
+def _category_node(node: categories.Category, parent: str | None) -> schemas.CategoryNode:
+    language = current_language.get()
+    return schemas.CategoryNode(
+        code=node.code,
+        name=node.en if language == "en" else node.zh,
+        labels={"zh-CN": node.zh, "en": node.en},
+        parent=parent,
+        children=[_category_node(child, node.code) for child in node.children],
+    )
+
+
+@router.get("/categories", response_model=list[schemas.CategoryNode], tags=["discovery"])
+async def list_categories() -> list[schemas.CategoryNode]:
+    """The category tree; filtering by a code includes its subcategories."""
+    return [_category_node(node, None) for node in categories.TREE]
+
+
+@router.get(
+    "/shops/nearby",
+    response_model=schemas.NearbyPage,
+    tags=["discovery"],
+)
+async def nearby_shops(
+    session: SessionDep,
+    lat: Annotated[float, Query(ge=-90, le=90, allow_inf_nan=False)],
+    lng: Annotated[float, Query(ge=-180, le=180, allow_inf_nan=False)],
+    crs: CrsQuery = "wgs84",
+    radius_m: Annotated[int, Query(ge=1, le=50_000)] = 2000,
+    category: Annotated[str | None, Query(max_length=32)] = None,
+    q: Annotated[str | None, Query(max_length=64, description="Name or offering text")] = None,
+    open_now: bool = False,
+    has_offers: Annotated[
+        bool, Query(description="Only shops with a campaign whose coupons can be claimed now")
+    ] = False,
+    sort: Literal["distance", "rating"] = "distance",
+    limit: LimitQuery = 20,
+    cursor: CursorQuery = None,
+) -> Response:
+    """Shops within `radius_m` geodesic metres, exactly ordered; keyset pages."""
+    if category is not None and not categories.is_known(category):
+        raise InvalidInput("unknown category code", loc=["query", "category"])
+    query = service.NearbyQuery(
+        lat=lat,
+        lng=lng,
+        crs=crs,
+        radius_m=radius_m,
+        category=category,
+        q=q or None,
+        open_now=open_now,
+        has_offers=has_offers,
+        sort=sort,
+        limit=limit,
+        cursor=cursor,
+    )
+    items, next_cursor = await service.find_nearby(session, query=query, at=utcnow())
+    # plain dicts straight to orjson: this is the hottest read of the API
+    return Response(
+        orjson.dumps({"items": items, "next_cursor": next_cursor}), media_type="application/json"
+    )
 
 
 @router.post(
@@ -23,5 +96,159 @@ async def create_shop(
 
 
 @router.get("/shops/{shop_id}", response_model=schemas.Shop)
-async def get_shop(shop_id: uuid.UUID, session: SessionDep) -> schemas.Shop:
-    return await service.get_shop(session, shop_id=shop_id)
+async def get_shop(
+    shop_id: uuid.UUID, session: SessionDep, crs: CrsQuery = "wgs84"
+) -> schemas.Shop:
+    return await service.get_shop(session, shop_id=shop_id, crs=crs)
+
+
+@router.patch("/shops/{shop_id}", response_model=schemas.Shop)
+async def update_shop(
+    shop_id: uuid.UUID, data: schemas.ShopUpdate, staff: ShopManager, session: SessionDep
+) -> schemas.Shop:
+    """Managers change a shop; `location` (in `crs`) moves it."""
+    return await service.update_shop(
+        session, merchant_id=staff.merchant_id, shop_id=shop_id, data=data
+    )
+
+
+@router.delete("/shops/{shop_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_shop(shop_id: uuid.UUID, staff: ShopManager, session: SessionDep) -> Response:
+    await service.delete_shop(session, merchant_id=staff.merchant_id, shop_id=shop_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/shops/{shop_id}/photos",
+    status_code=status.HTTP_201_CREATED,
+    response_model=schemas.Photo,
+    tags=["photos"],
+)
+async def upload_photo(
+    shop_id: uuid.UUID,
+    staff: ShopManager,
+    session: SessionDep,
+    settings: SettingsDep,
+    file: Annotated[UploadFile, File(description="JPEG, PNG or WebP, at most 10 MB")],
+    kind: Annotated[schemas.PhotoKind, Form()] = "storefront",
+) -> schemas.Photo:
+    data = await file.read(MAX_UPLOAD_BYTES + 1)
+    return await service.add_photo(
+        session,
+        media_root=settings.media_root,
+        merchant_id=staff.merchant_id,
+        shop_id=shop_id,
+        kind=kind,
+        data=data,
+    )
+
+
+@router.get("/shops/{shop_id}/photos", response_model=Page[schemas.Photo], tags=["photos"])
+async def list_photos(
+    shop_id: uuid.UUID, session: SessionDep, limit: LimitQuery = 20, cursor: CursorQuery = None
+) -> Page[schemas.Photo]:
+    await service.get_shop(session, shop_id=shop_id)
+    items, next_cursor = await service.list_photos(
+        session, shop_id=shop_id, limit=limit, cursor=cursor
+    )
+    return Page(items=items, next_cursor=next_cursor)
+
+
+async def _serve_photo(
+    photo_id: uuid.UUID, session: SessionDep, settings: SettingsDep, thumbnail: bool
+) -> FileResponse:
+    path, content_type = await service.photo_file(
+        session, media_root=settings.media_root, photo_id=photo_id, thumbnail=thumbnail
+    )
+    # the bytes of a photo id never change: cache hard
+    return FileResponse(
+        path, media_type=content_type, headers={"Cache-Control": "public, max-age=31536000"}
+    )
+
+
+@router.get("/photos/{photo_id}", response_class=FileResponse, tags=["photos"])
+async def get_photo(
+    photo_id: uuid.UUID, session: SessionDep, settings: SettingsDep
+) -> FileResponse:
+    return await _serve_photo(photo_id, session, settings, thumbnail=False)
+
+
+@router.get("/photos/{photo_id}/thumbnail", response_class=FileResponse, tags=["photos"])
+async def get_photo_thumbnail(
+    photo_id: uuid.UUID, session: SessionDep, settings: SettingsDep
+) -> FileResponse:
+    return await _serve_photo(photo_id, session, settings, thumbnail=True)
+
+
+@router.post(
+    "/shops/{shop_id}/offerings",
+    status_code=status.HTTP_201_CREATED,
+    response_model=schemas.Offering,
+    tags=["offerings"],
+)
+async def create_offering(
+    shop_id: uuid.UUID, data: schemas.OfferingCreate, staff: ShopManager, session: SessionDep
+) -> schemas.Offering:
+    return await service.create_offering(
+        session, merchant_id=staff.merchant_id, shop_id=shop_id, data=data
+    )
+
+
+@router.get("/shops/{shop_id}/offerings", response_model=Page[schemas.Offering], tags=["offerings"])
+async def list_offerings(
+    shop_id: uuid.UUID, session: SessionDep, limit: LimitQuery = 20, cursor: CursorQuery = None
+) -> Page[schemas.Offering]:
+    await service.get_shop(session, shop_id=shop_id)
+    items, next_cursor = await service.list_offerings(
+        session, shop_id=shop_id, limit=limit, cursor=cursor
+    )
+    return Page(items=items, next_cursor=next_cursor)
+
+
+@router.post(
+    "/shops/{shop_id}/reviews",
+    status_code=status.HTTP_201_CREATED,
+    response_model=schemas.Review,
+    tags=["reviews"],
+)
+async def create_review(
+    shop_id: uuid.UUID, data: schemas.ReviewCreate, principal: CurrentUser, session: SessionDep
+) -> schemas.Review:
+    shop = await service.get_shop(session, shop_id=shop_id)
+    return await service.create_review(
+        session,
+        user_id=principal.user_id,
+        merchant_id=shop.merchant_id,
+        shop_id=shop_id,
+        data=data,
+        at=utcnow(),
+    )
+
+
+@router.get("/shops/{shop_id}/reviews", response_model=schemas.ReviewPage, tags=["reviews"])
+async def list_reviews(
+    shop_id: uuid.UUID,
+    session: SessionDep,
+    verified: Annotated[bool | None, Query(description="Only verified (or only general)")] = None,
+    limit: LimitQuery = 20,
+    cursor: CursorQuery = None,
+) -> schemas.ReviewPage:
+    await service.get_shop(session, shop_id=shop_id)
+    return await service.list_reviews(
+        session, shop_id=shop_id, verified=verified, limit=limit, cursor=cursor
+    )
+
+
+@router.put("/reviews/{review_id}/reply", response_model=schemas.Review, tags=["reviews"])
+async def reply_to_review(
+    review_id: uuid.UUID, data: schemas.ReviewReply, staff: ReviewManager, session: SessionDep
+) -> schemas.Review:
+    """The merchant's public answer (managers and owners); replacing it is allowed."""
+    return await service.reply_to_review(
+        session,
+        merchant_id=staff.merchant_id,
+        review_id=review_id,
+        staff_user_id=staff.user_id,
+        text=data.text,
+        at=utcnow(),
+    )

@@ -3,14 +3,19 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import datetime
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from accounts.schemas import normalise_phone
+from core.money import Money
 from geo.schemas import Crs, LatLng
 from merchants.categories import is_known
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+PhotoKind = Literal["storefront", "interior", "product"]
+NearbySort = Literal["distance", "rating"]
 
 
 class OpeningPeriod(BaseModel):
@@ -30,6 +35,16 @@ class OpeningPeriod(BaseModel):
         return value
 
 
+def _check_category(value: str | None) -> str | None:
+    if value is not None and not is_known(value):
+        raise ValueError("unknown category code (see GET /v1/categories)")
+    return value
+
+
+def _check_phone(value: str | None) -> str | None:
+    return normalise_phone(value) if value is not None else None
+
+
 class ShopCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -42,17 +57,33 @@ class ShopCreate(BaseModel):
     opening_hours: list[OpeningPeriod] = Field(default_factory=list, max_length=50)
     discovery_only: bool = False
 
-    @field_validator("category")
-    @classmethod
-    def _category(cls, value: str) -> str:
-        if not is_known(value):
-            raise ValueError("unknown category code (see GET /v1/categories)")
-        return value
+    _category = field_validator("category")(_check_category)
+    _phone = field_validator("phone")(_check_phone)
 
-    @field_validator("phone")
-    @classmethod
-    def _phone(cls, value: str | None) -> str | None:
-        return normalise_phone(value) if value is not None else None
+
+class ShopUpdate(BaseModel):
+    """Fields to change; `location` (in `crs`) moves the shop."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=120)
+    category: str | None = None
+    location: LatLng | None = None
+    crs: Crs = "wgs84"
+    address: str | None = Field(default=None, min_length=1, max_length=255)
+    phone: str | None = None
+    opening_hours: list[OpeningPeriod] | None = Field(default=None, max_length=50)
+    discovery_only: bool | None = None
+
+    _category = field_validator("category")(_check_category)
+    _phone = field_validator("phone")(_check_phone)
+
+    @model_validator(mode="after")
+    def _no_nulls(self) -> ShopUpdate:
+        for name in ("name", "category", "location", "address", "opening_hours"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        return self
 
 
 class Shop(BaseModel):
@@ -66,5 +97,132 @@ class Shop(BaseModel):
     opening_hours: list[OpeningPeriod]
     discovery_only: bool
     timezone: str
+    open_now: bool
+    rating: float | None = Field(description="Average stars, null before the first review")
+    review_count: int
     created_at: datetime
     updated_at: datetime
+
+
+class NearbyShop(BaseModel):
+    id: uuid.UUID
+    merchant_id: uuid.UUID
+    name: str
+    category: str
+    location: LatLng
+    distance_m: float = Field(description="Geodesic metres on the WGS-84 spheroid")
+    address: str
+    rating: float | None
+    review_count: int
+    open_now: bool
+    discovery_only: bool
+
+
+class NearbyPage(BaseModel):
+    items: list[NearbyShop]
+    next_cursor: str | None = None
+
+
+class CategoryNode(BaseModel):
+    code: str
+    name: str = Field(description="Label in the request's language")
+    labels: dict[str, str] = Field(description='{"zh-CN": …, "en": …}')
+    parent: str | None
+    children: list[CategoryNode] = Field(default_factory=list)
+
+
+class Photo(BaseModel):
+    id: uuid.UUID
+    shop_id: uuid.UUID
+    kind: PhotoKind
+    content_type: str
+    width: int
+    height: int
+    size_bytes: int
+    url: str
+    thumbnail_url: str
+    created_at: datetime
+
+
+class OfferingCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=120)
+    description: str = Field(default="", max_length=4000)
+    price: Money
+    photo_id: uuid.UUID | None = None
+    bookable: bool = False
+
+
+class Offering(BaseModel):
+    id: uuid.UUID
+    shop_id: uuid.UUID
+    merchant_id: uuid.UUID
+    name: str
+    description: str
+    price: Money
+    photo_id: uuid.UUID | None
+    bookable: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class ReviewCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rating: int = Field(ge=1, le=5)
+    text: str = Field(default="", max_length=2000)
+    redemption_id: uuid.UUID | None = None
+    order_id: uuid.UUID | None = None
+    card_transaction_id: uuid.UUID | None = None
+
+    @model_validator(mode="after")
+    def _one_reference(self) -> ReviewCreate:
+        given = [self.redemption_id, self.order_id, self.card_transaction_id]
+        if sum(x is not None for x in given) > 1:
+            raise ValueError("give at most one of redemption_id, order_id, card_transaction_id")
+        return self
+
+
+class ReviewReply(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=2000)
+
+
+class MerchantReply(BaseModel):
+    text: str
+    replied_at: datetime
+
+
+class Review(BaseModel):
+    id: uuid.UUID
+    shop_id: uuid.UUID
+    user_id: uuid.UUID
+    author: str
+    rating: int
+    text: str
+    verified: bool
+    redemption_id: uuid.UUID | None
+    order_id: uuid.UUID | None
+    card_transaction_id: uuid.UUID | None
+    reply: MerchantReply | None
+    created_at: datetime
+
+
+class RatingSummary(BaseModel):
+    count: int
+    average: float | None
+    by_star: dict[str, int] = Field(description='Counts keyed "1".."5"')
+
+
+class ReviewSummary(BaseModel):
+    all: RatingSummary
+    verified: RatingSummary
+    general: RatingSummary
+
+
+class ReviewPage(BaseModel):
+    items: list[Review]
+    next_cursor: str | None = None
+    summary: ReviewSummary

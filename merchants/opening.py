@@ -1,0 +1,34 @@
+"""Opening hours: is a shop open at a moment (Python twin of SQL `corner_shop_open_at`).
+
+Periods are `{day: 0..6 (Mon=0), open: "HH:MM", close: "HH:MM"}` in the merchant's timezone;
+a close at or before the open time ends after midnight, on the next day. The nearby filter
+runs the SQL function; answers computed here for the few rows of a page must agree with it
+(tests compare both on random inputs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from core.timezones import zone
+
+
+def _minutes(hhmm: str) -> int:
+    return int(hhmm[:2]) * 60 + int(hhmm[3:5])
+
+
+def is_open_at(periods: Iterable[Mapping[str, Any]], timezone: str, at: datetime) -> bool:
+    local = at.astimezone(zone(timezone))
+    dow = local.weekday()
+    now = local.hour * 60 + local.minute + (local.second + local.microsecond / 1e6) / 60
+    yesterday = (dow + 6) % 7
+    for period in periods:
+        opens, closes = _minutes(period["open"]), _minutes(period["close"])
+        overnight = closes <= opens
+        if period["day"] == dow and now >= opens and (overnight or now < closes):
+            return True
+        if period["day"] == yesterday and overnight and now < closes:
+            return True
+    return False

@@ -1,0 +1,209 @@
+"""Shop rules. Other packages call these (never the repository) to check shops.
+
+Nearby discovery, photos, offerings and reviews live beside this module and are re-exported
+here, so `from merchants import service` reaches every rule of the package.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.errors import NotFound
+from core.timezones import utcnow
+from geo.schemas import Crs, LatLng
+from merchants import schemas
+from merchants.models import Shop
+from merchants.repository import ShopRepository, ShopRow, point, rating_of
+
+
+class ShopNotFound(NotFound):
+    code, title = "shop_not_found", "Shop not found"
+    title_zh = "门店不存在"
+
+
+class DiscoveryOnlyShop(NotFound):
+    """Public-service places are found by search but never sell (no coupons, cards, orders)."""
+
+    status = 409
+    code, title = "shop_discovery_only", "This place is listed for discovery only"
+    title_zh = "该地点仅供查找，不提供交易"
+
+
+async def create_shop(
+    session: AsyncSession, *, merchant_id: uuid.UUID, data: schemas.ShopCreate
+) -> schemas.Shop:
+    position = data.location.to_wgs84(data.crs)
+    shop = await ShopRepository(session).add(
+        Shop(
+            merchant_id=merchant_id,
+            name=data.name.strip(),
+            category=data.category,
+            location=point(position.lat, position.lng),
+            address=data.address.strip(),
+            phone=data.phone,
+            opening_hours=[p.model_dump() for p in data.opening_hours],
+            discovery_only=data.discovery_only,
+        )
+    )
+    return await get_shop(session, shop_id=shop.id, crs=data.crs)
+
+
+def _shop_out(row: ShopRow, crs: Crs) -> schemas.Shop:
+    shop = row.shop
+    return schemas.Shop(
+        id=shop.id,
+        merchant_id=shop.merchant_id,
+        name=shop.name,
+        category=shop.category,
+        location=LatLng.from_wgs84(row.lat, row.lng, crs),
+        address=shop.address,
+        phone=shop.phone,
+        opening_hours=[schemas.OpeningPeriod(**p) for p in shop.opening_hours],
+        discovery_only=shop.discovery_only,
+        timezone=row.timezone,
+        open_now=row.open_now,
+        rating=rating_of(shop.review_count, shop.rating),
+        review_count=shop.review_count,
+        created_at=shop.created_at,
+        updated_at=shop.updated_at,
+    )
+
+
+async def get_shop(
+    session: AsyncSession,
+    *,
+    shop_id: uuid.UUID,
+    crs: Crs = "wgs84",
+    at: datetime | None = None,
+) -> schemas.Shop:
+    """A shop that is not deleted, with its location in `crs` and `open_now` at `at`."""
+    row = await ShopRepository(session).get_with_position(shop_id, at or utcnow())
+    if row is None:
+        raise ShopNotFound()
+    return _shop_out(row, crs)
+
+
+async def merchant_of_shop(session: AsyncSession, *, shop_id: uuid.UUID) -> uuid.UUID:
+    merchant_id = await ShopRepository(session).merchant_of(shop_id)
+    if merchant_id is None:
+        raise ShopNotFound()
+    return merchant_id
+
+
+async def update_shop(
+    session: AsyncSession,
+    *,
+    merchant_id: uuid.UUID,
+    shop_id: uuid.UUID,
+    data: schemas.ShopUpdate,
+) -> schemas.Shop:
+    shop = await ShopRepository(session).lock(shop_id, merchant_id)
+    if shop is None:
+        raise ShopNotFound()
+    changes = data.model_dump(exclude_unset=True, exclude={"crs", "location", "opening_hours"})
+    for field, value in changes.items():
+        setattr(shop, field, value.strip() if isinstance(value, str) else value)
+    if data.location is not None:
+        position = data.location.to_wgs84(data.crs)
+        shop.location = point(position.lat, position.lng)
+    if data.opening_hours is not None:
+        shop.opening_hours = [p.model_dump() for p in data.opening_hours]
+    shop.updated_at = utcnow()
+    await session.flush()
+    return await get_shop(session, shop_id=shop_id, crs=data.crs)
+
+
+async def delete_shop(session: AsyncSession, *, merchant_id: uuid.UUID, shop_id: uuid.UUID) -> None:
+    """Close a shop: it disappears from reads and search; history keeps pointing at it."""
+    if not await ShopRepository(session).soft_delete(shop_id, merchant_id, utcnow()):
+        raise ShopNotFound()
+
+
+async def shop_names_of_merchant(session: AsyncSession, *, merchant_id: uuid.UUID) -> set[str]:
+    return await ShopRepository(session).names_of_merchant(merchant_id)
+
+
+async def require_shop_of_merchant(
+    session: AsyncSession, *, merchant_id: uuid.UUID, shop_id: uuid.UUID
+) -> schemas.Shop:
+    """The shop, if it belongs to the merchant; otherwise 404 (no existence leak)."""
+    shop = await get_shop(session, shop_id=shop_id)
+    if shop.merchant_id != merchant_id:
+        raise ShopNotFound()
+    return shop
+
+
+async def require_selling_shop(
+    session: AsyncSession, *, merchant_id: uuid.UUID, shop_id: uuid.UUID
+) -> schemas.Shop:
+    """As `require_shop_of_merchant`, and refuses discovery-only places (banks, clinics…)."""
+    shop = await require_shop_of_merchant(session, merchant_id=merchant_id, shop_id=shop_id)
+    if shop.discovery_only:
+        raise DiscoveryOnlyShop()
+    return shop
+
+
+async def foreign_shop_ids(
+    session: AsyncSession, *, merchant_id: uuid.UUID, shop_ids: list[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Those of `shop_ids` that are not the merchant's (empty when all are)."""
+    owned = await ShopRepository(session).ids_of_merchant(merchant_id, shop_ids)
+    return set(shop_ids) - owned
+
+
+# the package's other rooms, reachable as merchants.service.<name>
+from merchants.service.catalog import (  # noqa: E402
+    InvalidImage,
+    OfferingNotFound,
+    PhotoNotFound,
+    add_photo,
+    create_offering,
+    get_offering,
+    list_offerings,
+    list_photos,
+    photo_file,
+)
+from merchants.service.nearby import NearbyQuery, find_nearby, register_offer_predicate  # noqa: E402
+from merchants.service.reviews import (  # noqa: E402
+    ReviewExists,
+    ReviewNotFound,
+    create_review,
+    list_reviews,
+    merchant_of_review,
+    reply_to_review,
+)
+
+__all__ = [
+    "DiscoveryOnlyShop",
+    "InvalidImage",
+    "NearbyQuery",
+    "OfferingNotFound",
+    "PhotoNotFound",
+    "ReviewExists",
+    "ReviewNotFound",
+    "ShopNotFound",
+    "add_photo",
+    "create_offering",
+    "create_review",
+    "create_shop",
+    "delete_shop",
+    "find_nearby",
+    "foreign_shop_ids",
+    "get_offering",
+    "get_shop",
+    "list_offerings",
+    "list_photos",
+    "list_reviews",
+    "merchant_of_review",
+    "merchant_of_shop",
+    "photo_file",
+    "register_offer_predicate",
+    "reply_to_review",
+    "require_selling_shop",
+    "require_shop_of_merchant",
+    "shop_names_of_merchant",
+    "update_shop",
+]

@@ -1,0 +1,161 @@
+"""Reviews: stars and text, verified when tied to the reviewer's own consumption."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.errors import Conflict, InvalidCursor, NotFound
+from core.ids import new_id
+from core.pagination import decode_cursor, encode_cursor
+from customers import service as customers
+from merchants import schemas
+from merchants.models import Review
+from merchants.repository import ShopRepository
+from merchants.repository.reviews import ReviewRepository
+
+
+class ReviewExists(Conflict):
+    code = "review_exists"
+    title = "You already reviewed this (one review per consumption, one general review per shop)"
+    title_zh = "您已评价过（每次消费一条评价，每家门店一条普通评价）"
+
+
+class ReviewNotFound(NotFound):
+    code, title = "review_not_found", "Review not found"
+    title_zh = "评价不存在"
+
+
+async def consumption_is_own(
+    session: AsyncSession, *, user_id: uuid.UUID, shop_id: uuid.UUID, data: schemas.ReviewCreate
+) -> bool:
+    """Whether the referenced redemption/order/card transaction is the reviewer's own, at this
+    shop. The coupons, orders and memberships packages do not exist yet on this branch: until
+    they offer a check through their service, references are stored and the review is a
+    general one (verified=false)."""
+    return False
+
+
+def _review_out(review: Review, author: str) -> schemas.Review:
+    reply = (
+        schemas.MerchantReply(text=review.reply_text, replied_at=review.replied_at)
+        if review.reply_text is not None and review.replied_at is not None
+        else None
+    )
+    return schemas.Review(
+        id=review.id,
+        shop_id=review.shop_id,
+        user_id=review.user_id,
+        author=author,
+        rating=review.rating,
+        text=review.text,
+        verified=review.verified,
+        redemption_id=review.redemption_id,
+        order_id=review.order_id,
+        card_transaction_id=review.card_transaction_id,
+        reply=reply,
+        created_at=review.created_at,
+    )
+
+
+async def create_review(
+    session: AsyncSession,
+    *,
+    user_id: uuid.UUID,
+    merchant_id: uuid.UUID,
+    shop_id: uuid.UUID,
+    data: schemas.ReviewCreate,
+    at: datetime,
+) -> schemas.Review:
+    verified = await consumption_is_own(session, user_id=user_id, shop_id=shop_id, data=data)
+    review = Review(
+        id=new_id(),
+        merchant_id=merchant_id,
+        shop_id=shop_id,
+        user_id=user_id,
+        rating=data.rating,
+        text=data.text.strip(),
+        verified=verified,
+        redemption_id=data.redemption_id,
+        order_id=data.order_id,
+        card_transaction_id=data.card_transaction_id,
+    )
+    try:
+        # a savepoint, so a duplicate is a clean 409 and the request's transaction lives on
+        async with session.begin_nested():
+            await ReviewRepository(session).add(review)
+    except IntegrityError as exc:
+        raise ReviewExists() from exc
+    await ShopRepository(session).add_rating(shop_id, data.rating)
+    await customers.record_activity(
+        session, merchant_id=merchant_id, user_id=user_id, kind="review", at=at
+    )
+    found = await ReviewRepository(session).get_with_author(review.id)
+    assert found is not None
+    return _review_out(*found)
+
+
+def _summary(counts: list[tuple[bool, int, int]], verified: bool | None) -> schemas.RatingSummary:
+    by_star = {str(star): 0 for star in range(1, 6)}
+    for kind, stars, n in counts:
+        if verified is None or kind is verified:
+            by_star[str(stars)] += n
+    total = sum(by_star.values())
+    weighted = sum(int(star) * n for star, n in by_star.items())
+    average = round(weighted / total, 2) if total else None
+    return schemas.RatingSummary(count=total, average=average, by_star=by_star)
+
+
+async def list_reviews(
+    session: AsyncSession,
+    *,
+    shop_id: uuid.UUID,
+    verified: bool | None,
+    limit: int,
+    cursor: str | None,
+) -> schemas.ReviewPage:
+    values = decode_cursor(cursor, ("id",))
+    try:
+        before = uuid.UUID(str(values["id"])) if values else None
+    except ValueError as exc:
+        raise InvalidCursor("The cursor could not be decoded") from exc
+    repo = ReviewRepository(session)
+    rows = await repo.page(shop_id, verified, before, limit + 1)
+    counts = await repo.counts(shop_id)
+    next_cursor = encode_cursor({"id": str(rows[limit - 1][0].id)}) if len(rows) > limit else None
+    return schemas.ReviewPage(
+        items=[_review_out(r, name) for r, name in rows[:limit]],
+        next_cursor=next_cursor,
+        summary=schemas.ReviewSummary(
+            all=_summary(counts, None),
+            verified=_summary(counts, True),
+            general=_summary(counts, False),
+        ),
+    )
+
+
+async def merchant_of_review(session: AsyncSession, *, review_id: uuid.UUID) -> uuid.UUID:
+    merchant_id = await ReviewRepository(session).merchant_of(review_id)
+    if merchant_id is None:
+        raise ReviewNotFound()
+    return merchant_id
+
+
+async def reply_to_review(
+    session: AsyncSession,
+    *,
+    merchant_id: uuid.UUID,
+    review_id: uuid.UUID,
+    staff_user_id: uuid.UUID,
+    text: str,
+    at: datetime,
+) -> schemas.Review:
+    repo = ReviewRepository(session)
+    if not await repo.set_reply(review_id, merchant_id, text.strip(), staff_user_id, at):
+        raise ReviewNotFound()
+    found = await repo.get_with_author(review_id)
+    assert found is not None
+    return _review_out(*found)
