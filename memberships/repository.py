@@ -245,6 +245,22 @@ class LedgerRepository:
             await self.session.execute(stmt, execution_options={"populate_existing": True})
         ).scalar_one_or_none()
 
+    async def is_users_transaction_at_shop(
+        self, entry_id: uuid.UUID, *, user_id: uuid.UUID, shop_id: uuid.UUID
+    ) -> bool:
+        """A purchase/spend at the counter of that shop, on a card held by that user."""
+        stmt = (
+            select(LedgerEntry.id)
+            .join(Card, Card.id == LedgerEntry.card_id)
+            .where(
+                LedgerEntry.id == entry_id,
+                LedgerEntry.shop_id == shop_id,
+                Card.user_id == user_id,
+                LedgerEntry.kind.in_(("earn", "spend_points", "spend_balance")),
+            )
+        )
+        return (await self.session.execute(stmt)).first() is not None
+
     async def is_reversed(self, entry_id: uuid.UUID) -> bool:
         stmt = select(LedgerEntry.id).where(LedgerEntry.reverses_entry_id == entry_id)
         return (await self.session.execute(stmt)).first() is not None

@@ -11,7 +11,12 @@ from memberships.service.cards import (
 from memberships.service.counter import counter_transaction
 from memberships.service.designs import card_png, get_design, preview_png, set_design
 from memberships.service.expiry import expire_card_points, expire_points
-from memberships.service.ledger import adjust_points, ledger_page, reverse_transaction
+from memberships.service.ledger import (
+    adjust_points,
+    is_own_card_transaction,
+    ledger_page,
+    reverse_transaction,
+)
 from memberships.service.programs import (
     create_program,
     get_program,
@@ -32,6 +37,7 @@ __all__ = [
     "get_design",
     "get_program",
     "handle_payment_callback",
+    "is_own_card_transaction",
     "issue_qr_token",
     "join_program",
     "ledger_page",

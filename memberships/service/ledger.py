@@ -226,3 +226,12 @@ async def reverse_transaction(
         note=note,
     )
     return schemas.CounterTransaction(entry=entry_schema(entry), card=card_schema(ctx.card, ctx))
+
+
+async def is_own_card_transaction(
+    session: AsyncSession, *, entry_id: uuid.UUID, user_id: uuid.UUID, shop_id: uuid.UUID
+) -> bool:
+    """For verified reviews: the ledger entry is the user's own counter transaction there."""
+    return await LedgerRepository(session).is_users_transaction_at_shop(
+        entry_id, user_id=user_id, shop_id=shop_id
+    )

@@ -32,10 +32,21 @@ class ReviewNotFound(NotFound):
 async def consumption_is_own(
     session: AsyncSession, *, user_id: uuid.UUID, shop_id: uuid.UUID, data: schemas.ReviewCreate
 ) -> bool:
-    """Whether the referenced redemption/order/card transaction is the reviewer's own, at this
-    shop. The coupons, orders and memberships packages do not exist yet on this branch: until
-    they offer a check through their service, references are stored and the review is a
-    general one (verified=false)."""
+    """Whether the referenced redemption or card transaction is the reviewer's own, at this
+    shop (a post-consumption review). Other references leave the review a general one."""
+    # imported here: coupons and memberships depend on merchants.service at import time
+    from coupons import service as coupons
+    from memberships import service as memberships
+
+    if data.redemption_id is not None:
+        ref = await coupons.redemption_of_user_at_shop(
+            session, redemption_id=data.redemption_id, user_id=user_id, shop_id=shop_id
+        )
+        return ref is not None
+    if data.card_transaction_id is not None:
+        return await memberships.is_own_card_transaction(
+            session, entry_id=data.card_transaction_id, user_id=user_id, shop_id=shop_id
+        )
     return False
 
 
