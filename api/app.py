@@ -15,9 +15,10 @@ from core.errors import install_error_handlers
 from core.logging import configure_logging
 from core.redis import create_redis
 from core.settings import Settings, get_settings
+from customers.routes import router as customers_router
 from merchants.routes import router as merchants_router
 
-API_ROUTERS = [accounts_router, merchants_router]
+API_ROUTERS = [accounts_router, merchants_router, customers_router]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
