@@ -51,9 +51,10 @@ async def test_directory_sorts_pages_and_masks(client: ApiClient, sessionmaker) 
     spends = [c["total_spend"]["amount"] for c in r.json()["items"]]
     assert spends == sorted(spends, reverse=True)
     r = await client.get(
-        f"/v1/merchants/{mid}/customers", params={"sort": "visits", "limit": 3},
+        f"/v1/merchants/{mid}/customers",
+        params={"sort": "visits", "limit": 3},
         headers=owner.headers,
-    )  # fmt: skip
+    )
     assert [c["visits"] for c in r.json()["items"]] == [5, 4, 3]
     # a cursor of one order is refused by another
     r2 = await client.get(
@@ -184,8 +185,12 @@ async def test_concurrent_events_for_many_customers(client: ApiClient, sessionma
 
     async def one(i: int) -> None:
         person = people[i % 4]
-        await report(sessionmaker, mid, person.user_id,
-                     [("card_transaction", T0 + timedelta(minutes=i), 100)])  # fmt: skip
+        await report(
+            sessionmaker,
+            mid,
+            person.user_id,
+            [("card_transaction", T0 + timedelta(minutes=i), 100)],
+        )
 
     await asyncio.gather(*(one(i) for i in range(40)))
     async with sessionmaker() as session:
