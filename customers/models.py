@@ -97,6 +97,23 @@ class Customer(IdMixin, Base):
             postgresql_ops={"phone": "gin_trgm_ops"},
         ),
         Index("ix_customers_tags", "tags", postgresql_using="gin"),
+        # Segment counts read only rule columns: an index-only scan of this narrow index reads
+        # ~5x fewer pages than the heap (name, phone, notes, tags live there).
+        Index(
+            "ix_customers_segment_rules",
+            "merchant_id",
+            postgresql_include=[
+                "r_score",
+                "f_score",
+                "m_score",
+                "visits",
+                "total_spend",
+                "last_visit_at",
+                "first_seen_at",
+                "tier",
+                "refuses_calls",
+            ],
+        ),
     )
 
 
