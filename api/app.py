@@ -16,10 +16,17 @@ from core.logging import configure_logging
 from core.redis import create_redis
 from core.settings import Settings, get_settings
 from coupons.routes import router as coupons_router
+from customers.routes import router as customers_router
 from memberships.routes import router as memberships_router
 from merchants.routes import router as merchants_router
 
-API_ROUTERS = [accounts_router, merchants_router, coupons_router, memberships_router]
+API_ROUTERS = [
+    accounts_router,
+    merchants_router,
+    coupons_router,
+    memberships_router,
+    customers_router,
+]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -2,25 +2,45 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     String,
+    Text,
     UniqueConstraint,
     func,
+    text,
 )
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.models import Base, IdMixin
 
+FOLLOW_UP_METHODS = ("phone", "sms", "wechat", "visit", "email")
+COMPLAINT_STATUSES = ("open", "responded", "resolved", "closed")
+INTEREST_LEVELS = ("high", "medium", "low")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
 
 class Customer(IdMixin, Base):
-    """One row per (merchant, user) who interacted with the merchant; counters kept current."""
+    """One row per (merchant, user) who interacted with the merchant; counters kept current.
+
+    `name` and `phone` are copied from the user when the record is created so the directory
+    can search and sort without reaching into another package's tables; staff may edit `name`.
+    RFM scores are refreshed by the `customers.refresh_rfm` job (window functions over the
+    merchant's customers are too slow to run inside every segment count).
+    """
 
     __tablename__ = "customers"
 
@@ -28,16 +48,245 @@ class Customer(IdMixin, Base):
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_activity_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    first_visit_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_visit_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    first_purchase_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     visits: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     total_spend: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     currency: Mapped[str] = mapped_column(String(3), default="CNY", server_default="CNY")
     source: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str | None] = mapped_column(String(64))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    tier: Mapped[str | None] = mapped_column(String(32))
+    tags: Mapped[list[str]] = mapped_column(
+        ARRAY(String(32)), default=list, server_default=text("'{}'::varchar[]")
+    )
+    notes: Mapped[str | None] = mapped_column(Text)
+    refuses_calls: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    interest_level: Mapped[str | None] = mapped_column(String(8))
+    r_score: Mapped[int | None] = mapped_column(SmallInteger)
+    f_score: Mapped[int | None] = mapped_column(SmallInteger)
+    m_score: Mapped[int | None] = mapped_column(SmallInteger)
+    rfm_segment: Mapped[str | None] = mapped_column(String(24))
+    rfm_scored_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     __table_args__ = (
         UniqueConstraint("merchant_id", "user_id"),
         CheckConstraint("visits >= 0", name="visits_non_negative"),
         CheckConstraint("total_spend >= 0", name="spend_non_negative"),
+        CheckConstraint(
+            f"interest_level IS NULL OR {_in('interest_level', INTEREST_LEVELS)}",
+            name="interest_level",
+        ),
+        # keyset orders of the directory: (merchant, sort key, id), scanned backwards
         Index("ix_customers_merchant_last_visit", "merchant_id", "last_visit_at", "id"),
+        Index("ix_customers_merchant_total_spend", "merchant_id", "total_spend", "id"),
+        Index("ix_customers_merchant_visits", "merchant_id", "visits", "id"),
+        Index(
+            "ix_customers_name_trgm",
+            "name",
+            postgresql_using="gin",
+            postgresql_ops={"name": "gin_trgm_ops"},
+        ),
+        Index(
+            "ix_customers_phone_trgm",
+            "phone",
+            postgresql_using="gin",
+            postgresql_ops={"phone": "gin_trgm_ops"},
+        ),
+        Index("ix_customers_tags", "tags", postgresql_using="gin"),
+        # Segment counts read only rule columns: an index-only scan of this narrow index reads
+        # ~5x fewer pages than the heap (name, phone, notes, tags live there).
+        Index(
+            "ix_customers_segment_rules",
+            "merchant_id",
+            postgresql_include=[
+                "r_score",
+                "f_score",
+                "m_score",
+                "visits",
+                "total_spend",
+                "last_visit_at",
+                "first_seen_at",
+                "tier",
+                "refuses_calls",
+            ],
+        ),
+    )
+
+
+class CustomerEvent(Base):
+    """Append-only timeline: one row per activity reported through `record_activity`.
+
+    Analytics (revenue and visits by week, new vs returning) read this table, so the timeline
+    and the weekly figures exist without querying the packages that reported the events.
+    """
+
+    __tablename__ = "customer_events"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    merchant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
+    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    visit: Mapped[bool] = mapped_column(Boolean)
+    amount: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    currency: Mapped[str] = mapped_column(String(3), default="CNY", server_default="CNY")
+    reference_id: Mapped[uuid.UUID | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        Index("ix_customer_events_customer_at", "customer_id", "at", "id"),
+        Index("ix_customer_events_merchant_at", "merchant_id", "at"),
+    )
+
+
+class CustomerAccessLog(Base):
+    """Who viewed or exported customer data, and when (personal data access audit)."""
+
+    __tablename__ = "customer_access_log"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    merchant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
+    staff_user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    action: Mapped[str] = mapped_column(String(24))
+    customer_id: Mapped[uuid.UUID | None] = mapped_column()
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (Index("ix_customer_access_log_merchant_at", "merchant_id", "at"),)
+
+
+class Segment(IdMixin, Base):
+    __tablename__ = "customer_segments"
+
+    merchant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(80))
+    rules: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (Index("ix_customer_segments_merchant_id", "merchant_id", "id"),)
+
+
+class FollowUp(IdMixin, Base):
+    """A follow-up (回访) record; kept at least three years (no delete route)."""
+
+    __tablename__ = "follow_ups"
+
+    merchant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
+    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    staff_user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    method: Mapped[str] = mapped_column(String(8))
+    content: Mapped[str] = mapped_column(Text)
+    issues_found: Mapped[str | None] = mapped_column(Text)
+    outcome: Mapped[str | None] = mapped_column(Text)
+    satisfaction: Mapped[int | None] = mapped_column(SmallInteger)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    next_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    task_id: Mapped[uuid.UUID | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        CheckConstraint(_in("method", FOLLOW_UP_METHODS), name="method"),
+        CheckConstraint("satisfaction BETWEEN 1 AND 5", name="satisfaction"),
+        Index("ix_follow_ups_merchant_occurred", "merchant_id", "occurred_at", "id"),
+        Index("ix_follow_ups_customer_occurred", "customer_id", "occurred_at"),
+    )
+
+
+class FollowUpPlan(IdMixin, Base):
+    """Rules that schedule follow-ups: days after a first purchase, or every N days by interest."""
+
+    __tablename__ = "follow_up_plans"
+
+    merchant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(80))
+    trigger: Mapped[str] = mapped_column(String(16))
+    offsets_days: Mapped[list[int]] = mapped_column(
+        ARRAY(Integer), default=list, server_default=text("'{}'::integer[]")
+    )
+    interest_level: Mapped[str | None] = mapped_column(String(8))
+    every_days: Mapped[int | None] = mapped_column(Integer)
+    method: Mapped[str] = mapped_column(String(8))
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        CheckConstraint("trigger IN ('first_purchase', 'interest_level')", name="trigger"),
+        CheckConstraint(_in("method", FOLLOW_UP_METHODS), name="method"),
+        CheckConstraint("every_days IS NULL OR every_days > 0", name="every_days_positive"),
+        Index("ix_follow_up_plans_merchant_id", "merchant_id"),
+    )
+
+
+class FollowUpTask(IdMixin, Base):
+    """A scheduled follow-up (from a plan or a record's `next_at`), done by a later record."""
+
+    __tablename__ = "follow_up_tasks"
+
+    merchant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
+    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    plan_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("follow_up_plans.id", ondelete="SET NULL")
+    )
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    method: Mapped[str] = mapped_column(String(8))
+    reason: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(12), default="pending", server_default="pending")
+    follow_up_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("follow_ups.id", ondelete="SET NULL")
+    )
+    done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'done', 'cancelled')", name="status"),
+        CheckConstraint(_in("method", FOLLOW_UP_METHODS), name="method"),
+        # a plan schedules one task per customer and due time, however often its job runs
+        UniqueConstraint("plan_id", "customer_id", "due_at"),
+        Index("ix_follow_up_tasks_merchant_status_due", "merchant_id", "status", "due_at"),
+        Index("ix_follow_up_tasks_customer_id", "customer_id"),
+    )
+
+
+class Complaint(IdMixin, Base):
+    __tablename__ = "complaints"
+
+    merchant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
+    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    source: Mapped[str] = mapped_column(String(8))
+    category: Mapped[str] = mapped_column(String(24))
+    channel: Mapped[str] = mapped_column(String(16))
+    content: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(12), default="open", server_default="open")
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    response: Mapped[str | None] = mapped_column(Text)
+    responded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolution: Mapped[str | None] = mapped_column(Text)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    satisfaction: Mapped[int | None] = mapped_column(SmallInteger)
+    recorded_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    handled_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        CheckConstraint(_in("status", COMPLAINT_STATUSES), name="status"),
+        CheckConstraint("source IN ('customer', 'staff')", name="source"),
+        CheckConstraint("satisfaction BETWEEN 1 AND 5", name="satisfaction"),
+        Index("ix_complaints_merchant_status_due", "merchant_id", "status", "due_at"),
+        Index("ix_complaints_merchant_opened", "merchant_id", "opened_at"),
+        Index("ix_complaints_customer_id", "customer_id"),
     )

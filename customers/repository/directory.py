@@ -1,0 +1,304 @@
+"""Queries of the customer records, their timeline and the access audit log."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    cast,
+    func,
+    literal,
+    literal_column,
+    null,
+    select,
+    tuple_,
+    union_all,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from customers.models import Complaint, Customer, CustomerAccessLog, CustomerEvent, FollowUp
+
+SORT_COLUMNS: dict[str, Any] = {
+    "last_visit": Customer.last_visit_at,
+    "total_spend": Customer.total_spend,
+    "visits": Customer.visits,
+}
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def search_clause(q: str) -> ColumnElement[bool]:
+    """Digits search the phone (contains), anything else the name (case-insensitive contains)."""
+    digits = "".join(ch for ch in q if ch.isdigit())
+    if digits and len(digits) >= 3 and all(ch.isdigit() or ch in " +-" for ch in q.strip()):
+        return Customer.phone.like(f"%{_like_escape(digits)}%", escape="\\")
+    return Customer.name.ilike(f"%{_like_escape(q.strip())}%", escape="\\")
+
+
+class CustomerRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    # -- writes from record_activity ----------------------------------------------------------
+
+    async def upsert_activity(
+        self,
+        *,
+        merchant_id: uuid.UUID,
+        user_id: uuid.UUID,
+        source: str,
+        at: datetime,
+        spend: int,
+        currency: str,
+        visit: bool,
+        tier: str | None = None,
+    ) -> tuple[uuid.UUID, bool, bool]:
+        """One atomic upsert; returns (customer id, created, this was the first purchase).
+
+        The row lock taken by ON CONFLICT DO UPDATE serialises concurrent events of one
+        customer, so exactly one event sees `total_spend` equal to its own spend while the
+        total before it was zero: that one is the first purchase.
+        """
+        stmt = insert(Customer).values(
+            merchant_id=merchant_id,
+            user_id=user_id,
+            first_seen_at=at,
+            last_activity_at=at,
+            first_visit_at=at if visit else None,
+            last_visit_at=at if visit else None,
+            first_purchase_at=at if spend > 0 else None,
+            visits=1 if visit else 0,
+            total_spend=spend,
+            currency=currency,
+            source=source,
+            tier=tier,
+        )
+        existing = Customer.__table__.c
+        excluded = stmt.excluded
+        upsert = stmt.on_conflict_do_update(
+            index_elements=[existing.merchant_id, existing.user_id],
+            set_={
+                "first_seen_at": func.least(existing.first_seen_at, excluded.first_seen_at),
+                "last_activity_at": func.greatest(
+                    existing.last_activity_at, excluded.last_activity_at
+                ),
+                # least/greatest ignore NULLs in PostgreSQL
+                "first_visit_at": func.least(existing.first_visit_at, excluded.first_visit_at),
+                "last_visit_at": func.greatest(existing.last_visit_at, excluded.last_visit_at),
+                "first_purchase_at": func.least(
+                    existing.first_purchase_at, excluded.first_purchase_at
+                ),
+                "visits": existing.visits + excluded.visits,
+                "total_spend": existing.total_spend + excluded.total_spend,
+                "tier": func.coalesce(excluded.tier, existing.tier),
+                "updated_at": func.now(),
+            },
+        ).returning(
+            existing.id,
+            # xmax is 0 on a freshly inserted row, the locker's xid on an updated one
+            literal_column("(customers.xmax = 0)").label("created"),
+            existing.total_spend,
+        )
+        row = (await self.session.execute(upsert)).one()
+        first_purchase = spend > 0 and row.total_spend == spend
+        return row.id, bool(row.created), first_purchase
+
+    async def add_event(
+        self,
+        *,
+        merchant_id: uuid.UUID,
+        customer_id: uuid.UUID,
+        kind: str,
+        at: datetime,
+        visit: bool,
+        amount: int,
+        currency: str,
+        reference_id: uuid.UUID | None,
+    ) -> None:
+        await self.session.execute(
+            insert(CustomerEvent).values(
+                merchant_id=merchant_id,
+                customer_id=customer_id,
+                kind=kind,
+                at=at,
+                visit=visit,
+                amount=amount,
+                currency=currency,
+                reference_id=reference_id,
+            )
+        )
+
+    async def set_identity(
+        self, customer_id: uuid.UUID, *, name: str | None, phone: str | None
+    ) -> None:
+        await self.session.execute(
+            update(Customer)
+            .where(Customer.id == customer_id, Customer.name.is_(None))
+            .values(name=name, phone=phone)
+        )
+
+    async def set_tier(self, *, merchant_id: uuid.UUID, user_id: uuid.UUID, tier: str) -> bool:
+        result = await self.session.execute(
+            update(Customer)
+            .where(Customer.merchant_id == merchant_id, Customer.user_id == user_id)
+            .values(tier=tier, updated_at=func.now())
+            .returning(Customer.id)
+        )
+        return result.first() is not None
+
+    # -- reads ------------------------------------------------------------------------------
+
+    async def get(self, merchant_id: uuid.UUID, customer_id: uuid.UUID) -> Customer | None:
+        stmt = select(Customer).where(
+            Customer.merchant_id == merchant_id, Customer.id == customer_id
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def get_for_update(
+        self, merchant_id: uuid.UUID, customer_id: uuid.UUID
+    ) -> Customer | None:
+        stmt = (
+            select(Customer)
+            .where(Customer.merchant_id == merchant_id, Customer.id == customer_id)
+            .with_for_update()
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def id_of_user(self, merchant_id: uuid.UUID, user_id: uuid.UUID) -> uuid.UUID | None:
+        stmt = select(Customer.id).where(
+            Customer.merchant_id == merchant_id, Customer.user_id == user_id
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def update_fields(
+        self, merchant_id: uuid.UUID, customer_id: uuid.UUID, changes: dict[str, Any]
+    ) -> Customer | None:
+        stmt = (
+            update(Customer)
+            .where(Customer.merchant_id == merchant_id, Customer.id == customer_id)
+            .values(**changes, updated_at=func.now())
+            .returning(Customer)
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def page(
+        self,
+        *,
+        merchant_id: uuid.UUID,
+        filters: list[ColumnElement[bool]],
+        sort: str,
+        after: tuple[Any, uuid.UUID] | None,
+        limit: int,
+    ) -> list[Customer]:
+        """Up to `limit` customers in (sort key DESC, id DESC) order after the cursor.
+
+        Every statement is an index range scan of (merchant_id, key, id) read backwards. For
+        last_visit (nullable) the never-visited customers come last: a second statement
+        continues into them when the first runs out, so no OR spoils the index condition.
+        """
+        column = SORT_COLUMNS[sort]
+        base = [Customer.merchant_id == merchant_id, *filters]
+        rows: list[Customer] = []
+        in_null_phase = sort == "last_visit" and after is not None and after[0] is None
+        if not in_null_phase:
+            conds = list(base)
+            if sort == "last_visit":
+                conds.append(column.is_not(None))
+            if after is not None:
+                conds.append(tuple_(column, Customer.id) < tuple_(after[0], after[1]))
+            stmt = (
+                select(Customer).where(*conds).order_by(column.desc(), Customer.id.desc())
+            ).limit(limit)
+            rows = list((await self.session.execute(stmt)).scalars())
+        if sort == "last_visit" and len(rows) < limit:
+            conds = [*base, column.is_(None)]
+            if in_null_phase and after is not None:
+                conds.append(Customer.id < after[1])
+            stmt = (
+                select(Customer).where(*conds).order_by(Customer.id.desc()).limit(limit - len(rows))
+            )
+            rows.extend((await self.session.execute(stmt)).scalars())
+        return rows
+
+    async def timeline(
+        self,
+        *,
+        merchant_id: uuid.UUID,
+        customer_id: uuid.UUID,
+        after: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[Any]:
+        events = select(
+            CustomerEvent.at.label("at"),
+            (literal("event:") + cast(CustomerEvent.id, String)).label("key"),
+            CustomerEvent.kind.label("kind"),
+            CustomerEvent.amount.label("amount"),
+            CustomerEvent.currency.label("currency"),
+            CustomerEvent.reference_id.label("reference_id"),
+            cast(null(), String).label("summary"),
+        ).where(
+            CustomerEvent.merchant_id == merchant_id,
+            CustomerEvent.customer_id == customer_id,
+            # complaints appear from their own table, with their current status
+            CustomerEvent.kind != "complaint",
+        )
+        follow_ups = select(
+            FollowUp.occurred_at.label("at"),
+            (literal("follow_up:") + cast(FollowUp.id, String)).label("key"),
+            (literal("follow_up_") + FollowUp.method).label("kind"),
+            cast(null(), FollowUp.satisfaction.type).label("amount"),
+            cast(null(), String).label("currency"),
+            FollowUp.id.label("reference_id"),
+            func.left(FollowUp.content, 140).label("summary"),
+        ).where(FollowUp.merchant_id == merchant_id, FollowUp.customer_id == customer_id)
+        complaints = select(
+            Complaint.opened_at.label("at"),
+            (literal("complaint:") + cast(Complaint.id, String)).label("key"),
+            (literal("complaint_") + Complaint.status).label("kind"),
+            cast(null(), Complaint.satisfaction.type).label("amount"),
+            cast(null(), String).label("currency"),
+            Complaint.id.label("reference_id"),
+            func.left(Complaint.content, 140).label("summary"),
+        ).where(Complaint.merchant_id == merchant_id, Complaint.customer_id == customer_id)
+        merged = union_all(events, follow_ups, complaints).subquery()
+        stmt = select(merged)
+        if after is not None:
+            stmt = stmt.where(tuple_(merged.c.at, merged.c.key) < tuple_(after[0], after[1]))
+        stmt = stmt.order_by(merged.c.at.desc(), merged.c.key.desc()).limit(limit)
+        return list((await self.session.execute(stmt)).all())
+
+    async def log_access(
+        self,
+        *,
+        merchant_id: uuid.UUID,
+        staff_user_id: uuid.UUID,
+        action: str,
+        customer_id: uuid.UUID | None,
+        detail: dict[str, Any],
+    ) -> None:
+        await self.session.execute(
+            insert(CustomerAccessLog).values(
+                merchant_id=merchant_id,
+                staff_user_id=staff_user_id,
+                action=action,
+                customer_id=customer_id,
+                detail=detail,
+            )
+        )
+
+    async def access_log(self, merchant_id: uuid.UUID, limit: int) -> list[CustomerAccessLog]:
+        stmt = (
+            select(CustomerAccessLog)
+            .where(CustomerAccessLog.merchant_id == merchant_id)
+            .order_by(CustomerAccessLog.id.desc())
+            .limit(limit)
+        )
+        return list((await self.session.execute(stmt)).scalars())

@@ -1,0 +1,24 @@
+"""The rules of the customers package; other packages call only what is exported here.
+
+- `record_activity` / `set_tier`: report an interaction (or a tier change) with a merchant.
+- `segment_user_ids`, `segment_contains`, `segment_user_ids_select`: segment audiences.
+"""
+
+from customers.service.activity import VISIT_KINDS, ActivityKind, record_activity, set_tier
+from customers.service.segments import (
+    SegmentNotFound,
+    segment_contains,
+    segment_user_ids,
+    segment_user_ids_select,
+)
+
+__all__ = [
+    "VISIT_KINDS",
+    "ActivityKind",
+    "SegmentNotFound",
+    "record_activity",
+    "segment_contains",
+    "segment_user_ids",
+    "segment_user_ids_select",
+    "set_tier",
+]

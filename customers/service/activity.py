@@ -1,0 +1,98 @@
+"""Customer records, kept current by the events other packages report.
+
+Coupons, memberships, orders and push call `record_activity` in the same transaction as the
+fact (a claim, a redemption, a card purchase, an order, a follow of the merchant). It is one
+atomic upsert plus one append to the customer's timeline, so concurrent events never lose a
+count. A customer's first purchase also schedules the merchant's first-purchase follow-ups.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from accounts import service as accounts_service
+from customers.repository import CustomerRepository
+from customers.service.followups import schedule_first_purchase
+
+ActivityKind = Literal[
+    "coupon_claimed",
+    "coupon_redeemed",
+    "card_joined",
+    "card_transaction",
+    "card_topup",
+    "order_paid",
+    "order_consumed",
+    "booking",
+    "followed",
+    "review",
+    "complaint",
+]
+# Activities that mean the person came to the shop (a visit), not just an online action
+VISIT_KINDS: frozenset[str] = frozenset({"coupon_redeemed", "card_transaction", "order_consumed"})
+
+
+async def record_activity(
+    session: AsyncSession,
+    *,
+    merchant_id: uuid.UUID,
+    user_id: uuid.UUID,
+    kind: ActivityKind,
+    at: datetime,
+    spend: int = 0,
+    currency: str = "CNY",
+    visit: bool | None = None,
+    reference_id: uuid.UUID | None = None,
+    tier: str | None = None,
+) -> uuid.UUID:
+    """Create or update the merchant's customer record for this user; returns its id.
+
+    `spend` is in minor units (what the customer paid), `visit` defaults by kind,
+    `reference_id` names the reporting package's row (redemption, ledger entry, order) on the
+    timeline, `tier` (a membership tier code) replaces the customer's tier when given.
+    """
+    if spend < 0:
+        raise ValueError("spend must not be negative")
+    counts_as_visit = kind in VISIT_KINDS if visit is None else visit
+    repo = CustomerRepository(session)
+    customer_id, created, first_purchase = await repo.upsert_activity(
+        merchant_id=merchant_id,
+        user_id=user_id,
+        source=kind,
+        at=at,
+        spend=spend,
+        currency=currency,
+        visit=counts_as_visit,
+        tier=tier,
+    )
+    await repo.add_event(
+        merchant_id=merchant_id,
+        customer_id=customer_id,
+        kind=kind,
+        at=at,
+        visit=counts_as_visit,
+        amount=spend,
+        currency=currency,
+        reference_id=reference_id,
+    )
+    if created:
+        # copied once so the directory searches its own table; staff may rename later
+        user = await accounts_service.get_user(session, user_id=user_id)
+        await repo.set_identity(customer_id, name=user.display_name, phone=user.phone)
+    if first_purchase:
+        await schedule_first_purchase(
+            session, merchant_id=merchant_id, customer_id=customer_id, at=at
+        )
+    return customer_id
+
+
+async def set_tier(
+    session: AsyncSession, *, merchant_id: uuid.UUID, user_id: uuid.UUID, tier: str
+) -> bool:
+    """Memberships call this when a card's tier changes; False if the user is no customer."""
+    return await CustomerRepository(session).set_tier(
+        merchant_id=merchant_id, user_id=user_id, tier=tier
+    )
