@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from accounts.routes import router as accounts_router
 from api.health import router as health_router
 from api.middleware import RequestContextMiddleware
+from api.wiring import wire_packages
 from core.database import ReadRouter, create_engine, create_sessionmaker
 from core.errors import install_error_handlers
 from core.logging import configure_logging
@@ -32,6 +33,7 @@ API_ROUTERS = [
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_json)
+    wire_packages()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

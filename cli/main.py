@@ -200,6 +200,7 @@ def worker(
     only: Annotated[list[str] | None, typer.Option(help="Run only these jobs")] = None,
 ) -> None:
     """Run background jobs (outbox delivery, expiries, retention) until interrupted."""
+    from api.wiring import wire_packages
     from core.database import create_engine, create_sessionmaker
     from core.jobs import JobContext, run_worker
     from core.logging import configure_logging
@@ -207,6 +208,7 @@ def worker(
 
     for module in JOB_MODULES:
         importlib.import_module(module)
+    wire_packages()
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_json)
 

@@ -93,6 +93,27 @@ class CardRepository:
         stmt = insert(Card).values(**values).on_conflict_do_nothing().returning(Card)
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
+    async def holders_in_tiers(
+        self,
+        merchant_id: uuid.UUID,
+        tier_codes: list[str],
+        *,
+        program_id: uuid.UUID | None = None,
+        user_id: uuid.UUID | None = None,
+    ) -> list[uuid.UUID]:
+        """Users holding a card of the merchant at one of these tier codes."""
+        stmt = (
+            select(Card.user_id)
+            .join(Tier, Tier.id == Card.tier_id)
+            .where(Card.merchant_id == merchant_id, Tier.code.in_(tier_codes))
+            .distinct()
+        )
+        if program_id is not None:
+            stmt = stmt.where(Card.program_id == program_id)
+        if user_id is not None:
+            stmt = stmt.where(Card.user_id == user_id)
+        return list((await self.session.execute(stmt)).scalars())
+
     async def user_has_card(self, program_id: uuid.UUID, user_id: uuid.UUID) -> bool:
         stmt = select(Card.id).where(Card.program_id == program_id, Card.user_id == user_id)
         return (await self.session.execute(stmt)).first() is not None

@@ -98,7 +98,12 @@ async def claim(
         raise ClaimLimitReached(extra={"per_user_limit": campaign.per_user_limit})
     (coupon,) = await _insert_coupons(session, campaign, [user_id], source="claim", now=now)
     await customers_service.record_activity(
-        session, merchant_id=campaign.merchant_id, user_id=user_id, kind="coupon_claimed", at=now
+        session,
+        merchant_id=campaign.merchant_id,
+        user_id=user_id,
+        kind="coupon_claimed",
+        at=now,
+        reference_id=coupon.id,
     )
     if not await CampaignRepository(session).take_one(campaign.id, now=now):
         # lost the last coupon (or the campaign was paused meanwhile): the request's rollback

@@ -242,6 +242,7 @@ async def redeem(
             at=now,
             spend=max(0, order - discount) if order is not None else 0,
             currency=campaign.currency,
+            reference_id=row.id,
         )
     return schemas.RedeemResult(
         redemption_id=row.id,

@@ -7,6 +7,7 @@ from memberships.service.cards import (
     join_program,
     my_cards,
     set_pin,
+    tier_members,
 )
 from memberships.service.counter import counter_transaction
 from memberships.service.designs import card_png, get_design, preview_png, set_design
@@ -44,6 +45,7 @@ __all__ = [
     "list_programs",
     "my_cards",
     "preview_png",
+    "tier_members",
     "program_merchant",
     "refund_stored_value",
     "reverse_transaction",

@@ -129,7 +129,13 @@ async def join_program(
     else:  # 10^14 numbers: five collisions in a row means something else is wrong
         raise RuntimeError("could not allocate a card number")
     await record_activity(
-        session, merchant_id=program.merchant_id, user_id=user_id, kind="card_joined", at=now
+        session,
+        merchant_id=program.merchant_id,
+        user_id=user_id,
+        kind="card_joined",
+        at=now,
+        reference_id=card.id,
+        tier=first.code,
     )
     ctx = CardContext(card, program, first, None)
     return card_schema(card, ctx)
@@ -250,3 +256,18 @@ def read_qr_token(settings: Settings, token: str, now: datetime) -> QrClaim:
     if now.timestamp() > expires:
         raise QrExpired()
     return QrClaim(card_id, token_id)
+
+
+async def tier_members(
+    session: AsyncSession,
+    *,
+    merchant_id: uuid.UUID,
+    tier_codes: list[str],
+    program_id: uuid.UUID | None = None,
+    user_id: uuid.UUID | None = None,
+) -> list[uuid.UUID]:
+    """Card holders of the merchant at these tiers (a coupon audience); `user_id` narrows it
+    to a membership test."""
+    return await CardRepository(session).holders_in_tiers(
+        merchant_id, tier_codes, program_id=program_id, user_id=user_id
+    )

@@ -145,6 +145,8 @@ async def counter_transaction(
         at=now,
         spend=spend,
         currency=currency,
+        reference_id=entry.id,
+        tier=ctx.tier.code,  # after a possible upgrade by this purchase
     )
     return schemas.CounterTransaction(
         entry=entry_schema(entry),

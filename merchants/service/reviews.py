@@ -90,9 +90,11 @@ async def create_review(
         rating=data.rating,
         text=data.text.strip(),
         verified=verified,
-        redemption_id=data.redemption_id,
-        order_id=data.order_id,
-        card_transaction_id=data.card_transaction_id,
+        # a reference that is not the reviewer's own consumption here is dropped: the review
+        # is a general one, and nobody can take the one-review-per-consumption slot of another
+        redemption_id=data.redemption_id if verified else None,
+        order_id=data.order_id if verified else None,
+        card_transaction_id=data.card_transaction_id if verified else None,
     )
     try:
         # a savepoint, so a duplicate is a clean 409 and the request's transaction lives on

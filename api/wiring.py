@@ -1,0 +1,82 @@
+"""Where packages that must not import each other at module level are plugged together.
+
+- nearby `has_offers` (merchants) asks coupons whether a shop has a claimable campaign;
+- coupon audiences of kind `tiers` (memberships) and `segment` (customers).
+
+Called once by the app factory (and by `corner worker`); registering twice is harmless.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import literal_column
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from coupons import service as coupons
+from customers import service as customers
+from memberships import service as memberships
+from merchants import service as merchants
+
+
+def claimable_offer_sql() -> str:
+    """The coupons predicate rendered over the nearby query's shop alias `s` and `:now`."""
+    predicate = coupons.claimable_offer_predicate(
+        literal_column("s.id"), literal_column("s.merchant_id"), literal_column(":now")
+    )
+    return str(
+        predicate.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
+    )
+
+
+async def _in_tiers(
+    session: AsyncSession, merchant_id: uuid.UUID, audience: dict[str, Any], user_id: uuid.UUID
+) -> bool:
+    return bool(await _tier_members(session, merchant_id, audience, user_id))
+
+
+async def _tier_members(
+    session: AsyncSession,
+    merchant_id: uuid.UUID,
+    audience: dict[str, Any],
+    user_id: uuid.UUID | None = None,
+) -> list[uuid.UUID]:
+    program_id = audience.get("program_id")
+    return await memberships.tier_members(
+        session,
+        merchant_id=merchant_id,
+        tier_codes=list(audience["tier_codes"]),
+        program_id=uuid.UUID(str(program_id)) if program_id else None,
+        user_id=user_id,
+    )
+
+
+async def _in_segment(
+    session: AsyncSession, merchant_id: uuid.UUID, audience: dict[str, Any], user_id: uuid.UUID
+) -> bool:
+    return await customers.segment_contains(
+        session,
+        merchant_id=merchant_id,
+        segment_id=uuid.UUID(str(audience["segment_id"])),
+        user_id=user_id,
+    )
+
+
+async def _segment_members(
+    session: AsyncSession, merchant_id: uuid.UUID, audience: dict[str, Any]
+) -> list[uuid.UUID]:
+    return await customers.segment_user_ids(
+        session, merchant_id=merchant_id, segment_id=uuid.UUID(str(audience["segment_id"]))
+    )
+
+
+def wire_packages() -> None:
+    merchants.register_offer_predicate(claimable_offer_sql())
+    coupons.register_audience_resolver(
+        "tiers", coupons.AudienceResolver(contains=_in_tiers, members=_tier_members)
+    )
+    coupons.register_audience_resolver(
+        "segment", coupons.AudienceResolver(contains=_in_segment, members=_segment_members)
+    )
