@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import re
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,9 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.console.conftest import TABLET_LANDSCAPE, TABLET_PORTRAIT, LiveServer, screenshot
 from tests.console.conftest import write_y4m as write_camera
-from tests.helpers import Actor, ApiClient, create_shop
+from tests.console.flows import PASSWORD, choose_shop, open_counter, owner_with_shop, result_state
+from tests.helpers import Actor, ApiClient
 
-PASSWORD = "s3cret-pass"
 COUPON_ROUTES = (
     "/v1/merchants/{merchant_id}/campaigns",
     "/v1/campaigns/{campaign_id}/publish",
@@ -28,48 +29,6 @@ COUPON_ROUTES = (
     "/v1/counter/lookup",
     "/v1/counter/redeem",
 )
-
-
-async def owner_with_shop(client: ApiClient, shop_name: str = "静安店") -> tuple[Actor, dict, dict]:
-    owner = await client.register(name="王老板")
-    merchant = await client.merchant(owner, name="老王面馆")
-    shop = await create_shop(client, owner, merchant["id"], name=shop_name)
-    return owner, merchant, shop
-
-
-async def sign_in(page: Any, phone: str, password: str = PASSWORD) -> None:
-    await page.goto("/console/")
-    await page.get_by_label("手机号或邮箱").fill(phone)
-    await page.get_by_label("密码").fill(password)
-    await page.get_by_role("button", name="登录").click()
-    await page.get_by_role("heading", name="选择商户和门店").wait_for()
-
-
-async def choose_shop(page: Any, shop: dict) -> None:
-    """Pick the shop: from the list when the server lists shops, otherwise by its ID."""
-    shop_id = page.get_by_label("门店编号 (ID)")
-    radio = page.get_by_role("radio", name=re.compile(re.escape(shop["name"])))
-    await shop_id.or_(radio).first.wait_for()
-    if await shop_id.count():
-        await shop_id.fill(shop["id"])
-        await page.get_by_role("button", name="查找门店").click()
-        await page.locator(".alert-ok").wait_for()
-    elif not await radio.is_checked():
-        await radio.check()
-    await page.get_by_role("button", name="进入收银台").click()
-    await page.get_by_role("heading", name="收银台核销").wait_for()
-
-
-async def open_counter(page: Any, phone: str, shop: dict) -> None:
-    await sign_in(page, phone)
-    await choose_shop(page, shop)
-
-
-async def result_state(page: Any, *states: str) -> Any:
-    selector = ", ".join(f'#counter-result[data-state="{s}"]' for s in states)
-    result = page.locator(selector)
-    await result.wait_for()
-    return result
 
 
 async def test_sign_in_choose_shop_and_switch_language(client: ApiClient, page: Any) -> None:
@@ -349,8 +308,8 @@ async def test_customers_list_and_detail(
             person = await client.register(name=name)
             await record_activity(
                 session,
-                merchant_id=merchant["id"],
-                user_id=person.user_id,  # type: ignore[arg-type]
+                merchant_id=uuid.UUID(merchant["id"]),
+                user_id=uuid.UUID(person.user_id),
                 kind="coupon_redeemed",
                 at=datetime.now(UTC) - timedelta(days=i),
                 spend=1000 * (i + 1),

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from tests.helpers import ApiClient
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 async def test_console_index_is_served_with_a_strict_policy(client: ApiClient) -> None:
@@ -41,3 +44,16 @@ async def test_console_assets_contain_the_qr_decoder_and_no_remote_urls(client: 
 async def test_console_does_not_appear_in_the_api_schema(client: ApiClient) -> None:
     paths = (await client.get("/openapi.json")).json()["paths"]
     assert not any(p.startswith("/console") for p in paths)
+
+
+def test_every_string_is_in_both_languages() -> None:
+    source = ROOT / "console" / "src"
+    dictionary = (source / "i18n.js").read_text(encoding="utf-8")
+    zh_block, en_block = dictionary.split("\n  en: {\n", 1)
+    key = re.compile(r'^\s+"([\w.]+)": ', re.M)
+    zh, en = set(key.findall(zh_block)), set(key.findall(en_block.split("\n};", 1)[0]))
+    assert zh == en, {"only zh-CN": zh - en, "only en": en - zh}
+    used: set[str] = set()
+    for path in source.rglob("*.js"):
+        used |= set(re.findall(r'\bt\(\s*"([\w.]+)"', path.read_text(encoding="utf-8")))
+    assert used <= zh, f"strings used but not in the dictionary: {used - zh}"

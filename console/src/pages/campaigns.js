@@ -105,7 +105,7 @@ export async function renderCampaign(main, { id }) {
           h(
             "details",
             {},
-            h("summary", {}, t("campaign.by_day")),
+            h("summary", {}, t("campaign.table")),
             h(
               "table",
               { class: "data" },

@@ -267,6 +267,9 @@ export function renderCounter(main) {
       const r = data.refusal || {};
       return refusal(t("counter.refused"), { ...r.extra, ...r, extra: r.extra });
     }
+    // the lookup may recognise other things a customer shows at the counter
+    if (data?.kind === "card" || (data?.card && !data.coupon)) return showCardForm(data.card?.card_number || body.code || body.qr);
+    if (data?.kind === "order" || (data?.order && !data.coupon)) return showOrder(data.order || data);
     showLookup(body, data);
   }
 
@@ -345,6 +348,36 @@ export function renderCounter(main) {
       h("button", { type: "button", class: "btn btn-ghost btn-block", onclick: () => { idle(); focusCode(); } }, t("common.cancel")),
     );
     button.focus();
+  }
+
+  // -- orders bought online, consumed at the counter ----------------------------------------
+  function showOrder(order) {
+    const rows = [
+      [t("counter.order"), order.offering?.name || order.name || order.id],
+      [t("counter.order_amount_paid"), order.amount || order.total ? formatMoney(order.amount || order.total) : null],
+      [t("counter.order_status"), order.status],
+    ].filter(([, v]) => v);
+    const confirm = h(
+      "button",
+      { type: "button", class: "btn btn-confirm btn-huge btn-block", onclick: () => confirmOrder(order.id) },
+      t("counter.order_confirm"),
+    );
+    setState("lookup", h("h2", {}, t("counter.order")), h("dl", { class: "facts" }, rows.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])), confirm);
+    confirm.focus();
+  }
+
+  async function confirmOrder(orderId) {
+    attempt ??= { path: `/v1/counter/orders/${encodeURIComponent(orderId)}/consume`, body: { shop_id: shop.id }, key: newIdempotencyKey() };
+    busy("redeeming", t("counter.redeeming"));
+    try {
+      await post(attempt.path, attempt.body, { "Idempotency-Key": attempt.key });
+    } catch (error) {
+      if (!error.answered) return networkFailure(t("counter.failed"), () => confirmOrder(orderId));
+      attempt = null;
+      return refusal(t("counter.failed"), error.problem, { state: "failed" });
+    }
+    attempt = null;
+    success(t("counter.order_success"), []);
   }
 
   // -- member cards -----------------------------------------------------------------------
