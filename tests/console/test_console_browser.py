@@ -217,6 +217,7 @@ async def test_typed_code_lookup_confirm_success_then_already_redeemed(
     result = await result_state(page, "refused", "failed")
     text = await result.inner_text()
     assert re.search(r"已于 .*\d{2}:\d{2} 在 静安店 核销", text), text
+    assert "优惠券已核销" in text
     await screenshot(page, "12-counter-already-redeemed")
 
     if live_server.has("/v1/campaigns/{campaign_id}/stats"):

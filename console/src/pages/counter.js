@@ -5,7 +5,7 @@
 // it with the same body, so the server answers the first result instead of redeeming twice.
 import { get, newIdempotencyKey, post } from "../api.js";
 import { field, h, mount } from "../dom.js";
-import { formatDateTime, formatMoney, formatTime, t } from "../i18n.js";
+import { formatDateTime, formatMoney, formatTime, t, tMaybe } from "../i18n.js";
 import { session } from "../state.js";
 import { heading } from "./common.js";
 
@@ -222,7 +222,7 @@ export function renderCounter(main) {
       h("div", { class: "outcome outcome-bad", role: "alert" },
         h("span", { class: "outcome-icon", "aria-hidden": "true" }, "✕"),
         h("h2", {}, titleText),
-        h("p", { class: "outcome-reason", "data-code": code || "" }, problem?.title || t("common.error")),
+        h("p", { class: "outcome-reason", "data-code": code || "" }, tMaybe(`problem.${code}`, problem?.title || t("common.error"))),
         detail ? h("p", { class: "outcome-detail" }, detail) : null,
       ),
       h("button", { type: "button", class: "btn btn-secondary btn-large btn-block", onclick: () => { idle(); focusCode(); } }, t("counter.next")),
