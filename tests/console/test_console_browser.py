@@ -335,3 +335,49 @@ async def test_customers_list_and_detail(
     await page.get_by_role("heading", name="李四").wait_for()
     await page.get_by_role("heading", name="时间线").wait_for()
     await screenshot(page, "21-customer-detail")
+
+
+# -- with the memberships package ---------------------------------------------------------
+
+
+async def test_member_card_purchase_earns_points(
+    client: ApiClient, page: Any, live_server: LiveServer
+) -> None:
+    live_server.require(
+        "/v1/merchants/{merchant_id}/programs",
+        "/v1/programs/{program_id}/join",
+        "/v1/counter/transactions",
+    )
+    owner, merchant, shop = await owner_with_shop(client)
+    r = await client.post(
+        f"/v1/merchants/{merchant['id']}/programs",
+        json={
+            "name": "老王面馆会员",
+            "tiers": [
+                {
+                    "code": "basic",
+                    "name": "普通会员",
+                    "rank": 0,
+                    "earn": {"points_per_currency_unit": 1},
+                }  # fmt: skip
+            ],
+            "redeem": {"points_per_currency_unit": 100},
+        },
+        headers=owner.headers,
+    )
+    assert r.status_code == 201, r.text
+    consumer = await client.register(name="赵六")
+    r = await client.post(f"/v1/programs/{r.json()['id']}/join", headers=consumer.headers)
+    assert r.status_code == 201, r.text
+    card_number = r.json()["card_number"]
+
+    await open_counter(page, owner.phone, shop)
+    await page.get_by_label("券码").fill(card_number)
+    await page.get_by_role("button", name="查询").click()
+    await result_state(page, "lookup")
+    await page.get_by_label("金额（元）").fill("25.50")
+    await page.get_by_role("button", name="确认交易").click()
+    result = await result_state(page, "success")
+    text = await result.inner_text()
+    assert "积分变动 +25" in text and "普通会员" in text, text
+    await screenshot(page, "16-counter-card-purchase")
