@@ -3,6 +3,7 @@
 const STRINGS = {
   "zh-CN": {
     "app.title": "Corner 商户后台",
+    "app.brand": "Corner 商户后台",
     "app.skip": "跳到主要内容",
     "lang.switch": "English",
     "lang.switch_label": "Switch to English",
@@ -188,12 +189,13 @@ const STRINGS = {
   },
   en: {
     "app.title": "Corner merchant console",
+    "app.brand": "Corner",
     "app.skip": "Skip to main content",
     "lang.switch": "中文",
     "lang.switch_label": "切换到中文",
     "nav.counter": "Counter",
     "nav.customers": "Customers",
-    "nav.campaigns": "Campaign results",
+    "nav.campaigns": "Campaigns",
     "nav.change": "Change merchant/shop",
     "nav.signout": "Sign out",
     "nav.main": "Main navigation",

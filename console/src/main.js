@@ -49,7 +49,7 @@ function renderTopbar(active) {
     },
     t("lang.switch"),
   );
-  const children = [h("span", { class: "brand" }, t("app.title"))];
+  const children = [h("span", { class: "brand" }, t("app.brand"))];
   if (session.signedIn && session.merchant) {
     const links = [
       ["counter", t("nav.counter")],
