@@ -1,10 +1,10 @@
 # Corner: `make run` starts everything, `make test` checks everything.
 SHELL := /bin/bash
 UV ?= uv
-APT_PACKAGES := postgresql-15 postgresql-15-postgis-3 redis-server fonts-noto-cjk
+APT_PACKAGES := postgresql-15 postgresql-15-postgis-3 redis-server fonts-noto-cjk chromium
 PYTEST_WORKERS ?= auto
 
-.PHONY: bootstrap run test lint typecheck pytest format services-up services-down bench clean
+.PHONY: bootstrap run test lint typecheck pytest format services-up services-down bench clean console
 
 bootstrap:  ## system packages (apt-get, as root) and Python packages (uv)
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -34,6 +34,9 @@ pytest:
 format:
 	$(UV) run ruff format .
 	$(UV) run ruff check --fix .
+
+console:  ## rebuild the merchant console bundle (api/console/static, committed) from console/
+	cd console && npm ci --no-audit --no-fund && npm run build
 
 services-up:
 	$(UV) run corner services up

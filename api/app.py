@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from accounts.routes import router as accounts_router
+from api.console import mount_console
 from api.health import router as health_router
 from api.middleware import RequestContextMiddleware
 from api.wiring import wire_packages
@@ -70,4 +71,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health_router)
     for router in API_ROUTERS:
         app.include_router(router)
+    mount_console(app)
     return app

@@ -1,0 +1,130 @@
+// The console's entry: hash routes, the top bar, language switch.
+import { h, mount } from "./dom.js";
+import { lang, setLang, t } from "./i18n.js";
+import { renderCampaign, renderCampaigns } from "./pages/campaigns.js";
+import { renderChoose } from "./pages/choose.js";
+import { renderCounter } from "./pages/counter.js";
+import { renderCustomer, renderCustomers } from "./pages/customers.js";
+import { renderSignin } from "./pages/signin.js";
+import { session } from "./state.js";
+
+const ROUTES = [
+  { path: /^signin$/, render: renderSignin, public: true },
+  { path: /^choose$/, render: renderChoose, needs: [] },
+  { path: /^counter$/, render: renderCounter, needs: ["merchant", "shop"], nav: "counter" },
+  { path: /^customers$/, render: renderCustomers, needs: ["merchant"], nav: "customers" },
+  { path: /^customers\/([\w-]+)$/, render: renderCustomer, needs: ["merchant"], nav: "customers" },
+  { path: /^campaigns$/, render: renderCampaigns, needs: ["merchant"], nav: "campaigns" },
+  { path: /^campaigns\/([\w-]+)$/, render: renderCampaign, needs: ["merchant"], nav: "campaigns" },
+];
+
+let cleanup = null;
+
+export function navigate(path) {
+  const target = `#/${path}`;
+  if (location.hash === target) route();
+  else location.hash = target;
+}
+
+function parseHash() {
+  const raw = location.hash.replace(/^#\/?/, "");
+  const [path, qs] = raw.split("?");
+  return { path: path || "", params: new URLSearchParams(qs || "") };
+}
+
+function renderTopbar(active) {
+  const bar = document.getElementById("topbar");
+  const langButton = h(
+    "button",
+    {
+      type: "button",
+      class: "btn btn-ghost",
+      id: "lang-switch",
+      lang: lang() === "zh-CN" ? "en" : "zh-CN",
+      "aria-label": t("lang.switch_label"),
+      onclick: () => {
+        setLang(lang() === "zh-CN" ? "en" : "zh-CN");
+        route();
+      },
+    },
+    t("lang.switch"),
+  );
+  const children = [h("span", { class: "brand" }, t("app.brand"))];
+  if (session.signedIn && session.merchant) {
+    const links = [
+      ["counter", t("nav.counter")],
+      ["customers", t("nav.customers")],
+      ["campaigns", t("nav.campaigns")],
+    ].map(([key, label]) =>
+      h(
+        "a",
+        { href: `#/${key}`, class: "nav-link", "aria-current": key === active ? "page" : undefined },
+        label,
+      ),
+    );
+    children.push(h("nav", { "aria-label": t("nav.main") }, links));
+    const context = [session.merchant.name, session.shop?.name].filter(Boolean).join(" · ");
+    children.push(h("a", { href: "#/choose", class: "context", title: t("nav.change") }, context));
+  }
+  children.push(h("span", { class: "spacer" }));
+  children.push(langButton);
+  if (session.signedIn) {
+    children.push(
+      h(
+        "button",
+        {
+          type: "button",
+          class: "btn btn-ghost",
+          onclick: () => {
+            const refresh = session.refreshToken;
+            session.signOut();
+            if (refresh) {
+              fetch("/v1/auth/logout", {
+                method: "POST",
+                headers: { "Content-Type": "application/json" },
+                body: JSON.stringify({ refresh_token: refresh }),
+              }).catch(() => {});
+            }
+          },
+        },
+        t("nav.signout"),
+      ),
+    );
+  }
+  mount(bar, children);
+}
+
+async function route() {
+  document.documentElement.lang = lang();
+  document.title = t("app.title");
+  document.querySelector(".skip-link").textContent = t("app.skip");
+  if (cleanup) {
+    try {
+      cleanup();
+    } catch {
+      /* a page's cleanup must never block navigation */
+    }
+    cleanup = null;
+  }
+  const { path, params } = parseHash();
+  if (!session.signedIn && path !== "signin") return navigate("signin");
+  if (path === "" || (path === "signin" && session.signedIn)) {
+    return navigate(session.merchant && session.shop ? "counter" : "choose");
+  }
+  const found = ROUTES.map((r) => ({ r, m: r.path.exec(path) })).find((x) => x.m);
+  if (!found) return navigate("choose");
+  const { r, m } = found;
+  if (r.needs?.includes("merchant") && !session.merchant) return navigate("choose");
+  if (r.needs?.includes("shop") && !session.shop) return navigate("choose");
+  renderTopbar(r.nav);
+  const main = document.getElementById("main");
+  main.dataset.page = path.split("/")[0];
+  mount(main);
+  const result = await r.render(main, { params, id: m[1], navigate });
+  if (typeof result === "function") cleanup = result;
+}
+
+session.onSignOut(() => navigate("signin"));
+window.addEventListener("hashchange", route);
+setLang(lang());
+route();

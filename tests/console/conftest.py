@@ -1,0 +1,185 @@
+"""Browser fixtures: Corner served by uvicorn in a subprocess, Debian's Chromium via Playwright.
+
+One server and one browser per test session (per xdist worker); a fresh browser context (so
+fresh localStorage) per test. Chromium gets a fake camera that plays `camera.y4m`, which a
+test writes (from a QR image) before it opens the scanner: the file is read when the camera
+starts, not when the browser launches.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from PIL import Image
+
+from core.embedded import free_port
+from core.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "tests" / "artifacts" / "console"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+TABLET_LANDSCAPE = {"width": 1024, "height": 768}
+TABLET_PORTRAIT = {"width": 768, "height": 1024}
+
+
+@dataclass
+class LiveServer:
+    url: str
+    paths: set[str]
+
+    def has(self, *templates: str) -> bool:
+        """True when every route (by template, parameter names ignored) is served."""
+        return all(_shape(t) in self.paths for t in templates)
+
+    def require(self, *templates: str) -> None:
+        missing = [t for t in templates if _shape(t) not in self.paths]
+        if missing:
+            pytest.skip(f"routes not on this branch yet: {', '.join(missing)}")
+
+
+def _shape(template: str) -> str:
+    return re.sub(r"\{[^}]*\}", "{}", template)
+
+
+def _server_env(settings: Settings) -> dict[str, str]:
+    env = dict(os.environ)
+    assert settings.database_url and settings.redis_url and settings.secret_key
+    env.update(
+        DATABASE_URL=settings.database_url,
+        REDIS_URL=settings.redis_url,
+        # the same secret as the in-process app, so QR payloads and tokens made there verify here
+        CORNER_SECRET_KEY=settings.secret_key.get_secret_value(),
+        CORNER_STATE_DIR=str(settings.state_dir),
+        CORNER_MEDIA_ROOT=str(settings.media_root),
+        CORNER_LOG_LEVEL="WARNING",
+        CORNER_DB_POOL_SIZE="5",
+        CORNER_DB_MAX_OVERFLOW="5",
+    )
+    return env
+
+
+@pytest.fixture(scope="session")
+def live_server(test_settings: Settings) -> Iterator[LiveServer]:
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (make bootstrap installs it)")
+    port = free_port()
+    log = ARTIFACTS / f"server-{os.environ.get('PYTEST_XDIST_WORKER', 'gw0')}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cli.main", "serve", "--port", str(port)],
+            cwd=ROOT,
+            env=_server_env(test_settings),
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                assert proc.poll() is None, log.read_text()
+                assert time.monotonic() < deadline, "server did not become ready"
+                time.sleep(0.1)
+            paths = {_shape(p) for p in httpx.get(f"{url}/openapi.json").json()["paths"]}
+            yield LiveServer(url, paths)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def camera_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("camera") / "camera.y4m"
+    write_y4m(Image.new("RGB", (640, 480), "white"), path)
+    return path
+
+
+@pytest.fixture(scope="session")
+async def browser(live_server: LiveServer, camera_file: Path) -> AsyncIterator[Any]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        chromium = await pw.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=[
+                *CHROMIUM_ARGS,
+                "--use-fake-ui-for-media-stream",
+                "--use-fake-device-for-media-stream",
+                f"--use-file-for-fake-video-capture={camera_file}",
+            ],
+        )
+        try:
+            yield chromium
+        finally:
+            await chromium.close()
+
+
+@pytest.fixture
+async def page(browser: Any, live_server: LiveServer) -> AsyncIterator[Any]:
+    context = await browser.new_context(
+        base_url=live_server.url,
+        viewport=TABLET_LANDSCAPE,
+        locale="zh-CN",
+        timezone_id="Asia/Shanghai",
+        has_touch=True,
+    )
+    await context.grant_permissions(["camera"], origin=live_server.url)
+    context.set_default_timeout(10_000)
+    pg = await context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        yield pg
+    finally:
+        await context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+async def screenshot(page: Any, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    await page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def write_y4m(image: Image.Image, path: Path, frames: int = 3) -> None:
+    """A Y4M (YUV 4:2:0) video of `image` on a 640x480 white frame, for Chromium's fake camera."""
+    width, height = 640, 480
+    canvas = Image.new("RGB", (width, height), "white")
+    picture = image.convert("RGB")
+    picture.thumbnail((400, 400))
+    canvas.paste(picture, ((width - picture.width) // 2, (height - picture.height) // 2))
+    y, cb, cr = canvas.convert("YCbCr").split()
+    half = (width // 2, height // 2)
+    frame = y.tobytes() + cb.resize(half).tobytes() + cr.resize(half).tobytes()
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("wb") as out:
+        out.write(f"YUV4MPEG2 W{width} H{height} F10:1 Ip A1:1 C420jpeg\n".encode())
+        for _ in range(frames):
+            out.write(b"FRAME\n" + frame)
+    tmp.replace(path)
