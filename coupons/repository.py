@@ -73,6 +73,18 @@ class CampaignRepository:
     async def get(self, campaign_id: uuid.UUID) -> Campaign | None:
         return await self.session.get(Campaign, campaign_id, populate_existing=True)
 
+    async def page_of_merchant(
+        self, merchant_id: uuid.UUID, status: str | None, before: uuid.UUID | None, limit: int
+    ) -> list[Campaign]:
+        """Newest first (ids are time-ordered UUIDv7); limit+1 rows."""
+        stmt = select(Campaign).where(Campaign.merchant_id == merchant_id)
+        if status is not None:
+            stmt = stmt.where(Campaign.status == status)
+        if before is not None:
+            stmt = stmt.where(Campaign.id < before)
+        stmt = stmt.order_by(Campaign.id.desc()).limit(limit + 1)
+        return list((await self.session.execute(stmt)).scalars())
+
     async def lock(self, campaign_id: uuid.UUID) -> Campaign | None:
         stmt = (
             select(Campaign)

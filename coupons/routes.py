@@ -54,6 +54,27 @@ async def create_campaign(
     )
 
 
+@router.get("/merchants/{merchant_id}/campaigns", response_model=Page[schemas.Campaign])
+async def list_campaigns(
+    merchant_id: uuid.UUID,
+    staff: AnyStaff,
+    session: SessionDep,
+    status: Literal["draft", "published", "paused", "ended"] | None = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+) -> Page[schemas.Campaign]:
+    """The merchant's campaigns (staff), newest first."""
+    items, next_cursor = await service.list_campaigns(
+        session,
+        merchant_id=staff.merchant_id,
+        status=status,
+        limit=limit,
+        cursor=cursor,
+        now=utcnow(),
+    )
+    return Page(items=items, next_cursor=next_cursor)
+
+
 @router.get("/campaigns/{campaign_id}", response_model=schemas.Campaign)
 async def get_campaign(
     campaign_id: uuid.UUID, session: SessionDep, principal: OptionalUser

@@ -7,7 +7,7 @@ import orjson
 from fastapi import APIRouter, File, Form, Query, UploadFile, status
 from fastapi.responses import FileResponse, Response
 
-from accounts.permissions import CurrentUser, ManagerStaff, SettingsDep
+from accounts.permissions import AnyStaff, CurrentUser, ManagerStaff, SettingsDep
 from core.database import SessionDep
 from core.errors import InvalidInput
 from core.i18n import current_language
@@ -93,6 +93,22 @@ async def create_shop(
     merchant_id: uuid.UUID, data: schemas.ShopCreate, staff: ManagerStaff, session: SessionDep
 ) -> schemas.Shop:
     return await service.create_shop(session, merchant_id=staff.merchant_id, data=data)
+
+
+@router.get("/merchants/{merchant_id}/shops", response_model=Page[schemas.Shop])
+async def list_merchant_shops(
+    merchant_id: uuid.UUID,
+    staff: AnyStaff,
+    session: SessionDep,
+    crs: Crs = "wgs84",
+    limit: LimitQuery = 20,
+    cursor: CursorQuery = None,
+) -> Page[schemas.Shop]:
+    """The merchant's shops (staff), by name."""
+    items, next_cursor = await service.list_merchant_shops(
+        session, merchant_id=staff.merchant_id, limit=limit, cursor=cursor, crs=crs
+    )
+    return Page(items=items, next_cursor=next_cursor)
 
 
 @router.get("/shops/{shop_id}", response_model=schemas.Shop)

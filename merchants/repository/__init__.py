@@ -10,7 +10,7 @@ from typing import Any
 
 from geoalchemy2.functions import ST_X, ST_Y
 from geoalchemy2.types import Geometry
-from sqlalchemy import Numeric, cast, func, select, update
+from sqlalchemy import Numeric, cast, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.models import Merchant
@@ -68,6 +68,29 @@ class ShopRepository:
         if row is None:
             return None
         return ShopRow(row[0], float(row[1]), float(row[2]), row[3], bool(row[4]))
+
+    async def page_of_merchant(
+        self, merchant_id: uuid.UUID, at: datetime, after: tuple[str, uuid.UUID] | None, limit: int
+    ) -> list[ShopRow]:
+        """The merchant's open shops by (name, id), from after the cursor; limit+1 rows."""
+        geometry = cast(Shop.location, Geometry)
+        stmt = (
+            select(
+                Shop,
+                ST_Y(geometry),
+                ST_X(geometry),
+                Merchant.timezone,
+                open_at(Shop.opening_hours, Merchant.timezone, at),
+            )
+            .join(Merchant, Merchant.id == Shop.merchant_id)
+            .where(Shop.merchant_id == merchant_id, Shop.deleted_at.is_(None))
+            .order_by(Shop.name, Shop.id)
+            .limit(limit + 1)
+        )
+        if after is not None:
+            stmt = stmt.where(tuple_(Shop.name, Shop.id) > tuple_(*after))
+        rows = (await self.session.execute(stmt)).all()
+        return [ShopRow(r[0], float(r[1]), float(r[2]), r[3], bool(r[4])) for r in rows]
 
     async def merchant_of(self, shop_id: uuid.UUID) -> uuid.UUID | None:
         stmt = select(Shop.merchant_id).where(Shop.id == shop_id, Shop.deleted_at.is_(None))

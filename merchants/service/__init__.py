@@ -11,7 +11,8 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.errors import NotFound
+from core.errors import InvalidCursor, NotFound
+from core.pagination import decode_cursor, page_from_rows
 from core.timezones import utcnow
 from geo.schemas import Crs, LatLng
 from merchants import schemas
@@ -84,6 +85,27 @@ async def get_shop(
     if row is None:
         raise ShopNotFound()
     return _shop_out(row, crs)
+
+
+async def list_merchant_shops(
+    session: AsyncSession,
+    *,
+    merchant_id: uuid.UUID,
+    limit: int,
+    cursor: str | None,
+    crs: Crs = "wgs84",
+) -> tuple[list[schemas.Shop], str | None]:
+    """The merchant's shops by name (staff pick the counter's shop from this)."""
+    values = decode_cursor(cursor, ("name", "id"))
+    try:
+        after = (str(values["name"]), uuid.UUID(str(values["id"]))) if values else None
+    except ValueError as exc:
+        raise InvalidCursor("The cursor does not belong to this list") from exc
+    rows = await ShopRepository(session).page_of_merchant(merchant_id, utcnow(), after, limit)
+    page, next_cursor = page_from_rows(
+        rows, limit, lambda r: {"name": r.shop.name, "id": str(r.shop.id)}
+    )
+    return [_shop_out(r, crs) for r in page], next_cursor
 
 
 async def merchant_of_shop(session: AsyncSession, *, shop_id: uuid.UUID) -> uuid.UUID:
@@ -177,6 +199,7 @@ from merchants.service.reviews import (  # noqa: E402
 )
 
 __all__ = [
+    "list_merchant_shops",
     "DiscoveryOnlyShop",
     "InvalidImage",
     "NearbyQuery",

@@ -223,3 +223,18 @@ async def test_every_private_route_hides_from_strangers(client: ApiClient) -> No
         r = await client.request(method, url, json=body, headers=stranger.owner.headers)
         assert_problem(r, 404, code)
         assert (await client.request(method, url, json=body)).status_code == 401, url
+
+
+async def test_staff_list_campaigns_newest_first(client: ApiClient) -> None:
+    front = await shopfront(client)
+    made = [await published_campaign(client, front) for _ in range(3)]
+    url = f"/v1/merchants/{front.merchant_id}/campaigns"
+    first = (await client.get(url, params={"limit": 2}, headers=front.clerk.headers)).json()
+    rest = (
+        await client.get(url, params={"cursor": first["next_cursor"]}, headers=front.clerk.headers)
+    ).json()
+    assert [c["id"] for c in first["items"] + rest["items"]] == [c["id"] for c in reversed(made)]
+    drafts = (await client.get(url, params={"status": "draft"}, headers=front.clerk.headers)).json()
+    assert drafts["items"] == []
+    stranger = await client.register()
+    assert_problem(await client.get(url, headers=stranger.headers), 404, "merchant_not_found")

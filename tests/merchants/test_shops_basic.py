@@ -33,3 +33,23 @@ async def test_shop_validation_and_permissions(client: ApiClient) -> None:
     assert_problem(await client.post(url, json=base, headers=stranger.headers),
                    404, "merchant_not_found")  # fmt: skip
     assert_problem(await client.get(f"/v1/shops/{uuid.uuid4()}"), 404, "shop_not_found")
+
+
+async def test_staff_list_the_merchants_shops(client: ApiClient) -> None:
+    owner = await client.register()
+    merchant = await client.merchant(owner)
+    clerk = await client.staff(owner, merchant["id"], "clerk")
+    stranger = await client.register()
+    names = ["C店", "A店", "B店"]
+    for name in names:
+        await create_shop(client, owner, merchant["id"], name=name)
+    url = f"/v1/merchants/{merchant['id']}/shops"
+    first = (await client.get(url, params={"limit": 2}, headers=clerk.headers)).json()
+    rest = (await client.get(url, params={"cursor": first["next_cursor"]},
+                             headers=clerk.headers)).json()  # fmt: skip
+    assert [s["name"] for s in first["items"] + rest["items"]] == sorted(names)
+    assert rest["next_cursor"] is None
+    assert_problem(await client.get(url, headers=stranger.headers), 404, "merchant_not_found")
+    bad = await client.get(url, params={"cursor": "eyJuYW1lIjoieCIsImlkIjoibm8ifQ"},
+                           headers=clerk.headers)  # fmt: skip
+    assert_problem(bad, 422, "invalid_cursor")
