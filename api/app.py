@@ -16,8 +16,9 @@ from core.logging import configure_logging
 from core.redis import create_redis
 from core.settings import Settings, get_settings
 from merchants.routes import router as merchants_router
+from push.routes import router as push_router
 
-API_ROUTERS = [accounts_router, merchants_router]
+API_ROUTERS = [accounts_router, merchants_router, push_router]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

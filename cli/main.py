@@ -24,7 +24,7 @@ app.add_typer(seed_app, name="seed")
 console = Console(stderr=True)
 
 # Modules whose import registers background jobs (see core/jobs.py)
-JOB_MODULES = ["accounts.jobs", "core.idempotency"]
+JOB_MODULES = ["accounts.jobs", "core.idempotency", "push.jobs"]
 
 
 def ensure_services() -> None:

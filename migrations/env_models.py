@@ -7,3 +7,4 @@ import accounts.models  # noqa: F401
 import core.idempotency  # noqa: F401
 import customers.models  # noqa: F401
 import merchants.models  # noqa: F401
+import push.models  # noqa: F401
