@@ -12,6 +12,7 @@ import asyncio
 import enum
 import json
 import uuid
+import warnings
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -158,6 +159,19 @@ class FcmPushSender:
             log.warning("fcm_token_refresh_failed", error=str(exc))
             return [SendResult(Outcome.RETRY, "token_refresh_failed") for _ in tokens]
         ttl = max(timedelta(seconds=1), message.expires_at - now)
+        with warnings.catch_warnings():
+            # firebase-admin 7.7 deprecates registration tokens in favour of installation ids
+            # (`fids`); the apps register FCM registration tokens, which FCM still accepts
+            warnings.simplefilter("ignore", DeprecationWarning)
+            messages = self._messages(message, tokens, ttl)
+        # what send_each_for_multicast_async does, with the messages built here (see above)
+        batch = await messaging.send_each_async(messages, app=self._app)
+        return [_classify(r.exception) for r in batch.responses]
+
+    @staticmethod
+    def _messages(message: OfferMessage, tokens: list[str], ttl: timedelta) -> list[Any]:
+        from firebase_admin import messaging
+
         data = {
             "type": "flash_offer",
             "offer_id": str(message.offer_id),
@@ -167,35 +181,38 @@ class FcmPushSender:
             "expires_at": message.expires_at.isoformat(),
         }
         collapse = f"merchant-{message.merchant_id}"
-        multicast = messaging.MulticastMessage(
-            tokens=tokens,
-            notification=messaging.Notification(title=message.title, body=message.body),
-            data=data,
-            android=messaging.AndroidConfig(
-                ttl=ttl,
-                collapse_key=collapse,
-                priority="high",
-                # a later offer of the same merchant replaces this one in the tray
-                notification=messaging.AndroidNotification(tag=collapse),
-            ),
-            apns=messaging.APNSConfig(
-                headers={
-                    "apns-expiration": str(int(message.expires_at.timestamp())),
-                    "apns-collapse-id": collapse,
-                }
-            ),
-            webpush=messaging.WebpushConfig(
-                headers={"TTL": str(int(ttl.total_seconds())), "Topic": collapse[:32]}
-            ),
-        )
-        batch = await messaging.send_each_for_multicast_async(multicast, app=self._app)
-        return [_classify(r.exception) for r in batch.responses]
+        return [
+            messaging.Message(
+                token=token,
+                notification=messaging.Notification(title=message.title, body=message.body),
+                data=data,
+                android=messaging.AndroidConfig(
+                    ttl=ttl,
+                    collapse_key=collapse,
+                    priority="high",
+                    # a later offer of the same merchant replaces this one in the tray
+                    notification=messaging.AndroidNotification(tag=collapse),
+                ),
+                apns=messaging.APNSConfig(
+                    headers={
+                        "apns-expiration": str(int(message.expires_at.timestamp())),
+                        "apns-collapse-id": collapse,
+                    }
+                ),
+                webpush=messaging.WebpushConfig(
+                    headers={"TTL": str(int(ttl.total_seconds())), "Topic": collapse[:32]}
+                ),
+            )
+            for token in tokens
+        ]
 
     async def aclose(self) -> None:
         import firebase_admin
 
         await self._service._async_client.aclose()
-        firebase_admin.delete_app(self._app)
+        # delete_app closes the messaging service with asyncio.run(), which needs a thread
+        # without a running loop
+        await asyncio.to_thread(firebase_admin.delete_app, self._app)
 
 
 def _classify(error: Any) -> SendResult:

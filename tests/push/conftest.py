@@ -80,9 +80,11 @@ class Pipeline:
         self.redis = redis
         self.settings = settings
 
-    def consumer(self, senders: Senders, **kwargs: Any) -> Consumer:
+    def consumer(
+        self, senders: Senders, settings: Settings | None = None, **kwargs: Any
+    ) -> Consumer:
         kwargs.setdefault("backoff_base_seconds", 0.01)
-        return Consumer(self.sessionmaker, self.redis, self.settings, senders, **kwargs)
+        return Consumer(self.sessionmaker, self.redis, settings or self.settings, senders, **kwargs)
 
     async def dispatch(self, now: datetime | None = None) -> int:
         return await dispatch_due(
@@ -110,7 +112,7 @@ class Pipeline:
                     (SELECT count(*) FROM push_outbox WHERE status = 'pending'
                        AND due_at <= now() + interval '1 second')
                   + (SELECT count(*) FROM flash_offer_deliveries
-                       WHERE status IN ('queued', 'retry', 'sending')
+                       WHERE status IN ('queued', 'retry')
                        AND next_attempt_at <= now() + interval '1 second')""")
             )
             return bool(row.scalar_one())
