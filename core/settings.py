@@ -63,6 +63,7 @@ class Settings(BaseSettings):
     fcm_credentials: Path | None = None
     fcm_base_url: str = "https://fcm.googleapis.com"
     fcm_http_timeout_seconds: float = 10.0
+    fcm_max_in_flight: int = 100  # FCM requests at once per worker (firebase-admin's pool: 100)
     # push and flash offers (push/): SMS goes to a log sink until a provider is configured
     sms_sender: str = "log"
     push_location_retention_days: int = 30

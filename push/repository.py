@@ -300,16 +300,21 @@ async def purge_old_counts(session: AsyncSession, *, before: datetime) -> int:
 # ---------------------------------------------------------------- audiences
 
 # Users whose subscription matches the shop and one of whose areas lies within their own
-# radius of it. `ST_DWithin(centre, shop, :bound)` with a constant bound (the largest radius
-# anyone chose) is what lets the planner use the GiST index; the per-user radius is checked
-# on the rows it returns. A last-known point counts when it is recent (where the user is
-# now) or when the user has no learned areas yet.
+# radius of it. The areas near the shop come first, from the GiST index with a constant bound
+# (the largest radius anyone chose); the per-user radius and the subscription are checked on
+# those rows. The CTE is MATERIALIZED because otherwise the planner, misjudging how selective
+# the spatial condition is, may run one index scan per subscription (measured: 8 s at 5k
+# users instead of milliseconds). A last-known point counts when it is recent (where the user
+# is now) or when the user has no learned areas yet.
 NEARBY_AUDIENCE = """
+    WITH near AS MATERIALIZED (
+      SELECT user_id, kind, centre, observed_at FROM push_activity_areas
+      WHERE ST_DWithin(centre, ST_SetSRID(ST_MakePoint(:lng, :lat), 4326)::geography, :bound)
+    )
     SELECT DISTINCT ON (s.user_id) s.user_id, s.timezone, s.quiet_from, s.quiet_to, s.channels
-    FROM push_activity_areas a
+    FROM near a
     JOIN push_subscriptions s ON s.user_id = a.user_id
-    WHERE ST_DWithin(a.centre, ST_SetSRID(ST_MakePoint(:lng, :lat), 4326)::geography, :bound)
-      AND ST_DWithin(a.centre, ST_SetSRID(ST_MakePoint(:lng, :lat), 4326)::geography,
+    WHERE ST_DWithin(a.centre, ST_SetSRID(ST_MakePoint(:lng, :lat), 4326)::geography,
                      least(s.radius_m, :radius_cap))
       AND NOT s.opted_out
       AND (s.categories && CAST(:categories AS varchar[])

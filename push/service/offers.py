@@ -69,7 +69,7 @@ async def create_flash_offer(
     session: AsyncSession,
     *,
     merchant_id: uuid.UUID,
-    created_by: uuid.UUID,
+    created_by: uuid.UUID | None,
     data: schemas.FlashOfferCreate,
     now: datetime,
     settings: Settings,

@@ -135,6 +135,8 @@ class Consumer:
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
+        # Redis 7 creates consumers lazily; registering makes live workers visible (XINFO)
+        await self.redis.xgroup_createconsumer(self.stream, GROUP, self.name)
         self._group_ready = True
 
     async def run_once(self, block_ms: int = 1000) -> int:

@@ -112,7 +112,14 @@ class FcmPushSender:
     is switched off rather than multiplied with them.
     """
 
-    def __init__(self, credentials_path: Path, base_url: str, timeout: float) -> None:
+    # firebase-admin sends each message of a call at once (asyncio.gather) over a pool of 100
+    # connections; more in flight only queue for the pool and time out, so calls are cut into
+    # chunks and a semaphore keeps at most `max_in_flight` requests going per process.
+    CHUNK = 25
+
+    def __init__(
+        self, credentials_path: Path, base_url: str, timeout: float, max_in_flight: int = 100
+    ) -> None:
         import firebase_admin
         from firebase_admin import _http_client, credentials, messaging
         from firebase_admin._retry import HttpxRetry
@@ -135,6 +142,7 @@ class FcmPushSender:
         )
         self._service = service
         self._credential = self._app.credential.get_credential()
+        self._slots = asyncio.Semaphore(max(1, max_in_flight // self.CHUNK))
 
     async def _fresh_token(self) -> None:
         """Refresh the OAuth token off the event loop (google-auth refreshes synchronously)."""
@@ -147,7 +155,6 @@ class FcmPushSender:
     async def send(
         self, message: OfferMessage, tokens: list[str], now: datetime
     ) -> list[SendResult]:
-        from firebase_admin import messaging
 
         if not tokens:
             return []
@@ -165,7 +172,17 @@ class FcmPushSender:
             warnings.simplefilter("ignore", DeprecationWarning)
             messages = self._messages(message, tokens, ttl)
         # what send_each_for_multicast_async does, with the messages built here (see above)
-        batch = await messaging.send_each_async(messages, app=self._app)
+        return [
+            result
+            for start in range(0, len(messages), self.CHUNK)
+            for result in await self._send_chunk(messages[start : start + self.CHUNK])
+        ]
+
+    async def _send_chunk(self, messages: list[Any]) -> list[SendResult]:
+        from firebase_admin import messaging
+
+        async with self._slots:
+            batch = await messaging.send_each_async(messages, app=self._app)
         return [_classify(r.exception) for r in batch.responses]
 
     @staticmethod
@@ -221,6 +238,14 @@ def _classify(error: Any) -> SendResult:
         return SENT
     from firebase_admin import exceptions, messaging
 
+    cause = getattr(error, "cause", None)
+    if isinstance(cause, httpx.PoolTimeout | httpx.ConnectTimeout | httpx.ConnectError):
+        # the request never left: safe to send again
+        return SendResult(Outcome.RETRY, f"not_sent:{type(cause).__name__}")
+    if isinstance(cause, httpx.TransportError):
+        # it may have reached FCM (read timeout, connection dropped mid-answer): a resend
+        # could show the offer twice, so the outcome stays unknown and it is not retried
+        return SendResult(Outcome.FAILED, f"outcome_unknown:{type(cause).__name__}")
     response = getattr(error, "http_response", None)
     status = getattr(response, "status_code", None)
     retry_after = _retry_after(response)
@@ -264,7 +289,10 @@ def build_senders(settings: Settings) -> Senders:
     push: PushSender
     if settings.fcm_credentials is not None:
         push = FcmPushSender(
-            settings.fcm_credentials, settings.fcm_base_url, settings.fcm_http_timeout_seconds
+            settings.fcm_credentials,
+            settings.fcm_base_url,
+            settings.fcm_http_timeout_seconds,
+            settings.fcm_max_in_flight,
         )
     else:
         push = LogPushSender()
