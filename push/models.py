@@ -267,12 +267,10 @@ class MerchantDailyCount(Base):
 
     __tablename__ = "push_merchant_daily_counts"
 
-    merchant_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("merchants.id", ondelete="CASCADE"), primary_key=True
-    )
-    user_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
-    )
+    # no foreign keys: these counters live two days (purged by the retention job), and
+    # checking two FKs per row would add a third to the cap upsert of a large fan-out
+    merchant_id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     sent: Mapped[int] = mapped_column(Integer)
 
@@ -284,9 +282,7 @@ class UserDailyCount(Base):
 
     __tablename__ = "push_user_daily_counts"
 
-    user_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
-    )
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)  # no FK: see above
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     sent: Mapped[int] = mapped_column(Integer)
 

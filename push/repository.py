@@ -417,7 +417,16 @@ async def fan_out(
 ) -> tuple[int, int]:
     """Write the deliveries and outbox batches of an offer; returns (recipients, deliveries)."""
     sql = FAN_OUT.format(audience=audience_sql, batch_size=min(int(batch_size), BATCH_SIZE))
+    # The statement joins CTEs (eligible users, the slots the caps granted), which have no
+    # statistics; the planner then picks nested loops comparing every pair (measured: 42 s
+    # for 10k recipients). Hash joins keep it linear (1.4 s), so nested loops are off for
+    # this one statement.
+    previous = (await session.execute(text("SELECT current_setting('enable_nestloop')"))).scalar()
+    await session.execute(text("SELECT set_config('enable_nestloop', 'off', true)"))
     deliveries = (await session.execute(text(sql), params)).rowcount  # type: ignore[attr-defined]
+    await session.execute(
+        text("SELECT set_config('enable_nestloop', :value, true)"), {"value": previous}
+    )
     await session.execute(
         text("""
             INSERT INTO push_outbox (offer_id, channel, batch_no, due_at)

@@ -2,7 +2,7 @@
 
 Revision ID: 0501
 Revises: 0003
-Create Date: 2026-11-23 11:17:56.401957+00:00
+Create Date: 2026-11-23 11:50:02.845362+00:00
 """
 
 from collections.abc import Sequence
@@ -19,6 +19,29 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    op.create_table(
+        "push_merchant_daily_counts",
+        sa.Column("merchant_id", sa.Uuid(), nullable=False),
+        sa.Column("user_id", sa.Uuid(), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("sent", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint(
+            "merchant_id", "user_id", "day", name=op.f("pk_push_merchant_daily_counts")
+        ),
+    )
+    op.create_index(
+        "ix_push_merchant_daily_counts_day", "push_merchant_daily_counts", ["day"], unique=False
+    )
+    op.create_table(
+        "push_user_daily_counts",
+        sa.Column("user_id", sa.Uuid(), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("sent", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("user_id", "day", name=op.f("pk_push_user_daily_counts")),
+    )
+    op.create_index(
+        "ix_push_user_daily_counts_day", "push_user_daily_counts", ["day"], unique=False
+    )
     op.create_table(
         "push_activity_areas",
         sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
@@ -160,31 +183,6 @@ def upgrade() -> None:
         unique=False,
     )
     op.create_table(
-        "push_merchant_daily_counts",
-        sa.Column("merchant_id", sa.Uuid(), nullable=False),
-        sa.Column("user_id", sa.Uuid(), nullable=False),
-        sa.Column("day", sa.Date(), nullable=False),
-        sa.Column("sent", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["merchant_id"],
-            ["merchants.id"],
-            name=op.f("fk_push_merchant_daily_counts_merchant_id_merchants"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["user_id"],
-            ["users.id"],
-            name=op.f("fk_push_merchant_daily_counts_user_id_users"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint(
-            "merchant_id", "user_id", "day", name=op.f("pk_push_merchant_daily_counts")
-        ),
-    )
-    op.create_index(
-        "ix_push_merchant_daily_counts_day", "push_merchant_daily_counts", ["day"], unique=False
-    )
-    op.create_table(
         "push_subscriptions",
         sa.Column("user_id", sa.Uuid(), nullable=False),
         sa.Column(
@@ -242,22 +240,6 @@ def upgrade() -> None:
     )
     op.create_index(
         "ix_push_subscriptions_radius_m", "push_subscriptions", ["radius_m"], unique=False
-    )
-    op.create_table(
-        "push_user_daily_counts",
-        sa.Column("user_id", sa.Uuid(), nullable=False),
-        sa.Column("day", sa.Date(), nullable=False),
-        sa.Column("sent", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["user_id"],
-            ["users.id"],
-            name=op.f("fk_push_user_daily_counts_user_id_users"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("user_id", "day", name=op.f("pk_push_user_daily_counts")),
-    )
-    op.create_index(
-        "ix_push_user_daily_counts_day", "push_user_daily_counts", ["day"], unique=False
     )
     op.create_table(
         "flash_offers",
@@ -441,8 +423,6 @@ def downgrade() -> None:
     op.drop_table("flash_offer_deliveries")
     op.drop_index("ix_flash_offers_merchant_created", table_name="flash_offers")
     op.drop_table("flash_offers")
-    op.drop_index("ix_push_user_daily_counts_day", table_name="push_user_daily_counts")
-    op.drop_table("push_user_daily_counts")
     op.drop_index("ix_push_subscriptions_radius_m", table_name="push_subscriptions")
     op.drop_index(
         "ix_push_subscriptions_merchant_ids",
@@ -453,8 +433,6 @@ def downgrade() -> None:
         "ix_push_subscriptions_categories", table_name="push_subscriptions", postgresql_using="gin"
     )
     op.drop_table("push_subscriptions")
-    op.drop_index("ix_push_merchant_daily_counts_day", table_name="push_merchant_daily_counts")
-    op.drop_table("push_merchant_daily_counts")
     op.drop_index("ix_push_location_pings_user_observed", table_name="push_location_pings")
     op.drop_index("ix_push_location_pings_observed_at", table_name="push_location_pings")
     op.drop_table("push_location_pings")
@@ -471,3 +449,7 @@ def downgrade() -> None:
         "ix_push_activity_areas_centre", table_name="push_activity_areas", postgresql_using="gist"
     )
     op.drop_table("push_activity_areas")
+    op.drop_index("ix_push_user_daily_counts_day", table_name="push_user_daily_counts")
+    op.drop_table("push_user_daily_counts")
+    op.drop_index("ix_push_merchant_daily_counts_day", table_name="push_merchant_daily_counts")
+    op.drop_table("push_merchant_daily_counts")
