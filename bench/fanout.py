@@ -203,7 +203,7 @@ async def wait_delivered(fake: str, expected: int, limit_seconds: float) -> floa
             stats = (await client.get(f"{fake}/stats")).json()
             if stats["delivered"] >= expected:
                 return time.perf_counter()
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.1)
     raise TimeoutError(f"only {stats['delivered']} of {expected} delivered")
 
 

@@ -531,11 +531,23 @@ async def take_due_outbox(session: AsyncSession, *, now: datetime, limit: int) -
     return [r[0] for r in rows]
 
 
-async def add_outbox(
-    session: AsyncSession, *, offer_id: uuid.UUID, channel: str, batch_no: int, due_at: datetime
+async def reschedule_batch(
+    session: AsyncSession, *, offer_id: uuid.UUID, channel: str, batch_no: int
 ) -> None:
-    session.add(OutboxEntry(offer_id=offer_id, channel=channel, batch_no=batch_no, due_at=due_at))
-    await session.flush()
+    """Put the batch back in the outbox for its earliest unfinished delivery (retries), unless
+    a pending entry already covers it."""
+    await session.execute(
+        text("""
+            INSERT INTO push_outbox (offer_id, channel, batch_no, due_at)
+            SELECT :offer_id, :channel, :batch_no, min(next_attempt_at)
+            FROM flash_offer_deliveries
+            WHERE offer_id = :offer_id AND batch_no = :batch_no AND status IN ('queued', 'retry')
+            HAVING count(*) > 0 AND NOT EXISTS (
+              SELECT 1 FROM push_outbox o WHERE o.offer_id = :offer_id
+                AND o.batch_no = :batch_no AND o.status = 'pending')
+        """),
+        {"offer_id": offer_id, "channel": channel, "batch_no": batch_no},
+    )
 
 
 async def get_outbox(session: AsyncSession, outbox_id: int) -> OutboxEntry | None:

@@ -292,16 +292,11 @@ class Consumer:
             for error, retry_at in retries.items():
                 await repository.schedule_retries(session, retry_at=retry_at, error=error)
             await forget_dead_devices(session, device_ids=dead_devices)
-            due = [when for group in retries.values() for when in group.values()]
-            if due:
-                # the batch comes back through the outbox, so a retry survives any restart
-                await repository.add_outbox(
-                    session,
-                    offer_id=batch.offer_id,
-                    channel=batch.channel,
-                    batch_no=batch.batch_no,
-                    due_at=min(due),
-                )
+            # unfinished deliveries come back through the outbox, so retries survive restarts
+            await repository.reschedule_batch(
+                session, offer_id=batch.offer_id, channel=batch.channel, batch_no=batch.batch_no
+            )
+        due = [when for group in retries.values() for when in group.values()]
         log.info(
             "push_batch_done",
             offer_id=str(batch.offer_id),

@@ -40,6 +40,7 @@ class FakeFcmState:
     script: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
     requests: list[dict[str, Any]] = field(default_factory=list)
     delivered: list[str] = field(default_factory=list)
+    distinct: set[str] = field(default_factory=set)
     token_requests: int = 0
     issued: set[str] = field(default_factory=set)
     first_at: float | None = None
@@ -53,6 +54,7 @@ class FakeFcmState:
         self.script.clear()
         self.requests.clear()
         self.delivered.clear()
+        self.distinct.clear()
         self.first_at = self.last_at = None
 
     def delivered_counts(self) -> Counter[str]:
@@ -120,6 +122,7 @@ def create_app(state: FakeFcmState) -> Starlette:
             )
             return _error(status, kind[0], "scripted failure", kind[1])
         state.delivered.append(device)
+        state.distinct.add(device)
         state.last_at = time.perf_counter()
         project = request.path_params["project"]
         return JSONResponse({"name": f"projects/{project}/messages/{next(state._ids)}"})
@@ -129,7 +132,7 @@ def create_app(state: FakeFcmState) -> Starlette:
             {
                 "requests": len(state.requests),
                 "delivered": len(state.delivered),
-                "distinct": len(set(state.delivered)),
+                "distinct": len(state.distinct),
                 "first_at": state.first_at,
                 "last_at": state.last_at,
             }

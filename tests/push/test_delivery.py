@@ -35,19 +35,26 @@ async def test_fcm_delivery_errors_retries_and_opened(
     _, [gone] = await subscriber(client, at=offset(100), categories=["dining"])
     _, [invalid] = await subscriber(client, at=offset(100), categories=["dining"])
     _, [flaky] = await subscriber(client, at=offset(100), categories=["dining"])
+    _, [flaky2] = await subscriber(client, at=offset(100), categories=["dining"])
     await subscriber(client, at=offset(100), categories=["dining"], devices=0, channels=["sms"])
     fake_fcm.state.unregistered.add(gone)
     fake_fcm.state.invalid.add(invalid)
     fake_fcm.state.script[flaky] = [429, 503]
+    fake_fcm.state.script[flaky2] = [503]  # retried on another schedule than `flaky`
 
     r = await client.post(
         f"/v1/merchants/{merchant_id}/flash-offers", json=offer_body(shop_id), headers=owner.headers
     )
-    assert r.status_code == 202 and r.json()["recipients_estimate"] == 5
+    assert r.status_code == 202 and r.json()["recipients_estimate"] == 6
     offer_id = r.json()["id"]
     await pipeline.drain(pipeline.consumer(fcm_senders))
 
-    assert fake_fcm.state.delivered_counts() == {happy_tokens[0]: 1, happy_tokens[1]: 1, flaky: 1}
+    assert fake_fcm.state.delivered_counts() == {
+        happy_tokens[0]: 1,
+        happy_tokens[1]: 1,
+        flaky: 1,
+        flaky2: 1,
+    }
     assert sum(1 for req in fake_fcm.state.requests if req["message"]["token"] == flaky) == 3
     assert fake_fcm.state.token_requests >= 1  # OAuth through the service account's token_uri
     message = fake_fcm.state.requests[0]["message"]
@@ -72,7 +79,7 @@ async def test_fcm_delivery_errors_retries_and_opened(
     await client.post(f"/v1/flash-offers/{offer_id}/opened", headers=happy.headers)
     offer = (await client.get(f"/v1/flash-offers/{offer_id}", headers=owner.headers)).json()
     assert offer["status"] == "completed"
-    assert (offer["recipients"], offer["sent"], offer["failed"], offer["opened"]) == (5, 4, 2, 1)
+    assert (offer["recipients"], offer["sent"], offer["failed"], offer["opened"]) == (6, 5, 2, 1)
     assert offer["queued"] == 0
 
 
