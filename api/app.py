@@ -21,6 +21,7 @@ from coupons.routes import router as coupons_router
 from customers.routes import router as customers_router
 from memberships.routes import router as memberships_router
 from merchants.routes import router as merchants_router
+from push.routes import router as push_router
 
 API_ROUTERS = [
     accounts_router,
@@ -28,6 +29,7 @@ API_ROUTERS = [
     coupons_router,
     memberships_router,
     customers_router,
+    push_router,
 ]
 
 

@@ -68,6 +68,17 @@ class Settings(BaseSettings):
 
     fcm_credentials: Path | None = None
     fcm_base_url: str = "https://fcm.googleapis.com"
+    fcm_http_timeout_seconds: float = 10.0
+    fcm_max_in_flight: int = 100  # FCM requests at once per worker (firebase-admin's pool: 100)
+    # push and flash offers (push/): SMS goes to a log sink until a provider is configured
+    sms_sender: str = "log"
+    push_location_retention_days: int = 30
+    push_merchant_daily_cap: int = 1
+    push_global_daily_cap: int = 5
+    push_queue_stream: str = "corner:push:batches"
+    push_batch_size: int = 500  # tokens per FCM call (FCM's maximum is 500)
+    push_consumer_concurrency: int = 4  # batches a worker sends at once
+    push_reclaim_idle_seconds: int = 60  # queue entries of a dead worker are taken over after
 
     @property
     def async_database_url(self) -> str:

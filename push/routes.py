@@ -1,0 +1,140 @@
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from fastapi import APIRouter, Query, Response, status
+
+from accounts.permissions import CurrentUser, ManagerStaff, SettingsDep, staff_context
+from core.database import SessionDep
+from core.errors import NotFound
+from core.timezones import utcnow
+from geo.schemas import Crs
+from push import schemas, service
+
+router = APIRouter(prefix="/v1", tags=["push"])
+
+
+@router.post("/me/devices", status_code=status.HTTP_201_CREATED, response_model=schemas.Device)
+async def register_device(
+    data: schemas.DeviceCreate, principal: CurrentUser, session: SessionDep
+) -> schemas.Device:
+    return await service.register_device(session, user_id=principal.user_id, data=data)
+
+
+@router.delete("/me/devices", status_code=status.HTTP_204_NO_CONTENT)
+async def remove_device(
+    data: schemas.DeviceDelete, principal: CurrentUser, session: SessionDep
+) -> Response:
+    await service.remove_device(session, user_id=principal.user_id, token=data.token)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/me/subscriptions", response_model=schemas.Subscription)
+async def get_subscription(principal: CurrentUser, session: SessionDep) -> schemas.Subscription:
+    return await service.get_subscription(session, user_id=principal.user_id)
+
+
+@router.put("/me/subscriptions", response_model=schemas.Subscription)
+async def put_subscription(
+    data: schemas.SubscriptionUpdate, principal: CurrentUser, session: SessionDep
+) -> schemas.Subscription:
+    return await service.put_subscription(
+        session, user_id=principal.user_id, data=data, now=utcnow()
+    )
+
+
+@router.post("/me/subscriptions/merchants/{merchant_id}", response_model=schemas.Subscription)
+async def follow_merchant(
+    merchant_id: uuid.UUID, principal: CurrentUser, session: SessionDep
+) -> schemas.Subscription:
+    return await service.follow_merchant(
+        session, user_id=principal.user_id, merchant_id=merchant_id, now=utcnow()
+    )
+
+
+@router.delete("/me/subscriptions/merchants/{merchant_id}", response_model=schemas.Subscription)
+async def unfollow_merchant(
+    merchant_id: uuid.UUID, principal: CurrentUser, session: SessionDep
+) -> schemas.Subscription:
+    return await service.unfollow_merchant(
+        session, user_id=principal.user_id, merchant_id=merchant_id
+    )
+
+
+@router.post(
+    "/me/locations",
+    status_code=status.HTTP_201_CREATED,
+    response_model=schemas.LocationPingAccepted,
+)
+async def record_location(
+    data: schemas.LocationPingCreate,
+    principal: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> schemas.LocationPingAccepted:
+    return await service.record_ping(
+        session,
+        user_id=principal.user_id,
+        data=data,
+        now=utcnow(),
+        retention=timedelta(days=settings.push_location_retention_days),
+    )
+
+
+@router.delete("/me/locations", response_model=schemas.LocationsForgotten)
+async def forget_locations(
+    principal: CurrentUser, session: SessionDep
+) -> schemas.LocationsForgotten:
+    return await service.forget_locations(session, user_id=principal.user_id)
+
+
+@router.get("/me/activity-areas", response_model=schemas.ActivityAreas)
+async def activity_areas(
+    principal: CurrentUser, session: SessionDep, crs: Crs = Query("wgs84")
+) -> schemas.ActivityAreas:
+    return await service.list_activity_areas(session, user_id=principal.user_id, crs=crs)
+
+
+@router.post(
+    "/merchants/{merchant_id}/flash-offers",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=schemas.FlashOfferAccepted,
+)
+async def create_flash_offer(
+    merchant_id: uuid.UUID,
+    data: schemas.FlashOfferCreate,
+    staff: ManagerStaff,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> schemas.FlashOfferAccepted:
+    return await service.create_flash_offer(
+        session,
+        merchant_id=staff.merchant_id,
+        created_by=staff.user_id,
+        data=data,
+        now=utcnow(),
+        settings=settings,
+    )
+
+
+@router.get("/flash-offers/{flash_offer_id}", response_model=schemas.FlashOffer)
+async def get_flash_offer(
+    flash_offer_id: uuid.UUID, principal: CurrentUser, session: SessionDep
+) -> schemas.FlashOffer:
+    merchant_id = await service.offer_merchant(session, offer_id=flash_offer_id)
+    try:
+        await staff_context(session, principal, merchant_id, "clerk")
+    except NotFound as exc:
+        # not staff there: the same 404 as a missing offer (no existence leak)
+        raise service.FlashOfferNotFound() from exc
+    return await service.describe_offer(session, offer_id=flash_offer_id, now=utcnow())
+
+
+@router.post("/flash-offers/{flash_offer_id}/opened", response_model=schemas.Opened)
+async def offer_opened(
+    flash_offer_id: uuid.UUID, principal: CurrentUser, session: SessionDep
+) -> schemas.Opened:
+    return await service.mark_opened(
+        session, offer_id=flash_offer_id, user_id=principal.user_id, now=utcnow()
+    )

@@ -1,0 +1,47 @@
+"""The push package's rules, split by concept; other packages import from here."""
+
+from push.service.areas import (
+    forget_locations,
+    learn_pending_areas,
+    list_activity_areas,
+    purge_expired_locations,
+    record_ping,
+)
+from push.service.devices import DeviceNotFound, register_device, remove_device
+from push.service.offers import (
+    CampaignNotFlash,
+    FlashOfferNotFound,
+    SegmentNotFound,
+    create_flash_offer,
+    describe_offer,
+    mark_opened,
+    offer_merchant,
+)
+from push.service.subscriptions import (
+    follow_merchant,
+    get_subscription,
+    put_subscription,
+    unfollow_merchant,
+)
+
+__all__ = [
+    "CampaignNotFlash",
+    "DeviceNotFound",
+    "FlashOfferNotFound",
+    "SegmentNotFound",
+    "create_flash_offer",
+    "describe_offer",
+    "follow_merchant",
+    "forget_locations",
+    "get_subscription",
+    "learn_pending_areas",
+    "list_activity_areas",
+    "mark_opened",
+    "offer_merchant",
+    "purge_expired_locations",
+    "put_subscription",
+    "record_ping",
+    "register_device",
+    "remove_device",
+    "unfollow_merchant",
+]

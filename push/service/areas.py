@@ -1,0 +1,114 @@
+"""Opt-in location pings, their retention, and the activity areas learned from them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.errors import InvalidInput
+from geo.schemas import Crs, LatLng
+from merchants import service as merchants_service
+from push import repository, schemas
+
+# DBSCAN over the last 30 days: pings within 250 m of each other, at least 3 of them, make
+# an area; areas holding under 10% of the user's pings are noise (a one-off trip).
+CLUSTER_EPS_M = 250.0
+CLUSTER_MIN_POINTS = 3
+MIN_AREA_SHARE = 0.10
+MAX_AREAS_PER_USER = 5
+# A last-known point younger than this is where the user is now, and counts even for users
+# whose usual areas are elsewhere.
+CURRENT_LOCATION_MAX_AGE = timedelta(hours=2)
+FUTURE_TOLERANCE = timedelta(minutes=5)
+
+
+def require_wgs84_output(crs: Crs) -> None:
+    """Answers are in the asked system; until geo/ converts outwards, only WGS-84.
+
+    Merge point: replace with the geo/ conversion of outgoing points when it lands.
+    """
+    merchants_service.to_wgs84(LatLng(lat=0, lng=0), crs)
+
+
+async def record_ping(
+    session: AsyncSession,
+    *,
+    user_id: uuid.UUID,
+    data: schemas.LocationPingCreate,
+    now: datetime,
+    retention: timedelta,
+) -> schemas.LocationPingAccepted:
+    at = data.at or now
+    if at > now + FUTURE_TOLERANCE:
+        raise InvalidInput("the ping is in the future", loc=["body", "at"])
+    if at < now - retention:
+        raise InvalidInput("the ping is older than the retention period", loc=["body", "at"])
+    # to_wgs84 refuses what it cannot convert yet (422) and upgrades with geo/ at merge
+    point = merchants_service.to_wgs84(data.location, data.crs)
+    await repository.add_ping(session, user_id=user_id, lat=point.lat, lng=point.lng, at=at)
+    return schemas.LocationPingAccepted(observed_at=at)
+
+
+async def forget_locations(
+    session: AsyncSession, *, user_id: uuid.UUID
+) -> schemas.LocationsForgotten:
+    pings, areas = await repository.forget_locations(session, user_id)
+    return schemas.LocationsForgotten(pings_deleted=pings, areas_deleted=areas)
+
+
+async def list_activity_areas(
+    session: AsyncSession, *, user_id: uuid.UUID, crs: Crs
+) -> schemas.ActivityAreas:
+    require_wgs84_output(crs)
+    rows = await repository.list_areas(session, user_id)
+    items = [
+        schemas.ActivityArea(
+            centre=LatLng(lat=r.lat, lng=r.lng),
+            radius_m=r.radius_m,
+            share=round(r.share or 0.0, 4),
+            pings=r.pings,
+            computed_at=r.observed_at,
+        )
+        for r in rows
+        if r.kind == "usual"
+    ]
+    last = next((r for r in rows if r.kind == "last_known"), None)
+    return schemas.ActivityAreas(
+        items=items,
+        last_known=schemas.LastKnownLocation(
+            location=LatLng(lat=last.lat, lng=last.lng), observed_at=last.observed_at
+        )
+        if last
+        else None,
+        crs=crs,
+    )
+
+
+async def learn_pending_areas(
+    session: AsyncSession, *, now: datetime, retention: timedelta, limit: int = 500
+) -> int:
+    """Recompute the areas of up to `limit` users whose pings changed; returns users done."""
+    user_ids = await repository.take_recompute_batch(session, limit)
+    if user_ids:
+        await repository.learn_areas(
+            session,
+            user_ids=user_ids,
+            since=now - retention,
+            now=now,
+            eps_m=CLUSTER_EPS_M,
+            min_points=CLUSTER_MIN_POINTS,
+            min_share=MIN_AREA_SHARE,
+            max_areas=MAX_AREAS_PER_USER,
+        )
+    return len(user_ids)
+
+
+async def purge_expired_locations(
+    session: AsyncSession, *, now: datetime, retention: timedelta
+) -> int:
+    purged = await repository.purge_old_locations(session, before=now - retention)
+    # caps are per local day; two days back covers every timezone
+    await repository.purge_old_counts(session, before=now - timedelta(days=2))
+    return purged

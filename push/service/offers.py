@@ -1,0 +1,202 @@
+"""Flash offers: choose the audience in SQL and write its deliveries and outbox batches in
+the transaction that creates the offer (the transactional outbox)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.errors import InvalidInput, NotFound
+from core.settings import Settings
+from merchants import service as merchants_service
+from merchants.categories import PARENT_OF
+from push import repository, schemas
+from push.models import MAX_RADIUS_M, FlashOffer
+from push.service.areas import CURRENT_LOCATION_MAX_AGE
+
+
+class FlashOfferNotFound(NotFound):
+    code, title = "flash_offer_not_found", "Flash offer not found"
+    title_zh = "限时优惠不存在"
+
+
+class CampaignNotFlash(InvalidInput):
+    code, title = "campaign_not_flash", "The campaign is not a flash campaign of this merchant"
+    title_zh = "该活动不是本商户的限时活动"
+
+
+class SegmentNotFound(InvalidInput):
+    code, title = "segment_not_found", "Segment not found"
+    title_zh = "客户分群不存在"
+
+
+async def _require_flash_campaign(
+    session: AsyncSession, *, merchant_id: uuid.UUID, campaign_id: uuid.UUID
+) -> None:
+    """The offer must belong to one of the merchant's `flash` coupon campaigns.
+
+    MERGE POINT (issue 5): campaigns live in coupons/, which is built on another branch. At
+    merge, replace the body with a call to coupons.service (load the campaign, check
+    `campaign.merchant_id == merchant_id and campaign.flash`, else raise CampaignNotFlash —
+    a stranger's campaign must look the same as a missing one). Until then every campaign id
+    is accepted for the calling merchant.
+    """
+    del session, merchant_id, campaign_id
+
+
+def _segment_audience_sql(segment_id: uuid.UUID) -> tuple[str, dict[str, Any]]:
+    """MERGE POINT (customers segments, built in parallel): return the segment's members as
+    an audience statement (user_id, timezone, quiet_from, quiet_to, channels) from
+    customers.service. Until segments exist, no segment can be found."""
+    raise SegmentNotFound(f"segment {segment_id} does not exist", loc=["body", "audience"])
+
+
+def category_and_ancestors(code: str) -> list[str]:
+    """Subscribers of `dining` want offers from a `noodles` shop: match the shop's category
+    and every category above it."""
+    found: list[str] = []
+    current: str | None = code
+    while current is not None and current not in found:
+        found.append(current)
+        current = PARENT_OF.get(current)
+    return found
+
+
+async def create_flash_offer(
+    session: AsyncSession,
+    *,
+    merchant_id: uuid.UUID,
+    created_by: uuid.UUID | None,
+    data: schemas.FlashOfferCreate,
+    now: datetime,
+    settings: Settings,
+) -> schemas.FlashOfferAccepted:
+    shop = await merchants_service.require_shop_of_merchant(
+        session, merchant_id=merchant_id, shop_id=data.shop_id
+    )
+    await _require_flash_campaign(session, merchant_id=merchant_id, campaign_id=data.campaign_id)
+    expires_at = now + timedelta(minutes=data.expires_in_minutes)
+    offer = await repository.add_offer(
+        session,
+        FlashOffer(
+            merchant_id=merchant_id,
+            shop_id=shop.id,
+            campaign_id=data.campaign_id,
+            audience_kind=data.audience.kind,
+            audience_radius_m=data.audience.radius_m,
+            segment_id=data.audience.segment_id,
+            title=data.message.title,
+            body=data.message.body,
+            expires_at=expires_at,
+            created_by=created_by,
+        ),
+    )
+    params: dict[str, Any] = {
+        "offer_id": offer.id,
+        "merchant_id": merchant_id,
+        "now": now,
+        "expires_at": expires_at,
+        "merchant_cap": settings.push_merchant_daily_cap,
+        "global_cap": settings.push_global_daily_cap,
+    }
+    audience = await audience_sql(
+        session, merchant_id=merchant_id, shop=shop, audience=data.audience, now=now
+    )
+    recipients = 0
+    if audience is not None:
+        sql, extra = audience
+        recipients, _ = await repository.fan_out(
+            session,
+            audience_sql=sql,
+            params=params | extra,
+            batch_size=settings.push_batch_size,
+        )
+    await repository.set_offer_recipients(session, offer.id, recipients)
+    return schemas.FlashOfferAccepted(
+        id=offer.id, recipients_estimate=recipients, expires_at=expires_at
+    )
+
+
+async def audience_sql(
+    session: AsyncSession,
+    *,
+    merchant_id: uuid.UUID,
+    shop: Any,
+    audience: schemas.Audience,
+    now: datetime,
+) -> tuple[str, dict[str, Any]] | None:
+    """The audience statement and its parameters; None when nobody can match."""
+    if audience.kind == "customers":
+        return repository.CUSTOMER_AUDIENCE, {}
+    if audience.kind == "segment":
+        assert audience.segment_id is not None
+        return _segment_audience_sql(audience.segment_id)
+    largest = await repository.max_subscription_radius(session)
+    if largest is None:
+        return None
+    radius_cap = audience.radius_m or MAX_RADIUS_M
+    return repository.NEARBY_AUDIENCE, {
+        "lat": shop.location.lat,
+        "lng": shop.location.lng,
+        "bound": min(largest, radius_cap),
+        "radius_cap": radius_cap,
+        "categories": category_and_ancestors(shop.category),
+        "current_since": now - CURRENT_LOCATION_MAX_AGE,
+    }
+
+
+async def offer_merchant(session: AsyncSession, *, offer_id: uuid.UUID) -> uuid.UUID:
+    offer = await repository.get_offer(session, offer_id)
+    if offer is None:
+        raise FlashOfferNotFound()
+    return offer.merchant_id
+
+
+async def describe_offer(
+    session: AsyncSession, *, offer_id: uuid.UUID, now: datetime
+) -> schemas.FlashOffer:
+    offer = await repository.get_offer(session, offer_id)
+    if offer is None:
+        raise FlashOfferNotFound()
+    counts = await repository.delivery_counts(session, offer_id)
+    status = "completed"
+    if counts.queued:
+        if now >= offer.expires_at:
+            status = "expired"
+        elif counts.next_due is not None and counts.next_due > now:
+            status = "scheduled"
+        else:
+            status = "sending"
+    return schemas.FlashOffer(
+        id=offer.id,
+        merchant_id=offer.merchant_id,
+        shop_id=offer.shop_id,
+        campaign_id=offer.campaign_id,
+        audience=schemas.Audience(
+            kind=offer.audience_kind,  # type: ignore[arg-type]
+            radius_m=offer.audience_radius_m,
+            segment_id=offer.segment_id,
+        ),
+        message=schemas.Message(title=offer.title, body=offer.body),
+        status=status,  # type: ignore[arg-type]
+        recipients=offer.recipients,
+        queued=counts.queued,
+        sent=counts.sent,
+        failed=counts.failed,
+        opened=counts.opened,
+        expires_at=offer.expires_at,
+        created_at=offer.created_at,
+    )
+
+
+async def mark_opened(
+    session: AsyncSession, *, offer_id: uuid.UUID, user_id: uuid.UUID, now: datetime
+) -> schemas.Opened:
+    """The app reports that the user opened the notification (idempotent)."""
+    if not await repository.is_recipient(session, offer_id=offer_id, user_id=user_id):
+        raise FlashOfferNotFound()
+    await repository.mark_opened(session, offer_id=offer_id, user_id=user_id, now=now)
+    return schemas.Opened(opened=True)

@@ -1,0 +1,313 @@
+"""From the outbox to the transports: dispatcher, Redis stream consumers, retries.
+
+Path of a message: the offer's transaction writes deliveries + outbox batches -> the
+dispatcher job moves due batches to a Redis stream (`XADD`, then commits) -> `corner worker`
+consumers read the stream in a consumer group, claim the batch's deliveries in a committed
+conditional UPDATE (queued/retry -> sending), send, record the outcome, and only then `XACK`.
+
+Crash safety:
+- a batch on the stream but not acknowledged (consumer died) is taken over by another
+  consumer with `XAUTOCLAIM` after `push_reclaim_idle_seconds`;
+- a duplicate stream entry (dispatcher died between XADD and commit) or a taken-over one
+  finds nothing left to claim for what was already sent: one device never gets an offer twice;
+- a stopping worker (SIGTERM, task cancellation) finishes the batches it is sending first;
+- deliveries left `sending` by a killed process have an unknown outcome: after their lease
+  they are failed as `outcome_unknown`, never resent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import socket
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import structlog
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from accounts import service as accounts_service
+from core.settings import Settings
+from core.timezones import utcnow
+from push import repository
+from push.repository import ClaimedDelivery
+from push.service.devices import forget_dead_devices
+from push.service.senders import (
+    FCM_MAX_TOKENS_PER_CALL,
+    OfferMessage,
+    Outcome,
+    Senders,
+    SendResult,
+    sms_text,
+)
+
+log = structlog.get_logger("corner.push")
+
+GROUP = "senders"
+LEASE = timedelta(minutes=2)
+MAX_ATTEMPTS = 6
+BACKOFF_BASE_SECONDS = 2.0
+BACKOFF_MAX_SECONDS = 300.0
+
+
+def backoff_seconds(
+    attempt: int,
+    retry_after: float | None,
+    rng: random.Random,
+    base: float = BACKOFF_BASE_SECONDS,
+) -> float:
+    """Exponential backoff with jitter (half fixed, half random), never below Retry-After."""
+    ceiling = min(BACKOFF_MAX_SECONDS, base * 2 ** max(0, attempt - 1))
+    delay = ceiling / 2 + rng.uniform(0, ceiling / 2)
+    return max(delay, retry_after or 0.0)
+
+
+async def dispatch_due(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    redis: Redis,
+    *,
+    stream: str,
+    now: datetime,
+    limit: int = 500,
+) -> int:
+    """Move due outbox batches to the stream. XADD happens before the commit: a crash in
+    between re-sends the entry later, which the consumers' claim makes harmless."""
+    async with sessionmaker.begin() as session:
+        ids = await repository.take_due_outbox(session, now=now, limit=limit)
+        if ids:
+            pipe = redis.pipeline(transaction=False)
+            for outbox_id in ids:
+                pipe.xadd(stream, {"outbox_id": str(outbox_id)})
+            await pipe.execute()
+    return len(ids)
+
+
+async def abandon_stale_sends(sessionmaker: async_sessionmaker[AsyncSession], now: datetime) -> int:
+    async with sessionmaker.begin() as session:
+        return await repository.abandon_stale_sending(session, now=now)
+
+
+@dataclass
+class _Batch:
+    message: OfferMessage
+    channel: str
+    offer_id: uuid.UUID
+    batch_no: int
+    claimed: list[ClaimedDelivery]
+    phones: dict[uuid.UUID, str | None]
+
+
+class Consumer:
+    """One stream consumer (one per worker process); sends up to `concurrency` batches at once."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        redis: Redis,
+        settings: Settings,
+        senders: Senders,
+        *,
+        name: str | None = None,
+        rng: random.Random | None = None,
+        backoff_base_seconds: float = BACKOFF_BASE_SECONDS,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.redis = redis
+        self.senders = senders
+        self.stream = settings.push_queue_stream
+        self.concurrency = max(1, settings.push_consumer_concurrency)
+        self.reclaim_idle_ms = settings.push_reclaim_idle_seconds * 1000
+        self.name = name or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.rng = rng or random.Random()
+        self.backoff_base_seconds = backoff_base_seconds
+        self._group_ready = False
+
+    async def _ensure_group(self) -> None:
+        if self._group_ready:
+            return
+        try:
+            await self.redis.xgroup_create(self.stream, GROUP, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+        # Redis 7 creates consumers lazily; registering makes live workers visible (XINFO)
+        await self.redis.xgroup_createconsumer(self.stream, GROUP, self.name)
+        self._group_ready = True
+
+    async def run_once(self, block_ms: int = 1000) -> int:
+        """Take over stale entries or read new ones, and process them; returns batches done."""
+        await self._ensure_group()
+        _, entries, *_ = await self.redis.xautoclaim(
+            self.stream,
+            GROUP,
+            self.name,
+            min_idle_time=self.reclaim_idle_ms,
+            start_id="0-0",
+            count=self.concurrency,
+        )
+        if not entries:
+            response = await self.redis.xreadgroup(
+                GROUP, self.name, {self.stream: ">"}, count=self.concurrency, block=block_ms
+            )
+            entries = response[0][1] if response else []  # type: ignore[index]
+        tasks = [
+            asyncio.create_task(self._handle(entry_id, fields)) for entry_id, fields in entries
+        ]
+        if not tasks:
+            return 0
+        try:
+            done = await asyncio.shield(asyncio.gather(*tasks))
+        except asyncio.CancelledError:
+            # stopping: let the batches in flight finish and be recorded, then stop
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+        return sum(done)
+
+    async def _handle(self, entry_id: bytes, fields: dict[bytes, bytes] | None) -> int:
+        if fields and b"outbox_id" in fields:
+            try:
+                await self.process(int(fields[b"outbox_id"]))
+            except Exception:  # left unacknowledged: another consumer takes it over later
+                log.exception("push_batch_failed", entry=entry_id)
+                return 0
+        await self.redis.xack(self.stream, GROUP, entry_id)
+        await self.redis.xdel(self.stream, entry_id)
+        return 1
+
+    async def process(self, outbox_id: int) -> None:
+        now = utcnow()
+        batch = await self._claim(outbox_id, now)
+        if batch is None or not batch.claimed:
+            return
+        if batch.channel == "push":
+            results = await self._send_push(batch, now)
+        else:
+            results = await self._send_sms(batch)
+        await self._record(batch, results, utcnow())
+
+    async def _claim(self, outbox_id: int, now: datetime) -> _Batch | None:
+        async with self.sessionmaker.begin() as session:
+            entry = await repository.get_outbox(session, outbox_id)
+            if entry is None:
+                return None
+            offer = await repository.get_offer(session, entry.offer_id)
+            if offer is None:
+                return None
+            if now >= offer.expires_at:
+                await repository.expire_undelivered(
+                    session, offer_id=offer.id, batch_no=entry.batch_no
+                )
+                return None
+            claimed = await repository.claim_batch(
+                session,
+                offer_id=offer.id,
+                batch_no=entry.batch_no,
+                now=now,
+                lease_until=now + LEASE,
+            )
+            phones: dict[uuid.UUID, str | None] = {}
+            if entry.channel == "sms":
+                for delivery in claimed:
+                    phones[delivery.user_id] = await _phone_of(session, delivery.user_id)
+            message = OfferMessage(
+                offer_id=offer.id,
+                merchant_id=offer.merchant_id,
+                shop_id=offer.shop_id,
+                campaign_id=offer.campaign_id,
+                title=offer.title,
+                body=offer.body,
+                expires_at=offer.expires_at,
+            )
+        # committed: these deliveries are this consumer's alone from here on
+        return _Batch(message, entry.channel, offer.id, entry.batch_no, claimed, phones)
+
+    async def _send_push(self, batch: _Batch, now: datetime) -> list[SendResult]:
+        results: list[SendResult] = [SendResult(Outcome.FAILED, "device_removed")] * len(
+            batch.claimed
+        )
+        with_token = [i for i, d in enumerate(batch.claimed) if d.token]
+        for start in range(0, len(with_token), FCM_MAX_TOKENS_PER_CALL):
+            chunk = with_token[start : start + FCM_MAX_TOKENS_PER_CALL]
+            tokens = [batch.claimed[i].token or "" for i in chunk]
+            try:
+                answers = await self.senders.push.send(batch.message, tokens, now)
+            except Exception as exc:  # the transport failed as a whole: retry the chunk
+                log.warning("push_send_failed", error=str(exc))
+                answers = [SendResult(Outcome.RETRY, "transport_error") for _ in chunk]
+            for i, answer in zip(chunk, answers, strict=True):
+                results[i] = answer
+        return results
+
+    async def _send_sms(self, batch: _Batch) -> list[SendResult]:
+        text = sms_text(batch.message)
+        results: list[SendResult] = []
+        for delivery in batch.claimed:
+            phone = batch.phones.get(delivery.user_id)
+            if not phone:
+                results.append(SendResult(Outcome.FAILED, "no_phone"))
+                continue
+            try:
+                results.append(await self.senders.sms.send(phone, text))
+            except Exception as exc:
+                log.warning("sms_send_failed", error=str(exc))
+                results.append(SendResult(Outcome.RETRY, "transport_error"))
+        return results
+
+    async def _record(self, batch: _Batch, results: list[SendResult], now: datetime) -> None:
+        sent: list[int] = []
+        failed: dict[str, list[int]] = defaultdict(list)
+        retries: dict[str, dict[int, datetime]] = defaultdict(dict)
+        dead_devices: list[uuid.UUID] = []
+        for delivery, result in zip(batch.claimed, results, strict=True):
+            error = result.error or result.outcome.value
+            if result.outcome is Outcome.SENT:
+                sent.append(delivery.id)
+            elif result.outcome is Outcome.UNREGISTERED:
+                failed[error].append(delivery.id)
+                if delivery.device_id is not None:
+                    dead_devices.append(delivery.device_id)
+            elif result.outcome is Outcome.RETRY and delivery.attempts < MAX_ATTEMPTS:
+                when = now + timedelta(
+                    seconds=backoff_seconds(
+                        delivery.attempts, result.retry_after, self.rng, self.backoff_base_seconds
+                    )
+                )
+                if when < batch.message.expires_at:
+                    retries[error][delivery.id] = when
+                else:
+                    failed["expired"].append(delivery.id)
+            else:
+                failed[error].append(delivery.id)
+        async with self.sessionmaker.begin() as session:
+            await repository.finish_deliveries(session, ids=sent, status="sent", now=now)
+            for error, ids in failed.items():
+                await repository.finish_deliveries(
+                    session, ids=ids, status="failed", now=now, error=error[:200]
+                )
+            for error, retry_at in retries.items():
+                await repository.schedule_retries(session, retry_at=retry_at, error=error)
+            await forget_dead_devices(session, device_ids=dead_devices)
+            # unfinished deliveries come back through the outbox, so retries survive restarts
+            await repository.reschedule_batch(
+                session, offer_id=batch.offer_id, channel=batch.channel, batch_no=batch.batch_no
+            )
+        due = [when for group in retries.values() for when in group.values()]
+        log.info(
+            "push_batch_done",
+            offer_id=str(batch.offer_id),
+            sent=len(sent),
+            failed=sum(len(v) for v in failed.values()),
+            retry=len(due),
+        )
+
+
+async def _phone_of(session: AsyncSession, user_id: uuid.UUID) -> str | None:
+    try:
+        return (await accounts_service.get_user(session, user_id=user_id)).phone
+    except accounts_service.UserNotFound:
+        return None

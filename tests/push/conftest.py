@@ -1,0 +1,186 @@
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.settings import Settings
+from core.timezones import utcnow
+from push.service.outbox import Consumer, dispatch_due
+from push.service.senders import FcmPushSender, LogPushSender, LogSmsSender, Senders
+from tests.helpers import Actor, ApiClient, create_shop
+from tests.push.fake_fcm import FakeFcmServer, service_account
+
+# Jing'an, Shanghai: the shop, and points at known distances from it
+SHOP = {"lat": 31.2304, "lng": 121.4737}
+
+
+def offset(lat_m: float = 0.0, lng_m: float = 0.0) -> dict[str, float]:
+    """A point `lat_m` metres north and `lng_m` metres east of the shop."""
+    return {
+        "lat": SHOP["lat"] + lat_m / 111_320,
+        "lng": SHOP["lng"] + lng_m / (111_320 * 0.8549),  # cos(31.23°)
+    }
+
+
+@pytest.fixture(scope="session")
+def fake_fcm_server() -> Iterator[FakeFcmServer]:
+    server = FakeFcmServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def fcm_credentials(
+    fake_fcm_server: FakeFcmServer, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    path = tmp_path_factory.mktemp("fcm") / "service-account.json"
+    fake_fcm_server.state.public_key_pem = service_account(path, fake_fcm_server.base_url)
+    return path
+
+
+@pytest.fixture
+def fake_fcm(fake_fcm_server: FakeFcmServer, fcm_credentials: Path) -> FakeFcmServer:
+    fake_fcm_server.state.reset()
+    return fake_fcm_server
+
+
+@pytest.fixture
+async def fcm_senders(fake_fcm: FakeFcmServer, fcm_credentials: Path) -> AsyncIterator[Senders]:
+    senders = Senders(
+        push=FcmPushSender(fcm_credentials, fake_fcm.base_url, timeout=5.0), sms=LogSmsSender()
+    )
+    yield senders
+    await senders.aclose()
+
+
+@pytest.fixture
+def log_senders() -> Senders:
+    return Senders(push=LogPushSender(), sms=LogSmsSender())
+
+
+class Pipeline:
+    """Drives the worker's steps by hand: dispatch due outbox rows, consume the stream."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        redis: Redis,
+        settings: Settings,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.redis = redis
+        self.settings = settings
+
+    def consumer(
+        self, senders: Senders, settings: Settings | None = None, **kwargs: Any
+    ) -> Consumer:
+        kwargs.setdefault("backoff_base_seconds", 0.01)
+        return Consumer(self.sessionmaker, self.redis, settings or self.settings, senders, **kwargs)
+
+    async def dispatch(self, now: datetime | None = None) -> int:
+        return await dispatch_due(
+            self.sessionmaker,
+            self.redis,
+            stream=self.settings.push_queue_stream,
+            now=now or utcnow(),
+        )
+
+    async def drain(self, consumer: Consumer, rounds: int = 50) -> None:
+        """Dispatch and consume until nothing is pending or due (retries included)."""
+        for _ in range(rounds):
+            await self.dispatch()
+            done = await consumer.run_once(block_ms=10)
+            if not done and not await self.busy():
+                return
+            if not done:
+                await asyncio.sleep(0.02)
+        raise AssertionError("deliveries did not settle")
+
+    async def busy(self) -> bool:
+        async with self.sessionmaker() as session:
+            row = await session.execute(
+                text("""SELECT
+                    (SELECT count(*) FROM push_outbox WHERE status = 'pending'
+                       AND due_at <= now() + interval '1 second')
+                  + (SELECT count(*) FROM flash_offer_deliveries
+                       WHERE status IN ('queued', 'retry')
+                       AND next_attempt_at <= now() + interval '1 second')""")
+            )
+            return bool(row.scalar_one())
+
+    async def deliveries(self, offer_id: str) -> list[dict[str, Any]]:
+        async with self.sessionmaker() as session:
+            rows = await session.execute(
+                text("""SELECT d.*, v.token FROM flash_offer_deliveries d
+                        LEFT JOIN push_devices v ON v.id = d.device_id
+                        WHERE offer_id = :id ORDER BY d.id"""),
+                {"id": uuid.UUID(offer_id)},
+            )
+            return [dict(r._mapping) for r in rows]
+
+
+@pytest.fixture
+def pipeline(
+    sessionmaker: async_sessionmaker[AsyncSession], redis: Redis, test_settings: Settings
+) -> Pipeline:
+    return Pipeline(sessionmaker, redis, test_settings)
+
+
+async def subscriber(
+    client: ApiClient,
+    *,
+    at: dict[str, float] | None,
+    categories: list[str] | None = None,
+    merchant_ids: list[str] | None = None,
+    radius_m: int = 2000,
+    devices: int = 1,
+    **extra: Any,
+) -> tuple[Actor, list[str]]:
+    """A consumer with a subscription, `devices` FCM tokens and (optionally) a location ping."""
+    user = await client.register()
+    body = {
+        "categories": categories or [],
+        "merchant_ids": merchant_ids or [],
+        "radius_m": radius_m,
+        **extra,
+    }
+    r = await client.put("/v1/me/subscriptions", json=body, headers=user.headers)
+    assert r.status_code == 200, r.text
+    tokens = []
+    for i in range(devices):
+        token = f"tok-{user.user_id}-{i}"
+        r = await client.post(
+            "/v1/me/devices", json={"token": token, "platform": "android"}, headers=user.headers
+        )
+        assert r.status_code == 201, r.text
+        tokens.append(token)
+    if at is not None:
+        r = await client.post("/v1/me/locations", json={"location": at}, headers=user.headers)
+        assert r.status_code == 201, r.text
+    return user, tokens
+
+
+async def merchant_with_shop(client: ApiClient, **shop: Any) -> tuple[Actor, str, str]:
+    owner = await client.register()
+    merchant = await client.merchant(owner)
+    created = await create_shop(client, owner, merchant["id"], location=SHOP, **shop)
+    return owner, merchant["id"], created["id"]
+
+
+def offer_body(shop_id: str, kind: str = "nearby", minutes: int = 60, **audience: Any) -> dict:
+    return {
+        "campaign_id": str(uuid.uuid4()),
+        "shop_id": shop_id,
+        "audience": {"kind": kind, **audience},
+        "expires_in_minutes": minutes,
+        "message": {"title": "限时特惠", "body": "牛肉面半价，仅限今天下午"},
+    }
