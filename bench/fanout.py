@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -142,14 +143,52 @@ def generate(url: str, users: int) -> dict[str, Any]:
     }
 
 
+async def flash_campaign(session: Any, settings: Settings, merchant_id: uuid.UUID) -> uuid.UUID:
+    """The published flash coupon campaign the offer promotes (made by a bench owner)."""
+    from accounts import service as accounts_service
+    from accounts.schemas import UserCreate
+    from coupons import schemas as coupon_schemas
+    from coupons import service as coupons_service
+
+    owner = await accounts_service.register_user(
+        session,
+        settings=settings,
+        data=UserCreate(
+            email=f"bench-{uuid.uuid4().hex}@example.com",
+            password="bench-password",
+            display_name="bench",
+        ),
+    )
+    now = utcnow()
+    campaign = await coupons_service.create_campaign(
+        session,
+        merchant_id=merchant_id,
+        created_by=owner.id,
+        data=coupon_schemas.CampaignCreate.model_validate(
+            {
+                "name": "限时特惠",
+                "discount": {"kind": "percent_off", "value": 50},
+                "valid_from": (now - timedelta(minutes=5)).isoformat(),
+                "valid_until": (now + timedelta(days=1)).isoformat(),
+                "flash": True,
+            }
+        ),
+        now=now,
+    )
+    await coupons_service.change_status(session, campaign_id=campaign.id, to="published", now=now)
+    return campaign.id
+
+
 async def select_and_create(
     settings: Settings, merchant_id: uuid.UUID, shop_id: uuid.UUID
 ) -> tuple[dict[str, Any], float]:
     engine = create_engine(settings, pool_size=2, max_overflow=0)
     sessionmaker = create_sessionmaker(engine)
+    async with sessionmaker.begin() as session:
+        campaign_id = await flash_campaign(session, settings, merchant_id)
     data = schemas.FlashOfferCreate.model_validate(
         {
-            "campaign_id": str(uuid.uuid4()),
+            "campaign_id": str(campaign_id),
             "shop_id": str(shop_id),
             "audience": {"kind": "nearby"},
             "expires_in_minutes": 60,

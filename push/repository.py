@@ -337,6 +337,17 @@ CUSTOMER_AUDIENCE = """
     WHERE c.merchant_id = :merchant_id AND NOT coalesce(s.opted_out, false)
 """
 
+# The members of a customer segment (a SELECT user_id … built by customers.service).
+SEGMENT_AUDIENCE = """
+    SELECT m.user_id,
+           coalesce(s.timezone, 'Asia/Shanghai') AS timezone,
+           s.quiet_from, s.quiet_to,
+           coalesce(s.channels, ARRAY['push']::varchar[]) AS channels
+    FROM ({members}) AS m
+    LEFT JOIN push_subscriptions s ON s.user_id = m.user_id
+    WHERE NOT coalesce(s.opted_out, false)
+"""
+
 # From an audience (user_id, timezone, quiet_from, quiet_to, channels): when each user may
 # be messaged (the end of their quiet hours in their own timezone, else now), drop those
 # whose window opens after the offer expires or who cannot be reached, take one frequency

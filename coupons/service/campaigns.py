@@ -140,6 +140,19 @@ async def load_campaign(session: AsyncSession, *, campaign_id: uuid.UUID) -> Cam
     return campaign
 
 
+async def is_published_flash_campaign_of(
+    session: AsyncSession, *, campaign_id: uuid.UUID, merchant_id: uuid.UUID
+) -> bool:
+    """For flash offers: the campaign is the merchant's, flagged `flash` and published."""
+    campaign = await CampaignRepository(session).get(campaign_id)
+    return (
+        campaign is not None
+        and campaign.merchant_id == merchant_id
+        and campaign.flash
+        and campaign.status == "published"
+    )
+
+
 async def campaign_merchant(session: AsyncSession, *, campaign_id: uuid.UUID) -> uuid.UUID:
     return (await load_campaign(session, campaign_id=campaign_id)).merchant_id
 

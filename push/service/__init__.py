@@ -11,7 +11,6 @@ from push.service.devices import DeviceNotFound, register_device, remove_device
 from push.service.offers import (
     CampaignNotFlash,
     FlashOfferNotFound,
-    SegmentNotFound,
     create_flash_offer,
     describe_offer,
     mark_opened,
@@ -28,7 +27,6 @@ __all__ = [
     "CampaignNotFlash",
     "DeviceNotFound",
     "FlashOfferNotFound",
-    "SegmentNotFound",
     "create_flash_offer",
     "describe_offer",
     "follow_merchant",

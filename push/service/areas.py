@@ -9,7 +9,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import InvalidInput
 from geo.schemas import Crs, LatLng
-from merchants import service as merchants_service
 from push import repository, schemas
 
 # DBSCAN over the last 30 days: pings within 250 m of each other, at least 3 of them, make
@@ -22,14 +21,6 @@ MAX_AREAS_PER_USER = 5
 # whose usual areas are elsewhere.
 CURRENT_LOCATION_MAX_AGE = timedelta(hours=2)
 FUTURE_TOLERANCE = timedelta(minutes=5)
-
-
-def require_wgs84_output(crs: Crs) -> None:
-    """Answers are in the asked system; until geo/ converts outwards, only WGS-84.
-
-    Merge point: replace with the geo/ conversion of outgoing points when it lands.
-    """
-    merchants_service.to_wgs84(LatLng(lat=0, lng=0), crs)
 
 
 async def record_ping(
@@ -45,8 +36,7 @@ async def record_ping(
         raise InvalidInput("the ping is in the future", loc=["body", "at"])
     if at < now - retention:
         raise InvalidInput("the ping is older than the retention period", loc=["body", "at"])
-    # to_wgs84 refuses what it cannot convert yet (422) and upgrades with geo/ at merge
-    point = merchants_service.to_wgs84(data.location, data.crs)
+    point = data.location.to_wgs84(data.crs)
     await repository.add_ping(session, user_id=user_id, lat=point.lat, lng=point.lng, at=at)
     return schemas.LocationPingAccepted(observed_at=at)
 
@@ -61,11 +51,10 @@ async def forget_locations(
 async def list_activity_areas(
     session: AsyncSession, *, user_id: uuid.UUID, crs: Crs
 ) -> schemas.ActivityAreas:
-    require_wgs84_output(crs)
     rows = await repository.list_areas(session, user_id)
     items = [
         schemas.ActivityArea(
-            centre=LatLng(lat=r.lat, lng=r.lng),
+            centre=LatLng.from_wgs84(r.lat, r.lng, crs),
             radius_m=r.radius_m,
             share=round(r.share or 0.0, 4),
             pings=r.pings,
@@ -78,7 +67,7 @@ async def list_activity_areas(
     return schemas.ActivityAreas(
         items=items,
         last_known=schemas.LastKnownLocation(
-            location=LatLng(lat=last.lat, lng=last.lng), observed_at=last.observed_at
+            location=LatLng.from_wgs84(last.lat, last.lng, crs), observed_at=last.observed_at
         )
         if last
         else None,

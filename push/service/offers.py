@@ -7,10 +7,13 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import InvalidInput, NotFound
 from core.settings import Settings
+from coupons import service as coupons_service
+from customers import service as customers_service
 from merchants import service as merchants_service
 from merchants.categories import PARENT_OF
 from push import repository, schemas
@@ -28,30 +31,28 @@ class CampaignNotFlash(InvalidInput):
     title_zh = "该活动不是本商户的限时活动"
 
 
-class SegmentNotFound(InvalidInput):
-    code, title = "segment_not_found", "Segment not found"
-    title_zh = "客户分群不存在"
-
-
 async def _require_flash_campaign(
     session: AsyncSession, *, merchant_id: uuid.UUID, campaign_id: uuid.UUID
 ) -> None:
-    """The offer must belong to one of the merchant's `flash` coupon campaigns.
+    """The offer must promote one of the merchant's published `flash` coupon campaigns; a
+    stranger's campaign is refused exactly like a missing one."""
+    if not await coupons_service.is_published_flash_campaign_of(
+        session, campaign_id=campaign_id, merchant_id=merchant_id
+    ):
+        raise CampaignNotFlash(
+            "Not a published flash campaign of this merchant", loc=["body", "campaign_id"]
+        )
 
-    MERGE POINT (issue 5): campaigns live in coupons/, which is built on another branch. At
-    merge, replace the body with a call to coupons.service (load the campaign, check
-    `campaign.merchant_id == merchant_id and campaign.flash`, else raise CampaignNotFlash —
-    a stranger's campaign must look the same as a missing one). Until then every campaign id
-    is accepted for the calling merchant.
-    """
-    del session, merchant_id, campaign_id
 
-
-def _segment_audience_sql(segment_id: uuid.UUID) -> tuple[str, dict[str, Any]]:
-    """MERGE POINT (customers segments, built in parallel): return the segment's members as
-    an audience statement (user_id, timezone, quiet_from, quiet_to, channels) from
-    customers.service. Until segments exist, no segment can be found."""
-    raise SegmentNotFound(f"segment {segment_id} does not exist", loc=["body", "audience"])
+async def _segment_audience_sql(
+    session: AsyncSession, *, merchant_id: uuid.UUID, segment_id: uuid.UUID, now: datetime
+) -> tuple[str, dict[str, Any]]:
+    """The segment's customers (from customers.service) as an audience statement."""
+    members = await customers_service.segment_user_ids_select(
+        session, merchant_id=merchant_id, segment_id=segment_id, now=now
+    )
+    compiled = members.compile(dialect=postgresql.dialect(paramstyle="named"))
+    return repository.SEGMENT_AUDIENCE.format(members=str(compiled)), dict(compiled.params)
 
 
 def category_and_ancestors(code: str) -> list[str]:
@@ -133,7 +134,9 @@ async def audience_sql(
         return repository.CUSTOMER_AUDIENCE, {}
     if audience.kind == "segment":
         assert audience.segment_id is not None
-        return _segment_audience_sql(audience.segment_id)
+        return await _segment_audience_sql(
+            session, merchant_id=merchant_id, segment_id=audience.segment_id, now=now
+        )
     largest = await repository.max_subscription_radius(session)
     if largest is None:
         return None

@@ -3,7 +3,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -169,16 +169,39 @@ async def subscriber(
     return user, tokens
 
 
+# the published flash campaign made for each shop by merchant_with_shop (offer_body uses it)
+FLASH_CAMPAIGN_OF_SHOP: dict[str, str] = {}
+
+
+async def flash_campaign(client: ApiClient, owner: Actor, merchant_id: str) -> str:
+    now = datetime.now(UTC)
+    body = {
+        "name": "下午茶半价",
+        "discount": {"kind": "percent_off", "value": 50},
+        "valid_from": (now - timedelta(minutes=5)).isoformat(),
+        "valid_until": (now + timedelta(days=1)).isoformat(),
+        "flash": True,
+    }
+    r = await client.post(
+        f"/v1/merchants/{merchant_id}/campaigns", json=body, headers=owner.headers
+    )
+    assert r.status_code == 201, r.text
+    r = await client.post(f"/v1/campaigns/{r.json()['id']}/publish", headers=owner.headers)
+    assert r.status_code == 200, r.text
+    return str(r.json()["id"])
+
+
 async def merchant_with_shop(client: ApiClient, **shop: Any) -> tuple[Actor, str, str]:
     owner = await client.register()
     merchant = await client.merchant(owner)
     created = await create_shop(client, owner, merchant["id"], location=SHOP, **shop)
+    FLASH_CAMPAIGN_OF_SHOP[created["id"]] = await flash_campaign(client, owner, merchant["id"])
     return owner, merchant["id"], created["id"]
 
 
 def offer_body(shop_id: str, kind: str = "nearby", minutes: int = 60, **audience: Any) -> dict:
     return {
-        "campaign_id": str(uuid.uuid4()),
+        "campaign_id": FLASH_CAMPAIGN_OF_SHOP.get(shop_id, str(uuid.uuid4())),
         "shop_id": shop_id,
         "audience": {"kind": kind, **audience},
         "expires_in_minutes": minutes,

@@ -221,7 +221,7 @@ async def test_flash_offer_permissions_and_validation(client: ApiClient) -> None
         )
     segment = offer_body(shop_id, kind="segment", segment_id=str(uuid.uuid4()))
     assert_problem(
-        await client.post(url, json=segment, headers=owner.headers), 422, "segment_not_found"
+        await client.post(url, json=segment, headers=owner.headers), 404, "segment_not_found"
     )
 
     r = await client.post(url, json=offer_body(shop_id), headers=owner.headers)
