@@ -25,7 +25,13 @@ app.add_typer(seed_app, name="seed")
 console = Console(stderr=True)
 
 # Modules whose import registers background jobs (see core/jobs.py)
-JOB_MODULES = ["accounts.jobs", "core.idempotency", "memberships.jobs", "customers.jobs"]
+JOB_MODULES = [
+    "accounts.jobs",
+    "core.idempotency",
+    "memberships.jobs",
+    "customers.jobs",
+    "orders.jobs",
+]
 
 
 def ensure_services() -> None:

@@ -29,10 +29,18 @@ from coupons.service.redeem import (
     redemption_of_user_at_shop,
     reverse,
 )
+from coupons.service.reserve import (
+    Reservation,
+    redeem_order_coupon,
+    release_order_coupon,
+    reserve_for_order,
+    reverse_order_redemption,
+)
 
 __all__ = [
     "AudienceResolver",
     "RedemptionRef",
+    "Reservation",
     "campaign_merchant",
     "campaign_stats",
     "change_status",
@@ -46,6 +54,10 @@ __all__ = [
     "lookup",
     "put_settings",
     "redeem",
+    "redeem_order_coupon",
+    "release_order_coupon",
+    "reserve_for_order",
+    "reverse_order_redemption",
     "redemption_merchant",
     "redemption_of_user_at_shop",
     "register_audience_resolver",

@@ -27,6 +27,7 @@ from coupons.service.errors import (
     CouponExpired,
     CouponNotFound,
     CouponNotYetValid,
+    CouponReserved,
     CurrencyMismatch,
     MinSpendNotMet,
     OrderAmountRequired,
@@ -89,6 +90,8 @@ async def _refusal(
 ) -> DomainError | None:
     if coupon.status == "redeemed":
         return await _already_redeemed(session, coupon.id)
+    if coupon.status == "reserved":
+        return CouponReserved()
     if coupon.valid_until <= now:
         return CouponExpired(
             f"The coupon expired at {coupon.valid_until.isoformat()}",
@@ -231,6 +234,8 @@ async def redeem(
         fresh = await CouponRepository(session).get(coupon.id)
         if fresh is not None and fresh[0].status == "redeemed":
             raise await _already_redeemed(session, coupon.id)
+        if fresh is not None and fresh[0].status == "reserved":
+            raise CouponReserved()
         raise CouponExpired()
     coupon.status, coupon.redeemed_at = "redeemed", row.redeemed_at
     if coupon.user_id is not None:
