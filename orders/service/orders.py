@@ -127,7 +127,7 @@ async def view(session: AsyncSession, order: Order, pay_url: str | None = None) 
 def transition_refused(order: Order, to: str) -> OrderTransitionInvalid:
     return OrderTransitionInvalid(
         f"The order is {order.status}; it cannot become {to}",
-        extra={"status": order.status, "to": to},
+        extra={"order_status": order.status, "to": to},
     )
 
 
