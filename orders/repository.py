@@ -93,7 +93,13 @@ class OrderRepository:
         return (await self.session.execute(stmt)).scalar_one_or_none() is not None
 
     async def set_values(self, order_id: uuid.UUID, values: dict[str, Any]) -> None:
-        await self.session.execute(update(Order).where(Order.id == order_id).values(**values))
+        # the caller sets the same values on its object: nothing in the session to expire
+        await self.session.execute(
+            update(Order)
+            .where(Order.id == order_id)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
 
     async def of_user(
         self, user_id: uuid.UUID, *, after: tuple[datetime, uuid.UUID] | None, limit: int
