@@ -171,7 +171,7 @@ class SettlementRepository:
 
         # fee per order rounded half up: floor((total * bps * 2 + 10000) / 20000) — the same
         # rule as orders.fees.fee_of, summed by the database (the CSV recomputes it per line)
-        fee = (Order.total * fee_bps * 2 + 10_000) / 20_000
+        fee = (Order.total * fee_bps * 2 + 10_000) // 20_000
         stmt = select(
             func.coalesce(func.sum(Order.total).filter(within(Order.paid_at)), 0),
             func.count().filter(within(Order.paid_at)),

@@ -10,7 +10,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = "0701"
 down_revision: str | Sequence[str] | None = "0401"
 branch_labels: str | Sequence[str] | None = None
@@ -290,7 +289,8 @@ def upgrade() -> None:
             name=op.f("ck_orders_status_known"),
         ),
         sa.CheckConstraint(
-            "subtotal >= 0 AND coupon_discount >= 0 AND card_discount >= 0 AND points_used >= 0 AND points_value >= 0 AND total >= 0",
+            "subtotal >= 0 AND coupon_discount >= 0 AND card_discount >= 0 AND points_used >= 0"
+            " AND points_value >= 0 AND total >= 0",
             name=op.f("ck_orders_amounts_non_negative"),
         ),
         sa.CheckConstraint(
