@@ -22,11 +22,14 @@ from coupons.service.campaigns import (
 )
 from coupons.service.claim import claim, holder_qr_payload, issue, issue_paper, wallet
 from coupons.service.redeem import (
+    CounterLookup,
     RedemptionRef,
     lookup,
+    lookup_any,
     redeem,
     redemption_merchant,
     redemption_of_user_at_shop,
+    register_counter_lookup,
     reverse,
 )
 from coupons.service.reserve import (
@@ -39,6 +42,7 @@ from coupons.service.reserve import (
 
 __all__ = [
     "AudienceResolver",
+    "CounterLookup",
     "RedemptionRef",
     "Reservation",
     "campaign_merchant",
@@ -52,6 +56,8 @@ __all__ = [
     "issue",
     "issue_paper",
     "lookup",
+    "lookup_any",
+    "register_counter_lookup",
     "put_settings",
     "redeem",
     "redeem_order_coupon",

@@ -17,7 +17,7 @@ from orders.service.bookings import (
     shop_bookings,
     update_booking,
 )
-from orders.service.consume import consume_by_code, consume_order, lookup_order
+from orders.service.consume import consume_by_code, consume_order, counter_lookup, lookup_order
 from orders.service.orders import (
     REFERENCE_PREFIX,
     cancel_order,
@@ -41,6 +41,7 @@ __all__ = [
     "cancel_order",
     "consume_by_code",
     "consume_order",
+    "counter_lookup",
     "create_order",
     "expire_due_orders",
     "get_booking",

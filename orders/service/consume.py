@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,6 +29,14 @@ from orders.service.errors import (
     OrderQrInvalid,
 )
 from orders.service.orders import transition_refused, view
+
+
+class CounterInput(Protocol):
+    """What a counter request carries (coupons' CounterRequest has these too)."""
+
+    code: str | None
+    qr: str | None
+    shop_id: uuid.UUID
 
 
 def code_of(data: schemas.OrderCounterRequest, keys: list[tuple[str, bytes]]) -> str:
@@ -176,4 +185,27 @@ async def lookup_order(
             else None
         ),
         order=await view(session, order),
+    )
+
+
+async def counter_lookup(
+    session: AsyncSession,
+    staff_user_id: uuid.UUID,
+    data: CounterInput,
+    keys: list[tuple[str, bytes]],
+) -> schemas.OrderLookup | None:
+    """For the counter's shared lookup (`POST /v1/counter/lookup`): the order lookup when the
+    code or QR is an order's, None otherwise (so coupons answers its own refusal)."""
+    if data.qr is not None:
+        code = codes.code_from_qr(data.qr, keys)
+    else:
+        typed = codes.normalise(data.code or "")
+        code = typed if codes.is_valid(typed) else None
+    if code is None:
+        return None
+    return await lookup_order(
+        session,
+        staff_user_id=staff_user_id,
+        data=schemas.OrderCounterRequest(code=code, shop_id=data.shop_id),
+        keys=keys,
     )

@@ -404,3 +404,34 @@ async def test_isolation_stranger_gets_404(
 async def test_unknown_provider(client: ApiClient) -> None:
     r = await client.post("/v1/payments/nope/callback", content=b"{}")
     assert_problem(r, 404, "payment_provider_unknown")
+
+
+async def test_shared_counter_lookup_recognises_orders(
+    client: ApiClient, store: Store, test_settings: Settings
+) -> None:
+    order = await pay(client, test_settings, await store.order(client))
+    qr = codes.qr_payload(order["code"], test_settings.signing_keys())
+    for ref in ({"code": order["code_display"]}, {"qr": qr}):
+        r = await client.post(
+            "/v1/counter/lookup",
+            json={**ref, "shop_id": store.shop_id},
+            headers=store.clerk.headers,
+        )
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["kind"] == "order" and body["consumable"] is True
+        assert body["order"]["id"] == order["id"] and body["order"]["total"] == money(3800)
+    # not an order nor a coupon: the coupon refusal, as before
+    r = await client.post(
+        "/v1/counter/lookup",
+        json={"code": "NOT-A-CODE", "shop_id": store.shop_id},
+        headers=store.clerk.headers,
+    )
+    assert_problem(r, 422, "coupon_code_invalid")
+    stranger = await client.register()
+    r = await client.post(
+        "/v1/counter/lookup",
+        json={"code": order["code"], "shop_id": store.shop_id},
+        headers=stranger.headers,
+    )
+    assert_problem(r, 404, "order_not_found")
