@@ -11,6 +11,7 @@ from accounts.routes import router as accounts_router
 from api.console import mount_console
 from api.health import router as health_router
 from api.middleware import RequestContextMiddleware
+from api.payments import router as payments_router
 from api.wiring import wire_packages
 from core.database import ReadRouter, create_engine, create_sessionmaker
 from core.errors import install_error_handlers
@@ -21,6 +22,7 @@ from coupons.routes import router as coupons_router
 from customers.routes import router as customers_router
 from memberships.routes import router as memberships_router
 from merchants.routes import router as merchants_router
+from orders.routes import router as orders_router
 from push.routes import router as push_router
 
 API_ROUTERS = [
@@ -30,6 +32,8 @@ API_ROUTERS = [
     memberships_router,
     customers_router,
     push_router,
+    orders_router,
+    payments_router,
 ]
 
 

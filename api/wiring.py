@@ -1,7 +1,9 @@
 """Where packages that must not import each other at module level are plugged together.
 
 - nearby `has_offers` (merchants) asks coupons whether a shop has a claimable campaign;
-- coupon audiences of kind `tiers` (memberships) and `segment` (customers).
+- coupon audiences of kind `tiers` (memberships) and `segment` (customers);
+- the counter's lookup (coupons) recognises order codes and QRs (orders);
+- payment provider callbacks: `ord_…` references to orders, anything else to card top-ups.
 
 Called once by the app factory (and by `corner worker`); registering twice is harmless.
 """
@@ -15,10 +17,12 @@ from sqlalchemy import literal_column
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core import payments
 from coupons import service as coupons
 from customers import service as customers
 from memberships import service as memberships
 from merchants import service as merchants
+from orders import service as orders
 
 
 def claimable_offer_sql() -> str:
@@ -80,3 +84,6 @@ def wire_packages() -> None:
     coupons.register_audience_resolver(
         "segment", coupons.AudienceResolver(contains=_in_segment, members=_segment_members)
     )
+    payments.register_callback_handler("", memberships.apply_topup_event)
+    payments.register_callback_handler(orders.REFERENCE_PREFIX, orders.apply_payment_event)
+    coupons.register_counter_lookup("order", orders.counter_lookup)

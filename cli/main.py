@@ -31,6 +31,7 @@ JOB_MODULES = [
     "memberships.jobs",
     "customers.jobs",
     "push.jobs",
+    "orders.jobs",
 ]
 
 

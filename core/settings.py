@@ -66,6 +66,13 @@ class Settings(BaseSettings):
 
     media_root: Path = STATE_DIR / "media"
 
+    # orders: an unpaid order expires (its coupon and points come back) after this long
+    order_payment_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    # the platform's fee on consumed orders, in basis points (600 = 6.00%)
+    platform_fee_bps: int = Field(default=600, ge=0, le=10_000)
+    booking_default_slot_minutes: int = Field(default=60, ge=5, le=24 * 60)
+    booking_reminder_minutes: int = Field(default=120, ge=0, le=7 * 24 * 60)
+
     fcm_credentials: Path | None = None
     fcm_base_url: str = "https://fcm.googleapis.com"
     fcm_http_timeout_seconds: float = 10.0

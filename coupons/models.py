@@ -120,8 +120,12 @@ class Coupon(IdMixin, Base):
     # None for paper coupons until someone redeems them
     user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     code: Mapped[str] = mapped_column(String(11), unique=True)
-    # active | redeemed; "expired" is derived from valid_until, never stored
+    # active | reserved | redeemed; "expired" is derived from valid_until, never stored.
+    # reserved: held by an unpaid order (`reserved_for`), redeemed when it is paid, active
+    # again when it is cancelled or expires; the counter cannot redeem it meanwhile
     status: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
+    reserved_for: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    reserved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     source: Mapped[str] = mapped_column(String(8))
     valid_from: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     valid_until: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -129,7 +133,10 @@ class Coupon(IdMixin, Base):
     redeemed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
-        CheckConstraint("status IN ('active', 'redeemed')", name="status_known"),
+        CheckConstraint("status IN ('active', 'reserved', 'redeemed')", name="status_known"),
+        CheckConstraint(
+            "(status = 'reserved') = (reserved_for IS NOT NULL)", name="reserved_has_order"
+        ),
         CheckConstraint("source IN ('claim', 'issue', 'paper')", name="source_known"),
         CheckConstraint(
             "(status = 'redeemed') = (redeemed_at IS NOT NULL)", name="redeemed_has_time"
@@ -155,6 +162,8 @@ class Redemption(IdMixin, Base):
     user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     order_amount: Mapped[int | None] = mapped_column(BigInteger)
     discount_amount: Mapped[int] = mapped_column(BigInteger)
+    # redeemed by paying an online order (orders.id); None at the counter
+    order_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     currency: Mapped[str] = mapped_column(String(3))
     redeemed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     reversed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

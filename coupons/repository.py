@@ -356,6 +356,96 @@ class CouponRepository:
         row = (await self.session.execute(stmt)).one_or_none()
         return RedemptionRow(row[0], row[1]) if row else None
 
+    async def reserve(
+        self, coupon_id: uuid.UUID, *, user_id: uuid.UUID, order_id: uuid.UUID, now: datetime
+    ) -> bool:
+        """active → reserved for the order, if it still is the holder's, active and valid."""
+        stmt = (
+            update(Coupon)
+            .where(
+                Coupon.id == coupon_id,
+                Coupon.user_id == user_id,
+                Coupon.status == "active",
+                Coupon.valid_from <= now,
+                Coupon.valid_until > now,
+            )
+            .values(status="reserved", reserved_for=order_id, reserved_at=now)
+            .returning(Coupon.id)
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none() is not None
+
+    async def release(self, coupon_id: uuid.UUID, *, order_id: uuid.UUID) -> bool:
+        stmt = (
+            update(Coupon)
+            .where(
+                Coupon.id == coupon_id,
+                Coupon.status == "reserved",
+                Coupon.reserved_for == order_id,
+            )
+            .values(status="active", reserved_for=None, reserved_at=None)
+            .returning(Coupon.id)
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none() is not None
+
+    async def redeem_reserved(
+        self,
+        coupon_id: uuid.UUID,
+        *,
+        order_id: uuid.UUID,
+        shop_id: uuid.UUID,
+        order_amount: int,
+        discount_amount: int,
+        currency: str,
+        now: datetime,
+    ) -> RedemptionRow | None:
+        """reserved (for this order) → redeemed, and the redemption row, in one statement."""
+        taken = (
+            update(Coupon)
+            .where(
+                Coupon.id == coupon_id,
+                Coupon.status == "reserved",
+                Coupon.reserved_for == order_id,
+            )
+            .values(status="redeemed", redeemed_at=now, reserved_for=None, reserved_at=None)
+            .returning(Coupon.id, Coupon.merchant_id, Coupon.campaign_id, Coupon.user_id)
+            .cte("taken")
+        )
+        source = select(
+            literal(new_id(), Uuid),
+            taken.c.merchant_id,
+            taken.c.id,
+            taken.c.campaign_id,
+            literal(shop_id, Uuid),
+            taken.c.user_id,
+            literal(order_amount, Redemption.order_amount.type),
+            literal(discount_amount, Redemption.discount_amount.type),
+            literal(currency, Redemption.currency.type),
+            literal(now, Redemption.redeemed_at.type),
+            literal(order_id, Uuid),
+        )
+        stmt = (
+            insert(Redemption)
+            .from_select(
+                [
+                    "id",
+                    "merchant_id",
+                    "coupon_id",
+                    "campaign_id",
+                    "shop_id",
+                    "user_id",
+                    "order_amount",
+                    "discount_amount",
+                    "currency",
+                    "redeemed_at",
+                    "order_id",
+                ],
+                source,
+            )
+            .returning(Redemption.id, Redemption.redeemed_at)
+        )
+        row = (await self.session.execute(stmt)).one_or_none()
+        return RedemptionRow(row[0], row[1]) if row else None
+
     async def reactivate(self, coupon_id: uuid.UUID) -> None:
         await self.session.execute(
             update(Coupon)
@@ -398,6 +488,21 @@ class RedemptionRepository:
             .values(reversed_at=now, reversed_by=by, reversal_reason=reason)
             .returning(Redemption)
             .execution_options(populate_existing=True)
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def reverse_of_order(
+        self, redemption_id: uuid.UUID, *, order_id: uuid.UUID, by: uuid.UUID | None, now: datetime
+    ) -> Redemption | None:
+        stmt = (
+            update(Redemption)
+            .where(
+                Redemption.id == redemption_id,
+                Redemption.order_id == order_id,
+                Redemption.reversed_at.is_(None),
+            )
+            .values(reversed_at=now, reversed_by=by, reversal_reason="order refunded")
+            .returning(Redemption)
         )
         return (await self.session.execute(stmt)).scalar_one_or_none()
 

@@ -4,6 +4,7 @@ import uuid
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, status
+from pydantic import BaseModel
 from starlette.responses import Response
 
 from accounts import service as accounts_service
@@ -244,14 +245,24 @@ async def coupon_qr(
     )
 
 
-@router.post("/counter/lookup", response_model=schemas.Lookup)
+@router.post(
+    "/counter/lookup",
+    response_model=None,
+    responses={
+        200: {
+            "model": schemas.Lookup,
+            "description": 'The coupon lookup; an order\'s code or QR answers `kind: "order"`'
+            " (see POST /v1/counter/orders/lookup)",
+        }
+    },
+)
 async def counter_lookup(
     data: schemas.CounterRequest,
     session: SessionDep,
     principal: CurrentUser,
     settings: SettingsDep,
-) -> schemas.Lookup:
-    return await service.lookup(
+) -> BaseModel:
+    return await service.lookup_any(
         session,
         staff_user_id=principal.user_id,
         data=data,

@@ -9,7 +9,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 from core.money import Money
 
 CampaignStatus = Literal["draft", "published", "paused", "ended"]
-CouponStatus = Literal["active", "redeemed", "expired"]
+CouponStatus = Literal["active", "reserved", "redeemed", "expired"]
 
 
 def _parse_time(value: Any) -> Any:

@@ -1,101 +1,21 @@
-"""The payment provider interface for stored-value top-ups, and a local fake provider.
+"""Moved to `core.payments` (shared by top-ups and orders); kept as an alias for imports."""
 
-A real provider (WeChat Pay, Alipay, UnionPay) implements `PaymentProvider`: it creates a
-payment for a reference, later calls us back with the outcome (signed), and can refund. The
-fake provider answers immediately with a local "pay URL" and accepts callbacks signed with an
-HMAC key derived from the server's signing keys; tests and the dev console sign with it.
-"""
+from core.payments import (
+    SIGNATURE_HEADER,
+    CallbackEvent,
+    CallbackRejected,
+    FakePaymentProvider,
+    PaymentIntent,
+    PaymentProvider,
+    payment_provider,
+)
 
-from __future__ import annotations
-
-import hashlib
-import hmac
-import secrets
-from dataclasses import dataclass
-from typing import Any, Protocol
-
-import orjson
-
-from core.settings import Settings
-
-SIGNATURE_HEADER = "X-Payment-Signature"
-
-
-class CallbackRejected(Exception):
-    """The callback is not authentic or not readable."""
-
-
-@dataclass(frozen=True)
-class PaymentIntent:
-    provider: str
-    reference: str
-    pay_url: str | None
-
-
-@dataclass(frozen=True)
-class CallbackEvent:
-    reference: str
-    status: str  # "succeeded" | "failed"
-
-
-class PaymentProvider(Protocol):
-    name: str
-
-    async def create_payment(
-        self, *, reference: str, amount: int, currency: str, description: str
-    ) -> PaymentIntent: ...
-
-    def parse_callback(self, body: bytes, signature: str | None) -> CallbackEvent: ...
-
-    async def refund(self, *, amount: int, currency: str, reason: str) -> str: ...
-
-
-class FakePaymentProvider:
-    """Local stand-in: payments stay pending until someone posts a signed callback."""
-
-    name = "fake"
-
-    def __init__(self, keys: list[tuple[str, bytes]]) -> None:
-        # a key of its own per signing key, so a QR token can never pass as a callback
-        self._keys = [
-            (kid, hmac.new(key, b"payment-callback:fake", hashlib.sha256).digest())
-            for kid, key in keys
-        ]
-
-    async def create_payment(
-        self, *, reference: str, amount: int, currency: str, description: str
-    ) -> PaymentIntent:
-        return PaymentIntent(self.name, reference, f"/fake-pay/{reference}")
-
-    def sign_callback(self, body: bytes) -> str:
-        kid, key = self._keys[0]
-        return f"{kid}={hmac.new(key, body, hashlib.sha256).hexdigest()}"
-
-    def parse_callback(self, body: bytes, signature: str | None) -> CallbackEvent:
-        if not signature or "=" not in signature:
-            raise CallbackRejected("missing signature")
-        kid, _, given = signature.partition("=")
-        key = dict(self._keys).get(kid)
-        if key is None:
-            raise CallbackRejected("unknown key id")
-        expected = hmac.new(key, body, hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(expected, given):
-            raise CallbackRejected("bad signature")
-        try:
-            payload: Any = orjson.loads(body)
-            event = CallbackEvent(str(payload["reference"]), str(payload["status"]))
-        except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
-            raise CallbackRejected("unreadable body") from exc
-        if event.status not in ("succeeded", "failed"):
-            raise CallbackRejected("unknown status")
-        return event
-
-    async def refund(self, *, amount: int, currency: str, reason: str) -> str:
-        return "fake-refund-" + secrets.token_hex(8)
-
-
-def payment_provider(settings: Settings, name: str = "fake") -> PaymentProvider | None:
-    """The provider registered under `name` (only the fake one ships for now)."""
-    if name == FakePaymentProvider.name:
-        return FakePaymentProvider(settings.signing_keys())
-    return None
+__all__ = [
+    "SIGNATURE_HEADER",
+    "CallbackEvent",
+    "CallbackRejected",
+    "FakePaymentProvider",
+    "PaymentIntent",
+    "PaymentProvider",
+    "payment_provider",
+]

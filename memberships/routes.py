@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Response, status
 
 from accounts.permissions import (
     AnyStaff,
@@ -15,11 +15,11 @@ from accounts.service import MerchantNotFound
 from core.database import SessionDep
 from core.idempotency import IdempotencyKey, run_idempotent
 from core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
+from core.payments import payment_provider
 from core.redis import RedisDep
 from core.timezones import utcnow
 from memberships import schemas, service
-from memberships.payments import SIGNATURE_HEADER, payment_provider
-from memberships.service.errors import PaymentProviderUnknown, ProgramNotFound
+from memberships.service.errors import ProgramNotFound
 
 router = APIRouter(prefix="/v1", tags=["memberships"])
 
@@ -260,23 +260,6 @@ async def start_topup(
         payload=data.model_dump(mode="json"),
         status_code=status.HTTP_201_CREATED,
         run=run,
-    )
-
-
-@router.post("/payments/{provider_name}/callback", response_model=schemas.Topup)
-async def payment_callback(
-    provider_name: str, request: Request, session: SessionDep, settings: SettingsDep
-) -> schemas.Topup:
-    """Called by the payment provider (signed); replays are answered without effect."""
-    provider = payment_provider(settings, provider_name)
-    if provider is None:
-        raise PaymentProviderUnknown()
-    return await service.handle_payment_callback(
-        session,
-        provider=provider,
-        body=await request.body(),
-        signature=request.headers.get(SIGNATURE_HEADER),
-        now=utcnow(),
     )
 
 

@@ -9,4 +9,5 @@ import coupons.models  # noqa: F401
 import customers.models  # noqa: F401
 import memberships.models  # noqa: F401
 import merchants.models  # noqa: F401
+import orders.models  # noqa: F401
 import push.models  # noqa: F401

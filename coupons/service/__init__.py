@@ -24,17 +24,29 @@ from coupons.service.campaigns import (
 )
 from coupons.service.claim import claim, holder_qr_payload, issue, issue_paper, wallet
 from coupons.service.redeem import (
+    CounterLookup,
     RedemptionRef,
     lookup,
+    lookup_any,
     redeem,
     redemption_merchant,
     redemption_of_user_at_shop,
+    register_counter_lookup,
     reverse,
+)
+from coupons.service.reserve import (
+    Reservation,
+    redeem_order_coupon,
+    release_order_coupon,
+    reserve_for_order,
+    reverse_order_redemption,
 )
 
 __all__ = [
     "AudienceResolver",
+    "CounterLookup",
     "RedemptionRef",
+    "Reservation",
     "campaign_merchant",
     "campaign_stats",
     "change_status",
@@ -48,8 +60,14 @@ __all__ = [
     "issue_paper",
     "list_campaigns",
     "lookup",
+    "lookup_any",
+    "register_counter_lookup",
     "put_settings",
     "redeem",
+    "redeem_order_coupon",
+    "release_order_coupon",
+    "reserve_for_order",
+    "reverse_order_redemption",
     "redemption_merchant",
     "redemption_of_user_at_shop",
     "register_audience_resolver",

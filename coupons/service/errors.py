@@ -62,6 +62,12 @@ class CouponAlreadyRedeemed(Conflict):
     code, title, title_zh = "coupon_already_redeemed", "Coupon already redeemed", "优惠券已核销"
 
 
+class CouponReserved(Conflict):
+    code = "coupon_reserved"
+    title = "The coupon is held by an online order waiting for payment"
+    title_zh = "该优惠券已被待支付的线上订单占用"
+
+
 class CouponExpired(Conflict):
     code, title, title_zh = "coupon_expired", "The coupon has expired", "优惠券已过期"
 

@@ -9,9 +9,11 @@ its commit, find nothing, and are told when and where the coupon was redeemed.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts import service as accounts_service
@@ -27,6 +29,7 @@ from coupons.service.errors import (
     CouponExpired,
     CouponNotFound,
     CouponNotYetValid,
+    CouponReserved,
     CurrencyMismatch,
     MinSpendNotMet,
     OrderAmountRequired,
@@ -53,6 +56,45 @@ def code_of(data: schemas.CounterRequest, keys: list[tuple[str, bytes]]) -> str:
     if not codes.is_valid(code):
         raise CouponCodeInvalid()
     return code
+
+
+# Other things a customer shows at the counter (an order's code or QR) plug in here, so
+# `POST /v1/counter/lookup` recognises them: a handler answers its own kind of code (e.g.
+# `{"kind": "order", ...}`) or None when the code is not its kind. A valid coupon code or a
+# genuine coupon QR never reaches a handler.
+CounterLookup = Callable[
+    [AsyncSession, uuid.UUID, schemas.CounterRequest, list[tuple[str, bytes]]],
+    Awaitable[BaseModel | None],
+]
+_counter_lookups: dict[str, CounterLookup] = {}
+
+
+def register_counter_lookup(kind: str, handler: CounterLookup) -> None:
+    _counter_lookups[kind] = handler
+
+
+def _is_coupon(data: schemas.CounterRequest, keys: list[tuple[str, bytes]]) -> bool:
+    if data.qr is not None:
+        return codes.code_from_qr(data.qr, keys) is not None
+    assert data.code is not None
+    return codes.is_valid(codes.normalise(data.code))
+
+
+async def lookup_any(
+    session: AsyncSession,
+    *,
+    staff_user_id: uuid.UUID,
+    data: schemas.CounterRequest,
+    keys: list[tuple[str, bytes]],
+    now: datetime,
+) -> BaseModel:
+    """The counter's lookup: a coupon, or whatever a registered handler recognises."""
+    if not _is_coupon(data, keys):
+        for handler in _counter_lookups.values():
+            found = await handler(session, staff_user_id, data, keys)
+            if found is not None:
+                return found
+    return await lookup(session, staff_user_id=staff_user_id, data=data, keys=keys, now=now)
 
 
 @dataclass
@@ -89,6 +131,8 @@ async def _refusal(
 ) -> DomainError | None:
     if coupon.status == "redeemed":
         return await _already_redeemed(session, coupon.id)
+    if coupon.status == "reserved":
+        return CouponReserved()
     if coupon.valid_until <= now:
         return CouponExpired(
             f"The coupon expired at {coupon.valid_until.isoformat()}",
@@ -231,6 +275,8 @@ async def redeem(
         fresh = await CouponRepository(session).get(coupon.id)
         if fresh is not None and fresh[0].status == "redeemed":
             raise await _already_redeemed(session, coupon.id)
+        if fresh is not None and fresh[0].status == "reserved":
+            raise CouponReserved()
         raise CouponExpired()
     coupon.status, coupon.redeemed_at = "redeemed", row.redeemed_at
     if coupon.user_id is not None:

@@ -18,17 +18,37 @@ from memberships.service.ledger import (
     ledger_page,
     reverse_transaction,
 )
+from memberships.service.orders import (
+    OrderCard,
+    OrderEarning,
+    card_for_order,
+    credit_order_purchase,
+    return_order_points,
+    spend_points_for_order,
+)
 from memberships.service.programs import (
     create_program,
     get_program,
     list_programs,
     program_merchant,
 )
-from memberships.service.topups import handle_payment_callback, refund_stored_value, start_topup
+from memberships.service.topups import (
+    apply_topup_event,
+    handle_payment_callback,
+    refund_stored_value,
+    start_topup,
+)
 
 __all__ = [
+    "OrderCard",
+    "OrderEarning",
+    "card_for_order",
+    "credit_order_purchase",
+    "return_order_points",
+    "spend_points_for_order",
     "access_card",
     "adjust_points",
+    "apply_topup_event",
     "card_png",
     "counter_transaction",
     "create_program",

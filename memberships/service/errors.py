@@ -6,6 +6,10 @@ from typing import Any
 
 from core.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 
+# shared with orders: defined beside the provider interface, re-exported here
+from core.payments import PaymentProviderUnknown as PaymentProviderUnknown
+from core.payments import PaymentSignatureInvalid as PaymentSignatureInvalid
+
 
 class ProgramNotFound(NotFound):
     code, title, title_zh = "program_not_found", "Membership program not found", "会员卡计划不存在"
@@ -99,12 +103,3 @@ class AlreadyReversed(Conflict):
 class NotReversible(Conflict):
     code = "transaction_not_reversible"
     title, title_zh = "Only counter transactions can be reversed", "该记录不可撤销"
-
-
-class PaymentSignatureInvalid(DomainError):
-    status, code = 401, "payment_signature_invalid"
-    title, title_zh = "The payment callback signature is not valid", "支付回调签名无效"
-
-
-class PaymentProviderUnknown(NotFound):
-    code, title, title_zh = "payment_provider_unknown", "Unknown payment provider", "未知支付渠道"

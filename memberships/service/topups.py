@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import Forbidden
 from core.money import Money
+from core.payments import CallbackEvent, CallbackRejected, PaymentProvider
 from memberships import rules, schemas
 from memberships.models import Topup
-from memberships.payments import CallbackRejected, PaymentProvider
 from memberships.repository import CardRepository, TopupRepository
 from memberships.service.cards import access_card, card_schema
 from memberships.service.errors import (
@@ -98,6 +98,13 @@ async def handle_payment_callback(
         event = provider.parse_callback(body, signature)
     except CallbackRejected as exc:
         raise PaymentSignatureInvalid(str(exc)) from exc
+    return await apply_topup_event(session, provider, event, now)
+
+
+async def apply_topup_event(
+    session: AsyncSession, provider: PaymentProvider, event: CallbackEvent, now: datetime
+) -> schemas.Topup:
+    """A verified callback about a top-up (core.payments dispatches it here)."""
     topups = TopupRepository(session)
     found = await topups.by_reference(event.reference)
     if found is None or found.provider != provider.name:

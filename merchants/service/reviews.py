@@ -32,11 +32,12 @@ class ReviewNotFound(NotFound):
 async def consumption_is_own(
     session: AsyncSession, *, user_id: uuid.UUID, shop_id: uuid.UUID, data: schemas.ReviewCreate
 ) -> bool:
-    """Whether the referenced redemption or card transaction is the reviewer's own, at this
-    shop (a post-consumption review). Other references leave the review a general one."""
-    # imported here: coupons and memberships depend on merchants.service at import time
+    """Whether the referenced redemption, card transaction or order is the reviewer's own, at
+    this shop (a post-consumption review). Other references leave the review a general one."""
+    # imported here: coupons, memberships and orders depend on merchants.service at import time
     from coupons import service as coupons
     from memberships import service as memberships
+    from orders import service as orders
 
     if data.redemption_id is not None:
         ref = await coupons.redemption_of_user_at_shop(
@@ -46,6 +47,10 @@ async def consumption_is_own(
     if data.card_transaction_id is not None:
         return await memberships.is_own_card_transaction(
             session, entry_id=data.card_transaction_id, user_id=user_id, shop_id=shop_id
+        )
+    if data.order_id is not None:
+        return await orders.is_own_consumed_order(
+            session, order_id=data.order_id, user_id=user_id, shop_id=shop_id
         )
     return False
 

@@ -1,0 +1,240 @@
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from core.money import Money
+from core.pagination import Page
+
+OrderStatus = Literal["pending_payment", "paid", "consumed", "refunded", "expired", "cancelled"]
+BookingStatus = Literal["booked", "cancelled"]
+_PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+class OrderItemCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    offering_id: uuid.UUID
+    quantity: int = Field(default=1, ge=1, le=99)
+
+
+class OrderCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[OrderItemCreate] = Field(min_length=1, max_length=20)
+    coupon_code: str | None = Field(default=None, min_length=1, max_length=64)
+    card_id: uuid.UUID | None = None
+    use_points: int | None = Field(
+        default=None, ge=1, le=10_000_000, description="Points of `card_id` to pay with"
+    )
+
+    @model_validator(mode="after")
+    def _points_need_card(self) -> OrderCreate:
+        if self.use_points is not None and self.card_id is None:
+            raise ValueError("use_points needs card_id")
+        return self
+
+
+class OrderItem(BaseModel):
+    offering_id: uuid.UUID
+    name: str
+    unit_price: Money
+    quantity: int
+    line_total: Money
+
+
+class AppliedCoupon(BaseModel):
+    coupon_id: uuid.UUID
+    discount: Money
+    redemption_id: uuid.UUID | None = None
+
+
+class AppliedCard(BaseModel):
+    card_id: uuid.UUID
+    discount_percent: int
+    discount: Money
+    points_used: int
+    points_value: Money
+    points_earned: int | None = Field(
+        default=None, description="Credited when the order is consumed"
+    )
+
+
+class PaymentInstructions(BaseModel):
+    provider: str
+    reference: str
+    pay_url: str | None = None
+
+
+class Order(BaseModel):
+    kind: Literal["order"] = "order"
+    id: uuid.UUID
+    merchant_id: uuid.UUID
+    shop_id: uuid.UUID
+    user_id: uuid.UUID
+    code: str
+    code_display: str
+    name: str = Field(description="A one-line summary of the items, for lists and the counter")
+    status: OrderStatus
+    items: list[OrderItem]
+    subtotal: Money
+    coupon: AppliedCoupon | None = None
+    card: AppliedCard | None = None
+    discount: Money = Field(description="Everything taken off the subtotal")
+    total: Money = Field(description="What the customer pays (paid)")
+    payment: PaymentInstructions | None = None
+    expires_at: datetime
+    paid_at: datetime | None = None
+    consumed_at: datetime | None = None
+    consumed_shop_id: uuid.UUID | None = None
+    refunded_at: datetime | None = None
+    closed_at: datetime | None = Field(default=None, description="When it was cancelled/expired")
+    created_at: datetime
+
+
+class OrderCounterRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str | None = Field(default=None, min_length=1, max_length=64)
+    qr: str | None = Field(default=None, min_length=1, max_length=512)
+    shop_id: uuid.UUID
+
+    @model_validator(mode="after")
+    def _one_of(self) -> OrderCounterRequest:
+        if (self.code is None) == (self.qr is None):
+            raise ValueError("give exactly one of `code` or `qr`")
+        return self
+
+
+class OrderConsume(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    shop_id: uuid.UUID
+
+
+class Refusal(BaseModel):
+    code: str
+    title: str
+    detail: str | None = None
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+
+class OrderLookup(BaseModel):
+    kind: Literal["order"] = "order"
+    consumable: bool
+    refusal: Refusal | None = None
+    order: Order
+
+
+# -- bookings ------------------------------------------------------------------------------
+
+
+class BookingRuleUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    slot_minutes: int = Field(ge=5, le=1440)
+    capacity: int = Field(ge=1, le=1000)
+
+
+class BookingRule(BaseModel):
+    offering_id: uuid.UUID
+    slot_minutes: int
+    capacity: int
+
+
+class Slot(BaseModel):
+    starts_at: datetime
+    ends_at: datetime
+    capacity: int
+    booked: int
+    available: int
+
+
+class SlotList(BaseModel):
+    offering_id: uuid.UUID
+    date: date
+    timezone: str
+    slot_minutes: int
+    items: list[Slot]
+
+
+class BookingCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    offering_id: uuid.UUID
+    starts_at: AwareDatetime
+    party_size: int = Field(default=1, ge=1, le=50)
+    note: str | None = Field(default=None, max_length=500)
+
+
+class BookingUpdate(BaseModel):
+    """Reschedule (a new `starts_at`), or change the party size or the note."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    starts_at: AwareDatetime | None = None
+    party_size: int | None = Field(default=None, ge=1, le=50)
+    note: str | None = Field(default=None, max_length=500)
+
+
+class Booking(BaseModel):
+    id: uuid.UUID
+    merchant_id: uuid.UUID
+    shop_id: uuid.UUID
+    offering_id: uuid.UUID
+    offering_name: str
+    user_id: uuid.UUID
+    starts_at: datetime
+    ends_at: datetime
+    party_size: int
+    status: BookingStatus
+    note: str | None
+    created_at: datetime
+    cancelled_at: datetime | None
+
+
+# -- settlement ----------------------------------------------------------------------------
+
+
+def check_period(value: str) -> str:
+    if not _PERIOD.match(value):
+        raise ValueError("use YYYY-MM")
+    return value
+
+
+class Statement(BaseModel):
+    merchant_id: uuid.UUID
+    period: str
+    currency: str
+    timezone: str
+    status: Literal["open", "closed"]
+    period_start: datetime
+    period_end: datetime
+    fee_rate_bps: int
+    collected: Money = Field(description="Paid by customers in the period")
+    refunded: Money = Field(description="Refunded to customers in the period")
+    consumed: Money = Field(description="Orders consumed in the period: what is settled")
+    fees: Money = Field(description="The platform's fee on the consumed orders")
+    payable: Money = Field(description="What the platform owes the merchant: consumed - fees")
+    orders_paid: int
+    orders_refunded: int
+    orders_consumed: int
+    rounding: str = Field(description="How fees are rounded")
+    generated_at: datetime
+    closed_at: datetime | None
+
+
+class PeriodQuery(BaseModel):
+    period: str
+
+    @field_validator("period")
+    @classmethod
+    def _period(cls, value: str) -> str:
+        return check_period(value)
+
+
+__all__ = ["Page"]

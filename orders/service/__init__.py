@@ -1,0 +1,62 @@
+"""Order, booking and settlement rules. Other packages call what is exported here.
+
+Split by concept: orders (placing, reading, cancel, refund, expiry), payments (provider
+callbacks), consume (the counter), bookings (slots, book, reschedule, cancel, reminders),
+settlement (monthly statements).
+"""
+
+from orders.service.bookings import (
+    book,
+    booking_rule,
+    cancel_booking,
+    get_booking,
+    list_slots,
+    mark_reminders_due,
+    merchant_day,
+    put_booking_rule,
+    shop_bookings,
+    update_booking,
+)
+from orders.service.consume import consume_by_code, consume_order, counter_lookup, lookup_order
+from orders.service.orders import (
+    REFERENCE_PREFIX,
+    cancel_order,
+    create_order,
+    expire_due_orders,
+    get_order,
+    is_own_consumed_order,
+    my_orders,
+    order_qr_payload,
+    refund_order,
+)
+from orders.service.payments import apply_payment_event
+from orders.service.settlement import statement, statement_csv
+
+__all__ = [
+    "REFERENCE_PREFIX",
+    "apply_payment_event",
+    "book",
+    "booking_rule",
+    "cancel_booking",
+    "cancel_order",
+    "consume_by_code",
+    "consume_order",
+    "counter_lookup",
+    "create_order",
+    "expire_due_orders",
+    "get_booking",
+    "get_order",
+    "is_own_consumed_order",
+    "list_slots",
+    "lookup_order",
+    "mark_reminders_due",
+    "merchant_day",
+    "my_orders",
+    "order_qr_payload",
+    "put_booking_rule",
+    "refund_order",
+    "shop_bookings",
+    "statement",
+    "statement_csv",
+    "update_booking",
+]

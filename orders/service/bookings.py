@@ -1,0 +1,403 @@
+"""Bookings of bookable offerings: a slot grid from the shop's opening hours (in the
+merchant's timezone), book, reschedule, cancel, and reminders through an outbox.
+
+Capacity is the database's: a slot row carries `capacity` and `booked`, and a booking takes
+its seats with one conditional `UPDATE … SET booked = booked + n WHERE booked + n <=
+capacity` (a CHECK backs it). Concurrent bookings of the last seat serialise on the row: one
+wins, the others find it full. A reschedule touches its two slots in id order, so two
+reschedules crossing each other cannot deadlock.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from accounts import service as accounts
+from core.settings import Settings
+from core.timezones import zone
+from customers import service as customers
+from merchants import schemas as merchant_schemas
+from merchants import service as merchants
+from orders import schemas, slots
+from orders.models import Booking, BookingReminder
+from orders.repository import BookingRepository, ReminderRepository
+from orders.service.errors import (
+    BookingCancelled,
+    BookingNotFound,
+    OfferingNotBookable,
+    SlotFull,
+    SlotInPast,
+    SlotInvalid,
+)
+
+
+async def _staff_role(
+    session: AsyncSession, merchant_id: uuid.UUID, user_id: uuid.UUID
+) -> str | None:
+    return await accounts.staff_role(session, merchant_id=merchant_id, user_id=user_id)
+
+
+def day_bounds(day: date, timezone: str) -> tuple[datetime, datetime]:
+    """The UTC instants where the merchant's local `day` starts and the next one starts."""
+    tz = zone(timezone)
+    start = datetime.combine(day, time(), tzinfo=tz)
+    end = datetime.combine(day + timedelta(days=1), time(), tzinfo=tz)
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+async def booking_rule(
+    session: AsyncSession, *, settings: Settings, offering_id: uuid.UUID
+) -> schemas.BookingRule:
+    rule = await BookingRepository(session).rule(offering_id)
+    if rule is None:
+        return schemas.BookingRule(
+            offering_id=offering_id,
+            slot_minutes=settings.booking_default_slot_minutes,
+            capacity=1,
+        )
+    return schemas.BookingRule(
+        offering_id=offering_id, slot_minutes=rule.slot_minutes, capacity=rule.capacity
+    )
+
+
+async def put_booking_rule(
+    session: AsyncSession,
+    *,
+    offering: merchant_schemas.Offering,
+    data: schemas.BookingRuleUpdate,
+) -> schemas.BookingRule:
+    """A manager sets the slot length and seats per slot (slots already booked keep theirs)."""
+    await BookingRepository(session).put_rule(
+        offering_id=offering.id,
+        merchant_id=offering.merchant_id,
+        slot_minutes=data.slot_minutes,
+        capacity=data.capacity,
+    )
+    return schemas.BookingRule(offering_id=offering.id, **data.model_dump())
+
+
+async def _bookable(
+    session: AsyncSession, *, shop_id: uuid.UUID, offering_id: uuid.UUID
+) -> tuple[merchant_schemas.Shop, merchant_schemas.Offering]:
+    offering = await merchants.get_offering(session, offering_id=offering_id)
+    if offering.shop_id != shop_id:
+        raise merchants.OfferingNotFound()
+    shop = await merchants.require_selling_shop(
+        session, merchant_id=offering.merchant_id, shop_id=shop_id
+    )
+    if not offering.bookable:
+        raise OfferingNotBookable()
+    return shop, offering
+
+
+def _periods(shop: merchant_schemas.Shop) -> list[dict[str, object]]:
+    return [p.model_dump() for p in shop.opening_hours]
+
+
+async def list_slots(
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    shop_id: uuid.UUID,
+    offering_id: uuid.UUID,
+    day: date,
+) -> schemas.SlotList:
+    """The offering's slots on the merchant's local `day`, with what is left of each."""
+    shop, offering = await _bookable(session, shop_id=shop_id, offering_id=offering_id)
+    rule = await booking_rule(session, settings=settings, offering_id=offering.id)
+    tz = zone(shop.timezone)
+    starts = slots.slot_starts(_periods(shop), day, rule.slot_minutes, tz)
+    taken: dict[datetime, tuple[int, int]] = {}
+    if starts:
+        rows = await BookingRepository(session).slots_between(
+            offering.id, starts[0], starts[-1] + timedelta(seconds=1)
+        )
+        taken = {r.starts_at.astimezone(UTC): (r.capacity, r.booked) for r in rows}
+    items = []
+    for start in starts:
+        capacity, booked = taken.get(start, (rule.capacity, 0))
+        items.append(
+            schemas.Slot(
+                starts_at=start.astimezone(tz),
+                ends_at=(start + timedelta(minutes=rule.slot_minutes)).astimezone(tz),
+                capacity=capacity,
+                booked=booked,
+                available=max(0, capacity - booked),
+            )
+        )
+    return schemas.SlotList(
+        offering_id=offering.id,
+        date=day,
+        timezone=shop.timezone,
+        slot_minutes=rule.slot_minutes,
+        items=items,
+    )
+
+
+def booking_schema(booking: Booking, offering_name: str, timezone: str) -> schemas.Booking:
+    tz = zone(timezone)
+    return schemas.Booking(
+        id=booking.id,
+        merchant_id=booking.merchant_id,
+        shop_id=booking.shop_id,
+        offering_id=booking.offering_id,
+        offering_name=offering_name,
+        user_id=booking.user_id,
+        starts_at=booking.starts_at.astimezone(tz),
+        ends_at=booking.ends_at.astimezone(tz),
+        party_size=booking.party_size,
+        status=booking.status,  # type: ignore[arg-type]
+        note=booking.note,
+        created_at=booking.created_at,
+        cancelled_at=booking.cancelled_at,
+    )
+
+
+async def _slot_for(
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    shop: merchant_schemas.Shop,
+    offering: merchant_schemas.Offering,
+    starts_at: datetime,
+    now: datetime,
+) -> tuple[uuid.UUID, datetime, datetime]:
+    rule = await booking_rule(session, settings=settings, offering_id=offering.id)
+    start = starts_at.astimezone(UTC)
+    if start <= now:
+        raise SlotInPast(SlotInPast.title, loc=["body", "starts_at"])
+    if not slots.is_slot_start(_periods(shop), start, rule.slot_minutes, zone(shop.timezone)):
+        raise SlotInvalid(
+            f"Slots of this offering last {rule.slot_minutes} minutes within opening hours",
+            loc=["body", "starts_at"],
+        )
+    end = start + timedelta(minutes=rule.slot_minutes)
+    slot_id = await BookingRepository(session).ensure_slot(
+        merchant_id=offering.merchant_id,
+        shop_id=shop.id,
+        offering_id=offering.id,
+        starts_at=start,
+        ends_at=end,
+        capacity=rule.capacity,
+    )
+    return slot_id, start, end
+
+
+def _reminder_body(offering_name: str, shop_name: str, start: datetime, timezone: str) -> str:
+    local = start.astimezone(zone(timezone))
+    return f"{shop_name} · {offering_name} · {local:%Y-%m-%d %H:%M}"
+
+
+def _remind_at(settings: Settings, start: datetime, now: datetime) -> datetime:
+    return max(now, start - timedelta(minutes=settings.booking_reminder_minutes))
+
+
+async def book(
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    shop_id: uuid.UUID,
+    user_id: uuid.UUID,
+    data: schemas.BookingCreate,
+    now: datetime,
+) -> schemas.Booking:
+    shop, offering = await _bookable(session, shop_id=shop_id, offering_id=data.offering_id)
+    slot_id, start, end = await _slot_for(
+        session, settings=settings, shop=shop, offering=offering, starts_at=data.starts_at, now=now
+    )
+    repo = BookingRepository(session)
+    if not await repo.take(slot_id, data.party_size):
+        raise SlotFull()
+    booking = await repo.add(
+        Booking(
+            merchant_id=offering.merchant_id,
+            shop_id=shop.id,
+            offering_id=offering.id,
+            user_id=user_id,
+            slot_id=slot_id,
+            starts_at=start,
+            ends_at=end,
+            party_size=data.party_size,
+            status="booked",
+            note=data.note,
+        )
+    )
+    # the reminder is written with the booking (outbox): a job marks it due, push sends it
+    await ReminderRepository(session).add(
+        BookingReminder(
+            merchant_id=offering.merchant_id,
+            booking_id=booking.id,
+            user_id=user_id,
+            remind_at=_remind_at(settings, start, now),
+            status="pending",
+            title=offering.name,
+            body=_reminder_body(offering.name, shop.name, start, shop.timezone),
+        )
+    )
+    await customers.record_activity(
+        session,
+        merchant_id=offering.merchant_id,
+        user_id=user_id,
+        kind="booking",
+        at=now,
+        visit=False,
+        reference_id=booking.id,
+    )
+    await session.refresh(booking)
+    return booking_schema(booking, offering.name, shop.timezone)
+
+
+async def _access(
+    session: AsyncSession, *, booking_id: uuid.UUID, user_id: uuid.UUID, lock: bool = False
+) -> tuple[Booking, bool, str | None]:
+    booking = await BookingRepository(session).get(booking_id, lock=lock)
+    if booking is None:
+        raise BookingNotFound()
+    holder = booking.user_id == user_id
+    role = await _staff_role(session, booking.merchant_id, user_id)
+    if not holder and role is None:
+        raise BookingNotFound()
+    return booking, holder, role
+
+
+async def _names(session: AsyncSession, booking: Booking) -> tuple[str, merchant_schemas.Shop]:
+    offering = await merchants.get_offering(session, offering_id=booking.offering_id)
+    shop = await merchants.get_shop(session, shop_id=booking.shop_id)
+    return offering.name, shop
+
+
+async def get_booking(
+    session: AsyncSession, *, booking_id: uuid.UUID, user_id: uuid.UUID
+) -> schemas.Booking:
+    booking, _, _ = await _access(session, booking_id=booking_id, user_id=user_id)
+    name, shop = await _names(session, booking)
+    return booking_schema(booking, name, shop.timezone)
+
+
+async def update_booking(
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    booking_id: uuid.UUID,
+    user_id: uuid.UUID,
+    data: schemas.BookingUpdate,
+    now: datetime,
+) -> schemas.Booking:
+    """Reschedule (the holder or staff) and/or change the party size or note."""
+    booking, _, _ = await _access(session, booking_id=booking_id, user_id=user_id, lock=True)
+    if booking.status != "booked":
+        raise BookingCancelled()
+    shop, offering = await _bookable(
+        session, shop_id=booking.shop_id, offering_id=booking.offering_id
+    )
+    repo = BookingRepository(session)
+    new_slot, start, end = booking.slot_id, booking.starts_at, booking.ends_at
+    if data.starts_at is not None:
+        new_slot, start, end = await _slot_for(
+            session,
+            settings=settings,
+            shop=shop,
+            offering=offering,
+            starts_at=data.starts_at,
+            now=now,
+        )
+    party = data.party_size if data.party_size is not None else booking.party_size
+    deltas: dict[uuid.UUID, int] = {booking.slot_id: -booking.party_size}
+    deltas[new_slot] = deltas.get(new_slot, 0) + party
+    for slot_id in sorted(deltas):  # id order: crossing reschedules cannot deadlock
+        delta = deltas[slot_id]
+        if delta > 0 and not await repo.take(slot_id, delta):
+            raise SlotFull()
+        if delta < 0:
+            await repo.give_back(slot_id, -delta)
+    moved = start != booking.starts_at
+    booking.slot_id, booking.starts_at, booking.ends_at, booking.party_size = (
+        new_slot,
+        start,
+        end,
+        party,
+    )
+    if "note" in data.model_fields_set:
+        booking.note = data.note
+    booking.updated_at = now
+    await session.flush()
+    if moved:
+        await ReminderRepository(session).reschedule(
+            booking.id,
+            _remind_at(settings, start, now),
+            _reminder_body(offering.name, shop.name, start, shop.timezone),
+        )
+    return booking_schema(booking, offering.name, shop.timezone)
+
+
+async def cancel_booking(
+    session: AsyncSession, *, booking_id: uuid.UUID, user_id: uuid.UUID, now: datetime
+) -> schemas.Booking:
+    booking, _, _ = await _access(session, booking_id=booking_id, user_id=user_id, lock=True)
+    if booking.status != "booked":
+        raise BookingCancelled()
+    await BookingRepository(session).give_back(booking.slot_id, booking.party_size)
+    booking.status, booking.cancelled_at, booking.updated_at = "cancelled", now, now
+    await session.flush()
+    await ReminderRepository(session).cancel(booking.id)
+    name, shop = await _names(session, booking)
+    return booking_schema(booking, name, shop.timezone)
+
+
+async def _named(
+    session: AsyncSession, rows: list[Booking], timezone: str
+) -> list[schemas.Booking]:
+    names: dict[uuid.UUID, str] = {}
+    for row in rows:
+        if row.offering_id not in names:
+            offering = await merchants.get_offering(session, offering_id=row.offering_id)
+            names[row.offering_id] = offering.name
+    return [booking_schema(r, names[r.offering_id], timezone) for r in rows]
+
+
+async def shop_bookings(
+    session: AsyncSession,
+    *,
+    shop_id: uuid.UUID,
+    user_id: uuid.UUID,
+    day: date | None,
+    now: datetime,
+) -> schemas.Page[schemas.Booking]:
+    """Staff: the shop's bookings of a day (today by default); others: their own there."""
+    shop = await merchants.get_shop(session, shop_id=shop_id)
+    repo = BookingRepository(session)
+    if await _staff_role(session, shop.merchant_id, user_id) is not None:
+        local_day = day or now.astimezone(zone(shop.timezone)).date()
+        start, end = day_bounds(local_day, shop.timezone)
+        rows = await repo.of_shop_between(shop.id, shop.merchant_id, start, end)
+    else:
+        rows = await repo.of_user_at_shop(user_id, shop.id, limit=100)
+        if day is not None:
+            start, end = day_bounds(day, shop.timezone)
+            rows = [r for r in rows if start <= r.starts_at < end]
+    return schemas.Page[schemas.Booking](items=await _named(session, rows, shop.timezone))
+
+
+async def merchant_day(
+    session: AsyncSession,
+    *,
+    merchant_id: uuid.UUID,
+    timezone: str,
+    day: date,
+    shop_id: uuid.UUID | None,
+) -> schemas.Page[schemas.Booking]:
+    """The day's bookings of the merchant (its local day), earliest first."""
+    if shop_id is not None:
+        await merchants.require_shop_of_merchant(session, merchant_id=merchant_id, shop_id=shop_id)
+    start, end = day_bounds(day, timezone)
+    rows = await BookingRepository(session).of_merchant_between(
+        merchant_id, start, end, shop_id=shop_id
+    )
+    return schemas.Page[schemas.Booking](items=await _named(session, rows, timezone))
+
+
+async def mark_reminders_due(session: AsyncSession, *, now: datetime, limit: int = 500) -> int:
+    return await ReminderRepository(session).mark_due(now, limit)

@@ -1,0 +1,91 @@
+"""The refusals of the orders package, each with a stable code and a zh-CN title."""
+
+from __future__ import annotations
+
+from core.errors import Conflict, DomainError, InvalidInput, NotFound
+
+
+class OrderNotFound(NotFound):
+    code, title, title_zh = "order_not_found", "Order not found", "订单不存在"
+
+
+class OrderTransitionInvalid(Conflict):
+    code = "order_transition_invalid"
+    title, title_zh = "The order cannot move to that status", "订单当前状态不允许该操作"
+
+
+class OrderAlreadyConsumed(Conflict):
+    code, title, title_zh = "order_already_consumed", "Order already consumed", "订单已消费"
+
+
+class OrderNotPaid(Conflict):
+    code, title, title_zh = "order_not_paid", "The order has not been paid", "订单尚未支付"
+
+
+class OrderCodeInvalid(InvalidInput):
+    code, title = "order_code_invalid", "This is not a valid order code (check for typos)"
+    title_zh = "订单码无效，请检查是否输错"
+
+    def __init__(self) -> None:
+        super().__init__(self.title, loc=["body", "code"])
+
+
+class OrderQrInvalid(InvalidInput):
+    code, title = "qr_invalid", "The QR code is not a genuine order"
+    title_zh = "二维码无效或已被篡改"
+
+    def __init__(self) -> None:
+        super().__init__(self.title, loc=["body", "qr"])
+
+
+class OfferingNotOnShop(InvalidInput):
+    code = "offering_not_available"
+    title, title_zh = "The offering is not sold by this shop", "该门店不销售此商品"
+
+
+class CurrencyMismatch(DomainError):
+    status, code, title = 422, "currency_mismatch", "The amounts are in different currencies"
+    title_zh = "币种不一致"
+
+
+class PointsExceedTotal(DomainError):
+    status, code = 422, "points_exceed_total"
+    title, title_zh = "The points are worth more than the order", "积分抵扣超过订单金额"
+
+
+class OfferingNotBookable(Conflict):
+    code, title, title_zh = (
+        "offering_not_bookable",
+        "This offering cannot be booked",
+        "该服务不可预约",
+    )
+
+
+class SlotInvalid(InvalidInput):
+    code = "slot_invalid"
+    title, title_zh = "No slot starts at that time", "该时间没有可预约的时段"
+
+
+class SlotInPast(InvalidInput):
+    code = "slot_in_past"
+    title, title_zh = "That slot has already started", "该时段已开始，无法预约"
+
+
+class SlotFull(Conflict):
+    code, title, title_zh = "slot_full", "The slot is fully booked", "该时段已约满"
+
+
+class BookingNotFound(NotFound):
+    code, title, title_zh = "booking_not_found", "Booking not found", "预约不存在"
+
+
+class BookingCancelled(Conflict):
+    code, title, title_zh = "booking_cancelled", "The booking was cancelled", "预约已取消"
+
+
+class PeriodInvalid(InvalidInput):
+    code = "period_invalid"
+    title, title_zh = "The period must be a month, YYYY-MM", "结算周期格式应为 YYYY-MM"
+
+    def __init__(self) -> None:
+        super().__init__(self.title, loc=["query", "period"])
