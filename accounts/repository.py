@@ -4,12 +4,24 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from accounts.models import Merchant, RefreshToken, StaffMembership, User
+
+
+def role_expression(merchant_id: ColumnElement[Any], user_id: Any) -> ColumnElement[Any]:
+    """SQL: the user's staff role at the merchant `merchant_id` (a column of the caller's
+    query), NULL when not staff; lets hot paths resolve the role in their own statement."""
+    return (
+        select(StaffMembership.role)
+        .where(StaffMembership.merchant_id == merchant_id, StaffMembership.user_id == user_id)
+        .scalar_subquery()
+    )
 
 
 class UserRepository:

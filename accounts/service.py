@@ -5,15 +5,22 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from accounts import schemas
 from accounts.models import Merchant, RefreshToken, User
-from accounts.repository import MerchantRepository, RefreshTokenRepository, UserRepository
+from accounts.repository import (
+    MerchantRepository,
+    RefreshTokenRepository,
+    UserRepository,
+    role_expression,
+)
 from accounts.security import (
     burn_verification,
     create_access_token,
@@ -299,6 +306,12 @@ async def staff_role(
     session: AsyncSession, *, merchant_id: uuid.UUID, user_id: uuid.UUID
 ) -> str | None:
     return await MerchantRepository(session).role_of(merchant_id, user_id)
+
+
+def staff_role_expression(merchant_id: ColumnElement[Any], user_id: Any) -> ColumnElement[Any]:
+    """`staff_role` as a SQL expression over another package's merchant id column, for hot
+    paths (the counter) that fold the role check into their own lookup statement."""
+    return role_expression(merchant_id, user_id)
 
 
 def may_grant(granter_role: str, role: str) -> bool:

@@ -26,17 +26,38 @@ from core.settings import Settings
 log = structlog.get_logger("corner.database")
 
 
+# JIT adds 10+ ms to PostGIS queries whose estimated costs are high (DESIGN: Geography)
+_SERVER_OPTIONS = "-c jit=off -c timezone=UTC"
+# Discovery's index-ordered KNN plans need bitmap scans off (DESIGN: Geography); set once per
+# connection of the discovery pool instead of a `SET LOCAL` round trip per request.
+_DISCOVERY_OPTIONS = _SERVER_OPTIONS + " -c enable_bitmapscan=off"
+
+
 def create_engine(settings: Settings, url: str | None = None, **overrides: Any) -> AsyncEngine:
     options: dict[str, Any] = {
         "pool_size": settings.db_pool_size,
         "max_overflow": settings.db_max_overflow,
         "pool_pre_ping": False,
         "pool_recycle": 1800,
-        # JIT adds 10+ ms to PostGIS queries whose estimated costs are high (DESIGN: Geography)
-        "connect_args": {"options": "-c jit=off -c timezone=UTC"},
+        "connect_args": {"options": _SERVER_OPTIONS},
     }
     options.update(overrides)
     return create_async_engine(url or settings.async_database_url, **options)
+
+
+def create_discovery_engine(
+    settings: Settings, url: str | None = None, **overrides: Any
+) -> AsyncEngine:
+    """A pool for discovery reads that are single statements (nearby): autocommit, so a
+    request costs one round trip instead of BEGIN + SET LOCAL + query + ROLLBACK, with the
+    KNN planner settings fixed per connection. Never use it for writes nor for reads that
+    need one snapshot across statements."""
+    options: dict[str, Any] = {
+        "isolation_level": "AUTOCOMMIT",
+        "connect_args": {"options": _DISCOVERY_OPTIONS},
+    }
+    options.update(overrides)
+    return create_engine(settings, url, **options)
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -101,6 +122,20 @@ async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 # Read-only sessions for discovery (nearby, shop pages, categories, reviews); never commit.
 ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
+
+
+async def get_discovery_session(request: Request) -> AsyncIterator[AsyncSession]:
+    router: ReadRouter = request.app.state.discovery_router
+    session = await router.open()
+    try:
+        yield session
+    finally:
+        await session.close()
+
+
+# Autocommit read sessions from the discovery pool (see create_discovery_engine): every
+# statement is its own snapshot, bitmap scans are off. For single-statement hot reads only.
+DiscoverySessionDep = Annotated[AsyncSession, Depends(get_discovery_session, scope="function")]
 
 
 # scope="function": the commit happens when the endpoint returns, before the response is sent,

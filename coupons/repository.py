@@ -8,15 +8,17 @@ feeding the redemption INSERT in the same statement.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Date,
     and_,
+    bindparam,
     cast,
     exists,
     func,
@@ -211,6 +213,81 @@ class RedemptionRow:
     redeemed_at: datetime
 
 
+RoleSql = Callable[[Any, Any], ColumnElement[Any]]
+ShopSql = Callable[[Any, Any], ColumnElement[bool]]
+
+
+# The counter's statements are built once with bind parameters: building and cache-keying
+# them per request cost more CPU than running them.
+@cache
+def _counter_statement(staff_role: RoleSql, shop_owned: ShopSql) -> Any:
+    return (
+        select(
+            Coupon,
+            Campaign,
+            staff_role(Coupon.merchant_id, bindparam("staff_user_id", type_=Uuid)),
+            shop_owned(Coupon.merchant_id, bindparam("shop_id", type_=Uuid)),
+        )
+        .join(Campaign, Campaign.id == Coupon.campaign_id)
+        .where(Coupon.code == bindparam("code", type_=Coupon.code.type))
+        .execution_options(populate_existing=True)
+    )
+
+
+@cache
+def _redeem_statement() -> Any:
+    c = Coupon.__table__.c
+    now = bindparam("p_now", type_=c.redeemed_at.type)
+    # Core tables, not ORM entities (an ORM insert executed with a parameter dict would be
+    # taken for a bulk insert); parameters prefixed so none is taken for a SET column
+    taken = (
+        update(Coupon.__table__)  # type: ignore[arg-type]
+        .where(
+            c.id == bindparam("p_coupon_id", type_=Uuid),
+            c.merchant_id == bindparam("p_merchant_id", type_=Uuid),
+            c.status == "active",
+            c.valid_from <= now,
+            c.valid_until > now,
+        )
+        .values(status="redeemed", redeemed_at=now)
+        .returning(c.id, c.campaign_id, c.user_id)
+        .cte("taken")
+    )
+    source = select(
+        bindparam("p_redemption_id", type_=Uuid),
+        bindparam("p_merchant_id", type_=Uuid),
+        taken.c.id,
+        taken.c.campaign_id,
+        bindparam("p_shop_id", type_=Uuid),
+        bindparam("p_staff_user_id", type_=Uuid),
+        taken.c.user_id,
+        bindparam("p_order_amount", type_=Redemption.order_amount.type),
+        bindparam("p_discount_amount", type_=Redemption.discount_amount.type),
+        bindparam("p_currency", type_=Redemption.currency.type),
+        bindparam("p_now", type_=Redemption.redeemed_at.type),
+    )
+    return (
+        insert(Redemption.__table__)  # type: ignore[arg-type]
+        .from_select(
+            [
+                "id",
+                "merchant_id",
+                "coupon_id",
+                "campaign_id",
+                "shop_id",
+                "staff_user_id",
+                "user_id",
+                "order_amount",
+                "discount_amount",
+                "currency",
+                "redeemed_at",
+            ],
+            source,
+        )
+        .returning(Redemption.__table__.c.id, Redemption.__table__.c.redeemed_at)
+    )
+
+
 class CouponRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -237,6 +314,24 @@ class CouponRepository:
         )
         row = (await self.session.execute(stmt)).one_or_none()
         return (row[0], row[1]) if row else None
+
+    async def for_counter(
+        self,
+        code: str,
+        *,
+        staff_user_id: uuid.UUID,
+        shop_id: uuid.UUID,
+        staff_role: RoleSql,
+        shop_owned: ShopSql,
+    ) -> tuple[Coupon, Campaign, str | None, bool] | None:
+        """`by_code` plus the caller's role at the coupon's merchant and whether the counter's
+        shop is that merchant's, in one statement (the counter's hot path). `staff_role` and
+        `shop_owned` build those SQL expressions (from the accounts and merchants services)
+        over `Coupon.merchant_id` and a bind parameter."""
+        stmt = _counter_statement(staff_role, shop_owned)
+        params = {"code": code, "staff_user_id": staff_user_id, "shop_id": shop_id}
+        row = (await self.session.execute(stmt, params)).one_or_none()
+        return (row[0], row[1], row[2], bool(row[3])) if row else None
 
     async def get(self, coupon_id: uuid.UUID) -> tuple[Coupon, Campaign] | None:
         stmt = (
@@ -306,54 +401,18 @@ class CouponRepository:
         """One statement: the coupon leaves `active` (if it still is, and is inside its window)
         and the redemption row is written. None: someone else got there first (or the window
         closed); a concurrent loser waits for the winner's commit, then finds no active row."""
-        taken = (
-            update(Coupon)
-            .where(
-                Coupon.id == coupon_id,
-                Coupon.merchant_id == merchant_id,
-                Coupon.status == "active",
-                Coupon.valid_from <= now,
-                Coupon.valid_until > now,
-            )
-            .values(status="redeemed", redeemed_at=now)
-            .returning(Coupon.id, Coupon.campaign_id, Coupon.user_id)
-            .cte("taken")
-        )
-        redemption_id = new_id()
-        source = select(
-            literal(redemption_id, Uuid),
-            literal(merchant_id, Uuid),
-            taken.c.id,
-            taken.c.campaign_id,
-            literal(shop_id, Uuid),
-            literal(staff_user_id, Uuid),
-            taken.c.user_id,
-            literal(order_amount, Redemption.order_amount.type),
-            literal(discount_amount, Redemption.discount_amount.type),
-            literal(currency, Redemption.currency.type),
-            literal(now, Redemption.redeemed_at.type),
-        )
-        stmt = (
-            insert(Redemption)
-            .from_select(
-                [
-                    "id",
-                    "merchant_id",
-                    "coupon_id",
-                    "campaign_id",
-                    "shop_id",
-                    "staff_user_id",
-                    "user_id",
-                    "order_amount",
-                    "discount_amount",
-                    "currency",
-                    "redeemed_at",
-                ],
-                source,
-            )
-            .returning(Redemption.id, Redemption.redeemed_at)
-        )
-        row = (await self.session.execute(stmt)).one_or_none()
+        params = {
+            "p_coupon_id": coupon_id,
+            "p_merchant_id": merchant_id,
+            "p_now": now,
+            "p_redemption_id": new_id(),
+            "p_shop_id": shop_id,
+            "p_staff_user_id": staff_user_id,
+            "p_order_amount": order_amount,
+            "p_discount_amount": discount_amount,
+            "p_currency": currency,
+        }
+        row = (await self.session.execute(_redeem_statement(), params)).one_or_none()
         return RedemptionRow(row[0], row[1]) if row else None
 
     async def reserve(

@@ -8,7 +8,7 @@ from fastapi import APIRouter, File, Form, Query, UploadFile, status
 from fastapi.responses import FileResponse, Response
 
 from accounts.permissions import AnyStaff, CurrentUser, ManagerStaff, SettingsDep
-from core.database import SessionDep
+from core.database import DiscoverySessionDep, SessionDep
 from core.errors import InvalidInput
 from core.i18n import current_language
 from core.pagination import CursorQuery, LimitQuery, Page
@@ -46,7 +46,7 @@ async def list_categories() -> list[schemas.CategoryNode]:
     tags=["discovery"],
 )
 async def nearby_shops(
-    session: SessionDep,
+    session: DiscoverySessionDep,
     lat: Annotated[float, Query(ge=-90, le=90, allow_inf_nan=False)],
     lng: Annotated[float, Query(ge=-180, le=180, allow_inf_nan=False)],
     crs: CrsQuery = "wgs84",

@@ -69,6 +69,8 @@ def test_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     state_dir = tmp_path_factory.mktemp("state")
     return Settings(
         database_url=worker_db_url,
+        # never the replica a developer's .corner/env may name: tests read their own database
+        database_replica_url=None,
         redis_url=_with_redis_db(redis_url, 1 + index % 60),
         state_dir=state_dir,
         media_root=state_dir / "media",

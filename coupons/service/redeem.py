@@ -126,6 +126,7 @@ async def _refusal(
     campaign: Campaign,
     *,
     shop_id: uuid.UUID,
+    shop_of_merchant: bool,
     order_amount: Money | None,
     now: datetime,
 ) -> DomainError | None:
@@ -145,9 +146,7 @@ async def _refusal(
         )
     if campaign.shop_ids is not None and shop_id not in campaign.shop_ids:
         return ShopNotEligible(extra={"shop_ids": [str(s) for s in campaign.shop_ids]})
-    if await merchants_service.foreign_shop_ids(
-        session, merchant_id=coupon.merchant_id, shop_ids=[shop_id]
-    ):
+    if not shop_of_merchant:
         return ShopNotEligible("The shop is not one of the coupon's merchant")
     if order_amount is not None and order_amount.currency != campaign.currency:
         return CurrencyMismatch(f"The coupon is in {campaign.currency}")
@@ -175,17 +174,20 @@ async def _evaluate(
     now: datetime,
 ) -> Evaluation:
     code = code_of(data, keys)
-    found = await CouponRepository(session).by_code(code)
+    # one round trip: the coupon with its campaign, the caller's role at the coupon's
+    # merchant and whether the counter's shop is that merchant's (checked below, in order)
+    found = await CouponRepository(session).for_counter(
+        code,
+        staff_user_id=staff_user_id,
+        shop_id=data.shop_id,
+        staff_role=accounts_service.staff_role_expression,
+        shop_owned=merchants_service.shop_of_merchant_sql,
+    )
     if found is None:
         raise CouponNotFound()
-    coupon, campaign = found
+    coupon, campaign, role, shop_of_merchant = found
     # another merchant's coupon is not found, exactly like a code that does not exist
-    if (
-        await accounts_service.staff_role(
-            session, merchant_id=coupon.merchant_id, user_id=staff_user_id
-        )
-        is None
-    ):
+    if role is None:
         raise CouponNotFound()
     order = data.order_amount.amount if data.order_amount is not None else None
     discount = discounts.discount_for(
@@ -196,7 +198,13 @@ async def _evaluate(
         order_amount=order,
     )
     refusal = await _refusal(
-        session, coupon, campaign, shop_id=data.shop_id, order_amount=data.order_amount, now=now
+        session,
+        coupon,
+        campaign,
+        shop_id=data.shop_id,
+        shop_of_merchant=shop_of_merchant,
+        order_amount=data.order_amount,
+        now=now,
     )
     return Evaluation(coupon, campaign, discount, refusal)
 

@@ -60,8 +60,16 @@ async def reserve_for_order(
     coupon, campaign = found
     if coupon.merchant_id != merchant_id:
         raise ShopNotEligible("The coupon is for another merchant")
+    # the order's shop is the merchant's (orders resolve merchant_id from the shop) and the
+    # coupon's merchant was just checked against it
     refusal = await _refusal(
-        session, coupon, campaign, shop_id=shop_id, order_amount=order_amount, now=now
+        session,
+        coupon,
+        campaign,
+        shop_id=shop_id,
+        shop_of_merchant=True,
+        order_amount=order_amount,
+        now=now,
     )
     if refusal is not None:
         raise refusal

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     String,
+    bindparam,
     cast,
     func,
     literal,
     literal_column,
     null,
     select,
+    true,
     tuple_,
     union_all,
     update,
@@ -22,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.ids import new_id
 from customers.models import Complaint, Customer, CustomerAccessLog, CustomerEvent, FollowUp
 
 SORT_COLUMNS: dict[str, Any] = {
@@ -41,6 +45,108 @@ def search_clause(q: str) -> ColumnElement[bool]:
     if digits and len(digits) >= 3 and all(ch.isdigit() or ch in " +-" for ch in q.strip()):
         return Customer.phone.like(f"%{_like_escape(digits)}%", escape="\\")
     return Customer.name.ilike(f"%{_like_escape(q.strip())}%", escape="\\")
+
+
+def _upsert_params(
+    *,
+    merchant_id: uuid.UUID,
+    user_id: uuid.UUID,
+    source: str,
+    at: datetime,
+    spend: int,
+    currency: str,
+    visit: bool,
+    tier: str | None,
+) -> dict[str, Any]:
+    return {
+        "id": new_id(),
+        "merchant_id": merchant_id,
+        "user_id": user_id,
+        "at": at,
+        "visit_at": at if visit else None,
+        "purchase_at": at if spend > 0 else None,
+        "visits": 1 if visit else 0,
+        "visit": visit,
+        "spend": spend,
+        "currency": currency,
+        "source": source,
+        "tier": tier,
+    }
+
+
+# Built once with bind parameters: record_activity runs on every counter transaction and
+# redemption, and building (and cache-keying) these statements per call cost more CPU than
+# executing them.
+@cache
+def _upsert_statement() -> Any:
+    c = Customer.__table__.c
+    stmt = insert(Customer.__table__).values(  # type: ignore[arg-type]
+        id=bindparam("id", type_=c.id.type),
+        merchant_id=bindparam("merchant_id", type_=c.merchant_id.type),
+        user_id=bindparam("user_id", type_=c.user_id.type),
+        first_seen_at=bindparam("at", type_=c.first_seen_at.type),
+        last_activity_at=bindparam("at", type_=c.last_activity_at.type),
+        first_visit_at=bindparam("visit_at", type_=c.first_visit_at.type),
+        last_visit_at=bindparam("visit_at", type_=c.last_visit_at.type),
+        first_purchase_at=bindparam("purchase_at", type_=c.first_purchase_at.type),
+        visits=bindparam("visits", type_=c.visits.type),
+        total_spend=bindparam("spend", type_=c.total_spend.type),
+        currency=bindparam("currency", type_=c.currency.type),
+        source=bindparam("source", type_=c.source.type),
+        tier=bindparam("tier", type_=c.tier.type),
+        # columns with Python-side defaults are given explicitly (a CTE does not apply them)
+        tags=literal_column("DEFAULT"),
+        refuses_calls=literal_column("DEFAULT"),
+    )
+    excluded = stmt.excluded
+    return stmt.on_conflict_do_update(
+        index_elements=[c.merchant_id, c.user_id],
+        set_={
+            "first_seen_at": func.least(c.first_seen_at, excluded.first_seen_at),
+            "last_activity_at": func.greatest(c.last_activity_at, excluded.last_activity_at),
+            # least/greatest ignore NULLs in PostgreSQL
+            "first_visit_at": func.least(c.first_visit_at, excluded.first_visit_at),
+            "last_visit_at": func.greatest(c.last_visit_at, excluded.last_visit_at),
+            "first_purchase_at": func.least(c.first_purchase_at, excluded.first_purchase_at),
+            "visits": c.visits + excluded.visits,
+            "total_spend": c.total_spend + excluded.total_spend,
+            "tier": func.coalesce(excluded.tier, c.tier),
+            "updated_at": func.now(),
+        },
+    ).returning(
+        c.id,
+        # xmax is 0 on a freshly inserted row, the locker's xid on an updated one
+        literal_column("(customers.xmax = 0)").label("created"),
+        c.total_spend,
+    )
+
+
+@cache
+def _record_statement() -> Any:
+    upsert = _upsert_statement().cte("customer")
+    e = CustomerEvent.__table__.c
+    event = (
+        insert(CustomerEvent.__table__)  # type: ignore[arg-type]
+        .from_select(
+            ["merchant_id", "customer_id", "kind", "at", "visit", "amount", "currency",
+             "reference_id"],
+            select(
+                bindparam("merchant_id", type_=e.merchant_id.type),
+                upsert.c.id,
+                bindparam("source", type_=e.kind.type),
+                bindparam("at", type_=e.at.type),
+                bindparam("visit", type_=e.visit.type),
+                bindparam("spend", type_=e.amount.type),
+                bindparam("currency", type_=e.currency.type),
+                bindparam("reference_id", type_=e.reference_id.type),
+            ),
+        )
+        .returning(e.id)
+        .cte("event")
+    )  # fmt: skip
+    return select(upsert.c.id, upsert.c.created, upsert.c.total_spend).select_from(
+        upsert.join(event, true())
+    )
 
 
 class CustomerRepository:
@@ -67,47 +173,51 @@ class CustomerRepository:
         customer, so exactly one event sees `total_spend` equal to its own spend while the
         total before it was zero: that one is the first purchase.
         """
-        stmt = insert(Customer).values(
+        row = (
+            await self.session.execute(
+                _upsert_statement(),
+                _upsert_params(
+                    merchant_id=merchant_id,
+                    user_id=user_id,
+                    source=source,
+                    at=at,
+                    spend=spend,
+                    currency=currency,
+                    visit=visit,
+                    tier=tier,
+                ),
+            )
+        ).one()
+        first_purchase = spend > 0 and row.total_spend == spend
+        return row.id, bool(row.created), first_purchase
+
+    async def record(
+        self,
+        *,
+        merchant_id: uuid.UUID,
+        user_id: uuid.UUID,
+        source: str,
+        at: datetime,
+        spend: int,
+        currency: str,
+        visit: bool,
+        tier: str | None,
+        reference_id: uuid.UUID | None,
+    ) -> tuple[uuid.UUID, bool, bool]:
+        """`upsert_activity` and `add_event` in one statement (one round trip per event):
+        the timeline row is inserted from the upsert's RETURNING, so both happen or neither."""
+        params = _upsert_params(
             merchant_id=merchant_id,
             user_id=user_id,
-            first_seen_at=at,
-            last_activity_at=at,
-            first_visit_at=at if visit else None,
-            last_visit_at=at if visit else None,
-            first_purchase_at=at if spend > 0 else None,
-            visits=1 if visit else 0,
-            total_spend=spend,
-            currency=currency,
             source=source,
+            at=at,
+            spend=spend,
+            currency=currency,
+            visit=visit,
             tier=tier,
         )
-        existing = Customer.__table__.c
-        excluded = stmt.excluded
-        upsert = stmt.on_conflict_do_update(
-            index_elements=[existing.merchant_id, existing.user_id],
-            set_={
-                "first_seen_at": func.least(existing.first_seen_at, excluded.first_seen_at),
-                "last_activity_at": func.greatest(
-                    existing.last_activity_at, excluded.last_activity_at
-                ),
-                # least/greatest ignore NULLs in PostgreSQL
-                "first_visit_at": func.least(existing.first_visit_at, excluded.first_visit_at),
-                "last_visit_at": func.greatest(existing.last_visit_at, excluded.last_visit_at),
-                "first_purchase_at": func.least(
-                    existing.first_purchase_at, excluded.first_purchase_at
-                ),
-                "visits": existing.visits + excluded.visits,
-                "total_spend": existing.total_spend + excluded.total_spend,
-                "tier": func.coalesce(excluded.tier, existing.tier),
-                "updated_at": func.now(),
-            },
-        ).returning(
-            existing.id,
-            # xmax is 0 on a freshly inserted row, the locker's xid on an updated one
-            literal_column("(customers.xmax = 0)").label("created"),
-            existing.total_spend,
-        )
-        row = (await self.session.execute(upsert)).one()
+        params["reference_id"] = reference_id
+        row = (await self.session.execute(_record_statement(), params)).one()
         first_purchase = spend > 0 and row.total_spend == spend
         return row.id, bool(row.created), first_purchase
 

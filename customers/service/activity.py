@@ -58,7 +58,8 @@ async def record_activity(
         raise ValueError("spend must not be negative")
     counts_as_visit = kind in VISIT_KINDS if visit is None else visit
     repo = CustomerRepository(session)
-    customer_id, created, first_purchase = await repo.upsert_activity(
+    # the upsert and the timeline row are one statement (one round trip on hot paths)
+    customer_id, created, first_purchase = await repo.record(
         merchant_id=merchant_id,
         user_id=user_id,
         source=kind,
@@ -67,15 +68,6 @@ async def record_activity(
         currency=currency,
         visit=counts_as_visit,
         tier=tier,
-    )
-    await repo.add_event(
-        merchant_id=merchant_id,
-        customer_id=customer_id,
-        kind=kind,
-        at=at,
-        visit=counts_as_visit,
-        amount=spend,
-        currency=currency,
         reference_id=reference_id,
     )
     if created:

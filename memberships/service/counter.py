@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,23 +29,37 @@ from merchants import service as merchants
 
 
 async def _identify(
-    session: AsyncSession, settings: Settings, raw: str, now: datetime
-) -> tuple[CardContext, str | None]:
-    """The card and, for a QR token, the token id still to be consumed."""
+    session: AsyncSession,
+    settings: Settings,
+    raw: str,
+    now: datetime,
+    *,
+    staff_user_id: uuid.UUID,
+    shop_id: uuid.UUID,
+) -> tuple[CardContext, str | None, str | None, bool]:
+    """The card, for a QR token the token id still to be consumed, the caller's role at the
+    card's merchant and whether the shop is that merchant's (one round trip)."""
     repo = CardRepository(session)
     number = cardnumbers.normalise_card_number(raw)
+    checks: dict[str, Any] = {
+        "staff_user_id": staff_user_id,
+        "shop_id": shop_id,
+        "staff_role": accounts.staff_role_expression,
+        "shop_owned": merchants.shop_of_merchant_sql,
+    }
     if number.isdigit():
         if not cardnumbers.is_valid_card_number(number):
             raise CardNotFound("No card has this number (check the digits)")
-        ctx = await repo.context(card_number=number)
+        found = await repo.counter_context(card_number=number, **checks)
         token_id = None
     else:
         claim = read_qr_token(settings, raw, now)
-        ctx = await repo.context(card_id=claim.card_id)
+        found = await repo.counter_context(card_id=claim.card_id, **checks)
         token_id = claim.token_id
-    if ctx is None:
+    if found is None:
         raise CardNotFound()
-    return ctx, token_id
+    ctx, role, shop_of_merchant = found
+    return ctx, token_id, role, shop_of_merchant
 
 
 async def counter_transaction(
@@ -56,15 +71,14 @@ async def counter_transaction(
     data: schemas.CounterTransactionCreate,
     now: datetime,
 ) -> schemas.CounterTransaction:
-    ctx, token_id = await _identify(session, settings, data.card, now)
+    ctx, token_id, role, shop_of_merchant = await _identify(
+        session, settings, data.card, now, staff_user_id=staff_user_id, shop_id=data.shop_id
+    )
     card = ctx.card
     # staff of another merchant learn nothing about this card: same 404 as an unknown one
-    role = await accounts.staff_role(session, merchant_id=card.merchant_id, user_id=staff_user_id)
     if role is None:
         raise CardNotFound()
-    if await merchants.foreign_shop_ids(
-        session, merchant_id=card.merchant_id, shop_ids=[data.shop_id]
-    ):
+    if not shop_of_merchant:
         raise merchants.ShopNotFound()
     if token_id is not None and not await CardRepository(session).use_qr_token(token_id, card.id):
         raise QrUsed()

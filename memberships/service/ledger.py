@@ -57,12 +57,8 @@ async def post_entry(
     topup_id: uuid.UUID | None = None,
     note: str | None = None,
 ) -> tuple[LedgerEntry, Totals]:
-    totals = await CardRepository(session).apply(
-        card.id, points=points, principal=principal, bonus=bonus, spend=spend
-    )
-    if totals is None:
-        raise InsufficientPoints() if points < 0 else InsufficientBalance()
-    entry = await LedgerRepository(session).append(
+    # the conditional card UPDATE and the entry INSERT are one statement (one round trip)
+    posted = await CardRepository(session).post(
         {
             "card_id": card.id,
             "merchant_id": card.merchant_id,
@@ -70,9 +66,6 @@ async def post_entry(
             "points_delta": points,
             "principal_delta": principal,
             "bonus_delta": bonus,
-            "points_after": totals.points,
-            "principal_after": totals.principal,
-            "bonus_after": totals.bonus,
             "currency": card.currency,
             "amount": amount,
             "paid_amount": paid_amount,
@@ -82,8 +75,15 @@ async def post_entry(
             "reverses_entry_id": reverses_entry_id,
             "topup_id": topup_id,
             "note": note,
-        }
+        },
+        points=points,
+        principal=principal,
+        bonus=bonus,
+        spend=spend,
     )
+    if posted is None:
+        raise InsufficientPoints() if points < 0 else InsufficientBalance()
+    entry, totals = posted
     card.points, card.principal, card.bonus = totals.points, totals.principal, totals.bonus
     card.lifetime_spend = totals.lifetime_spend
     return entry, totals

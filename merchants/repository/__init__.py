@@ -10,8 +10,9 @@ from typing import Any
 
 from geoalchemy2.functions import ST_X, ST_Y
 from geoalchemy2.types import Geometry
-from sqlalchemy import Numeric, cast, func, select, tuple_, update
+from sqlalchemy import Numeric, cast, exists, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from accounts.models import Merchant
 from merchants.models import Shop
@@ -25,6 +26,16 @@ def point(lat: float, lng: float) -> Any:
 def open_at(hours: Any, timezone: Any, at: datetime) -> Any:
     """SQL: is a shop with these opening hours open at `at` (the migration's function)."""
     return func.corner_shop_open_at(hours, timezone, at)
+
+
+def shop_of_merchant_expression(
+    merchant_id: ColumnElement[Any], shop_id: Any
+) -> ColumnElement[bool]:
+    """SQL: the (not deleted) shop belongs to the merchant `merchant_id` (a column of the
+    caller's query): the same test as `ShopRepository.ids_of_merchant`, inside one statement."""
+    return exists().where(
+        Shop.id == shop_id, Shop.merchant_id == merchant_id, Shop.deleted_at.is_(None)
+    )
 
 
 @dataclass(frozen=True)

@@ -186,5 +186,6 @@ async def nearby_rows(
 
 
 async def prefer_index_order(session: AsyncSession) -> None:
-    """Scoped to the request's transaction: the KNN plan instead of bitmap-then-sort."""
+    """Scoped to the caller's transaction: the KNN plan instead of bitmap-then-sort. The
+    route's discovery sessions need not call it (their connections have bitmap scans off)."""
     await session.execute(text("SET LOCAL enable_bitmapscan = off"))

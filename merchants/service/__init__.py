@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from core.errors import InvalidCursor, NotFound
 from core.pagination import decode_cursor, page_from_rows
@@ -17,7 +19,13 @@ from core.timezones import utcnow
 from geo.schemas import Crs, LatLng
 from merchants import schemas
 from merchants.models import Shop
-from merchants.repository import ShopRepository, ShopRow, point, rating_of
+from merchants.repository import (
+    ShopRepository,
+    ShopRow,
+    point,
+    rating_of,
+    shop_of_merchant_expression,
+)
 
 
 class ShopNotFound(NotFound):
@@ -174,6 +182,12 @@ async def foreign_shop_ids(
     """Those of `shop_ids` that are not the merchant's (empty when all are)."""
     owned = await ShopRepository(session).ids_of_merchant(merchant_id, shop_ids)
     return set(shop_ids) - owned
+
+
+def shop_of_merchant_sql(merchant_id: ColumnElement[Any], shop_id: Any) -> ColumnElement[bool]:
+    """`not foreign_shop_ids(...)` for one shop as a SQL expression over another package's
+    merchant id column, for hot paths (the counter) that fold the check into their lookup."""
+    return shop_of_merchant_expression(merchant_id, shop_id)
 
 
 # the package's other rooms, reachable as merchants.service.<name>

@@ -110,7 +110,8 @@ async def find_nearby(
     after = _after(query.cursor, query.sort)
     n1 = query.limit + 1
     if query.sort == "distance":
-        await repo.prefer_index_order(session)
+        # `session` comes from the discovery pool, whose connections have bitmap scans off
+        # (the KNN plan instead of bitmap-then-sort, DESIGN: Geography)
         # enough that the proof below almost always holds on the first pass
         candidates = n1 + max(10, n1 // 2)
         while True:
