@@ -1,0 +1,151 @@
+"""Merchant A's "world", built through the public API: one of every resource, with markers.
+
+The markers are strings that only A's private data contains; a response to anyone else that
+includes one of them is a leak.
+"""
+
+from __future__ import annotations
+
+import io
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from PIL import Image
+
+from tests.helpers import Actor, ApiClient, create_shop
+
+
+def money(amount: int) -> dict[str, Any]:
+    return {"amount": amount, "currency": "CNY"}
+
+
+def png_bytes(size: tuple[int, int] = (64, 48)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, (200, 80, 40)).save(out, "PNG")
+    return out.getvalue()
+
+
+def campaign_body(name: str) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    return {
+        "name": name,
+        "discount": {"kind": "amount_off", "value": money(1000)},
+        "min_spend": money(2000),
+        "valid_from": (now - timedelta(hours=1)).isoformat(),
+        "valid_until": (now + timedelta(days=7)).isoformat(),
+        "total_quantity": 100,
+    }
+
+
+def program_body(name: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "tiers": [
+            {"code": "regular", "name": "普通卡", "rank": 0, "discount_percent": 0,
+             "earn": {"points_per_currency_unit": 1}},
+        ],
+        "redeem": {"points_per_currency_unit": 100},
+    }  # fmt: skip
+
+
+async def ok(response: Any, status: int = 200) -> dict[str, Any]:
+    assert response.status_code == status, f"{response.request.url}: {response.text}"
+    return response.json()  # type: ignore[no-any-return]
+
+
+@dataclass
+class World:
+    owner: Actor
+    manager: Actor
+    clerk: Actor
+    consumer: Actor
+    ids: dict[str, str] = field(default_factory=dict)
+    coupon_code: str = ""
+    card_number: str = ""
+    card_qr_token: str = ""
+    coupon_qr: str = ""
+    markers: list[str] = field(default_factory=list)
+
+    def private_markers(self) -> list[str]:
+        """Strings that must never reach another tenant or another consumer."""
+        return [self.coupon_code, self.card_number, self.consumer.phone, *self.markers]
+
+
+async def build_world(client: ApiClient, *, tag: str = "A") -> World:
+    mark = f"SECRET-{tag}-{secrets.token_hex(4)}"
+    owner = await client.register(name=f"owner {tag}")
+    merchant = await client.merchant(owner, name=f"商户{tag}")
+    mid = merchant["id"]
+    manager = await client.staff(owner, mid, "manager")
+    clerk = await client.staff(owner, mid, "clerk")
+    consumer = await client.register(name=f"consumer {tag}")
+    world = World(owner, manager, clerk, consumer, markers=[mark])
+    h = owner.headers
+    ids = world.ids
+    ids["merchant_id"] = mid
+    ids["user_id"] = clerk.user_id
+
+    shop = await create_shop(client, owner, mid, name=f"店{tag}")
+    sid = ids["shop_id"] = shop["id"]
+    photo = await ok(await client.post(f"/v1/shops/{sid}/photos", headers=h,
+                                       files={"file": ("a.png", png_bytes(), "image/png")},
+                                       data={"kind": "storefront"}), 201)  # fmt: skip
+    ids["photo_id"] = photo["id"]
+    offering = await ok(await client.post(f"/v1/shops/{sid}/offerings", headers=h,
+                                          json={"name": "牛肉面", "price": money(2800)}), 201)  # fmt: skip
+    ids["offering_id"] = offering["id"]
+
+    campaign = await ok(await client.post(f"/v1/merchants/{mid}/campaigns", headers=h,
+                                          json=campaign_body(f"campaign {tag}")), 201)  # fmt: skip
+    cid = ids["campaign_id"] = campaign["id"]
+    await ok(await client.post(f"/v1/campaigns/{cid}/publish", headers=h))
+    coupon = await ok(await client.post(f"/v1/campaigns/{cid}/claim", headers=consumer.headers), 201)
+    ids["coupon_id"] = coupon["id"]
+    world.coupon_code = coupon["code"]
+    redeemed = await ok(await client.post("/v1/counter/redeem", headers=clerk.headers,
+                                          json={"code": coupon["code"], "shop_id": sid,
+                                                "order_amount": money(5000)}))  # fmt: skip
+    ids["redemption_id"] = redeemed["redemption_id"]
+    review = await ok(await client.post(f"/v1/shops/{sid}/reviews", headers=consumer.headers,
+                                        json={"rating": 5, "text": "好吃",
+                                              "redemption_id": redeemed["redemption_id"]}), 201)  # fmt: skip
+    ids["review_id"] = review["id"]
+
+    program = await ok(await client.post(f"/v1/merchants/{mid}/programs", headers=h,
+                                         json=program_body(f"program {tag}")), 201)  # fmt: skip
+    pid = ids["program_id"] = program["id"]
+    card = await ok(await client.post(f"/v1/programs/{pid}/join", headers=consumer.headers), 201)
+    card_id = ids["card_id"] = card["id"]
+    world.card_number = card["card_number"]
+    await ok(await client.put(f"/v1/cards/{card_id}/pin", headers=consumer.headers,
+                              json={"pin": "135790"}))  # fmt: skip
+    tx = await ok(await client.post("/v1/counter/transactions", headers=clerk.headers,
+                                    json={"card": card["card_number"], "shop_id": sid,
+                                          "kind": "purchase", "amount": money(8800)}), 201)  # fmt: skip
+    ids["entry_id"] = tx["entry"]["id"]
+
+    customers = await ok(await client.get(f"/v1/merchants/{mid}/customers", headers=h))
+    mine = [c for c in customers["items"] if c["user_id"] == consumer.user_id]
+    ids["customer_id"] = mine[0]["id"]
+    segment = await ok(await client.post(f"/v1/merchants/{mid}/segments", headers=h,
+                                         json={"name": f"seg {mark}",
+                                               "rules": {"visits": {"min": 1}}}), 201)  # fmt: skip
+    ids["segment_id"] = segment["id"]
+    follow_up = await ok(await client.post(f"/v1/merchants/{mid}/follow-ups", headers=h,
+                                           json={"customer_id": ids["customer_id"],
+                                                 "method": "phone",
+                                                 "content": f"called {mark}"}), 201)  # fmt: skip
+    ids["follow_up_id"] = follow_up["id"]
+    plan = await ok(await client.post(f"/v1/merchants/{mid}/follow-up-plans", headers=h,
+                                      json={"name": f"plan {tag}", "trigger": "first_purchase",
+                                            "offsets_days": [3]}), 201)  # fmt: skip
+    ids["plan_id"] = plan["id"]
+    complaint = await ok(await client.post(f"/v1/merchants/{mid}/complaints", headers=h,
+                                           json={"customer_id": ids["customer_id"],
+                                                 "category": "service",
+                                                 "content": f"cold noodles {mark}"}), 201)  # fmt: skip
+    ids["complaint_id"] = complaint["id"]
+    ids["provider_name"] = "fake"
+    return world
