@@ -34,6 +34,9 @@ def create_engine(settings: Settings, url: str | None = None, **overrides: Any) 
         "pool_recycle": 1800,
         # JIT adds 10+ ms to PostGIS queries whose estimated costs are high (DESIGN: Geography)
         "connect_args": {"options": "-c jit=off -c timezone=UTC"},
+        # statement parameters (password hashes, token hashes, phones) stay out of exception
+        # messages, and so out of the logs of an unexpected error
+        "hide_parameters": True,
     }
     options.update(overrides)
     return create_async_engine(url or settings.async_database_url, **options)

@@ -29,6 +29,7 @@ from coupons.service.redeem import (
     redemption_of_user_at_shop,
     reverse,
 )
+from coupons.service.throttle import check_claim_rate
 
 __all__ = [
     "AudienceResolver",
@@ -36,6 +37,7 @@ __all__ = [
     "campaign_merchant",
     "campaign_stats",
     "change_status",
+    "check_claim_rate",
     "claim",
     "claimable_offer_predicate",
     "create_campaign",

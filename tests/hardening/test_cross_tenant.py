@@ -45,11 +45,12 @@ REFUSED = {401, 403, 404}
 def _body_for(method: str, path: str, w: World, b: World) -> dict[str, Any]:
     """A body valid enough that only authorization can refuse it (else `{}`)."""
     a = w.ids
+    rules = {"visits": {"min": 0}}
     shop = {"name": "x", "category": "noodles", "location": {"lat": 31.2, "lng": 121.4},
             "address": "x", "opening_hours": []}  # fmt: skip
     bodies: dict[tuple[str, str], dict[str, Any]] = {
         ("PATCH", "/v1/merchants/{merchant_id}"): {"name": "taken over"},
-        ("POST", "/v1/merchants/{merchant_id}/staff"): {"user_id": b.owner.user_id, "role": "owner"},
+        ("POST", "/v1/merchants/{merchant_id}/staff"): {"user_id": b.owner.user_id, "role": "owner"},  # noqa: E501
         ("POST", "/v1/merchants/{merchant_id}/shops"): shop,
         ("PATCH", "/v1/shops/{shop_id}"): {"name": "taken over"},
         ("POST", "/v1/shops/{shop_id}/offerings"): {"name": "x", "price": money(1)},
@@ -60,8 +61,8 @@ def _body_for(method: str, path: str, w: World, b: World) -> dict[str, Any]:
         ("POST", "/v1/cards/{card_id}/adjustments"): {"points_delta": 1000, "note": "x"},
         ("POST", "/v1/cards/{card_id}/topups"): {"amount": money(10000)},
         ("POST", "/v1/cards/{card_id}/refund"): {"reason": "x"},
-        ("POST", "/v1/merchants/{merchant_id}/segments"): {"name": "x", "rules": {"visits": {"min": 0}}},
-        ("POST", "/v1/merchants/{merchant_id}/segments/preview"): {"rules": {"visits": {"min": 0}}},
+        ("POST", "/v1/merchants/{merchant_id}/segments"): {"name": "x", "rules": rules},
+        ("POST", "/v1/merchants/{merchant_id}/segments/preview"): {"rules": rules},
         ("POST", "/v1/merchants/{merchant_id}/follow-ups"): {
             "customer_id": a["customer_id"], "method": "phone", "content": "x"},
         ("POST", "/v1/merchants/{merchant_id}/complaints"): {
@@ -142,7 +143,9 @@ async def test_every_private_route_refuses_other_tenants_and_consumers(client: A
             if r.status_code == 422:
                 # refused before authorization only because the body is invalid
                 locs = [e["loc"][0] for e in r.json().get("errors", [])]
-                assert locs and all(loc == "body" for loc in locs), f"{who} {method} {url}: {r.text}"
+                assert locs and all(loc == "body" for loc in locs), (
+                    f"{who} {method} {url}: {r.text}"
+                )
             else:
                 assert r.status_code in REFUSED, f"{who} {method} {url}: {r.status_code} {r.text}"
                 assert r.headers["content-type"].startswith("application/problem+json")

@@ -82,70 +82,61 @@ async def build_world(client: ApiClient, *, tag: str = "A") -> World:
     clerk = await client.staff(owner, mid, "clerk")
     consumer = await client.register(name=f"consumer {tag}")
     world = World(owner, manager, clerk, consumer, markers=[mark])
-    h = owner.headers
     ids = world.ids
     ids["merchant_id"] = mid
     ids["user_id"] = clerk.user_id
 
+    async def post(path: str, who: Actor, body: Any = None, status: int = 201) -> dict[str, Any]:
+        return await ok(await client.post(path, headers=who.headers, json=body), status)
+
     shop = await create_shop(client, owner, mid, name=f"店{tag}")
     sid = ids["shop_id"] = shop["id"]
-    photo = await ok(await client.post(f"/v1/shops/{sid}/photos", headers=h,
-                                       files={"file": ("a.png", png_bytes(), "image/png")},
-                                       data={"kind": "storefront"}), 201)  # fmt: skip
-    ids["photo_id"] = photo["id"]
-    offering = await ok(await client.post(f"/v1/shops/{sid}/offerings", headers=h,
-                                          json={"name": "牛肉面", "price": money(2800)}), 201)  # fmt: skip
+    photo = await client.post(
+        f"/v1/shops/{sid}/photos",
+        headers=owner.headers,
+        files={"file": ("a.png", png_bytes(), "image/png")},
+        data={"kind": "storefront"},
+    )
+    ids["photo_id"] = (await ok(photo, 201))["id"]
+    offering = await post(f"/v1/shops/{sid}/offerings", owner, {"name": "面", "price": money(2800)})
     ids["offering_id"] = offering["id"]
 
-    campaign = await ok(await client.post(f"/v1/merchants/{mid}/campaigns", headers=h,
-                                          json=campaign_body(f"campaign {tag}")), 201)  # fmt: skip
+    campaign = await post(f"/v1/merchants/{mid}/campaigns", owner, campaign_body(f"券{tag}"))
     cid = ids["campaign_id"] = campaign["id"]
-    await ok(await client.post(f"/v1/campaigns/{cid}/publish", headers=h))
-    coupon = await ok(await client.post(f"/v1/campaigns/{cid}/claim", headers=consumer.headers), 201)
+    await post(f"/v1/campaigns/{cid}/publish", owner, status=200)
+    coupon = await post(f"/v1/campaigns/{cid}/claim", consumer)
     ids["coupon_id"] = coupon["id"]
     world.coupon_code = coupon["code"]
-    redeemed = await ok(await client.post("/v1/counter/redeem", headers=clerk.headers,
-                                          json={"code": coupon["code"], "shop_id": sid,
-                                                "order_amount": money(5000)}))  # fmt: skip
+    redeem = {"code": coupon["code"], "shop_id": sid, "order_amount": money(5000)}
+    redeemed = await post("/v1/counter/redeem", clerk, redeem, status=200)
     ids["redemption_id"] = redeemed["redemption_id"]
-    review = await ok(await client.post(f"/v1/shops/{sid}/reviews", headers=consumer.headers,
-                                        json={"rating": 5, "text": "好吃",
-                                              "redemption_id": redeemed["redemption_id"]}), 201)  # fmt: skip
-    ids["review_id"] = review["id"]
+    review = {"rating": 5, "text": "好吃", "redemption_id": redeemed["redemption_id"]}
+    ids["review_id"] = (await post(f"/v1/shops/{sid}/reviews", consumer, review))["id"]
 
-    program = await ok(await client.post(f"/v1/merchants/{mid}/programs", headers=h,
-                                         json=program_body(f"program {tag}")), 201)  # fmt: skip
+    program = await post(f"/v1/merchants/{mid}/programs", owner, program_body(f"卡{tag}"))
     pid = ids["program_id"] = program["id"]
-    card = await ok(await client.post(f"/v1/programs/{pid}/join", headers=consumer.headers), 201)
+    card = await post(f"/v1/programs/{pid}/join", consumer)
     card_id = ids["card_id"] = card["id"]
     world.card_number = card["card_number"]
-    await ok(await client.put(f"/v1/cards/{card_id}/pin", headers=consumer.headers,
-                              json={"pin": "135790"}))  # fmt: skip
-    tx = await ok(await client.post("/v1/counter/transactions", headers=clerk.headers,
-                                    json={"card": card["card_number"], "shop_id": sid,
-                                          "kind": "purchase", "amount": money(8800)}), 201)  # fmt: skip
-    ids["entry_id"] = tx["entry"]["id"]
+    pin = await client.put(
+        f"/v1/cards/{card_id}/pin", headers=consumer.headers, json={"pin": "135790"}
+    )
+    await ok(pin)
+    purchase = {"card": card["card_number"], "shop_id": sid, "kind": "purchase",
+                "amount": money(8800)}  # fmt: skip
+    ids["entry_id"] = (await post("/v1/counter/transactions", clerk, purchase))["entry"]["id"]
 
-    customers = await ok(await client.get(f"/v1/merchants/{mid}/customers", headers=h))
+    customers = await ok(await client.get(f"/v1/merchants/{mid}/customers", headers=owner.headers))
     mine = [c for c in customers["items"] if c["user_id"] == consumer.user_id]
-    ids["customer_id"] = mine[0]["id"]
-    segment = await ok(await client.post(f"/v1/merchants/{mid}/segments", headers=h,
-                                         json={"name": f"seg {mark}",
-                                               "rules": {"visits": {"min": 1}}}), 201)  # fmt: skip
-    ids["segment_id"] = segment["id"]
-    follow_up = await ok(await client.post(f"/v1/merchants/{mid}/follow-ups", headers=h,
-                                           json={"customer_id": ids["customer_id"],
-                                                 "method": "phone",
-                                                 "content": f"called {mark}"}), 201)  # fmt: skip
-    ids["follow_up_id"] = follow_up["id"]
-    plan = await ok(await client.post(f"/v1/merchants/{mid}/follow-up-plans", headers=h,
-                                      json={"name": f"plan {tag}", "trigger": "first_purchase",
-                                            "offsets_days": [3]}), 201)  # fmt: skip
-    ids["plan_id"] = plan["id"]
-    complaint = await ok(await client.post(f"/v1/merchants/{mid}/complaints", headers=h,
-                                           json={"customer_id": ids["customer_id"],
-                                                 "category": "service",
-                                                 "content": f"cold noodles {mark}"}), 201)  # fmt: skip
-    ids["complaint_id"] = complaint["id"]
+    customer_id = ids["customer_id"] = mine[0]["id"]
+    segment = {"name": f"seg {mark}", "rules": {"visits": {"min": 1}}}
+    ids["segment_id"] = (await post(f"/v1/merchants/{mid}/segments", owner, segment))["id"]
+    follow_up = {"customer_id": customer_id, "method": "phone", "content": f"called {mark}"}
+    ids["follow_up_id"] = (await post(f"/v1/merchants/{mid}/follow-ups", owner, follow_up))["id"]
+    plan = {"name": f"plan {tag}", "trigger": "first_purchase", "offsets_days": [3]}
+    ids["plan_id"] = (await post(f"/v1/merchants/{mid}/follow-up-plans", owner, plan))["id"]
+    complaint = {"customer_id": customer_id, "category": "service",
+                 "content": f"cold noodles {mark}"}  # fmt: skip
+    ids["complaint_id"] = (await post(f"/v1/merchants/{mid}/complaints", owner, complaint))["id"]
     ids["provider_name"] = "fake"
     return world
