@@ -11,6 +11,7 @@ from accounts.routes import router as accounts_router
 from api.console import mount_console
 from api.health import router as health_router
 from api.middleware import RequestContextMiddleware
+from api.openapi import install_openapi
 from api.payments import router as payments_router
 from api.wiring import wire_packages
 from core.database import (
@@ -96,4 +97,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in API_ROUTERS:
         app.include_router(router)
     mount_console(app)
+    install_openapi(app)
     return app

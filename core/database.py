@@ -40,6 +40,9 @@ def create_engine(settings: Settings, url: str | None = None, **overrides: Any) 
         "pool_pre_ping": False,
         "pool_recycle": 1800,
         "connect_args": {"options": _SERVER_OPTIONS},
+        # statement parameters (password hashes, token hashes, phones) stay out of exception
+        # messages, and so out of the logs of an unexpected error
+        "hide_parameters": True,
     }
     options.update(overrides)
     return create_async_engine(url or settings.async_database_url, **options)

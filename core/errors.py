@@ -183,8 +183,27 @@ async def handle_unexpected(request: Request, exc: Exception) -> Response:
             "Service temporarily unavailable",
             headers={"Retry-After": "1"},
         )
+    if is_data_error(exc):
+        # PostgreSQL refused a value the schema let through (a NUL byte in text, a number out
+        # of a column's range): the client's input, so a 422, and the transaction rolled back
+        log.info("data_error", path=request.url.path, error=type(exc).__name__)
+        return problem(422, "invalid_value", "A value in the request cannot be stored")
     log.exception("unhandled_error", path=request.url.path)
     return problem(500, "internal_error", "Internal server error")
+
+
+def is_data_error(exc: BaseException) -> bool:
+    """True for PostgreSQL's class 22 "data exception" (SQLSTATE 22xxx) anywhere in the chain."""
+    import psycopg
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, psycopg.DataError):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def install_error_handlers(app: FastAPI) -> None:

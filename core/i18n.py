@@ -25,6 +25,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "This Idempotency-Key was used with a different request",
     ),
     "payload_too_large": ("请求体过大", "The request body is too large"),
+    "invalid_value": ("请求中的某个值无法保存", "A value in the request cannot be stored"),
 }
 
 

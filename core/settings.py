@@ -91,6 +91,13 @@ class Settings(BaseSettings):
     def async_database_url(self) -> str:
         return to_sqlalchemy_url(require(self.database_url, "DATABASE_URL"))
 
+    def model_post_init(self, __context: object) -> None:
+        # `.corner/env` records the embedded primary's replica: when the operator points
+        # DATABASE_URL elsewhere without naming a replica, that replica is not of this database
+        if set_in_environment("DATABASE_URL") and not set_in_environment("DATABASE_REPLICA_URL"):
+            if not set_in_environment("CORNER_DATABASE_REPLICA_URL"):
+                self.database_replica_url = None
+
     @property
     def async_replica_url(self) -> str | None:
         return to_sqlalchemy_url(self.database_replica_url) if self.database_replica_url else None

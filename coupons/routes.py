@@ -21,6 +21,7 @@ from accounts.permissions import (
 from core.database import SessionDep
 from core.idempotency import IdempotencyKey, run_idempotent
 from core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
+from core.redis import RedisDep
 from core.timezones import utcnow
 from coupons import codes, schemas, service
 from coupons.service.errors import CampaignNotFound, RedemptionNotFound
@@ -120,8 +121,9 @@ _lifecycle("end", "ended")
     response_model=schemas.Coupon,
 )
 async def claim_coupon(
-    campaign_id: uuid.UUID, session: SessionDep, principal: CurrentUser
+    campaign_id: uuid.UUID, session: SessionDep, principal: CurrentUser, redis: RedisDep
 ) -> schemas.Coupon:
+    await service.check_claim_rate(redis, user_id=principal.user_id)
     return await service.claim(
         session, campaign_id=campaign_id, user_id=principal.user_id, now=utcnow()
     )

@@ -41,6 +41,7 @@ from coupons.service.reserve import (
     reserve_for_order,
     reverse_order_redemption,
 )
+from coupons.service.throttle import check_claim_rate
 
 __all__ = [
     "AudienceResolver",
@@ -50,6 +51,7 @@ __all__ = [
     "campaign_merchant",
     "campaign_stats",
     "change_status",
+    "check_claim_rate",
     "claim",
     "claimable_offer_predicate",
     "create_campaign",

@@ -92,6 +92,13 @@ async def claim(
     campaign = await load_campaign(session, campaign_id=campaign_id)
     _refuse_unless_open(campaign, now)  # early, friendly refusals; the guards come below
     await require_in_audience(session, campaign=campaign, user_id=user_id)
+    # Lock order, the same in claim and issue: campaign row first, then per-user counters
+    # (the other way round, a bulk issue and a claim deadlock). A later refusal rolls the
+    # request back, so the coupon taken here returns to the campaign.
+    if not await CampaignRepository(session).take_one(campaign.id, now=now):
+        fresh = await load_campaign(session, campaign_id=campaign_id)
+        _refuse_unless_open(fresh, now)
+        raise CampaignSoldOut()
     if not await ClaimCounterRepository(session).increment(
         campaign.id, user_id, limit=campaign.per_user_limit
     ):
@@ -105,12 +112,6 @@ async def claim(
         at=now,
         reference_id=coupon.id,
     )
-    if not await CampaignRepository(session).take_one(campaign.id, now=now):
-        # lost the last coupon (or the campaign was paused meanwhile): the request's rollback
-        # undoes the per-user count and the coupon
-        fresh = await load_campaign(session, campaign_id=campaign_id)
-        _refuse_unless_open(fresh, now)
-        raise CampaignSoldOut()
     return coupon_view(coupon, campaign, now=now)
 
 
@@ -139,6 +140,8 @@ async def issue(
             f"unknown users: {', '.join(sorted(map(str, unknown))[:5])}", loc=["body", "user_ids"]
         )
     recipients = [u for u in wanted if u in known]
+    # campaign row first, then counters: the lock order of claim (see there)
+    await CampaignRepository(session).lock(campaign.id)
     counters = ClaimCounterRepository(session)
     counted = await counters.increment_many(campaign.id, recipients, limit=campaign.per_user_limit)
     granted = await CampaignRepository(session).take(campaign.id, count=len(counted), now=now)

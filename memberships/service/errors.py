@@ -47,6 +47,19 @@ class InsufficientBalance(Conflict):
     )
 
 
+class CardPinUnavailable(DomainError):
+    # guesses are counted in Redis: without it no PIN is checked at all (fails closed)
+    status, code, title, title_zh = (
+        503,
+        "card_pin_unavailable",
+        "PIN checks are temporarily unavailable",
+        "支付密码验证暂时不可用",
+    )
+
+    def __init__(self) -> None:
+        super().__init__(headers={"Retry-After": "5"})
+
+
 class CardPinInvalid(Forbidden):
     code, title, title_zh = "card_pin_invalid", "The card PIN is wrong", "支付密码错误"
 

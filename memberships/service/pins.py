@@ -11,12 +11,20 @@ import math
 from datetime import datetime, timedelta
 
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from accounts.security import verify_secret
 from core import ratelimit
 from core.settings import Settings
 from memberships.models import Card
-from memberships.service.errors import CardPinInvalid, CardPinLocked, CardPinNotSet, CardPinRequired
+from memberships.service.errors import (
+    CardPinInvalid,
+    CardPinLocked,
+    CardPinNotSet,
+    CardPinRequired,
+    CardPinUnavailable,
+)
 
 MAX_PIN_FAILURES = 5
 PIN_LOCK = timedelta(minutes=15)
@@ -40,6 +48,16 @@ async def pin_locked_for(redis: Redis, card: Card, now: datetime) -> int:
 
 
 async def check_pin(
+    settings: Settings, redis: Redis, *, card: Card, pin: str | None, now: datetime
+) -> None:
+    """Refuse unless `pin` is right and the card is not locked; 503 without Redis."""
+    try:
+        await _check_pin(settings, redis, card=card, pin=pin, now=now)
+    except (RedisConnectionError, RedisTimeoutError) as exc:
+        raise CardPinUnavailable() from exc
+
+
+async def _check_pin(
     settings: Settings, redis: Redis, *, card: Card, pin: str | None, now: datetime
 ) -> None:
     locked = await pin_locked_for(redis, card, now)

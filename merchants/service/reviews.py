@@ -127,6 +127,14 @@ def _summary(counts: list[tuple[bool, int, int]], verified: bool | None) -> sche
     return schemas.RatingSummary(count=total, average=average, by_star=by_star)
 
 
+def _public(review: schemas.Review) -> schemas.Review:
+    # the evidence behind `verified` (redemption, order, card transaction ids) is the reviewer's
+    # private history: the public list says only that it was verified
+    return review.model_copy(
+        update={"redemption_id": None, "order_id": None, "card_transaction_id": None}
+    )
+
+
 async def list_reviews(
     session: AsyncSession,
     *,
@@ -145,7 +153,7 @@ async def list_reviews(
     counts = await repo.counts(shop_id)
     next_cursor = encode_cursor({"id": str(rows[limit - 1][0].id)}) if len(rows) > limit else None
     return schemas.ReviewPage(
-        items=[_review_out(r, name) for r, name in rows[:limit]],
+        items=[_public(_review_out(r, name)) for r, name in rows[:limit]],
         next_cursor=next_cursor,
         summary=schemas.ReviewSummary(
             all=_summary(counts, None),

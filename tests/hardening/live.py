@@ -1,0 +1,73 @@
+"""A real Corner server (uvicorn in a subprocess, loopback, free port) on the test database."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+import httpx
+
+from core.embedded import free_port
+from core.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def server_env(settings: Settings, **extra: str) -> dict[str, str]:
+    assert settings.database_url and settings.redis_url and settings.secret_key
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=settings.database_url,
+        REDIS_URL=settings.redis_url,
+        CORNER_SECRET_KEY=settings.secret_key.get_secret_value(),
+        CORNER_STATE_DIR=str(settings.state_dir),
+        CORNER_MEDIA_ROOT=str(settings.media_root),
+        CORNER_ARGON2_TIME_COST="1",
+        CORNER_ARGON2_MEMORY_KIB="512",
+        CORNER_DB_POOL_SIZE="10",
+        CORNER_DB_MAX_OVERFLOW="10",
+        CORNER_LOG_LEVEL="WARNING",
+    )
+    env.update(extra)
+    return env
+
+
+@contextmanager
+def live_server(
+    settings: Settings, *, workers: int = 1, log: IO[bytes] | None = None, **env: str
+) -> Iterator[str]:
+    """Start `corner serve`, wait for /readyz, yield its base URL, stop it."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "serve", "--port", str(port), "--workers", str(workers)],
+        cwd=ROOT,
+        env=server_env(settings, **env),
+        stdout=subprocess.DEVNULL,
+        stderr=log if log is not None else subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None, "server exited"
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.1)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
