@@ -112,3 +112,49 @@ async def test_reads_go_to_the_replica_and_survive_its_loss(test_settings: Setti
     finally:
         await asyncio.to_thread(replica.stop)
         shutil.rmtree(replica.root, ignore_errors=True)
+
+
+async def test_nearby_is_served_by_the_replica_until_it_is_lost(test_settings: Settings) -> None:
+    """Pausing the replica's replay makes it visibly stale: a shop created on the primary is
+    missing from nearby while the replica serves it, and appears once the replica is gone."""
+    import psycopg
+
+    from tests.helpers import create_shop
+
+    assert test_settings.database_url
+    state = ROOT / ".corner"
+    replica = EmbeddedReplica(state, EmbeddedPostgres(state), name=f"pg-nearby-replica-{WORKER}")
+    shutil.rmtree(replica.root, ignore_errors=True)
+    await asyncio.to_thread(replica.start)
+    db_name = test_settings.database_url.rsplit("/", 1)[1]
+    replica_url = f"postgresql://corner@127.0.0.1:{replica.port}/{db_name}"
+    settings = test_settings.model_copy(
+        update={"database_replica_url": replica_url, "replica_retry_seconds": 60}
+    )
+    app = create_app(settings)
+    near = {"lat": 31.2304, "lng": 121.4737, "radius_m": 1000}
+    try:
+        async with app.router.lifespan_context(app), await _client(app) as client:
+            owner = await client.register()
+            merchant = await client.merchant(owner)
+            first = await create_shop(client, owner, merchant["id"], name="甲")
+            for _ in range(100):  # wait until the replica has replayed the first shop
+                items = (await client.get("/v1/shops/nearby", params=near)).json()["items"]
+                if items:
+                    break
+                await asyncio.sleep(0.05)
+            assert [s["id"] for s in items] == [first["id"]]
+
+            with psycopg.connect(replica_url, autocommit=True) as conn:
+                conn.execute("SELECT pg_wal_replay_pause()")
+            second = await create_shop(client, owner, merchant["id"], name="乙",
+                                       location={"lat": 31.2305, "lng": 121.4737})  # fmt: skip
+            items = (await client.get("/v1/shops/nearby", params=near)).json()["items"]
+            assert [s["id"] for s in items] == [first["id"]]  # the paused replica answered
+
+            await asyncio.to_thread(replica.stop)
+            items = (await client.get("/v1/shops/nearby", params=near)).json()["items"]
+            assert [s["id"] for s in items] == [first["id"], second["id"]]  # the primary did
+    finally:
+        await asyncio.to_thread(replica.stop)
+        shutil.rmtree(replica.root, ignore_errors=True)
