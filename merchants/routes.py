@@ -8,7 +8,7 @@ from fastapi import APIRouter, File, Form, Query, UploadFile, status
 from fastapi.responses import FileResponse, Response
 
 from accounts.permissions import AnyStaff, CurrentUser, ManagerStaff, SettingsDep
-from core.database import DiscoverySessionDep, SessionDep
+from core.database import DiscoverySessionDep, ReadSessionDep, SessionDep
 from core.errors import InvalidInput
 from core.i18n import current_language
 from core.pagination import CursorQuery, LimitQuery, Page
@@ -113,7 +113,7 @@ async def list_merchant_shops(
 
 @router.get("/shops/{shop_id}", response_model=schemas.Shop)
 async def get_shop(
-    shop_id: uuid.UUID, session: SessionDep, crs: CrsQuery = "wgs84"
+    shop_id: uuid.UUID, session: ReadSessionDep, crs: CrsQuery = "wgs84"
 ) -> schemas.Shop:
     return await service.get_shop(session, shop_id=shop_id, crs=crs)
 
@@ -161,7 +161,7 @@ async def upload_photo(
 
 @router.get("/shops/{shop_id}/photos", response_model=Page[schemas.Photo], tags=["photos"])
 async def list_photos(
-    shop_id: uuid.UUID, session: SessionDep, limit: LimitQuery = 20, cursor: CursorQuery = None
+    shop_id: uuid.UUID, session: ReadSessionDep, limit: LimitQuery = 20, cursor: CursorQuery = None
 ) -> Page[schemas.Photo]:
     await service.get_shop(session, shop_id=shop_id)
     items, next_cursor = await service.list_photos(
@@ -212,7 +212,7 @@ async def create_offering(
 
 @router.get("/shops/{shop_id}/offerings", response_model=Page[schemas.Offering], tags=["offerings"])
 async def list_offerings(
-    shop_id: uuid.UUID, session: SessionDep, limit: LimitQuery = 20, cursor: CursorQuery = None
+    shop_id: uuid.UUID, session: ReadSessionDep, limit: LimitQuery = 20, cursor: CursorQuery = None
 ) -> Page[schemas.Offering]:
     await service.get_shop(session, shop_id=shop_id)
     items, next_cursor = await service.list_offerings(
@@ -244,7 +244,7 @@ async def create_review(
 @router.get("/shops/{shop_id}/reviews", response_model=schemas.ReviewPage, tags=["reviews"])
 async def list_reviews(
     shop_id: uuid.UUID,
-    session: SessionDep,
+    session: ReadSessionDep,
     verified: Annotated[bool | None, Query(description="Only verified (or only general)")] = None,
     limit: LimitQuery = 20,
     cursor: CursorQuery = None,

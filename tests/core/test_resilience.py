@@ -138,9 +138,10 @@ async def test_nearby_is_served_by_the_replica_until_it_is_lost(test_settings: S
             owner = await client.register()
             merchant = await client.merchant(owner)
             first = await create_shop(client, owner, merchant["id"], name="甲")
-            for _ in range(100):  # wait until the replica has replayed the first shop
+            # wait until the replica has replayed the first shop (and the truncation before it)
+            for _ in range(200):
                 items = (await client.get("/v1/shops/nearby", params=near)).json()["items"]
-                if items:
+                if [s["id"] for s in items] == [first["id"]]:
                     break
                 await asyncio.sleep(0.05)
             assert [s["id"] for s in items] == [first["id"]]
