@@ -429,6 +429,28 @@ class ReminderRepository:
         )
         return len(result.all())
 
+    async def lock_due(self, limit: int) -> list[tuple[BookingReminder, datetime]]:
+        """Due reminders with their booking's start, locked until the caller's commit (other
+        senders skip them)."""
+        stmt = (
+            select(BookingReminder, Booking.starts_at)
+            .join(Booking, Booking.id == BookingReminder.booking_id)
+            .where(BookingReminder.status == "due")
+            .order_by(BookingReminder.due_at)
+            .limit(limit)
+            .with_for_update(of=BookingReminder, skip_locked=True)
+        )
+        return [(r, starts) for r, starts in (await self.session.execute(stmt)).all()]
+
+    async def finish_due(
+        self, reminder_ids: list[uuid.UUID], status: str, now: datetime | None
+    ) -> None:
+        await self.session.execute(
+            update(BookingReminder)
+            .where(BookingReminder.id.in_(reminder_ids), BookingReminder.status == "due")
+            .values(status=status, sent_at=now)
+        )
+
     async def of_booking(self, booking_id: uuid.UUID) -> BookingReminder | None:
         stmt = select(BookingReminder).where(BookingReminder.booking_id == booking_id)
         return (

@@ -8,6 +8,7 @@ from core.jobs import JobContext, job
 from core.timezones import utcnow
 from push import service
 from push.service.outbox import Consumer, abandon_stale_sends, dispatch_due
+from push.service.reminders import send_booking_reminders
 from push.service.senders import build_senders
 
 _consumers: dict[int, Consumer] = {}
@@ -33,6 +34,14 @@ async def push_dispatch_outbox(ctx: JobContext) -> int:
 async def push_send(ctx: JobContext) -> int:
     # blocks up to a second on the stream, so this loop does not spin
     return await consumer_for(ctx).run_once(block_ms=1000)
+
+
+@job("push_booking_reminders", interval_seconds=30)
+async def push_booking_reminders(ctx: JobContext) -> int:
+    async with ctx.sessionmaker.begin() as session:
+        return await send_booking_reminders(
+            session, sender=consumer_for(ctx).senders.push, now=utcnow()
+        )
 
 
 @job("push_abandon_stale_sends", interval_seconds=60)

@@ -661,3 +661,18 @@ async def abandon_stale_sending(session: AsyncSession, *, now: datetime) -> int:
         .values(status="failed", error="outcome_unknown", lease_until=None)
     )
     return (await session.execute(stmt)).rowcount  # type: ignore[attr-defined, no-any-return]
+
+
+async def devices_of_users(
+    session: AsyncSession, user_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[tuple[uuid.UUID, str]]]:
+    """(device id, token) of each user's registered devices."""
+    rows = await session.execute(
+        select(Device.user_id, Device.id, Device.token)
+        .where(Device.user_id.in_(user_ids))
+        .order_by(Device.user_id, Device.id)
+    )
+    found: dict[uuid.UUID, list[tuple[uuid.UUID, str]]] = {}
+    for user_id, device_id, token in rows.all():
+        found.setdefault(user_id, []).append((device_id, token))
+    return found

@@ -6,12 +6,16 @@ settlement (monthly statements).
 """
 
 from orders.service.bookings import (
+    DueReminder,
     book,
     booking_rule,
     cancel_booking,
+    drop_undeliverable_reminders,
     get_booking,
     list_slots,
+    lock_due_reminders,
     mark_reminders_due,
+    mark_reminders_sent,
     merchant_day,
     put_booking_rule,
     shop_bookings,
@@ -49,7 +53,11 @@ __all__ = [
     "is_own_consumed_order",
     "list_slots",
     "lookup_order",
+    "DueReminder",
+    "drop_undeliverable_reminders",
+    "lock_due_reminders",
     "mark_reminders_due",
+    "mark_reminders_sent",
     "merchant_day",
     "my_orders",
     "order_qr_payload",

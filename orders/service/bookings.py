@@ -11,6 +11,7 @@ reschedules crossing each other cannot deadlock.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -397,6 +398,42 @@ async def merchant_day(
         merchant_id, start, end, shop_id=shop_id
     )
     return schemas.Page[schemas.Booking](items=await _named(session, rows, timezone))
+
+
+@dataclass(frozen=True)
+class DueReminder:
+    id: uuid.UUID
+    booking_id: uuid.UUID
+    merchant_id: uuid.UUID
+    user_id: uuid.UUID
+    title: str
+    body: str
+    starts_at: datetime
+
+
+async def lock_due_reminders(session: AsyncSession, *, limit: int = 100) -> list[DueReminder]:
+    """Reminders to send now, locked for the caller's transaction (the push package sends
+    them and calls `mark_reminders_sent` before it commits)."""
+    rows = await ReminderRepository(session).lock_due(limit)
+    return [
+        DueReminder(r.id, r.booking_id, r.merchant_id, r.user_id, r.title, r.body, starts)
+        for r, starts in rows
+    ]
+
+
+async def mark_reminders_sent(
+    session: AsyncSession, *, reminder_ids: list[uuid.UUID], now: datetime
+) -> None:
+    if reminder_ids:
+        await ReminderRepository(session).finish_due(reminder_ids, "sent", now)
+
+
+async def drop_undeliverable_reminders(
+    session: AsyncSession, *, reminder_ids: list[uuid.UUID]
+) -> None:
+    """No device took it, or the booking has begun: the reminder is cancelled, not retried."""
+    if reminder_ids:
+        await ReminderRepository(session).finish_due(reminder_ids, "cancelled", None)
 
 
 async def mark_reminders_due(session: AsyncSession, *, now: datetime, limit: int = 500) -> int:

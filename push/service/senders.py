@@ -56,9 +56,45 @@ class OfferMessage:
     expires_at: datetime
 
 
+@dataclass(frozen=True)
+class ReminderMessage:
+    """A personal notification (a booking reminder): no campaign, collapses per booking."""
+
+    reference_id: uuid.UUID
+    merchant_id: uuid.UUID
+    kind: str
+    title: str
+    body: str
+    expires_at: datetime
+
+
+PushMessage = OfferMessage | ReminderMessage
+
+
+def message_data(message: PushMessage) -> tuple[dict[str, str], str]:
+    """The FCM data payload and the collapse key of a message."""
+    if isinstance(message, ReminderMessage):
+        data = {
+            "type": message.kind,
+            "reference_id": str(message.reference_id),
+            "merchant_id": str(message.merchant_id),
+            "expires_at": message.expires_at.isoformat(),
+        }
+        return data, f"{message.kind}-{message.reference_id}"
+    data = {
+        "type": "flash_offer",
+        "offer_id": str(message.offer_id),
+        "merchant_id": str(message.merchant_id),
+        "shop_id": str(message.shop_id),
+        "campaign_id": str(message.campaign_id),
+        "expires_at": message.expires_at.isoformat(),
+    }
+    return data, f"merchant-{message.merchant_id}"
+
+
 class PushSender(Protocol):
     async def send(
-        self, message: OfferMessage, tokens: list[str], now: datetime
+        self, message: PushMessage, tokens: list[str], now: datetime
     ) -> list[SendResult]:
         """One result per token, in order. At most FCM_MAX_TOKENS_PER_CALL tokens."""
         ...
@@ -76,11 +112,12 @@ class LogPushSender:
     """The development sink: logs each message; every token counts as delivered."""
 
     async def send(
-        self, message: OfferMessage, tokens: list[str], now: datetime
+        self, message: PushMessage, tokens: list[str], now: datetime
     ) -> list[SendResult]:
+        data, _ = message_data(message)
         log.info(
             "push_sink",
-            offer_id=str(message.offer_id),
+            type=data["type"],
             title=message.title,
             tokens=len(tokens),
         )
@@ -153,9 +190,8 @@ class FcmPushSender:
             await asyncio.to_thread(self._credential.refresh, Request())
 
     async def send(
-        self, message: OfferMessage, tokens: list[str], now: datetime
+        self, message: PushMessage, tokens: list[str], now: datetime
     ) -> list[SendResult]:
-
         if not tokens:
             return []
         if len(tokens) > FCM_MAX_TOKENS_PER_CALL:
@@ -186,18 +222,10 @@ class FcmPushSender:
         return [_classify(r.exception) for r in batch.responses]
 
     @staticmethod
-    def _messages(message: OfferMessage, tokens: list[str], ttl: timedelta) -> list[Any]:
+    def _messages(message: PushMessage, tokens: list[str], ttl: timedelta) -> list[Any]:
         from firebase_admin import messaging
 
-        data = {
-            "type": "flash_offer",
-            "offer_id": str(message.offer_id),
-            "merchant_id": str(message.merchant_id),
-            "shop_id": str(message.shop_id),
-            "campaign_id": str(message.campaign_id),
-            "expires_at": message.expires_at.isoformat(),
-        }
-        collapse = f"merchant-{message.merchant_id}"
+        data, collapse = message_data(message)
         return [
             messaging.Message(
                 token=token,
