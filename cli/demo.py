@@ -5,6 +5,7 @@ Every row is found by a natural key first, so running it twice changes nothing.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,6 +16,7 @@ from accounts.service import UserExists
 from core.database import create_engine, create_sessionmaker
 from core.money import Money
 from core.settings import Settings
+from core.timezones import utcnow
 from geo.schemas import LatLng
 from merchants import schemas as shop_schemas
 from merchants import service as shops
@@ -96,6 +98,55 @@ async def _shops(session: AsyncSession, merchant_id: Any, specs: list[dict[str, 
     return created
 
 
+async def _offers_and_card(
+    session: AsyncSession, *, merchant_id: Any, owner_id: Any, customer_id: Any
+) -> None:
+    """A new demo merchant's published coupon campaign and member card, with the demo
+    customer holding a coupon and a card, so the console's counter has something to redeem."""
+    from coupons import schemas as coupon_schemas
+    from coupons import service as coupons
+    from memberships import schemas as card_schemas
+    from memberships import service as memberships
+
+    now = utcnow()
+    campaign = await coupons.create_campaign(
+        session,
+        merchant_id=merchant_id,
+        created_by=owner_id,
+        data=coupon_schemas.CampaignCreate.model_validate(
+            {
+                "name": "满50减10 Save 10 on 50",
+                "discount": {"kind": "amount_off", "value": {"amount": 1000, "currency": "CNY"}},
+                "min_spend": {"amount": 5000, "currency": "CNY"},
+                "valid_from": now.isoformat(),
+                "valid_until": (now + timedelta(days=90)).isoformat(),
+                "total_quantity": 500,
+            }
+        ),
+        now=now,
+    )
+    await coupons.change_status(session, campaign_id=campaign.id, to="published", now=now)
+    await coupons.claim(session, campaign_id=campaign.id, user_id=customer_id, now=now)
+    program = await memberships.create_program(
+        session,
+        merchant_id=merchant_id,
+        data=card_schemas.ProgramCreate.model_validate(
+            {
+                "name": "会员卡 Member card",
+                "tiers": [
+                    {"code": "regular", "name": "普通卡", "rank": 0, "discount_percent": 0,
+                     "earn": {"points_per_currency_unit": 1}},
+                    {"code": "vip", "name": "贵宾卡", "rank": 1, "discount_percent": 5,
+                     "earn": {"points_per_currency_unit": 2},
+                     "upgrade": {"min_spend_12m": {"amount": 100000, "currency": "CNY"}}},
+                ],
+                "redeem": {"points_per_currency_unit": 100},
+            }
+        ),
+    )  # fmt: skip
+    await memberships.join_program(session, program_id=program.id, user_id=customer_id, now=now)
+
+
 async def load_demo(settings: Settings) -> dict[str, Any]:
     engine = create_engine(settings, pool_size=2, max_overflow=0)
     try:
@@ -117,6 +168,12 @@ async def load_demo(settings: Settings) -> dict[str, Any]:
                     merchant_id=merchant.id,
                     granter_role="owner",
                     data=account_schemas.StaffCreate(phone="13800000002", role="clerk"),
+                )
+                await _offers_and_card(
+                    session,
+                    merchant_id=merchant.id,
+                    owner_id=users[owner_phone].id,
+                    customer_id=users["13800000003"].id,
                 )
                 created += 1
             shops_created = 0
