@@ -12,6 +12,17 @@ from alembic import op
 
 # Weekly rollups from the timeline already recorded (the same week and shard formulas as
 # customers/repository/directory.py: local Monday in the merchant's zone, last id byte & 7).
+SEGMENT_INCLUDE = [
+    "f_score",
+    "m_score",
+    "visits",
+    "total_spend",
+    "last_visit_at",
+    "first_seen_at",
+    "tier",
+    "refuses_calls",
+]
+
 BACKFILL = (
     """
     INSERT INTO customer_visit_weeks (customer_id, week, merchant_id)
@@ -103,9 +114,26 @@ def upgrade() -> None:
     )
     for statement in BACKFILL:
         op.execute(statement)
+    # R becomes a key column of the segment index (range scans for recency rules)
+    op.drop_index("ix_customers_segment_rules", table_name="customers")
+    op.create_index(
+        "ix_customers_segment_rules",
+        "customers",
+        ["merchant_id", "r_score"],
+        unique=False,
+        postgresql_include=SEGMENT_INCLUDE,
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_customers_segment_rules", table_name="customers")
+    op.create_index(
+        "ix_customers_segment_rules",
+        "customers",
+        ["merchant_id"],
+        unique=False,
+        postgresql_include=["r_score", *SEGMENT_INCLUDE],
+    )
     op.drop_index("ix_customers_merchant_first_visit", table_name="customers")
     op.drop_index(
         "ix_customers_churn",
