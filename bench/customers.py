@@ -361,7 +361,8 @@ def analytics_sql_timing(dsn: str, merchant_id: str, runs: int) -> None:
 
 
 def wait_for_vacuum(dsn: str, since: Any, timeout: float = 180) -> float:
-    """Seconds until customers was vacuumed after `since` (the refresh's background VACUUM)."""
+    """Seconds until customers was vacuumed after `since` (the refresh's background VACUUM) and
+    its visibility map is ≥ 90% set."""
     import psycopg
 
     started = time.perf_counter()
@@ -371,7 +372,12 @@ def wait_for_vacuum(dsn: str, since: Any, timeout: float = 180) -> float:
                 "SELECT last_vacuum FROM pg_stat_user_tables WHERE relname = 'customers'"
             ).fetchone()
             if row and row[0] is not None and (since is None or row[0] > since):
-                break
+                visible = conn.execute(
+                    "SELECT relallvisible >= 0.9 * relpages FROM pg_class "
+                    "WHERE oid = 'customers'::regclass"
+                ).fetchone()
+                if visible and visible[0]:
+                    break
             time.sleep(0.2)
     return round(time.perf_counter() - started, 1)
 
