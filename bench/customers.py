@@ -136,6 +136,8 @@ def fill(dsn: str, customers: int) -> tuple[str, str]:
             WHERE c.visits > 0
             """
         )
+        for statement in ROLLUP_BACKFILL:
+            conn.execute(statement)
         conn.execute("VACUUM ANALYZE")
     return merchant_id, owner_id
 
@@ -247,6 +249,139 @@ async def load(
     }
 
 
+# The rollups the 0802 migration backfills from the timeline (fill() writes events directly,
+# not through record_activity); same formulas as the migration.
+ROLLUP_BACKFILL = (
+    """
+    INSERT INTO customer_visit_weeks (customer_id, week, merchant_id)
+    SELECT DISTINCT e.customer_id, CAST(date_trunc('week', e.at AT TIME ZONE m.timezone) AS date),
+           e.merchant_id
+    FROM customer_events AS e JOIN merchants AS m ON m.id = e.merchant_id
+    WHERE e.visit
+    """,
+    """
+    INSERT INTO customer_weeks (merchant_id, week, shard, revenue, visits, visitors)
+    SELECT e.merchant_id, CAST(date_trunc('week', e.at AT TIME ZONE m.timezone) AS date),
+           get_byte(uuid_send(e.customer_id), 15) & 7,
+           sum(e.amount), count(*) FILTER (WHERE e.visit),
+           count(DISTINCT e.customer_id) FILTER (WHERE e.visit)
+    FROM customer_events AS e JOIN merchants AS m ON m.id = e.merchant_id
+    GROUP BY 1, 2, 3
+    """,
+)
+
+# The analytics statements before 0802 (live ntile RFM, churn computed per row, weekly figures
+# from the timeline), timed in the same run as the stored-data statements for comparison.
+LIVE_ANALYTICS_SQL = {
+    "rfm": """
+        SELECT s.r, s.f, s.m, count(*) FROM (
+            SELECT ntile(5) OVER (PARTITION BY merchant_id
+                       ORDER BY coalesce(last_visit_at, first_purchase_at, first_seen_at), id) AS r,
+                   ntile(5) OVER (PARTITION BY merchant_id ORDER BY visits, id) AS f,
+                   ntile(5) OVER (PARTITION BY merchant_id ORDER BY total_spend, id) AS m
+            FROM customers
+            WHERE (visits > 0 OR total_spend > 0) AND merchant_id = %(merchant_id)s
+        ) AS s GROUP BY s.r, s.f, s.m
+    """,
+    "churn": """
+        SELECT id, name, last_visit_at, total_spend, currency, interval_days, days_since,
+               days_since / interval_days AS ratio, count(*) OVER () AS total
+        FROM (
+            SELECT id, name, last_visit_at, total_spend, currency,
+                   greatest(extract(epoch FROM last_visit_at - first_visit_at) / 86400.0
+                            / (visits - 1), 1.0) AS interval_days,
+                   extract(epoch FROM CAST(%(now)s AS timestamptz) - last_visit_at) / 86400.0
+                       AS days_since
+            FROM customers
+            WHERE merchant_id = %(merchant_id)s AND visits >= 2
+        ) AS t
+        WHERE days_since > %(k)s * interval_days
+        ORDER BY total_spend DESC, ratio DESC, id
+        LIMIT %(limit)s
+    """,
+    "weekly": """
+        SELECT date_trunc('week', e.at AT TIME ZONE %(tz)s) AS week,
+               coalesce(sum(e.amount), 0) AS revenue,
+               count(*) FILTER (WHERE e.visit) AS visits,
+               count(DISTINCT e.customer_id) FILTER (WHERE e.visit) AS visitors,
+               count(DISTINCT e.customer_id) FILTER (
+                   WHERE e.visit
+                     AND date_trunc('week', c.first_visit_at AT TIME ZONE %(tz)s)
+                         = date_trunc('week', e.at AT TIME ZONE %(tz)s)
+               ) AS new_visitors
+        FROM customer_events AS e
+        JOIN customers AS c ON c.id = e.customer_id
+        WHERE e.merchant_id = %(merchant_id)s AND e.at >= %(since)s AND e.at < %(until)s
+        GROUP BY 1
+    """,
+}
+
+
+def analytics_sql_timing(dsn: str, merchant_id: str, runs: int) -> None:
+    """Each analytics statement, live (before 0802) and stored (now), alternated in one run."""
+    import re
+    from datetime import timedelta
+
+    import psycopg
+
+    from customers.repository import analytics as repo
+    from customers.service.analytics import week_starts
+
+    def named(sql: str) -> str:
+        return re.sub(r"(?<!:):(\w+)", r"%(\1)s", sql)
+
+    now = datetime.now(UTC)
+    starts = week_starts(now, "Asia/Shanghai", 12)
+    since, until = starts[0], starts[-1] + timedelta(weeks=1)
+    params: dict[str, Any] = {"merchant_id": merchant_id, "now": now, "k": 2.0, "limit": 50,
+                              "tz": "Asia/Shanghai", "since": since, "until": until}  # fmt: skip
+    stored = {
+        "rfm": [(named(repo.DISTRIBUTION_SQL), params)],
+        "churn": [(named(repo.CHURN_SQL), params)],
+        "weekly": [
+            (named(repo.WEEKLY_SQL), {**params, "since": since.date(), "until": until.date()}),
+            (named(repo.NEW_SQL), params),
+        ],
+    }
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for name, live_sql in LIVE_ANALYTICS_SQL.items():
+            samples: dict[str, list[float]] = {"live": [], "stored": []}
+            for _ in range(runs):
+                t = time.perf_counter()
+                conn.execute(live_sql, params).fetchall()
+                samples["live"].append((time.perf_counter() - t) * 1000)
+                t = time.perf_counter()
+                for sql, p in stored[name]:
+                    conn.execute(sql, p).fetchall()
+                samples["stored"].append((time.perf_counter() - t) * 1000)
+            emit(bench="customers", scenario=f"analytics_{name}", layer="sql", runs=runs,
+                 live_p50_ms=pct(samples["live"], 0.5), live_max_ms=round(max(samples["live"]), 1),
+                 stored_p50_ms=pct(samples["stored"], 0.5),
+                 stored_max_ms=round(max(samples["stored"]), 1))  # fmt: skip
+
+
+def wait_for_vacuum(dsn: str, since: Any, timeout: float = 180) -> float:
+    """Seconds until customers was vacuumed after `since` (the refresh's background VACUUM) and
+    its visibility map is ≥ 90% set."""
+    import psycopg
+
+    started = time.perf_counter()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        while time.perf_counter() - started < timeout:
+            row = conn.execute(
+                "SELECT last_vacuum FROM pg_stat_user_tables WHERE relname = 'customers'"
+            ).fetchone()
+            if row and row[0] is not None and (since is None or row[0] > since):
+                visible = conn.execute(
+                    "SELECT relallvisible >= 0.9 * relpages FROM pg_class "
+                    "WHERE oid = 'customers'::regclass"
+                ).fetchone()
+                if visible and visible[0]:
+                    break
+            time.sleep(0.2)
+    return round(time.perf_counter() - started, 1)
+
+
 async def sql_timing(
     dsn: str, name: str, run: Callable[[asyncpg.Connection], Awaitable[Any]], n: int
 ) -> None:
@@ -311,11 +446,17 @@ async def main_async(args: argparse.Namespace) -> None:
         raw_base = f"http://127.0.0.1:{raw_port}"
         m = f"/v1/merchants/{merchant_id}"
         async with httpx.AsyncClient(base_url=corner_base, headers=headers, timeout=600) as c:
+            with psycopg.connect(dsn, autocommit=True) as pg:
+                vacuumed = pg.execute(
+                    "SELECT last_vacuum FROM pg_stat_user_tables WHERE relname = 'customers'"
+                ).fetchone()
             t = time.perf_counter()
             r = await c.post(f"{m}/analytics/rfm-refresh")
             r.raise_for_status()
+            refreshed = round(time.perf_counter() - t, 2)
+            waited = wait_for_vacuum(dsn, vacuumed[0] if vacuumed else None)
             emit(bench="customers", scenario="rfm_refresh", updated=r.json()["updated"],
-                 seconds=round(time.perf_counter() - t, 2))  # fmt: skip
+                 seconds=refreshed, vacuum_wait_seconds=waited)  # fmt: skip
             r = await c.post(f"{m}/segments", json={"name": "bench", "rules": SEGMENT_RULES})
             r.raise_for_status()
             segment_id = r.json()["id"]
@@ -344,6 +485,7 @@ async def main_async(args: argparse.Namespace) -> None:
             200,
         )  # fmt: skip
         await sql_timing(dsn, "segment_count", lambda c: c.fetchval(COUNT_SQL, mid_uuid), 100)
+        analytics_sql_timing(dsn, merchant_id, args.analytics_runs)
 
         scenarios = [
             ("directory_page", f"{m}/customers", {"limit": "20"}, f"/page/{merchant_id}", None),

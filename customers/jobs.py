@@ -9,9 +9,12 @@ from customers.service import analytics, followups
 
 @job("customers.refresh_rfm", interval_seconds=3600)
 async def refresh_rfm(ctx: JobContext) -> int:
-    """Store RFM scores for segment rules; the analytics page computes its own live."""
+    """Store RFM scores: segment rules and the analytics distribution read them."""
     async with ctx.sessionmaker.begin() as session:
-        return await analytics.refresh_rfm_scores(session, now=utcnow())
+        updated = await analytics.refresh_rfm_scores(session, now=utcnow())
+    if updated:
+        await analytics.after_rfm_refresh(ctx.sessionmaker)
+    return updated
 
 
 @job("customers.schedule_follow_ups", interval_seconds=600)

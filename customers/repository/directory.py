@@ -9,6 +9,8 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Date,
+    SmallInteger,
     String,
     bindparam,
     cast,
@@ -16,7 +18,9 @@ from sqlalchemy import (
     literal,
     literal_column,
     null,
+    or_,
     select,
+    table,
     true,
     tuple_,
     union_all,
@@ -26,7 +30,19 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.ids import new_id
-from customers.models import Complaint, Customer, CustomerAccessLog, CustomerEvent, FollowUp
+from customers.models import (
+    Complaint,
+    Customer,
+    CustomerAccessLog,
+    CustomerEvent,
+    CustomerVisitWeek,
+    CustomerWeek,
+    FollowUp,
+)
+
+# The merchant's time zone, read inside the record statement (the weekly rollup's week is the
+# local Monday); a bare table reference, the model belongs to accounts.
+_merchants = table("merchants", literal_column("id"), literal_column("timezone"))
 
 SORT_COLUMNS: dict[str, Any] = {
     "last_visit": Customer.last_visit_at,
@@ -144,9 +160,63 @@ def _record_statement() -> Any:
         .returning(e.id)
         .cte("event")
     )  # fmt: skip
-    return select(upsert.c.id, upsert.c.created, upsert.c.total_spend).select_from(
-        upsert.join(event, true())
+    # Weekly rollup, in the same statement so it can never disagree with the timeline: the
+    # event's local week; a visit inserts (customer, week) once, and only that insert counts a
+    # visitor; revenue and visits add up. Shards by the customer id's last byte (see
+    # CustomerWeek), so one customer always lands in the same shard.
+    merchant_id = bindparam("merchant_id", type_=e.merchant_id.type)
+    visit = bindparam("visit", type_=e.visit.type)
+    spend = bindparam("spend", type_=e.amount.type)
+    tz = (
+        select(literal_column("timezone"))
+        .select_from(_merchants)
+        .where(literal_column("id") == merchant_id)
+        .scalar_subquery()
     )
+    week = cast(func.date_trunc("week", func.timezone(tz, bindparam("at", type_=e.at.type))), Date)
+    vw = CustomerVisitWeek.__table__.c
+    visit_week = (
+        insert(CustomerVisitWeek.__table__)  # type: ignore[arg-type]
+        .from_select(
+            ["customer_id", "week", "merchant_id"],
+            select(upsert.c.id, week, merchant_id).where(visit),
+        )
+        .on_conflict_do_nothing(index_elements=[vw.customer_id, vw.week])
+        .returning(vw.customer_id)
+        .cte("visit_week")
+    )
+    w = CustomerWeek.__table__.c
+    rollup_insert = insert(CustomerWeek.__table__).from_select(  # type: ignore[arg-type]
+        ["merchant_id", "week", "shard", "revenue", "visits", "visitors"],
+        select(
+            merchant_id,
+            week,
+            cast(func.get_byte(func.uuid_send(upsert.c.id), 15).op("&")(7), SmallInteger),
+            spend,
+            bindparam("visits", type_=w.visits.type),
+            select(func.count()).select_from(visit_week).scalar_subquery(),
+        ).where(or_(visit, spend > 0)),
+    )
+    excluded = rollup_insert.excluded
+    rollup = (
+        rollup_insert.on_conflict_do_update(
+            index_elements=[w.merchant_id, w.week, w.shard],
+            set_={
+                "revenue": w.revenue + excluded.revenue,
+                "visits": w.visits + excluded.visits,
+                "visitors": w.visitors + excluded.visitors,
+            },
+        )
+        .returning(w.week)
+        .cte("rollup")
+    )
+    return select(
+        upsert.c.id,
+        upsert.c.created,
+        upsert.c.total_spend,
+        # referenced so the rollup CTE is rendered (PostgreSQL runs it either way)
+        select(func.count()).select_from(rollup).scalar_subquery().label("rollups"),
+    ).select_from(upsert.join(event, true()))
 
 
 class CustomerRepository:

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, BackgroundTasks, Query, Request, status
 from fastapi.responses import StreamingResponse
 
 from accounts import service as accounts_service
@@ -273,10 +273,17 @@ async def get_analytics(
 
 @router.post("/analytics/rfm-refresh", response_model=schemas.RfmRefresh)
 async def refresh_rfm(
-    merchant_id: uuid.UUID, staff: ManagerStaff, session: SessionDep
+    merchant_id: uuid.UUID,
+    staff: ManagerStaff,
+    session: SessionDep,
+    request: Request,
+    background: BackgroundTasks,
 ) -> schemas.RfmRefresh:
     """Store current RFM scores now (the hourly job does this for every merchant)."""
     updated = await analytics.refresh_rfm_scores(
         session, merchant_id=staff.merchant_id, now=utcnow()
     )
+    if updated:
+        # after the response, i.e. after the session committed the new scores
+        background.add_task(analytics.after_rfm_refresh, get_sessionmaker(request))
     return schemas.RfmRefresh(updated=updated)

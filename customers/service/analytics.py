@@ -1,4 +1,9 @@
-"""Analytics: RFM distribution (live ntile quintiles), churn risk, weekly figures.
+"""Analytics: RFM distribution, churn risk, weekly figures — all read from stored data.
+
+The RFM distribution reads the scores stored by the `customers.refresh_rfm` job (hourly, or
+`POST …/analytics/rfm-refresh`); customers who first visited or spent after the last refresh
+count as unscored until the next one. The weekly figures come from the `customer_weeks` rollup
+that `record_activity` maintains, the churn list from each customer's stored usual interval.
 
 Weeks start on Monday in the merchant's time zone; the chart shape is `labels` plus named
 `series` of equal length, ready for a line/bar chart on the console.
@@ -10,13 +15,13 @@ import uuid
 from collections import Counter
 from datetime import datetime, time, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from accounts import service as accounts_service
 from core.money import Money
 from core.timezones import zone
 from customers import rfm, schemas
-from customers.repository.analytics import AnalyticsRepository
+from customers.repository.analytics import AnalyticsRepository, vacuum_customers
 
 DEFAULT_WEEKS = 12
 DEFAULT_CHURN_K = 2.0
@@ -98,8 +103,8 @@ async def analytics(
     rows = await repo.weekly(
         merchant_id, tz=tz, since=starts[0], until=starts[-1] + timedelta(weeks=1)
     )
-    # date_trunc on a local timestamp returns a naive local Monday
-    by_week = {row.week.date(): row for row in rows}
+    # rollup weeks are local Mondays (dates)
+    by_week = {row.week: row for row in rows}
     labels = [s.date().isoformat() for s in starts]
 
     def series(name: str, pick: str) -> schemas.Series:
@@ -141,3 +146,9 @@ async def refresh_rfm_scores(
 ) -> int:
     """Store every scored customer's R, F, M and segment (segments read the stored scores)."""
     return await AnalyticsRepository(session).refresh_rfm(merchant_id=merchant_id, now=now)
+
+
+async def after_rfm_refresh(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    """Run after a refresh has committed: restores the visibility map and statistics so segment
+    counts stay index-only scans of `ix_customers_segment_rules`."""
+    await vacuum_customers(sessionmaker)

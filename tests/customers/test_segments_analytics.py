@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from core.timezones import utcnow
 from customers import rfm
@@ -257,3 +257,19 @@ async def test_rfm_job_scores_every_merchant(client: ApiClient, sessionmaker) ->
         assert await refresh_rfm_scores(session, now=now) == 2
     async with sessionmaker.begin() as session:
         assert await refresh_rfm_scores(session, now=now) == 0  # unchanged rows are not rewritten
+
+
+async def test_rfm_refresh_restores_the_visibility_map(client: ApiClient, sessionmaker) -> None:  # type: ignore[no-untyped-def]
+    """The manual refresh vacuums customers once its scores are committed (segment counts stay
+    index-only scans after a refresh rewrote the rows)."""
+    owner, mid = await shop_with_owner(client)
+    await customer(client, sessionmaker, mid, [("card_transaction", utcnow(), 100)])
+    last_vacuum = text("SELECT last_vacuum FROM pg_stat_user_tables WHERE relname = 'customers'")
+    async with sessionmaker() as session:
+        before = await session.scalar(last_vacuum)
+    r = await client.post(f"/v1/merchants/{mid}/analytics/rfm-refresh", headers=owner.headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["updated"] == 1
+    async with sessionmaker() as session:
+        after = await session.scalar(last_vacuum)
+    assert after is not None and after != before
