@@ -24,8 +24,8 @@ async def test_due_reminders_are_sent_once_and_undeliverable_ones_dropped(
 ) -> None:
     store = await make_store(client)
     with_phone, without_phone = store.customer, await client.register()
-    r = await client.post("/v1/me/devices", json={"token": "tok-reminder-0123456789", "platform": "ios"},
-                          headers=with_phone.headers)  # fmt: skip
+    device = {"token": "tok-reminder-0123456789", "platform": "ios"}
+    r = await client.post("/v1/me/devices", json=device, headers=with_phone.headers)
     assert r.status_code == 201, r.text
     shanghai = zone("Asia/Shanghai")
     day = (utcnow().astimezone(shanghai) + timedelta(days=1)).date()
