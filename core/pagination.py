@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import base64
+import uuid
+from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 import orjson
@@ -40,6 +43,31 @@ def decode_cursor(cursor: str | None, required_keys: tuple[str, ...]) -> dict[st
     if not isinstance(values, dict) or any(k not in values for k in required_keys):
         raise InvalidCursor("The cursor does not belong to this list")
     return values
+
+
+def decode_cursor_as(
+    cursor: str | None, converters: dict[str, Callable[[Any], Any]]
+) -> dict[str, Any] | None:
+    """Decode a cursor and convert each of its values (e.g. `{"id": uuid_value}`); a value
+    that does not convert is an invalid cursor (422), never a 500."""
+    values = decode_cursor(cursor, tuple(converters))
+    if values is None:
+        return None
+    try:
+        return {key: convert(values[key]) for key, convert in converters.items()}
+    except (TypeError, ValueError, ArithmeticError) as exc:
+        raise InvalidCursor("The cursor does not belong to this list") from exc
+
+
+def uuid_value(raw: Any) -> uuid.UUID:
+    return uuid.UUID(str(raw))
+
+
+def aware_time_value(raw: Any) -> datetime:
+    moment = datetime.fromisoformat(str(raw))
+    if moment.tzinfo is None:
+        raise ValueError("a cursor time carries its offset")
+    return moment
 
 
 def page_from_rows(rows: list[T], limit: int, cursor_of: Any) -> tuple[list[T], str | None]:

@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts import service as accounts_service
-from core.errors import InvalidCursor, InvalidInput
-from core.pagination import decode_cursor, page_from_rows
+from core.errors import InvalidInput
+from core.pagination import decode_cursor_as, page_from_rows, uuid_value
 from core.timezones import zone
 from coupons import schemas
 from coupons.models import Campaign
@@ -177,11 +177,8 @@ async def list_campaigns(
     now: datetime,
 ) -> tuple[list[schemas.Campaign], str | None]:
     """The merchant's campaigns for its staff, newest first."""
-    values = decode_cursor(cursor, ("id",))
-    try:
-        before = uuid.UUID(str(values["id"])) if values else None
-    except ValueError as exc:
-        raise InvalidCursor("The cursor does not belong to this list") from exc
+    values = decode_cursor_as(cursor, {"id": uuid_value})
+    before = values["id"] if values else None
     rows = await CampaignRepository(session).page_of_merchant(merchant_id, status, before, limit)
     page, next_cursor = page_from_rows(rows, limit, lambda c: {"id": str(c.id)})
     return [campaign_view(c, staff=True, now=now) for c in page], next_cursor

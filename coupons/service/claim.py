@@ -14,9 +14,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts import service as accounts_service
-from core.errors import InvalidCursor, InvalidInput
+from core.errors import InvalidInput
 from core.ids import new_id
-from core.pagination import Page, decode_cursor, page_from_rows
+from core.pagination import Page, decode_cursor_as, page_from_rows, uuid_value
 from coupons import codes, schemas
 from coupons.models import Campaign, Coupon
 from coupons.repository import CampaignRepository, ClaimCounterRepository, CouponRepository
@@ -184,13 +184,8 @@ async def wallet(
     cursor: str | None,
     now: datetime,
 ) -> Page[schemas.Coupon]:
-    position = decode_cursor(cursor, ("t", "id"))
-    after = None
-    if position is not None:
-        try:
-            after = (datetime.fromisoformat(position["t"]), uuid.UUID(position["id"]))
-        except (TypeError, ValueError) as exc:
-            raise InvalidCursor() from exc
+    position = decode_cursor_as(cursor, {"t": datetime.fromisoformat, "id": uuid_value})
+    after = (position["t"], position["id"]) if position else None
     rows = await CouponRepository(session).wallet(
         user_id, status=status, now=now, after=after, limit=limit
     )

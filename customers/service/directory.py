@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from accounts.schemas import mask_phone
 from core.errors import InvalidCursor
 from core.money import Money
-from core.pagination import decode_cursor, encode_cursor
+from core.pagination import decode_cursor, decode_cursor_as, encode_cursor
 from core.timezones import zone
 from customers import schemas
 from customers.models import Customer
@@ -151,13 +151,8 @@ async def timeline(
     cursor: str | None,
     limit: int,
 ) -> tuple[list[schemas.TimelineEntry], str | None]:
-    values = decode_cursor(cursor, ("at", "key"))
-    after = None
-    if values is not None:
-        try:
-            after = (datetime.fromisoformat(values["at"]), str(values["key"]))
-        except (TypeError, ValueError) as exc:
-            raise InvalidCursor("The cursor does not belong to this list") from exc
+    values = decode_cursor_as(cursor, {"at": datetime.fromisoformat, "key": str})
+    after = (values["at"], values["key"]) if values else None
     rows = await CustomerRepository(session).timeline(
         merchant_id=merchant_id, customer_id=customer_id, after=after, limit=limit + 1
     )

@@ -6,20 +6,12 @@ import uuid
 from datetime import datetime
 
 from core.errors import InvalidCursor
-from core.pagination import decode_cursor
+from core.pagination import aware_time_value, decode_cursor, decode_cursor_as, uuid_value
 
 
 def time_id_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
-    position = decode_cursor(cursor, ("t", "id"))
-    if position is None:
-        return None
-    try:
-        at = datetime.fromisoformat(str(position["t"]))
-        if at.tzinfo is None:
-            raise ValueError("naive time")
-        return at, uuid.UUID(str(position["id"]))
-    except ValueError as exc:
-        raise InvalidCursor("The cursor does not belong to this list") from exc
+    position = decode_cursor_as(cursor, {"t": aware_time_value, "id": uuid_value})
+    return (position["t"], position["id"]) if position else None
 
 
 def seq_cursor(cursor: str | None) -> int | None:

@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from core.errors import InvalidCursor, NotFound
-from core.pagination import decode_cursor, page_from_rows
+from core.errors import NotFound
+from core.pagination import decode_cursor_as, page_from_rows, uuid_value
 from core.timezones import utcnow
 from geo.schemas import Crs, LatLng
 from merchants import schemas
@@ -104,11 +104,8 @@ async def list_merchant_shops(
     crs: Crs = "wgs84",
 ) -> tuple[list[schemas.Shop], str | None]:
     """The merchant's shops by name (staff pick the counter's shop from this)."""
-    values = decode_cursor(cursor, ("name", "id"))
-    try:
-        after = (str(values["name"]), uuid.UUID(str(values["id"]))) if values else None
-    except ValueError as exc:
-        raise InvalidCursor("The cursor does not belong to this list") from exc
+    values = decode_cursor_as(cursor, {"name": str, "id": uuid_value})
+    after = (values["name"], values["id"]) if values else None
     rows = await ShopRepository(session).page_of_merchant(merchant_id, utcnow(), after, limit)
     page, next_cursor = page_from_rows(
         rows, limit, lambda r: {"name": r.shop.name, "id": str(r.shop.id)}

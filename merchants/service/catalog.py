@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.errors import DomainError, NotFound
 from core.ids import new_id
 from core.money import Money
-from core.pagination import decode_cursor, encode_cursor
+from core.pagination import decode_cursor_as, encode_cursor, uuid_value
 from merchants import schemas
 from merchants.images import FORMATS, ImageRejected, ProcessedImage, process_image
 from merchants.models import Offering, ShopPhoto
@@ -122,15 +122,8 @@ async def photo_file(
 
 
 def _id_cursor(cursor: str | None) -> uuid.UUID | None:
-    values = decode_cursor(cursor, ("id",))
-    if values is None:
-        return None
-    from core.errors import InvalidCursor
-
-    try:
-        return uuid.UUID(str(values["id"]))
-    except ValueError as exc:
-        raise InvalidCursor("The cursor could not be decoded") from exc
+    values = decode_cursor_as(cursor, {"id": uuid_value})
+    return values["id"] if values else None
 
 
 def _offering_out(offering: Offering) -> schemas.Offering:

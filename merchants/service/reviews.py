@@ -8,9 +8,9 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.errors import Conflict, InvalidCursor, NotFound
+from core.errors import Conflict, NotFound
 from core.ids import new_id
-from core.pagination import decode_cursor, encode_cursor
+from core.pagination import decode_cursor_as, encode_cursor, uuid_value
 from customers import service as customers
 from merchants import schemas
 from merchants.models import Review
@@ -143,11 +143,8 @@ async def list_reviews(
     limit: int,
     cursor: str | None,
 ) -> schemas.ReviewPage:
-    values = decode_cursor(cursor, ("id",))
-    try:
-        before = uuid.UUID(str(values["id"])) if values else None
-    except ValueError as exc:
-        raise InvalidCursor("The cursor could not be decoded") from exc
+    values = decode_cursor_as(cursor, {"id": uuid_value})
+    before = values["id"] if values else None
     repo = ReviewRepository(session)
     rows = await repo.page(shop_id, verified, before, limit + 1)
     counts = await repo.counts(shop_id)

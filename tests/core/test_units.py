@@ -90,3 +90,14 @@ def test_money_arithmetic_keeps_currency() -> None:
     assert Money.of(100) + Money.of(250) == Money.of(350)
     with pytest.raises(ValueError):
         Money.of(1, "CNY") + Money.of(1, "USD")
+
+
+def test_typed_cursor_converts_or_refuses() -> None:
+    from core.pagination import decode_cursor_as, uuid_value
+
+    ident = uuid.UUID(int=7)
+    cursor = encode_cursor({"id": str(ident), "n": "x"})
+    assert decode_cursor_as(cursor, {"id": uuid_value, "n": str}) == {"id": ident, "n": "x"}
+    assert decode_cursor_as(None, {"id": uuid_value}) is None
+    with pytest.raises(InvalidCursor):
+        decode_cursor_as(encode_cursor({"id": "not-a-uuid"}), {"id": uuid_value})
