@@ -269,10 +269,13 @@ async def test_customers_and_campaign_results(client: ApiClient, page: Any) -> N
     await screenshot(page, "34-contract-customers")
     await page.get_by_label("排序").select_option("total_spend")
     await page.wait_for_url(re.compile("sort=total_spend"))
-    await page.get_by_role("button", name="下一页").click()
+    # wait for the request itself: the address changes before the page fetches the next page
+    async with page.expect_request(lambda r: "cursor=b3BhcXVl" in r.url) as next_page:
+        await page.get_by_role("button", name="下一页").click()
     await page.wait_for_url(re.compile("cursor=b3BhcXVl"))
     await table.wait_for()
-    assert "sort=total_spend" in requested[-1] and "cursor=b3BhcXVl" in requested[-1]
+    url = (await next_page.value).url
+    assert "sort=total_spend" in url and "cursor=b3BhcXVl" in url
     await page.get_by_role("link", name="张三").click()
     await page.get_by_role("heading", name="张三").wait_for()
     timeline = await page.locator("ol.timeline").inner_text()
