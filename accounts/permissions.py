@@ -29,7 +29,9 @@ class InvalidToken(Unauthorized):
     title_zh = "访问令牌无效或已过期"
 
 
-def get_app_settings(request: Request) -> Settings:
+# Dependencies are `async def` although they never await: FastAPI runs a plain `def`
+# dependency in the thread pool, a hop that costs more than the work on every request.
+async def get_app_settings(request: Request) -> Settings:
     return getattr(request.app.state, "settings", None) or get_settings()
 
 
@@ -41,10 +43,7 @@ class Principal:
     user_id: uuid.UUID
 
 
-def current_principal(
-    settings: SettingsDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
+def authenticate(settings: Settings, credentials: HTTPAuthorizationCredentials | None) -> Principal:
     """Authenticate from the JWT alone (no database hit on hot paths)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized()
@@ -54,13 +53,20 @@ def current_principal(
         raise InvalidToken() from exc
 
 
-def optional_principal(
+async def current_principal(
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    return authenticate(settings, credentials)
+
+
+async def optional_principal(
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal | None:
     if credentials is None:
         return None
-    return current_principal(settings, credentials)
+    return authenticate(settings, credentials)
 
 
 CurrentUser = Annotated[Principal, Depends(current_principal)]

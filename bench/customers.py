@@ -262,7 +262,7 @@ ROLLUP_BACKFILL = (
     """
     INSERT INTO customer_weeks (merchant_id, week, shard, revenue, visits, visitors)
     SELECT e.merchant_id, CAST(date_trunc('week', e.at AT TIME ZONE m.timezone) AS date),
-           get_byte(uuid_send(e.customer_id), 15) & 7,
+           get_byte(uuid_send(e.customer_id), 15) & 31,
            sum(e.amount), count(*) FILTER (WHERE e.visit),
            count(DISTINCT e.customer_id) FILTER (WHERE e.visit)
     FROM customer_events AS e JOIN merchants AS m ON m.id = e.merchant_id

@@ -7,8 +7,9 @@ a shop, a clerk, a published campaign and enough distinct coupons, then for each
 (Corner's real app under uvicorn, then the reference doing the same conditional UPDATE +
 INSERT per request with no framework) redeems distinct coupons with `--connections` client
 connections, and races `--hot-attempts` redemptions of one hot coupon. Prints JSON lines:
-per target throughput and p50/p99 latency, the ratio, and the double redemptions found in the
-database (must be 0).
+per target throughput, p50/p99 latency and server CPU per request (the load alternates between
+the two servers in `--rounds` rounds, see bench/common.py), the ratio, and the double
+redemptions found in the database (must be 0).
 """
 
 from __future__ import annotations
@@ -18,19 +19,27 @@ import asyncio
 import contextlib
 import json
 import os
-import statistics
 import subprocess
 import sys
-import time
 import uuid
-from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.common import (  # noqa: E402
+    Round,
+    Tally,
+    chunks,
+    free_port,
+    interleaved,
+    post_all,
+    start_server,
+    stop_server,
+)
 
 DB_NAME = "corner_bench_redeem"
 SECRET = "bench-secret-key-not-for-production"
@@ -219,60 +228,7 @@ async def seed(db_url: str, redis_url: str, coupons_needed: int) -> dict[str, An
     }
 
 
-# -- servers and load -------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    from core.embedded import free_port as pick
-
-    return pick()
-
-
-def start_server(cmd: list[str], env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    import httpx
-
-    process = subprocess.Popen(cmd, cwd=ROOT, env=env)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-            return process
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    process.kill()
-    raise RuntimeError(f"server on port {port} did not start")
-
-
-async def load(
-    url: str, bodies: list[dict[str, Any]], headers: dict[str, str], connections: int
-) -> dict[str, Any]:
-    import httpx
-
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    latencies: list[float] = []
-    statuses: Counter[int] = Counter()
-    pending = iter(bodies)
-    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
-
-        async def worker() -> None:
-            for body in pending:
-                started = time.perf_counter()
-                response = await client.post(url, json=body, headers=headers)
-                latencies.append(time.perf_counter() - started)
-                statuses[response.status_code] += 1
-
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(connections)))
-        elapsed = time.perf_counter() - started
-    latencies.sort()
-    return {
-        "requests": len(latencies),
-        "statuses": dict(statuses),
-        "seconds": round(elapsed, 3),
-        "throughput_rps": round(len(latencies) / elapsed, 1),
-        "p50_ms": round(statistics.median(latencies) * 1000, 2),
-        "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2),
-    }
+# -- load ---------------------------------------------------------------------------------
 
 
 def double_redemptions(db_url: str) -> int:
@@ -298,42 +254,7 @@ async def run(args: argparse.Namespace) -> None:
     warmup = 100
     per_target = args.count + warmup + 1
     data = await seed(db_url, redis_url, 2 * per_target)
-    codes_list: list[str] = data["codes"]
     shop_id = data["shop_id"]
-    results: dict[str, dict[str, Any]] = {}
-    targets = [
-        (
-            "corner",
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "api.app:create_app",
-                "--factory",
-                "--no-access-log",
-                "--log-level",
-                "warning",
-            ],
-            "/v1/counter/redeem",
-            {"Authorization": f"Bearer {data['token']}"},
-        ),
-        (
-            "reference",
-            [
-                sys.executable,
-                __file__,
-                "--serve-reference",
-                "--dsn",
-                db_url,
-                "--merchant-id",
-                data["merchant_id"],
-                "--staff-id",
-                data["staff_id"],
-            ],
-            "/redeem",
-            {},
-        ),
-    ]
     env = os.environ | {
         "DATABASE_URL": db_url,
         "REDIS_URL": redis_url,
@@ -341,23 +262,36 @@ async def run(args: argparse.Namespace) -> None:
         "CORNER_LOG_LEVEL": "WARNING",
         "CORNER_ENVIRONMENT": "bench",
     }
-    for index, (name, cmd, path, headers) in enumerate(targets):
-        mine = codes_list[index * per_target : (index + 1) * per_target]
-        port = free_port()
-        server = start_server([*cmd, "--port", str(port)], env, port)
-        try:
-            url = f"http://127.0.0.1:{port}{path}"
-
-            def bodies(chunk: list[str]) -> list[dict[str, Any]]:
-                return [{"code": c, "shop_id": shop_id} for c in chunk]
-
-            await load(url, bodies(mine[:warmup]), headers, args.connections)
-            result = await load(url, bodies(mine[warmup:-1]), headers, args.connections)
+    corner_cmd = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory"]
+    corner_cmd += ["--no-access-log", "--log-level", "warning"]
+    reference_cmd = [sys.executable, __file__, "--serve-reference", "--dsn", db_url]
+    reference_cmd += ["--merchant-id", data["merchant_id"], "--staff-id", data["staff_id"]]
+    targets = {
+        "corner": (corner_cmd, "/v1/counter/redeem", {"Authorization": f"Bearer {data['token']}"}),
+        "reference": (reference_cmd, "/redeem", {}),
+    }
+    servers: dict[str, subprocess.Popen[bytes]] = {}
+    urls: dict[str, str] = {}
+    try:
+        rounds: dict[str, tuple[int, Round]] = {}
+        for index, (name, (cmd, path, headers)) in enumerate(targets.items()):
+            port = free_port()
+            servers[name] = start_server([*cmd, "--port", str(port)], env, port)
+            mine = data["codes"][index * per_target : (index + 1) * per_target]
+            url = urls[name] = f"http://127.0.0.1:{port}{path}"
+            await post_all(url, bodies(mine[:warmup], shop_id), headers, args.connections, Tally())
+            slices = chunks(mine[warmup:-1], args.rounds)
+            rounds[name] = (servers[name].pid, redeem_round(url, headers, slices, shop_id, args))
+        results = await interleaved(rounds, args.rounds)
+        for name, result in results.items():
             emit({"target": name, "kind": "distinct", "connections": args.connections, **result})
-            race = await load(
-                url, bodies([mine[-1]] * args.hot_attempts), headers, args.connections
+        for index, (name, (_, _, headers)) in enumerate(targets.items()):
+            hot = data["codes"][(index + 1) * per_target - 1]
+            race = Tally()
+            await post_all(
+                urls[name], bodies([hot] * args.hot_attempts, shop_id), headers, 32, race
             )
-            successes = race["statuses"].get(200, 0)
+            successes = race.statuses.get(200, 0)
             emit(
                 {
                     "target": name,
@@ -365,13 +299,12 @@ async def run(args: argparse.Namespace) -> None:
                     "attempts": args.hot_attempts,
                     "successes": successes,
                     "double_redemptions": max(0, successes - 1),
-                    "statuses": race["statuses"],
+                    "statuses": dict(race.statuses),
                 }
             )
-            results[name] = result
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
+    finally:
+        for server in servers.values():
+            stop_server(server)
     corner, reference = results["corner"], results["reference"]
     emit(
         {
@@ -379,10 +312,33 @@ async def run(args: argparse.Namespace) -> None:
             "corner_rps": corner["throughput_rps"],
             "reference_rps": reference["throughput_rps"],
             "ratio": round(corner["throughput_rps"] / reference["throughput_rps"], 3),
+            "cpu_ms_per_request": {
+                "corner": corner["server_cpu_ms_per_request"],
+                "reference": reference["server_cpu_ms_per_request"],
+            },
             "target_ratio": 0.6,
             "double_redemptions_in_db": double_redemptions(db_url),
         }
     )
+
+
+def bodies(codes_: Sequence[str], shop_id: str) -> list[dict[str, Any]]:
+    return [{"code": c, "shop_id": shop_id} for c in codes_]
+
+
+def redeem_round(
+    url: str,
+    headers: dict[str, str],
+    slices: list[Sequence[str]],
+    shop_id: str,
+    args: argparse.Namespace,
+) -> Round:
+    """Each round redeems its own slice of the target's distinct coupons."""
+
+    async def run_round(number: int, tally: Tally) -> None:
+        await post_all(url, bodies(slices[number], shop_id), headers, args.connections, tally)
+
+    return run_round
 
 
 def main() -> None:
@@ -390,6 +346,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=2000, help="distinct coupons per target")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--hot-attempts", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=6, help="alternating load rounds")
     parser.add_argument("--serve-reference", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--dsn", help=argparse.SUPPRESS)

@@ -20,7 +20,7 @@ def create_redis(settings: Settings) -> Redis:
     )
 
 
-def get_redis(request: Request) -> Redis:
+async def get_redis(request: Request) -> Redis:  # async: no thread-pool hop
     return request.app.state.redis  # type: ignore[no-any-return]
 
 

@@ -167,6 +167,11 @@ class CustomerEvent(Base):
     )
 
 
+# Shards of a merchant's week row. Every event of a merchant updates one of them and holds its
+# lock until commit, so under concurrent redemptions 8 shards were a queue; 32 spread them.
+WEEK_SHARDS = 32
+
+
 class CustomerWeek(Base):
     """Weekly figures of a merchant (local Monday in the merchant's time zone), maintained by
     `record_activity` in the same statement as the customer upsert: analytics reads ≤ 104 rows

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from accounts import service as accounts_service
 from core.errors import DomainError
@@ -286,7 +287,10 @@ async def redeem(
         if fresh is not None and fresh[0].status == "reserved":
             raise CouponReserved()
         raise CouponExpired()
-    coupon.status, coupon.redeemed_at = "redeemed", row.redeemed_at
+    # the row already changed in the database: record it on the loaded object without
+    # marking it dirty (a plain assignment would make the commit flush a second UPDATE)
+    set_committed_value(coupon, "status", "redeemed")
+    set_committed_value(coupon, "redeemed_at", row.redeemed_at)
     if coupon.user_id is not None:
         await customers_service.record_activity(
             session,

@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.ids import new_id
 from customers.models import (
+    WEEK_SHARDS,
     Complaint,
     Customer,
     CustomerAccessLog,
@@ -138,6 +139,11 @@ def _upsert_statement() -> Any:
 
 
 @cache
+def _shard_of(customer_id: Any) -> Any:
+    """The customer's shard of the weekly rollup (the id's last byte, random in UUIDv7)."""
+    return func.get_byte(func.uuid_send(customer_id), 15).op("&")(WEEK_SHARDS - 1)
+
+
 def _record_statement() -> Any:
     upsert = _upsert_statement().cte("customer")
     e = CustomerEvent.__table__.c
@@ -191,7 +197,10 @@ def _record_statement() -> Any:
         select(
             merchant_id,
             week,
-            cast(func.get_byte(func.uuid_send(upsert.c.id), 15).op("&")(7), SmallInteger),
+            cast(
+                func.get_byte(func.uuid_send(upsert.c.id), 15).op("&")(WEEK_SHARDS - 1),
+                SmallInteger,
+            ),
             spend,
             bindparam("visits", type_=w.visits.type),
             select(func.count()).select_from(visit_week).scalar_subquery(),

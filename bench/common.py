@@ -1,0 +1,150 @@
+"""What the HTTP benchmarks share: servers in subprocesses, a bounded load, interleaved rounds.
+
+These machines are shared and noisy: a neighbour's burst during one target's run skews a
+ratio measured target after target. So both servers stay up and the load alternates between
+them in short rounds (A B, B A, A B, ...); each target's figures are the sum of its rounds, and
+the CPU each server process burnt per request is reported too (less sensitive to the
+neighbours than throughput).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+ROOT = Path(__file__).resolve().parent.parent
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    from core.embedded import free_port as pick
+
+    return pick()
+
+
+def start_server(cmd: list[str], env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    """Start `cmd` (which listens on `port`) and wait until it answers."""
+    import httpx
+
+    process = subprocess.Popen(cmd, cwd=ROOT, env=env)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            return process
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError(f"server on port {port} did not start")
+
+
+def stop_server(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its children so far (uvicorn workers included)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    # after the command: state ppid ... utime(12) stime(13) cutime(14) cstime(15), 0-based at 1
+    utime, stime, cutime, cstime = (int(v) for v in fields[11:15])
+    return (utime + stime + cutime + cstime) / CLOCK_TICKS
+
+
+def percentile(sorted_values: Sequence[float], q: float) -> float:
+    if not sorted_values:
+        return 0.0
+    return sorted_values[min(len(sorted_values) - 1, max(0, int(len(sorted_values) * q) - 1))]
+
+
+@dataclass
+class Tally:
+    """What one target did over all its rounds."""
+
+    latencies: list[float] = field(default_factory=list)
+    statuses: Counter[int] = field(default_factory=Counter)
+    seconds: float = 0.0
+    cpu: float = 0.0
+
+    def summary(self) -> dict[str, Any]:
+        ordered = sorted(self.latencies)
+        count = len(ordered)
+        return {
+            "requests": count,
+            "statuses": dict(self.statuses),
+            "seconds": round(self.seconds, 3),
+            "throughput_rps": round(count / self.seconds, 1) if self.seconds else 0.0,
+            "p50_ms": round(statistics.median(ordered) * 1000, 2) if ordered else 0.0,
+            "p99_ms": round(percentile(ordered, 0.99) * 1000, 2),
+            "server_cpu_ms_per_request": round(self.cpu / count * 1000, 3) if count else 0.0,
+        }
+
+
+async def post_all(
+    url: str,
+    bodies: Sequence[dict[str, Any]],
+    headers: dict[str, str],
+    connections: int,
+    tally: Tally,
+) -> None:
+    """POST every body once over `connections` keep-alive connections, into `tally`."""
+    import httpx
+
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    pending = iter(bodies)
+    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+
+        async def worker() -> None:
+            for body in pending:
+                started = time.perf_counter()
+                response = await client.post(url, json=body, headers=headers)
+                tally.latencies.append(time.perf_counter() - started)
+                tally.statuses[response.status_code] += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(connections)))
+        tally.seconds += time.perf_counter() - started
+
+
+# one round of load on one target: (round number, the tally to add to) -> done
+Round = Callable[[int, Tally], Awaitable[None]]
+
+
+async def interleaved(
+    targets: dict[str, tuple[int, Round]], rounds: int
+) -> dict[str, dict[str, Any]]:
+    """Run `rounds` rounds on every target (pid, round), alternating which goes first."""
+    tallies = {name: Tally() for name in targets}
+    names = list(targets)
+    for number in range(rounds):
+        order = names if number % 2 == 0 else names[::-1]
+        for name in order:
+            pid, run_round = targets[name]
+            before = cpu_seconds(pid)
+            await run_round(number, tallies[name])
+            tallies[name].cpu += cpu_seconds(pid) - before
+    return {name: tally.summary() for name, tally in tallies.items()}
+
+
+def chunks(items: Sequence[T], parts: int) -> list[Sequence[T]]:
+    """`items` cut into `parts` consecutive slices of (nearly) equal size."""
+    size, extra = divmod(len(items), parts)
+    out: list[Sequence[T]] = []
+    start = 0
+    for index in range(parts):
+        end = start + size + (1 if index < extra else 0)
+        out.append(items[start:end])
+        start = end
+    return out
