@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm.attributes import set_committed_value
 
 from core.settings import Settings
 
@@ -162,3 +163,11 @@ def is_connection_error(exc: BaseException) -> bool:
             return True
         current = current.__cause__ or current.__context__
     return False
+
+
+def mirror_database(obj: object, **values: Any) -> None:
+    """Put on a loaded ORM object values its row already has in the database (e.g. from a
+    Core `UPDATE … RETURNING`), without marking it dirty: a plain assignment would make the
+    commit flush a second, redundant UPDATE of the row."""
+    for name, value in values.items():
+        set_committed_value(obj, name, value)

@@ -15,9 +15,9 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.attributes import set_committed_value
 
 from accounts import service as accounts_service
+from core.database import mirror_database
 from core.errors import DomainError
 from core.money import Money
 from coupons import codes, discounts, schemas
@@ -287,10 +287,7 @@ async def redeem(
         if fresh is not None and fresh[0].status == "reserved":
             raise CouponReserved()
         raise CouponExpired()
-    # the row already changed in the database: record it on the loaded object without
-    # marking it dirty (a plain assignment would make the commit flush a second UPDATE)
-    set_committed_value(coupon, "status", "redeemed")
-    set_committed_value(coupon, "redeemed_at", row.redeemed_at)
+    mirror_database(coupon, status="redeemed", redeemed_at=row.redeemed_at)
     if coupon.user_id is not None:
         await customers_service.record_activity(
             session,

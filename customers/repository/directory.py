@@ -44,6 +44,21 @@ from customers.models import (
 # The merchant's time zone, read inside the record statement (the weekly rollup's week is the
 # local Monday); a bare table reference, the model belongs to accounts.
 _merchants = table("merchants", literal_column("id"), literal_column("timezone"))
+# The user's name and phone, copied into a new customer record by the upsert itself (so a
+# first visit costs no extra round trips); a bare table reference for the same reason.
+_users = table(
+    "users", literal_column("id"), literal_column("display_name"), literal_column("phone")
+)
+
+
+def _of_user(column: str) -> Any:
+    return (
+        select(literal_column(column))
+        .select_from(_users)
+        .where(literal_column("id") == bindparam("user_id"))
+        .scalar_subquery()
+    )
+
 
 SORT_COLUMNS: dict[str, Any] = {
     "last_visit": Customer.last_visit_at,
@@ -111,6 +126,9 @@ def _upsert_statement() -> Any:
         currency=bindparam("currency", type_=c.currency.type),
         source=bindparam("source", type_=c.source.type),
         tier=bindparam("tier", type_=c.tier.type),
+        # copied once on creation (not in the update below); staff may rename later
+        name=_of_user("display_name"),
+        phone=_of_user("phone"),
         # columns with Python-side defaults are given explicitly (a CTE does not apply them)
         tags=literal_column("DEFAULT"),
         refuses_calls=literal_column("DEFAULT"),
@@ -130,20 +148,15 @@ def _upsert_statement() -> Any:
             "tier": func.coalesce(excluded.tier, c.tier),
             "updated_at": func.now(),
         },
-    ).returning(
-        c.id,
-        # xmax is 0 on a freshly inserted row, the locker's xid on an updated one
-        literal_column("(customers.xmax = 0)").label("created"),
-        c.total_spend,
-    )
+    ).returning(c.id, c.total_spend)
 
 
-@cache
 def _shard_of(customer_id: Any) -> Any:
     """The customer's shard of the weekly rollup (the id's last byte, random in UUIDv7)."""
     return func.get_byte(func.uuid_send(customer_id), 15).op("&")(WEEK_SHARDS - 1)
 
 
+@cache
 def _record_statement() -> Any:
     upsert = _upsert_statement().cte("customer")
     e = CustomerEvent.__table__.c
@@ -197,10 +210,7 @@ def _record_statement() -> Any:
         select(
             merchant_id,
             week,
-            cast(
-                func.get_byte(func.uuid_send(upsert.c.id), 15).op("&")(WEEK_SHARDS - 1),
-                SmallInteger,
-            ),
+            cast(_shard_of(upsert.c.id), SmallInteger),
             spend,
             bindparam("visits", type_=w.visits.type),
             select(func.count()).select_from(visit_week).scalar_subquery(),
@@ -221,7 +231,6 @@ def _record_statement() -> Any:
     )
     return select(
         upsert.c.id,
-        upsert.c.created,
         upsert.c.total_spend,
         # referenced so the rollup CTE is rendered (PostgreSQL runs it either way)
         select(func.count()).select_from(rollup).scalar_subquery().label("rollups"),
@@ -233,42 +242,6 @@ class CustomerRepository:
         self.session = session
 
     # -- writes from record_activity ----------------------------------------------------------
-
-    async def upsert_activity(
-        self,
-        *,
-        merchant_id: uuid.UUID,
-        user_id: uuid.UUID,
-        source: str,
-        at: datetime,
-        spend: int,
-        currency: str,
-        visit: bool,
-        tier: str | None = None,
-    ) -> tuple[uuid.UUID, bool, bool]:
-        """One atomic upsert; returns (customer id, created, this was the first purchase).
-
-        The row lock taken by ON CONFLICT DO UPDATE serialises concurrent events of one
-        customer, so exactly one event sees `total_spend` equal to its own spend while the
-        total before it was zero: that one is the first purchase.
-        """
-        row = (
-            await self.session.execute(
-                _upsert_statement(),
-                _upsert_params(
-                    merchant_id=merchant_id,
-                    user_id=user_id,
-                    source=source,
-                    at=at,
-                    spend=spend,
-                    currency=currency,
-                    visit=visit,
-                    tier=tier,
-                ),
-            )
-        ).one()
-        first_purchase = spend > 0 and row.total_spend == spend
-        return row.id, bool(row.created), first_purchase
 
     async def record(
         self,
@@ -282,9 +255,15 @@ class CustomerRepository:
         visit: bool,
         tier: str | None,
         reference_id: uuid.UUID | None,
-    ) -> tuple[uuid.UUID, bool, bool]:
-        """`upsert_activity` and `add_event` in one statement (one round trip per event):
-        the timeline row is inserted from the upsert's RETURNING, so both happen or neither."""
+    ) -> tuple[uuid.UUID, bool]:
+        """The customer upsert, the timeline row and the weekly rollup in one statement (one
+        round trip per event): the timeline row is inserted from the upsert's RETURNING, so
+        both happen or neither. Returns (customer id, this was the first purchase).
+
+        The row lock taken by ON CONFLICT DO UPDATE serialises concurrent events of one
+        customer, so exactly one event sees `total_spend` equal to its own spend while the
+        total before it was zero: that one is the first purchase.
+        """
         params = _upsert_params(
             merchant_id=merchant_id,
             user_id=user_id,
@@ -298,41 +277,7 @@ class CustomerRepository:
         params["reference_id"] = reference_id
         row = (await self.session.execute(_record_statement(), params)).one()
         first_purchase = spend > 0 and row.total_spend == spend
-        return row.id, bool(row.created), first_purchase
-
-    async def add_event(
-        self,
-        *,
-        merchant_id: uuid.UUID,
-        customer_id: uuid.UUID,
-        kind: str,
-        at: datetime,
-        visit: bool,
-        amount: int,
-        currency: str,
-        reference_id: uuid.UUID | None,
-    ) -> None:
-        await self.session.execute(
-            insert(CustomerEvent).values(
-                merchant_id=merchant_id,
-                customer_id=customer_id,
-                kind=kind,
-                at=at,
-                visit=visit,
-                amount=amount,
-                currency=currency,
-                reference_id=reference_id,
-            )
-        )
-
-    async def set_identity(
-        self, customer_id: uuid.UUID, *, name: str | None, phone: str | None
-    ) -> None:
-        await self.session.execute(
-            update(Customer)
-            .where(Customer.id == customer_id, Customer.name.is_(None))
-            .values(name=name, phone=phone)
-        )
+        return row.id, first_purchase
 
     async def set_tier(self, *, merchant_id: uuid.UUID, user_id: uuid.UUID, tier: str) -> bool:
         result = await self.session.execute(

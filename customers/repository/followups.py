@@ -34,6 +34,18 @@ WHERE p.active AND p.trigger = 'interest_level' {merchant_filter}
 ON CONFLICT (plan_id, customer_id, due_at) DO NOTHING
 """
 
+# A customer's first purchase: one task per active first-purchase plan and offset, in one
+# statement (it runs inside counter transactions and redemptions).
+SCHEDULE_FIRST_PURCHASE_SQL = text("""
+INSERT INTO follow_up_tasks (id, merchant_id, customer_id, plan_id, due_at, method, reason,
+                             status)
+SELECT gen_random_uuid(), p.merchant_id, :customer_id, p.id,
+       :at + make_interval(days => o.days), p.method, 'first_purchase', 'pending'
+FROM follow_up_plans AS p, unnest(p.offsets_days) AS o(days)
+WHERE p.merchant_id = :merchant_id AND p.active AND p.trigger = 'first_purchase'
+ON CONFLICT (plan_id, customer_id, due_at) DO NOTHING
+""")
+
 
 class FollowUpRepository:
     def __init__(self, session: AsyncSession) -> None:
@@ -101,13 +113,12 @@ class FollowUpRepository:
             .values(status="cancelled")
         )
 
-    async def active_first_purchase_plans(self, merchant_id: uuid.UUID) -> list[FollowUpPlan]:
-        stmt = select(FollowUpPlan).where(
-            FollowUpPlan.merchant_id == merchant_id,
-            FollowUpPlan.active.is_(True),
-            FollowUpPlan.trigger == "first_purchase",
-        )
-        return list((await self.session.execute(stmt)).scalars())
+    async def schedule_first_purchase(
+        self, *, merchant_id: uuid.UUID, customer_id: uuid.UUID, at: datetime
+    ) -> int:
+        params = {"merchant_id": merchant_id, "customer_id": customer_id, "at": at}
+        result = await self.session.execute(SCHEDULE_FIRST_PURCHASE_SQL, params)
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
     # -- tasks ------------------------------------------------------------------------------
 

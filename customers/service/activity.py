@@ -14,7 +14,6 @@ from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from accounts import service as accounts_service
 from customers.repository import CustomerRepository
 from customers.service.followups import schedule_first_purchase
 
@@ -59,7 +58,7 @@ async def record_activity(
     counts_as_visit = kind in VISIT_KINDS if visit is None else visit
     repo = CustomerRepository(session)
     # the upsert and the timeline row are one statement (one round trip on hot paths)
-    customer_id, created, first_purchase = await repo.record(
+    customer_id, first_purchase = await repo.record(
         merchant_id=merchant_id,
         user_id=user_id,
         source=kind,
@@ -70,10 +69,6 @@ async def record_activity(
         tier=tier,
         reference_id=reference_id,
     )
-    if created:
-        # copied once so the directory searches its own table; staff may rename later
-        user = await accounts_service.get_user(session, user_id=user_id)
-        await repo.set_identity(customer_id, name=user.display_name, phone=user.phone)
     if first_purchase:
         await schedule_first_purchase(
             session, merchant_id=merchant_id, customer_id=customer_id, at=at

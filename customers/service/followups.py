@@ -230,23 +230,9 @@ async def schedule_first_purchase(
     session: AsyncSession, *, merchant_id: uuid.UUID, customer_id: uuid.UUID, at: datetime
 ) -> int:
     """Called by record_activity on a customer's first purchase: one task per plan offset."""
-    repo = FollowUpRepository(session)
-    plans = await repo.active_first_purchase_plans(merchant_id)
-    rows = [
-        {
-            "id": new_id(),
-            "merchant_id": merchant_id,
-            "customer_id": customer_id,
-            "plan_id": plan.id,
-            "due_at": at + timedelta(days=offset),
-            "method": plan.method,
-            "reason": "first_purchase",
-        }
-        for plan in plans
-        for offset in plan.offsets_days
-    ]
-    await repo.add_tasks(rows)
-    return len(rows)
+    return await FollowUpRepository(session).schedule_first_purchase(
+        merchant_id=merchant_id, customer_id=customer_id, at=at
+    )
 
 
 async def schedule_interval_plans(

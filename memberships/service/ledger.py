@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts import service as accounts
+from core.database import mirror_database
 from core.errors import Forbidden
 from core.money import Money
 from core.pagination import encode_cursor
@@ -84,8 +85,13 @@ async def post_entry(
     if posted is None:
         raise InsufficientPoints() if points < 0 else InsufficientBalance()
     entry, totals = posted
-    card.points, card.principal, card.bonus = totals.points, totals.principal, totals.bonus
-    card.lifetime_spend = totals.lifetime_spend
+    mirror_database(
+        card,
+        points=totals.points,
+        principal=totals.principal,
+        bonus=totals.bonus,
+        lifetime_spend=totals.lifetime_spend,
+    )
     return entry, totals
 
 
@@ -132,7 +138,7 @@ async def maybe_upgrade(
         return ctx
     new_tier = next(t for t in tiers if t.code == target.code)
     await cards.set_tier(ctx.card.id, new_tier.id)
-    ctx.card.tier_id = new_tier.id
+    mirror_database(ctx.card, tier_id=new_tier.id)
     following = rules.next_tier([tier_rule(t) for t in tiers], new_tier.rank)
     return CardContext(
         ctx.card, ctx.program, new_tier, following.upgrade_min_spend_12m if following else None
