@@ -6,6 +6,7 @@ response is sent) and rolls back on any error. Services never commit.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -171,3 +172,23 @@ def mirror_database(obj: object, **values: Any) -> None:
     commit flush a second, redundant UPDATE of the row."""
     for name, value in values.items():
         set_committed_value(obj, name, value)
+
+
+def to_driver_sql(sql: str) -> str:
+    """`:name` bind parameters (SQLAlchemy's text style) as psycopg's `%(name)s`, literal `%`
+    escaped; `::type` casts are left alone."""
+    return re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", sql.replace("%", "%%"))
+
+
+async def fetch_driver_rows(
+    session: AsyncSession, driver_sql: str, params: dict[str, Any]
+) -> list[tuple[Any, ...]]:
+    """Run one statement on the session's connection straight through psycopg: for the
+    hottest reads, whose result-processing in SQLAlchemy (metadata per execution of a text
+    statement, row objects) costs more than the query. Same connection, same transaction."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    driver: psycopg.AsyncConnection[Any] = raw.driver_connection  # type: ignore[assignment]
+    async with driver.cursor() as cursor:
+        await cursor.execute(driver_sql, params)  # type: ignore[arg-type]
+        return await cursor.fetchall()

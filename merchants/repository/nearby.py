@@ -22,6 +22,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import TextClause
 
+from core.database import fetch_driver_rows, to_driver_sql
+
 # the query point as a constant expression of parameters, so GiST can order by it
 _P = "ST_SetSRID(ST_MakePoint(:lng, :lat), 4326)::geography"
 
@@ -37,6 +39,7 @@ _offer_predicates: list[str] = []
 def set_offer_predicate(sql: str) -> None:
     _offer_predicates[:] = [sql]
     _statement.cache_clear()
+    _driver_statement.cache_clear()
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,11 @@ SELECT r.id, r.d, s.merchant_id, s.name, s.category,
 FROM r JOIN shops s ON s.id = r.id JOIN merchants m ON m.id = s.merchant_id
 ORDER BY {order}
 """
+
+
+@lru_cache(maxsize=256)
+def _driver_statement(sort: str, where: str, after: bool) -> str:
+    return to_driver_sql(_statement(sort, where, after).text)
 
 
 @lru_cache(maxsize=256)
@@ -180,9 +188,8 @@ async def nearby_rows(
         params["after_id"] = after["id"]
         if sort == "rating":
             params["after_rating"] = after["rating"]
-    statement = _statement(sort, _filters(filters), after is not None)
-    result = await session.execute(statement, params)
-    return [NearbyRow(*row) for row in result.all()]
+    statement = _driver_statement(sort, _filters(filters), after is not None)
+    return [NearbyRow(*row) for row in await fetch_driver_rows(session, statement, params)]
 
 
 async def prefer_index_order(session: AsyncSession) -> None:
