@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Request, Response, UploadFile, status
+from fastapi import APIRouter, Request, Response, status
+from starlette.datastructures import UploadFile
 
 from accounts.permissions import (
     AnyStaff,
