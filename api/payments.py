@@ -1,5 +1,6 @@
 """The payment providers' callback: one route for every kind of payment (card top-ups,
-orders). The signature is checked once here; the reference names the owner (core.payments)."""
+count-card purchases, orders). The signature is checked once here; the reference names the
+owner (core.payments)."""
 
 from __future__ import annotations
 
@@ -15,13 +16,13 @@ from core.payments import (
     payment_provider,
 )
 from core.timezones import utcnow
-from memberships.schemas import Topup
+from memberships.schemas import CountPass, Topup
 from orders.schemas import Order
 
 router = APIRouter(prefix="/v1", tags=["payments"])
 
 
-@router.post("/payments/{provider_name}/callback", response_model=Topup | Order)
+@router.post("/payments/{provider_name}/callback", response_model=Topup | CountPass | Order)
 async def payment_callback(
     provider_name: str, request: Request, session: SessionDep, settings: SettingsDep
 ) -> BaseModel:

@@ -3,7 +3,8 @@
 - nearby `has_offers` (merchants) asks coupons whether a shop has a claimable campaign;
 - coupon audiences of kind `tiers` (memberships) and `segment` (customers);
 - the counter's lookup (coupons) recognises order codes and QRs (orders);
-- payment provider callbacks: `ord_…` references to orders, anything else to card top-ups.
+- payment provider callbacks: `ord_…` references to orders, `cnt_…` to count-card purchases,
+  anything else to card top-ups.
 
 Called once by the app factory (and by `corner worker`); registering twice is harmless.
 """
@@ -86,4 +87,7 @@ def wire_packages() -> None:
     )
     payments.register_callback_handler("", memberships.apply_topup_event)
     payments.register_callback_handler(orders.REFERENCE_PREFIX, orders.apply_payment_event)
+    payments.register_callback_handler(
+        memberships.COUNT_PASS_PREFIX, memberships.apply_count_pass_event
+    )
     coupons.register_counter_lookup("order", orders.counter_lookup)

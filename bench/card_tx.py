@@ -7,8 +7,8 @@ merchant, a shop, a clerk, a two-tier program and enough cards that every purcha
 different card, then runs Corner (uvicorn, one worker) and bench/card_tx_reference.py on free
 loopback ports and loads each with the same httpx client (32 connections). Prints JSON lines:
 one per target (throughput, p50/p99), the ratio, and the ledger invariant check after a
-concurrent mixed workload (purchases, point and balance spends with PINs, adjustments) on a
-few hot cards. The issue's full sizes: --requests 10000 --mixed-ops 10000.
+concurrent mixed workload (purchases, point and balance spends with PINs, count-card uses,
+adjustments) on a few hot cards. The issue's full sizes: --requests 10000 --mixed-ops 10000.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ from memberships.cardnumbers import new_card_number  # noqa: E402
 DB_NAME = "corner_bench_card_tx"
 SECRET = "bench-secret-key-for-the-card-tx-benchmark"
 PIN = "135790"
+PASS_USES = 30  # per hot card: 10,000 mixed ops use some up (then 409 count_pass_exhausted)
 
 
 def database_urls() -> tuple[str, str]:
@@ -130,6 +131,32 @@ def seed(url: str, cards: int, mixed_cards: int) -> dict[str, Any]:
             " 'CNY', 0 FROM unnest(%s::uuid[]) AS t(c)",
             (merchant_id, hot),
         )
+        # each hot card holds a paid count card (次卡), also through the ledger
+        product_id = new_id()
+        conn.execute(
+            "INSERT INTO card_count_products (id, program_id, merchant_id, name, uses, price,"
+            " currency) VALUES (%s, %s, %s, 'bench 次卡', %s, 40000, 'CNY')",
+            (product_id, program_id, merchant_id, PASS_USES),
+        )
+        pass_ids = [new_id() for _ in hot]
+        conn.execute(
+            "INSERT INTO card_count_passes (id, card_id, merchant_id, user_id, product_id, name,"
+            " uses_total, uses_left, price, currency, status, provider, provider_reference,"
+            " activated_at)"
+            " SELECT p, c.id, c.merchant_id, c.user_id, %s, 'bench 次卡', %s, %s, 40000, 'CNY',"
+            " 'active', 'fake', 'cnt_' || replace(p::text, '-', ''), now()"
+            " FROM unnest(%s::uuid[], %s::uuid[]) AS t(p, cid) JOIN cards c ON c.id = t.cid",
+            (product_id, PASS_USES, PASS_USES, pass_ids, hot),
+        )
+        conn.execute(
+            "INSERT INTO card_ledger (id, card_id, merchant_id, kind, points_delta,"
+            " principal_delta, bonus_delta, points_after, principal_after, bonus_after, currency,"
+            " spend_delta, count_pass_id, uses_delta, uses_after)"
+            " SELECT gen_random_uuid(), c.id, %s, 'count_purchase', 0, 0, 0, c.points,"
+            " c.principal, c.bonus, 'CNY', 0, p, %s, %s"
+            " FROM unnest(%s::uuid[], %s::uuid[]) AS t(p, cid) JOIN cards c ON c.id = t.cid",
+            (merchant_id, PASS_USES, PASS_USES, pass_ids, hot),
+        )
         conn.execute("ANALYZE")
     return {
         "staff_id": staff_id,
@@ -137,6 +164,7 @@ def seed(url: str, cards: int, mixed_cards: int) -> dict[str, Any]:
         "numbers": card_numbers[:cards],
         "hot_numbers": card_numbers[cards:],
         "hot_ids": [str(c) for c in card_ids[cards:]],
+        "hot_passes": [str(p) for p in pass_ids],
     }
 
 
@@ -216,13 +244,17 @@ def purchase_bodies(numbers: list[str], shop_id: str, seed_: int) -> list[dict[s
     ]
 
 
-def mixed_bodies(numbers: list[str], shop_id: str, ops: int) -> list[dict[str, Any]]:
+def mixed_bodies(
+    numbers: list[str], passes: list[str], shop_id: str, ops: int
+) -> list[dict[str, Any]]:
     rng = random.Random(7)
     bodies = []
     for _ in range(ops):
-        number, roll = rng.choice(numbers), rng.random()
-        body: dict[str, Any] = {"card": number, "shop_id": shop_id}
-        if roll < 0.45:
+        index, roll = rng.randrange(len(numbers)), rng.random()
+        body: dict[str, Any] = {"card": numbers[index], "shop_id": shop_id}
+        if roll < 0.15:
+            body |= {"kind": "count_use", "pass_id": passes[index]}
+        elif roll < 0.45:
             body |= {"kind": "purchase", "amount": {"amount": rng.randint(100, 20_000)}}
         elif roll < 0.7:
             body |= {"kind": "spend_points", "points": rng.randint(1, 200), "pin": PIN}
@@ -279,7 +311,16 @@ SELECT
    WHERE points_after <> p OR principal_after <> pr OR bonus_after <> b) AS running_mismatch,
   (SELECT count(*) FROM card_ledger
    WHERE points_after < 0 OR principal_after < 0 OR bonus_after < 0) AS negative,
-  (SELECT count(*) FROM card_ledger) AS entries
+  (SELECT count(*) FROM card_ledger) AS entries,
+  (SELECT count(*) FROM card_count_passes p LEFT JOIN (
+      SELECT count_pass_id, sum(uses_delta) u FROM card_ledger
+      WHERE count_pass_id IS NOT NULL GROUP BY count_pass_id) l ON l.count_pass_id = p.id
+   WHERE p.uses_left <> coalesce(l.u, 0)) AS uses_mismatch,
+  (SELECT count(*) FROM (
+      SELECT uses_after, sum(uses_delta) OVER w AS u FROM card_ledger
+      WHERE count_pass_id IS NOT NULL WINDOW w AS (PARTITION BY count_pass_id ORDER BY seq)) r
+   WHERE uses_after <> u OR uses_after < 0) AS running_uses_mismatch,
+  (SELECT count(*) FROM card_ledger WHERE kind = 'count_use') AS count_uses
 """
 
 
@@ -322,7 +363,7 @@ async def main() -> None:
         started = time.perf_counter()
         outcome = await mixed(
             base,
-            mixed_bodies(data["hot_numbers"], data["shop_id"], args.mixed_ops),
+            mixed_bodies(data["hot_numbers"], data["hot_passes"], data["shop_id"], args.mixed_ops),
             headers,
             data["hot_ids"],
             args.connections,
@@ -352,7 +393,9 @@ async def main() -> None:
         "operations": args.mixed_ops, "cards": args.mixed_cards,
         "seconds": round(mixed_seconds, 2), "outcomes": outcome,
         "totals_mismatch": row[0], "running_total_mismatch": row[1], "negative_totals": row[2],
-        "ledger_entries": row[3], "holds": row[0] == row[1] == row[2] == 0,
+        "ledger_entries": row[3], "count_uses": row[6], "uses_mismatch": row[4],
+        "running_uses_mismatch": row[5],
+        "holds": row[0] == row[1] == row[2] == row[4] == row[5] == 0,
     }), flush=True)  # fmt: skip
 
 

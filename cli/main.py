@@ -182,6 +182,53 @@ def import_shops(
     typer.echo(f"rows/s: {rate:.0f}")
 
 
+@app.command("import-physical-cards")
+def import_physical_cards(
+    program_id: Annotated[str, typer.Argument(help="Membership program id")],
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+) -> None:
+    """Import pre-printed card numbers (CSV, one per row, optional header `number`)."""
+    import time
+    import uuid
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from memberships.importer import ImportFailed, count_rows, import_file
+
+    try:
+        program = uuid.UUID(program_id)
+    except ValueError as exc:
+        raise typer.BadParameter("not a program id (UUID)", param_hint="PROGRAM_ID") from exc
+    ensure_services()
+    total = count_rows(file)
+    started = time.perf_counter()
+    columns = (*Progress.get_default_columns()[:2], BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())  # fmt: skip
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task(f"Importing {file.name}", total=total)
+        try:
+            report = asyncio.run(
+                import_file(
+                    get_settings(),
+                    file,
+                    program_id=program,
+                    progress=lambda n: progress.advance(task, n),
+                )
+            )
+        except ImportFailed as exc:
+            console.print(f"[red]import failed:[/] {exc}")
+            raise typer.Exit(1) from exc
+        progress.update(task, completed=total)  # a header line is counted but not a row
+    elapsed = time.perf_counter() - started
+    typer.echo(f"imported: {report.imported}")
+    typer.echo(f"rejected: {report.rejected_total}")
+    for reason, count in report.rejected_by_reason.items():
+        typer.echo(f"  {reason}: {count}")
+    for row in report.rejected[:20]:
+        typer.echo(f"  row {row.row}: {row.reason} ({row.number})")
+    typer.echo(f"rows/s: {report.rows / elapsed if elapsed else 0.0:.0f}")
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",

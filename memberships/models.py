@@ -25,10 +25,11 @@ from sqlalchemy import (
     SmallInteger,
     String,
     UniqueConstraint,
+    Uuid,
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.models import Base, IdMixin, TimestampMixin
@@ -43,9 +44,12 @@ LEDGER_KINDS = (
     "expiry",
     "reversal",
     "refund",
+    "count_purchase",
+    "count_use",
 )
 BONUS_SPEND_RULES = ("principal_first", "bonus_first", "proportional")
 TOPUP_STATUSES = ("pending", "succeeded", "failed")
+COUNT_PASS_STATUSES = ("pending", "active", "failed")
 
 
 class Program(IdMixin, TimestampMixin, Base):
@@ -157,6 +161,10 @@ class LedgerEntry(IdMixin, Base):
         ForeignKey("card_ledger.id"), unique=True
     )
     topup_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("card_topups.id"))
+    # count cards (次卡): the pass whose uses changed, by how many, and how many are left
+    count_pass_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("card_count_passes.id"))
+    uses_delta: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    uses_after: Mapped[int | None] = mapped_column(Integer)
     note: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=text("clock_timestamp()")
@@ -165,15 +173,26 @@ class LedgerEntry(IdMixin, Base):
     __table_args__ = (
         CheckConstraint(
             "kind IN ('earn', 'spend_points', 'spend_balance', 'topup', 'bonus', 'adjustment',"
-            " 'expiry', 'reversal', 'refund')",
+            " 'expiry', 'reversal', 'refund', 'count_purchase', 'count_use')",
             name="kind",
         ),
         CheckConstraint(
             "points_after >= 0 AND principal_after >= 0 AND bonus_after >= 0",
             name="totals_non_negative",
         ),
+        CheckConstraint(
+            "(count_pass_id IS NULL AND uses_delta = 0 AND uses_after IS NULL)"
+            " OR (count_pass_id IS NOT NULL AND uses_after >= 0)",
+            name="uses",
+        ),
         Index("ix_card_ledger_card_seq", "card_id", "seq"),
         Index("ix_card_ledger_card_created", "card_id", "created_at"),
+        Index(
+            "ix_card_ledger_count_pass",
+            "count_pass_id",
+            "seq",
+            postgresql_where=text("count_pass_id IS NOT NULL"),
+        ),
     )
 
 
@@ -227,4 +246,94 @@ class Design(Base):
     logo: Mapped[bytes | None] = mapped_column(LargeBinary)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class CountProduct(IdMixin, TimestampMixin, Base):
+    """A count card (次卡) a merchant sells, e.g. 10 haircuts for the price of 8."""
+
+    __tablename__ = "card_count_products"
+
+    program_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("card_programs.id", ondelete="CASCADE")
+    )
+    merchant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(120))
+    uses: Mapped[int] = mapped_column(Integer)
+    price: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    # a pass expires this many days after it is paid; None: never
+    validity_days: Mapped[int | None] = mapped_column(Integer)
+    # None: usable at every shop of the merchant
+    shop_ids: Mapped[list[uuid.UUID] | None] = mapped_column(ARRAY(Uuid()))
+    active: Mapped[bool] = mapped_column(default=True, server_default=text("true"))
+
+    __table_args__ = (
+        CheckConstraint("uses > 0 AND uses <= 1000", name="uses"),
+        CheckConstraint("price > 0", name="price_positive"),
+        CheckConstraint("validity_days IS NULL OR validity_days > 0", name="validity_positive"),
+        Index("ix_card_count_products_program", "program_id", "created_at"),
+    )
+
+
+class CountPass(IdMixin, Base):
+    """One bought count card on a member's card: pending until paid, then `uses_left` counts
+    down with each use at the counter (the ledger's `uses_delta` of the pass sums to it)."""
+
+    __tablename__ = "card_count_passes"
+
+    card_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cards.id", ondelete="CASCADE"))
+    merchant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    product_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("card_count_products.id"))
+    # the product's terms when bought (a later change of the product does not alter them)
+    name: Mapped[str] = mapped_column(String(120))
+    uses_total: Mapped[int] = mapped_column(Integer)
+    uses_left: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    price: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    validity_days: Mapped[int | None] = mapped_column(Integer)
+    shop_ids: Mapped[list[uuid.UUID] | None] = mapped_column(ARRAY(Uuid()))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    provider: Mapped[str] = mapped_column(String(32))
+    provider_reference: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint("uses_left >= 0 AND uses_left <= uses_total", name="uses_left"),
+        CheckConstraint("status IN ('pending', 'active', 'failed')", name="status"),
+        CheckConstraint("status = 'active' OR uses_left = 0", name="unpaid_has_no_uses"),
+        Index("ix_card_count_passes_card", "card_id", "created_at"),
+    )
+
+
+class PhysicalCard(IdMixin, Base):
+    """A pre-printed card number a merchant imported for a program; bound to one member's
+    card once (the unique `card_id` and the conditional bind make it so)."""
+
+    __tablename__ = "card_physical_numbers"
+
+    merchant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
+    program_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("card_programs.id", ondelete="CASCADE"), index=True
+    )
+    number: Mapped[str] = mapped_column(String(19))
+    card_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("cards.id", ondelete="SET NULL"), unique=True
+    )
+    imported_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    # set once: a number whose card was deleted stays used (binding needs bound_at IS NULL)
+    bound_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    bound_by_user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+
+    __table_args__ = (
+        # numbers are the merchant's: two merchants' printers may well reuse one
+        UniqueConstraint("merchant_id", "number"),
+        CheckConstraint("number ~ '^[0-9]{8,19}$'", name="number_digits"),
     )

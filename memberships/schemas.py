@@ -145,6 +145,14 @@ class Card(BaseModel):
     bonus: Money
     has_pin: bool
     progress: Progress | None = None
+    count_passes: list[CountPass] | None = Field(
+        default=None,
+        description="Paid count cards (次卡), newest first; present in GET /v1/cards/{id}, "
+        "/v1/me/cards and count_use answers, null elsewhere",
+    )
+    physical_card_number: str | None = Field(
+        default=None, description="The bound pre-printed card number (same answers as above)"
+    )
     created_at: datetime
 
 
@@ -186,6 +194,9 @@ class LedgerEntry(BaseModel):
     staff_user_id: uuid.UUID | None
     reverses_entry_id: uuid.UUID | None
     topup_id: uuid.UUID | None
+    count_pass_id: uuid.UUID | None = None
+    uses_delta: int = Field(default=0, description="Count card uses added (+) or used (-)")
+    uses_after: int | None = Field(default=None, description="The pass's uses left after it")
     note: str | None
     created_at: datetime
 
@@ -195,11 +206,16 @@ class CounterTransactionCreate(BaseModel):
 
     card: str = Field(min_length=1, max_length=512, description="Card number or QR token")
     shop_id: uuid.UUID
-    kind: Literal["purchase", "spend_points", "spend_balance"]
+    kind: Literal["purchase", "spend_points", "spend_balance", "count_use"]
     amount: Money | None = None
     points: int | None = Field(default=None, ge=1, le=MAX_POINTS)
     pin: str | None = Field(default=None, max_length=64)
     note: str | None = Field(default=None, max_length=255)
+    pass_id: uuid.UUID | None = Field(default=None, description="count_use: the pass to use")
+    count_product_id: uuid.UUID | None = Field(
+        default=None,
+        description="count_use: use the card's pass of this product that expires first",
+    )
 
     @model_validator(mode="after")
     def _fields_for_kind(self) -> CounterTransactionCreate:
@@ -209,6 +225,8 @@ class CounterTransactionCreate(BaseModel):
             raise ValueError(f"{self.kind} needs a positive amount")
         if self.kind == "spend_points" and self.points is None:
             raise ValueError("spend_points needs points")
+        if self.kind == "count_use" and (self.pass_id is None) == (self.count_product_id is None):
+            raise ValueError("count_use needs exactly one of pass_id and count_product_id")
         return self
 
 
@@ -216,6 +234,7 @@ class CounterTransaction(BaseModel):
     entry: LedgerEntry
     card: Card
     discount: Money | None = None
+    count_pass: CountPass | None = Field(default=None, description="count_use: the pass after")
 
 
 class AdjustmentCreate(BaseModel):
@@ -313,3 +332,94 @@ class Design(BaseModel):
     has_background_image: bool
     has_logo: bool
     updated_at: datetime
+
+
+class CountProductCreate(BaseModel):
+    """次卡, e.g. 10 haircuts for the price of 8."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=120)
+    uses: int = Field(ge=1, le=1000)
+    price: Money
+    validity_days: int | None = Field(default=None, ge=1, le=3660)
+    shop_ids: list[uuid.UUID] | None = Field(
+        default=None, min_length=1, max_length=200, description="Only at these shops (default all)"
+    )
+
+    @field_validator("price")
+    @classmethod
+    def _positive(cls, value: Money) -> Money:
+        if value.amount <= 0 or value.amount > MAX_AMOUNT // 1000:
+            raise ValueError("a price must be positive and at most 1,000,000,000 minor units")
+        return value
+
+
+class CountProduct(BaseModel):
+    id: uuid.UUID
+    program_id: uuid.UUID
+    name: str
+    uses: int
+    price: Money
+    validity_days: int | None
+    shop_ids: list[uuid.UUID] | None
+    active: bool
+    created_at: datetime
+
+
+class CountPassCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    product_id: uuid.UUID
+
+
+class CountPass(BaseModel):
+    id: uuid.UUID
+    card_id: uuid.UUID
+    product_id: uuid.UUID
+    name: str
+    uses_total: int
+    uses_left: int
+    price: Money
+    status: Literal["pending", "active", "failed", "expired", "used_up"] = Field(
+        description="active = paid, not expired and uses left"
+    )
+    shop_ids: list[uuid.UUID] | None
+    expires_at: datetime | None
+    activated_at: datetime | None
+    created_at: datetime
+    payment: PaymentInstructions | None = Field(
+        default=None, description="How to pay (the answer to the purchase only)"
+    )
+
+
+class PhysicalCardBind(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    number: str = Field(min_length=1, max_length=40, description="Pre-printed card number")
+
+
+class PhysicalCardBinding(BaseModel):
+    number: str
+    card_id: uuid.UUID
+    program_id: uuid.UUID
+    bound_at: datetime
+
+
+class RejectedRow(BaseModel):
+    row: int
+    number: str
+    reason: str
+
+
+class PhysicalCardImport(BaseModel):
+    rows: int
+    imported: int
+    rejected_total: int
+    rejected_by_reason: dict[str, int]
+    rejected: list[RejectedRow] = Field(description="The first 1000 rejected rows")
+
+
+# Card and CounterTransaction refer to CountPass, defined after them
+Card.model_rebuild()
+CounterTransaction.model_rebuild()

@@ -10,6 +10,14 @@ from memberships.service.cards import (
     tier_members,
 )
 from memberships.service.counter import counter_transaction
+from memberships.service.counts import (
+    COUNT_PASS_PREFIX,
+    apply_count_pass_event,
+    buy_count_pass,
+    card_count_passes,
+    create_count_product,
+    list_count_products,
+)
 from memberships.service.designs import card_png, get_design, preview_png, set_design
 from memberships.service.expiry import expire_card_points, expire_points
 from memberships.service.ledger import (
@@ -26,6 +34,12 @@ from memberships.service.orders import (
     return_order_points,
     spend_points_for_order,
 )
+from memberships.service.physical import (
+    ImportTally,
+    bind_physical_card,
+    import_batch,
+    import_physical_cards,
+)
 from memberships.service.programs import (
     create_program,
     get_program,
@@ -40,6 +54,16 @@ from memberships.service.topups import (
 )
 
 __all__ = [
+    "COUNT_PASS_PREFIX",
+    "ImportTally",
+    "apply_count_pass_event",
+    "bind_physical_card",
+    "buy_count_pass",
+    "card_count_passes",
+    "create_count_product",
+    "import_batch",
+    "import_physical_cards",
+    "list_count_products",
     "OrderCard",
     "OrderEarning",
     "card_for_order",

@@ -18,8 +18,14 @@ from core.settings import Settings
 from core.signing import SignatureInvalid, sign, verify
 from customers.service import record_activity
 from memberships import cardnumbers, rules, schemas
-from memberships.models import Card
-from memberships.repository import CardContext, CardRepository, ProgramRepository
+from memberships.models import Card, CountPass
+from memberships.repository import (
+    CardContext,
+    CardRepository,
+    CountRepository,
+    PhysicalCardRepository,
+    ProgramRepository,
+)
 from memberships.service.cursors import time_id_cursor
 from memberships.service.errors import (
     CardExists,
@@ -47,8 +53,58 @@ def months_ago(now: datetime, months: int) -> datetime:
             day -= 1
 
 
+def count_pass_schema(
+    found: CountPass, now: datetime, payment: schemas.PaymentInstructions | None = None
+) -> schemas.CountPass:
+    status = found.status
+    if status == "active" and found.expires_at is not None and found.expires_at <= now:
+        status = "expired"
+    elif status == "active" and found.uses_left == 0:
+        status = "used_up"
+    return schemas.CountPass(
+        id=found.id,
+        card_id=found.card_id,
+        product_id=found.product_id,
+        name=found.name,
+        uses_total=found.uses_total,
+        uses_left=found.uses_left,
+        price=Money.of(found.price, found.currency),
+        status=status,  # type: ignore[arg-type]
+        shop_ids=found.shop_ids,
+        expires_at=found.expires_at,
+        activated_at=found.activated_at,
+        created_at=found.created_at,
+        payment=payment,
+    )
+
+
+@dataclass(frozen=True)
+class CardExtras:
+    """What a card's full view adds: its paid count passes and bound physical number."""
+
+    passes: list[schemas.CountPass]
+    physical_number: str | None
+
+
+async def card_extras(
+    session: AsyncSession, card_ids: list[uuid.UUID], now: datetime
+) -> dict[uuid.UUID, CardExtras]:
+    if not card_ids:
+        return {}
+    passes = await CountRepository(session).passes_of_cards(card_ids, paid_only=True)
+    numbers = await PhysicalCardRepository(session).number_of_cards(card_ids)
+    return {
+        cid: CardExtras([count_pass_schema(p, now) for p in passes[cid]], numbers.get(cid))
+        for cid in card_ids
+    }
+
+
 def card_schema(
-    card: Card, ctx: CardContext, *, progress: schemas.Progress | None = None
+    card: Card,
+    ctx: CardContext,
+    *,
+    progress: schemas.Progress | None = None,
+    extras: CardExtras | None = None,
 ) -> schemas.Card:
     currency = card.currency
     return schemas.Card(
@@ -68,6 +124,8 @@ def card_schema(
         bonus=Money.of(card.bonus, currency),
         has_pin=card.pin_hash is not None,
         progress=progress,
+        count_passes=extras.passes if extras else None,
+        physical_card_number=extras.physical_number if extras else None,
         created_at=card.created_at,
     )
 
@@ -172,7 +230,8 @@ async def get_card(
 ) -> schemas.Card:
     ctx = (await access_card(session, card_id=card_id, user_id=user_id)).ctx
     progress = await _progress(session, [ctx], now)
-    return card_schema(ctx.card, ctx, progress=progress[ctx.card.id])
+    extras = await card_extras(session, [ctx.card.id], now)
+    return card_schema(ctx.card, ctx, progress=progress[ctx.card.id], extras=extras[ctx.card.id])
 
 
 async def my_cards(
@@ -184,8 +243,12 @@ async def my_cards(
         rows, limit, lambda c: {"t": c.card.created_at.isoformat(), "id": str(c.card.id)}
     )
     progress = await _progress(session, items, now)
+    extras = await card_extras(session, [c.card.id for c in items], now)
     return schemas.Page[schemas.Card](
-        items=[card_schema(c.card, c, progress=progress[c.card.id]) for c in items],
+        items=[
+            card_schema(c.card, c, progress=progress[c.card.id], extras=extras[c.card.id])
+            for c in items
+        ],
         next_cursor=next_cursor,
     )
 

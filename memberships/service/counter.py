@@ -1,5 +1,6 @@
-"""Counter transactions: a clerk identifies the card (typed number or dynamic QR) and records a
-purchase (tier discount, then points), or spends points or stored value (PIN required)."""
+"""Counter transactions: a clerk identifies the card (typed card number, a bound pre-printed
+number, or the dynamic QR) and records a purchase (tier discount, then points), spends points
+or stored value (PIN required), or uses a count card (次卡)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ from accounts import service as accounts
 from core.money import Money
 from core.settings import Settings
 from customers.service import record_activity
-from memberships import cardnumbers, rules, schemas
-from memberships.repository import CardContext, CardRepository
-from memberships.service.cards import card_schema, read_qr_token
+from memberships import cardnumbers, physical, rules, schemas
+from memberships.repository import CardContext, CardRepository, PhysicalCardRepository
+from memberships.service.cards import card_extras, card_schema, count_pass_schema, read_qr_token
+from memberships.service.counts import use_count_pass
 from memberships.service.errors import (
     CardNotFound,
     CurrencyMismatch,
@@ -48,10 +50,17 @@ async def _identify(
         "shop_owned": merchants.shop_of_merchant_sql,
     }
     if number.isdigit():
-        if not cardnumbers.is_valid_card_number(number):
-            raise CardNotFound("No card has this number (check the digits)")
-        found = await repo.counter_context(card_number=number, **checks)
         token_id = None
+        if cardnumbers.is_valid_card_number(number) and physical.in_virtual_range(number):
+            found = await repo.counter_context(card_number=number, **checks)
+        elif physical.looks_physical(number):
+            # a pre-printed number: only among the numbers of the counter's merchant
+            card_id = await PhysicalCardRepository(session).card_at_shop(
+                number, shop_id=shop_id, shop_owned=merchants.shop_of_merchant_sql
+            )
+            found = await repo.counter_context(card_id=card_id, **checks) if card_id else None
+        else:
+            raise CardNotFound("No card has this number (check the digits)")
     else:
         claim = read_qr_token(settings, raw, now)
         found = await repo.counter_context(card_id=claim.card_id, **checks)
@@ -90,7 +99,14 @@ async def counter_transaction(
         )
 
     discount: int | None = None
-    if data.kind == "purchase":
+    count_pass: schemas.CountPass | None = None
+    if data.kind == "count_use":
+        entry, used = await use_count_pass(
+            session, ctx=ctx, data=data, staff_user_id=staff_user_id, now=now
+        )
+        count_pass = count_pass_schema(used, now)
+        spend = 0
+    elif data.kind == "purchase":
         assert data.amount is not None
         paid, discount = rules.discounted(data.amount.amount, ctx.tier.discount_percent)
         earned = rules.points_earned(paid, ctx.tier.earn_points_per_unit)
@@ -162,8 +178,12 @@ async def counter_transaction(
         reference_id=entry.id,
         tier=ctx.tier.code,  # after a possible upgrade by this purchase
     )
+    extras = None
+    if count_pass is not None:  # the clerk shows the member what is left on every pass
+        extras = (await card_extras(session, [card.id], now))[card.id]
     return schemas.CounterTransaction(
         entry=entry_schema(entry),
-        card=card_schema(card, ctx),
+        card=card_schema(card, ctx, extras=extras),
         discount=Money.of(discount, currency) if discount is not None else None,
+        count_pass=count_pass,
     )

@@ -116,3 +116,83 @@ class AlreadyReversed(Conflict):
 class NotReversible(Conflict):
     code = "transaction_not_reversible"
     title, title_zh = "Only counter transactions can be reversed", "该记录不可撤销"
+
+
+class CountProductNotFound(NotFound):
+    code, title, title_zh = "count_product_not_found", "Count card product not found", "次卡不存在"
+
+
+class CountProductInactive(Conflict):
+    code, title, title_zh = (
+        "count_product_inactive",
+        "This count card is no longer sold",
+        "该次卡已停售",
+    )
+
+
+class CountPassNotFound(NotFound):
+    code, title, title_zh = (
+        "count_pass_not_found",
+        "The card holds no such paid count card",
+        "该会员卡没有此次卡",
+    )
+
+
+class CountPassExhausted(Conflict):
+    code, title, title_zh = (
+        "count_pass_exhausted",
+        "The count card has no uses left",
+        "次卡次数已用完",
+    )
+
+
+class CountPassExpired(Conflict):
+    code, title, title_zh = "count_pass_expired", "The count card has expired", "次卡已过期"
+
+
+class CountPassShopExcluded(Conflict):
+    code, title, title_zh = (
+        "count_pass_shop_excluded",
+        "The count card cannot be used at this shop",
+        "该次卡不适用于本门店",
+    )
+
+
+class PhysicalCardNotFound(NotFound):
+    code, title, title_zh = (
+        "physical_card_not_found",
+        "No unbound pre-printed card of this program has this number",
+        "该实体卡号不存在",
+    )
+
+
+class PhysicalCardBound(Conflict):
+    code, title, title_zh = (
+        "physical_card_bound",
+        "This pre-printed card number is already bound",
+        "该实体卡号已绑定",
+    )
+
+
+class CardHasPhysicalCard(Conflict):
+    code, title, title_zh = (
+        "card_has_physical_card",
+        "The card already has a pre-printed number bound",
+        "该会员卡已绑定实体卡",
+    )
+
+
+class PhysicalCardInvalid(InvalidInput):
+    code, title, title_zh = (
+        "physical_card_invalid",
+        "Not a valid pre-printed card number",
+        "实体卡号无效",
+    )
+
+
+class PhysicalImportInvalid(InvalidInput):
+    code, title, title_zh = (
+        "physical_card_import_invalid",
+        "The card number file cannot be read",
+        "卡号文件无法读取",
+    )

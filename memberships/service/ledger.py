@@ -22,6 +22,7 @@ from memberships.models import Card, LedgerEntry
 from memberships.repository import (
     CardContext,
     CardRepository,
+    CountRepository,
     LedgerRepository,
     ProgramRepository,
     Totals,
@@ -38,7 +39,16 @@ from memberships.service.errors import (
 )
 from memberships.service.programs import tier_rule
 
-REVERSIBLE_KINDS = frozenset({"earn", "spend_points", "spend_balance"})
+
+async def give_back_use(session: AsyncSession, *, pass_id: uuid.UUID) -> int:
+    """One use back on a pass (a reversed count_use): its uses left after."""
+    given = await CountRepository(session).give_back(pass_id)
+    if given is None:  # uses_left == uses_total: cannot happen while the use is unreversed
+        raise NotReversible("The count card already has all its uses")
+    return given.uses_left
+
+
+REVERSIBLE_KINDS = frozenset({"earn", "spend_points", "spend_balance", "count_use"})
 
 
 async def post_entry(
@@ -56,6 +66,9 @@ async def post_entry(
     staff_user_id: uuid.UUID | None = None,
     reverses_entry_id: uuid.UUID | None = None,
     topup_id: uuid.UUID | None = None,
+    count_pass_id: uuid.UUID | None = None,
+    uses_delta: int = 0,
+    uses_after: int | None = None,
     note: str | None = None,
 ) -> tuple[LedgerEntry, Totals]:
     # the conditional card UPDATE and the entry INSERT are one statement (one round trip)
@@ -75,6 +88,9 @@ async def post_entry(
             "staff_user_id": staff_user_id,
             "reverses_entry_id": reverses_entry_id,
             "topup_id": topup_id,
+            "count_pass_id": count_pass_id,
+            "uses_delta": uses_delta,
+            "uses_after": uses_after,
             "note": note,
         },
         points=points,
@@ -116,6 +132,9 @@ def entry_schema(entry: LedgerEntry) -> schemas.LedgerEntry:
         staff_user_id=entry.staff_user_id,
         reverses_entry_id=entry.reverses_entry_id,
         topup_id=entry.topup_id,
+        count_pass_id=entry.count_pass_id,
+        uses_delta=entry.uses_delta,
+        uses_after=entry.uses_after,
         note=entry.note,
         created_at=entry.created_at,
     )
@@ -216,6 +235,10 @@ async def reverse_transaction(
         raise AlreadyReversed()
     ctx = await CardRepository(session).context(card_id=original.card_id)
     assert ctx is not None  # the ledger row references it
+    uses_after: int | None = None
+    if original.count_pass_id is not None:
+        # the pass's row lock before the card's, the order every count-card path takes
+        uses_after = await give_back_use(session, pass_id=original.count_pass_id)
     entry, _ = await post_entry(
         session,
         card=ctx.card,
@@ -229,6 +252,9 @@ async def reverse_transaction(
         shop_id=original.shop_id,
         staff_user_id=user_id,
         reverses_entry_id=original.id,
+        count_pass_id=original.count_pass_id,
+        uses_delta=-original.uses_delta,
+        uses_after=uses_after,
         note=note,
     )
     return schemas.CounterTransaction(entry=entry_schema(entry), card=card_schema(ctx.card, ctx))

@@ -27,6 +27,7 @@ PUBLIC = {
     ("GET", "/v1/campaigns/{campaign_id}"),
     ("GET", "/v1/programs/{program_id}"), ("GET", "/v1/programs/{program_id}/design"),
     ("GET", "/v1/programs/{program_id}/design/preview.png"),
+    ("GET", "/v1/programs/{program_id}/count-products"),
     ("GET", "/v1/offerings/{offering_id}/booking-rule"), ("GET", "/v1/shops/{shop_id}/slots"),
 }  # fmt: skip
 

@@ -95,3 +95,30 @@ async def counter(
 @pytest.fixture
 async def setup(client: ApiClient) -> Setup:
     return await make_setup(client)
+
+
+async def count_product(
+    client: ApiClient, setup: Setup, uses: int = 10, price: int = 40_000, **fields: Any
+) -> dict[str, Any]:
+    body = {"name": "洗剪吹10次卡", "uses": uses, "price": money(price), **fields}
+    r = await client.post(
+        f"/v1/programs/{setup.program_id}/count-products", json=body, headers=setup.manager.headers
+    )
+    assert r.status_code == 201, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+async def bought_pass(
+    client: ApiClient, settings: Any, member: Actor, card_id: str, product_id: str
+) -> dict[str, Any]:
+    """A count pass bought and paid (pending → active through the signed callback)."""
+    from tests.memberships.test_topups import callback, post_callback
+
+    r = await client.post(
+        f"/v1/cards/{card_id}/count-passes", json={"product_id": product_id}, headers=member.headers
+    )
+    assert r.status_code == 201, r.text
+    r = await post_callback(client, *callback(settings, r.json()["payment"]["reference"]))
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "active", r.text
+    return r.json()  # type: ignore[no-any-return]

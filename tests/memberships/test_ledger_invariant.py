@@ -1,5 +1,6 @@
 """After a random concurrent mixed workload, every card's totals equal its ledger's sums, each
-entry's running totals follow from the one before, and nothing ever went negative."""
+entry's running totals follow from the one before, and nothing ever went negative; the same for
+every count card's uses (its `uses_left` is the sum of its entries' `uses_delta`)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,17 @@ from typing import Any
 from sqlalchemy import select
 
 from core.settings import Settings
-from memberships.models import Card, LedgerEntry
+from memberships.models import Card, CountPass, LedgerEntry
 from tests.helpers import ApiClient
-from tests.memberships.conftest import counter, join, make_setup, money, set_pin
+from tests.memberships.conftest import (
+    bought_pass,
+    count_product,
+    counter,
+    join,
+    make_setup,
+    money,
+    set_pin,
+)
 from tests.memberships.test_topups import callback, post_callback, topped_up
 
 OPERATIONS = 160
@@ -26,11 +35,13 @@ async def test_totals_equal_ledger_sums_after_concurrent_mixed_workload(
 ) -> None:
     rng = random.Random(6)
     setup = await make_setup(client, bonus_spend_rule="proportional")
+    product = await count_product(client, setup, uses=12)
     cards: list[tuple[Any, dict[str, Any]]] = []
     for _ in range(4):
         member, card = await join(client, setup)
         await set_pin(client, member, card["id"])
         await topped_up(client, test_settings, member, card["id"], 50_000)
+        await bought_pass(client, test_settings, member, card["id"], product["id"])
         cards.append((member, card))
     seed_entries = []
     for _member, card in cards:
@@ -38,12 +49,31 @@ async def test_totals_equal_ledger_sums_after_concurrent_mixed_workload(
             client, setup.clerk, setup, card["card_number"], "purchase", amount=money(30_000)
         )
         seed_entries.append(r.json()["entry"]["id"])
+        r = await counter(
+            client, setup.clerk, setup, card["card_number"], "count_use",
+            count_product_id=product["id"],
+        )  # fmt: skip
+        seed_entries.append(r.json()["entry"]["id"])
 
     async def one(i: int) -> int:
         member, card = rng.choice(cards)
         number = card["card_number"]
         roll = rng.random()
-        if roll < 0.3:
+        if roll < 0.12:  # a count-card use (passes run out: then 409 count_pass_exhausted)
+            r = await counter(
+                client, setup.clerk, setup, number, "count_use", count_product_id=product["id"]
+            )
+        elif roll < 0.15:  # another pass bought and paid
+            r = await client.post(
+                f"/v1/cards/{card['id']}/count-passes",
+                json={"product_id": product["id"]},
+                headers=member.headers,
+            )
+            assert r.status_code == 201, r.text
+            r = await post_callback(
+                client, *callback(test_settings, r.json()["payment"]["reference"])
+            )
+        elif roll < 0.3:
             r = await counter(
                 client, setup.clerk, setup, number, "purchase", amount=money(rng.randint(1, 20_000))
             )
@@ -94,6 +124,7 @@ async def test_totals_equal_ledger_sums_after_concurrent_mixed_workload(
                 "insufficient_points",
                 "insufficient_balance",
                 "transaction_already_reversed",
+                "count_pass_exhausted",
             )
         return r.status_code
 
@@ -139,3 +170,25 @@ async def test_totals_equal_ledger_sums_after_concurrent_mixed_workload(
             .all()
         )
     assert len(reversed_ids) == len(set(reversed_ids)) <= len(seed_entries)
+
+    # count cards: uses never below zero nor above what was bought, running uses consistent
+    async with sessionmaker() as session:
+        passes = (await session.execute(select(CountPass))).scalars().all()
+        assert len(passes) >= 4
+        for held in passes:
+            entries = (
+                (
+                    await session.execute(
+                        select(LedgerEntry)
+                        .where(LedgerEntry.count_pass_id == held.id)
+                        .order_by(LedgerEntry.seq)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            uses = 0
+            for entry in entries:
+                uses += entry.uses_delta
+                assert entry.uses_after == uses and 0 <= uses <= held.uses_total
+            assert held.uses_left == uses

@@ -272,3 +272,9 @@ async def refund_stored_value(
     return await service.refund_stored_value(
         session, provider=provider, card_id=card_id, user_id=principal.user_id, now=utcnow()
     )
+
+
+# count cards and physical card numbers: their own room, same prefix
+from memberships.routes.counts import router as _counts_router  # noqa: E402
+
+router.include_router(_counts_router)

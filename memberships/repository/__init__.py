@@ -1,4 +1,5 @@
-"""Every query of the memberships package."""
+"""Every query of the memberships package (count cards and physical numbers in their own
+modules, re-exported here)."""
 
 from __future__ import annotations
 
@@ -45,6 +46,9 @@ _LEDGER_VALUES = (
     "staff_user_id",
     "reverses_entry_id",
     "topup_id",
+    "count_pass_id",
+    "uses_delta",
+    "uses_after",
     "note",
 )
 
@@ -314,6 +318,7 @@ class CardRepository:
         (and nothing written) when a total would go negative. `values` are the entry's
         columns in `_LEDGER_VALUES`."""
         params = {f"p_{name}": values.get(name) for name in _LEDGER_VALUES}
+        params["p_uses_delta"] = values.get("uses_delta") or 0
         params.update(
             p_id=new_id(),
             p_points=points,
@@ -444,7 +449,7 @@ class LedgerRepository:
                 LedgerEntry.id == entry_id,
                 LedgerEntry.shop_id == shop_id,
                 Card.user_id == user_id,
-                LedgerEntry.kind.in_(("earn", "spend_points", "spend_balance")),
+                LedgerEntry.kind.in_(("earn", "spend_points", "spend_balance", "count_use")),
             )
         )
         return (await self.session.execute(stmt)).first() is not None
@@ -540,3 +545,19 @@ class TopupRepository:
         return (
             await self.session.execute(stmt, execution_options={"populate_existing": True})
         ).scalar_one_or_none()
+
+
+# the rooms of the newer concepts
+from memberships.repository.counts import CountRepository  # noqa: E402
+from memberships.repository.physical import PhysicalCardRepository  # noqa: E402
+
+__all__ = [
+    "CardContext",
+    "CardRepository",
+    "CountRepository",
+    "LedgerRepository",
+    "PhysicalCardRepository",
+    "ProgramRepository",
+    "Totals",
+    "TopupRepository",
+]

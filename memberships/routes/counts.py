@@ -1,0 +1,184 @@
+"""Routes of count cards (次卡) and pre-printed card numbers (mounted by the package router)."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Request, Response, status
+from starlette.datastructures import UploadFile
+
+from accounts.permissions import CurrentUser, SettingsDep, staff_context
+from accounts.service import MerchantNotFound
+from core.database import SessionDep
+from core.idempotency import IdempotencyKey, run_idempotent
+from core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
+from core.payments import payment_provider
+from core.timezones import utcnow
+from memberships import physical, schemas, service
+from memberships.service.errors import PhysicalImportInvalid, ProgramNotFound
+
+router = APIRouter()
+
+MAX_IMPORT_BYTES = 4 * 1024 * 1024  # ~200k numbers; larger files: `corner import-physical-cards`
+
+
+async def _program_staff(
+    session: SessionDep, principal: CurrentUser, program_id: uuid.UUID, role: str
+) -> uuid.UUID:
+    """The program's merchant, if the caller has `role` there; a stranger gets the same 404
+    as for a missing program."""
+    merchant_id = await service.program_merchant(session, program_id=program_id)
+    try:
+        await staff_context(session, principal, merchant_id, role)
+    except MerchantNotFound as exc:
+        raise ProgramNotFound() from exc
+    return merchant_id
+
+
+@router.post(
+    "/programs/{program_id}/count-products",
+    status_code=status.HTTP_201_CREATED,
+    response_model=schemas.CountProduct,
+)
+async def create_count_product(
+    program_id: uuid.UUID,
+    data: schemas.CountProductCreate,
+    principal: CurrentUser,
+    session: SessionDep,
+) -> schemas.CountProduct:
+    merchant_id = await _program_staff(session, principal, program_id, "manager")
+    return await service.create_count_product(
+        session, program_id=program_id, merchant_id=merchant_id, data=data
+    )
+
+
+@router.get(
+    "/programs/{program_id}/count-products", response_model=schemas.Page[schemas.CountProduct]
+)
+async def list_count_products(
+    program_id: uuid.UUID,
+    session: SessionDep,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+) -> schemas.Page[schemas.CountProduct]:
+    return await service.list_count_products(
+        session, program_id=program_id, cursor=cursor, limit=limit
+    )
+
+
+@router.post(
+    "/cards/{card_id}/count-passes",
+    status_code=status.HTTP_201_CREATED,
+    response_model=schemas.CountPass,
+)
+async def buy_count_pass(
+    card_id: uuid.UUID,
+    data: schemas.CountPassCreate,
+    principal: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    provider = payment_provider(settings)
+    assert provider is not None
+
+    async def run() -> schemas.CountPass:
+        return await service.buy_count_pass(
+            session,
+            provider=provider,
+            card_id=card_id,
+            user_id=principal.user_id,
+            data=data,
+            now=utcnow(),
+        )
+
+    return await run_idempotent(
+        session,
+        key=idempotency_key,
+        scope=f"card_count_pass:{principal.user_id}:{card_id}",
+        payload=data.model_dump(mode="json"),
+        status_code=status.HTTP_201_CREATED,
+        run=run,
+    )
+
+
+@router.get("/cards/{card_id}/count-passes", response_model=list[schemas.CountPass])
+async def card_count_passes(
+    card_id: uuid.UUID, principal: CurrentUser, session: SessionDep
+) -> list[schemas.CountPass]:
+    return await service.card_count_passes(
+        session, card_id=card_id, user_id=principal.user_id, now=utcnow()
+    )
+
+
+def _decode(raw: bytes) -> str:
+    # spreadsheet exports here are UTF-8 (perhaps with a BOM) or GB18030
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise PhysicalImportInvalid("The file is neither UTF-8 nor GB18030 text", loc=["body"])
+
+
+async def _upload(request: Request) -> bytes:
+    if int(request.headers.get("content-length") or 0) > MAX_IMPORT_BYTES + 64 * 1024:
+        raise PhysicalImportInvalid("The file is too large for the API", loc=["body"])
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        form = await request.form(max_files=1, max_fields=5)
+        uploads = [v for v in form.values() if isinstance(v, UploadFile)]
+        if not uploads:
+            raise PhysicalImportInvalid("Send the CSV as a file field", loc=["body", "file"])
+        raw = await uploads[0].read(MAX_IMPORT_BYTES + 1)
+    else:
+        raw = await request.body()
+    if len(raw) > MAX_IMPORT_BYTES:
+        raise PhysicalImportInvalid("The file is too large for the API", loc=["body"])
+    return raw
+
+
+@router.post(
+    "/programs/{program_id}/physical-cards",
+    response_model=schemas.PhysicalCardImport,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                    }
+                },
+            },
+        }
+    },
+)
+async def import_physical_cards(
+    program_id: uuid.UUID, request: Request, principal: CurrentUser, session: SessionDep
+) -> schemas.PhysicalCardImport:
+    """Import pre-printed card numbers (CSV: one number per row, optional header `number`);
+    bad rows are reported, the others imported."""
+    merchant_id = await _program_staff(session, principal, program_id, "manager")
+    text = _decode(await _upload(request))
+    return await service.import_physical_cards(
+        session, program_id=program_id, merchant_id=merchant_id, rows=physical.rows_of_text(text)
+    )
+
+
+@router.post(
+    "/cards/{card_id}/physical-card",
+    status_code=status.HTTP_201_CREATED,
+    response_model=schemas.PhysicalCardBinding,
+)
+async def bind_physical_card(
+    card_id: uuid.UUID,
+    data: schemas.PhysicalCardBind,
+    principal: CurrentUser,
+    session: SessionDep,
+) -> schemas.PhysicalCardBinding:
+    return await service.bind_physical_card(
+        session, card_id=card_id, user_id=principal.user_id, data=data, now=utcnow()
+    )
