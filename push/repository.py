@@ -337,8 +337,9 @@ CUSTOMER_AUDIENCE = """
     WHERE c.merchant_id = :merchant_id AND NOT coalesce(s.opted_out, false)
 """
 
-# The members of a customer segment (a SELECT user_id … built by customers.service).
-SEGMENT_AUDIENCE = """
+# The members of a segment or of membership tiers: a SELECT of distinct user_id built by the
+# package that owns them (customers.service, memberships.service through api.wiring).
+MEMBERS_AUDIENCE = """
     SELECT m.user_id,
            coalesce(s.timezone, 'Asia/Shanghai') AS timezone,
            s.quiet_from, s.quiet_to,
