@@ -1,7 +1,9 @@
 """A local stand-in for FCM's HTTP v1 API and Google's OAuth token endpoint.
 
 It records every request, checks the bearer token it issued (after verifying the service
-account's signed JWT assertion with its public key), and can answer errors per token:
+account's signed JWT assertion with its public key), keeps what each device would show (a
+message replaces a shown one with the same Android notification tag, as on a phone), and can
+answer errors per token:
 UNREGISTERED, invalid token, or a scripted sequence of statuses (429, 503...). Tests run it
 in a thread; the benchmark runs it as a subprocess (`python -m tests.push.fake_fcm`).
 """
@@ -41,6 +43,11 @@ class FakeFcmState:
     requests: list[dict[str, Any]] = field(default_factory=list)
     delivered: list[str] = field(default_factory=list)
     distinct: set[str] = field(default_factory=set)
+    # what each device shows: token -> notification identity (Android tag) -> message; a
+    # message with the tag of a shown notification replaces it, as Android does
+    trays: dict[str, dict[str, dict[str, Any]]] = field(default_factory=lambda: defaultdict(dict))
+    # token -> data.delivery_id of every message accepted for it
+    delivery_ids: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     token_requests: int = 0
     issued: set[str] = field(default_factory=set)
     first_at: float | None = None
@@ -55,10 +62,25 @@ class FakeFcmState:
         self.requests.clear()
         self.delivered.clear()
         self.distinct.clear()
+        self.trays.clear()
+        self.delivery_ids.clear()
         self.first_at = self.last_at = None
 
     def delivered_counts(self) -> Counter[str]:
         return Counter(self.delivered)
+
+    def shown_counts(self) -> Counter[str]:
+        """Notifications each device shows (after replacements by identity)."""
+        return Counter({token: len(tray) for token, tray in self.trays.items()})
+
+    def accept(self, device: str, message: dict[str, Any]) -> None:
+        self.delivered.append(device)
+        self.distinct.add(device)
+        tag = message.get("android", {}).get("notification", {}).get("tag")
+        self.trays[device][tag or f"untagged-{next(self._ids)}"] = message
+        delivery_id = message.get("data", {}).get("delivery_id")
+        if delivery_id is not None:
+            self.delivery_ids[device].append(delivery_id)
 
 
 def _error(status: int, code: str, message: str, fcm_code: str | None = None) -> JSONResponse:
@@ -121,8 +143,7 @@ def create_app(state: FakeFcmState) -> Starlette:
                 status, ("UNAVAILABLE", "UNAVAILABLE")
             )
             return _error(status, kind[0], "scripted failure", kind[1])
-        state.delivered.append(device)
-        state.distinct.add(device)
+        state.accept(device, message)
         state.last_at = time.perf_counter()
         project = request.path_params["project"]
         return JSONResponse({"name": f"projects/{project}/messages/{next(state._ids)}"})
@@ -133,6 +154,7 @@ def create_app(state: FakeFcmState) -> Starlette:
                 "requests": len(state.requests),
                 "delivered": len(state.delivered),
                 "distinct": len(state.distinct),
+                "shown": sum(state.shown_counts().values()),
                 "first_at": state.first_at,
                 "last_at": state.last_at,
             }
