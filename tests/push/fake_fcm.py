@@ -36,6 +36,8 @@ from starlette.routing import Route
 class FakeFcmState:
     public_key_pem: bytes | None = None
     delay_seconds: float = 0.0
+    delay_after: int = 0  # only requests after this many are delayed
+    pending: int = 0  # requests being answered
     unregistered: set[str] = field(default_factory=set)
     invalid: set[str] = field(default_factory=set)
     # token -> statuses to answer, one per request, before succeeding
@@ -56,6 +58,7 @@ class FakeFcmState:
 
     def reset(self) -> None:
         self.delay_seconds = 0.0
+        self.delay_after = 0
         self.unregistered.clear()
         self.invalid.clear()
         self.script.clear()
@@ -125,8 +128,15 @@ def create_app(state: FakeFcmState) -> Starlette:
         now = time.perf_counter()
         state.first_at = state.first_at or now
         state.requests.append(body)
-        if state.delay_seconds:
-            await asyncio.sleep(state.delay_seconds)
+        state.pending += 1
+        try:
+            if state.delay_seconds and len(state.requests) > state.delay_after:
+                await asyncio.sleep(state.delay_seconds)
+            return answer(request, device, message)
+        finally:
+            state.pending -= 1
+
+    def answer(request: Request, device: str, message: dict[str, Any]) -> Response:
         if device in state.unregistered:
             return _error(404, "NOT_FOUND", "Requested entity was not found.", "UNREGISTERED")
         if device in state.invalid:
