@@ -7,12 +7,14 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+import httpx
+from firebase_admin import exceptions
 from sqlalchemy import text
 
 from core.timezones import utcnow
 from push import repository, schemas, service
 from push.service.outbox import requeue_stale_sends
-from push.service.senders import LogPushSender, Senders, build_senders
+from push.service.senders import LogPushSender, Outcome, Senders, _classify, build_senders
 from tests.helpers import ApiClient
 from tests.push.conftest import Pipeline, merchant_with_shop, offer_body, offset, subscriber
 from tests.push.fake_fcm import FakeFcmServer
@@ -291,3 +293,12 @@ async def test_log_sink_without_credentials_and_expiry(
     await pipeline.drain(pipeline.consumer(log_senders))
     rows = await pipeline.deliveries(second["id"])
     assert [(row["status"], row["error"]) for row in rows] == [("failed", "expired")]
+
+
+def test_a_lost_answer_is_retried_not_given_up() -> None:
+    """A read timeout may hide an accepted message: it is sent again (same identity), like a
+    crash mid-send; a request that never left is retried as well."""
+    lost = _classify(exceptions.DeadlineExceededError("timed out", cause=httpx.ReadTimeout("t")))
+    assert (lost.outcome, lost.error) == (Outcome.RETRY, "outcome_unknown:ReadTimeout")
+    never_left = _classify(exceptions.UnavailableError("down", cause=httpx.ConnectError("c")))
+    assert (never_left.outcome, never_left.error) == (Outcome.RETRY, "not_sent:ConnectError")
