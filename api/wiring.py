@@ -2,6 +2,7 @@
 
 - nearby `has_offers` (merchants) asks coupons whether a shop has a claimable campaign;
 - coupon audiences of kind `tiers` (memberships) and `segment` (customers);
+- flash-offer audiences of kind `tiers` (push asks memberships for the tier members' SELECT);
 - the counter's lookup (coupons) recognises order codes and QRs (orders);
 - payment provider callbacks: `ord_…` references to orders, `cnt_…` to count-card purchases,
   anything else to card top-ups.
@@ -24,6 +25,7 @@ from customers import service as customers
 from memberships import service as memberships
 from merchants import service as merchants
 from orders import service as orders
+from push import service as push
 
 
 def claimable_offer_sql() -> str:
@@ -85,6 +87,7 @@ def wire_packages() -> None:
     coupons.register_audience_resolver(
         "segment", coupons.AudienceResolver(contains=_in_segment, members=_segment_members)
     )
+    push.register_tier_audience(memberships.tier_members_select)
     payments.register_callback_handler("", memberships.apply_topup_event)
     payments.register_callback_handler(orders.REFERENCE_PREFIX, orders.apply_payment_event)
     payments.register_callback_handler(

@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     push_batch_size: int = 500  # tokens per FCM call (FCM's maximum is 500)
     push_consumer_concurrency: int = 4  # batches a worker sends at once
     push_reclaim_idle_seconds: int = 60  # queue entries of a dead worker are taken over after
+    # deliveries a worker claimed are leased to it; a live worker renews the lease while it
+    # sends, a dead one's expire and are sent again (same identity: the device shows one)
+    push_send_lease_seconds: float = Field(default=30.0, gt=0)
 
     @property
     def async_database_url(self) -> str:

@@ -7,7 +7,7 @@ from datetime import timedelta
 from core.jobs import JobContext, job
 from core.timezones import utcnow
 from push import service
-from push.service.outbox import Consumer, abandon_stale_sends, dispatch_due
+from push.service.outbox import Consumer, dispatch_due
 from push.service.reminders import send_booking_reminders
 from push.service.senders import build_senders
 
@@ -42,11 +42,6 @@ async def push_booking_reminders(ctx: JobContext) -> int:
         return await send_booking_reminders(
             session, sender=consumer_for(ctx).senders.push, now=utcnow()
         )
-
-
-@job("push_abandon_stale_sends", interval_seconds=60)
-async def push_abandon_stale_sends(ctx: JobContext) -> int:
-    return await abandon_stale_sends(ctx.sessionmaker, utcnow())
 
 
 @job("push_learn_areas", interval_seconds=30)

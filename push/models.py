@@ -173,6 +173,10 @@ class FlashOffer(IdMixin, Base):
     audience_kind: Mapped[str] = mapped_column(String(16))
     audience_radius_m: Mapped[int | None] = mapped_column(Integer)
     segment_id: Mapped[uuid.UUID | None] = mapped_column(Uuid())
+    # kind `tiers`: membership tier codes of the merchant's programs (all, or one program's);
+    # no FK to programs because they live in the memberships package
+    tier_codes: Mapped[list[str] | None] = mapped_column(ARRAY(String(32)))
+    program_id: Mapped[uuid.UUID | None] = mapped_column(Uuid())
     title: Mapped[str] = mapped_column(String(80))
     body: Mapped[str] = mapped_column(String(500))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -184,7 +188,12 @@ class FlashOffer(IdMixin, Base):
 
     __table_args__ = (
         CheckConstraint(
-            "audience_kind IN ('nearby', 'customers', 'segment')", name="audience_kind"
+            "audience_kind IN ('nearby', 'customers', 'segment', 'tiers')", name="audience_kind"
+        ),
+        CheckConstraint(
+            "(audience_kind = 'tiers') = (tier_codes IS NOT NULL)"
+            " AND (program_id IS NULL OR audience_kind = 'tiers')",
+            name="tiers",
         ),
         Index("ix_flash_offers_merchant_created", "merchant_id", "created_at"),
     )

@@ -337,8 +337,9 @@ CUSTOMER_AUDIENCE = """
     WHERE c.merchant_id = :merchant_id AND NOT coalesce(s.opted_out, false)
 """
 
-# The members of a customer segment (a SELECT user_id … built by customers.service).
-SEGMENT_AUDIENCE = """
+# The members of a segment or of membership tiers: a SELECT of distinct user_id built by the
+# package that owns them (customers.service, memberships.service through api.wiring).
+MEMBERS_AUDIENCE = """
     SELECT m.user_id,
            coalesce(s.timezone, 'Asia/Shanghai') AS timezone,
            s.quiet_from, s.quiet_to,
@@ -606,36 +607,79 @@ async def claim_batch(
     return [ClaimedDelivery(*r) for r in rows]
 
 
+# A claim is (delivery id, attempts after claiming it): `attempts` grows with every claim, so
+# it fences a worker's writes to the deliveries it claimed. A worker whose lease expired and
+# whose deliveries another worker claimed again can no longer renew or record them.
+Claim = tuple[int, int]
+
+_CLAIMS = "unnest(CAST(:ids AS bigint[]), CAST(:attempts AS smallint[]))"
+
+
+def _claim_params(claims: list[Claim]) -> dict[str, list[int]]:
+    return {"ids": [c[0] for c in claims], "attempts": [c[1] for c in claims]}
+
+
+async def renew_leases(session: AsyncSession, *, claims: list[Claim], lease_until: datetime) -> int:
+    """Extend the lease of the deliveries this worker still holds (it is alive and sending)."""
+    if not claims:
+        return 0
+    result = await session.execute(
+        text(f"""
+            UPDATE flash_offer_deliveries d SET lease_until = :lease_until
+            FROM {_CLAIMS} AS c(id, attempts)
+            WHERE d.id = c.id AND d.attempts = c.attempts AND d.status = 'sending'
+        """),
+        _claim_params(claims) | {"lease_until": lease_until},
+    )
+    return result.rowcount  # type: ignore[attr-defined, no-any-return]
+
+
 async def finish_deliveries(
     session: AsyncSession,
     *,
-    ids: list[int],
+    claims: list[Claim],
     status: str,
     now: datetime,
     error: str | None = None,
-) -> None:
-    if not ids:
-        return
-    values: dict[str, Any] = {"status": status, "lease_until": None, "error": error}
-    if status == "sent":
-        values["sent_at"] = now
-    stmt = update(Delivery).where(Delivery.id.in_(ids), Delivery.status == "sending")
-    await session.execute(stmt.values(**values))
+) -> int:
+    """Record the transport's answer for deliveries this worker claimed.
+
+    Also when their lease expired and they were put back to `retry` meanwhile (a stalled
+    worker): the answer is newer than that guess, and recording it spares the resend. Not
+    once another worker claimed them again (`attempts` moved on): that worker records.
+    """
+    if not claims:
+        return 0
+    result = await session.execute(
+        text(f"""
+            UPDATE flash_offer_deliveries d
+            SET status = CAST(:status AS varchar), lease_until = NULL,
+                error = CAST(:error AS text),
+                sent_at = CASE WHEN CAST(:status AS varchar) = 'sent'
+                               THEN CAST(:now AS timestamptz) ELSE d.sent_at END
+            FROM {_CLAIMS} AS c(id, attempts)
+            WHERE d.id = c.id AND d.attempts = c.attempts AND d.status IN ('sending', 'retry')
+        """),
+        _claim_params(claims) | {"status": status, "now": now, "error": error},
+    )
+    return result.rowcount  # type: ignore[attr-defined, no-any-return]
 
 
 async def schedule_retries(
-    session: AsyncSession, *, retry_at: dict[int, datetime], error: str
+    session: AsyncSession, *, retry_at: dict[Claim, datetime], error: str
 ) -> None:
     if not retry_at:
         return
+    claims = list(retry_at)
     await session.execute(
         text("""
             UPDATE flash_offer_deliveries d
             SET status = 'retry', next_attempt_at = r.at, lease_until = NULL, error = :error
-            FROM unnest(CAST(:ids AS bigint[]), CAST(:ats AS timestamptz[])) AS r(id, at)
-            WHERE d.id = r.id AND d.status = 'sending'
+            FROM unnest(CAST(:ids AS bigint[]), CAST(:attempts AS smallint[]),
+                        CAST(:ats AS timestamptz[])) AS r(id, attempts, at)
+            WHERE d.id = r.id AND d.attempts = r.attempts AND d.status IN ('sending', 'retry')
         """),
-        {"ids": list(retry_at), "ats": list(retry_at.values()), "error": error},
+        _claim_params(claims) | {"ats": list(retry_at.values()), "error": error},
     )
 
 
@@ -652,15 +696,43 @@ async def expire_undelivered(session: AsyncSession, *, offer_id: uuid.UUID, batc
     return (await session.execute(stmt)).rowcount  # type: ignore[attr-defined, no-any-return]
 
 
-async def abandon_stale_sending(session: AsyncSession, *, now: datetime) -> int:
-    """Deliveries whose sender died mid-call: their outcome is unknown. They are failed, not
-    resent, because a resend could reach the device twice."""
-    stmt = (
-        update(Delivery)
-        .where(Delivery.status == "sending", Delivery.lease_until < now)
-        .values(status="failed", error="outcome_unknown", lease_until=None)
+@dataclass(frozen=True)
+class StaleBatch:
+    offer_id: uuid.UUID
+    channel: str
+    batch_no: int
+
+
+async def requeue_stale_sending(
+    session: AsyncSession, *, now: datetime, max_attempts: int
+) -> tuple[int, list[StaleBatch]]:
+    """Deliveries whose worker died while sending them (lease expired, not renewed): push
+    ones go back to `retry` now, to be sent again with the same identity (FCM accepts it
+    twice; the device replaces the first by the second, see push/service/outbox.py). SMS
+    has no such identity, so an SMS in doubt is failed `outcome_unknown` rather than
+    possibly sent twice; so is a push delivery out of attempts. Returns (rows, batches to
+    put back in the outbox)."""
+    rows = await session.execute(
+        text("""
+            WITH stale AS (
+              SELECT id FROM flash_offer_deliveries
+              WHERE status = 'sending' AND lease_until < :now
+              FOR UPDATE SKIP LOCKED
+            )
+            UPDATE flash_offer_deliveries d
+            SET status = CASE WHEN d.channel = 'push' AND d.attempts < :max_attempts
+                              THEN 'retry' ELSE 'failed' END,
+                error = CASE WHEN d.channel = 'push' AND d.attempts < :max_attempts
+                             THEN 'lease_expired' ELSE 'outcome_unknown' END,
+                next_attempt_at = :now, lease_until = NULL
+            FROM stale WHERE d.id = stale.id
+            RETURNING d.offer_id, d.channel, d.batch_no, d.status
+        """),
+        {"now": now, "max_attempts": max_attempts},
     )
-    return (await session.execute(stmt)).rowcount  # type: ignore[attr-defined, no-any-return]
+    found = rows.all()
+    batches = {StaleBatch(o, c, b) for o, c, b, status in found if status == "retry"}
+    return len(found), sorted(batches, key=lambda b: (str(b.offer_id), b.batch_no))
 
 
 async def devices_of_users(

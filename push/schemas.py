@@ -2,9 +2,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, time
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from core.timezones import DEFAULT_TIMEZONE, is_valid_timezone
 from geo.schemas import Crs, LatLng
@@ -140,8 +147,16 @@ class ActivityAreas(BaseModel):
     crs: Crs = "wgs84"
 
 
+TierCode = Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=r"^[a-z0-9_]+$")]
+
+
 class Audience(_In):
-    kind: Literal["nearby", "customers", "segment"]
+    """`nearby` (subscribers around the shop), `customers` (the merchant's customers),
+    `segment` (`segment_id`), or `tiers` (holders of the merchant's membership cards at
+    `tier_codes`, in every program of the merchant or only `program_id`'s), the same shape as
+    a coupon campaign's `tiers` audience."""
+
+    kind: Literal["nearby", "customers", "segment", "tiers"]
     radius_m: int | None = Field(
         default=None,
         ge=MIN_RADIUS_M,
@@ -149,15 +164,25 @@ class Audience(_In):
         description="nearby only: also cap every user's own radius at this distance",
     )
     segment_id: uuid.UUID | None = None
+    tier_codes: list[TierCode] | None = Field(default=None, min_length=1, max_length=20)
+    program_id: uuid.UUID | None = Field(
+        default=None, description="tiers only: one program's tiers instead of all programs'"
+    )
 
     @model_validator(mode="after")
-    def _segment_needs_id(self) -> Audience:
+    def _fields_of_kind(self) -> Audience:
         if self.kind == "segment" and self.segment_id is None:
             raise ValueError("segment_id is required when kind is segment")
         if self.kind != "segment" and self.segment_id is not None:
             raise ValueError("segment_id is only for kind segment")
         if self.kind != "nearby" and self.radius_m is not None:
             raise ValueError("radius_m is only for kind nearby")
+        if self.kind == "tiers" and not self.tier_codes:
+            raise ValueError("tier_codes is required when kind is tiers")
+        if self.kind != "tiers" and (self.tier_codes is not None or self.program_id is not None):
+            raise ValueError("tier_codes and program_id are only for kind tiers")
+        if self.tier_codes is not None:
+            self.tier_codes = sorted(set(self.tier_codes))
         return self
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Select,
     and_,
     bindparam,
     delete,
@@ -197,6 +198,21 @@ class ProgramRepository:
         return design
 
 
+def holders_in_tiers_select(
+    merchant_id: uuid.UUID, tier_codes: list[str], *, program_id: uuid.UUID | None = None
+) -> Select[uuid.UUID]:
+    """SELECT DISTINCT user_id of the merchant's card holders at these tier codes."""
+    stmt = (
+        select(Card.user_id)
+        .join(Tier, Tier.id == Card.tier_id)
+        .where(Card.merchant_id == merchant_id, Tier.code.in_(tier_codes))
+        .distinct()
+    )
+    if program_id is not None:
+        stmt = stmt.where(Card.program_id == program_id)
+    return stmt
+
+
 class CardRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -215,14 +231,7 @@ class CardRepository:
         user_id: uuid.UUID | None = None,
     ) -> list[uuid.UUID]:
         """Users holding a card of the merchant at one of these tier codes."""
-        stmt = (
-            select(Card.user_id)
-            .join(Tier, Tier.id == Card.tier_id)
-            .where(Card.merchant_id == merchant_id, Tier.code.in_(tier_codes))
-            .distinct()
-        )
-        if program_id is not None:
-            stmt = stmt.where(Card.program_id == program_id)
+        stmt = holders_in_tiers_select(merchant_id, tier_codes, program_id=program_id)
         if user_id is not None:
             stmt = stmt.where(Card.user_id == user_id)
         return list((await self.session.execute(stmt)).scalars())

@@ -8,6 +8,7 @@ from memberships.service.cards import (
     my_cards,
     set_pin,
     tier_members,
+    tier_members_select,
 )
 from memberships.service.counter import counter_transaction
 from memberships.service.counts import (
@@ -90,6 +91,7 @@ __all__ = [
     "my_cards",
     "preview_png",
     "tier_members",
+    "tier_members_select",
     "program_merchant",
     "refund_stored_value",
     "reverse_transaction",

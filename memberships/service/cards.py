@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from redis.asyncio import Redis
+from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts import service as accounts
@@ -25,6 +26,7 @@ from memberships.repository import (
     CountRepository,
     PhysicalCardRepository,
     ProgramRepository,
+    holders_in_tiers_select,
 )
 from memberships.service.cursors import time_id_cursor
 from memberships.service.errors import (
@@ -334,3 +336,11 @@ async def tier_members(
     return await CardRepository(session).holders_in_tiers(
         merchant_id, tier_codes, program_id=program_id, user_id=user_id
     )
+
+
+def tier_members_select(
+    *, merchant_id: uuid.UUID, tier_codes: list[str], program_id: uuid.UUID | None = None
+) -> Select[uuid.UUID]:
+    """The same audience as `tier_members`, as a SELECT of distinct `user_id` for packages
+    that embed it in their own set-based targeting query (push flash offers)."""
+    return holders_in_tiers_select(merchant_id, tier_codes, program_id=program_id)

@@ -9,12 +9,14 @@ from push.service.areas import (
 )
 from push.service.devices import DeviceNotFound, register_device, remove_device
 from push.service.offers import (
+    AudienceNotAvailable,
     CampaignNotFlash,
     FlashOfferNotFound,
     create_flash_offer,
     describe_offer,
     mark_opened,
     offer_merchant,
+    register_tier_audience,
 )
 from push.service.subscriptions import (
     follow_merchant,
@@ -24,6 +26,7 @@ from push.service.subscriptions import (
 )
 
 __all__ = [
+    "AudienceNotAvailable",
     "CampaignNotFlash",
     "DeviceNotFound",
     "FlashOfferNotFound",
@@ -39,6 +42,7 @@ __all__ = [
     "purge_expired_locations",
     "put_subscription",
     "record_ping",
+    "register_tier_audience",
     "register_device",
     "remove_device",
     "unfollow_merchant",

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
+from sqlalchemy import Select
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine.interfaces import BindTyping
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.errors import InvalidInput, NotFound
+from core.errors import Conflict, InvalidInput, NotFound
 from core.settings import Settings
 from coupons import service as coupons_service
 from customers import service as customers_service
@@ -44,15 +46,42 @@ async def _require_flash_campaign(
         )
 
 
-async def _segment_audience_sql(
-    session: AsyncSession, *, merchant_id: uuid.UUID, segment_id: uuid.UUID, now: datetime
+class AudienceNotAvailable(Conflict):
+    code, title = "audience_not_available", "This audience kind is not available"
+    title_zh = "暂不支持该受众类型"
+
+
+class TierMembersSelect(Protocol):
+    """`SELECT DISTINCT user_id` of a merchant's card holders at these tier codes."""
+
+    def __call__(
+        self, *, merchant_id: uuid.UUID, tier_codes: list[str], program_id: uuid.UUID | None
+    ) -> Select[uuid.UUID]: ...
+
+
+_tier_members_select: TierMembersSelect | None = None
+
+
+def register_tier_audience(members_select: TierMembersSelect | None) -> None:
+    """Plugged in by api.wiring (memberships owns cards and tiers; push does not import it)."""
+    global _tier_members_select
+    _tier_members_select = members_select
+
+
+def _members_audience_sql(
+    members: Select[Any], outer: dict[str, Any]
 ) -> tuple[str, dict[str, Any]]:
-    """The segment's customers (from customers.service) as an audience statement."""
-    members = await customers_service.segment_user_ids_select(
-        session, merchant_id=merchant_id, segment_id=segment_id, now=now
-    )
-    compiled = members.compile(dialect=postgresql.dialect(paramstyle="named"))
-    return repository.SEGMENT_AUDIENCE.format(members=str(compiled)), dict(compiled.params)
+    """Embed another package's `SELECT user_id …` in the fan-out statement (plain SQL with
+    `:name` parameters). Bind casts (`:x::UUID`) are not rendered: text() would not see such
+    a parameter; psycopg types the values itself."""
+    dialect = postgresql.dialect(paramstyle="named")
+    dialect.bind_typing = BindTyping.NONE
+    compiled = members.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+    params = dict(compiled.params)
+    clash = set(params) & set(outer)
+    if clash:  # generated names carry a suffix (merchant_id_1); a clash would be a bug
+        raise RuntimeError(f"audience parameters clash with the fan-out's: {sorted(clash)}")
+    return repository.MEMBERS_AUDIENCE.format(members=str(compiled)), params
 
 
 def category_and_ancestors(code: str) -> list[str]:
@@ -89,6 +118,8 @@ async def create_flash_offer(
             audience_kind=data.audience.kind,
             audience_radius_m=data.audience.radius_m,
             segment_id=data.audience.segment_id,
+            tier_codes=data.audience.tier_codes,
+            program_id=data.audience.program_id,
             title=data.message.title,
             body=data.message.body,
             expires_at=expires_at,
@@ -104,7 +135,7 @@ async def create_flash_offer(
         "global_cap": settings.push_global_daily_cap,
     }
     audience = await audience_sql(
-        session, merchant_id=merchant_id, shop=shop, audience=data.audience, now=now
+        session, merchant_id=merchant_id, shop=shop, audience=data.audience, now=now, outer=params
     )
     recipients = 0
     if audience is not None:
@@ -128,15 +159,28 @@ async def audience_sql(
     shop: Any,
     audience: schemas.Audience,
     now: datetime,
+    outer: dict[str, Any] | None = None,
 ) -> tuple[str, dict[str, Any]] | None:
-    """The audience statement and its parameters; None when nobody can match."""
+    """The audience statement and its parameters (besides the fan-out's `outer` ones);
+    None when nobody can match."""
     if audience.kind == "customers":
         return repository.CUSTOMER_AUDIENCE, {}
     if audience.kind == "segment":
         assert audience.segment_id is not None
-        return await _segment_audience_sql(
+        members = await customers_service.segment_user_ids_select(
             session, merchant_id=merchant_id, segment_id=audience.segment_id, now=now
         )
+        return _members_audience_sql(members, outer or {})
+    if audience.kind == "tiers":
+        assert audience.tier_codes
+        if _tier_members_select is None:
+            raise AudienceNotAvailable("Membership tiers are not available as an audience")
+        members = _tier_members_select(
+            merchant_id=merchant_id,
+            tier_codes=list(audience.tier_codes),
+            program_id=audience.program_id,
+        )
+        return _members_audience_sql(members, outer or {})
     largest = await repository.max_subscription_radius(session)
     if largest is None:
         return None
@@ -182,6 +226,8 @@ async def describe_offer(
             kind=offer.audience_kind,  # type: ignore[arg-type]
             radius_m=offer.audience_radius_m,
             segment_id=offer.segment_id,
+            tier_codes=offer.tier_codes,
+            program_id=offer.program_id,
         ),
         message=schemas.Message(title=offer.title, body=offer.body),
         status=status,  # type: ignore[arg-type]

@@ -3,16 +3,29 @@
 Path of a message: the offer's transaction writes deliveries + outbox batches -> the
 dispatcher job moves due batches to a Redis stream (`XADD`, then commits) -> `corner worker`
 consumers read the stream in a consumer group, claim the batch's deliveries in a committed
-conditional UPDATE (queued/retry -> sending), send, record the outcome, and only then `XACK`.
+conditional UPDATE (queued/retry -> sending, `attempts + 1`, a lease), send, record the
+outcome (only now `sent`), and only then `XACK`.
 
-Crash safety:
-- a batch on the stream but not acknowledged (consumer died) is taken over by another
-  consumer with `XAUTOCLAIM` after `push_reclaim_idle_seconds`;
-- a duplicate stream entry (dispatcher died between XADD and commit) or a taken-over one
-  finds nothing left to claim for what was already sent: one device never gets an offer twice;
-- a stopping worker (SIGTERM, task cancellation) finishes the batches it is sending first;
-- deliveries left `sending` by a killed process have an unknown outcome: after their lease
-  they are failed as `outcome_unknown`, never resent.
+What is guaranteed when a worker dies at any point (SIGKILL included):
+- nothing is lost: a stream entry not acknowledged is taken over by another consumer
+  (`XAUTOCLAIM` after `push_reclaim_idle_seconds`); deliveries claimed by the dead worker
+  keep their lease only as long as it was renewed (a live sender renews every third of
+  `push_send_lease_seconds`), then any consumer puts push deliveries back to `retry` and
+  their batch back in the outbox, and they are sent again until FCM answers (or the offer
+  expires / attempts run out: failed);
+- nothing recorded is sent again: a delivery is claimed by one worker at a time (the
+  conditional UPDATE), a duplicate or taken-over stream entry finds nothing left to claim,
+  and a worker's writes are fenced by the `attempts` it claimed, so a stalled worker cannot
+  overwrite what a later claimer recorded;
+- for the deliveries in flight at the moment of the crash (FCM may have accepted them, the
+  answer was lost) the send is at-least-once: FCM's HTTP v1 API has no idempotency key, so no
+  sender can make it exactly-once. The resend carries the same identity (Android `tag`, APNs
+  `apns-collapse-id`, web `tag`, `data.delivery_id`, see senders.py), so the device replaces
+  the notification it may already show: the user sees the offer once, and the app can drop a
+  repeated data message by `delivery_id`. Duplicates at FCM are bounded by what was in flight
+  (at most `push_consumer_concurrency` batches of one worker);
+- SMS has no such identity: an SMS in doubt is failed `outcome_unknown`, never sent twice;
+- a stopping worker (SIGTERM, task cancellation) finishes the batches it is sending first.
 """
 
 from __future__ import annotations
@@ -21,6 +34,7 @@ import asyncio
 import os
 import random
 import socket
+import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
@@ -49,7 +63,6 @@ from push.service.senders import (
 log = structlog.get_logger("corner.push")
 
 GROUP = "senders"
-LEASE = timedelta(minutes=2)
 MAX_ATTEMPTS = 6
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_MAX_SECONDS = 300.0
@@ -87,9 +100,19 @@ async def dispatch_due(
     return len(ids)
 
 
-async def abandon_stale_sends(sessionmaker: async_sessionmaker[AsyncSession], now: datetime) -> int:
+async def requeue_stale_sends(sessionmaker: async_sessionmaker[AsyncSession], now: datetime) -> int:
+    """Put deliveries of dead workers (lease expired) back to be sent; see the module doc."""
     async with sessionmaker.begin() as session:
-        return await repository.abandon_stale_sending(session, now=now)
+        count, batches = await repository.requeue_stale_sending(
+            session, now=now, max_attempts=MAX_ATTEMPTS
+        )
+        for batch in batches:
+            await repository.reschedule_batch(
+                session, offer_id=batch.offer_id, channel=batch.channel, batch_no=batch.batch_no
+            )
+    if count:
+        log.warning("push_stale_sends_requeued", deliveries=count, batches=len(batches))
+    return count
 
 
 @dataclass
@@ -122,6 +145,8 @@ class Consumer:
         self.stream = settings.push_queue_stream
         self.concurrency = max(1, settings.push_consumer_concurrency)
         self.reclaim_idle_ms = settings.push_reclaim_idle_seconds * 1000
+        self.lease = timedelta(seconds=settings.push_send_lease_seconds)
+        self._next_recovery = 0.0
         self.name = name or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.rng = rng or random.Random()
         self.backoff_base_seconds = backoff_base_seconds
@@ -142,6 +167,7 @@ class Consumer:
     async def run_once(self, block_ms: int = 1000) -> int:
         """Take over stale entries or read new ones, and process them; returns batches done."""
         await self._ensure_group()
+        await self._recover_stale_sends()
         _, entries, *_ = await self.redis.xautoclaim(
             self.stream,
             GROUP,
@@ -168,6 +194,18 @@ class Consumer:
             raise
         return sum(done)
 
+    async def _recover_stale_sends(self) -> None:
+        """Every third of a lease, requeue what dead workers left `sending` (cheap: a partial
+        index holds only the rows being sent)."""
+        clock = time.monotonic()
+        if clock < self._next_recovery:
+            return
+        self._next_recovery = clock + self.lease.total_seconds() / 3
+        try:
+            await requeue_stale_sends(self.sessionmaker, utcnow())
+        except Exception:  # retried next time; sending goes on meanwhile
+            log.exception("push_requeue_failed")
+
     async def _handle(self, entry_id: bytes, fields: dict[bytes, bytes] | None) -> int:
         if fields and b"outbox_id" in fields:
             try:
@@ -184,11 +222,31 @@ class Consumer:
         batch = await self._claim(outbox_id, now)
         if batch is None or not batch.claimed:
             return
-        if batch.channel == "push":
-            results = await self._send_push(batch, now)
-        else:
-            results = await self._send_sms(batch)
+        claims = [(d.id, d.attempts) for d in batch.claimed]
+        keeper = asyncio.create_task(self._keep_lease(claims))
+        try:
+            if batch.channel == "push":
+                results = await self._send_push(batch, now)
+            else:
+                results = await self._send_sms(batch)
+        finally:
+            keeper.cancel()
+            await asyncio.gather(keeper, return_exceptions=True)
         await self._record(batch, results, utcnow())
+
+    async def _keep_lease(self, claims: list[repository.Claim]) -> None:
+        """Renew the lease of the claimed deliveries while they are being sent, so a slow
+        send is never mistaken for a dead worker's (which would send it twice)."""
+        every = self.lease.total_seconds() / 3
+        while True:
+            await asyncio.sleep(every)
+            try:
+                async with self.sessionmaker.begin() as session:
+                    await repository.renew_leases(
+                        session, claims=claims, lease_until=utcnow() + self.lease
+                    )
+            except Exception:  # the next tick tries again; the fence keeps records right
+                log.exception("push_lease_renewal_failed")
 
     async def _claim(self, outbox_id: int, now: datetime) -> _Batch | None:
         async with self.sessionmaker.begin() as session:
@@ -208,7 +266,7 @@ class Consumer:
                 offer_id=offer.id,
                 batch_no=entry.batch_no,
                 now=now,
-                lease_until=now + LEASE,
+                lease_until=now + self.lease,
             )
             phones: dict[uuid.UUID, str | None] = {}
             if entry.channel == "sms":
@@ -234,8 +292,9 @@ class Consumer:
         for start in range(0, len(with_token), FCM_MAX_TOKENS_PER_CALL):
             chunk = with_token[start : start + FCM_MAX_TOKENS_PER_CALL]
             tokens = [batch.claimed[i].token or "" for i in chunk]
+            keys = [str(batch.claimed[i].id) for i in chunk]
             try:
-                answers = await self.senders.push.send(batch.message, tokens, now)
+                answers = await self.senders.push.send(batch.message, tokens, now, keys)
             except Exception as exc:  # the transport failed as a whole: retry the chunk
                 log.warning("push_send_failed", error=str(exc))
                 answers = [SendResult(Outcome.RETRY, "transport_error") for _ in chunk]
@@ -259,16 +318,17 @@ class Consumer:
         return results
 
     async def _record(self, batch: _Batch, results: list[SendResult], now: datetime) -> None:
-        sent: list[int] = []
-        failed: dict[str, list[int]] = defaultdict(list)
-        retries: dict[str, dict[int, datetime]] = defaultdict(dict)
+        sent: list[repository.Claim] = []
+        failed: dict[str, list[repository.Claim]] = defaultdict(list)
+        retries: dict[str, dict[repository.Claim, datetime]] = defaultdict(dict)
         dead_devices: list[uuid.UUID] = []
         for delivery, result in zip(batch.claimed, results, strict=True):
             error = result.error or result.outcome.value
+            claim = (delivery.id, delivery.attempts)
             if result.outcome is Outcome.SENT:
-                sent.append(delivery.id)
+                sent.append(claim)
             elif result.outcome is Outcome.UNREGISTERED:
-                failed[error].append(delivery.id)
+                failed[error].append(claim)
                 if delivery.device_id is not None:
                     dead_devices.append(delivery.device_id)
             elif result.outcome is Outcome.RETRY and delivery.attempts < MAX_ATTEMPTS:
@@ -278,16 +338,16 @@ class Consumer:
                     )
                 )
                 if when < batch.message.expires_at:
-                    retries[error][delivery.id] = when
+                    retries[error][claim] = when
                 else:
-                    failed["expired"].append(delivery.id)
+                    failed["expired"].append(claim)
             else:
-                failed[error].append(delivery.id)
+                failed[error].append(claim)
         async with self.sessionmaker.begin() as session:
-            await repository.finish_deliveries(session, ids=sent, status="sent", now=now)
-            for error, ids in failed.items():
+            await repository.finish_deliveries(session, claims=sent, status="sent", now=now)
+            for error, claims in failed.items():
                 await repository.finish_deliveries(
-                    session, ids=ids, status="failed", now=now, error=error[:200]
+                    session, claims=claims, status="failed", now=now, error=error[:200]
                 )
             for error, retry_at in retries.items():
                 await repository.schedule_retries(session, retry_at=retry_at, error=error)

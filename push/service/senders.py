@@ -94,9 +94,17 @@ def message_data(message: PushMessage) -> tuple[dict[str, str], str]:
 
 class PushSender(Protocol):
     async def send(
-        self, message: PushMessage, tokens: list[str], now: datetime
+        self,
+        message: PushMessage,
+        tokens: list[str],
+        now: datetime,
+        keys: list[str] | None = None,
     ) -> list[SendResult]:
-        """One result per token, in order. At most FCM_MAX_TOKENS_PER_CALL tokens."""
+        """One result per token, in order. At most FCM_MAX_TOKENS_PER_CALL tokens.
+
+        `keys` (one per token) identify each (message, device) pair; a resend carries the
+        same key and display identity, so the device replaces rather than repeats it.
+        """
         ...
 
     async def aclose(self) -> None: ...
@@ -112,7 +120,11 @@ class LogPushSender:
     """The development sink: logs each message; every token counts as delivered."""
 
     async def send(
-        self, message: PushMessage, tokens: list[str], now: datetime
+        self,
+        message: PushMessage,
+        tokens: list[str],
+        now: datetime,
+        keys: list[str] | None = None,
     ) -> list[SendResult]:
         data, _ = message_data(message)
         log.info(
@@ -190,12 +202,18 @@ class FcmPushSender:
             await asyncio.to_thread(self._credential.refresh, Request())
 
     async def send(
-        self, message: PushMessage, tokens: list[str], now: datetime
+        self,
+        message: PushMessage,
+        tokens: list[str],
+        now: datetime,
+        keys: list[str] | None = None,
     ) -> list[SendResult]:
         if not tokens:
             return []
         if len(tokens) > FCM_MAX_TOKENS_PER_CALL:
             raise ValueError("at most 500 tokens per FCM call")
+        if keys is not None and len(keys) != len(tokens):
+            raise ValueError("one key per token")
         try:
             await self._fresh_token()
         except Exception as exc:  # token endpoint down: the whole batch is retried later
@@ -206,7 +224,7 @@ class FcmPushSender:
             # firebase-admin 7.7 deprecates registration tokens in favour of installation ids
             # (`fids`); the apps register FCM registration tokens, which FCM still accepts
             warnings.simplefilter("ignore", DeprecationWarning)
-            messages = self._messages(message, tokens, ttl)
+            messages = self._messages(message, tokens, ttl, keys)
         # what send_each_for_multicast_async does, with the messages built here (see above)
         return [
             result
@@ -222,7 +240,15 @@ class FcmPushSender:
         return [_classify(r.exception) for r in batch.responses]
 
     @staticmethod
-    def _messages(message: PushMessage, tokens: list[str], ttl: timedelta) -> list[Any]:
+    def _messages(
+        message: PushMessage, tokens: list[str], ttl: timedelta, keys: list[str] | None = None
+    ) -> list[Any]:
+        """One FCM message per token. Its display identity is stable: the same offer sent to
+        the same device again (a resend after a crash) carries the same Android `tag`, APNs
+        `apns-collapse-id` and web notification `tag`, so the system replaces the shown
+        notification instead of adding a second one; `data.delivery_id` lets the app drop a
+        repeated data message. (FCM's `collapse_key` only collapses messages still waiting
+        for an offline device.) A later offer of the same merchant replaces it too."""
         from firebase_admin import messaging
 
         data, collapse = message_data(message)
@@ -230,12 +256,11 @@ class FcmPushSender:
             messaging.Message(
                 token=token,
                 notification=messaging.Notification(title=message.title, body=message.body),
-                data=data,
+                data=data if keys is None else data | {"delivery_id": keys[i]},
                 android=messaging.AndroidConfig(
                     ttl=ttl,
                     collapse_key=collapse,
                     priority="high",
-                    # a later offer of the same merchant replaces this one in the tray
                     notification=messaging.AndroidNotification(tag=collapse),
                 ),
                 apns=messaging.APNSConfig(
@@ -245,10 +270,13 @@ class FcmPushSender:
                     }
                 ),
                 webpush=messaging.WebpushConfig(
-                    headers={"TTL": str(int(ttl.total_seconds())), "Topic": collapse[:32]}
+                    headers={"TTL": str(int(ttl.total_seconds())), "Topic": collapse[:32]},
+                    notification=messaging.WebpushNotification(
+                        title=message.title, body=message.body, tag=collapse
+                    ),
                 ),
             )
-            for token in tokens
+            for i, token in enumerate(tokens)
         ]
 
     async def aclose(self) -> None:
@@ -271,9 +299,9 @@ def _classify(error: Any) -> SendResult:
         # the request never left: safe to send again
         return SendResult(Outcome.RETRY, f"not_sent:{type(cause).__name__}")
     if isinstance(cause, httpx.TransportError):
-        # it may have reached FCM (read timeout, connection dropped mid-answer): a resend
-        # could show the offer twice, so the outcome stays unknown and it is not retried
-        return SendResult(Outcome.FAILED, f"outcome_unknown:{type(cause).__name__}")
+        # it may have reached FCM (read timeout, connection dropped mid-answer): sent again,
+        # with the same display identity, so at worst the device replaces it by itself
+        return SendResult(Outcome.RETRY, f"outcome_unknown:{type(cause).__name__}")
     response = getattr(error, "http_response", None)
     status = getattr(response, "status_code", None)
     retry_after = _retry_after(response)

@@ -1,7 +1,9 @@
 """A local stand-in for FCM's HTTP v1 API and Google's OAuth token endpoint.
 
 It records every request, checks the bearer token it issued (after verifying the service
-account's signed JWT assertion with its public key), and can answer errors per token:
+account's signed JWT assertion with its public key), keeps what each device would show (a
+message replaces a shown one with the same Android notification tag, as on a phone), and can
+answer errors per token:
 UNREGISTERED, invalid token, or a scripted sequence of statuses (429, 503...). Tests run it
 in a thread; the benchmark runs it as a subprocess (`python -m tests.push.fake_fcm`).
 """
@@ -34,6 +36,8 @@ from starlette.routing import Route
 class FakeFcmState:
     public_key_pem: bytes | None = None
     delay_seconds: float = 0.0
+    delay_after: int = 0  # only requests after this many are delayed
+    pending: int = 0  # requests being answered
     unregistered: set[str] = field(default_factory=set)
     invalid: set[str] = field(default_factory=set)
     # token -> statuses to answer, one per request, before succeeding
@@ -41,6 +45,11 @@ class FakeFcmState:
     requests: list[dict[str, Any]] = field(default_factory=list)
     delivered: list[str] = field(default_factory=list)
     distinct: set[str] = field(default_factory=set)
+    # what each device shows: token -> notification identity (Android tag) -> message; a
+    # message with the tag of a shown notification replaces it, as Android does
+    trays: dict[str, dict[str, dict[str, Any]]] = field(default_factory=lambda: defaultdict(dict))
+    # token -> data.delivery_id of every message accepted for it
+    delivery_ids: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     token_requests: int = 0
     issued: set[str] = field(default_factory=set)
     first_at: float | None = None
@@ -49,16 +58,32 @@ class FakeFcmState:
 
     def reset(self) -> None:
         self.delay_seconds = 0.0
+        self.delay_after = 0
         self.unregistered.clear()
         self.invalid.clear()
         self.script.clear()
         self.requests.clear()
         self.delivered.clear()
         self.distinct.clear()
+        self.trays.clear()
+        self.delivery_ids.clear()
         self.first_at = self.last_at = None
 
     def delivered_counts(self) -> Counter[str]:
         return Counter(self.delivered)
+
+    def shown_counts(self) -> Counter[str]:
+        """Notifications each device shows (after replacements by identity)."""
+        return Counter({token: len(tray) for token, tray in self.trays.items()})
+
+    def accept(self, device: str, message: dict[str, Any]) -> None:
+        self.delivered.append(device)
+        self.distinct.add(device)
+        tag = message.get("android", {}).get("notification", {}).get("tag")
+        self.trays[device][tag or f"untagged-{next(self._ids)}"] = message
+        delivery_id = message.get("data", {}).get("delivery_id")
+        if delivery_id is not None:
+            self.delivery_ids[device].append(delivery_id)
 
 
 def _error(status: int, code: str, message: str, fcm_code: str | None = None) -> JSONResponse:
@@ -103,8 +128,15 @@ def create_app(state: FakeFcmState) -> Starlette:
         now = time.perf_counter()
         state.first_at = state.first_at or now
         state.requests.append(body)
-        if state.delay_seconds:
-            await asyncio.sleep(state.delay_seconds)
+        state.pending += 1
+        try:
+            if state.delay_seconds and len(state.requests) > state.delay_after:
+                await asyncio.sleep(state.delay_seconds)
+            return answer(request, device, message)
+        finally:
+            state.pending -= 1
+
+    def answer(request: Request, device: str, message: dict[str, Any]) -> Response:
         if device in state.unregistered:
             return _error(404, "NOT_FOUND", "Requested entity was not found.", "UNREGISTERED")
         if device in state.invalid:
@@ -121,8 +153,7 @@ def create_app(state: FakeFcmState) -> Starlette:
                 status, ("UNAVAILABLE", "UNAVAILABLE")
             )
             return _error(status, kind[0], "scripted failure", kind[1])
-        state.delivered.append(device)
-        state.distinct.add(device)
+        state.accept(device, message)
         state.last_at = time.perf_counter()
         project = request.path_params["project"]
         return JSONResponse({"name": f"projects/{project}/messages/{next(state._ids)}"})
@@ -133,6 +164,7 @@ def create_app(state: FakeFcmState) -> Starlette:
                 "requests": len(state.requests),
                 "delivered": len(state.delivered),
                 "distinct": len(state.distinct),
+                "shown": sum(state.shown_counts().values()),
                 "first_at": state.first_at,
                 "last_at": state.last_at,
             }

@@ -7,12 +7,14 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+import httpx
+from firebase_admin import exceptions
 from sqlalchemy import text
 
 from core.timezones import utcnow
-from push import schemas, service
-from push.service.outbox import abandon_stale_sends
-from push.service.senders import LogPushSender, Senders, build_senders
+from push import repository, schemas, service
+from push.service.outbox import requeue_stale_sends
+from push.service.senders import LogPushSender, Outcome, Senders, _classify, build_senders
 from tests.helpers import ApiClient
 from tests.push.conftest import Pipeline, merchant_with_shop, offer_body, offset, subscriber
 from tests.push.fake_fcm import FakeFcmServer
@@ -154,7 +156,7 @@ async def test_cancelled_worker_loses_nothing_and_sends_nothing_twice(
     assert {row["status"] for row in rows} == {"sent"}
 
 
-async def test_killed_worker_mid_batch_never_resends(
+async def test_dead_workers_deliveries_are_resent_with_the_same_identity(
     client: ApiClient,
     pipeline: Pipeline,
     fake_fcm: FakeFcmServer,
@@ -165,36 +167,107 @@ async def test_killed_worker_mid_batch_never_resends(
 ) -> None:  # type: ignore[no-untyped-def]
     accepted, tokens = await _big_offer(client, sessionmaker, test_settings, devices=30)
     await pipeline.dispatch()
-    # a worker reads one batch, claims it (committed) and dies before sending or acking
-    dead = pipeline.consumer(fcm_senders, name="dead")
+    short_lease = test_settings.model_copy(
+        update={"push_send_lease_seconds": 0.2, "push_reclaim_idle_seconds": 0}
+    )
+    # a worker reads one batch, claims it (committed), sends it (FCM accepts) and dies before
+    # it can record the answers or acknowledge the entry
+    dead = pipeline.consumer(fcm_senders, settings=short_lease, name="dead")
     await dead._ensure_group()
     [[_, [(_, fields)]]] = await redis.xreadgroup(
         "senders", "dead", {test_settings.push_queue_stream: ">"}, count=1
     )
     batch = await dead._claim(int(fields[b"outbox_id"]), utcnow())
     assert batch is not None and len(batch.claimed) == 10
-    lost = {d.token for d in batch.claimed}
+    in_flight = {d.token for d in batch.claimed}
+    answers = await dead._send_push(batch, utcnow())
+    assert fake_fcm.state.delivered_counts() == {token: 1 for token in in_flight}
 
-    heir = pipeline.consumer(
-        fcm_senders,
-        settings=test_settings.model_copy(update={"push_reclaim_idle_seconds": 0}),
-        name="heir",
-    )
+    # once its lease ran out (nobody renews it), another worker sends those again
+    await asyncio.sleep(0.3)
+    heir = pipeline.consumer(fcm_senders, settings=short_lease, name="heir")
     await pipeline.drain(heir)
-    counts = fake_fcm.state.delivered_counts()
-    assert set(counts) == set(tokens) - lost and set(counts.values()) == {1}
+    raw = fake_fcm.state.delivered_counts()
+    assert set(raw) == set(tokens)
+    assert {t for t, n in raw.items() if n > 1} == in_flight and set(raw.values()) == {1, 2}
+    # ... with the same identity: each device shows the offer once, with one delivery id
+    assert fake_fcm.state.shown_counts() == {token: 1 for token in tokens}
+    assert all(len(set(ids)) == 1 for ids in fake_fcm.state.delivery_ids.values())
+    rows = await pipeline.deliveries(str(accepted.id))
+    assert {row["status"] for row in rows} == {"sent"}
+    assert {row["attempts"] for row in rows if row["token"] in in_flight} == {2}
     assert await redis.xpending(test_settings.push_queue_stream, "senders") == {
         "pending": 0,
         "min": None,
         "max": None,
         "consumers": [],
     }
-    # after their lease the in-doubt deliveries are failed, not resent
-    assert await abandon_stale_sends(sessionmaker, utcnow() + timedelta(minutes=3)) == 10
-    await pipeline.drain(heir)
-    assert fake_fcm.state.delivered_counts() == counts
+
+    # the dead worker's late answers are fenced off: the heir's claim is the one recorded
+    async with sessionmaker.begin() as session:
+        assert (
+            await repository.finish_deliveries(
+                session,
+                claims=[(d.id, d.attempts) for d in batch.claimed],
+                status="failed",
+                now=utcnow(),
+                error="late",
+            )
+            == 0
+        )
+    assert len(answers) == 10
+
+
+async def test_stalled_worker_records_its_answer_instead_of_a_resend(
+    client: ApiClient,
+    pipeline: Pipeline,
+    fake_fcm: FakeFcmServer,
+    fcm_senders: Senders,
+    sessionmaker,
+    test_settings,
+) -> None:  # type: ignore[no-untyped-def]
+    """A worker slower than its lease whose deliveries were requeued but not yet claimed
+    again: its answer still counts, so they are not sent a second time."""
+    accepted, tokens = await _big_offer(client, sessionmaker, test_settings, devices=9)
+    await pipeline.dispatch()
+    short_lease = test_settings.model_copy(update={"push_send_lease_seconds": 0.1})
+    slow = pipeline.consumer(fcm_senders, settings=short_lease, name="slow")
+    async with sessionmaker() as session:
+        outbox_id = (await session.execute(text("SELECT min(id) FROM push_outbox"))).scalar_one()
+    batch = await slow._claim(outbox_id, utcnow())
+    assert batch is not None
+    results = await slow._send_push(batch, utcnow())
+    assert await requeue_stale_sends(sessionmaker, utcnow() + timedelta(seconds=1)) == 9
+    await slow._record(batch, results, utcnow())
+    await pipeline.drain(pipeline.consumer(fcm_senders, name="next"))
+    assert fake_fcm.state.delivered_counts() == {token: 1 for token in tokens}
     rows = await pipeline.deliveries(str(accepted.id))
-    assert {row["error"] for row in rows if row["status"] == "failed"} == {"outcome_unknown"}
+    assert {(row["status"], row["attempts"]) for row in rows} == {("sent", 1)}
+
+
+async def test_lease_is_renewed_while_sending(
+    client: ApiClient,
+    pipeline: Pipeline,
+    fake_fcm: FakeFcmServer,
+    fcm_senders: Senders,
+    sessionmaker,
+    test_settings,
+) -> None:  # type: ignore[no-untyped-def]
+    """A send slower than the lease is not mistaken for a dead worker's."""
+    _, tokens = await _big_offer(client, sessionmaker, test_settings, devices=3)
+    fake_fcm.state.delay_seconds = 0.5
+    short_lease = test_settings.model_copy(update={"push_send_lease_seconds": 0.15})
+    worker = pipeline.consumer(fcm_senders, settings=short_lease, name="worker")
+    other = pipeline.consumer(fcm_senders, settings=short_lease, name="other")
+    await pipeline.dispatch()
+    sending = asyncio.create_task(worker.run_once(block_ms=10))
+    for _ in range(20):  # meanwhile another worker looks for dead workers' deliveries
+        await asyncio.sleep(0.05)
+        assert await requeue_stale_sends(sessionmaker, utcnow()) == 0
+    await sending
+    assert fake_fcm.state.delivered_counts() == {token: 1 for token in tokens}
+    await pipeline.drain(other)
+    assert fake_fcm.state.delivered_counts() == {token: 1 for token in tokens}
 
 
 async def test_log_sink_without_credentials_and_expiry(
@@ -220,3 +293,12 @@ async def test_log_sink_without_credentials_and_expiry(
     await pipeline.drain(pipeline.consumer(log_senders))
     rows = await pipeline.deliveries(second["id"])
     assert [(row["status"], row["error"]) for row in rows] == [("failed", "expired")]
+
+
+def test_a_lost_answer_is_retried_not_given_up() -> None:
+    """A read timeout may hide an accepted message: it is sent again (same identity), like a
+    crash mid-send; a request that never left is retried as well."""
+    lost = _classify(exceptions.DeadlineExceededError("timed out", cause=httpx.ReadTimeout("t")))
+    assert (lost.outcome, lost.error) == (Outcome.RETRY, "outcome_unknown:ReadTimeout")
+    never_left = _classify(exceptions.UnavailableError("down", cause=httpx.ConnectError("c")))
+    assert (never_left.outcome, never_left.error) == (Outcome.RETRY, "not_sent:ConnectError")
