@@ -20,9 +20,20 @@ def _minutes(hhmm: str) -> int:
 
 
 def is_open_at(periods: Iterable[Mapping[str, Any]], timezone: str, at: datetime) -> bool:
+    return is_open_during(periods, *local_clock(timezone, at))
+
+
+def local_clock(timezone: str, at: datetime) -> tuple[int, float]:
+    """(weekday, minutes since local midnight) of `at` in `timezone`."""
     local = at.astimezone(zone(timezone))
-    dow = local.weekday()
-    now = local.hour * 60 + local.minute + (local.second + local.microsecond / 1e6) / 60
+    return local.weekday(), local.hour * 60 + local.minute + (
+        local.second + local.microsecond / 1e6
+    ) / 60
+
+
+def is_open_during(periods: Iterable[Mapping[str, Any]], dow: int, now: float) -> bool:
+    """Open at local weekday `dow`, minute `now`; a period closing at or before it opens runs
+    past midnight into the next day."""
     yesterday = (dow + 6) % 7
     for period in periods:
         opens, closes = _minutes(period["open"]), _minutes(period["close"])

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.pagination import decode_cursor, encode_cursor
 from geo.crs import Crs, from_wgs84, to_wgs84
 from merchants.categories import TREE, Category, with_descendants
-from merchants.opening import is_open_at
+from merchants.opening import is_open_during, local_clock
 from merchants.repository import nearby as repo
 from merchants.repository import rating_of
 
@@ -126,12 +126,14 @@ async def find_nearby(
             session, filters=filters, sort="rating", n1=n1, candidates=0, after=after
         )
     page, more = rows[: query.limit], len(rows) > query.limit
-    items = [_item(row, query.crs, at) for row in page]
+    # shops of a page share few time zones: each zone's local clock is computed once
+    clocks = {tz: local_clock(tz, at) for tz in {row.timezone for row in page}}
+    items = [_item(row, query.crs, clocks[row.timezone]) for row in page]
     next_cursor = encode_cursor(_cursor_of(page[-1], query.sort)) if more else None
     return items, next_cursor
 
 
-def _item(row: repo.NearbyRow, crs: Crs, at: datetime) -> dict[str, Any]:
+def _item(row: repo.NearbyRow, crs: Crs, clock: tuple[int, float]) -> dict[str, Any]:
     out_lat, out_lng = from_wgs84(row.lat, row.lng, crs)
     return {
         "id": str(row.id),
@@ -144,6 +146,6 @@ def _item(row: repo.NearbyRow, crs: Crs, at: datetime) -> dict[str, Any]:
         "rating": rating_of(row.review_count, row.rating),
         "review_count": row.review_count,
         # in Python for the page's rows: cheaper than the SQL function per output row
-        "open_now": is_open_at(row.opening_hours, row.timezone, at),
+        "open_now": is_open_during(row.opening_hours, *clock),
         "discovery_only": row.discovery_only,
     }
