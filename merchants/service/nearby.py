@@ -21,6 +21,12 @@ from merchants.repository import rating_of
 _GROWTH = 4
 
 
+def first_pass_candidates(n1: int) -> int:
+    """How many KNN candidates the first pass asks for `n1` rows: enough slack that the
+    exactness proof (`candidates_sufficient`) almost always holds without a second pass."""
+    return n1 + max(10, n1 // 2)
+
+
 @dataclass(frozen=True)
 class NearbyQuery:
     lat: float
@@ -112,8 +118,7 @@ async def find_nearby(
     if query.sort == "distance":
         # `session` comes from the discovery pool, whose connections have bitmap scans off
         # (the KNN plan instead of bitmap-then-sort, DESIGN: Geography)
-        # enough that the proof below almost always holds on the first pass
-        candidates = n1 + max(10, n1 // 2)
+        candidates = first_pass_candidates(n1)
         while True:
             rows = await repo.nearby_rows(
                 session, filters=filters, sort="distance", n1=n1, candidates=candidates, after=after
