@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from core.jobs import JobContext, job
 from core.timezones import utcnow
-from memberships.repository import CardRepository
+from memberships.repository.cards import CardRepository
 from memberships.service.cards import QR_TOKEN_TTL
 from memberships.service.expiry import expire_points
 

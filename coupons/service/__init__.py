@@ -4,7 +4,7 @@ Split by concept: campaigns (design, lifecycle, stats, settings), claim (claims,
 paper coupons, wallet), redeem (counter lookup/redeem, reversal), audience (who may claim).
 """
 
-from coupons.repository import claimable_offer_exists as claimable_offer_predicate
+from coupons.repository.campaigns import claimable_offer_exists as claimable_offer_predicate
 from coupons.service.audience import (
     AudienceResolver,
     register_audience_resolver,

@@ -14,7 +14,9 @@ from core.pagination import decode_cursor_as, page_from_rows, uuid_value
 from core.timezones import zone
 from coupons import schemas
 from coupons.models import Campaign
-from coupons.repository import CampaignRepository, SettingsRepository, StatsRepository
+from coupons.repository.campaigns import CampaignRepository
+from coupons.repository.settings import SettingsRepository
+from coupons.repository.stats import StatsRepository
 from coupons.service.errors import CampaignNotFound, CampaignTransitionInvalid, CurrencyMismatch
 from coupons.service.views import campaign_view
 from merchants import service as merchants_service

@@ -19,7 +19,8 @@ from core.ids import new_id
 from core.pagination import Page, decode_cursor_as, page_from_rows, uuid_value
 from coupons import codes, schemas
 from coupons.models import Campaign, Coupon
-from coupons.repository import CampaignRepository, ClaimCounterRepository, CouponRepository
+from coupons.repository.campaigns import CampaignRepository
+from coupons.repository.coupons import ClaimCounterRepository, CouponRepository
 from coupons.service.audience import audience_members, require_in_audience
 from coupons.service.campaigns import load_campaign
 from coupons.service.errors import (

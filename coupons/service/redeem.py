@@ -22,7 +22,8 @@ from core.errors import DomainError
 from core.money import Money
 from coupons import codes, discounts, schemas
 from coupons.models import Campaign, Coupon, Redemption
-from coupons.repository import CouponRepository, RedemptionRepository
+from coupons.repository.coupons import CouponRepository
+from coupons.repository.redemptions import RedemptionRepository
 from coupons.service.campaigns import get_settings
 from coupons.service.errors import (
     CouponAlreadyRedeemed,

@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.money import Money
 from coupons import codes, discounts
-from coupons.repository import CouponRepository, RedemptionRepository
+from coupons.repository.coupons import CouponRepository
+from coupons.repository.redemptions import RedemptionRepository
 from coupons.service.errors import (
     CouponCodeInvalid,
     CouponExpired,

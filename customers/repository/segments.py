@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from customers.models import Customer, Segment
-from customers.schemas import SegmentRules
+from customers.schemas.segments import SegmentRules
 
 
 def _range(column: Any, bounds: Any) -> list[ColumnElement[bool]]:

@@ -20,14 +20,10 @@ from core.signing import SignatureInvalid, sign, verify
 from customers.service import record_activity
 from memberships import cardnumbers, rules, schemas
 from memberships.models import Card, CountPass
-from memberships.repository import (
-    CardContext,
-    CardRepository,
-    CountRepository,
-    PhysicalCardRepository,
-    ProgramRepository,
-    holders_in_tiers_select,
-)
+from memberships.repository.cards import CardContext, CardRepository, holders_in_tiers_select
+from memberships.repository.counts import CountRepository
+from memberships.repository.physical import PhysicalCardRepository
+from memberships.repository.programs import ProgramRepository
 from memberships.service.cursors import time_id_cursor
 from memberships.service.errors import (
     CardExists,

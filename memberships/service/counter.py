@@ -16,7 +16,8 @@ from core.money import Money
 from core.settings import Settings
 from customers.service import record_activity
 from memberships import cardnumbers, physical, rules, schemas
-from memberships.repository import CardContext, CardRepository, PhysicalCardRepository
+from memberships.repository.cards import CardContext, CardRepository
+from memberships.repository.physical import PhysicalCardRepository
 from memberships.service.cards import card_extras, card_schema, count_pass_schema, read_qr_token
 from memberships.service.counts import use_count_pass
 from memberships.service.errors import (

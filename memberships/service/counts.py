@@ -20,7 +20,9 @@ from core.payments import CallbackEvent, PaymentProvider
 from customers.service import record_activity
 from memberships import schemas
 from memberships.models import CountPass, CountProduct, LedgerEntry
-from memberships.repository import CardContext, CardRepository, CountRepository, ProgramRepository
+from memberships.repository.cards import CardContext, CardRepository
+from memberships.repository.counts import CountRepository
+from memberships.repository.programs import ProgramRepository
 from memberships.service.cards import access_card, count_pass_schema
 from memberships.service.cursors import time_id_cursor
 from memberships.service.errors import (

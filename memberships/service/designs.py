@@ -12,7 +12,7 @@ from accounts import service as accounts
 from core.errors import InvalidInput
 from memberships import cardnumbers, render, schemas
 from memberships.models import Design
-from memberships.repository import ProgramRepository
+from memberships.repository.programs import ProgramRepository
 from memberships.service.cards import access_card
 from memberships.service.errors import ProgramNotFound
 

@@ -8,7 +8,8 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from memberships import rules
-from memberships.repository import CardRepository, LedgerRepository
+from memberships.repository.cards import CardRepository
+from memberships.repository.ledger import LedgerRepository
 from memberships.service.cards import months_ago
 from memberships.service.ledger import post_entry
 

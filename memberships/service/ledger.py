@@ -19,14 +19,10 @@ from core.money import Money
 from core.pagination import encode_cursor
 from memberships import rules, schemas
 from memberships.models import Card, LedgerEntry
-from memberships.repository import (
-    CardContext,
-    CardRepository,
-    CountRepository,
-    LedgerRepository,
-    ProgramRepository,
-    Totals,
-)
+from memberships.repository.cards import CardContext, CardRepository, Totals
+from memberships.repository.counts import CountRepository
+from memberships.repository.ledger import LedgerRepository
+from memberships.repository.programs import ProgramRepository
 from memberships.service.cards import access_card, card_schema, months_ago
 from memberships.service.cursors import seq_cursor
 from memberships.service.errors import (

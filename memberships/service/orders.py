@@ -16,7 +16,8 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from memberships import rules
-from memberships.repository import CardRepository, LedgerRepository
+from memberships.repository.cards import CardRepository
+from memberships.repository.ledger import LedgerRepository
 from memberships.service.errors import CardNotFound, InsufficientPoints
 from memberships.service.ledger import maybe_upgrade, post_entry
 

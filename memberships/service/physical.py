@@ -14,7 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.errors import Forbidden
 from memberships import physical, schemas
 from memberships.physical import NumberRejected, Row
-from memberships.repository import CardRepository, PhysicalCardRepository, ProgramRepository
+from memberships.repository.cards import CardRepository
+from memberships.repository.physical import PhysicalCardRepository
+from memberships.repository.programs import ProgramRepository
 from memberships.service.cards import access_card
 from memberships.service.errors import (
     CardHasPhysicalCard,

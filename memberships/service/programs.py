@@ -10,7 +10,7 @@ from core.money import Money
 from core.pagination import page_from_rows
 from memberships import rules, schemas
 from memberships.models import Program, Tier
-from memberships.repository import ProgramRepository
+from memberships.repository.programs import ProgramRepository
 from memberships.service.cursors import time_id_cursor
 from memberships.service.errors import ProgramNotFound
 

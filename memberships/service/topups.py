@@ -16,7 +16,8 @@ from core.money import Money
 from core.payments import CallbackEvent, CallbackRejected, PaymentProvider
 from memberships import rules, schemas
 from memberships.models import Topup
-from memberships.repository import CardRepository, TopupRepository
+from memberships.repository.cards import CardRepository
+from memberships.repository.topups import TopupRepository
 from memberships.service.cards import access_card, card_schema
 from memberships.service.errors import (
     CardNotFound,

@@ -49,7 +49,7 @@ from accounts import service as accounts_service
 from core.settings import Settings
 from core.timezones import utcnow
 from push import repository
-from push.repository import ClaimedDelivery
+from push.repository.outbox import ClaimedDelivery
 from push.service.devices import forget_dead_devices
 from push.service.senders import (
     FCM_MAX_TOKENS_PER_CALL,

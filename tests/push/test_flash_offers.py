@@ -9,7 +9,7 @@ from sqlalchemy import text
 from core.timezones import utcnow
 from customers.service import record_activity
 from push import schemas, service
-from push.repository import NEARBY_AUDIENCE
+from push.repository.offers import NEARBY_AUDIENCE
 from tests.helpers import ApiClient, assert_problem
 from tests.push.conftest import Pipeline, merchant_with_shop, offer_body, offset, subscriber
 

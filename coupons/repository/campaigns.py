@@ -1,0 +1,139 @@
+"""Campaigns: their rows, state transitions, the `handed_out` counter, the claimable predicate."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, cast, exists, func, literal, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import Uuid
+
+from coupons.models import Campaign
+
+
+def claim_deadline_open(now: Any) -> ColumnElement[bool]:
+    """Campaign rows that can hand out a coupon at `now` (ignoring audience)."""
+    return and_(
+        Campaign.status == "published",
+        Campaign.claim_until > now,
+        Campaign.valid_until > now,
+        or_(Campaign.total_quantity.is_(None), Campaign.handed_out < Campaign.total_quantity),
+    )
+
+
+def claimable_offer_exists(
+    shop_id: ColumnElement[Any], merchant_id: ColumnElement[Any], now: Any
+) -> ColumnElement[bool]:
+    """SQL predicate for other packages' queries (nearby `has_offers`): the shop has a public
+    campaign a customer can claim right now."""
+    return exists(
+        select(literal(1))
+        .select_from(Campaign)
+        .where(
+            Campaign.merchant_id == merchant_id,
+            Campaign.audience_kind == "public",
+            claim_deadline_open(now),
+            or_(Campaign.shop_ids.is_(None), shop_id == func.any(Campaign.shop_ids)),
+        )
+    )
+
+
+class CampaignRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, campaign: Campaign) -> Campaign:
+        self.session.add(campaign)
+        await self.session.flush()
+        return campaign
+
+    async def get(self, campaign_id: uuid.UUID) -> Campaign | None:
+        return await self.session.get(Campaign, campaign_id, populate_existing=True)
+
+    async def page_of_merchant(
+        self, merchant_id: uuid.UUID, status: str | None, before: uuid.UUID | None, limit: int
+    ) -> list[Campaign]:
+        """Newest first (ids are time-ordered UUIDv7); limit+1 rows."""
+        stmt = select(Campaign).where(Campaign.merchant_id == merchant_id)
+        if status is not None:
+            stmt = stmt.where(Campaign.status == status)
+        if before is not None:
+            stmt = stmt.where(Campaign.id < before)
+        stmt = stmt.order_by(Campaign.id.desc()).limit(limit + 1)
+        return list((await self.session.execute(stmt)).scalars())
+
+    async def lock(self, campaign_id: uuid.UUID) -> Campaign | None:
+        stmt = (
+            select(Campaign)
+            .where(Campaign.id == campaign_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def transition(
+        self,
+        campaign_id: uuid.UUID,
+        *,
+        allowed_from: Sequence[str],
+        to: str,
+        values: dict[str, Any],
+    ) -> Campaign | None:
+        stmt = (
+            update(Campaign)
+            .where(Campaign.id == campaign_id, Campaign.status.in_(allowed_from))
+            .values(status=to, updated_at=func.now(), **values)
+            .returning(Campaign)
+            .execution_options(populate_existing=True)
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def take(self, campaign_id: uuid.UUID, *, count: int, now: datetime) -> int:
+        """Hand out up to `count` coupons; returns how many the quantity allows (0 if none or
+        the campaign cannot hand out now). The row lock is held until commit."""
+        # RETURNING sees only new values, so the old counter comes from a locking CTE
+        old = (
+            select(Campaign.id, Campaign.handed_out)
+            .where(Campaign.id == campaign_id, claim_deadline_open(now))
+            .with_for_update()
+            .cte("old")
+        )
+        granted = func.least(
+            count, func.coalesce(Campaign.total_quantity - old.c.handed_out, count)
+        )
+        stmt = (
+            update(Campaign)
+            .where(Campaign.id == old.c.id)
+            .values(handed_out=old.c.handed_out + granted)
+            .returning(granted)
+        )
+        return int((await self.session.execute(stmt)).scalar_one_or_none() or 0)
+
+    async def take_one(self, campaign_id: uuid.UUID, *, now: datetime) -> bool:
+        stmt = (
+            update(Campaign)
+            .where(Campaign.id == campaign_id, claim_deadline_open(now))
+            .values(handed_out=Campaign.handed_out + 1)
+            .returning(Campaign.id)
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none() is not None
+
+    async def claimable_shop_ids(
+        self, shops: Sequence[tuple[uuid.UUID, uuid.UUID]], *, now: datetime
+    ) -> set[uuid.UUID]:
+        if not shops:
+            return set()
+        pairs = (
+            select(
+                func.unnest(cast([s for s, _ in shops], ARRAY(Uuid))).label("shop_id"),
+                func.unnest(cast([m for _, m in shops], ARRAY(Uuid))).label("merchant_id"),
+            )
+        ).subquery("pairs")
+        stmt = select(pairs.c.shop_id).where(
+            claimable_offer_exists(pairs.c.shop_id, pairs.c.merchant_id, now)
+        )
+        return set((await self.session.execute(stmt)).scalars())

@@ -1,0 +1,55 @@
+"""Devices: registration tokens of users' phones."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from push.models import Device
+
+# ---------------------------------------------------------------- devices
+
+
+async def upsert_device(
+    session: AsyncSession, *, user_id: uuid.UUID, token: str, platform: str
+) -> Device:
+    stmt = (
+        insert(Device)
+        .values(id=uuid.uuid4(), user_id=user_id, token=token, platform=platform)
+        .on_conflict_do_update(
+            index_elements=[Device.token],
+            set_={"user_id": user_id, "platform": platform, "updated_at": func.now()},
+        )
+        .returning(Device)
+    )
+    return (await session.execute(stmt)).scalar_one()
+
+
+async def delete_device(session: AsyncSession, *, user_id: uuid.UUID, token: str) -> int:
+    stmt = delete(Device).where(Device.user_id == user_id, Device.token == token)
+    return (await session.execute(stmt)).rowcount  # type: ignore[attr-defined, no-any-return]
+
+
+async def delete_devices_by_id(session: AsyncSession, device_ids: list[uuid.UUID]) -> int:
+    if not device_ids:
+        return 0
+    stmt = delete(Device).where(Device.id.in_(device_ids))
+    return (await session.execute(stmt)).rowcount  # type: ignore[attr-defined, no-any-return]
+
+
+async def devices_of_users(
+    session: AsyncSession, user_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[tuple[uuid.UUID, str]]]:
+    """(device id, token) of each user's registered devices."""
+    rows = await session.execute(
+        select(Device.user_id, Device.id, Device.token)
+        .where(Device.user_id.in_(user_ids))
+        .order_by(Device.user_id, Device.id)
+    )
+    found: dict[uuid.UUID, list[tuple[uuid.UUID, str]]] = {}
+    for user_id, device_id, token in rows.all():
+        found.setdefault(user_id, []).append((device_id, token))
+    return found
