@@ -109,7 +109,11 @@ async def post_all(
         async def worker() -> None:
             for body in pending:
                 started = time.perf_counter()
-                response = await client.post(url, json=body, headers=headers)
+                try:
+                    response = await client.post(url, json=body, headers=headers)
+                except httpx.TransportError:  # counted as status 0, not fatal
+                    tally.statuses[0] += 1
+                    continue
                 tally.latencies.append(time.perf_counter() - started)
                 tally.statuses[response.status_code] += 1
 

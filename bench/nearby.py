@@ -326,7 +326,11 @@ async def load(port: int, seconds: float, connections: int, clusters: int) -> di
                 lat, lng = points[i % len(points)]
                 i += connections
                 started = time.perf_counter()
-                r = await client.get("/v1/shops/nearby", params={"lat": lat, "lng": lng})
+                try:
+                    r = await client.get("/v1/shops/nearby", params={"lat": lat, "lng": lng})
+                except httpx.TransportError:  # counted, not fatal: the figures say how many
+                    errors += 1
+                    continue
                 if r.status_code != 200:
                     errors += 1
                 latencies.append(time.perf_counter() - started)
@@ -339,6 +343,7 @@ async def load(port: int, seconds: float, connections: int, clusters: int) -> di
 
 
 async def measure_http(bench_url: str, redis_url: str, args: argparse.Namespace) -> None:
+    from bench.common import cpu_seconds
     from core.embedded import free_port
 
     ports = {"reference": free_port(), "corner": free_port()}
@@ -351,7 +356,10 @@ async def measure_http(bench_url: str, redis_url: str, args: argparse.Namespace)
         for round_ in range(args.rounds):
             for kind in ("reference", "corner") if round_ % 2 == 0 else ("corner", "reference"):
                 await load(ports[kind], 1.0, args.connections, args.clusters)  # warm-up
+                cpu_before = cpu_seconds(procs[kind].pid)
                 result = await load(ports[kind], args.http_seconds, args.connections, args.clusters)
+                cpu = cpu_seconds(procs[kind].pid) - cpu_before
+                result["server_cpu_ms_per_request"] = round(cpu / result["n"] * 1000, 3)
                 results[kind].append(result)
                 emit(phase="http", server=kind, round=round_, connections=args.connections,
                      **result)  # fmt: skip
