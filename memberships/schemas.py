@@ -355,6 +355,12 @@ class CountProductCreate(BaseModel):
         return value
 
 
+class CountProductUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    active: bool = Field(description="false stops selling it; passes already sold keep working")
+
+
 class CountProduct(BaseModel):
     id: uuid.UUID
     program_id: uuid.UUID

@@ -50,13 +50,17 @@ class CountRepository:
         stmt = stmt.order_by(CountProduct.created_at, CountProduct.id).limit(limit + 1)
         return list((await self.session.execute(stmt)).scalars())
 
-    async def set_product_active(self, product_id: uuid.UUID, active: bool) -> None:
-        await self.session.execute(
+    async def set_product_active(
+        self, product_id: uuid.UUID, *, program_id: uuid.UUID, active: bool
+    ) -> CountProduct | None:
+        stmt = (
             update(CountProduct)
-            .where(CountProduct.id == product_id)
+            .where(CountProduct.id == product_id, CountProduct.program_id == program_id)
             .values(active=active, updated_at=func.now())
-            .execution_options(synchronize_session=False)
+            .returning(CountProduct)
+            .execution_options(synchronize_session=False, populate_existing=True)
         )
+        return (await self.session.execute(stmt)).scalar_one_or_none()
 
     async def add_pass(self, count_pass: CountPass) -> CountPass:
         self.session.add(count_pass)

@@ -52,6 +52,22 @@ async def create_count_product(
     )
 
 
+@router.patch(
+    "/programs/{program_id}/count-products/{product_id}", response_model=schemas.CountProduct
+)
+async def update_count_product(
+    program_id: uuid.UUID,
+    product_id: uuid.UUID,
+    data: schemas.CountProductUpdate,
+    principal: CurrentUser,
+    session: SessionDep,
+) -> schemas.CountProduct:
+    await _program_staff(session, principal, program_id, "manager")
+    return await service.set_count_product_active(
+        session, program_id=program_id, product_id=product_id, active=data.active
+    )
+
+
 @router.get(
     "/programs/{program_id}/count-products", response_model=schemas.Page[schemas.CountProduct]
 )

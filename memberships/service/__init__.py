@@ -18,6 +18,7 @@ from memberships.service.counts import (
     card_count_passes,
     create_count_product,
     list_count_products,
+    set_count_product_active,
 )
 from memberships.service.designs import card_png, get_design, preview_png, set_design
 from memberships.service.expiry import expire_card_points, expire_points
@@ -65,6 +66,7 @@ __all__ = [
     "import_batch",
     "import_physical_cards",
     "list_count_products",
+    "set_count_product_active",
     "OrderCard",
     "OrderEarning",
     "card_for_order",

@@ -98,6 +98,18 @@ async def create_count_product(
     return product_schema(product)
 
 
+async def set_count_product_active(
+    session: AsyncSession, *, program_id: uuid.UUID, product_id: uuid.UUID, active: bool
+) -> schemas.CountProduct:
+    """Stop (or resume) selling a count card; passes already sold keep working."""
+    product = await CountRepository(session).set_product_active(
+        product_id, program_id=program_id, active=active
+    )
+    if product is None:
+        raise CountProductNotFound()
+    return product_schema(product)
+
+
 async def list_count_products(
     session: AsyncSession, *, program_id: uuid.UUID, cursor: str | None, limit: int
 ) -> schemas.Page[schemas.CountProduct]:

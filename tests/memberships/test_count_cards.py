@@ -313,3 +313,58 @@ async def test_concurrent_uses_by_product_drain_every_pass_exactly(
     assert statuses.count(201) == 6 and statuses.count(409) == 4, [r.text for r in results]
     assert all(left == 0 == total for left, total in (await _uses_by_pass(
         sessionmaker, card["id"])).values())  # fmt: skip
+
+
+async def test_a_manager_stops_selling_a_product_and_sold_passes_keep_working(
+    client: ApiClient, setup: Setup, test_settings: Settings
+) -> None:
+    product = await count_product(client, setup, uses=3)
+    member, card = await join(client, setup)
+    sold = await bought_pass(client, test_settings, member, card["id"], product["id"])
+    path = f"/v1/programs/{setup.program_id}/count-products/{product['id']}"
+    assert_problem(
+        await client.patch(path, json={"active": False}, headers=setup.clerk.headers),
+        403,
+        "forbidden",
+    )
+    stranger = await client.register()
+    assert_problem(
+        await client.patch(path, json={"active": False}, headers=stranger.headers),
+        404,
+        "program_not_found",
+    )
+    other = await make_setup(client)
+    elsewhere = f"/v1/programs/{other.program_id}/count-products/{product['id']}"
+    assert_problem(
+        await client.patch(elsewhere, json={"active": False}, headers=other.manager.headers),
+        404,
+        "count_product_not_found",
+    )
+    assert_problem(
+        await client.patch(path, json={"active": "maybe"}, headers=setup.manager.headers),
+        422,
+        "validation_error",
+    )
+
+    r = await client.patch(path, json={"active": False}, headers=setup.manager.headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["active"] is False and r.json()["id"] == product["id"]
+    listed = (await client.get(f"/v1/programs/{setup.program_id}/count-products")).json()
+    assert listed["items"] == []
+    assert_problem(
+        await client.post(
+            f"/v1/cards/{card['id']}/count-passes",
+            json={"product_id": product["id"]},
+            headers=member.headers,
+        ),
+        409,
+        "count_product_inactive",
+    )
+    used = await counter(client, setup.clerk, setup, card["card_number"], "count_use",
+                         pass_id=sold["id"])  # fmt: skip
+    assert used.status_code == 201, used.text
+
+    r = await client.patch(path, json={"active": True}, headers=setup.manager.headers)
+    assert r.status_code == 200 and r.json()["active"] is True
+    listed = (await client.get(f"/v1/programs/{setup.program_id}/count-products")).json()
+    assert [p["id"] for p in listed["items"]] == [product["id"]]
