@@ -169,14 +169,7 @@ class CouponRepository:
         return list((await self.session.execute(stmt)).scalars())
 
     async def by_code(self, code: str) -> tuple[Coupon, Campaign] | None:
-        stmt = (
-            select(Coupon, Campaign)
-            .join(Campaign, Campaign.id == Coupon.campaign_id)
-            .where(Coupon.code == code)
-            .execution_options(populate_existing=True)
-        )
-        row = (await self.session.execute(stmt)).one_or_none()
-        return (row[0], row[1]) if row else None
+        return await self._with_campaign(Coupon.code == code)
 
     async def for_counter(
         self,
@@ -197,10 +190,15 @@ class CouponRepository:
         return (row[0], row[1], row[2], bool(row[3])) if row else None
 
     async def get(self, coupon_id: uuid.UUID) -> tuple[Coupon, Campaign] | None:
+        return await self._with_campaign(Coupon.id == coupon_id)
+
+    async def _with_campaign(self, where: Any) -> tuple[Coupon, Campaign] | None:
+        """The coupon matching `where` with its campaign, freshly read (not the identity map's
+        copy: callers re-check status after a race)."""
         stmt = (
             select(Coupon, Campaign)
             .join(Campaign, Campaign.id == Coupon.campaign_id)
-            .where(Coupon.id == coupon_id)
+            .where(where)
             .execution_options(populate_existing=True)
         )
         row = (await self.session.execute(stmt)).one_or_none()

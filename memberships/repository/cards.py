@@ -294,42 +294,6 @@ class CardRepository:
         )
         return entry, totals
 
-    async def apply(
-        self,
-        card_id: uuid.UUID,
-        *,
-        points: int = 0,
-        principal: int = 0,
-        bonus: int = 0,
-        spend: int = 0,
-    ) -> Totals | None:
-        """Add the deltas atomically if no total would go negative; None otherwise.
-
-        The conditional UPDATE takes the row lock, so concurrent spends queue up and only
-        those that still fit succeed.
-        """
-        c = Card.__table__.c
-        stmt = (
-            update(Card)
-            .where(
-                c.id == card_id,
-                c.points + points >= 0,
-                c.principal + principal >= 0,
-                c.bonus + bonus >= 0,
-            )
-            .values(
-                points=c.points + points,
-                principal=c.principal + principal,
-                bonus=c.bonus + bonus,
-                lifetime_spend=func.greatest(c.lifetime_spend + spend, 0),
-                updated_at=func.now(),
-            )
-            .returning(c.points, c.principal, c.bonus, c.lifetime_spend)
-            .execution_options(synchronize_session=False)
-        )
-        row = (await self.session.execute(stmt)).one_or_none()
-        return Totals(row[0], row[1], row[2], row[3]) if row else None
-
     async def lock(self, card_id: uuid.UUID) -> Totals | None:
         c = Card.__table__.c
         stmt = (
