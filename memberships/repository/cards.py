@@ -71,18 +71,24 @@ class Totals:
     lifetime_spend: int
 
 
-def _context_statement(by: str) -> Any:
+def _cards_with_context() -> Any:
+    """Cards with their program, tier and the spend that reaches the next tier (None at the
+    top): the columns of a `CardContext`."""
     higher = Tier.__table__.alias("higher")
     next_threshold = (
         select(func.min(higher.c.upgrade_min_spend_12m))
         .where(higher.c.program_id == Card.program_id, higher.c.rank > Tier.rank)
         .scalar_subquery()
     )
-    stmt = (
+    return (
         select(Card, Program, Tier, next_threshold)
         .join(Program, Program.id == Card.program_id)
         .join(Tier, Tier.id == Card.tier_id)
     )
+
+
+def _context_statement(by: str) -> Any:
+    stmt = _cards_with_context()
     if by == "id":
         return stmt.where(Card.id == bindparam("p_card_id", type_=Card.id.type))
     return stmt.where(Card.card_number == bindparam("p_number", type_=Card.card_number.type))
@@ -190,17 +196,7 @@ class CardRepository:
     async def context(
         self, *, card_id: uuid.UUID | None = None, card_number: str | None = None
     ) -> CardContext | None:
-        higher = Tier.__table__.alias("higher")
-        next_threshold = (
-            select(func.min(higher.c.upgrade_min_spend_12m))
-            .where(higher.c.program_id == Card.program_id, higher.c.rank > Tier.rank)
-            .scalar_subquery()
-        )
-        stmt = (
-            select(Card, Program, Tier, next_threshold)
-            .join(Program, Program.id == Card.program_id)
-            .join(Tier, Tier.id == Card.tier_id)
-        )
+        stmt = _cards_with_context()
         if card_id is not None:
             stmt = stmt.where(Card.id == card_id)
         else:
@@ -213,18 +209,7 @@ class CardRepository:
     async def contexts_for_user(
         self, user_id: uuid.UUID, after: tuple[datetime, uuid.UUID] | None, limit: int
     ) -> list[CardContext]:
-        higher = Tier.__table__.alias("higher")
-        next_threshold = (
-            select(func.min(higher.c.upgrade_min_spend_12m))
-            .where(higher.c.program_id == Card.program_id, higher.c.rank > Tier.rank)
-            .scalar_subquery()
-        )
-        stmt = (
-            select(Card, Program, Tier, next_threshold)
-            .join(Program, Program.id == Card.program_id)
-            .join(Tier, Tier.id == Card.tier_id)
-            .where(Card.user_id == user_id)
-        )
+        stmt = _cards_with_context().where(Card.user_id == user_id)
         if after is not None:
             stmt = stmt.where(
                 or_(

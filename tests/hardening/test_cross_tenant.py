@@ -118,7 +118,8 @@ def _assert_no_leak(r: httpx.Response, w: World, url: str, who: str) -> None:
         assert marker not in text, f"{who} {url} leaks {marker!r}: {text[:300]}"
     for name, value in w.ids.items():
         if name in ("provider_name", "user_id", "merchant_id", "shop_id", "photo_id",
-                    "campaign_id", "program_id", "review_id", "offering_id"):  # fmt: skip
+                    "campaign_id", "program_id", "review_id", "offering_id",
+                    "product_id"):  # fmt: skip
             continue  # public ids: shown on public pages
         if value not in url:
             assert value not in text, f"{who} {url} leaks A's {name}: {text[:300]}"

@@ -116,6 +116,10 @@ async def build_world(client: ApiClient, *, tag: str = "A") -> World:
 
     program = await post(f"/v1/merchants/{mid}/programs", owner, program_body(f"卡{tag}"))
     pid = ids["program_id"] = program["id"]
+    count_product = {"name": f"次卡{tag}", "uses": 10, "price": money(40_000)}
+    ids["product_id"] = (await post(f"/v1/programs/{pid}/count-products", owner, count_product))[
+        "id"
+    ]
     card = await post(f"/v1/programs/{pid}/join", consumer)
     card_id = ids["card_id"] = card["id"]
     world.card_number = card["card_number"]
