@@ -381,3 +381,53 @@ async def test_member_card_purchase_earns_points(
     text = await result.inner_text()
     assert "积分变动 +25" in text and "普通会员" in text, text
     await screenshot(page, "16-counter-card-purchase")
+
+
+async def test_member_count_card_use_at_the_counter(
+    client: ApiClient, page: Any, live_server: LiveServer, test_settings: Any
+) -> None:
+    """次卡: the clerk picks the product, the pass goes one use down."""
+    from tests.memberships.conftest import bought_pass
+
+    live_server.require(
+        "/v1/programs/{program_id}/count-products",
+        "/v1/cards/{card_id}/count-passes",
+        "/v1/counter/transactions",
+    )
+    owner, merchant, shop = await owner_with_shop(client)
+    r = await client.post(
+        f"/v1/merchants/{merchant['id']}/programs",
+        json={
+            "name": "老王理发会员",
+            "tiers": [{"code": "basic", "name": "普通会员", "rank": 0,
+                       "earn": {"points_per_currency_unit": 1}}],
+            "redeem": {"points_per_currency_unit": 100},
+        },
+        headers=owner.headers,
+    )  # fmt: skip
+    assert r.status_code == 201, r.text
+    program_id = r.json()["id"]
+    r = await client.post(
+        f"/v1/programs/{program_id}/count-products",
+        json={"name": "洗剪吹10次卡", "uses": 10, "price": {"amount": 40000, "currency": "CNY"}},
+        headers=owner.headers,
+    )
+    assert r.status_code == 201, r.text
+    product_id = r.json()["id"]
+    consumer = await client.register(name="钱七")
+    r = await client.post(f"/v1/programs/{program_id}/join", headers=consumer.headers)
+    assert r.status_code == 201, r.text
+    card = r.json()
+    await bought_pass(client, test_settings, consumer, card["id"], product_id)
+
+    await open_counter(page, owner.phone, shop)
+    await page.get_by_label("券码").fill(card["card_number"])
+    await page.get_by_role("button", name="查询").click()
+    await result_state(page, "lookup")
+    await page.get_by_text("次卡核销").click()
+    await page.get_by_label("次卡", exact=True).select_option(label="洗剪吹10次卡 · 10 次")
+    await page.get_by_role("button", name="确认交易").click()
+    result = await result_state(page, "success")
+    text = await result.inner_text()
+    assert "洗剪吹10次卡：剩余 9 次" in text, text
+    await screenshot(page, "17-counter-count-card-use")

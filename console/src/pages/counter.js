@@ -381,21 +381,48 @@ export function renderCounter(main) {
   }
 
   // -- member cards -----------------------------------------------------------------------
+  // count cards (次卡) on sale at this merchant, loaded once when the clerk picks "count use"
+  let countProducts = null;
+  async function loadCountProducts() {
+    if (countProducts) return countProducts;
+    const merchantId = shop.merchant_id || session.merchant?.merchant_id;
+    const programs = await get(`/v1/merchants/${encodeURIComponent(merchantId)}/programs`);
+    const lists = await Promise.all((programs.items || []).map((program) =>
+      get(`/v1/programs/${encodeURIComponent(program.id)}/count-products`).then((page) => page.items || [])));
+    countProducts = lists.flat();
+    return countProducts;
+  }
+
   function showCardForm(cardRef) {
     attempt = null;
     let kind = "purchase";
     const amount = h("input", { type: "text", inputmode: "decimal", autocomplete: "off", name: "amount", placeholder: "0.00" });
     const points = h("input", { type: "text", inputmode: "numeric", autocomplete: "off", name: "points", pattern: "\\d+" });
     const pin = h("input", { type: "password", inputmode: "numeric", autocomplete: "off", name: "pin", maxlength: "6", pattern: "\\d{6}" });
+    const product = h("select", { name: "count_product" });
     const amountF = field(t("counter.amount"), amount);
     const pointsF = field(t("counter.points"), points);
     const pinF = field(t("counter.pin"), pin);
-    const sync = () => {
-      amountF.hidden = kind === "spend_points";
-      pointsF.hidden = kind !== "spend_points";
-      pinF.hidden = kind === "purchase";
+    const productF = field(t("counter.count_product"), product);
+    const fillProducts = async () => {
+      if (product.options.length) return;
+      let items = [];
+      try {
+        items = await loadCountProducts();
+      } catch {
+        items = [];
+      }
+      if (!items.length) product.append(h("option", { value: "", disabled: true }, t("counter.no_count_products")));
+      for (const p of items) product.append(h("option", { value: p.id }, `${p.name} · ${t("counter.uses", { uses: p.uses })}`));
     };
-    const kinds = ["purchase", "spend_points", "spend_balance"].map((k) =>
+    const sync = () => {
+      amountF.hidden = kind === "spend_points" || kind === "count_use";
+      pointsF.hidden = kind !== "spend_points";
+      pinF.hidden = kind === "purchase" || kind === "count_use";
+      productF.hidden = kind !== "count_use";
+      if (kind === "count_use") fillProducts();
+    };
+    const kinds = ["purchase", "spend_points", "spend_balance", "count_use"].map((k) =>
       h("label", { class: "segment" },
         h("input", { type: "radio", name: "card-kind", value: k, checked: k === kind, onchange: () => { kind = k; sync(); } }),
         h("span", {}, t(`counter.kind_${k}`))),
@@ -407,6 +434,12 @@ export function renderCounter(main) {
         onsubmit: (event) => {
           event.preventDefault();
           const body = { card: cardRef, shop_id: shop.id, kind };
+          if (kind === "count_use") {
+            if (!product.value) return product.focus();
+            body.count_product_id = product.value;
+            attempt = null;
+            return confirmCard(body);
+          }
           if (kind === "spend_points") {
             if (!/^\d+$/.test(points.value.trim())) return points.focus();
             body.points = Number(points.value.trim());
@@ -427,6 +460,7 @@ export function renderCounter(main) {
       amountF,
       pointsF,
       pinF,
+      productF,
       h("button", { type: "submit", class: "btn btn-confirm btn-huge btn-block" }, t("counter.card_confirm")),
     );
     sync();
@@ -452,6 +486,7 @@ export function renderCounter(main) {
     success(t("counter.card_success"), [
       entry.points_delta ? h("p", { class: "outcome-detail" }, t("counter.points_delta", { points: delta(entry.points_delta) })) : null,
       entry.balance_delta ? h("p", { class: "outcome-detail" }, t("counter.balance_delta", { balance: formatMoney(entry.balance_delta) })) : null,
+      data.count_pass ? h("p", { class: "outcome-detail" }, t("counter.uses_left", { name: data.count_pass.name, uses: data.count_pass.uses_left })) : null,
       h("p", { class: "muted" }, t("counter.card_summary", {
         number: card.card_number || "",
         tier: card.tier?.name || "",
