@@ -1,105 +1,54 @@
-"""Coupon codes and QR payloads: pure helpers, no database.
+"""Coupon codes, QR payloads and printable paper sheets: pure helpers, no database.
 
-A code is 10 Crockford base32 characters (50 random bits) followed by one check character.
-The check character comes from the Damm algorithm over GF(32) (x∘y = 2·x + y): every single
-mistyped character and every swap of two adjacent different characters is detected, so a
-clerk's typo is refused before any database lookup. Typing is forgiving the Crockford way:
-case is ignored, O reads as 0, I and L read as 1, hyphens and spaces are dropped.
+A coupon code is 10 Crockford base32 characters (50 random bits) followed by one Damm check
+character (see core.codes, shared with order codes), displayed 4-4-3.
 """
 
 from __future__ import annotations
 
 import io
-import secrets
 from typing import Any
 
-import qrcode
-import qrcode.constants
 from PIL import Image, ImageDraw, ImageFont
 
-from core.signing import SignatureInvalid, sign, verify
+from core.codes import (
+    ALPHABET,
+    CodeKind,
+    check_character,
+    display,
+    normalise,
+    qr_image,
+    qr_png,
+)
 
-ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford: no I, L, O, U
-_VALUE = {ch: i for i, ch in enumerate(ALPHABET)}
-_TYPING = str.maketrans({"O": "0", "I": "1", "L": "1"})
-RANDOM_CHARS = 10
-CODE_LENGTH = RANDOM_CHARS + 1
-QR_TYPE = "cpn"  # keeps coupon payloads apart from other signed tokens (cards, ...)
+__all__ = [
+    "ALPHABET",
+    "CODE_LENGTH",
+    "QR_TYPE",
+    "RANDOM_CHARS",
+    "check_character",
+    "code_from_qr",
+    "display",
+    "is_valid",
+    "new_code",
+    "normalise",
+    "paper_sheet_pages",
+    "paper_sheet_pdf",
+    "qr_image",
+    "qr_payload",
+    "qr_png",
+]
 
-
-def _times_two(x: int) -> int:
-    """Multiply by the generator in GF(2^5) with the primitive polynomial x^5 + x^2 + 1."""
-    x <<= 1
-    return x ^ 0b100101 if x & 0b100000 else x
-
-
-def _damm(values: list[int]) -> int:
-    interim = 0
-    for value in values:
-        interim = _times_two(interim) ^ value
-    return interim
-
-
-def check_character(body: str) -> str:
-    """The character that makes the Damm checksum of `body + check` zero."""
-    return ALPHABET[_times_two(_damm([_VALUE[ch] for ch in body]))]
-
-
-def is_valid(code: str) -> bool:
-    if len(code) != CODE_LENGTH or any(ch not in _VALUE for ch in code):
-        return False
-    return _damm([_VALUE[ch] for ch in code]) == 0
-
-
-def new_code() -> str:
-    bits = secrets.randbits(5 * RANDOM_CHARS)
-    body = "".join(ALPHABET[(bits >> (5 * i)) & 31] for i in range(RANDOM_CHARS))
-    return body + check_character(body)
-
-
-def normalise(typed: str) -> str:
-    """What the clerk meant: upper case, O→0, I/L→1, no hyphens or spaces."""
-    return "".join(typed.split()).replace("-", "").upper().translate(_TYPING)
-
-
-def display(code: str) -> str:
-    """Grouped for reading aloud and printing: 4-4-3."""
-    return f"{code[:4]}-{code[4:8]}-{code[8:]}"
-
-
-def qr_payload(code: str, keys: list[tuple[str, bytes]]) -> str:
-    return sign({"t": QR_TYPE, "c": code}, keys)
-
-
-def code_from_qr(token: str, keys: list[tuple[str, bytes]]) -> str | None:
-    """The code a QR payload carries, or None if forged, altered or not a coupon's."""
-    try:
-        payload: dict[str, Any] = verify(token, keys)
-    except SignatureInvalid:
-        return None
-    code = payload.get("c")
-    if payload.get("t") != QR_TYPE or not isinstance(code, str) or not is_valid(code):
-        return None
-    return code
-
-
-def qr_image(content: str, size: int) -> Image.Image:
-    """A square black-on-white QR image about `size` pixels wide (whole modules, crisp)."""
-    qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=2, box_size=1)
-    qr.add_data(content)
-    qr.make(fit=True)
-    modules = qr.get_matrix()
-    count = len(modules)
-    scale = max(1, size // count)
-    image = Image.new("1", (count, count), 1)
-    image.putdata([0 if dark else 1 for row in modules for dark in row])
-    return image.resize((count * scale, count * scale), Image.Resampling.NEAREST)
-
-
-def qr_png(content: str, size: int) -> bytes:
-    buffer = io.BytesIO()
-    qr_image(content, size).save(buffer, format="PNG", optimize=True)
-    return buffer.getvalue()
+# 10 random characters (50 bits) + the check character; "cpn" keeps coupon payloads apart
+# from other signed tokens (orders, cards, ...)
+COUPON = CodeKind(random_chars=10, qr_type="cpn")
+RANDOM_CHARS = COUPON.random_chars
+CODE_LENGTH = COUPON.length
+QR_TYPE = COUPON.qr_type
+is_valid = COUPON.is_valid
+new_code = COUPON.new_code
+qr_payload = COUPON.qr_payload
+code_from_qr = COUPON.code_from_qr
 
 
 # -- paper sheets --------------------------------------------------------------------------
