@@ -39,14 +39,15 @@ from bench.common import (  # noqa: E402
     Tally,
     chunks,
     free_port,
+    fresh_database,
     interleaved,
     post_all,
+    redis_db,
+    service_urls,
     start_server,
     stop_server,
 )
-from core import embedded  # noqa: E402
 from core.ids import new_id  # noqa: E402
-from core.migrate import upgrade  # noqa: E402
 from core.settings import Settings, to_libpq_url  # noqa: E402
 from memberships.cardnumbers import new_card_number  # noqa: E402
 
@@ -54,18 +55,6 @@ DB_NAME = "corner_bench_card_tx"
 SECRET = "bench-secret-key-for-the-card-tx-benchmark"
 PIN = "135790"
 PASS_USES = 30  # per hot card: 10,000 mixed ops use some up (then 409 count_pass_exhausted)
-
-
-def database_urls() -> tuple[str, str]:
-    env = embedded.services_up(ROOT / ".corner")
-    base, _, _ = to_libpq_url(env["DATABASE_URL"]).rpartition("/")
-    with psycopg.connect(to_libpq_url(env["DATABASE_URL"]), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-    url = f"{base}/{DB_NAME}"
-    upgrade(url)
-    redis_base, _, _ = env["REDIS_URL"].rpartition("/")
-    return url, f"{redis_base}/63"
 
 
 def seed(url: str, cards: int, mixed_cards: int) -> dict[str, Any]:
@@ -286,7 +275,8 @@ async def main() -> None:
     parser.add_argument("--rounds", type=int, default=6, help="alternating load rounds")
     args = parser.parse_args()
 
-    url, redis_url = database_urls()
+    admin_url, redis_url = service_urls()
+    url, redis_url = fresh_database(admin_url, DB_NAME), redis_db(redis_url, 63)
     per_target = args.warmup + args.requests
     data = seed(url, 2 * per_target, args.mixed_cards)
     settings = Settings(secret_key=SECRET, access_token_ttl_seconds=3600)  # type: ignore[arg-type]

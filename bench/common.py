@@ -25,6 +25,40 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 T = TypeVar("T")
 
 
+def service_urls() -> tuple[str, str]:
+    """The PostgreSQL and Redis to bench against: DATABASE_URL and REDIS_URL when set, else
+    the embedded services (started if they are not running)."""
+    database_url, redis_url = os.environ.get("DATABASE_URL"), os.environ.get("REDIS_URL")
+    if not (database_url and redis_url):
+        from core import embedded
+
+        env = embedded.services_up(ROOT / ".corner")
+        database_url = database_url or env["DATABASE_URL"]
+        redis_url = redis_url or env["REDIS_URL"]
+    return database_url, redis_url
+
+
+def fresh_database(admin_url: str, name: str) -> str:
+    """Database `name` dropped, created anew on `admin_url`'s server and migrated; its URL."""
+    import psycopg
+
+    from core.migrate import upgrade
+    from core.settings import to_libpq_url
+
+    admin = to_libpq_url(admin_url)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = f"{admin.rpartition('/')[0]}/{name}"
+    upgrade(url)
+    return url
+
+
+def redis_db(redis_url: str, number: int) -> str:
+    """The same Redis server, database `number` (each bench flushes its own)."""
+    return f"{redis_url.rpartition('/')[0]}/{number}"
+
+
 def free_port() -> int:
     from core.embedded import free_port as pick
 

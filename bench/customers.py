@@ -37,11 +37,11 @@ ROOT = THIS_FILE.parent.parent
 sys.path.insert(0, str(ROOT))
 
 from accounts.security import create_access_token  # noqa: E402
+from bench.common import fresh_database, redis_db, service_urls  # noqa: E402
 from core import embedded  # noqa: E402
 from core.embedded import free_port  # noqa: E402
-from core.migrate import upgrade  # noqa: E402
 from core.pagination import encode_cursor  # noqa: E402
-from core.settings import Settings, to_libpq_url  # noqa: E402
+from core.settings import Settings  # noqa: E402
 
 DB_NAME = "corner_bench_customers"
 SECRET = "bench-secret-key-not-for-production"
@@ -401,15 +401,10 @@ async def sql_timing(
 
 
 async def main_async(args: argparse.Namespace) -> None:
-    base_env = embedded.services_up(ROOT / ".corner")
     import psycopg
 
-    admin = to_libpq_url(base_env["DATABASE_URL"])
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-    dsn = admin.rsplit("/", 1)[0] + f"/{DB_NAME}"
-    upgrade(dsn)
+    admin_url, redis_base = service_urls()
+    dsn = fresh_database(admin_url, DB_NAME)
     started = time.perf_counter()
     merchant_id, owner_id = fill(dsn, args.customers)
     emit(bench="customers", phase="fill", customers=args.customers,
@@ -421,7 +416,7 @@ async def main_async(args: argparse.Namespace) -> None:
     env = {
         **os.environ,
         "DATABASE_URL": dsn,
-        "REDIS_URL": base_env["REDIS_URL"].rsplit("/", 1)[0] + "/15",
+        "REDIS_URL": redis_db(redis_base, 15),
         "CORNER_SECRET_KEY": SECRET,
         "CORNER_LOG_LEVEL": "WARNING",
         "CORNER_ACCESS_TOKEN_TTL_SECONDS": "86400",

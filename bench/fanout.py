@@ -35,11 +35,10 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core import embedded  # noqa: E402
+from bench.common import fresh_database, redis_db, service_urls  # noqa: E402
 from core.database import create_engine, create_sessionmaker  # noqa: E402
 from core.embedded import free_port  # noqa: E402
-from core.migrate import upgrade  # noqa: E402
-from core.settings import Settings, to_libpq_url  # noqa: E402
+from core.settings import Settings  # noqa: E402
 from core.timezones import utcnow  # noqa: E402
 from push import repository, schemas  # noqa: E402
 from push.service import offers  # noqa: E402
@@ -52,16 +51,6 @@ CENTRE = (31.2304, 121.4737)
 
 def emit(**fields: Any) -> None:
     print(json.dumps(fields, ensure_ascii=False), flush=True)
-
-
-def prepare_database(base_url: str) -> str:
-    base, _, _ = to_libpq_url(base_url).rpartition("/")
-    with psycopg.connect(to_libpq_url(base_url), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-    url = f"{base}/{DB_NAME}"
-    upgrade(url)
-    return url
 
 
 def generate(url: str, users: int) -> dict[str, Any]:
@@ -337,9 +326,9 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=600)
     args = parser.parse_args()
 
-    env = embedded.services_up(ROOT / ".corner")
-    url = prepare_database(env["DATABASE_URL"])
-    redis_url = env["REDIS_URL"].rpartition("/")[0] + f"/{REDIS_DB}"
+    admin_url, redis_base = service_urls()
+    url = fresh_database(admin_url, DB_NAME)
+    redis_url = redis_db(redis_base, REDIS_DB)
     subprocess.run(
         [sys.executable, "-c", f"import redis; redis.Redis.from_url('{redis_url}').flushdb()"],
         check=True,

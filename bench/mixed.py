@@ -33,10 +33,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from accounts.security import create_access_token  # noqa: E402
+from bench.common import fresh_database, redis_db, service_urls  # noqa: E402
 from core import embedded  # noqa: E402
 from core.ids import new_id  # noqa: E402
-from core.migrate import upgrade  # noqa: E402
-from core.settings import Settings, to_libpq_url  # noqa: E402
+from core.settings import Settings  # noqa: E402
 from coupons import codes  # noqa: E402
 from memberships.cardnumbers import new_card_number  # noqa: E402
 
@@ -49,18 +49,6 @@ MIX = [("nearby", 70), ("claim", 10), ("redeem", 10), ("card_purchase", 10)]
 
 def emit(**values: Any) -> None:
     print(json.dumps({"bench": "mixed", **values}), flush=True)
-
-
-def database_urls() -> tuple[str, str]:
-    env = embedded.services_up(ROOT / ".corner")
-    base, _, _ = to_libpq_url(env["DATABASE_URL"]).rpartition("/")
-    with psycopg.connect(to_libpq_url(env["DATABASE_URL"]), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-    url = f"{base}/{DB_NAME}"
-    upgrade(url)
-    redis_base, _, _ = env["REDIS_URL"].rpartition("/")
-    return url, f"{redis_base}/62"
 
 
 def seed(url: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -263,7 +251,8 @@ async def main() -> None:
     parser.add_argument("--codes", type=int, default=20_000, help="pre-issued coupons to redeem")
     args = parser.parse_args()
 
-    url, redis_url = database_urls()
+    admin_url, redis_url = service_urls()
+    url, redis_url = fresh_database(admin_url, DB_NAME), redis_db(redis_url, 62)
     started = time.perf_counter()
     data = seed(url, args)
     emit(phase="seed", shops=args.shops, users=args.users, codes=args.codes,

@@ -55,17 +55,6 @@ def summary(latencies_s: list[float]) -> dict[str, float]:
             "n": len(ms)}  # fmt: skip
 
 
-def base_urls() -> tuple[str, str]:
-    from core import embedded
-
-    database_url, redis_url = os.environ.get("DATABASE_URL"), os.environ.get("REDIS_URL")
-    if not (database_url and redis_url):
-        env = embedded.services_up(ROOT / ".corner")
-        database_url = database_url or env["DATABASE_URL"]
-        redis_url = redis_url or env["REDIS_URL"]
-    return database_url, redis_url
-
-
 def cluster_centres(seed: int, clusters: int) -> list[tuple[float, float]]:
     rng = random.Random(seed)
     lat0, lat1, lng0, lng1 = BOX
@@ -396,9 +385,10 @@ def main() -> None:
     if args.serve_reference:
         serve_reference(args.port, args.database_url)
         return
+    from bench.common import service_urls
     from core.settings import to_libpq_url
 
-    database_url, redis_url = base_urls()
+    database_url, redis_url = service_urls()
     url = to_libpq_url(database_url)
     seed(url, args.shops, args.clusters)
     bench_url = f"{url.rpartition('/')[0]}/{DB_NAME}"

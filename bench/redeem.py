@@ -35,8 +35,11 @@ from bench.common import (  # noqa: E402
     Tally,
     chunks,
     free_port,
+    fresh_database,
     interleaved,
     post_all,
+    redis_db,
+    service_urls,
     start_server,
     stop_server,
 )
@@ -101,29 +104,6 @@ def reference_app(dsn: str, merchant_id: str, staff_id: str) -> Any:
 
 
 # -- setup ------------------------------------------------------------------------------------
-
-
-def base_urls() -> tuple[str, str]:
-    from core import embedded
-
-    env = embedded.services_up(ROOT / ".corner")
-    return os.environ.get("DATABASE_URL") or env["DATABASE_URL"], os.environ.get(
-        "REDIS_URL"
-    ) or env["REDIS_URL"]
-
-
-def recreate_database(admin_url: str) -> str:
-    import psycopg
-
-    from core.migrate import upgrade
-    from core.settings import to_libpq_url
-
-    with psycopg.connect(to_libpq_url(admin_url), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-    url = to_libpq_url(admin_url).rpartition("/")[0] + f"/{DB_NAME}"
-    upgrade(url)
-    return url
 
 
 async def seed(db_url: str, redis_url: str, coupons_needed: int) -> dict[str, Any]:
@@ -248,9 +228,9 @@ def emit(record: dict[str, Any]) -> None:
 
 
 async def run(args: argparse.Namespace) -> None:
-    admin_url, redis_base = base_urls()
-    db_url = recreate_database(admin_url)
-    redis_url = redis_base.rpartition("/")[0] + "/15"
+    admin_url, redis_base = service_urls()
+    db_url = fresh_database(admin_url, DB_NAME)
+    redis_url = redis_db(redis_base, 15)
     warmup = 100
     per_target = args.count + warmup + 1
     data = await seed(db_url, redis_url, 2 * per_target)
