@@ -8,10 +8,11 @@ follow the common R × FM grid, where FM is the rounded-up mean of the F and M s
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal, get_args
 
 MIN_INTERVAL_DAYS = 1.0
 
-SEGMENTS: tuple[str, ...] = (
+RfmSegmentName = Literal[
     "champions",
     "loyal",
     "potential_loyalists",
@@ -22,7 +23,8 @@ SEGMENTS: tuple[str, ...] = (
     "at_risk",
     "cant_lose",
     "hibernating",
-)
+]
+SEGMENTS: tuple[str, ...] = get_args(RfmSegmentName)
 
 
 def _check(score: int, name: str) -> None:
