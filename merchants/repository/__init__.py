@@ -52,6 +52,23 @@ def rating_of(count: int, stored: Decimal) -> float | None:
     return float(stored) if count else None
 
 
+def _shop_rows(at: datetime) -> Any:
+    """Shops with their WGS-84 position, their merchant's timezone and whether open at `at`:
+    the columns of a `ShopRow`."""
+    geometry = cast(Shop.location, Geometry)
+    return select(
+        Shop,
+        ST_Y(geometry),
+        ST_X(geometry),
+        Merchant.timezone,
+        open_at(Shop.opening_hours, Merchant.timezone, at),
+    ).join(Merchant, Merchant.id == Shop.merchant_id)
+
+
+def _shop_row(row: Any) -> ShopRow:
+    return ShopRow(row[0], float(row[1]), float(row[2]), row[3], bool(row[4]))
+
+
 class ShopRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -63,45 +80,23 @@ class ShopRepository:
 
     async def get_with_position(self, shop_id: uuid.UUID, at: datetime) -> ShopRow | None:
         """The (open) shop, its WGS-84 position, its merchant's timezone, and whether open."""
-        geometry = cast(Shop.location, Geometry)
-        stmt = (
-            select(
-                Shop,
-                ST_Y(geometry),
-                ST_X(geometry),
-                Merchant.timezone,
-                open_at(Shop.opening_hours, Merchant.timezone, at),
-            )
-            .join(Merchant, Merchant.id == Shop.merchant_id)
-            .where(Shop.id == shop_id, Shop.deleted_at.is_(None))
-        )
+        stmt = _shop_rows(at).where(Shop.id == shop_id, Shop.deleted_at.is_(None))
         row = (await self.session.execute(stmt)).one_or_none()
-        if row is None:
-            return None
-        return ShopRow(row[0], float(row[1]), float(row[2]), row[3], bool(row[4]))
+        return _shop_row(row) if row is not None else None
 
     async def page_of_merchant(
         self, merchant_id: uuid.UUID, at: datetime, after: tuple[str, uuid.UUID] | None, limit: int
     ) -> list[ShopRow]:
         """The merchant's open shops by (name, id), from after the cursor; limit+1 rows."""
-        geometry = cast(Shop.location, Geometry)
         stmt = (
-            select(
-                Shop,
-                ST_Y(geometry),
-                ST_X(geometry),
-                Merchant.timezone,
-                open_at(Shop.opening_hours, Merchant.timezone, at),
-            )
-            .join(Merchant, Merchant.id == Shop.merchant_id)
+            _shop_rows(at)
             .where(Shop.merchant_id == merchant_id, Shop.deleted_at.is_(None))
             .order_by(Shop.name, Shop.id)
             .limit(limit + 1)
         )
         if after is not None:
             stmt = stmt.where(tuple_(Shop.name, Shop.id) > tuple_(*after))
-        rows = (await self.session.execute(stmt)).all()
-        return [ShopRow(r[0], float(r[1]), float(r[2]), r[3], bool(r[4])) for r in rows]
+        return [_shop_row(r) for r in (await self.session.execute(stmt)).all()]
 
     async def merchant_of(self, shop_id: uuid.UUID) -> uuid.UUID | None:
         stmt = select(Shop.merchant_id).where(Shop.id == shop_id, Shop.deleted_at.is_(None))
