@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import importlib
 import signal
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -130,6 +132,20 @@ def seed_demo() -> None:
         typer.echo(f"{key}: {value}")
 
 
+@contextmanager
+def import_progress(file: Path, total: int) -> Iterator[Callable[[int], None]]:
+    """A progress bar over the `total` rows of `file`; yields the callback that advances it.
+    The bar is filled when the import ends (a header line is counted but is not a row)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    columns = (*Progress.get_default_columns()[:2], BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())  # fmt: skip
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task(f"Importing {file.name}", total=total)
+        yield lambda rows: progress.advance(task, rows)
+        progress.update(task, completed=total)
+
+
 @app.command("import-shops")
 def import_shops(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
@@ -141,8 +157,6 @@ def import_shops(
     import time
     import uuid
 
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
     from merchants.importer import ImportFailed, count_rows
     from merchants.importer import import_shops as run_import
 
@@ -153,12 +167,8 @@ def import_shops(
     except ValueError as exc:
         raise typer.BadParameter("not a merchant id (UUID)", param_hint="--merchant") from exc
     ensure_services()
-    total = count_rows(file)
     started = time.perf_counter()
-    columns = (*Progress.get_default_columns()[:2], BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn())  # fmt: skip
-    with Progress(*columns, console=console) as progress:
-        task = progress.add_task(f"Importing {file.name}", total=total)
+    with import_progress(file, count_rows(file)) as advance:
         try:
             report = run_import(
                 _database_url(),
@@ -166,7 +176,7 @@ def import_shops(
                 merchant_id=merchant_id,
                 crs=crs,  # type: ignore[arg-type]
                 batch_size=batch_size,
-                progress=lambda n: progress.advance(task, n),
+                progress=advance,
             )
         except ImportFailed as exc:
             console.print(f"[red]import failed:[/] {exc}")
@@ -191,8 +201,6 @@ def import_physical_cards(
     import time
     import uuid
 
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
     from memberships.importer import ImportFailed, count_rows, import_file
 
     try:
@@ -200,25 +208,15 @@ def import_physical_cards(
     except ValueError as exc:
         raise typer.BadParameter("not a program id (UUID)", param_hint="PROGRAM_ID") from exc
     ensure_services()
-    total = count_rows(file)
     started = time.perf_counter()
-    columns = (*Progress.get_default_columns()[:2], BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn())  # fmt: skip
-    with Progress(*columns, console=console) as progress:
-        task = progress.add_task(f"Importing {file.name}", total=total)
+    with import_progress(file, count_rows(file)) as advance:
         try:
             report = asyncio.run(
-                import_file(
-                    get_settings(),
-                    file,
-                    program_id=program,
-                    progress=lambda n: progress.advance(task, n),
-                )
+                import_file(get_settings(), file, program_id=program, progress=advance)
             )
         except ImportFailed as exc:
             console.print(f"[red]import failed:[/] {exc}")
             raise typer.Exit(1) from exc
-        progress.update(task, completed=total)  # a header line is counted but not a row
     elapsed = time.perf_counter() - started
     typer.echo(f"imported: {report.imported}")
     typer.echo(f"rejected: {report.rejected_total}")
