@@ -147,8 +147,10 @@ def to_libpq_url(url: str) -> str:
     return url
 
 
+@lru_cache
 def dev_secret(state_dir: Path) -> str:
-    """A development secret generated once into the state dir; never committed."""
+    """A development secret generated once into the state dir; never committed. Read once per
+    process: every request's token check and QR signature asks for it."""
     path = state_dir / "secret_key"
     if path.exists():
         return path.read_text().strip()
