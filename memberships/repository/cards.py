@@ -87,7 +87,9 @@ def _cards_with_context() -> Any:
     )
 
 
+@cache
 def _context_statement(by: str) -> Any:
+    """A card's context by id (`p_card_id`) or by number (`p_number`), built once."""
     stmt = _cards_with_context()
     if by == "id":
         return stmt.where(Card.id == bindparam("p_card_id", type_=Card.id.type))
@@ -196,12 +198,12 @@ class CardRepository:
     async def context(
         self, *, card_id: uuid.UUID | None = None, card_number: str | None = None
     ) -> CardContext | None:
-        stmt = _cards_with_context()
+        params: dict[str, Any]
         if card_id is not None:
-            stmt = stmt.where(Card.id == card_id)
+            stmt, params = _context_statement("id"), {"p_card_id": card_id}
         else:
-            stmt = stmt.where(Card.card_number == card_number)
-        row = (await self.session.execute(stmt)).one_or_none()
+            stmt, params = _context_statement("number"), {"p_number": card_number}
+        row = (await self.session.execute(stmt, params)).one_or_none()
         if row is None:
             return None
         return CardContext(row[0], row[1], row[2], row[3])
