@@ -14,12 +14,8 @@ from api.middleware import RequestContextMiddleware
 from api.openapi import install_openapi
 from api.payments import router as payments_router
 from api.wiring import wire_packages
-from core.database import (
-    ReadRouter,
-    create_discovery_engine,
-    create_engine,
-    create_sessionmaker,
-)
+from core.database import ReadRouter, create_engine, create_sessionmaker
+from core.discovery import DiscoveryReads
 from core.errors import install_error_handlers
 from core.logging import configure_logging
 from core.redis import create_redis
@@ -62,27 +58,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             create_sessionmaker(replica_engine) if replica_engine else None,
             settings.replica_retry_seconds,
         )
-        discovery_engine = create_discovery_engine(settings)
-        discovery_replica = (
-            create_discovery_engine(settings, settings.async_replica_url, pool_pre_ping=True)
-            if settings.async_replica_url
-            else None
-        )
-        app.state.discovery_router = ReadRouter(
-            create_sessionmaker(discovery_engine),
-            create_sessionmaker(discovery_replica) if discovery_replica else None,
-            settings.replica_retry_seconds,
-        )
+        app.state.discovery = DiscoveryReads.from_settings(settings)
+        await app.state.discovery.open()
         app.state.redis = create_redis(settings)
         try:
             yield
         finally:
             await app.state.redis.aclose()
             await app.state.engine.dispose()
-            await discovery_engine.dispose()
-            for engine in (replica_engine, discovery_replica):
-                if engine is not None:
-                    await engine.dispose()
+            await app.state.discovery.close()
+            if replica_engine is not None:
+                await replica_engine.dispose()
 
     app = FastAPI(
         title="Corner",

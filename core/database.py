@@ -6,7 +6,6 @@ response is sent) and rolls back on any error. Services never commit.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -30,9 +29,6 @@ log = structlog.get_logger("corner.database")
 
 # JIT adds 10+ ms to PostGIS queries whose estimated costs are high (DESIGN: Geography)
 _SERVER_OPTIONS = "-c jit=off -c timezone=UTC"
-# Discovery's index-ordered KNN plans need bitmap scans off (DESIGN: Geography); set once per
-# connection of the discovery pool instead of a `SET LOCAL` round trip per request.
-_DISCOVERY_OPTIONS = _SERVER_OPTIONS + " -c enable_bitmapscan=off"
 
 
 def create_engine(settings: Settings, url: str | None = None, **overrides: Any) -> AsyncEngine:
@@ -48,21 +44,6 @@ def create_engine(settings: Settings, url: str | None = None, **overrides: Any) 
     }
     options.update(overrides)
     return create_async_engine(url or settings.async_database_url, **options)
-
-
-def create_discovery_engine(
-    settings: Settings, url: str | None = None, **overrides: Any
-) -> AsyncEngine:
-    """A pool for discovery reads that are single statements (nearby): autocommit, so a
-    request costs one round trip instead of BEGIN + SET LOCAL + query + ROLLBACK, with the
-    KNN planner settings fixed per connection. Never use it for writes nor for reads that
-    need one snapshot across statements."""
-    options: dict[str, Any] = {
-        "isolation_level": "AUTOCOMMIT",
-        "connect_args": {"options": _DISCOVERY_OPTIONS},
-    }
-    options.update(overrides)
-    return create_engine(settings, url, **options)
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -85,7 +66,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 class ReadRouter:
-    """Sessions for read-only discovery queries: the replica when it answers, else the primary.
+    """Read-only sessions (shop pages, reviews): the replica when it answers, else the primary.
 
     The replica engine pings on checkout, so a lost replica is noticed before the query runs;
     it is then skipped for `retry_seconds` and the primary serves the reads.
@@ -125,22 +106,8 @@ async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
         await session.close()
 
 
-# Read-only sessions for discovery (nearby, shop pages, categories, reviews); never commit.
+# Read-only sessions (shop pages, categories, reviews); never commit. Nearby: core.discovery.
 ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
-
-
-async def get_discovery_session(request: Request) -> AsyncIterator[AsyncSession]:
-    router: ReadRouter = request.app.state.discovery_router
-    session = await router.open()
-    try:
-        yield session
-    finally:
-        await session.close()
-
-
-# Autocommit read sessions from the discovery pool (see create_discovery_engine): every
-# statement is its own snapshot, bitmap scans are off. For single-statement hot reads only.
-DiscoverySessionDep = Annotated[AsyncSession, Depends(get_discovery_session, scope="function")]
 
 
 # scope="function": the commit happens when the endpoint returns, before the response is sent,
@@ -172,23 +139,3 @@ def mirror_database(obj: object, **values: Any) -> None:
     commit flush a second, redundant UPDATE of the row."""
     for name, value in values.items():
         set_committed_value(obj, name, value)
-
-
-def to_driver_sql(sql: str) -> str:
-    """`:name` bind parameters (SQLAlchemy's text style) as psycopg's `%(name)s`, literal `%`
-    escaped; `::type` casts are left alone."""
-    return re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", sql.replace("%", "%%"))
-
-
-async def fetch_driver_rows(
-    session: AsyncSession, driver_sql: str, params: dict[str, Any]
-) -> list[tuple[Any, ...]]:
-    """Run one statement on the session's connection straight through psycopg: for the
-    hottest reads, whose result-processing in SQLAlchemy (metadata per execution of a text
-    statement, row objects) costs more than the query. Same connection, same transaction."""
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    driver: psycopg.AsyncConnection[Any] = raw.driver_connection  # type: ignore[assignment]
-    async with driver.cursor() as cursor:
-        await cursor.execute(driver_sql, params)  # type: ignore[arg-type]
-        return await cursor.fetchall()

@@ -8,7 +8,8 @@ from fastapi import APIRouter, File, Form, Query, UploadFile, status
 from fastapi.responses import FileResponse, Response
 
 from accounts.permissions import AnyStaff, CurrentUser, ManagerStaff, SettingsDep
-from core.database import DiscoverySessionDep, ReadSessionDep, SessionDep
+from core.database import ReadSessionDep, SessionDep
+from core.discovery import DiscoveryDep
 from core.errors import InvalidInput
 from core.i18n import current_language
 from core.pagination import CursorQuery, LimitQuery, Page
@@ -46,7 +47,7 @@ async def list_categories() -> list[schemas.CategoryNode]:
     tags=["discovery"],
 )
 async def nearby_shops(
-    session: DiscoverySessionDep,
+    discovery: DiscoveryDep,
     lat: Annotated[float, Query(ge=-90, le=90, allow_inf_nan=False)],
     lng: Annotated[float, Query(ge=-180, le=180, allow_inf_nan=False)],
     crs: CrsQuery = "wgs84",
@@ -77,7 +78,7 @@ async def nearby_shops(
         limit=limit,
         cursor=cursor,
     )
-    items, next_cursor = await service.find_nearby(session, query=query, at=utcnow())
+    items, next_cursor = await discovery.read(service.find_nearby, query=query, at=utcnow())
     # plain dicts straight to orjson: this is the hottest read of the API
     return Response(
         orjson.dumps({"items": items, "next_cursor": next_cursor}), media_type="application/json"

@@ -19,10 +19,9 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import TextClause
 
-from core.database import fetch_driver_rows, to_driver_sql
+from core.discovery import Connection, fetch_rows, to_driver_sql
 
 # the query point as a constant expression of parameters, so GiST can order by it
 _P = "ST_SetSRID(ST_MakePoint(:lng, :lat), 4326)::geography"
@@ -162,7 +161,7 @@ def candidates_sufficient(rows: list[NearbyRow], wanted: int, asked: int) -> boo
 
 
 async def nearby_rows(
-    session: AsyncSession,
+    connection: Connection,
     *,
     filters: NearbyFilters,
     sort: str,
@@ -189,10 +188,4 @@ async def nearby_rows(
         if sort == "rating":
             params["after_rating"] = after["rating"]
     statement = _driver_statement(sort, _filters(filters), after is not None)
-    return [NearbyRow(*row) for row in await fetch_driver_rows(session, statement, params)]
-
-
-async def prefer_index_order(session: AsyncSession) -> None:
-    """Scoped to the caller's transaction: the KNN plan instead of bitmap-then-sort. The
-    route's discovery sessions need not call it (their connections have bitmap scans off)."""
-    await session.execute(text("SET LOCAL enable_bitmapscan = off"))
+    return [NearbyRow(*row) for row in await fetch_rows(connection, statement, params)]

@@ -8,8 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
+from core.discovery import Connection
 from core.pagination import decode_cursor, encode_cursor
 from geo.crs import Crs, from_wgs84, to_wgs84
 from merchants.categories import TREE, Category, with_descendants
@@ -97,9 +96,10 @@ def _after(cursor: str | None, sort: str) -> dict[str, Any] | None:
 
 
 async def find_nearby(
-    session: AsyncSession, *, query: NearbyQuery, at: datetime
+    connection: Connection, *, query: NearbyQuery, at: datetime
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """Items as plain dicts (the route serialises them directly: this is the hot path)."""
+    """Items as plain dicts (the route serialises them directly: this is the hot path).
+    `connection` is a discovery connection (core.discovery): autocommit, bitmap scans off."""
     lat, lng = to_wgs84(query.lat, query.lng, query.crs)
     q = query.q.strip() if query.q else None
     filters = repo.NearbyFilters(
@@ -116,19 +116,22 @@ async def find_nearby(
     after = _after(query.cursor, query.sort)
     n1 = query.limit + 1
     if query.sort == "distance":
-        # `session` comes from the discovery pool, whose connections have bitmap scans off
-        # (the KNN plan instead of bitmap-then-sort, DESIGN: Geography)
         candidates = first_pass_candidates(n1)
         while True:
             rows = await repo.nearby_rows(
-                session, filters=filters, sort="distance", n1=n1, candidates=candidates, after=after
+                connection,
+                filters=filters,
+                sort="distance",
+                n1=n1,
+                candidates=candidates,
+                after=after,
             )
             if repo.candidates_sufficient(rows, n1, candidates):
                 break
             candidates *= _GROWTH
     else:
         rows = await repo.nearby_rows(
-            session, filters=filters, sort="rating", n1=n1, candidates=0, after=after
+            connection, filters=filters, sort="rating", n1=n1, candidates=0, after=after
         )
     page, more = rows[: query.limit], len(rows) > query.limit
     # shops of a page share few time zones: each zone's local clock is computed once

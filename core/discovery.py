@@ -1,0 +1,149 @@
+"""Discovery reads (nearby) on plain psycopg pools: the replica when it answers, else the primary.
+
+Nearby is the hottest read of the API and one or two single statements, so it skips the
+SQLAlchemy session (its checkout, transaction bookkeeping and result machinery cost more CPU
+than the statement's own round trip) and runs on `psycopg_pool` connections that are
+autocommit (no BEGIN/ROLLBACK round trips) and have the KNN planner settings fixed per
+connection (DESIGN: Geography). Never use these connections for writes nor for reads that need
+one snapshot across statements.
+
+The replica is not pinged before each read (a round trip per request): the read is tried on it
+and, when its connection fails, run again on the primary (reads are safe to repeat), and the
+replica is skipped for `retry_seconds`.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, Concatenate, ParamSpec, TypeVar
+
+import psycopg
+import structlog
+from fastapi import Depends, Request
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from core.settings import Settings, to_libpq_url
+
+log = structlog.get_logger("corner.discovery")
+
+P = ParamSpec("P")
+T = TypeVar("T")
+Connection = psycopg.AsyncConnection[Any]
+
+# JIT adds 10+ ms to PostGIS statements with high estimated costs; bitmap scans would replace
+# the index-ordered KNN plan with "collect everything within r, then sort" (DESIGN: Geography)
+DISCOVERY_OPTIONS = "-c jit=off -c timezone=UTC -c enable_bitmapscan=off"
+# a replica that cannot hand out a connection this fast is treated as lost
+REPLICA_CHECKOUT_SECONDS = 2.0
+
+
+def discovery_pool(url: str, *, max_size: int, timeout: float = 30.0) -> AsyncConnectionPool:
+    """A closed pool of autocommit discovery connections to `url` (open it in the lifespan)."""
+    return AsyncConnectionPool(
+        to_libpq_url(url),
+        kwargs={"autocommit": True, "options": DISCOVERY_OPTIONS},
+        min_size=1,
+        max_size=max_size,
+        timeout=timeout,
+        name="discovery",
+        open=False,
+    )
+
+
+class DiscoveryReads:
+    def __init__(
+        self,
+        primary: AsyncConnectionPool,
+        replica: AsyncConnectionPool | None,
+        retry_seconds: float,
+    ) -> None:
+        self.primary = primary
+        self.replica = replica
+        self.retry_seconds = retry_seconds
+        self._replica_down_until = 0.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DiscoveryReads:
+        assert settings.database_url, "DATABASE_URL is required"
+        size = settings.db_pool_size
+        replica = (
+            discovery_pool(
+                settings.database_replica_url, max_size=size, timeout=REPLICA_CHECKOUT_SECONDS
+            )
+            if settings.database_replica_url
+            else None
+        )
+        return cls(
+            discovery_pool(settings.database_url, max_size=size),
+            replica,
+            settings.replica_retry_seconds,
+        )
+
+    async def open(self) -> None:
+        # wait=False: a replica (or primary) that is down at start-up must not stop the API
+        # from starting; reads find out, and fall back, when they run
+        for pool in self._pools():
+            await pool.open(wait=False)
+
+    async def close(self) -> None:
+        for pool in self._pools():
+            await pool.close()
+
+    def _pools(self) -> list[AsyncConnectionPool]:
+        return [self.primary] + ([self.replica] if self.replica is not None else [])
+
+    async def read(
+        self,
+        reader: Callable[Concatenate[Connection, P], Awaitable[T]],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """`reader(connection, *args, **kwargs)` on the replica, or on the primary when the
+        replica is down or fails underneath it."""
+        if self.replica is not None and time.monotonic() >= self._replica_down_until:
+            try:
+                async with self.replica.connection() as connection:
+                    return await reader(connection, *args, **kwargs)
+            except psycopg.OperationalError as exc:  # PoolTimeout is one too
+                # e.g. a statement cancelled for a conflict with recovery: the primary
+                # answers this one, and the replica the next
+                if _is_lost(exc):
+                    self._replica_down_until = time.monotonic() + self.retry_seconds
+                log.warning("replica_read_failed", error=type(exc).__name__)
+        async with self.primary.connection() as connection:
+            return await reader(connection, *args, **kwargs)
+
+
+async def get_discovery_reads(request: Request) -> DiscoveryReads:
+    return request.app.state.discovery  # type: ignore[no-any-return]
+
+
+# The app's discovery pools (opened in the lifespan); routes run readers through `.read`.
+DiscoveryDep = Annotated[DiscoveryReads, Depends(get_discovery_reads)]
+
+
+def _is_lost(exc: Exception) -> bool:
+    """No connection: none to be had, refused or broken (no SQLSTATE), or SQLSTATE class 08
+    (connection exception) or 57P (the server shutting down)."""
+    if isinstance(exc, PoolTimeout):
+        return True
+    state = getattr(exc, "sqlstate", None)
+    return state is None or state.startswith(("08", "57P"))
+
+
+def to_driver_sql(sql: str) -> str:
+    """`:name` bind parameters (SQLAlchemy's text style) as psycopg's `%(name)s`, literal `%`
+    escaped; `::type` casts are left alone."""
+    return re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", sql.replace("%", "%%"))
+
+
+async def fetch_rows(
+    connection: Connection, driver_sql: str, params: dict[str, Any]
+) -> list[tuple[Any, ...]]:
+    """One statement's rows as tuples; `driver_sql` uses psycopg's `%(name)s` parameters
+    (see `to_driver_sql`)."""
+    async with connection.cursor() as cursor:
+        await cursor.execute(driver_sql, params)  # type: ignore[arg-type]
+        return await cursor.fetchall()
