@@ -27,9 +27,11 @@ from merchants.routes import router as merchants_router
 from orders.routes import router as orders_router
 from push.routes import router as push_router
 
+# FastAPI tries routes in order (twice per request: to select, then to dispatch), so the
+# router of the hottest read, nearby discovery, goes first; no two routers' paths overlap
 API_ROUTERS = [
-    accounts_router,
     merchants_router,
+    accounts_router,
     coupons_router,
     memberships_router,
     customers_router,
@@ -79,9 +81,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)
-    app.include_router(health_router)
     for router in API_ROUTERS:
         app.include_router(router)
+    app.include_router(health_router)
     mount_console(app)
     install_openapi(app)
     return app

@@ -19,9 +19,11 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Concatenate, ParamSpec, TypeVar
 
+import orjson
 import psycopg
 import structlog
 from fastapi import Depends, Request
+from psycopg.types.json import set_json_loads
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from core.settings import Settings, to_libpq_url
@@ -48,8 +50,14 @@ def discovery_pool(url: str, *, max_size: int, timeout: float = 30.0) -> AsyncCo
         max_size=max_size,
         timeout=timeout,
         name="discovery",
+        configure=_configure,
         open=False,
     )
+
+
+async def _configure(connection: Connection) -> None:
+    # jsonb columns (opening hours) decoded by orjson: several times faster than json.loads
+    set_json_loads(orjson.loads, connection)
 
 
 class DiscoveryReads:

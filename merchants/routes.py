@@ -1,10 +1,10 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, File, Form, Query, UploadFile, status
+from fastapi import APIRouter, Depends, File, Form, Query, UploadFile, status
 from fastapi.responses import FileResponse, Response
 
 from accounts.permissions import AnyStaff, CurrentUser, ManagerStaff, SettingsDep
@@ -13,6 +13,7 @@ from core.discovery import DiscoveryDep
 from core.errors import InvalidInput
 from core.i18n import current_language
 from core.pagination import CursorQuery, LimitQuery, Page
+from core.query import query_model, query_parameters
 from core.timezones import utcnow
 from geo.schemas import Crs
 from merchants import categories, schemas, service
@@ -45,39 +46,15 @@ async def list_categories() -> list[schemas.CategoryNode]:
     "/shops/nearby",
     response_model=schemas.NearbyPage,
     tags=["discovery"],
+    openapi_extra=query_parameters(schemas.NearbyQuery),
 )
 async def nearby_shops(
     discovery: DiscoveryDep,
-    lat: Annotated[float, Query(ge=-90, le=90, allow_inf_nan=False)],
-    lng: Annotated[float, Query(ge=-180, le=180, allow_inf_nan=False)],
-    crs: CrsQuery = "wgs84",
-    radius_m: Annotated[int, Query(ge=1, le=50_000)] = 2000,
-    category: Annotated[str | None, Query(max_length=32)] = None,
-    q: Annotated[str | None, Query(max_length=64, description="Name or offering text")] = None,
-    open_now: bool = False,
-    has_offers: Annotated[
-        bool, Query(description="Only shops with a campaign whose coupons can be claimed now")
-    ] = False,
-    sort: Literal["distance", "rating"] = "distance",
-    limit: LimitQuery = 20,
-    cursor: CursorQuery = None,
+    query: Annotated[schemas.NearbyQuery, Depends(query_model(schemas.NearbyQuery))],
 ) -> Response:
     """Shops within `radius_m` geodesic metres, exactly ordered; keyset pages."""
-    if category is not None and not categories.is_known(category):
+    if query.category is not None and not categories.is_known(query.category):
         raise InvalidInput("unknown category code", loc=["query", "category"])
-    query = service.NearbyQuery(
-        lat=lat,
-        lng=lng,
-        crs=crs,
-        radius_m=radius_m,
-        category=category,
-        q=q or None,
-        open_now=open_now,
-        has_offers=has_offers,
-        sort=sort,
-        limit=limit,
-        cursor=cursor,
-    )
     items, next_cursor = await discovery.read(service.find_nearby, query=query, at=utcnow())
     # plain dicts straight to orjson: this is the hottest read of the API
     return Response(

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from accounts.schemas import normalise_phone
 from core.money import Money
+from core.pagination import MAX_LIMIT
 from geo.schemas import Crs, LatLng
 from merchants.categories import is_known
 
@@ -102,6 +103,28 @@ class Shop(BaseModel):
     review_count: int
     created_at: datetime
     updated_at: datetime
+
+
+class NearbyQuery(BaseModel):
+    """The query string of `GET /v1/shops/nearby`, validated in one call (core.query)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    lat: float = Field(ge=-90, le=90, allow_inf_nan=False)
+    lng: float = Field(ge=-180, le=180, allow_inf_nan=False)
+    crs: Crs = Field("wgs84", description="Coordinate system of `location` in and out")
+    radius_m: int = Field(2000, ge=1, le=50_000, description="Geodesic metres")
+    category: str | None = Field(
+        None, max_length=32, description="A category code; includes its subcategories"
+    )
+    q: str | None = Field(None, max_length=64, description="Name or offering text")
+    open_now: bool = False
+    has_offers: bool = Field(
+        False, description="Only shops with a campaign whose coupons can be claimed now"
+    )
+    sort: Literal["distance", "rating"] = "distance"
+    limit: int = Field(20, ge=1, le=MAX_LIMIT, description="Page size")
+    cursor: str | None = Field(None, max_length=512, description="Opaque cursor")
 
 
 class NearbyShop(BaseModel):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import text
 from sqlalchemy.sql.elements import TextClause
@@ -54,11 +54,13 @@ class NearbyFilters:
     has_offers: bool = False
 
 
-@dataclass(frozen=True)
-class NearbyRow:
-    id: Any
+class NearbyRow(NamedTuple):
+    """A shop of a nearby page, in the statement's column order (ids as text: they only go
+    out as JSON and into cursors)."""
+
+    id: str
     distance_m: float
-    merchant_id: Any
+    merchant_id: str
     name: str
     category: str
     lat: float
@@ -95,7 +97,7 @@ def _filters(f: NearbyFilters) -> str:
 
 
 _OUTPUT = """
-SELECT r.id, r.d, s.merchant_id, s.name, s.category,
+SELECT r.id::text, r.d, s.merchant_id::text, s.name, s.category,
        ST_Y(s.location::geometry), ST_X(s.location::geometry), s.address, s.rating,
        s.review_count, s.discovery_only, s.opening_hours, m.timezone,
        {extra}
@@ -188,4 +190,4 @@ async def nearby_rows(
         if sort == "rating":
             params["after_rating"] = after["rating"]
     statement = _driver_statement(sort, _filters(filters), after is not None)
-    return [NearbyRow(*row) for row in await fetch_rows(connection, statement, params)]
+    return [NearbyRow._make(row) for row in await fetch_rows(connection, statement, params)]

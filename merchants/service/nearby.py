@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -15,6 +14,7 @@ from merchants.categories import TREE, Category, with_descendants
 from merchants.opening import is_open_during, local_clock
 from merchants.repository import nearby as repo
 from merchants.repository import rating_of
+from merchants.schemas import NearbyQuery
 
 # a KNN pass that did not prove itself exact is retried with this many times more candidates
 _GROWTH = 4
@@ -24,21 +24,6 @@ def first_pass_candidates(n1: int) -> int:
     """How many KNN candidates the first pass asks for `n1` rows: enough slack that the
     exactness proof (`candidates_sufficient`) almost always holds without a second pass."""
     return n1 + max(10, n1 // 2)
-
-
-@dataclass(frozen=True)
-class NearbyQuery:
-    lat: float
-    lng: float
-    crs: Crs = "wgs84"
-    radius_m: int = 2000
-    category: str | None = None
-    q: str | None = None
-    open_now: bool = False
-    has_offers: bool = False
-    sort: str = "distance"
-    limit: int = 20
-    cursor: str | None = None
 
 
 def register_offer_predicate(sql: str) -> None:
@@ -71,7 +56,7 @@ def categories_matching(q: str) -> list[str]:
 
 
 def _cursor_of(row: repo.NearbyRow, sort: str) -> dict[str, Any]:
-    values: dict[str, Any] = {"s": sort, "d": row.distance_m, "id": str(row.id)}
+    values: dict[str, Any] = {"s": sort, "d": row.distance_m, "id": row.id}
     if sort == "rating":
         values["rating"] = str(row.rating)
     return values
@@ -144,8 +129,8 @@ async def find_nearby(
 def _item(row: repo.NearbyRow, crs: Crs, clock: tuple[int, float]) -> dict[str, Any]:
     out_lat, out_lng = from_wgs84(row.lat, row.lng, crs)
     return {
-        "id": str(row.id),
-        "merchant_id": str(row.merchant_id),
+        "id": row.id,
+        "merchant_id": row.merchant_id,
         "name": row.name,
         "category": row.category,
         "location": {"lat": round(out_lat, 7), "lng": round(out_lng, 7)},
