@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -63,6 +64,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.discovery = DiscoveryReads.from_settings(settings)
         await app.state.discovery.open()
         app.state.redis = create_redis(settings)
+        # What start-up built (modules, routes, models) lives as long as the process: frozen
+        # out of the collector, a full collection under load scans only request garbage
+        # instead of pausing the event loop for 100+ ms (the p99 of every request in flight)
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:

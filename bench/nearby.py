@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import os
 import random
 import re
@@ -212,25 +213,22 @@ def measure_sql_server(
          execution=summary(execution), planning=summary(planning))  # fmt: skip
 
 
-REFERENCE_SQL = """
-SELECT id, name, category, ST_Y(location::geometry) AS lat, ST_X(location::geometry) AS lng,
-       address, rating, review_count, d
-FROM (
-  SELECT c.*, ST_Distance(c.location, ST_SetSRID(ST_MakePoint($2, $1), 4326)::geography) AS d
-  FROM (
-    SELECT * FROM shops
-    WHERE ST_DWithin(location, ST_SetSRID(ST_MakePoint($2, $1), 4326)::geography, $3)
-    ORDER BY location <-> ST_SetSRID(ST_MakePoint($2, $1), 4326)::geography
-    LIMIT 50
-  ) c
-) x
-ORDER BY d, id
-LIMIT 21
-"""
+def reference_statement() -> str:
+    """Corner's own first-pass nearby statement (distance order, no filters), with asyncpg's
+    positional parameters: the reference runs the same SQL, so the ratio is the framework's."""
+    from datetime import UTC, datetime
+
+    from merchants.repository.nearby import NearbyFilters, _filters, _statement
+
+    sql = _statement("distance", _filters(NearbyFilters(0, 0, 2000, datetime.now(UTC))),
+                     False).text  # fmt: skip
+    order = {"lat": 1, "lng": 2, "radius": 3, "candidates": 4, "n1": 5}
+    return re.sub(r"(?<![:\w]):(\w+)", lambda m: f"${order[m.group(1)]}", sql)
 
 
 def serve_reference(port: int, database_url: str) -> None:
-    """The raw reference: Starlette + asyncpg + orjson, same exact top-20, nothing else."""
+    """The raw reference: Starlette + asyncpg + orjson, one statement per request (the planner
+    settings fixed per connection, as Corner's discovery pool does), nothing else."""
     import asyncpg
     import uvicorn
     from starlette.applications import Starlette
@@ -238,27 +236,31 @@ def serve_reference(port: int, database_url: str) -> None:
     from starlette.responses import Response
     from starlette.routing import Route
 
+    from merchants.service.nearby import first_pass_candidates
+
+    sql = reference_statement()
     pool: dict[str, Any] = {}
 
     async def nearby(request: Request) -> Response:
         lat = float(request.query_params["lat"])
         lng = float(request.query_params["lng"])
         radius = float(request.query_params.get("radius_m", 2000))
-        async with pool["p"].acquire() as conn, conn.transaction():
-            await conn.execute("SET LOCAL enable_bitmapscan = off")
-            rows = await conn.fetch(REFERENCE_SQL, lat, lng, radius)
-        items = [{"id": str(r["id"]), "name": r["name"], "category": r["category"],
-                  "location": {"lat": r["lat"], "lng": r["lng"]},
-                  "distance_m": round(r["d"], 1), "address": r["address"],
-                  "rating": float(r["rating"]), "review_count": r["review_count"]}
+        async with pool["p"].acquire() as conn:
+            rows = await conn.fetch(sql, lat, lng, radius, first_pass_candidates(21), 21)
+        items = [{"id": r[0], "name": r[3], "category": r[4],
+                  "location": {"lat": round(r[5], 7), "lng": round(r[6], 7)},
+                  "distance_m": round(r[1], 1), "address": r[7],
+                  "rating": float(r[8]), "review_count": r[9]}
                  for r in rows[:20]]  # fmt: skip
         return Response(orjson.dumps({"items": items}), media_type="application/json")
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        settings = {"jit": "off", "enable_bitmapscan": "off"}
         pool["p"] = await asyncpg.create_pool(
-            database_url, min_size=8, max_size=32, server_settings={"jit": "off"}
+            database_url, min_size=8, max_size=32, server_settings=settings
         )
+        gc.freeze()  # as Corner's app does after start-up: no long full collections under load
         yield
         await pool["p"].close()
 
@@ -267,7 +269,7 @@ def serve_reference(port: int, database_url: str) -> None:
 
 
 def start_server(kind: str, port: int, bench_url: str, redis_url: str) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, DATABASE_URL=bench_url, REDIS_URL=redis_url,
+    env = dict(os.environ, DATABASE_URL=bench_url, REDIS_URL=redis_url, DATABASE_REPLICA_URL="",
                CORNER_SECRET_KEY="bench", CORNER_LOG_LEVEL="WARNING")  # fmt: skip
     if kind == "corner":
         cmd = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
@@ -280,32 +282,51 @@ def start_server(kind: str, port: int, bench_url: str, redis_url: str) -> subpro
 
 
 async def wait_ready(port: int) -> None:
-    import httpx
+    import aiohttp
 
-    async with httpx.AsyncClient() as client:
+    async with aiohttp.ClientSession() as client:
         for _ in range(300):
             try:
-                r = await client.get(f"http://127.0.0.1:{port}/v1/shops/nearby",
-                                     params={"lat": 31.2, "lng": 121.4})  # fmt: skip
-                if r.status_code == 200:
-                    return
-            except httpx.TransportError:
+                async with client.get(f"http://127.0.0.1:{port}/v1/shops/nearby",
+                                      params={"lat": 31.2, "lng": 121.4}) as r:  # fmt: skip
+                    if r.status == 200:
+                        return
+            except aiohttp.ClientError:
                 pass
             await asyncio.sleep(0.1)
     raise RuntimeError(f"server on port {port} did not start")
 
 
+def postgres_cpu_seconds() -> float:
+    """CPU of every PostgreSQL process so far (the backends of both servers' pools)."""
+    from bench.common import cpu_seconds
+
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().startswith("postgres"):
+                    total += cpu_seconds(int(entry.name))
+            except (OSError, ValueError):  # the process ended meanwhile
+                pass
+    return total
+
+
 async def load(port: int, seconds: float, connections: int, clusters: int) -> dict[str, Any]:
-    import httpx
+    """`connections` keep-alive connections asking for nearby pages for `seconds`; aiohttp,
+    so the load generator's own CPU (on the same two cores) weighs little in the ratio."""
+    import aiohttp
 
     rng = random.Random(port)
     points = query_points("dense", 2000, clusters, rng) + query_points("uniform", 2000, 0, rng)
     rng.shuffle(points)
+    gc.freeze()  # the generator's own full collections would show as the servers' latency
     latencies: list[float] = []
     errors = 0
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits,
-                                 timeout=10) as client:  # fmt: skip
+    url = f"http://127.0.0.1:{port}/v1/shops/nearby"
+    connector = aiohttp.TCPConnector(limit=connections)
+    timeout = aiohttp.ClientTimeout(total=10)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as client:
         deadline = time.perf_counter() + seconds
 
         async def worker(offset: int) -> None:
@@ -316,12 +337,13 @@ async def load(port: int, seconds: float, connections: int, clusters: int) -> di
                 i += connections
                 started = time.perf_counter()
                 try:
-                    r = await client.get("/v1/shops/nearby", params={"lat": lat, "lng": lng})
-                except httpx.TransportError:  # counted, not fatal: the figures say how many
+                    async with client.get(url, params={"lat": lat, "lng": lng}) as r:
+                        await r.read()
+                        ok = r.status == 200
+                except (aiohttp.ClientError, TimeoutError):  # counted, not fatal
                     errors += 1
                     continue
-                if r.status_code != 200:
-                    errors += 1
+                errors += not ok
                 latencies.append(time.perf_counter() - started)
 
         started = time.perf_counter()
@@ -331,8 +353,22 @@ async def load(port: int, seconds: float, connections: int, clusters: int) -> di
             **summary(latencies)}  # fmt: skip
 
 
-async def measure_http(bench_url: str, redis_url: str, args: argparse.Namespace) -> None:
+async def measure_round(port: int, pid: int, args: argparse.Namespace) -> dict[str, Any]:
+    """One bounded run against one server, with the CPU each party burnt per request."""
     from bench.common import cpu_seconds
+
+    before = (cpu_seconds(pid), postgres_cpu_seconds(), time.process_time())
+    result = await load(port, args.http_seconds, args.connections, args.clusters)
+    after = (cpu_seconds(pid), postgres_cpu_seconds(), time.process_time())
+    per_request = [
+        round((b - a) / max(result["n"], 1) * 1000, 3) for a, b in zip(before, after, strict=True)
+    ]
+    result["server_cpu_ms_per_request"], result["postgres_cpu_ms_per_request"] = per_request[:2]
+    result["load_generator_cpu_ms_per_request"] = per_request[2]
+    return result
+
+
+async def measure_http(bench_url: str, redis_url: str, args: argparse.Namespace) -> None:
     from core.embedded import free_port
 
     ports = {"reference": free_port(), "corner": free_port()}
@@ -340,33 +376,50 @@ async def measure_http(bench_url: str, redis_url: str, args: argparse.Namespace)
     try:
         for port in ports.values():
             await wait_ready(port)
+            await load(port, 2.0, args.connections, args.clusters)  # warm-up
         results: dict[str, list[dict[str, Any]]] = {"reference": [], "corner": []}
         # alternate short rounds so noisy neighbours hit both alike
         for round_ in range(args.rounds):
             for kind in ("reference", "corner") if round_ % 2 == 0 else ("corner", "reference"):
-                await load(ports[kind], 1.0, args.connections, args.clusters)  # warm-up
-                cpu_before = cpu_seconds(procs[kind].pid)
-                result = await load(ports[kind], args.http_seconds, args.connections, args.clusters)
-                cpu = cpu_seconds(procs[kind].pid) - cpu_before
-                result["server_cpu_ms_per_request"] = round(cpu / result["n"] * 1000, 3)
+                result = await measure_round(ports[kind], procs[kind].pid, args)
                 results[kind].append(result)
                 emit(phase="http", server=kind, round=round_, connections=args.connections,
                      **result)  # fmt: skip
-        best = {k: max(v, key=lambda r: r["requests_per_s"]) for k, v in results.items()}
-        med = {k: sorted(v, key=lambda r: r["requests_per_s"])[len(v) // 2]
-               for k, v in results.items()}  # fmt: skip
-        emit(phase="http_ratio",
-             throughput_ratio=round(med["corner"]["requests_per_s"]
-                                    / med["reference"]["requests_per_s"], 3),
-             p99_ratio=round(med["corner"]["p99_ms"] / med["reference"]["p99_ms"], 3),
-             corner=med["corner"], reference=med["reference"],
-             best_throughput_ratio=round(best["corner"]["requests_per_s"]
-                                         / best["reference"]["requests_per_s"], 3))  # fmt: skip
+        emit(phase="http_ratio", **ratios(results))
     finally:
         for proc in procs.values():
             proc.terminate()
         for proc in procs.values():
             proc.wait(timeout=10)
+
+
+def ratios(results: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """Corner over the reference: throughput over all rounds (requests over seconds), the
+    median round's p99, CPU per request of each party, and the best rounds' throughput."""
+
+    def total_rps(rounds: list[dict[str, Any]]) -> float:
+        return sum(r["n"] for r in rounds) / sum(r["n"] / r["requests_per_s"] for r in rounds)
+
+    def median_p99(rounds: list[dict[str, Any]]) -> float:
+        return sorted(r["p99_ms"] for r in rounds)[len(rounds) // 2]
+
+    def mean_cpu(rounds: list[dict[str, Any]], key: str) -> float:
+        return round(sum(r[key] * r["n"] for r in rounds) / sum(r["n"] for r in rounds), 3)
+
+    corner, reference = results["corner"], results["reference"]
+    cpu_keys = ("server_cpu_ms_per_request", "postgres_cpu_ms_per_request",
+                "load_generator_cpu_ms_per_request")  # fmt: skip
+    return {
+        "throughput_ratio": round(total_rps(corner) / total_rps(reference), 3),
+        "p99_ratio": round(median_p99(corner) / median_p99(reference), 3),
+        "corner": {"requests_per_s": round(total_rps(corner), 1), "p99_ms": median_p99(corner),
+                   **{k: mean_cpu(corner, k) for k in cpu_keys}},
+        "reference": {"requests_per_s": round(total_rps(reference), 1),
+                      "p99_ms": median_p99(reference),
+                      **{k: mean_cpu(reference, k) for k in cpu_keys}},
+        "best_throughput_ratio": round(max(r["requests_per_s"] for r in corner)
+                                       / max(r["requests_per_s"] for r in reference), 3),
+    }  # fmt: skip
 
 
 def main() -> None:

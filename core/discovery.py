@@ -75,7 +75,7 @@ class DiscoveryReads:
     @classmethod
     def from_settings(cls, settings: Settings) -> DiscoveryReads:
         assert settings.database_url, "DATABASE_URL is required"
-        size = settings.db_pool_size
+        size = settings.db_pool_size + settings.db_max_overflow
         replica = (
             discovery_pool(
                 settings.database_replica_url, max_size=size, timeout=REPLICA_CHECKOUT_SECONDS
