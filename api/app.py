@@ -24,15 +24,14 @@ from core.settings import Settings, get_settings
 from coupons.routes import router as coupons_router
 from customers.routes import router as customers_router
 from memberships.routes import router as memberships_router
+from merchants.routes import add_direct_routes
 from merchants.routes import router as merchants_router
 from orders.routes import router as orders_router
 from push.routes import router as push_router
 
-# FastAPI tries routes in order (twice per request: to select, then to dispatch), so the
-# router of the hottest read, nearby discovery, goes first; no two routers' paths overlap
 API_ROUTERS = [
-    merchants_router,
     accounts_router,
+    merchants_router,
     coupons_router,
     memberships_router,
     customers_router,
@@ -87,9 +86,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)
+    add_direct_routes(app.router)
+    app.include_router(health_router)
     for router in API_ROUTERS:
         app.include_router(router)
-    app.include_router(health_router)
     mount_console(app)
     install_openapi(app)
     return app

@@ -17,13 +17,11 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
-import orjson
 import psycopg
 import structlog
-from fastapi import Depends, Request
-from psycopg.types.json import set_json_loads
+from fastapi import Request
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from core.settings import Settings, to_libpq_url
@@ -50,14 +48,8 @@ def discovery_pool(url: str, *, max_size: int, timeout: float = 30.0) -> AsyncCo
         max_size=max_size,
         timeout=timeout,
         name="discovery",
-        configure=_configure,
         open=False,
     )
-
-
-async def _configure(connection: Connection) -> None:
-    # jsonb columns (opening hours) decoded by orjson: several times faster than json.loads
-    set_json_loads(orjson.loads, connection)
 
 
 class DiscoveryReads:
@@ -124,12 +116,9 @@ class DiscoveryReads:
             return await reader(connection, *args, **kwargs)
 
 
-async def get_discovery_reads(request: Request) -> DiscoveryReads:
+def discovery_reads(request: Request) -> DiscoveryReads:
+    """The app's discovery pools (opened in the lifespan); run readers through `.read`."""
     return request.app.state.discovery  # type: ignore[no-any-return]
-
-
-# The app's discovery pools (opened in the lifespan); routes run readers through `.read`.
-DiscoveryDep = Annotated[DiscoveryReads, Depends(get_discovery_reads)]
 
 
 def _is_lost(exc: Exception) -> bool:

@@ -10,17 +10,34 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
+import orjson
+
 from core.timezones import zone
+
+# (weekday Mon=0, opens, closes) in minutes since local midnight
+Period = tuple[int, int, int]
 
 
 def _minutes(hhmm: str) -> int:
     return int(hhmm[:2]) * 60 + int(hhmm[3:5])
 
 
+def compile_periods(periods: Iterable[Mapping[str, Any]]) -> tuple[Period, ...]:
+    return tuple((int(p["day"]), _minutes(p["open"]), _minutes(p["close"])) for p in periods)
+
+
+@lru_cache(maxsize=4096)
+def periods_of_json(text: str) -> tuple[Period, ...]:
+    """Periods from their stored JSON text. Shops share a few patterns of opening hours, so
+    the rows of a nearby page mostly find theirs here instead of parsing it again."""
+    return compile_periods(orjson.loads(text))
+
+
 def is_open_at(periods: Iterable[Mapping[str, Any]], timezone: str, at: datetime) -> bool:
-    return is_open_during(periods, *local_clock(timezone, at))
+    return is_open_during(compile_periods(periods), *local_clock(timezone, at))
 
 
 def local_clock(timezone: str, at: datetime) -> tuple[int, float]:
@@ -31,15 +48,14 @@ def local_clock(timezone: str, at: datetime) -> tuple[int, float]:
     ) / 60
 
 
-def is_open_during(periods: Iterable[Mapping[str, Any]], dow: int, now: float) -> bool:
+def is_open_during(periods: tuple[Period, ...], dow: int, now: float) -> bool:
     """Open at local weekday `dow`, minute `now`; a period closing at or before it opens runs
     past midnight into the next day."""
     yesterday = (dow + 6) % 7
-    for period in periods:
-        opens, closes = _minutes(period["open"]), _minutes(period["close"])
+    for day, opens, closes in periods:
         overnight = closes <= opens
-        if period["day"] == dow and now >= opens and (overnight or now < closes):
+        if day == dow and now >= opens and (overnight or now < closes):
             return True
-        if period["day"] == yesterday and overnight and now < closes:
+        if day == yesterday and overnight and now < closes:
             return True
     return False

@@ -69,7 +69,7 @@ class NearbyRow(NamedTuple):
     rating: Decimal
     review_count: int
     discovery_only: bool
-    opening_hours: list[dict[str, Any]]
+    opening_hours: str  # JSON text: opening.periods_of_json parses each pattern once
     timezone: str
     candidates: int
     max_sphere_m: float
@@ -99,7 +99,7 @@ def _filters(f: NearbyFilters) -> str:
 _OUTPUT = """
 SELECT r.id::text, r.d, s.merchant_id::text, s.name, s.category,
        ST_Y(s.location::geometry), ST_X(s.location::geometry), s.address, s.rating,
-       s.review_count, s.discovery_only, s.opening_hours, m.timezone,
+       s.review_count, s.discovery_only, s.opening_hours::text, m.timezone,
        {extra}
 FROM r JOIN shops s ON s.id = r.id JOIN merchants m ON m.id = s.merchant_id
 ORDER BY {order}

@@ -11,7 +11,7 @@ from core.discovery import Connection
 from core.pagination import decode_cursor, encode_cursor
 from geo.crs import Crs, from_wgs84, to_wgs84
 from merchants.categories import TREE, Category, with_descendants
-from merchants.opening import is_open_during, local_clock
+from merchants.opening import is_open_during, local_clock, periods_of_json
 from merchants.repository import nearby as repo
 from merchants.repository import rating_of
 from merchants.schemas import NearbyQuery
@@ -139,6 +139,6 @@ def _item(row: repo.NearbyRow, crs: Crs, clock: tuple[int, float]) -> dict[str, 
         "rating": rating_of(row.review_count, row.rating),
         "review_count": row.review_count,
         # in Python for the page's rows: cheaper than the SQL function per output row
-        "open_now": is_open_during(row.opening_hours, *clock),
+        "open_now": is_open_during(periods_of_json(row.opening_hours), *clock),
         "discovery_only": row.discovery_only,
     }
