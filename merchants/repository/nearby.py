@@ -96,14 +96,10 @@ def _filters(f: NearbyFilters) -> str:
     return " AND ".join(parts)
 
 
-_OUTPUT = """
-SELECT r.id::text, r.d, s.merchant_id::text, s.name, s.category,
-       ST_Y(s.location::geometry), ST_X(s.location::geometry), s.address, s.rating,
-       s.review_count, s.discovery_only, s.opening_hours::text, m.timezone,
-       {extra}
-FROM r JOIN shops s ON s.id = r.id JOIN merchants m ON m.id = s.merchant_id
-ORDER BY {order}
-"""
+# A page row after its id and distance, read from the shop columns under alias {t}
+_PAGE_COLUMNS = """{t}.merchant_id::text, {t}.name, {t}.category,
+       ST_Y({t}.location::geometry), ST_X({t}.location::geometry), {t}.address, {t}.rating,
+       {t}.review_count, {t}.discovery_only, {t}.opening_hours::text, m.timezone"""
 
 
 @lru_cache(maxsize=256)
@@ -120,17 +116,24 @@ def _statement(sort: str, where: str, after: bool) -> TextClause:
             if after
             else ""
         )
+        # the candidates carry the page's shop columns: the KNN scan reads those heap rows
+        # anyway, so the page needs no second lookup of each shop (~10% of the statement)
         sql = f"""
 WITH c AS MATERIALIZED (
-  SELECT s.id, s.location <-> {_P} AS sd, ST_Distance(s.location, {_P}) AS d
+  SELECT s.id, s.location <-> {_P} AS sd, ST_Distance(s.location, {_P}) AS d,
+         s.merchant_id, s.name, s.category, s.location, s.address, s.rating,
+         s.review_count, s.discovery_only, s.opening_hours
   FROM shops s
   WHERE {where}{keyset}
   ORDER BY s.location <-> {_P}
   LIMIT :candidates
 ), r AS (
-  SELECT id, d, count(*) OVER () AS n, max(sd) OVER () AS max_sd
+  SELECT c.*, count(*) OVER () AS n, max(sd) OVER () AS max_sd
   FROM c ORDER BY d, id LIMIT :n1
-)""" + _OUTPUT.format(extra="r.n, r.max_sd", order="r.d, r.id")
+)
+SELECT r.id::text, r.d, {_PAGE_COLUMNS.format(t="r")}, r.n, r.max_sd
+FROM r JOIN merchants m ON m.id = r.merchant_id
+ORDER BY r.d, r.id"""
     else:
         keyset = (
             " WHERE (x.rating < :after_rating OR (x.rating = :after_rating AND"
@@ -145,7 +148,10 @@ WITH r AS (
   ) x{keyset}
   ORDER BY x.rating DESC, x.d, x.id
   LIMIT :n1
-)""" + _OUTPUT.format(extra="0, 0.0", order="s.rating DESC, r.d, r.id")
+)
+SELECT r.id::text, r.d, {_PAGE_COLUMNS.format(t="s")}, 0, 0.0
+FROM r JOIN shops s ON s.id = r.id JOIN merchants m ON m.id = s.merchant_id
+ORDER BY s.rating DESC, r.d, r.id"""
     return text(sql)
 
 

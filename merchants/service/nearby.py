@@ -127,18 +127,21 @@ async def find_nearby(
 
 
 def _item(row: repo.NearbyRow, crs: Crs, clock: tuple[int, float]) -> dict[str, Any]:
-    out_lat, out_lng = from_wgs84(row.lat, row.lng, crs)
+    # unpacked once: cheaper than a named attribute per field, 20 rows a request
+    (id_, distance_m, merchant_id, name, category, lat, lng, address, rating, review_count,
+     discovery_only, opening_hours, _, _, _) = row  # fmt: skip
+    out_lat, out_lng = from_wgs84(lat, lng, crs)
     return {
-        "id": row.id,
-        "merchant_id": row.merchant_id,
-        "name": row.name,
-        "category": row.category,
+        "id": id_,
+        "merchant_id": merchant_id,
+        "name": name,
+        "category": category,
         "location": {"lat": round(out_lat, 7), "lng": round(out_lng, 7)},
-        "distance_m": round(row.distance_m, 1),
-        "address": row.address,
-        "rating": rating_of(row.review_count, row.rating),
-        "review_count": row.review_count,
+        "distance_m": round(distance_m, 1),
+        "address": address,
+        "rating": rating_of(review_count, rating),
+        "review_count": review_count,
         # in Python for the page's rows: cheaper than the SQL function per output row
-        "open_now": is_open_during(periods_of_json(row.opening_hours), *clock),
-        "discovery_only": row.discovery_only,
+        "open_now": is_open_during(periods_of_json(opening_hours), *clock),
+        "discovery_only": discovery_only,
     }
