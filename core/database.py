@@ -65,6 +65,21 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             await session.commit()
 
 
+class ReplicaHealth:
+    """Whether to try the replica: not for `retry_seconds` after it was found lost."""
+
+    def __init__(self, retry_seconds: float) -> None:
+        self.retry_seconds = retry_seconds
+        self._down_until = 0.0
+
+    def usable(self) -> bool:
+        return time.monotonic() >= self._down_until
+
+    def lost(self, exc: BaseException) -> None:
+        self._down_until = time.monotonic() + self.retry_seconds
+        log.warning("replica_unavailable", error=type(exc).__name__)
+
+
 class ReadRouter:
     """Read-only sessions (shop pages, reviews): the replica when it answers, else the primary.
 
@@ -80,19 +95,17 @@ class ReadRouter:
     ) -> None:
         self.primary = primary
         self.replica = replica
-        self.retry_seconds = retry_seconds
-        self._replica_down_until = 0.0
+        self.health = ReplicaHealth(retry_seconds)
 
     async def open(self) -> AsyncSession:
-        if self.replica is not None and time.monotonic() >= self._replica_down_until:
+        if self.replica is not None and self.health.usable():
             session = self.replica()
             try:
                 await session.connection()
                 return session
             except (sa_exc.OperationalError, sa_exc.InterfaceError, OSError) as exc:
                 await session.close()
-                self._replica_down_until = time.monotonic() + self.retry_seconds
-                log.warning("replica_unavailable", error=type(exc).__name__)
+                self.health.lost(exc)
         return self.primary()
 
 

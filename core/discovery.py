@@ -15,7 +15,6 @@ replica is skipped for `retry_seconds`.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -24,6 +23,7 @@ import structlog
 from fastapi import Request
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from core.database import ReplicaHealth
 from core.settings import Settings, to_libpq_url
 
 log = structlog.get_logger("corner.discovery")
@@ -61,8 +61,7 @@ class DiscoveryReads:
     ) -> None:
         self.primary = primary
         self.replica = replica
-        self.retry_seconds = retry_seconds
-        self._replica_down_until = 0.0
+        self.health = ReplicaHealth(retry_seconds)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DiscoveryReads:
@@ -102,7 +101,7 @@ class DiscoveryReads:
     ) -> T:
         """`reader(connection, *args, **kwargs)` on the replica, or on the primary when the
         replica is down or fails underneath it."""
-        if self.replica is not None and time.monotonic() >= self._replica_down_until:
+        if self.replica is not None and self.health.usable():
             try:
                 async with self.replica.connection() as connection:
                     return await reader(connection, *args, **kwargs)
@@ -110,8 +109,9 @@ class DiscoveryReads:
                 # e.g. a statement cancelled for a conflict with recovery: the primary
                 # answers this one, and the replica the next
                 if _is_lost(exc):
-                    self._replica_down_until = time.monotonic() + self.retry_seconds
-                log.warning("replica_read_failed", error=type(exc).__name__)
+                    self.health.lost(exc)
+                else:
+                    log.warning("replica_read_failed", error=type(exc).__name__)
         async with self.primary.connection() as connection:
             return await reader(connection, *args, **kwargs)
 
