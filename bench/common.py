@@ -133,23 +133,26 @@ async def post_all(
     connections: int,
     tally: Tally,
 ) -> None:
-    """POST every body once over `connections` keep-alive connections, into `tally`."""
-    import httpx
+    """POST every body once over `connections` keep-alive connections, into `tally`. aiohttp:
+    its CPU per request is a tenth of httpx's, and it shares the two cores with the servers."""
+    import aiohttp
 
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     pending = iter(bodies)
-    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+    connector = aiohttp.TCPConnector(limit=connections)
+    timeout = aiohttp.ClientTimeout(total=60)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as client:
 
         async def worker() -> None:
             for body in pending:
                 started = time.perf_counter()
                 try:
-                    response = await client.post(url, json=body, headers=headers)
-                except httpx.TransportError:  # counted as status 0, not fatal
+                    async with client.post(url, json=body, headers=headers) as response:
+                        await response.read()
+                except (aiohttp.ClientError, TimeoutError):  # counted as status 0, not fatal
                     tally.statuses[0] += 1
                     continue
                 tally.latencies.append(time.perf_counter() - started)
-                tally.statuses[response.status_code] += 1
+                tally.statuses[response.status] += 1
 
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(connections)))
