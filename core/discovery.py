@@ -39,7 +39,9 @@ DISCOVERY_OPTIONS = "-c jit=off -c timezone=UTC -c enable_bitmapscan=off"
 REPLICA_CHECKOUT_SECONDS = 2.0
 
 
-def discovery_pool(url: str, *, max_size: int, timeout: float = 30.0) -> AsyncConnectionPool:
+def discovery_pool(
+    url: str, *, max_size: int, timeout: float = 30.0, name: str = "discovery"
+) -> AsyncConnectionPool:
     """A closed pool of autocommit discovery connections to `url` (open it in the lifespan)."""
     return AsyncConnectionPool(
         to_libpq_url(url),
@@ -47,7 +49,7 @@ def discovery_pool(url: str, *, max_size: int, timeout: float = 30.0) -> AsyncCo
         min_size=1,
         max_size=max_size,
         timeout=timeout,
-        name="discovery",
+        name=name,
         open=False,
     )
 
@@ -69,7 +71,10 @@ class DiscoveryReads:
         size = settings.db_pool_size + settings.db_max_overflow
         replica = (
             discovery_pool(
-                settings.database_replica_url, max_size=size, timeout=REPLICA_CHECKOUT_SECONDS
+                settings.database_replica_url,
+                max_size=size,
+                timeout=REPLICA_CHECKOUT_SECONDS,
+                name="discovery-replica",
             )
             if settings.database_replica_url
             else None
