@@ -5,7 +5,8 @@
 Sets up `corner_bench_card_tx` on the embedded cluster (migrated with Alembic), seeds one
 merchant, a shop, a clerk, a two-tier program and enough cards that every purchase hits a
 different card, then runs Corner (uvicorn, one worker) and bench/card_tx_reference.py on free
-loopback ports and loads each with the same httpx client (32 connections). Prints JSON lines:
+loopback ports and loads each with the same aiohttp client (bench/common.post_all, 32
+connections; the mixed workload below uses httpx, only its outcomes count). Prints JSON lines:
 one per target (throughput, p50/p99), the ratio, and the ledger invariant check after a
 concurrent mixed workload (purchases, point and balance spends with PINs, count-card uses,
 adjustments) on a few hot cards. The issue's full sizes: --requests 10000 --mixed-ops 10000.
