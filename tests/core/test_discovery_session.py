@@ -83,3 +83,37 @@ async def test_errors_of_the_statement_itself_are_not_retried(test_settings: Set
             await reads.read(bad)
     finally:
         await reads.close()
+
+
+async def test_a_cancelled_replica_read_runs_again_on_the_primary(test_settings: Settings) -> None:
+    """A statement the replica cancels (a conflict with recovery, a timeout) is answered by the
+    primary, and the replica is not counted as lost for it."""
+    from psycopg_pool import AsyncConnectionPool
+
+    from core.discovery import DISCOVERY_OPTIONS
+
+    assert test_settings.database_url
+    # both pools reach the same server; the "replica" connections cancel statements after 1 ms
+    replica = AsyncConnectionPool(
+        test_settings.database_url,
+        kwargs={"autocommit": True, "options": DISCOVERY_OPTIONS + " -c statement_timeout=1"},
+        min_size=1,
+        max_size=1,
+        open=False,
+    )
+    reads = DiscoveryReads(discovery_pool(test_settings.database_url, max_size=1), replica, 60)
+    await reads.open()
+    ran_with_timeouts: list[str] = []
+
+    async def slow(connection: Connection) -> str:
+        cursor = await connection.execute("SELECT current_setting('statement_timeout')")
+        ran_with_timeouts.append(str((await cursor.fetchone() or ("",))[0]))
+        await connection.execute("SELECT pg_sleep(0.05)")
+        return "answered"
+
+    try:
+        assert await reads.read(slow) == "answered"
+        assert ran_with_timeouts == ["1ms", "0"]  # tried on the replica, answered by the primary
+        assert reads.health.usable()  # cancelled, not lost: the next read tries the replica
+    finally:
+        await reads.close()
