@@ -42,6 +42,7 @@ from core import embedded  # noqa: E402
 from core.embedded import free_port  # noqa: E402
 from core.pagination import encode_cursor  # noqa: E402
 from core.settings import Settings  # noqa: E402
+from customers.models import WEEK_SHARDS  # noqa: E402
 
 DB_NAME = "corner_bench_customers"
 SECRET = "bench-secret-key-not-for-production"
@@ -250,7 +251,8 @@ async def load(
 
 
 # The rollups the 0802 migration backfills from the timeline (fill() writes events directly,
-# not through record_activity); same formulas as the migration.
+# not through record_activity); the migration's formulas, with the shard count the app writes
+# with today (customers.models.WEEK_SHARDS; the migration's backfill used 8).
 ROLLUP_BACKFILL = (
     """
     INSERT INTO customer_visit_weeks (customer_id, week, merchant_id)
@@ -259,10 +261,10 @@ ROLLUP_BACKFILL = (
     FROM customer_events AS e JOIN merchants AS m ON m.id = e.merchant_id
     WHERE e.visit
     """,
-    """
+    f"""
     INSERT INTO customer_weeks (merchant_id, week, shard, revenue, visits, visitors)
     SELECT e.merchant_id, CAST(date_trunc('week', e.at AT TIME ZONE m.timezone) AS date),
-           get_byte(uuid_send(e.customer_id), 15) & 31,
+           get_byte(uuid_send(e.customer_id), 15) & {WEEK_SHARDS - 1},
            sum(e.amount), count(*) FILTER (WHERE e.visit),
            count(DISTINCT e.customer_id) FILTER (WHERE e.visit)
     FROM customer_events AS e JOIN merchants AS m ON m.id = e.merchant_id

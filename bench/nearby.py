@@ -21,7 +21,6 @@ import contextlib
 import gc
 import os
 import random
-import re
 import subprocess
 import sys
 import time
@@ -127,22 +126,14 @@ def query_points(kind: str, n: int, clusters: int, rng: random.Random) -> list[t
 
 
 def measure_sql(bench_url: str, queries: int, clusters: int) -> None:
-    from datetime import UTC, datetime
 
     import psycopg
 
-    from merchants.repository.nearby import (
-        NearbyFilters,
-        NearbyRow,
-        _filters,
-        _statement,
-        candidates_sufficient,
-    )
+    from core.discovery import to_driver_sql
+    from merchants.repository.nearby import NearbyRow, candidates_sufficient
     from merchants.service.nearby import _GROWTH, first_pass_candidates
 
-    statement = _statement("distance", _filters(NearbyFilters(0, 0, 2000, datetime.now(UTC))),
-                           False).text  # fmt: skip
-    sql = re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", statement)
+    sql = to_driver_sql(nearby_statement())
     rng = random.Random(3)
     with psycopg.connect(bench_url, options="-c jit=off") as conn:
         # a serving database has its index pages cached: warm them before timing
@@ -213,17 +204,24 @@ def measure_sql_server(
          execution=summary(execution), planning=summary(planning))  # fmt: skip
 
 
-def reference_statement() -> str:
-    """Corner's own first-pass nearby statement (distance order, no filters), with asyncpg's
-    positional parameters: the reference runs the same SQL, so the ratio is the framework's."""
+def nearby_statement() -> str:
+    """Corner's nearby statement as the service runs it for a first page in distance order
+    with no filters (`:name` parameters)."""
     from datetime import UTC, datetime
 
     from merchants.repository.nearby import NearbyFilters, _filters, _statement
 
-    sql = _statement("distance", _filters(NearbyFilters(0, 0, 2000, datetime.now(UTC))),
-                     False).text  # fmt: skip
+    filters = _filters(NearbyFilters(0, 0, 2000, datetime.now(UTC)))
+    return _statement("distance", filters, False).text
+
+
+def reference_statement() -> str:
+    """Corner's nearby statement with asyncpg's positional parameters: the reference runs the
+    same SQL, so the ratio is the framework's."""
+    from core.discovery import BIND_PARAMETER
+
     order = {"lat": 1, "lng": 2, "radius": 3, "candidates": 4, "n1": 5}
-    return re.sub(r"(?<![:\w]):(\w+)", lambda m: f"${order[m.group(1)]}", sql)
+    return BIND_PARAMETER.sub(lambda m: f"${order[m.group(1)]}", nearby_statement())
 
 
 def serve_reference(port: int, database_url: str) -> None:

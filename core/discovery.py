@@ -135,10 +135,13 @@ def _is_lost(exc: Exception) -> bool:
     return state is None or state.startswith(("08", "57P"))
 
 
+# a `:name` bind parameter of SQLAlchemy's text style; `::type` casts are not one
+BIND_PARAMETER = re.compile(r"(?<![:\w]):(\w+)")
+
+
 def to_driver_sql(sql: str) -> str:
-    """`:name` bind parameters (SQLAlchemy's text style) as psycopg's `%(name)s`, literal `%`
-    escaped; `::type` casts are left alone."""
-    return re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", sql.replace("%", "%%"))
+    """`:name` bind parameters as psycopg's `%(name)s`, literal `%` escaped."""
+    return BIND_PARAMETER.sub(r"%(\1)s", sql.replace("%", "%%"))
 
 
 async def fetch_rows(
