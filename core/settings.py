@@ -115,6 +115,10 @@ class Settings(BaseSettings):
             return [(kid.strip(), secret.strip().encode()) for kid, secret in pairs]
         return [("k1", self._secret("qr").encode())]
 
+    def derived_secret(self, purpose: str) -> str:
+        """The deployment's secret, namespaced for one purpose (keys never shared by two)."""
+        return self._secret(purpose)
+
     def _secret(self, purpose: str) -> str:
         if self.secret_key is not None:
             return f"{self.secret_key.get_secret_value()}:{purpose}"
