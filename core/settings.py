@@ -12,7 +12,7 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 STATE_DIR = Path(".corner")
@@ -119,6 +119,14 @@ class Settings(BaseSettings):
             if not set_in_environment("CORNER_DATABASE_REPLICA_URL"):
                 self.database_replica_url = None
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _trusted_proxies(cls, value: str) -> str:
+        from core.clientip import parse_trusted
+
+        parse_trusted(value)  # a typo fails at start-up, not on the first request
+        return value
+
     @property
     def sms_log_path(self) -> Path:
         return self.sms_log_file or self.state_dir / "sms.jsonl"
@@ -141,6 +149,10 @@ class Settings(BaseSettings):
             pairs = [p.split(":", 1) for p in self.qr_signing_keys.split(",") if p.strip()]
             return [(kid.strip(), secret.strip().encode()) for kid, secret in pairs]
         return [("k1", self._secret("qr").encode())]
+
+    def derived_secret(self, purpose: str) -> str:
+        """A secret of its own for `purpose`, derived from the one server secret."""
+        return self._secret(purpose)
 
     def _secret(self, purpose: str) -> str:
         if self.secret_key is not None:
