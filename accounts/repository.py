@@ -58,6 +58,11 @@ class UserRepository:
         result = await self.session.execute(stmt)
         return result.scalar_one_or_none()
 
+    async def set_password(self, user_id: uuid.UUID, password_hash: str) -> None:
+        await self.session.execute(
+            update(User).where(User.id == user_id).values(password_hash=password_hash)
+        )
+
     async def existing_ids(self, user_ids: list[uuid.UUID]) -> set[uuid.UUID]:
         if not user_ids:
             return set()
@@ -101,6 +106,14 @@ class RefreshTokenRepository:
         await self.session.execute(
             update(RefreshToken)
             .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+
+    async def revoke_user(self, user_id: uuid.UUID, now: datetime) -> None:
+        """Revoke every live refresh token of the user (every device signs in again)."""
+        await self.session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
             .values(revoked_at=now)
         )
 

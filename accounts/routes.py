@@ -3,20 +3,39 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response, status
-from fastapi.security import OAuth2PasswordRequestForm
+import structlog
+from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request, Response, status
 
 from accounts import schemas, service
 from accounts.permissions import CurrentUser, ManagerStaff, SettingsDep
+from core.clientip import client_ip
 from core.database import SessionDep
 from core.redis import RedisDep
+from core.sms import SmsMessage, SmsSender
 from core.timezones import utcnow
 
 router = APIRouter(prefix="/v1", tags=["accounts"])
+log = structlog.get_logger("corner.accounts")
 
 
-def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+async def client_address(request: Request, settings: SettingsDep) -> str:
+    """The real client behind the trusted reverse proxies (CORNER_TRUSTED_PROXIES)."""
+    return client_ip(request, settings.trusted_proxies)
+
+
+ClientIp = Annotated[str, Depends(client_address)]
+
+
+async def _send(sender: SmsSender, message: SmsMessage) -> None:
+    """Runs after the 202 is sent: a provider's refusal is logged, never shown to the caller
+    (it would tell whether a code was sent, i.e. whether the phone has an account)."""
+    try:
+        result = await sender.send(message)
+    except Exception as exc:  # a transport failure: the user asks again after the interval
+        log.warning("sms_code_send_failed", kind=message.kind, error=str(exc))
+        return
+    if not result.ok:
+        log.warning("sms_code_refused", kind=message.kind, error=result.error)
 
 
 @router.post("/auth/register", status_code=status.HTTP_201_CREATED, response_model=schemas.User)
@@ -29,22 +48,85 @@ async def register(
 
 @router.post("/auth/token", response_model=schemas.TokenPair)
 async def token(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()],
-    request: Request,
+    form: Annotated[schemas.TokenRequest, Form()],
+    ip: ClientIp,
     session: SessionDep,
     settings: SettingsDep,
     redis: RedisDep,
 ) -> schemas.TokenPair:
-    issued = await service.login(
+    """OAuth2 token endpoint: a password, or an SMS code (the first sign-in of a phone by
+    code creates its account)."""
+    if form.grant_type == "sms_code":
+        assert form.code is not None  # the form's validator requires it
+        issued = await service.login_with_code(
+            session,
+            settings=settings,
+            redis=redis,
+            username=form.username,
+            code=form.code,
+            client_ip=ip,
+            now=utcnow(),
+        )
+    else:
+        assert form.password is not None
+        issued = await service.login(
+            session,
+            settings=settings,
+            redis=redis,
+            username=form.username,
+            password=form.password,
+            client_ip=ip,
+            now=utcnow(),
+        )
+    return schemas.TokenPair(**issued.__dict__)
+
+
+@router.post("/auth/sms-code", status_code=status.HTTP_202_ACCEPTED, response_class=Response)
+async def sms_code(
+    data: schemas.SmsCodeRequest,
+    ip: ClientIp,
+    request: Request,
+    background: BackgroundTasks,
+    session: SessionDep,
+    settings: SettingsDep,
+    redis: RedisDep,
+) -> Response:
+    """Send a 6-digit code (valid 5 minutes). Always 202, whether or not the phone has an
+    account; 429 with Retry-After past the limits (one per phone per minute, ten a day, and
+    a per-address budget)."""
+    message = await service.request_sms_code(
         session,
         settings=settings,
         redis=redis,
-        username=form.username,
-        password=form.password,
-        client_ip=client_ip(request),
+        phone=data.phone,
+        purpose=data.purpose,
+        client_ip=ip,
+    )
+    if message is not None:
+        background.add_task(_send, request.app.state.sms, message)
+    return Response(status_code=status.HTTP_202_ACCEPTED)
+
+
+@router.post("/auth/password-reset", status_code=status.HTTP_204_NO_CONTENT)
+async def password_reset(
+    data: schemas.PasswordReset,
+    ip: ClientIp,
+    session: SessionDep,
+    settings: SettingsDep,
+    redis: RedisDep,
+) -> Response:
+    """Set a new password with a `reset` code; every refresh token of the user is revoked."""
+    await service.reset_password(
+        session,
+        settings=settings,
+        redis=redis,
+        phone=data.phone,
+        code=data.code,
+        new_password=data.new_password,
+        client_ip=ip,
         now=utcnow(),
     )
-    return schemas.TokenPair(**issued.__dict__)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/auth/refresh", response_model=schemas.TokenPair)

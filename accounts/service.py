@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -13,7 +14,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from accounts import schemas
+from accounts import schemas, sms_codes
 from accounts.models import Merchant, RefreshToken, StaffInvitation, User
 from accounts.repository import (
     InvitationRepository,
@@ -30,7 +31,7 @@ from accounts.security import (
     refresh_token_hash,
     verify_secret,
 )
-from core import ratelimit
+from core import ratelimit, sms
 from core.errors import (
     Conflict,
     DomainError,
@@ -95,6 +96,38 @@ INVITATION_TTL = timedelta(days=7)
 
 # -- users --------------------------------------------------------------------------------
 
+# Called in the creating transaction for every new account, whatever the path (registration,
+# first SMS sign-in, demo data); packages above accounts plug in through api/wiring.py (e.g.
+# customers links the walk-in records a merchant made with this phone to the new account).
+UserCreatedHook = Callable[[AsyncSession, User], Awaitable[None]]
+_user_created_hooks: list[UserCreatedHook] = []
+
+
+def register_user_created_hook(hook: UserCreatedHook) -> None:
+    """Run `hook(session, user)` after each account creation, in its transaction."""
+    if hook not in _user_created_hooks:
+        _user_created_hooks.append(hook)
+
+
+async def create_user(
+    session: AsyncSession,
+    *,
+    phone: str | None,
+    email: str | None,
+    password_hash: str,
+    display_name: str,
+) -> User:
+    """The one way an account comes to exist: insert (UserExists when the phone or email is
+    taken, also under a concurrent creation), then the on-created hooks."""
+    user = await UserRepository(session).insert(
+        phone=phone, email=email, password_hash=password_hash, display_name=display_name
+    )
+    if user is None:
+        raise UserExists()
+    for hook in _user_created_hooks:
+        await hook(session, user)
+    return user
+
 
 async def register_user(
     session: AsyncSession, *, settings: Settings, data: schemas.UserCreate
@@ -102,15 +135,13 @@ async def register_user(
     repo = UserRepository(session)
     if await repo.by_login(phone=data.phone, email=data.email) is not None:
         raise UserExists()
-    user = await repo.insert(
+    return await create_user(
+        session,
         phone=data.phone,
         email=data.email,
         password_hash=await hash_secret(settings, data.password),
         display_name=data.display_name,
     )
-    if user is None:  # lost a race with a concurrent registration of the same phone/email
-        raise UserExists()
-    return user
 
 
 async def get_user(session: AsyncSession, *, user_id: uuid.UUID) -> User:
@@ -232,6 +263,101 @@ async def login(
     return await _issue_tokens(
         session, settings=settings, user_id=user.id, family_id=new_id(), now=now
     )
+
+
+# -- sign-in by SMS code ---------------------------------------------------------------------
+
+# accounts made by a first SMS sign-in have no password until one is set by reset: this is
+# not an Argon2 hash, so no password ever verifies against it
+NO_PASSWORD = "!no-password"
+CODE_KINDS = {"login": sms.LOGIN_CODE, "reset": sms.RESET_CODE, "delete": sms.DELETE_CODE}
+
+
+async def request_sms_code(
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    redis: Redis,
+    phone: str,
+    purpose: sms_codes.Purpose,
+    client_ip: str,
+) -> sms.SmsMessage | None:
+    """Take the send budget and store a new code; the message to send, or None when there is
+    nobody to send it to (reset/delete for a phone without an account). The caller answers the
+    same 202 either way and sends after answering, so neither the body nor the timing tells
+    whether the phone has an account."""
+    await sms_codes.take_send_budget(redis, settings, phone=phone, client_ip=client_ip)
+    if purpose != "login":
+        user = await UserRepository(session).by_login(phone=phone, email=None)
+        if user is None or not user.is_active:
+            return None
+    code = sms_codes.new_code()
+    await sms_codes.store_code(redis, settings, purpose=purpose, phone=phone, code=code)
+    minutes = str(max(1, settings.sms_code_ttl_seconds // 60))
+    return sms.sms_message(phone, CODE_KINDS[purpose], {"code": code, "minutes": minutes})
+
+
+async def login_with_code(
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    redis: Redis,
+    username: str,
+    code: str,
+    client_ip: str,
+    now: datetime,
+) -> IssuedTokens:
+    """Sign in with a login code; the first sign-in of a phone creates its account."""
+    phone, _ = parse_login(username)
+    if phone is None:
+        raise sms_codes.SmsCodeInvalid()
+    await sms_codes.consume_code(
+        redis, settings, purposes=("login",), phone=phone, code=code, client_ip=client_ip
+    )
+    repo = UserRepository(session)
+    user = await repo.by_login(phone=phone, email=None)
+    if user is None:
+        try:
+            user = await create_user(
+                session,
+                phone=phone,
+                email=None,
+                password_hash=NO_PASSWORD,
+                display_name=f"用户{phone[-4:]}",
+            )
+        except UserExists:  # a concurrent first sign-in of the same phone made it
+            user = await repo.by_login(phone=phone, email=None)
+    if user is None or not user.is_active:
+        raise sms_codes.SmsCodeInvalid()
+    return await _issue_tokens(
+        session, settings=settings, user_id=user.id, family_id=new_id(), now=now
+    )
+
+
+async def reset_password(
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    redis: Redis,
+    phone: str,
+    code: str,
+    new_password: str,
+    client_ip: str,
+    now: datetime,
+) -> None:
+    """Set a new password with a reset code; every refresh token of the user is revoked."""
+    await sms_codes.consume_code(
+        redis, settings, purposes=("reset",), phone=phone, code=code, client_ip=client_ip
+    )
+    user = await UserRepository(session).by_login(phone=phone, email=None)
+    if user is None or not user.is_active:
+        raise sms_codes.SmsCodeInvalid()
+    await UserRepository(session).set_password(user.id, await hash_secret(settings, new_password))
+    await RefreshTokenRepository(session).revoke_user(user.id, now)
+    try:  # the owner proved the phone: earlier wrong passwords no longer lock them out
+        await ratelimit.reset(redis, f"login:fail:{phone}")
+    except (RedisConnectionError, RedisTimeoutError):
+        pass
 
 
 def _split_refresh(raw: str) -> tuple[uuid.UUID, bytes] | None:

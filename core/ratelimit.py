@@ -120,3 +120,7 @@ class Lockout:
             _RELEASE_SCRIPT, 2, self.failures_key, self.inflight_key, outcome, self.window_seconds
         )
         return int(count)
+
+
+async def reset(redis: Redis, key: str) -> None:
+    await redis.delete(key)
