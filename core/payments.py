@@ -235,6 +235,8 @@ def payment_provider(settings: Settings, name: str = "fake") -> PaymentProvider 
     key = (id(settings), name)
     provider = _PROVIDERS.get(key)
     if provider is None:
+        import core.providers  # noqa: F401  (registers the real providers' factories)
+
         factory = PROVIDER_FACTORIES.get(name)
         provider = factory(settings) if factory is not None else None
         if provider is not None:
