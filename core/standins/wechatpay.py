@@ -137,9 +137,10 @@ class WeChatPayStandin:
     nonces: set[str] = field(default_factory=set)
     requests: list[tuple[str, str]] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)  # why requests were refused
-    # fault injection: statuses to answer before handling, seconds to wait before answering
+    # fault injection: statuses to answer before handling, seconds to wait before handling
     fail_next: list[int] = field(default_factory=list)
     delay_seconds: float = 0.0
+    hold_seconds: float = 0.0  # after acting, before answering (a caller that dies meanwhile)
 
     # -- signing --------------------------------------------------------------------------
 
@@ -490,6 +491,8 @@ def create_app(standin: WeChatPayStandin) -> Starlette:
             return standin.answer(204)
         if request.method == "POST" and path == "/v3/refund/domestic/refunds":
             answer = await _refund(standin, data)
+            if standin.hold_seconds:
+                await asyncio.sleep(standin.hold_seconds)
             return answer
         if m := re.fullmatch(r"/v3/refund/domestic/refunds/([^/]+)", path):
             refund = standin.refunds.get(m.group(1))

@@ -37,7 +37,7 @@ def wechat_standin() -> Iterator[tuple[WeChatPayStandin, StandinServer]]:
 def standin(wechat_standin: tuple[WeChatPayStandin, StandinServer]) -> WeChatPayStandin:
     standin = wechat_standin[0]
     standin.fail_next.clear()
-    standin.delay_seconds = 0.0
+    standin.delay_seconds = standin.hold_seconds = 0.0
     standin.outbox.clear()
     standin.transactions.clear()
     standin.refunds.clear()
