@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import os
 import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -231,10 +232,17 @@ def import_physical_cards(
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
-    workers: Annotated[int, typer.Option(min=1, help="Worker processes")] = 1,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="Worker processes (default: the CPU cores this process may use)"),
+    ] = None,
 ) -> None:
     """Serve the API with uvicorn."""
     import uvicorn
+
+    if workers is None:
+        # one event loop per core: the API is CPU-bound per request once the database answers
+        workers = len(os.sched_getaffinity(0))
 
     uvicorn.run(
         "api.app:create_app",

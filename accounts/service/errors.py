@@ -49,3 +49,8 @@ class LoginUnavailable(DomainError):
 class InvalidToken(Unauthorized):
     code, title = "invalid_token", "The access token is invalid or expired"
     title_zh = "访问令牌无效或已过期"
+
+
+class StaffInvitationNotFound(NotFound):
+    code, title = "staff_invitation_not_found", "Staff invitation not found"
+    title_zh = "员工邀请不存在"

@@ -1,8 +1,10 @@
-"""Users: registration, lookups, the login parser and the caller's own description."""
+"""Users: the one way an account is created (with its on-created hooks), registration, lookups,
+the login parser and the caller's own description."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,6 +23,40 @@ from accounts.service.errors import (
 )
 from core.settings import Settings
 
+# Called in the creating transaction for every new account, whatever the path (registration,
+# first SMS sign-in, demo data); packages above accounts plug in through api/wiring.py (e.g.
+# customers links the walk-in records a merchant made with this phone to the new account).
+UserCreatedHook = Callable[[AsyncSession, User], Awaitable[None]]
+
+
+_user_created_hooks: list[UserCreatedHook] = []
+
+
+def register_user_created_hook(hook: UserCreatedHook) -> None:
+    """Run `hook(session, user)` after each account creation, in its transaction."""
+    if hook not in _user_created_hooks:
+        _user_created_hooks.append(hook)
+
+
+async def create_user(
+    session: AsyncSession,
+    *,
+    phone: str | None,
+    email: str | None,
+    password_hash: str,
+    display_name: str,
+) -> User:
+    """The one way an account comes to exist: insert (UserExists when the phone or email is
+    taken, also under a concurrent creation), then the on-created hooks."""
+    user = await UserRepository(session).insert(
+        phone=phone, email=email, password_hash=password_hash, display_name=display_name
+    )
+    if user is None:
+        raise UserExists()
+    for hook in _user_created_hooks:
+        await hook(session, user)
+    return user
+
 
 async def register_user(
     session: AsyncSession, *, settings: Settings, data: schemas.UserCreate
@@ -28,15 +64,13 @@ async def register_user(
     repo = UserRepository(session)
     if await repo.by_login(phone=data.phone, email=data.email) is not None:
         raise UserExists()
-    user = await repo.insert(
+    return await create_user(
+        session,
         phone=data.phone,
         email=data.email,
         password_hash=await hash_secret(settings, data.password),
         display_name=data.display_name,
     )
-    if user is None:  # lost a race with a concurrent registration of the same phone/email
-        raise UserExists()
-    return user
 
 
 async def get_user(session: AsyncSession, *, user_id: uuid.UUID) -> User:

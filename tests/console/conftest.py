@@ -86,7 +86,7 @@ def live_server(test_settings: Settings) -> Iterator[LiveServer]:
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as sink:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "serve", "--port", str(port)],
+            [sys.executable, "-m", "cli.main", "serve", "--port", str(port), "--workers", "1"],
             cwd=ROOT,
             env=_server_env(test_settings),
             stdout=sink,
