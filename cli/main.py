@@ -31,6 +31,7 @@ console = Console(stderr=True)
 JOB_MODULES = [
     "accounts.jobs",
     "core.idempotency",
+    "core.payment_jobs",
     "memberships.jobs",
     "customers.jobs",
     "push.jobs",
