@@ -20,7 +20,7 @@ from tests.helpers import ApiClient
 
 # every key a cursor of this code base holds, and values of every wrong type
 KEYS = ("at", "id", "s", "v", "d", "rating", "rank", "due", "seq", "t", "key", "name")
-WRONG = (1, -1, 1.5, "x", "", None, [], {}, True, "2026-13-45", 10**40, "\x00")
+WRONG: tuple[Any, ...] = (1, -1, 1.5, "x", "", None, [], {}, True, "2026-13-45", 10**40, "\x00")
 
 
 def _unsigned(values: dict[str, Any]) -> str:
