@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.bulk import batches
 from push.models import (
     ActivityArea,
     AreaRecompute,
@@ -55,14 +56,13 @@ async def add_ping(
 
 
 async def request_recompute(session: AsyncSession, user_ids: list[uuid.UUID]) -> None:
-    if not user_ids:
-        return
-    stmt = (
-        insert(AreaRecompute)
-        .values([{"user_id": u} for u in user_ids])
-        .on_conflict_do_nothing(index_elements=[AreaRecompute.user_id])
-    )
-    await session.execute(stmt)
+    for batch in batches(user_ids, 1):  # under the bind-parameter limit (core.bulk)
+        stmt = (
+            insert(AreaRecompute)
+            .values([{"user_id": u} for u in batch])
+            .on_conflict_do_nothing(index_elements=[AreaRecompute.user_id])
+        )
+        await session.execute(stmt)
 
 
 async def forget_locations(session: AsyncSession, user_id: uuid.UUID) -> tuple[int, int]:
