@@ -19,6 +19,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import Uuid
 
+from core.bulk import row_batches
 from core.ids import new_id
 from coupons.models import Campaign, ClaimCounter, Coupon, Redemption
 
@@ -158,15 +159,16 @@ class CouponRepository:
     async def insert_many(self, rows: list[dict[str, Any]]) -> list[Coupon]:
         """Insert coupons whose code is free; returns those inserted (a colliding code is
         skipped, the caller retries it with a new code)."""
-        if not rows:
-            return []
-        stmt = (
-            insert(Coupon)
-            .values(rows)
-            .on_conflict_do_nothing(index_elements=[Coupon.code])
-            .returning(Coupon)
-        )
-        return list((await self.session.execute(stmt)).scalars())
+        inserted: list[Coupon] = []
+        for batch in row_batches(rows):  # under the bind-parameter limit (core.bulk)
+            stmt = (
+                insert(Coupon)
+                .values(list(batch))
+                .on_conflict_do_nothing(index_elements=[Coupon.code])
+                .returning(Coupon)
+            )
+            inserted.extend((await self.session.execute(stmt)).scalars())
+        return inserted
 
     async def by_code(self, code: str) -> tuple[Coupon, Campaign] | None:
         return await self._with_campaign(Coupon.code == code)
