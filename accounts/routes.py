@@ -3,20 +3,39 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response, status
-from fastapi.security import OAuth2PasswordRequestForm
+import structlog
+from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request, Response, status
 
 from accounts import schemas, service
 from accounts.permissions import CurrentUser, ManagerStaff, SettingsDep
+from core.clientip import client_ip
 from core.database import SessionDep
 from core.redis import RedisDep
+from core.sms import SmsMessage, SmsSender
 from core.timezones import utcnow
 
 router = APIRouter(prefix="/v1", tags=["accounts"])
+log = structlog.get_logger("corner.accounts")
 
 
-def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+async def client_address(request: Request, settings: SettingsDep) -> str:
+    """The real client behind the trusted reverse proxies (CORNER_TRUSTED_PROXIES)."""
+    return client_ip(request, settings.trusted_proxies)
+
+
+ClientIp = Annotated[str, Depends(client_address)]
+
+
+async def _send(sender: SmsSender, message: SmsMessage) -> None:
+    """Runs after the 202 is sent: a provider's refusal is logged, never shown to the caller
+    (it would tell whether a code was sent, i.e. whether the phone has an account)."""
+    try:
+        result = await sender.send(message)
+    except Exception as exc:  # a transport failure: the user asks again after the interval
+        log.warning("sms_code_send_failed", kind=message.kind, error=str(exc))
+        return
+    if not result.ok:
+        log.warning("sms_code_refused", kind=message.kind, error=result.error)
 
 
 @router.post("/auth/register", status_code=status.HTTP_201_CREATED, response_model=schemas.User)
@@ -29,22 +48,85 @@ async def register(
 
 @router.post("/auth/token", response_model=schemas.TokenPair)
 async def token(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()],
-    request: Request,
+    form: Annotated[schemas.TokenRequest, Form()],
+    ip: ClientIp,
     session: SessionDep,
     settings: SettingsDep,
     redis: RedisDep,
 ) -> schemas.TokenPair:
-    issued = await service.login(
+    """OAuth2 token endpoint: a password, or an SMS code (the first sign-in of a phone by
+    code creates its account)."""
+    if form.grant_type == "sms_code":
+        assert form.code is not None  # the form's validator requires it
+        issued = await service.login_with_code(
+            session,
+            settings=settings,
+            redis=redis,
+            username=form.username,
+            code=form.code,
+            client_ip=ip,
+            now=utcnow(),
+        )
+    else:
+        assert form.password is not None
+        issued = await service.login(
+            session,
+            settings=settings,
+            redis=redis,
+            username=form.username,
+            password=form.password,
+            client_ip=ip,
+            now=utcnow(),
+        )
+    return schemas.TokenPair(**issued.__dict__)
+
+
+@router.post("/auth/sms-code", status_code=status.HTTP_202_ACCEPTED, response_class=Response)
+async def sms_code(
+    data: schemas.SmsCodeRequest,
+    ip: ClientIp,
+    request: Request,
+    background: BackgroundTasks,
+    session: SessionDep,
+    settings: SettingsDep,
+    redis: RedisDep,
+) -> Response:
+    """Send a 6-digit code (valid 5 minutes). Always 202, whether or not the phone has an
+    account; 429 with Retry-After past the limits (one per phone per minute, ten a day, and
+    a per-address budget)."""
+    message = await service.request_sms_code(
         session,
         settings=settings,
         redis=redis,
-        username=form.username,
-        password=form.password,
-        client_ip=client_ip(request),
+        phone=data.phone,
+        purpose=data.purpose,
+        client_ip=ip,
+    )
+    if message is not None:
+        background.add_task(_send, request.app.state.sms, message)
+    return Response(status_code=status.HTTP_202_ACCEPTED)
+
+
+@router.post("/auth/password-reset", status_code=status.HTTP_204_NO_CONTENT)
+async def password_reset(
+    data: schemas.PasswordReset,
+    ip: ClientIp,
+    session: SessionDep,
+    settings: SettingsDep,
+    redis: RedisDep,
+) -> Response:
+    """Set a new password with a `reset` code; every refresh token of the user is revoked."""
+    await service.reset_password(
+        session,
+        settings=settings,
+        redis=redis,
+        phone=data.phone,
+        code=data.code,
+        new_password=data.new_password,
+        client_ip=ip,
         now=utcnow(),
     )
-    return schemas.TokenPair(**issued.__dict__)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/auth/refresh", response_model=schemas.TokenPair)
@@ -98,14 +180,68 @@ async def update_merchant(
 @router.post(
     "/merchants/{merchant_id}/staff",
     status_code=status.HTTP_201_CREATED,
-    response_model=schemas.Staff,
+    response_model=schemas.StaffInvitation,
 )
 async def add_staff(
     merchant_id: uuid.UUID, data: schemas.StaffCreate, staff: ManagerStaff, session: SessionDep
-) -> schemas.Staff:
-    return await service.add_staff(
-        session, merchant_id=staff.merchant_id, granter_role=staff.role, data=data
+) -> schemas.StaffInvitation:
+    """Invite a person (by user id or phone) to a staff role; they become staff when they
+    accept (`POST /v1/me/staff-invitations/{invitation_id}/accept`). The answer is the same
+    whether the id or phone has an account."""
+    return await service.invite_staff(
+        session,
+        merchant_id=staff.merchant_id,
+        granter_role=staff.role,
+        invited_by=staff.user_id,
+        data=data,
+        now=utcnow(),
     )
+
+
+@router.get(
+    "/merchants/{merchant_id}/staff/invitations",
+    response_model=list[schemas.StaffInvitation],
+)
+async def list_staff_invitations(
+    merchant_id: uuid.UUID, staff: ManagerStaff, session: SessionDep
+) -> list[schemas.StaffInvitation]:
+    return await service.pending_invitations(session, merchant_id=staff.merchant_id, now=utcnow())
+
+
+@router.delete("/merchants/{merchant_id}/staff/invitations/{invitation_id}", status_code=204)
+async def revoke_staff_invitation(
+    merchant_id: uuid.UUID, invitation_id: uuid.UUID, staff: ManagerStaff, session: SessionDep
+) -> Response:
+    await service.revoke_invitation(
+        session, merchant_id=staff.merchant_id, invitation_id=invitation_id, now=utcnow()
+    )
+    return Response(status_code=204)
+
+
+@router.get("/me/staff-invitations", response_model=list[schemas.MyStaffInvitation])
+async def my_staff_invitations(
+    principal: CurrentUser, session: SessionDep
+) -> list[schemas.MyStaffInvitation]:
+    return await service.my_invitations(session, user_id=principal.user_id, now=utcnow())
+
+
+@router.post("/me/staff-invitations/{invitation_id}/accept", response_model=schemas.StaffOf)
+async def accept_staff_invitation(
+    invitation_id: uuid.UUID, principal: CurrentUser, session: SessionDep
+) -> schemas.StaffOf:
+    return await service.accept_invitation(
+        session, user_id=principal.user_id, invitation_id=invitation_id, now=utcnow()
+    )
+
+
+@router.post("/me/staff-invitations/{invitation_id}/decline", status_code=204)
+async def decline_staff_invitation(
+    invitation_id: uuid.UUID, principal: CurrentUser, session: SessionDep
+) -> Response:
+    await service.decline_invitation(
+        session, user_id=principal.user_id, invitation_id=invitation_id, now=utcnow()
+    )
+    return Response(status_code=204)
 
 
 @router.get("/merchants/{merchant_id}/staff", response_model=list[schemas.Staff])

@@ -99,6 +99,55 @@ class TokenPair(BaseModel):
     expires_in: int
 
 
+class TokenRequest(BaseModel):
+    """The OAuth2 token form: `grant_type=password` (default) with `username` (phone or email)
+    and `password`, or `grant_type=sms_code` with `username` = phone and `code`."""
+
+    grant_type: Literal["password", "sms_code"] = "password"
+    username: str = Field(min_length=1, max_length=254)
+    password: str | None = Field(default=None, max_length=128)
+    code: str | None = Field(default=None, max_length=16, description="sms_code grant: the code")
+    scope: str = Field(default="", max_length=256)
+    client_id: str | None = Field(default=None, max_length=128)
+    client_secret: str | None = Field(default=None, max_length=256)
+
+    @model_validator(mode="after")
+    def _grant_fields(self) -> TokenRequest:
+        if self.grant_type == "password" and self.password is None:
+            raise ValueError("password is required with grant_type=password")
+        if self.grant_type == "sms_code" and self.code is None:
+            raise ValueError("code is required with grant_type=sms_code")
+        return self
+
+
+SmsCodePurpose = Literal["login", "reset", "delete"]
+
+
+class SmsCodeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    phone: str = Field(max_length=32, examples=["13812345678"])
+    purpose: SmsCodePurpose = "login"
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str) -> str:
+        return normalise_phone(value)
+
+
+class PasswordReset(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    phone: str = Field(max_length=32)
+    code: str = Field(max_length=16)
+    new_password: str = Field(min_length=8, max_length=128)
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str) -> str:
+        return normalise_phone(value)
+
+
 class RefreshRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     refresh_token: str = Field(min_length=1, max_length=512)
@@ -168,6 +217,32 @@ class StaffCreate(BaseModel):
         if (self.user_id is None) == (self.phone is None):
             raise ValueError("give exactly one of user_id or phone")
         return self
+
+
+InvitationStatus = Literal["pending", "accepted", "declined", "revoked"]
+
+
+class StaffInvitation(BaseModel):
+    """What the inviter sees: the invitation, never anything about the invited person (their
+    name or whether the id or phone has an account) until they accept."""
+
+    id: uuid.UUID
+    merchant_id: uuid.UUID
+    role: Role
+    status: InvitationStatus
+    created_at: datetime
+    expires_at: datetime
+
+
+class MyStaffInvitation(BaseModel):
+    """What the invitee sees: who invites them and to which role."""
+
+    id: uuid.UUID
+    merchant_id: uuid.UUID
+    merchant_name: str
+    role: Role
+    created_at: datetime
+    expires_at: datetime
 
 
 class Staff(BaseModel):

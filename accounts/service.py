@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -13,9 +14,10 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from accounts import schemas
-from accounts.models import Merchant, RefreshToken, User
+from accounts import schemas, sms_codes
+from accounts.models import Merchant, RefreshToken, StaffInvitation, User
 from accounts.repository import (
+    InvitationRepository,
     MerchantRepository,
     RefreshTokenRepository,
     UserRepository,
@@ -29,7 +31,7 @@ from accounts.security import (
     refresh_token_hash,
     verify_secret,
 )
-from core import ratelimit
+from core import ratelimit, sms
 from core.errors import Conflict, DomainError, Forbidden, NotFound, RateLimited, Unauthorized
 from core.ids import new_id
 from core.settings import Settings
@@ -70,13 +72,53 @@ class StaffExists(Conflict):
     title_zh = "该用户已是员工"
 
 
+class StaffInvitationNotFound(NotFound):
+    code, title = "staff_invitation_not_found", "Staff invitation not found"
+    title_zh = "员工邀请不存在"
+
+
 class LoginUnavailable(DomainError):
     # Rate limits fail closed for login: without Redis we cannot count guesses
     status, code, title = 503, "service_unavailable", "Sign-in is temporarily unavailable"
     title_zh = "登录服务暂时不可用"
 
 
+# an invitation not answered within a week lapses; the inviter can invite again
+INVITATION_TTL = timedelta(days=7)
+
 # -- users --------------------------------------------------------------------------------
+
+# Called in the creating transaction for every new account, whatever the path (registration,
+# first SMS sign-in, demo data); packages above accounts plug in through api/wiring.py (e.g.
+# customers links the walk-in records a merchant made with this phone to the new account).
+UserCreatedHook = Callable[[AsyncSession, User], Awaitable[None]]
+_user_created_hooks: list[UserCreatedHook] = []
+
+
+def register_user_created_hook(hook: UserCreatedHook) -> None:
+    """Run `hook(session, user)` after each account creation, in its transaction."""
+    if hook not in _user_created_hooks:
+        _user_created_hooks.append(hook)
+
+
+async def create_user(
+    session: AsyncSession,
+    *,
+    phone: str | None,
+    email: str | None,
+    password_hash: str,
+    display_name: str,
+) -> User:
+    """The one way an account comes to exist: insert (UserExists when the phone or email is
+    taken, also under a concurrent creation), then the on-created hooks."""
+    user = await UserRepository(session).insert(
+        phone=phone, email=email, password_hash=password_hash, display_name=display_name
+    )
+    if user is None:
+        raise UserExists()
+    for hook in _user_created_hooks:
+        await hook(session, user)
+    return user
 
 
 async def register_user(
@@ -85,15 +127,13 @@ async def register_user(
     repo = UserRepository(session)
     if await repo.by_login(phone=data.phone, email=data.email) is not None:
         raise UserExists()
-    user = await repo.insert(
+    return await create_user(
+        session,
         phone=data.phone,
         email=data.email,
         password_hash=await hash_secret(settings, data.password),
         display_name=data.display_name,
     )
-    if user is None:  # lost a race with a concurrent registration of the same phone/email
-        raise UserExists()
-    return user
 
 
 async def get_user(session: AsyncSession, *, user_id: uuid.UUID) -> User:
@@ -192,6 +232,101 @@ async def login(
     return await _issue_tokens(
         session, settings=settings, user_id=user.id, family_id=new_id(), now=now
     )
+
+
+# -- sign-in by SMS code ---------------------------------------------------------------------
+
+# accounts made by a first SMS sign-in have no password until one is set by reset: this is
+# not an Argon2 hash, so no password ever verifies against it
+NO_PASSWORD = "!no-password"
+CODE_KINDS = {"login": sms.LOGIN_CODE, "reset": sms.RESET_CODE, "delete": sms.DELETE_CODE}
+
+
+async def request_sms_code(
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    redis: Redis,
+    phone: str,
+    purpose: sms_codes.Purpose,
+    client_ip: str,
+) -> sms.SmsMessage | None:
+    """Take the send budget and store a new code; the message to send, or None when there is
+    nobody to send it to (reset/delete for a phone without an account). The caller answers the
+    same 202 either way and sends after answering, so neither the body nor the timing tells
+    whether the phone has an account."""
+    await sms_codes.take_send_budget(redis, settings, phone=phone, client_ip=client_ip)
+    if purpose != "login":
+        user = await UserRepository(session).by_login(phone=phone, email=None)
+        if user is None or not user.is_active:
+            return None
+    code = sms_codes.new_code()
+    await sms_codes.store_code(redis, settings, purpose=purpose, phone=phone, code=code)
+    minutes = str(max(1, settings.sms_code_ttl_seconds // 60))
+    return sms.sms_message(phone, CODE_KINDS[purpose], {"code": code, "minutes": minutes})
+
+
+async def login_with_code(
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    redis: Redis,
+    username: str,
+    code: str,
+    client_ip: str,
+    now: datetime,
+) -> IssuedTokens:
+    """Sign in with a login code; the first sign-in of a phone creates its account."""
+    phone, _ = parse_login(username)
+    if phone is None:
+        raise sms_codes.SmsCodeInvalid()
+    await sms_codes.consume_code(
+        redis, settings, purposes=("login",), phone=phone, code=code, client_ip=client_ip
+    )
+    repo = UserRepository(session)
+    user = await repo.by_login(phone=phone, email=None)
+    if user is None:
+        try:
+            user = await create_user(
+                session,
+                phone=phone,
+                email=None,
+                password_hash=NO_PASSWORD,
+                display_name=f"用户{phone[-4:]}",
+            )
+        except UserExists:  # a concurrent first sign-in of the same phone made it
+            user = await repo.by_login(phone=phone, email=None)
+    if user is None or not user.is_active:
+        raise sms_codes.SmsCodeInvalid()
+    return await _issue_tokens(
+        session, settings=settings, user_id=user.id, family_id=new_id(), now=now
+    )
+
+
+async def reset_password(
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    redis: Redis,
+    phone: str,
+    code: str,
+    new_password: str,
+    client_ip: str,
+    now: datetime,
+) -> None:
+    """Set a new password with a reset code; every refresh token of the user is revoked."""
+    await sms_codes.consume_code(
+        redis, settings, purposes=("reset",), phone=phone, code=code, client_ip=client_ip
+    )
+    user = await UserRepository(session).by_login(phone=phone, email=None)
+    if user is None or not user.is_active:
+        raise sms_codes.SmsCodeInvalid()
+    await UserRepository(session).set_password(user.id, await hash_secret(settings, new_password))
+    await RefreshTokenRepository(session).revoke_user(user.id, now)
+    try:  # the owner proved the phone: earlier wrong passwords no longer lock them out
+        await ratelimit.reset(redis, f"login:fail:{phone}")
+    except (RedisConnectionError, RedisTimeoutError):
+        pass
 
 
 def _split_refresh(raw: str) -> tuple[uuid.UUID, bytes] | None:
@@ -321,30 +456,114 @@ def may_grant(granter_role: str, role: str) -> bool:
     return granter_role == "manager" and role in ("manager", "clerk")
 
 
-async def add_staff(
-    session: AsyncSession, *, merchant_id: uuid.UUID, granter_role: str, data: schemas.StaffCreate
-) -> schemas.Staff:
+async def invite_staff(
+    session: AsyncSession,
+    *,
+    merchant_id: uuid.UUID,
+    granter_role: str,
+    invited_by: uuid.UUID,
+    data: schemas.StaffCreate,
+    now: datetime,
+) -> schemas.StaffInvitation:
+    """Offer a staff role; the person becomes staff only when they accept it.
+
+    The user id or phone is stored as given and not looked up: the answer (and its timing) is
+    the same whether it names an account or not, and says nothing about the person. Only the
+    merchant's own staff list is consulted (409 `staff_exists`), which the inviter sees anyway.
+    """
     if not may_grant(granter_role, data.role):
         raise Forbidden(f"A {granter_role} cannot grant the role {data.role}")
-    users = UserRepository(session)
-    user = (
-        await users.get(data.user_id)
-        if data.user_id is not None
-        else await users.by_login(phone=data.phone, email=None)
-    )
-    if user is None or not user.is_active:
-        raise UserNotFound()
-    repo = MerchantRepository(session)
-    if not await repo.add_staff(merchant_id, user.id, data.role):
+    merchants = MerchantRepository(session)
+    if await merchants.is_staff(merchant_id, user_id=data.user_id, phone=data.phone):
         raise StaffExists()
-    staff = await repo.staff(merchant_id)
-    created = next(s for s, u in staff if u.id == user.id)
-    return schemas.Staff(
-        user_id=user.id,
-        display_name=user.display_name,
-        phone=user.phone,
+    invitation = await InvitationRepository(session).upsert_pending(
+        merchant_id=merchant_id,
+        invitee_user_id=data.user_id,
+        invitee_phone=data.phone,
         role=data.role,
-        created_at=created.created_at,
+        invited_by=invited_by,
+        expires_at=now + INVITATION_TTL,
+    )
+    return schemas.StaffInvitation.model_validate(invitation, from_attributes=True)
+
+
+async def pending_invitations(
+    session: AsyncSession, *, merchant_id: uuid.UUID, now: datetime
+) -> list[schemas.StaffInvitation]:
+    rows = await InvitationRepository(session).pending_of_merchant(merchant_id, now)
+    return [schemas.StaffInvitation.model_validate(i, from_attributes=True) for i in rows]
+
+
+async def revoke_invitation(
+    session: AsyncSession, *, merchant_id: uuid.UUID, invitation_id: uuid.UUID, now: datetime
+) -> None:
+    if not await InvitationRepository(session).revoke(merchant_id, invitation_id, now):
+        raise StaffInvitationNotFound()
+
+
+async def my_invitations(
+    session: AsyncSession, *, user_id: uuid.UUID, now: datetime
+) -> list[schemas.MyStaffInvitation]:
+    """Pending invitations addressed to the caller's id or to the phone of their account."""
+    user = await get_user(session, user_id=user_id)
+    rows = await InvitationRepository(session).pending_for(
+        user_id=user.id, phone=user.phone, now=now
+    )
+    return [
+        schemas.MyStaffInvitation(
+            id=i.id,
+            merchant_id=m.id,
+            merchant_name=m.name,
+            role=i.role,  # type: ignore[arg-type]
+            created_at=i.created_at,
+            expires_at=i.expires_at,
+        )
+        for i, m in rows
+    ]
+
+
+async def _answer_invitation(
+    session: AsyncSession,
+    *,
+    user_id: uuid.UUID,
+    invitation_id: uuid.UUID,
+    status: str,
+    now: datetime,
+) -> tuple[User, StaffInvitation]:
+    """Answer a live pending invitation addressed to the caller (by id or by their phone);
+    anything else, someone else's included, is 404."""
+    user = await get_user(session, user_id=user_id)
+    invitation = await InvitationRepository(session).answer(
+        invitation_id=invitation_id, user_id=user.id, phone=user.phone, status=status, now=now
+    )
+    if invitation is None:
+        raise StaffInvitationNotFound()
+    return user, invitation
+
+
+async def accept_invitation(
+    session: AsyncSession, *, user_id: uuid.UUID, invitation_id: uuid.UUID, now: datetime
+) -> schemas.StaffOf:
+    user, invitation = await _answer_invitation(
+        session, user_id=user_id, invitation_id=invitation_id, status="accepted", now=now
+    )
+    if not await MerchantRepository(session).add_staff(
+        invitation.merchant_id, user.id, invitation.role
+    ):
+        raise StaffExists()
+    merchant = await get_merchant(session, merchant_id=invitation.merchant_id)
+    return schemas.StaffOf(
+        merchant_id=merchant.id,
+        name=merchant.name,
+        role=invitation.role,  # type: ignore[arg-type]
+    )
+
+
+async def decline_invitation(
+    session: AsyncSession, *, user_id: uuid.UUID, invitation_id: uuid.UUID, now: datetime
+) -> None:
+    await _answer_invitation(
+        session, user_id=user_id, invitation_id=invitation_id, status="declined", now=now
     )
 
 

@@ -21,6 +21,7 @@ from core.errors import install_error_handlers
 from core.logging import configure_logging
 from core.redis import create_redis
 from core.settings import Settings, get_settings
+from core.sms import sms_sender
 from coupons.routes import router as coupons_router
 from customers.routes import router as customers_router
 from memberships.routes import router as memberships_router
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.discovery = DiscoveryReads.from_settings(settings)
         await app.state.discovery.open()
         app.state.redis = create_redis(settings)
+        app.state.sms = sms_sender(settings)
         # What start-up built (modules, routes, models) lives as long as the process: frozen
         # out of the collector, a full collection under load scans only request garbage
         # instead of pausing the event loop for 100+ ms (the p99 of every request in flight)
@@ -72,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await app.state.redis.aclose()
+            await app.state.sms.aclose()
             await app.state.engine.dispose()
             await app.state.discovery.close()
             if replica_engine is not None:

@@ -12,7 +12,7 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 STATE_DIR = Path(".corner")
@@ -77,8 +77,26 @@ class Settings(BaseSettings):
     fcm_base_url: str = "https://fcm.googleapis.com"
     fcm_http_timeout_seconds: float = 10.0
     fcm_max_in_flight: int = 100  # FCM requests at once per worker (firebase-admin's pool: 100)
-    # push and flash offers (push/): SMS goes to a log sink until a provider is configured
-    sms_sender: str = "log"
+    # SMS (core/sms.py): `log` appends JSON lines to sms_log_file; providers register their name
+    sms_provider: str = "log"
+    sms_log_file: Path | None = Field(default=None, description="default <state_dir>/sms.jsonl")
+    sms_access_key_id: str | None = None
+    sms_access_key_secret: SecretStr | None = None
+    sms_sign_name: str | None = None
+    sms_templates: str | None = Field(
+        default=None, description="`kind:template,…` (e.g. login_code:SMS_123456)"
+    )
+    sms_endpoint: str | None = None
+    # sign-in by SMS code (accounts): per phone 1 code per interval and a daily cap; per client
+    # address a budget sized for carrier NAT, where thousands of phones share one address
+    sms_code_ttl_seconds: int = Field(default=5 * 60, ge=30, le=3600)
+    sms_code_max_attempts: int = Field(default=5, ge=1, le=20)
+    sms_code_interval_seconds: int = Field(default=60, ge=1, le=3600)
+    sms_code_max_per_phone_per_day: int = Field(default=10, ge=1, le=1000)
+    sms_code_max_per_ip_per_hour: int = Field(default=600, ge=1)
+    # reverse proxies whose X-Forwarded-For is believed (comma-separated addresses or CIDRs)
+    trusted_proxies: str = ""
+    # push and flash offers (push/)
     push_location_retention_days: int = 30
     push_merchant_daily_cap: int = 1
     push_global_daily_cap: int = 5
@@ -101,6 +119,23 @@ class Settings(BaseSettings):
             if not set_in_environment("CORNER_DATABASE_REPLICA_URL"):
                 self.database_replica_url = None
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _trusted_proxies(cls, value: str) -> str:
+        from core.clientip import parse_trusted
+
+        parse_trusted(value)  # a typo fails at start-up, not on the first request
+        return value
+
+    @property
+    def sms_log_path(self) -> Path:
+        return self.sms_log_file or self.state_dir / "sms.jsonl"
+
+    def sms_template_map(self) -> dict[str, str]:
+        """CORNER_SMS_TEMPLATES parsed: message kind -> the provider's template id."""
+        pairs = [p.split(":", 1) for p in (self.sms_templates or "").split(",") if ":" in p]
+        return {kind.strip(): template.strip() for kind, template in pairs}
+
     @property
     def async_replica_url(self) -> str | None:
         return to_sqlalchemy_url(self.database_replica_url) if self.database_replica_url else None
@@ -114,6 +149,11 @@ class Settings(BaseSettings):
             pairs = [p.split(":", 1) for p in self.qr_signing_keys.split(",") if p.strip()]
             return [(kid.strip(), secret.strip().encode()) for kid, secret in pairs]
         return [("k1", self._secret("qr").encode())]
+
+    def derived_secret(self, purpose: str) -> str:
+        """A secret of its own for `purpose`, derived from the one server secret (keys never
+        shared by two purposes)."""
+        return self._secret(purpose)
 
     def _secret(self, purpose: str) -> str:
         if self.secret_key is not None:

@@ -57,7 +57,8 @@ from push.service.senders import (
     Outcome,
     Senders,
     SendResult,
-    sms_text,
+    sms_of,
+    sms_outcome,
 )
 
 log = structlog.get_logger("corner.push")
@@ -303,7 +304,6 @@ class Consumer:
         return results
 
     async def _send_sms(self, batch: _Batch) -> list[SendResult]:
-        text = sms_text(batch.message)
         results: list[SendResult] = []
         for delivery in batch.claimed:
             phone = batch.phones.get(delivery.user_id)
@@ -311,7 +311,8 @@ class Consumer:
                 results.append(SendResult(Outcome.FAILED, "no_phone"))
                 continue
             try:
-                results.append(await self.senders.sms.send(phone, text))
+                answer = await self.senders.sms.send(sms_of(batch.message, phone))
+                results.append(sms_outcome(answer))
             except Exception as exc:
                 log.warning("sms_send_failed", error=str(exc))
                 results.append(SendResult(Outcome.RETRY, "transport_error"))

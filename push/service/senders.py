@@ -1,4 +1,4 @@
-"""Transports: FCM through firebase-admin, SMS behind an interface, and log sinks.
+"""Transports: FCM through firebase-admin, SMS through core.sms, and the push log sink.
 
 Without `CORNER_FCM_CREDENTIALS` push messages go to the log sink (and are still recorded as
 deliveries), so `make run` needs no Google account. With credentials, the real firebase-admin
@@ -22,6 +22,7 @@ import httpx
 import structlog
 
 from core.settings import Settings
+from core.sms import FLASH_OFFER, SmsMessage, SmsResult, SmsSender, sms_message, sms_sender
 
 log = structlog.get_logger("corner.push")
 
@@ -110,12 +111,6 @@ class PushSender(Protocol):
     async def aclose(self) -> None: ...
 
 
-class SmsSender(Protocol):
-    async def send(self, phone: str, text: str) -> SendResult: ...
-
-    async def aclose(self) -> None: ...
-
-
 class LogPushSender:
     """The development sink: logs each message; every token counts as delivered."""
 
@@ -139,17 +134,18 @@ class LogPushSender:
         return None
 
 
-class LogSmsSender:
-    async def send(self, phone: str, text: str) -> SendResult:
-        log.info("sms_sink", phone=phone[:3] + "****" + phone[-4:], text=text)
+def sms_of(message: PushMessage, phone: str) -> SmsMessage:
+    """The SMS form of a push message (core.sms), of kind `flash_offer` or the reminder's."""
+    kind = FLASH_OFFER if isinstance(message, OfferMessage) else message.kind
+    return sms_message(phone, kind, {"title": message.title, "body": message.body})
+
+
+def sms_outcome(result: SmsResult) -> SendResult:
+    """What the outbox does with a provider's answer."""
+    if result.ok:
         return SENT
-
-    async def aclose(self) -> None:
-        return None
-
-
-def sms_text(message: OfferMessage) -> str:
-    return f"{message.title}: {message.body}"[:300]
+    outcome = Outcome.RETRY if result.retryable else Outcome.FAILED
+    return SendResult(outcome, (result.error or "sms_failed")[:60])
 
 
 class FcmPushSender:
@@ -352,6 +348,4 @@ def build_senders(settings: Settings) -> Senders:
         )
     else:
         push = LogPushSender()
-    if settings.sms_sender != "log":
-        raise RuntimeError(f"unknown CORNER_SMS_SENDER {settings.sms_sender!r} (only 'log')")
-    return Senders(push=push, sms=LogSmsSender())
+    return Senders(push=push, sms=sms_sender(settings))

@@ -195,3 +195,24 @@ async def test_messages_follow_accept_language(client: ApiClient) -> None:
     assert r.json()["title"] == "需要登录"
     r = await client.get("/v1/me")
     assert r.json()["title"] == "需要登录"
+
+
+async def test_every_account_creation_runs_the_user_created_hooks(client: ApiClient) -> None:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from accounts import service
+    from accounts.models import User
+
+    seen: list[tuple[str | None, bool]] = []
+
+    async def hook(session: AsyncSession, user: User) -> None:
+        # runs inside the creating transaction: the row is visible to the same session
+        seen.append((user.phone, await session.get(User, user.id) is not None))
+
+    service.register_user_created_hook(hook)
+    service.register_user_created_hook(hook)  # registering twice is harmless
+    try:
+        actor = await client.register()
+    finally:
+        service._user_created_hooks.remove(hook)
+    assert seen == [(actor.phone, True)]

@@ -13,9 +13,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.settings import Settings
+from core.sms import LogSmsSender
 from core.timezones import utcnow
 from push.service.outbox import Consumer, dispatch_due
-from push.service.senders import FcmPushSender, LogPushSender, LogSmsSender, Senders
+from push.service.senders import FcmPushSender, LogPushSender, Senders
 from tests.helpers import Actor, ApiClient, create_shop
 from tests.push.fake_fcm import FakeFcmServer, service_account
 
@@ -54,17 +55,20 @@ def fake_fcm(fake_fcm_server: FakeFcmServer, fcm_credentials: Path) -> FakeFcmSe
 
 
 @pytest.fixture
-async def fcm_senders(fake_fcm: FakeFcmServer, fcm_credentials: Path) -> AsyncIterator[Senders]:
+async def fcm_senders(
+    fake_fcm: FakeFcmServer, fcm_credentials: Path, tmp_path: Path
+) -> AsyncIterator[Senders]:
     senders = Senders(
-        push=FcmPushSender(fcm_credentials, fake_fcm.base_url, timeout=5.0), sms=LogSmsSender()
+        push=FcmPushSender(fcm_credentials, fake_fcm.base_url, timeout=5.0),
+        sms=LogSmsSender(tmp_path / "sms.jsonl"),
     )
     yield senders
     await senders.aclose()
 
 
 @pytest.fixture
-def log_senders() -> Senders:
-    return Senders(push=LogPushSender(), sms=LogSmsSender())
+def log_senders(tmp_path: Path) -> Senders:
+    return Senders(push=LogPushSender(), sms=LogSmsSender(tmp_path / "sms.jsonl"))
 
 
 class Pipeline:
