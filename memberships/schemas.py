@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from accounts.schemas import normalise_phone
 from core.money import MAX_AMOUNT, Currency, Money
 from core.pagination import Page as Page  # re-exported for routes and services
 
@@ -424,6 +425,49 @@ class PhysicalCardImport(BaseModel):
     rejected_total: int
     rejected_by_reason: dict[str, int]
     rejected: list[RejectedRow] = Field(description="The first 1000 rejected rows")
+
+
+class RejectedMemberRow(BaseModel):
+    row: int = Field(description="The row in the file (the header is row 1)")
+    reason: str = Field(description="Stable code: invalid_phone, negative_balance, …")
+    field: str | None = Field(None, description="The column at fault, when one is")
+
+
+class MemberImportReport(BaseModel):
+    imported: int = Field(description="Rows that brought a new customer or card")
+    updated: int = Field(description="Rows matching a known member (re-import: nothing new)")
+    rejected_total: int
+    rejected: list[RejectedMemberRow] = Field(description="The first 1000 rejected rows")
+
+
+class GrantCard(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    customer_id: uuid.UUID
+
+
+class MemberLookupRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    phone: str
+    shop_id: uuid.UUID
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str) -> str:
+        return normalise_phone(value)
+
+
+class MemberCard(BaseModel):
+    customer_id: uuid.UUID | None
+    name: str | None
+    card: Card
+
+
+class MemberLookup(BaseModel):
+    phone: str | None = Field(description="Masked (138****5678) for clerks")
+    customer_ids: list[uuid.UUID]
+    items: list[MemberCard]
 
 
 # Card and CounterTransaction refer to CountPass, defined after them

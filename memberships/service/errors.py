@@ -196,3 +196,8 @@ class PhysicalImportInvalid(InvalidInput):
         "The card number file cannot be read",
         "卡号文件无法读取",
     )
+
+
+class MemberBookInvalid(InvalidInput):
+    code, title = "member_book_invalid", "The member book cannot be read"
+    title_zh = "会员名册无法读取"
