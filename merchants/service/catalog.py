@@ -9,6 +9,7 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core import imaging
 from core.errors import DomainError, NotFound
 from core.ids import new_id
 from core.money import Money
@@ -78,8 +79,8 @@ async def add_photo(
     data: bytes,
 ) -> schemas.Photo:
     try:
-        # decoding is CPU work: keep it off the event loop
-        image = await asyncio.to_thread(process_image, data)
+        # decoding is CPU and memory work: off the event loop, a bounded number at a time
+        image = await imaging.decode_in_pool(process_image, data)
     except ImageRejected as exc:
         raise InvalidImage(
             str(exc), extra={"errors": [{"loc": ["body", "file"], "msg": str(exc)}]}

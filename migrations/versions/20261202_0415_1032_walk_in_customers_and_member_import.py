@@ -1,7 +1,7 @@
 """walk-in customers, cards without an app account, opening balances
 
 Revision ID: 1032
-Revises: 1031
+Revises: 1041
 Create Date: 2026-12-02 04:15:00+00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "1032"
-down_revision: str | Sequence[str] | None = "1031"
+down_revision: str | Sequence[str] | None = "1041"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
