@@ -28,6 +28,16 @@ from memberships.service.ledger import (
     ledger_page,
     reverse_transaction,
 )
+from memberships.service.members import (
+    MemberImportTally,
+    ProgramRequired,
+    check_book_columns,
+    grant_card,
+    import_members,
+    link_new_user,
+    load_program,
+    lookup_members,
+)
 from memberships.service.orders import (
     OrderCard,
     OrderEarning,
@@ -55,6 +65,14 @@ from memberships.service.topups import (
 )
 
 __all__ = [
+    "MemberImportTally",
+    "ProgramRequired",
+    "check_book_columns",
+    "grant_card",
+    "import_members",
+    "link_new_user",
+    "load_program",
+    "lookup_members",
     "COUNT_PASS_PREFIX",
     "ImportTally",
     "apply_count_pass_event",
