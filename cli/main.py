@@ -253,6 +253,7 @@ def serve(
         workers=workers,
         access_log=False,
         log_level="warning",
+        server_header=False,  # no `server: uvicorn` banner telling what to attack
     )
 
 

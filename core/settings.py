@@ -66,6 +66,11 @@ class Settings(BaseSettings):
 
     media_root: Path = STATE_DIR / "media"
 
+    # `/metrics` answers only with `Authorization: Bearer <token>` when this is set; without a
+    # token it answers 404 unless `metrics_public` (a private network, a scraper on loopback)
+    metrics_token: SecretStr | None = None
+    metrics_public: bool = False
+
     # orders: an unpaid order expires (its coupon and points come back) after this long
     order_payment_minutes: int = Field(default=15, ge=1, le=24 * 60)
     # the platform's fee on consumed orders, in basis points (600 = 6.00%)

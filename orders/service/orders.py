@@ -163,7 +163,7 @@ async def _lines(
 ) -> list[_Line]:
     lines: list[_Line] = []
     for position, item in enumerate(data.items):
-        offering = await merchants.get_offering(session, offering_id=item.offering_id)
+        offering = await merchants.get_sellable_offering(session, offering_id=item.offering_id)
         if offering.shop_id != shop_id:
             raise OfferingNotOnShop(
                 "The offering is not sold by this shop",
