@@ -1,7 +1,7 @@
 """catalog edits: special hours, photo order, archived offerings
 
 Revision ID: 1031
-Revises: 0902
+Revises: 1041
 Create Date: 2026-12-02 04:00:00+00:00
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "1031"
-down_revision: str | Sequence[str] | None = "0902"
+down_revision: str | Sequence[str] | None = "1041"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
