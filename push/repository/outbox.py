@@ -60,6 +60,7 @@ class ClaimedDelivery:
     token: str | None
     platform: str | None
     attempts: int
+    provider: str | None = None  # the device's push provider (fcm, jpush)
 
 
 async def claim_batch(
@@ -84,7 +85,7 @@ async def claim_batch(
                 AND status IN ('queued', 'retry') AND next_attempt_at <= :now
               RETURNING id, user_id, device_id, attempts
             )
-            SELECT c.id, c.user_id, c.device_id, d.token, d.platform, c.attempts
+            SELECT c.id, c.user_id, c.device_id, d.token, d.platform, c.attempts, d.provider
             FROM claimed c LEFT JOIN push_devices d ON d.id = c.device_id
             ORDER BY c.id
         """),
