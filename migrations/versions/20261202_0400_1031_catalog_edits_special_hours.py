@@ -1,7 +1,7 @@
 """catalog edits: special hours, photo order, archived offerings
 
 Revision ID: 1031
-Revises: 1041
+Revises: 1011
 Create Date: 2026-12-02 04:00:00+00:00
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "1031"
-down_revision: str | Sequence[str] | None = "1041"
+down_revision: str | Sequence[str] | None = "1011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

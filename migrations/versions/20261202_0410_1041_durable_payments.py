@@ -2,7 +2,7 @@
 provider calls (refunds, closes) and the log of callbacks; existing payments are copied in.
 
 Revision ID: 1041
-Revises: 1011
+Revises: 1031
 Create Date: 2026-12-02 03:50:35.610348+00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "1041"
-down_revision: str | Sequence[str] | None = "1011"
+down_revision: str | Sequence[str] | None = "1031"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
