@@ -21,7 +21,7 @@ from memberships.service.counts import (
     set_count_product_active,
 )
 from memberships.service.designs import card_png, get_design, preview_png, set_design
-from memberships.service.expiry import expire_card_points, expire_points
+from memberships.service.expiry import expire_card_points
 from memberships.service.ledger import (
     adjust_points,
     is_own_card_transaction,
@@ -80,7 +80,6 @@ __all__ = [
     "counter_transaction",
     "create_program",
     "expire_card_points",
-    "expire_points",
     "get_card",
     "get_design",
     "get_program",

@@ -9,12 +9,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts import service as accounts
-from core.errors import InvalidInput
 from memberships import cardnumbers, render, schemas
 from memberships.models import Design
 from memberships.repository.programs import ProgramRepository
 from memberships.service.cards import access_card
-from memberships.service.errors import ProgramNotFound
+from memberships.service.errors import ImageInvalid, ProgramNotFound
 
 DEFAULT_ART = render.CardArt(
     background_color="#1F2937",
@@ -25,10 +24,6 @@ DEFAULT_ART = render.CardArt(
 )
 SAMPLE_NAME = "会员姓名"
 SAMPLE_NUMBER = "8000000000000000"
-
-
-class ImageInvalid(InvalidInput):
-    code, title, title_zh = "image_invalid", "The image could not be used", "图片无法使用"
 
 
 def design_schema(design: Design) -> schemas.Design:

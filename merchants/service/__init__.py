@@ -13,7 +13,6 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from core.errors import NotFound
 from core.pagination import decode_cursor_as, page_from_rows, uuid_value
 from core.timezones import utcnow
 from geo.schemas import Crs, LatLng
@@ -26,19 +25,7 @@ from merchants.repository import (
     rating_of,
     shop_of_merchant_expression,
 )
-
-
-class ShopNotFound(NotFound):
-    code, title = "shop_not_found", "Shop not found"
-    title_zh = "门店不存在"
-
-
-class DiscoveryOnlyShop(NotFound):
-    """Public-service places are found by search but never sell (no coupons, cards, orders)."""
-
-    status = 409
-    code, title = "shop_discovery_only", "This place is listed for discovery only"
-    title_zh = "该地点仅供查找，不提供交易"
+from merchants.service.errors import DiscoveryOnlyShop, ShopNotFound
 
 
 async def create_shop(

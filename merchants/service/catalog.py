@@ -8,7 +8,6 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.errors import DomainError, NotFound
 from core.ids import new_id
 from core.money import Money
 from core.pagination import decode_cursor_as, encode_cursor, uuid_value
@@ -16,22 +15,7 @@ from merchants import schemas
 from merchants.images import FORMATS, ImageRejected, ProcessedImage, process_image
 from merchants.models import Offering, ShopPhoto
 from merchants.repository.catalog import OfferingRepository, PhotoRepository
-
-
-class InvalidImage(DomainError):
-    status, code, title = 422, "invalid_image", "The upload is not an acceptable image"
-    title_zh = "上传的文件不是可接受的图片"
-
-
-class PhotoNotFound(NotFound):
-    code, title = "photo_not_found", "Photo not found"
-    title_zh = "图片不存在"
-
-
-class OfferingNotFound(NotFound):
-    code, title = "offering_not_found", "Offering not found"
-    title_zh = "服务或商品不存在"
-
+from merchants.service.errors import InvalidImage, OfferingNotFound, PhotoNotFound
 
 _EXTENSIONS = {content_type: ext for content_type, ext in FORMATS.values()}
 

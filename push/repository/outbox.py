@@ -194,7 +194,7 @@ async def requeue_stale_sending(
 ) -> tuple[int, list[StaleBatch]]:
     """Deliveries whose worker died while sending them (lease expired, not renewed): push
     ones go back to `retry` now, to be sent again with the same identity (FCM accepts it
-    twice; the device replaces the first by the second, see push/service/outbox.py). SMS
+    twice; the device replaces the first by the second, see push/jobs/outbox.py). SMS
     has no such identity, so an SMS in doubt is failed `outcome_unknown` rather than
     possibly sent twice; so is a push delivery out of attempts. Returns (rows, batches to
     put back in the outbox)."""

@@ -6,13 +6,8 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.errors import NotFound
 from push import repository, schemas
-
-
-class DeviceNotFound(NotFound):
-    code, title = "device_not_found", "Device not registered"
-    title_zh = "设备未注册"
+from push.service.errors import DeviceNotFound
 
 
 async def register_device(

@@ -12,7 +12,6 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine.interfaces import BindTyping
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.errors import Conflict, InvalidInput, NotFound
 from core.settings import Settings
 from coupons import service as coupons_service
 from customers import service as customers_service
@@ -21,16 +20,7 @@ from merchants.categories import PARENT_OF
 from push import repository, schemas
 from push.models import MAX_RADIUS_M, FlashOffer
 from push.service.areas import CURRENT_LOCATION_MAX_AGE
-
-
-class FlashOfferNotFound(NotFound):
-    code, title = "flash_offer_not_found", "Flash offer not found"
-    title_zh = "限时优惠不存在"
-
-
-class CampaignNotFlash(InvalidInput):
-    code, title = "campaign_not_flash", "The campaign is not a flash campaign of this merchant"
-    title_zh = "该活动不是本商户的限时活动"
+from push.service.errors import AudienceNotAvailable, CampaignNotFlash, FlashOfferNotFound
 
 
 async def _require_flash_campaign(
@@ -44,11 +34,6 @@ async def _require_flash_campaign(
         raise CampaignNotFlash(
             "Not a published flash campaign of this merchant", loc=["body", "campaign_id"]
         )
-
-
-class AudienceNotAvailable(Conflict):
-    code, title = "audience_not_available", "This audience kind is not available"
-    title_zh = "暂不支持该受众类型"
 
 
 class TierMembersSelect(Protocol):

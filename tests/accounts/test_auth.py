@@ -202,6 +202,7 @@ async def test_every_account_creation_runs_the_user_created_hooks(client: ApiCli
 
     from accounts import service
     from accounts.models import User
+    from accounts.service import users
 
     seen: list[tuple[str | None, bool]] = []
 
@@ -214,5 +215,5 @@ async def test_every_account_creation_runs_the_user_created_hooks(client: ApiCli
     try:
         actor = await client.register()
     finally:
-        service._user_created_hooks.remove(hook)
+        users._user_created_hooks.remove(hook)
     assert seen == [(actor.phone, True)]

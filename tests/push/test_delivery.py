@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from core.timezones import utcnow
 from push import repository, schemas, service
-from push.service.outbox import requeue_stale_sends
+from push.jobs.outbox import requeue_stale_sends
 from push.service.senders import LogPushSender, Outcome, Senders, _classify, build_senders
 from tests.helpers import ApiClient
 from tests.push.conftest import Pipeline, merchant_with_shop, offer_body, offset, subscriber

@@ -1,0 +1,164 @@
+"""Sign-in with rate limits, token issue, refresh-token rotation with reuse detection, sign-out."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from accounts.models import RefreshToken
+from accounts.repository import (
+    RefreshTokenRepository,
+    UserRepository,
+)
+from accounts.security import (
+    burn_verification,
+    create_access_token,
+    new_refresh_secret,
+    refresh_token_hash,
+    verify_secret,
+)
+from accounts.service.errors import (
+    InvalidCredentials,
+    LoginUnavailable,
+    RefreshTokenInvalid,
+)
+from accounts.service.users import parse_login
+from core import ratelimit
+from core.errors import RateLimited
+from core.ids import new_id
+from core.settings import Settings
+
+
+@dataclass(frozen=True)
+class IssuedTokens:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+
+async def _issue_tokens(
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    user_id: uuid.UUID,
+    family_id: uuid.UUID,
+    now: datetime,
+) -> IssuedTokens:
+    secret = new_refresh_secret()
+    token = RefreshToken(
+        id=new_id(),
+        user_id=user_id,
+        family_id=family_id,
+        token_hash=refresh_token_hash(secret),
+        expires_at=now + timedelta(seconds=settings.refresh_token_ttl_seconds),
+    )
+    await RefreshTokenRepository(session).add(token)
+    return IssuedTokens(
+        access_token=create_access_token(settings, user_id, now),
+        refresh_token=f"{token.id.hex}.{secret}",
+        expires_in=settings.access_token_ttl_seconds,
+    )
+
+
+async def _check_login_limits(
+    redis: Redis, settings: Settings, account_key: str, ip_key: str
+) -> None:
+    failures, failures_ttl = await ratelimit.current(redis, account_key)
+    if failures >= settings.login_max_failures_per_account:
+        raise RateLimited(failures_ttl or settings.login_window_seconds)
+    attempts, attempts_ttl = await ratelimit.increment(redis, ip_key, settings.login_window_seconds)
+    if attempts > settings.login_max_attempts_per_ip:
+        raise RateLimited(attempts_ttl)
+
+
+async def login(
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    redis: Redis,
+    username: str,
+    password: str,
+    client_ip: str,
+    now: datetime,
+) -> IssuedTokens:
+    phone, email = parse_login(username)
+    account_key = f"login:fail:{phone or email or username.strip().lower()}"
+    ip_key = f"login:ip:{client_ip}"
+    try:
+        await _check_login_limits(redis, settings, account_key, ip_key)
+        user = await UserRepository(session).by_login(phone=phone, email=email)
+        if user is None or not user.is_active:
+            await burn_verification(settings)
+            ok = False
+        else:
+            ok = await verify_secret(settings, user.password_hash, password)
+        if not ok:
+            await ratelimit.increment(redis, account_key, settings.login_window_seconds)
+            raise InvalidCredentials()
+        await ratelimit.reset(redis, account_key)
+    except (RedisConnectionError, RedisTimeoutError) as exc:
+        raise LoginUnavailable() from exc
+    assert user is not None
+    return await _issue_tokens(
+        session, settings=settings, user_id=user.id, family_id=new_id(), now=now
+    )
+
+
+def _split_refresh(raw: str) -> tuple[uuid.UUID, bytes] | None:
+    token_id, _, secret = raw.partition(".")
+    try:
+        return uuid.UUID(hex=token_id), refresh_token_hash(secret)
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class RefreshOutcome:
+    tokens: IssuedTokens | None
+    reused: bool
+
+
+async def rotate_refresh_token(
+    session: AsyncSession, *, settings: Settings, raw: str, now: datetime
+) -> RefreshOutcome:
+    """Exchange a refresh token for a new pair. A replayed token revokes its whole family.
+
+    Returns the outcome instead of raising on reuse: the caller must commit the revocation
+    before answering 401, or the rollback of the error path would undo it.
+    """
+    parsed = _split_refresh(raw)
+    if parsed is None:
+        raise RefreshTokenInvalid()
+    token_id, token_hash = parsed
+    repo = RefreshTokenRepository(session)
+    consumed = await repo.mark_used(token_id, token_hash, now)
+    if consumed is not None:
+        tokens = await _issue_tokens(
+            session,
+            settings=settings,
+            user_id=consumed.user_id,
+            family_id=consumed.family_id,
+            now=now,
+        )
+        return RefreshOutcome(tokens, reused=False)
+    known = await repo.get(token_id, token_hash)
+    if known is None or known.expires_at <= now:
+        raise RefreshTokenInvalid()
+    await repo.revoke_family(known.family_id, now)
+    return RefreshOutcome(None, reused=True)
+
+
+async def revoke_refresh_token(session: AsyncSession, *, raw: str, now: datetime) -> None:
+    parsed = _split_refresh(raw)
+    if parsed is None:
+        return
+    repo = RefreshTokenRepository(session)
+    known = await repo.get(*parsed)
+    if known is not None:
+        await repo.revoke_family(known.family_id, now)
