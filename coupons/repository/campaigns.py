@@ -54,6 +54,12 @@ class CampaignRepository:
     async def get(self, campaign_id: uuid.UUID) -> Campaign | None:
         return await self.session.get(Campaign, campaign_id, populate_existing=True)
 
+    async def many(self, campaign_ids: list[uuid.UUID]) -> list[Campaign]:
+        if not campaign_ids:
+            return []
+        stmt = select(Campaign).where(Campaign.id.in_(campaign_ids))
+        return list((await self.session.execute(stmt)).scalars())
+
     async def page_of_merchant(
         self, merchant_id: uuid.UUID, status: str | None, before: uuid.UUID | None, limit: int
     ) -> list[Campaign]:

@@ -22,7 +22,16 @@ from coupons.service.campaigns import (
     shops_with_claimable_offers,
     view_campaign,
 )
-from coupons.service.claim import claim, holder_qr_payload, issue, issue_paper, wallet
+from coupons.service.claim import (
+    campaign_summaries,
+    claim,
+    held_counts,
+    holder_qr_payload,
+    issue,
+    issue_paper,
+    usable_at,
+    wallet,
+)
 from coupons.service.redeem import (
     CounterLookup,
     RedemptionRef,
@@ -77,5 +86,8 @@ __all__ = [
     "shops_with_claimable_offers",
     "unregister_audience_resolver",
     "view_campaign",
+    "usable_at",
+    "campaign_summaries",
+    "held_counts",
     "wallet",
 ]

@@ -184,6 +184,7 @@ from merchants.service.catalog import (  # noqa: E402
     get_offering,
     list_offerings,
     list_photos,
+    offering_labels,
     photo_file,
 )
 from merchants.service.nearby import NearbyQuery, find_nearby, register_offer_predicate  # noqa: E402
@@ -197,6 +198,7 @@ from merchants.service.reviews import (  # noqa: E402
 )
 
 __all__ = [
+    "offering_labels",
     "list_merchant_shops",
     "DiscoveryOnlyShop",
     "InvalidImage",

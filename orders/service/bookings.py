@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts import service as accounts
+from core.pagination import aware_time_value, decode_cursor_as, encode_cursor, uuid_value
 from core.settings import Settings
 from core.timezones import zone
 from customers import service as customers
@@ -380,6 +381,54 @@ async def shop_bookings(
             start, end = day_bounds(day, shop.timezone)
             rows = [r for r in rows if start <= r.starts_at < end]
     return schemas.Page[schemas.Booking](items=await _named(session, rows, shop.timezone))
+
+
+def _optional_time(raw: object) -> datetime | None:
+    return None if raw is None else aware_time_value(raw)
+
+
+def _optional_id(raw: object) -> uuid.UUID | None:
+    return None if raw is None else uuid_value(raw)
+
+
+async def my_bookings(
+    session: AsyncSession, *, user_id: uuid.UUID, limit: int, cursor: str | None, now: datetime
+) -> schemas.Page[schemas.Booking]:
+    """The caller's bookings: upcoming ones soonest first, then the rest latest first.
+
+    The cursor carries the first page's `now`, so a booking that ends while the client pages
+    does not move from the upcoming part to the past part (seen twice or never)."""
+    position = decode_cursor_as(
+        cursor,
+        {"n": aware_time_value, "s": int, "t": _optional_time, "id": _optional_id},
+    )
+    at = position["n"] if position else now
+    part = position["s"] if position else 0
+    after = (position["t"], position["id"]) if position and position["t"] else None
+    repo = BookingRepository(session)
+    rows: list[Booking] = []
+    next_position: dict[str, object] | None = None
+    if part == 0:
+        upcoming = await repo.of_user(user_id, upcoming=True, now=at, after=after, limit=limit)
+        rows = upcoming[:limit]
+        if len(upcoming) > limit:
+            next_position = {"s": 0, "t": rows[-1].starts_at, "id": rows[-1].id}
+        after = None
+    if next_position is None and part in (0, 1):
+        room = limit - len(rows)
+        rest = await repo.of_user(user_id, upcoming=False, now=at, after=after, limit=room)
+        rows += rest[:room]
+        if len(rest) > room:
+            last = rest[room - 1] if room else None  # None: the past part from its start
+            next_position = {
+                "s": 1,
+                "t": last.starts_at if last else None,
+                "id": last.id if last else None,
+            }
+    labels = await merchants.offering_labels(session, offering_ids=[r.offering_id for r in rows])
+    items = [booking_schema(r, *labels.get(r.offering_id, ("", "UTC"))) for r in rows]
+    next_cursor = encode_cursor({"n": at.isoformat(), **next_position}) if next_position else None
+    return schemas.Page[schemas.Booking](items=items, next_cursor=next_cursor)
 
 
 async def merchant_day(

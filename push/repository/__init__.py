@@ -34,6 +34,7 @@ from push.repository.offers import (
     MEMBERS_AUDIENCE,
     NEARBY_AUDIENCE,
     DeliveryCounts,
+    ReceivedOffer,
     add_offer,
     delivery_counts,
     explain,
@@ -42,6 +43,7 @@ from push.repository.offers import (
     is_recipient,
     mark_opened,
     max_subscription_radius,
+    received_by,
     set_offer_recipients,
 )
 from push.repository.outbox import (
@@ -97,6 +99,8 @@ __all__ = [
     "learn_areas",
     "list_areas",
     "mark_opened",
+    "ReceivedOffer",
+    "received_by",
     "max_subscription_radius",
     "purge_old_counts",
     "purge_old_locations",
