@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, String, func
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, String, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.models import Base, IdMixin, TimestampMixin
@@ -63,4 +63,62 @@ class StaffMembership(Base):
     __table_args__ = (
         CheckConstraint("role IN ('owner', 'manager', 'clerk')", name="role"),
         Index("ix_merchant_staff_user_id", "user_id"),
+    )
+
+
+INVITATION_STATUSES = ("pending", "accepted", "declined", "revoked")
+
+
+class StaffInvitation(IdMixin, Base):
+    """An offer of a staff role that the invitee accepts or declines (`/v1/me/staff-invitations`).
+
+    The invitee is named by what the inviter typed: a user id or a phone number, stored as given
+    and never resolved at invitation time, so the inviter's answer is the same whether anyone
+    has that id or phone (no enumeration, nothing about the person shown before they accept).
+    `invitee_user_id` therefore has no foreign key: an id that names nobody is kept like any
+    other and simply never accepted. At most one pending invitation per merchant and invitee.
+    """
+
+    __tablename__ = "staff_invitations"
+
+    merchant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
+    invitee_user_id: Mapped[uuid.UUID | None]
+    invitee_phone: Mapped[str | None] = mapped_column(String(20))
+    role: Mapped[str] = mapped_column(String(16))
+    invited_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint("role IN ('owner', 'manager', 'clerk')", name="role"),
+        CheckConstraint("status IN ('pending', 'accepted', 'declined', 'revoked')", name="status"),
+        CheckConstraint("(invitee_user_id IS NULL) <> (invitee_phone IS NULL)", name="one_invitee"),
+        Index(
+            "uq_staff_invitations_pending_user",
+            "merchant_id",
+            "invitee_user_id",
+            unique=True,
+            postgresql_where=text("status = 'pending' AND invitee_user_id IS NOT NULL"),
+        ),
+        Index(
+            "uq_staff_invitations_pending_phone",
+            "merchant_id",
+            "invitee_phone",
+            unique=True,
+            postgresql_where=text("status = 'pending' AND invitee_phone IS NOT NULL"),
+        ),
+        Index(
+            "ix_staff_invitations_invitee_user_id",
+            "invitee_user_id",
+            postgresql_where=text("status = 'pending'"),
+        ),
+        Index(
+            "ix_staff_invitations_invitee_phone",
+            "invitee_phone",
+            postgresql_where=text("status = 'pending'"),
+        ),
     )

@@ -11,7 +11,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from accounts.models import Merchant, RefreshToken, StaffMembership, User
+from accounts.models import Merchant, RefreshToken, StaffInvitation, StaffMembership, User
+from core.ids import new_id
 
 
 def role_expression(merchant_id: ColumnElement[Any], user_id: Any) -> ColumnElement[Any]:
@@ -153,6 +154,17 @@ class MerchantRepository:
         )
         return (await self.session.execute(stmt)).scalar_one_or_none() is not None
 
+    async def is_staff(
+        self, merchant_id: uuid.UUID, *, user_id: uuid.UUID | None, phone: str | None
+    ) -> bool:
+        """Whether the person named by id or phone is already staff of this merchant."""
+        stmt = select(StaffMembership.user_id).where(StaffMembership.merchant_id == merchant_id)
+        if user_id is not None:
+            stmt = stmt.where(StaffMembership.user_id == user_id)
+        else:
+            stmt = stmt.join(User, User.id == StaffMembership.user_id).where(User.phone == phone)
+        return (await self.session.execute(stmt.limit(1))).first() is not None
+
     async def staff(self, merchant_id: uuid.UUID) -> list[tuple[StaffMembership, User]]:
         stmt = (
             select(StaffMembership, User)
@@ -175,6 +187,121 @@ class MerchantRepository:
             StaffMembership.merchant_id == merchant_id, StaffMembership.role == "owner"
         )
         return len((await self.session.execute(stmt)).all())
+
+
+class InvitationRepository:
+    """Staff invitations; the invitee is matched by user id or by the phone of their account."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def upsert_pending(
+        self,
+        *,
+        merchant_id: uuid.UUID,
+        invitee_user_id: uuid.UUID | None,
+        invitee_phone: str | None,
+        role: str,
+        invited_by: uuid.UUID,
+        expires_at: datetime,
+    ) -> StaffInvitation:
+        """One pending invitation per merchant and invitee: inviting again renews it (role,
+        expiry) in one statement, so concurrent invitations of one person never make two."""
+        target = "invitee_user_id" if invitee_user_id is not None else "invitee_phone"
+        stmt = insert(StaffInvitation).values(
+            id=new_id(),
+            merchant_id=merchant_id,
+            invitee_user_id=invitee_user_id,
+            invitee_phone=invitee_phone,
+            role=role,
+            invited_by=invited_by,
+            expires_at=expires_at,
+        )
+        upsert = stmt.on_conflict_do_update(
+            index_elements=["merchant_id", target],
+            index_where=(StaffInvitation.status == "pending")
+            & getattr(StaffInvitation, target).is_not(None),
+            set_={
+                "role": stmt.excluded.role,
+                "invited_by": stmt.excluded.invited_by,
+                "expires_at": stmt.excluded.expires_at,
+            },
+        ).returning(StaffInvitation)
+        result = await self.session.execute(upsert, execution_options={"populate_existing": True})
+        return result.scalar_one()
+
+    def _addressed_to(self, user_id: uuid.UUID, phone: str | None) -> ColumnElement[bool]:
+        if phone is None:
+            return StaffInvitation.invitee_user_id == user_id
+        return or_(
+            StaffInvitation.invitee_user_id == user_id, StaffInvitation.invitee_phone == phone
+        )
+
+    async def pending_for(
+        self, *, user_id: uuid.UUID, phone: str | None, now: datetime
+    ) -> list[tuple[StaffInvitation, Merchant]]:
+        stmt = (
+            select(StaffInvitation, Merchant)
+            .join(Merchant, Merchant.id == StaffInvitation.merchant_id)
+            .where(
+                self._addressed_to(user_id, phone),
+                StaffInvitation.status == "pending",
+                StaffInvitation.expires_at > now,
+            )
+            .order_by(StaffInvitation.created_at.desc(), StaffInvitation.id)
+        )
+        return [(i, m) for i, m in (await self.session.execute(stmt)).all()]
+
+    async def answer(
+        self,
+        *,
+        invitation_id: uuid.UUID,
+        user_id: uuid.UUID,
+        phone: str | None,
+        status: str,
+        now: datetime,
+    ) -> StaffInvitation | None:
+        """Move a live pending invitation addressed to this user to `status`, atomically (a
+        double tap on "accept" answers once); None when there is none such."""
+        stmt = (
+            update(StaffInvitation)
+            .where(
+                StaffInvitation.id == invitation_id,
+                self._addressed_to(user_id, phone),
+                StaffInvitation.status == "pending",
+                StaffInvitation.expires_at > now,
+            )
+            .values(status=status, answered_at=now)
+            .returning(StaffInvitation)
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def pending_of_merchant(
+        self, merchant_id: uuid.UUID, now: datetime
+    ) -> list[StaffInvitation]:
+        stmt = (
+            select(StaffInvitation)
+            .where(
+                StaffInvitation.merchant_id == merchant_id,
+                StaffInvitation.status == "pending",
+                StaffInvitation.expires_at > now,
+            )
+            .order_by(StaffInvitation.created_at, StaffInvitation.id)
+        )
+        return list((await self.session.execute(stmt)).scalars())
+
+    async def revoke(self, merchant_id: uuid.UUID, invitation_id: uuid.UUID, now: datetime) -> bool:
+        stmt = (
+            update(StaffInvitation)
+            .where(
+                StaffInvitation.id == invitation_id,
+                StaffInvitation.merchant_id == merchant_id,
+                StaffInvitation.status == "pending",
+            )
+            .values(status="revoked", answered_at=now)
+            .returning(StaffInvitation.id)
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none() is not None
 
 
 async def delete_expired_refresh_tokens(session: AsyncSession, now: datetime) -> int:

@@ -180,14 +180,68 @@ async def update_merchant(
 @router.post(
     "/merchants/{merchant_id}/staff",
     status_code=status.HTTP_201_CREATED,
-    response_model=schemas.Staff,
+    response_model=schemas.StaffInvitation,
 )
 async def add_staff(
     merchant_id: uuid.UUID, data: schemas.StaffCreate, staff: ManagerStaff, session: SessionDep
-) -> schemas.Staff:
-    return await service.add_staff(
-        session, merchant_id=staff.merchant_id, granter_role=staff.role, data=data
+) -> schemas.StaffInvitation:
+    """Invite a person (by user id or phone) to a staff role; they become staff when they
+    accept (`POST /v1/me/staff-invitations/{invitation_id}/accept`). The answer is the same
+    whether the id or phone has an account."""
+    return await service.invite_staff(
+        session,
+        merchant_id=staff.merchant_id,
+        granter_role=staff.role,
+        invited_by=staff.user_id,
+        data=data,
+        now=utcnow(),
     )
+
+
+@router.get(
+    "/merchants/{merchant_id}/staff/invitations",
+    response_model=list[schemas.StaffInvitation],
+)
+async def list_staff_invitations(
+    merchant_id: uuid.UUID, staff: ManagerStaff, session: SessionDep
+) -> list[schemas.StaffInvitation]:
+    return await service.pending_invitations(session, merchant_id=staff.merchant_id, now=utcnow())
+
+
+@router.delete("/merchants/{merchant_id}/staff/invitations/{invitation_id}", status_code=204)
+async def revoke_staff_invitation(
+    merchant_id: uuid.UUID, invitation_id: uuid.UUID, staff: ManagerStaff, session: SessionDep
+) -> Response:
+    await service.revoke_invitation(
+        session, merchant_id=staff.merchant_id, invitation_id=invitation_id, now=utcnow()
+    )
+    return Response(status_code=204)
+
+
+@router.get("/me/staff-invitations", response_model=list[schemas.MyStaffInvitation])
+async def my_staff_invitations(
+    principal: CurrentUser, session: SessionDep
+) -> list[schemas.MyStaffInvitation]:
+    return await service.my_invitations(session, user_id=principal.user_id, now=utcnow())
+
+
+@router.post("/me/staff-invitations/{invitation_id}/accept", response_model=schemas.StaffOf)
+async def accept_staff_invitation(
+    invitation_id: uuid.UUID, principal: CurrentUser, session: SessionDep
+) -> schemas.StaffOf:
+    return await service.accept_invitation(
+        session, user_id=principal.user_id, invitation_id=invitation_id, now=utcnow()
+    )
+
+
+@router.post("/me/staff-invitations/{invitation_id}/decline", status_code=204)
+async def decline_staff_invitation(
+    invitation_id: uuid.UUID, principal: CurrentUser, session: SessionDep
+) -> Response:
+    await service.decline_invitation(
+        session, user_id=principal.user_id, invitation_id=invitation_id, now=utcnow()
+    )
+    return Response(status_code=204)
 
 
 @router.get("/merchants/{merchant_id}/staff", response_model=list[schemas.Staff])

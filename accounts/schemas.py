@@ -219,6 +219,32 @@ class StaffCreate(BaseModel):
         return self
 
 
+InvitationStatus = Literal["pending", "accepted", "declined", "revoked"]
+
+
+class StaffInvitation(BaseModel):
+    """What the inviter sees: the invitation, never anything about the invited person (their
+    name or whether the id or phone has an account) until they accept."""
+
+    id: uuid.UUID
+    merchant_id: uuid.UUID
+    role: Role
+    status: InvitationStatus
+    created_at: datetime
+    expires_at: datetime
+
+
+class MyStaffInvitation(BaseModel):
+    """What the invitee sees: who invites them and to which role."""
+
+    id: uuid.UUID
+    merchant_id: uuid.UUID
+    merchant_name: str
+    role: Role
+    created_at: datetime
+    expires_at: datetime
+
+
 class Staff(BaseModel):
     user_id: uuid.UUID
     display_name: str

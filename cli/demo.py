@@ -148,6 +148,7 @@ async def _offers_and_card(
 
 
 async def load_demo(settings: Settings) -> dict[str, Any]:
+    now = utcnow()
     engine = create_engine(settings, pool_size=2, max_overflow=0)
     try:
         async with create_sessionmaker(engine).begin() as session:
@@ -163,11 +164,17 @@ async def load_demo(settings: Settings) -> dict[str, Any]:
                     owner_id=users[owner_phone].id,
                     data=account_schemas.MerchantCreate(name=name),
                 )
-                await accounts.add_staff(
+                # staff membership is an invitation the clerk accepts
+                invitation = await accounts.invite_staff(
                     session,
                     merchant_id=merchant.id,
                     granter_role="owner",
+                    invited_by=users[owner_phone].id,
                     data=account_schemas.StaffCreate(phone="13800000002", role="clerk"),
+                    now=now,
+                )
+                await accounts.accept_invitation(
+                    session, user_id=users["13800000002"].id, invitation_id=invitation.id, now=now
                 )
                 await _offers_and_card(
                     session,

@@ -151,7 +151,8 @@ class Settings(BaseSettings):
         return [("k1", self._secret("qr").encode())]
 
     def derived_secret(self, purpose: str) -> str:
-        """A secret of its own for `purpose`, derived from the one server secret."""
+        """A secret of its own for `purpose`, derived from the one server secret (keys never
+        shared by two purposes)."""
         return self._secret(purpose)
 
     def _secret(self, purpose: str) -> str:

@@ -9,9 +9,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import uuid
+from functools import lru_cache
 from typing import Any
 
 import orjson
+
+from core.settings import get_settings
 
 
 class SignatureInvalid(ValueError):
@@ -55,3 +59,17 @@ def verify(token: str, keys: list[tuple[str, bytes]]) -> dict[str, Any]:
     if not isinstance(payload, dict):
         raise SignatureInvalid("malformed payload")
     return payload
+
+
+@lru_cache(maxsize=16)
+def derived_key(purpose: str) -> bytes:
+    """A key for one purpose, derived from the deployment's secret, so every process of the
+    deployment agrees on it (opaque cursors, pseudonyms) without another setting."""
+    return hashlib.sha256(get_settings().derived_secret(purpose).encode()).digest()
+
+
+def pseudonym(purpose: str, *parts: uuid.UUID) -> uuid.UUID:
+    """A stable id standing for `parts` (e.g. a merchant and a user) that cannot be turned back
+    into them without the deployment's secret."""
+    message = b"".join(p.bytes for p in parts)
+    return uuid.UUID(bytes=hmac.new(derived_key(purpose), message, hashlib.sha256).digest()[:16])

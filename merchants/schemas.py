@@ -221,8 +221,11 @@ class MerchantReply(BaseModel):
 class Review(BaseModel):
     id: uuid.UUID
     shop_id: uuid.UUID
-    user_id: uuid.UUID
-    author: str
+    author: str = Field(description="The reviewer's display name")
+    author_id: uuid.UUID = Field(
+        description="A pseudonym of the reviewer, stable for their reviews of one merchant; "
+        "never their user id"
+    )
     rating: int
     text: str
     verified: bool

@@ -60,7 +60,16 @@ class ApiClient(httpx.AsyncClient):
             headers=owner.headers,
         )
         assert r.status_code == 201, r.text
+        await self.accept_invitation(person, r.json()["id"])
         return person
+
+    async def accept_invitation(self, person: Actor, invitation_id: str) -> dict[str, Any]:
+        """Staff membership is an invitation the person accepts (nothing before that)."""
+        r = await self.post(
+            f"/v1/me/staff-invitations/{invitation_id}/accept", headers=person.headers
+        )
+        assert r.status_code == 200, r.text
+        return r.json()  # type: ignore[no-any-return]
 
 
 async def create_shop(

@@ -40,6 +40,11 @@ class StaffExists(Conflict):
     title_zh = "该用户已是员工"
 
 
+class StaffInvitationNotFound(NotFound):
+    code, title = "staff_invitation_not_found", "Staff invitation not found"
+    title_zh = "员工邀请不存在"
+
+
 class LoginUnavailable(DomainError):
     # Rate limits fail closed for login: without Redis we cannot count guesses
     status, code, title = 503, "service_unavailable", "Sign-in is temporarily unavailable"

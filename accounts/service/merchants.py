@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from accounts import schemas
-from accounts.models import Merchant, User
+from accounts.models import Merchant, StaffInvitation, User
 from accounts.repository import (
+    InvitationRepository,
     MerchantRepository,
     UserRepository,
     role_expression,
@@ -18,6 +20,7 @@ from accounts.repository import (
 from accounts.service.errors import (
     MerchantNotFound,
     StaffExists,
+    StaffInvitationNotFound,
     UserNotFound,
 )
 from accounts.service.users import get_user, parse_login
@@ -82,30 +85,118 @@ def may_grant(granter_role: str, role: str) -> bool:
     return granter_role == "manager" and role in ("manager", "clerk")
 
 
-async def add_staff(
-    session: AsyncSession, *, merchant_id: uuid.UUID, granter_role: str, data: schemas.StaffCreate
-) -> schemas.Staff:
+# an invitation not answered within a week lapses; the inviter can invite again
+INVITATION_TTL = timedelta(days=7)
+
+
+async def invite_staff(
+    session: AsyncSession,
+    *,
+    merchant_id: uuid.UUID,
+    granter_role: str,
+    invited_by: uuid.UUID,
+    data: schemas.StaffCreate,
+    now: datetime,
+) -> schemas.StaffInvitation:
+    """Offer a staff role; the person becomes staff only when they accept it.
+
+    The user id or phone is stored as given and not looked up: the answer (and its timing) is
+    the same whether it names an account or not, and says nothing about the person. Only the
+    merchant's own staff list is consulted (409 `staff_exists`), which the inviter sees anyway.
+    """
     if not may_grant(granter_role, data.role):
         raise Forbidden(f"A {granter_role} cannot grant the role {data.role}")
-    users = UserRepository(session)
-    user = (
-        await users.get(data.user_id)
-        if data.user_id is not None
-        else await users.by_login(phone=data.phone, email=None)
-    )
-    if user is None or not user.is_active:
-        raise UserNotFound()
-    repo = MerchantRepository(session)
-    if not await repo.add_staff(merchant_id, user.id, data.role):
+    merchants = MerchantRepository(session)
+    if await merchants.is_staff(merchant_id, user_id=data.user_id, phone=data.phone):
         raise StaffExists()
-    staff = await repo.staff(merchant_id)
-    created = next(s for s, u in staff if u.id == user.id)
-    return schemas.Staff(
-        user_id=user.id,
-        display_name=user.display_name,
-        phone=user.phone,
+    invitation = await InvitationRepository(session).upsert_pending(
+        merchant_id=merchant_id,
+        invitee_user_id=data.user_id,
+        invitee_phone=data.phone,
         role=data.role,
-        created_at=created.created_at,
+        invited_by=invited_by,
+        expires_at=now + INVITATION_TTL,
+    )
+    return schemas.StaffInvitation.model_validate(invitation, from_attributes=True)
+
+
+async def pending_invitations(
+    session: AsyncSession, *, merchant_id: uuid.UUID, now: datetime
+) -> list[schemas.StaffInvitation]:
+    rows = await InvitationRepository(session).pending_of_merchant(merchant_id, now)
+    return [schemas.StaffInvitation.model_validate(i, from_attributes=True) for i in rows]
+
+
+async def revoke_invitation(
+    session: AsyncSession, *, merchant_id: uuid.UUID, invitation_id: uuid.UUID, now: datetime
+) -> None:
+    if not await InvitationRepository(session).revoke(merchant_id, invitation_id, now):
+        raise StaffInvitationNotFound()
+
+
+async def my_invitations(
+    session: AsyncSession, *, user_id: uuid.UUID, now: datetime
+) -> list[schemas.MyStaffInvitation]:
+    """Pending invitations addressed to the caller's id or to the phone of their account."""
+    user = await get_user(session, user_id=user_id)
+    rows = await InvitationRepository(session).pending_for(
+        user_id=user.id, phone=user.phone, now=now
+    )
+    return [
+        schemas.MyStaffInvitation(
+            id=i.id,
+            merchant_id=m.id,
+            merchant_name=m.name,
+            role=i.role,  # type: ignore[arg-type]
+            created_at=i.created_at,
+            expires_at=i.expires_at,
+        )
+        for i, m in rows
+    ]
+
+
+async def _answer_invitation(
+    session: AsyncSession,
+    *,
+    user_id: uuid.UUID,
+    invitation_id: uuid.UUID,
+    status: str,
+    now: datetime,
+) -> tuple[User, StaffInvitation]:
+    """Answer a live pending invitation addressed to the caller (by id or by their phone);
+    anything else, someone else's included, is 404."""
+    user = await get_user(session, user_id=user_id)
+    invitation = await InvitationRepository(session).answer(
+        invitation_id=invitation_id, user_id=user.id, phone=user.phone, status=status, now=now
+    )
+    if invitation is None:
+        raise StaffInvitationNotFound()
+    return user, invitation
+
+
+async def accept_invitation(
+    session: AsyncSession, *, user_id: uuid.UUID, invitation_id: uuid.UUID, now: datetime
+) -> schemas.StaffOf:
+    user, invitation = await _answer_invitation(
+        session, user_id=user_id, invitation_id=invitation_id, status="accepted", now=now
+    )
+    if not await MerchantRepository(session).add_staff(
+        invitation.merchant_id, user.id, invitation.role
+    ):
+        raise StaffExists()
+    merchant = await get_merchant(session, merchant_id=invitation.merchant_id)
+    return schemas.StaffOf(
+        merchant_id=merchant.id,
+        name=merchant.name,
+        role=invitation.role,  # type: ignore[arg-type]
+    )
+
+
+async def decline_invitation(
+    session: AsyncSession, *, user_id: uuid.UUID, invitation_id: uuid.UUID, now: datetime
+) -> None:
+    await _answer_invitation(
+        session, user_id=user_id, invitation_id=invitation_id, status="declined", now=now
     )
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.ids import new_id
 from core.pagination import decode_cursor_as, encode_cursor, uuid_value
+from core.signing import pseudonym
 from customers import service as customers
 from merchants import schemas
 from merchants.models import Review
@@ -53,8 +54,10 @@ def _review_out(review: Review, author: str) -> schemas.Review:
     return schemas.Review(
         id=review.id,
         shop_id=review.shop_id,
-        user_id=review.user_id,
         author=author,
+        # a pseudonym, never the user id: a user id opens other doors (staff invitations used to
+        # answer with the person's phone), and one per merchant keeps reviewers unlinkable
+        author_id=pseudonym("review_author", review.merchant_id, review.user_id),
         rating=review.rating,
         text=review.text,
         verified=review.verified,

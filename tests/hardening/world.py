@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from PIL import Image
 
-from tests.helpers import Actor, ApiClient, create_shop
+from tests.helpers import Actor, ApiClient, create_shop, fresh_phone
 
 
 def money(amount: int) -> dict[str, Any]:
@@ -86,6 +86,13 @@ async def build_world(client: ApiClient, *, tag: str = "A") -> World:
     ids = world.ids
     ids["merchant_id"] = mid
     ids["user_id"] = clerk.user_id
+    # a pending staff invitation to a phone nobody has: only its invitee may answer it
+    invitation = await client.post(
+        f"/v1/merchants/{mid}/staff",
+        json={"phone": fresh_phone(), "role": "clerk"},
+        headers=owner.headers,
+    )
+    ids["invitation_id"] = (await ok(invitation, 201))["id"]
 
     async def post(path: str, who: Actor, body: Any = None, status: int = 201) -> dict[str, Any]:
         return await ok(await client.post(path, headers=who.headers, json=body), status)
