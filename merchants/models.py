@@ -22,7 +22,7 @@ from sqlalchemy import (
 from sqlalchemy import (
     text as sql_text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.models import Base, IdMixin, TimestampMixin
@@ -45,6 +45,11 @@ class Shop(IdMixin, TimestampMixin, Base):
     address: Mapped[str] = mapped_column(String(255))
     phone: Mapped[str | None] = mapped_column(String(20))
     opening_hours: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    # the shop's screen in the app: a text about it and short feature tags ("wifi", "停车")
+    description: Mapped[str] = mapped_column(Text, default="", server_default="")
+    features: Mapped[list[str]] = mapped_column(
+        ARRAY(String(32)), default=list, server_default="{}"
+    )
     # public-service places (banks, post offices, clinics): found by search, never sell
     discovery_only: Mapped[bool] = mapped_column(default=False, server_default="false")
     # kept current by every review insert (one conditional UPDATE), so sort=rating is a column

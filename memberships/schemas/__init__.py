@@ -31,6 +31,7 @@ from memberships.schemas.ledger import (
     LedgerEntry,
     ReversalCreate,
 )
+from memberships.schemas.page import ShopProgram
 from memberships.schemas.physical import (
     PhysicalCardBind,
     PhysicalCardBinding,
@@ -74,6 +75,7 @@ __all__ = [
     "PhysicalCardImport",
     "PinSet",
     "Program",
+    "ShopProgram",
     "ProgramCreate",
     "Progress",
     "QrToken",

@@ -36,6 +36,7 @@ from memberships.service.orders import (
     return_order_points,
     spend_points_for_order,
 )
+from memberships.service.page import programs_for_shop_page
 from memberships.service.physical import (
     ImportTally,
     bind_physical_card,
@@ -56,6 +57,7 @@ from memberships.service.topups import (
 )
 
 __all__ = [
+    "programs_for_shop_page",
     "COUNT_PASS_PREFIX",
     "ImportTally",
     "apply_count_pass_event",

@@ -42,6 +42,8 @@ async def create_shop(
             phone=data.phone,
             opening_hours=[p.model_dump() for p in data.opening_hours],
             discovery_only=data.discovery_only,
+            description=data.description.strip(),
+            features=data.features,
         )
     )
     return await get_shop(session, shop_id=shop.id, crs=data.crs)
@@ -57,6 +59,8 @@ def _shop_out(row: ShopRow, crs: Crs) -> schemas.Shop:
         location=LatLng.from_wgs84(row.lat, row.lng, crs),
         address=shop.address,
         phone=shop.phone,
+        description=shop.description,
+        features=list(shop.features),
         opening_hours=[schemas.OpeningPeriod(**p) for p in shop.opening_hours],
         discovery_only=shop.discovery_only,
         timezone=row.timezone,
@@ -188,6 +192,7 @@ from merchants.service.catalog import (  # noqa: E402
     photo_file,
 )
 from merchants.service.nearby import NearbyQuery, find_nearby, register_offer_predicate  # noqa: E402
+from merchants.service.page import shop_page_parts  # noqa: E402
 from merchants.service.reviews import (  # noqa: E402
     ReviewExists,
     ReviewNotFound,
@@ -198,6 +203,7 @@ from merchants.service.reviews import (  # noqa: E402
 )
 
 __all__ = [
+    "shop_page_parts",
     "offering_labels",
     "list_merchant_shops",
     "DiscoveryOnlyShop",

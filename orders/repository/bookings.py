@@ -24,6 +24,25 @@ class BookingRepository:
     async def rule(self, offering_id: uuid.UUID) -> BookingRule | None:
         return await self.session.get(BookingRule, offering_id, populate_existing=True)
 
+    async def rules_of(self, offering_ids: list[uuid.UUID]) -> dict[uuid.UUID, BookingRule]:
+        if not offering_ids:
+            return {}
+        stmt = select(BookingRule).where(BookingRule.offering_id.in_(offering_ids))
+        return {r.offering_id: r for r in (await self.session.execute(stmt)).scalars()}
+
+    async def slots_of_between(
+        self, offering_ids: list[uuid.UUID], start: datetime, end: datetime
+    ) -> list[BookingSlot]:
+        """Slot rows (with what is booked) of several offerings in one statement."""
+        if not offering_ids:
+            return []
+        stmt = select(BookingSlot).where(
+            BookingSlot.offering_id.in_(offering_ids),
+            BookingSlot.starts_at >= start,
+            BookingSlot.starts_at < end,
+        )
+        return list((await self.session.execute(stmt)).scalars())
+
     async def put_rule(
         self, *, offering_id: uuid.UUID, merchant_id: uuid.UUID, slot_minutes: int, capacity: int
     ) -> None:

@@ -65,6 +65,57 @@ async def booking_rule(
     )
 
 
+async def next_free_slots(
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    shop: merchant_schemas.Shop,
+    offering_ids: list[uuid.UUID],
+    now: datetime,
+    count: int = 3,
+    days: int = 7,
+) -> dict[uuid.UUID, list[schemas.Slot]]:
+    """The next `count` slots with a seat left of each bookable offering, within `days`
+    local days from today: two statements whatever the number of offerings (the shop page)."""
+    if not offering_ids:
+        return {}
+    repo = BookingRepository(session)
+    rules = await repo.rules_of(offering_ids)
+    tz = zone(shop.timezone)
+    today = now.astimezone(tz).date()
+    periods = _periods(shop)
+    horizon = now + timedelta(days=days + 1)
+    taken: dict[tuple[uuid.UUID, datetime], tuple[int, int]] = {
+        (row.offering_id, row.starts_at.astimezone(UTC)): (row.capacity, row.booked)
+        for row in await repo.slots_of_between(offering_ids, now, horizon)
+    }
+    found: dict[uuid.UUID, list[schemas.Slot]] = {}
+    for offering_id in offering_ids:
+        rule = rules.get(offering_id)
+        minutes = rule.slot_minutes if rule else settings.booking_default_slot_minutes
+        default_capacity = rule.capacity if rule else 1
+        free: list[schemas.Slot] = []
+        for offset in range(days):
+            for start in slots.slot_starts(periods, today + timedelta(days=offset), minutes, tz):
+                if start <= now or len(free) >= count:
+                    continue
+                capacity, booked = taken.get((offering_id, start), (default_capacity, 0))
+                if booked < capacity:
+                    free.append(
+                        schemas.Slot(
+                            starts_at=start.astimezone(tz),
+                            ends_at=(start + timedelta(minutes=minutes)).astimezone(tz),
+                            capacity=capacity,
+                            booked=booked,
+                            available=capacity - booked,
+                        )
+                    )
+            if len(free) >= count:
+                break
+        found[offering_id] = free
+    return found
+
+
 async def put_booking_rule(
     session: AsyncSession,
     *,
