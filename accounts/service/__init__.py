@@ -1,10 +1,11 @@
 """Account rules, split by concept; other packages import from here.
 
 - `errors`: the domain errors;
-- `users`: registration, lookups, the caller's own description;
-- `signin`: sign-in with rate limits, refresh-token rotation (reuse revokes the family), sign-out;
-- `sms_codes` / `sms_signin`: one-time SMS codes in Redis; sign-in and password reset by code;
-- `merchants`: merchants and staff roles.
+- `users`: account creation (with on-created hooks), registration, lookups, the caller's
+  own description;
+- `signin`: sign-in by password (rate limited) or SMS code, password reset, refresh-token
+  rotation (reuse revokes the family), sign-out;
+- `merchants`: merchants, staff roles and staff invitations.
 """
 
 from accounts.service.errors import (
@@ -14,8 +15,6 @@ from accounts.service.errors import (
     MerchantNotFound,
     RefreshTokenInvalid,
     RefreshTokenReused,
-    SmsCodeInvalid,
-    SmsUnavailable,
     StaffExists,
     StaffInvitationNotFound,
     UserExists,
@@ -42,17 +41,16 @@ from accounts.service.merchants import (
     update_merchant,
 )
 from accounts.service.signin import (
+    CODE_KINDS,
+    NO_PASSWORD,
     IssuedTokens,
     RefreshOutcome,
     login,
-    revoke_refresh_token,
-    rotate_refresh_token,
-)
-from accounts.service.sms_signin import (
-    NO_PASSWORD,
     login_with_code,
     request_sms_code,
     reset_password,
+    revoke_refresh_token,
+    rotate_refresh_token,
 )
 from accounts.service.users import (
     UserCreatedHook,
@@ -66,48 +64,47 @@ from accounts.service.users import (
 )
 
 __all__ = [
-    "NO_PASSWORD",
-    "SmsCodeInvalid",
-    "SmsUnavailable",
-    "UserCreatedHook",
-    "create_user",
-    "login_with_code",
-    "register_user_created_hook",
-    "request_sms_code",
-    "reset_password",
-    "InvalidToken",
+    "CODE_KINDS",
+    "INVITATION_TTL",
     "InvalidCredentials",
+    "InvalidToken",
     "IssuedTokens",
     "LoginUnavailable",
     "MerchantNotFound",
+    "NO_PASSWORD",
     "RefreshOutcome",
     "RefreshTokenInvalid",
     "RefreshTokenReused",
     "StaffExists",
+    "StaffInvitationNotFound",
+    "UserCreatedHook",
     "UserExists",
     "UserNotFound",
-    "INVITATION_TTL",
-    "StaffInvitationNotFound",
     "accept_invitation",
-    "decline_invitation",
-    "invite_staff",
-    "my_invitations",
-    "pending_invitations",
-    "revoke_invitation",
     "create_merchant",
+    "create_user",
+    "decline_invitation",
     "describe_me",
     "existing_user_ids",
     "find_user_by_login",
     "get_merchant",
     "get_user",
+    "invite_staff",
     "list_staff",
     "login",
+    "login_with_code",
     "may_grant",
     "merchant_timezone",
     "merchants_of",
+    "my_invitations",
     "parse_login",
+    "pending_invitations",
     "register_user",
+    "register_user_created_hook",
     "remove_staff",
+    "request_sms_code",
+    "reset_password",
+    "revoke_invitation",
     "revoke_refresh_token",
     "rotate_refresh_token",
     "staff_role",

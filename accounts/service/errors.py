@@ -40,11 +40,6 @@ class StaffExists(Conflict):
     title_zh = "该用户已是员工"
 
 
-class StaffInvitationNotFound(NotFound):
-    code, title = "staff_invitation_not_found", "Staff invitation not found"
-    title_zh = "员工邀请不存在"
-
-
 class LoginUnavailable(DomainError):
     # Rate limits fail closed for login: without Redis we cannot count guesses
     status, code, title = 503, "service_unavailable", "Sign-in is temporarily unavailable"
@@ -56,13 +51,6 @@ class InvalidToken(Unauthorized):
     title_zh = "访问令牌无效或已过期"
 
 
-class SmsCodeInvalid(DomainError):
-    # the same answer for a wrong, expired, used-up or never-sent code, and an unknown phone
-    status, code, title = 400, "sms_code_invalid", "The code is wrong or has expired"
-    title_zh = "验证码错误或已过期"
-
-
-class SmsUnavailable(DomainError):
-    # limits fail closed: without Redis codes can be neither counted nor checked
-    status, code, title = 503, "service_unavailable", "Sign-in by code is temporarily unavailable"
-    title_zh = "验证码服务暂时不可用"
+class StaffInvitationNotFound(NotFound):
+    code, title = "staff_invitation_not_found", "Staff invitation not found"
+    title_zh = "员工邀请不存在"

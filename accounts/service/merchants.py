@@ -1,4 +1,5 @@
-"""Merchants and staff: create/update a merchant, staff roles and who may grant which."""
+"""Merchants and staff: create/update a merchant, staff roles, who may grant which, and staff
+invitations (a person becomes staff only by accepting)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,9 @@ from accounts.service.errors import (
 )
 from accounts.service.users import get_user, parse_login
 from core.errors import Conflict, Forbidden
+
+# an invitation not answered within a week lapses; the inviter can invite again
+INVITATION_TTL = timedelta(days=7)
 
 
 async def create_merchant(
@@ -83,10 +87,6 @@ def may_grant(granter_role: str, role: str) -> bool:
     if granter_role == "owner":
         return True
     return granter_role == "manager" and role in ("manager", "clerk")
-
-
-# an invitation not answered within a week lapses; the inviter can invite again
-INVITATION_TTL = timedelta(days=7)
 
 
 async def invite_staff(

@@ -1,4 +1,5 @@
-"""Users: registration, lookups, the login parser and the caller's own description."""
+"""Users: the one way an account is created (with its on-created hooks), registration, lookups,
+the login parser and the caller's own description."""
 
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ from core.settings import Settings
 # first SMS sign-in, demo data); packages above accounts plug in through api/wiring.py (e.g.
 # customers links the walk-in records a merchant made with this phone to the new account).
 UserCreatedHook = Callable[[AsyncSession, User], Awaitable[None]]
+
+
 _user_created_hooks: list[UserCreatedHook] = []
 
 

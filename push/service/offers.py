@@ -95,8 +95,7 @@ async def create_flash_offer(
     )
     await _require_flash_campaign(session, merchant_id=merchant_id, campaign_id=data.campaign_id)
     expires_at = now + timedelta(minutes=data.expires_in_minutes)
-    offer = await repository.add_offer(
-        session,
+    offer = await repository.OfferRepository(session).add_offer(
         FlashOffer(
             merchant_id=merchant_id,
             shop_id=shop.id,
@@ -126,13 +125,12 @@ async def create_flash_offer(
     recipients = 0
     if audience is not None:
         sql, extra = audience
-        recipients, _ = await repository.fan_out(
-            session,
+        recipients, _ = await repository.OfferRepository(session).fan_out(
             audience_sql=sql,
             params=params | extra,
             batch_size=settings.push_batch_size,
         )
-    await repository.set_offer_recipients(session, offer.id, recipients)
+    await repository.OfferRepository(session).set_offer_recipients(offer.id, recipients)
     return schemas.FlashOfferAccepted(
         id=offer.id, recipients_estimate=recipients, expires_at=expires_at
     )
@@ -167,7 +165,7 @@ async def audience_sql(
             program_id=audience.program_id,
         )
         return _members_audience_sql(members, outer or {})
-    largest = await repository.max_subscription_radius(session)
+    largest = await repository.OfferRepository(session).max_subscription_radius()
     if largest is None:
         return None
     radius_cap = audience.radius_m or MAX_RADIUS_M
@@ -182,7 +180,7 @@ async def audience_sql(
 
 
 async def offer_merchant(session: AsyncSession, *, offer_id: uuid.UUID) -> uuid.UUID:
-    offer = await repository.get_offer(session, offer_id)
+    offer = await repository.OfferRepository(session).get_offer(offer_id)
     if offer is None:
         raise FlashOfferNotFound()
     return offer.merchant_id
@@ -191,10 +189,10 @@ async def offer_merchant(session: AsyncSession, *, offer_id: uuid.UUID) -> uuid.
 async def describe_offer(
     session: AsyncSession, *, offer_id: uuid.UUID, now: datetime
 ) -> schemas.FlashOffer:
-    offer = await repository.get_offer(session, offer_id)
+    offer = await repository.OfferRepository(session).get_offer(offer_id)
     if offer is None:
         raise FlashOfferNotFound()
-    counts = await repository.delivery_counts(session, offer_id)
+    counts = await repository.OfferRepository(session).delivery_counts(offer_id)
     status = "completed"
     if counts.queued:
         if now >= offer.expires_at:
@@ -231,9 +229,13 @@ async def mark_opened(
     session: AsyncSession, *, offer_id: uuid.UUID, user_id: uuid.UUID, now: datetime
 ) -> schemas.Opened:
     """The app reports that the user opened the notification (idempotent)."""
-    if not await repository.is_recipient(session, offer_id=offer_id, user_id=user_id):
+    if not await repository.OfferRepository(session).is_recipient(
+        offer_id=offer_id, user_id=user_id
+    ):
         raise FlashOfferNotFound()
-    await repository.mark_opened(session, offer_id=offer_id, user_id=user_id, now=now)
+    await repository.OfferRepository(session).mark_opened(
+        offer_id=offer_id, user_id=user_id, now=now
+    )
     return schemas.Opened(opened=True)
 
 
@@ -250,7 +252,9 @@ async def received_offers(
     caller already claimed it (three statements whatever the page size)."""
     position = decode_cursor_as(cursor, {"t": aware_time_value, "id": uuid_value})
     after = (position["t"], position["id"]) if position else None
-    rows = await repository.received_by(session, user_id=user_id, after=after, limit=limit)
+    rows = await repository.OfferRepository(session).received_by(
+        user_id=user_id, after=after, limit=limit
+    )
     page, next_cursor = page_from_rows(
         rows, limit, lambda r: {"t": r.offer.created_at.isoformat(), "id": str(r.offer.id)}
     )

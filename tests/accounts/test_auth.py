@@ -202,7 +202,7 @@ async def test_every_account_creation_runs_the_user_created_hooks(client: ApiCli
 
     from accounts import service
     from accounts.models import User
-    from accounts.service import users
+    from accounts.service import users as users_rules
 
     seen: list[tuple[str | None, bool]] = []
 
@@ -215,5 +215,5 @@ async def test_every_account_creation_runs_the_user_created_hooks(client: ApiCli
     try:
         actor = await client.register()
     finally:
-        users._user_created_hooks.remove(hook)
+        users_rules._user_created_hooks.remove(hook)
     assert seen == [(actor.phone, True)]

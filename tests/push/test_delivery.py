@@ -206,8 +206,7 @@ async def test_dead_workers_deliveries_are_resent_with_the_same_identity(
     # the dead worker's late answers are fenced off: the heir's claim is the one recorded
     async with sessionmaker.begin() as session:
         assert (
-            await repository.finish_deliveries(
-                session,
+            await repository.OutboxRepository(session).finish_deliveries(
                 claims=[(d.id, d.attempts) for d in batch.claimed],
                 status="failed",
                 now=utcnow(),
