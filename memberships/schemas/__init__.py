@@ -40,6 +40,7 @@ from memberships.schemas.members import (
     MemberLookupRequest,
     RejectedMemberRow,
 )
+from memberships.schemas.page import ShopProgram
 from memberships.schemas.physical import (
     PhysicalCardBind,
     PhysicalCardBinding,
@@ -89,6 +90,7 @@ __all__ = [
     "PhysicalCardImport",
     "PinSet",
     "Program",
+    "ShopProgram",
     "ProgramCreate",
     "Progress",
     "QrToken",

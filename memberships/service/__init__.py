@@ -46,6 +46,7 @@ from memberships.service.orders import (
     return_order_points,
     spend_points_for_order,
 )
+from memberships.service.page import programs_for_shop_page
 from memberships.service.physical import (
     ImportTally,
     bind_physical_card,
@@ -73,6 +74,7 @@ __all__ = [
     "link_new_user",
     "load_program",
     "lookup_members",
+    "programs_for_shop_page",
     "COUNT_PASS_PREFIX",
     "ImportTally",
     "apply_count_pass_event",

@@ -18,6 +18,7 @@ from accounts.permissions import (
 from accounts.service import MerchantNotFound
 from core.database import SessionDep
 from core.idempotency import IdempotencyKey, run_idempotent
+from core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
 from core.timezones import utcnow, zone
 from merchants import schemas as merchant_schemas
 from merchants import service as merchants
@@ -104,6 +105,20 @@ async def book(
         payload=data.model_dump(mode="json"),
         status_code=status.HTTP_201_CREATED,
         run=run,
+    )
+
+
+@router.get("/me/bookings", response_model=schemas.Page[schemas.Booking])
+async def my_bookings(
+    principal: CurrentUser,
+    session: SessionDep,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+) -> schemas.Page[schemas.Booking]:
+    """The caller's bookings at every merchant: upcoming ones soonest first, then past and
+    cancelled ones latest first."""
+    return await service.my_bookings(
+        session, user_id=principal.user_id, limit=limit, cursor=cursor, now=utcnow()
     )
 
 
