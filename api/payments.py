@@ -7,7 +7,6 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
-from accounts.permissions import SettingsDep
 from core.database import SessionDep
 from core.payments import (
     SIGNATURE_HEADER,
@@ -15,6 +14,7 @@ from core.payments import (
     dispatch_callback,
     payment_provider,
 )
+from core.settings import SettingsDep
 from core.timezones import utcnow
 from memberships.schemas import CountPass, Topup
 from orders.schemas import Order

@@ -15,14 +15,15 @@ import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
 import orjson
+from fastapi import Depends
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import DomainError, NotFound
-from core.settings import Settings
+from core.settings import Settings, SettingsDep
 
 SIGNATURE_HEADER = "X-Payment-Signature"
 
@@ -105,6 +106,17 @@ def payment_provider(settings: Settings, name: str = "fake") -> PaymentProvider 
     if name == FakePaymentProvider.name:
         return FakePaymentProvider(settings.signing_keys())
     return None
+
+
+async def default_payment_provider(settings: SettingsDep) -> PaymentProvider:
+    """The provider new payments go through (routes: `provider: PaymentProviderDep`)."""
+    provider = payment_provider(settings)
+    if provider is None:  # the fake provider is always registered
+        raise RuntimeError("no default payment provider")
+    return provider
+
+
+PaymentProviderDep = Annotated[PaymentProvider, Depends(default_payment_provider)]
 
 
 class PaymentSignatureInvalid(DomainError):

@@ -18,7 +18,7 @@ from coupons.repository.campaigns import CampaignRepository
 from coupons.repository.settings import SettingsRepository
 from coupons.repository.stats import StatsRepository
 from coupons.service.errors import CampaignNotFound, CampaignTransitionInvalid, CurrencyMismatch
-from coupons.service.views import campaign_view
+from coupons.service.views import campaign_schema
 from merchants import service as merchants_service
 
 DEFAULT_REVERSAL_WINDOW_MINUTES = 24 * 60
@@ -132,7 +132,7 @@ async def create_campaign(
         )
     )
     await session.refresh(campaign)
-    return campaign_view(campaign, staff=True, now=now)
+    return campaign_schema(campaign, staff=True, now=now)
 
 
 async def load_campaign(session: AsyncSession, *, campaign_id: uuid.UUID) -> Campaign:
@@ -166,7 +166,7 @@ async def view_campaign(
     campaign = await load_campaign(session, campaign_id=campaign_id)
     if campaign.status == "draft" and not staff:
         raise CampaignNotFound()
-    return campaign_view(campaign, staff=staff, now=now)
+    return campaign_schema(campaign, staff=staff, now=now)
 
 
 async def list_campaigns(
@@ -183,7 +183,7 @@ async def list_campaigns(
     before = values["id"] if values else None
     rows = await CampaignRepository(session).page_of_merchant(merchant_id, status, before, limit)
     page, next_cursor = page_from_rows(rows, limit, lambda c: {"id": str(c.id)})
-    return [campaign_view(c, staff=True, now=now) for c in page], next_cursor
+    return [campaign_schema(c, staff=True, now=now) for c in page], next_cursor
 
 
 async def change_status(
@@ -207,7 +207,7 @@ async def change_status(
             f"A {current.status} campaign cannot become {to}",
             extra={"campaign_status": current.status},
         )
-    return campaign_view(changed, staff=True, now=now)
+    return campaign_schema(changed, staff=True, now=now)
 
 
 async def campaign_stats(

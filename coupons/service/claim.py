@@ -30,7 +30,7 @@ from coupons.service.errors import (
     ClaimLimitReached,
     CouponNotFound,
 )
-from coupons.service.views import coupon_view
+from coupons.service.views import coupon_schema
 from customers import service as customers_service
 
 MAX_CODE_ATTEMPTS = 5
@@ -113,7 +113,7 @@ async def claim(
         at=now,
         reference_id=coupon.id,
     )
-    return coupon_view(coupon, campaign, now=now)
+    return coupon_schema(coupon, campaign, now=now)
 
 
 async def issue(
@@ -193,7 +193,7 @@ async def wallet(
     page, next_cursor = page_from_rows(
         rows, limit, lambda row: {"t": row[0].issued_at.isoformat(), "id": str(row[0].id)}
     )
-    return Page(items=[coupon_view(c, p, now=now) for c, p in page], next_cursor=next_cursor)
+    return Page(items=[coupon_schema(c, p, now=now) for c, p in page], next_cursor=next_cursor)
 
 
 async def holder_qr_payload(

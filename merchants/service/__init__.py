@@ -47,7 +47,7 @@ async def create_shop(
     return await get_shop(session, shop_id=shop.id, crs=data.crs)
 
 
-def _shop_out(row: ShopRow, crs: Crs) -> schemas.Shop:
+def _shop_schema(row: ShopRow, crs: Crs) -> schemas.Shop:
     shop = row.shop
     return schemas.Shop(
         id=shop.id,
@@ -79,7 +79,7 @@ async def get_shop(
     row = await ShopRepository(session).get_with_position(shop_id, at or utcnow())
     if row is None:
         raise ShopNotFound()
-    return _shop_out(row, crs)
+    return _shop_schema(row, crs)
 
 
 async def list_merchant_shops(
@@ -97,7 +97,7 @@ async def list_merchant_shops(
     page, next_cursor = page_from_rows(
         rows, limit, lambda r: {"name": r.shop.name, "id": str(r.shop.id)}
     )
-    return [_shop_out(r, crs) for r in page], next_cursor
+    return [_shop_schema(r, crs) for r in page], next_cursor
 
 
 async def merchant_of_shop(session: AsyncSession, *, shop_id: uuid.UUID) -> uuid.UUID:
@@ -184,6 +184,7 @@ from merchants.service.catalog import (  # noqa: E402
     get_offering,
     list_offerings,
     list_photos,
+    offering_merchant,
     photo_file,
 )
 from merchants.service.nearby import NearbyQuery, find_nearby, register_offer_predicate  # noqa: E402
@@ -193,11 +194,13 @@ from merchants.service.reviews import (  # noqa: E402
     create_review,
     list_reviews,
     merchant_of_review,
+    register_consumption_verifier,
     reply_to_review,
 )
 
 __all__ = [
     "list_merchant_shops",
+    "register_consumption_verifier",
     "DiscoveryOnlyShop",
     "InvalidImage",
     "NearbyQuery",
@@ -217,6 +220,7 @@ __all__ = [
     "get_shop",
     "list_offerings",
     "list_photos",
+    "offering_merchant",
     "list_reviews",
     "merchant_of_review",
     "merchant_of_shop",

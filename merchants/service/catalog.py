@@ -25,7 +25,7 @@ def photo_path(media_root: Path, photo_id: uuid.UUID, content_type: str, thumbna
     return media_root / "photos" / f"{photo_id}{suffix}.{_EXTENSIONS[content_type]}"
 
 
-def _photo_out(photo: ShopPhoto) -> schemas.Photo:
+def _photo_schema(photo: ShopPhoto) -> schemas.Photo:
     return schemas.Photo(
         id=photo.id,
         shop_id=photo.shop_id,
@@ -81,7 +81,7 @@ async def add_photo(
     # an unreferenced file behind
     await asyncio.to_thread(_write_files, media_root, photo.id, image)
     await session.refresh(photo)
-    return _photo_out(photo)
+    return _photo_schema(photo)
 
 
 async def list_photos(
@@ -89,7 +89,7 @@ async def list_photos(
 ) -> tuple[list[schemas.Photo], str | None]:
     after = _id_cursor(cursor)
     rows = await PhotoRepository(session).of_shop(shop_id, after, limit + 1)
-    items = [_photo_out(p) for p in rows[:limit]]
+    items = [_photo_schema(p) for p in rows[:limit]]
     return items, (encode_cursor({"id": str(rows[limit - 1].id)}) if len(rows) > limit else None)
 
 
@@ -110,7 +110,7 @@ def _id_cursor(cursor: str | None) -> uuid.UUID | None:
     return values["id"] if values else None
 
 
-def _offering_out(offering: Offering) -> schemas.Offering:
+def _offering_schema(offering: Offering) -> schemas.Offering:
     return schemas.Offering(
         id=offering.id,
         shop_id=offering.shop_id,
@@ -152,7 +152,7 @@ async def create_offering(
         )
     )
     await session.refresh(offering)
-    return _offering_out(offering)
+    return _offering_schema(offering)
 
 
 async def get_offering(session: AsyncSession, *, offering_id: uuid.UUID) -> schemas.Offering:
@@ -160,7 +160,12 @@ async def get_offering(session: AsyncSession, *, offering_id: uuid.UUID) -> sche
     offering = await OfferingRepository(session).get(offering_id)
     if offering is None:
         raise OfferingNotFound()
-    return _offering_out(offering)
+    return _offering_schema(offering)
+
+
+async def offering_merchant(session: AsyncSession, *, offering_id: uuid.UUID) -> uuid.UUID:
+    """The merchant an offering belongs to (OfferingNotFound when there is none)."""
+    return (await get_offering(session, offering_id=offering_id)).merchant_id
 
 
 async def list_offerings(
@@ -168,5 +173,5 @@ async def list_offerings(
 ) -> tuple[list[schemas.Offering], str | None]:
     after = _id_cursor(cursor)
     rows = await OfferingRepository(session).of_shop(shop_id, after, limit + 1)
-    items = [_offering_out(o) for o in rows[:limit]]
+    items = [_offering_schema(o) for o in rows[:limit]]
     return items, (encode_cursor({"id": str(rows[limit - 1].id)}) if len(rows) > limit else None)

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.timezones import utcnow, zone
 from orders import service, slots
 from orders.models import BookingReminder
-from tests.coupons.support import fast_users
+from tests.coupons.helpers import fast_users
 from tests.helpers import ApiClient, assert_problem
 from tests.orders.conftest import Store
 
