@@ -8,7 +8,7 @@ from accounts.permissions import AnyStaff, CurrentUser, ManagerStaff
 from core.database import SessionDep
 from core.idempotency import Idempotent
 from core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
-from core.payments import PaymentProviderDep
+from core.payment_records import require_provider
 from core.redis import RedisDep
 from core.settings import SettingsDep
 from core.timezones import utcnow
@@ -226,14 +226,22 @@ async def start_topup(
     data: schemas.TopupCreate,
     principal: CurrentUser,
     session: SessionDep,
-    provider: PaymentProviderDep,
+    settings: SettingsDep,
     idempotent: Idempotent,
 ) -> Response:
+    provider = require_provider(settings, data.payment)
+
     return await idempotent(
         f"card_topup:{principal.user_id}:{card_id}",
         data,
         lambda: service.start_topup(
-            session, provider=provider, card_id=card_id, user_id=principal.user_id, data=data
+            session,
+            settings=settings,
+            provider=provider,
+            card_id=card_id,
+            user_id=principal.user_id,
+            data=data,
+            now=utcnow(),
         ),
         status_code=status.HTTP_201_CREATED,
     )
@@ -241,10 +249,10 @@ async def start_topup(
 
 @router.post("/cards/{card_id}/refund", response_model=schemas.Refund)
 async def refund_stored_value(
-    card_id: uuid.UUID, principal: CurrentUser, session: SessionDep, provider: PaymentProviderDep
+    card_id: uuid.UUID, principal: CurrentUser, session: SessionDep
 ) -> schemas.Refund:
     return await service.refund_stored_value(
-        session, provider=provider, card_id=card_id, user_id=principal.user_id, now=utcnow()
+        session, card_id=card_id, user_id=principal.user_id, now=utcnow()
     )
 
 

@@ -11,7 +11,8 @@ from accounts.permissions import CurrentUser
 from core.database import SessionDep
 from core.idempotency import Idempotent
 from core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
-from core.payments import PaymentProviderDep
+from core.payment_records import require_provider
+from core.settings import SettingsDep
 from core.timezones import utcnow
 from memberships import physical, schemas, service
 from memberships.auth import ProgramManager
@@ -77,14 +78,17 @@ async def buy_count_pass(
     data: schemas.CountPassCreate,
     principal: CurrentUser,
     session: SessionDep,
-    provider: PaymentProviderDep,
+    settings: SettingsDep,
     idempotent: Idempotent,
 ) -> Response:
+    provider = require_provider(settings, data.payment)
+
     return await idempotent(
         f"card_count_pass:{principal.user_id}:{card_id}",
         data,
         lambda: service.buy_count_pass(
             session,
+            settings=settings,
             provider=provider,
             card_id=card_id,
             user_id=principal.user_id,

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.money import MAX_AMOUNT, Money
+from core.payments import PaymentRequest
 from memberships.schemas.common import PaymentInstructions
 
 
@@ -55,6 +56,7 @@ class CountPassCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     product_id: uuid.UUID
+    payment: PaymentRequest | None = None
 
 
 class CountPass(BaseModel):

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.money import MAX_AMOUNT, Money
+from core.payments import PaymentRequest
 from memberships.schemas.cards import Card
 from memberships.schemas.common import PaymentInstructions
 from memberships.schemas.ledger import LedgerEntry
@@ -18,6 +19,7 @@ class TopupCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     amount: Money
+    payment: PaymentRequest | None = None
 
     @field_validator("amount")
     @classmethod

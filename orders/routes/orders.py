@@ -11,7 +11,7 @@ from accounts.permissions import CurrentUser
 from core.database import SessionDep
 from core.idempotency import Idempotent
 from core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
-from core.payments import PaymentProviderDep
+from core.payment_records import require_provider
 from core.settings import SettingsDep
 from core.timezones import utcnow
 from orders import codes, schemas, service
@@ -31,9 +31,9 @@ async def create_order(
     principal: CurrentUser,
     session: SessionDep,
     settings: SettingsDep,
-    provider: PaymentProviderDep,
     idempotent: Idempotent,
 ) -> Response:
+    provider = require_provider(settings, data.payment)
     return await idempotent(
         f"order:{principal.user_id}:{shop_id}",
         data,
@@ -99,7 +99,6 @@ async def refund_order(
     order_id: uuid.UUID,
     principal: CurrentUser,
     session: SessionDep,
-    provider: PaymentProviderDep,
     idempotent: Idempotent,
 ) -> Response:
     return await idempotent(
@@ -107,7 +106,6 @@ async def refund_order(
         {"order_id": str(order_id)},
         lambda: service.refund_order(
             session,
-            provider=provider,
             order_id=order_id,
             user_id=principal.user_id,
             now=utcnow(),
