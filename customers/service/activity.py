@@ -14,7 +14,7 @@ from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from customers.repository import CustomerRepository
+from customers.repository import ActivityRepository
 from customers.service.followups import schedule_first_purchase
 
 ActivityKind = Literal[
@@ -60,7 +60,7 @@ async def record_activity(
     if spend < 0:
         raise ValueError("spend must not be negative")
     counts_as_visit = kind in VISIT_KINDS if visit is None else visit
-    repo = CustomerRepository(session)
+    repo = ActivityRepository(session)
     # the upsert and the timeline row are one statement (one round trip on hot paths)
     customer_id, first_purchase = await repo.record(
         merchant_id=merchant_id,
@@ -85,6 +85,6 @@ async def set_tier(
     session: AsyncSession, *, merchant_id: uuid.UUID, user_id: uuid.UUID, tier: str
 ) -> bool:
     """Memberships call this when a card's tier changes; False if the user is no customer."""
-    return await CustomerRepository(session).set_tier(
+    return await ActivityRepository(session).set_tier(
         merchant_id=merchant_id, user_id=user_id, tier=tier
     )

@@ -22,7 +22,7 @@ from memberships.service.counts import (
     set_count_product_active,
 )
 from memberships.service.designs import card_png, get_design, preview_png, set_design
-from memberships.service.expiry import expire_card_points, expire_points
+from memberships.service.expiry import expire_card_points
 from memberships.service.ledger import (
     adjust_points,
     is_own_card_transaction,
@@ -47,6 +47,7 @@ from memberships.service.orders import (
     return_order_points,
     spend_points_for_order,
 )
+from memberships.service.page import programs_for_shop_page
 from memberships.service.physical import (
     ImportTally,
     bind_physical_card,
@@ -76,6 +77,7 @@ __all__ = [
     "link_new_user",
     "load_program",
     "lookup_members",
+    "programs_for_shop_page",
     "COUNT_PASS_PREFIX",
     "ImportTally",
     "apply_count_pass_event",
@@ -100,7 +102,6 @@ __all__ = [
     "counter_transaction",
     "create_program",
     "expire_card_points",
-    "expire_points",
     "get_card",
     "get_design",
     "get_program",

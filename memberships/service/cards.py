@@ -128,7 +128,7 @@ def card_schema(
     )
 
 
-async def _progress(
+async def card_progress(
     session: AsyncSession, contexts: list[CardContext], now: datetime
 ) -> dict[uuid.UUID, schemas.Progress]:
     if not contexts:
@@ -245,7 +245,7 @@ async def get_card(
     session: AsyncSession, *, card_id: uuid.UUID, user_id: uuid.UUID, now: datetime
 ) -> schemas.Card:
     ctx = (await access_card(session, card_id=card_id, user_id=user_id)).ctx
-    progress = await _progress(session, [ctx], now)
+    progress = await card_progress(session, [ctx], now)
     extras = await card_extras(session, [ctx.card.id], now)
     return card_schema(ctx.card, ctx, progress=progress[ctx.card.id], extras=extras[ctx.card.id])
 
@@ -258,7 +258,7 @@ async def my_cards(
     items, next_cursor = page_from_rows(
         rows, limit, lambda c: {"t": c.card.created_at.isoformat(), "id": str(c.card.id)}
     )
-    progress = await _progress(session, items, now)
+    progress = await card_progress(session, items, now)
     extras = await card_extras(session, [c.card.id for c in items], now)
     return schemas.Page[schemas.Card](
         items=[

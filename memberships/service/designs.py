@@ -10,13 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts import service as accounts
 from core import imaging
-from core.errors import InvalidInput
 from customers import service as customers
 from memberships import cardnumbers, render, schemas
 from memberships.models import Card, Design
 from memberships.repository.programs import ProgramRepository
 from memberships.service.cards import access_card
-from memberships.service.errors import ProgramNotFound
+from memberships.service.errors import ImageInvalid, ProgramNotFound
 
 DEFAULT_ART = render.CardArt(
     background_color="#1F2937",
@@ -27,10 +26,6 @@ DEFAULT_ART = render.CardArt(
 )
 SAMPLE_NAME = "会员姓名"
 SAMPLE_NUMBER = "8000000000000000"
-
-
-class ImageInvalid(InvalidInput):
-    code, title, title_zh = "image_invalid", "The image could not be used", "图片无法使用"
 
 
 def design_schema(design: Design) -> schemas.Design:

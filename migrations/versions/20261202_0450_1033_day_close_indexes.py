@@ -1,7 +1,7 @@
 """day close: the day's ledger entries and redemptions of a merchant by time
 
 Revision ID: 1033
-Revises: 1032
+Revises: 1022
 Create Date: 2026-12-02 04:50:00+00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "1033"
-down_revision: str | Sequence[str] | None = "1032"
+down_revision: str | Sequence[str] | None = "1022"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -29,7 +29,7 @@ from coupons import service as coupons
 from customers.service import csv_cell
 from memberships import service as memberships
 from orders import schemas
-from orders.repository import order_day_lines
+from orders.repository.settlement import order_day_lines
 from orders.service.settlement import yuan
 
 # ledger kinds in the order a close lists them, with zh-CN and en labels
