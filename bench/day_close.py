@@ -28,7 +28,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import fresh_database, percentile, redis_db, service_urls  # noqa: E402
+from bench.common import fresh_database, percentile, redis_db, seed_merchant, service_urls  # noqa: E402
 
 DB_NAME = "corner_bench_day_close"
 
@@ -36,8 +36,6 @@ DB_NAME = "corner_bench_day_close"
 async def setup(settings: Any, transactions: int, day: date) -> tuple[uuid.UUID, uuid.UUID]:
     from sqlalchemy import text
 
-    from accounts import schemas as account_schemas
-    from accounts import service as accounts
     from core.database import create_engine, create_sessionmaker
     from merchants import schemas as shop_schemas
     from merchants import service as merchants
@@ -45,12 +43,7 @@ async def setup(settings: Any, transactions: int, day: date) -> tuple[uuid.UUID,
     engine = create_engine(settings, pool_size=1, max_overflow=0)
     try:
         async with create_sessionmaker(engine)() as session, session.begin():
-            owner = await accounts.create_user(
-                session, phone="13800008888", email=None, password_hash="x", display_name="店主"
-            )
-            merchant = await accounts.create_merchant(
-                session, owner_id=owner.id, data=account_schemas.MerchantCreate(name="日结店")
-            )
+            owner, merchant = await seed_merchant(session, phone="13800008888", name="日结店")
             shop = await merchants.create_shop(
                 session,
                 merchant_id=merchant.id,

@@ -28,7 +28,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import fresh_database, redis_db, service_urls  # noqa: E402
+from bench.common import fresh_database, redis_db, seed_merchant, service_urls  # noqa: E402
 
 DB_NAME = "corner_bench_import_members"
 
@@ -73,8 +73,6 @@ def write_book(path: Path, rows: int, seed: int = 50_000) -> None:
 
 
 async def setup(settings: Any) -> tuple[uuid.UUID, uuid.UUID]:
-    from accounts import schemas as account_schemas
-    from accounts import service as accounts
     from core.database import create_engine, create_sessionmaker
     from memberships import schemas as card_schemas
     from memberships import service as memberships
@@ -82,12 +80,7 @@ async def setup(settings: Any) -> tuple[uuid.UUID, uuid.UUID]:
     engine = create_engine(settings, pool_size=1, max_overflow=0)
     try:
         async with create_sessionmaker(engine)() as session, session.begin():
-            owner = await accounts.create_user(
-                session, phone="13800009999", email=None, password_hash="x", display_name="店主"
-            )
-            merchant = await accounts.create_merchant(
-                session, owner_id=owner.id, data=account_schemas.MerchantCreate(name="会员名册店")
-            )
+            owner, merchant = await seed_merchant(session, phone="13800009999", name="会员名册店")
             program = await memberships.create_program(
                 session,
                 merchant_id=merchant.id,
