@@ -19,6 +19,7 @@ from sqlalchemy import literal_column
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import core.providers  # noqa: F401  (registers the real payment and SMS providers)
 from core import payments
 from coupons import service as coupons
 from customers import service as customers
