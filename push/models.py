@@ -245,6 +245,7 @@ class Delivery(Base):
         ),
         Index("ix_flash_offer_deliveries_batch", "offer_id", "batch_no", "status"),
         Index("ix_flash_offer_deliveries_offer_user", "offer_id", "user_id"),
+        Index("ix_flash_offer_deliveries_user_offer", "user_id", "offer_id"),  # the inbox
         Index(
             "ix_flash_offer_deliveries_sending",
             "lease_until",

@@ -14,6 +14,7 @@ from pydantic import (
 )
 
 from core.timezones import DEFAULT_TIMEZONE, is_valid_timezone
+from coupons.schemas import CampaignSummary
 from geo.schemas import Crs, LatLng
 from merchants.categories import is_known
 from push.models import DEFAULT_RADIUS_M, MAX_RADIUS_M, MIN_RADIUS_M
@@ -229,3 +230,27 @@ class FlashOffer(BaseModel):
 
 class Opened(BaseModel):
     opened: bool
+
+
+OfferStatus = Literal["unread", "read", "expired"]
+
+
+class ReceivedOffer(BaseModel):
+    """A flash offer as its recipient sees it in the app's inbox."""
+
+    id: uuid.UUID
+    merchant_id: uuid.UUID
+    shop_id: uuid.UUID
+    title: str
+    body: str
+    status: OfferStatus
+    delivered_at: datetime
+    read_at: datetime | None
+    expires_at: datetime
+    campaign: CampaignSummary | None = Field(description="The campaign it promotes")
+    claimed: bool = Field(description="The caller already holds a coupon of that campaign")
+
+
+class ReceivedOfferPage(BaseModel):
+    items: list[ReceivedOffer]
+    next_cursor: str | None

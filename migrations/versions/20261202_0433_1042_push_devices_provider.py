@@ -1,7 +1,7 @@
 """push devices provider: a device registers with FCM (default) or JPush
 
 Revision ID: 1042
-Revises: 1041
+Revises: 1032
 Create Date: 2026-12-02 04:33:31.223483+00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "1042"
-down_revision: str | Sequence[str] | None = "1041"
+down_revision: str | Sequence[str] | None = "1032"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

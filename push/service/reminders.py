@@ -36,7 +36,9 @@ async def send_booking_reminders(
     due = await orders_service.lock_due_reminders(session, limit=limit)
     if not due:
         return 0
-    devices = await repository.devices_of_users(session, list({r.user_id for r in due}))
+    devices = await repository.DeviceRepository(session).devices_of_users(
+        list({r.user_id for r in due})
+    )
     sent: list[uuid.UUID] = []
     dropped: list[uuid.UUID] = []
     dead_devices: list[uuid.UUID] = []
@@ -73,5 +75,5 @@ async def send_booking_reminders(
     await orders_service.mark_reminders_sent(session, reminder_ids=sent, now=now)
     await orders_service.drop_undeliverable_reminders(session, reminder_ids=dropped)
     if dead_devices:
-        await repository.delete_devices_by_id(session, dead_devices)
+        await repository.DeviceRepository(session).delete_devices_by_id(dead_devices)
     return len(sent)
