@@ -235,9 +235,7 @@ class CardRepository:
         """The user's cards of these programs (one per program at most)."""
         if not program_ids:
             return []
-        stmt = cards_with_context().where(
-            Card.user_id == user_id, Card.program_id.in_(program_ids)
-        )
+        stmt = cards_with_context().where(Card.user_id == user_id, Card.program_id.in_(program_ids))
         return [CardContext(r[0], r[1], r[2], r[3]) for r in await self.session.execute(stmt)]
 
     async def contexts_for_user(
