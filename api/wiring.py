@@ -22,6 +22,7 @@ from sqlalchemy import literal_column
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import core.providers  # noqa: F401  (registers the real payment and SMS providers)
 from accounts import service as accounts
 from core import payments
 from coupons import service as coupons
