@@ -15,6 +15,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from accounts import revocation, service
 from accounts.security import InvalidAccessToken, decode_access_claims
+from accounts.service.errors import InvalidToken
 from core.database import SessionDep
 from core.errors import DomainError, Forbidden, Unauthorized
 from core.settings import Settings, get_settings
@@ -22,11 +23,6 @@ from core.settings import Settings, get_settings
 ROLE_RANK = {"clerk": 1, "manager": 2, "owner": 3}
 
 _bearer = HTTPBearer(auto_error=False, description="JWT access token from /v1/auth/token")
-
-
-class InvalidToken(Unauthorized):
-    code, title = "invalid_token", "The access token is invalid or expired"
-    title_zh = "访问令牌无效或已过期"
 
 
 # Dependencies are `async def` although they never await: FastAPI runs a plain `def`
