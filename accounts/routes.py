@@ -7,10 +7,11 @@ import structlog
 from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request, Response, status
 
 from accounts import schemas, service
-from accounts.permissions import CurrentUser, ManagerStaff, SettingsDep
+from accounts.permissions import CurrentUser, ManagerStaff
 from core.clientip import client_ip
 from core.database import SessionDep
 from core.redis import RedisDep
+from core.settings import SettingsDep
 from core.sms import SmsMessage, SmsSender
 from core.timezones import utcnow
 

@@ -1,6 +1,8 @@
 """Where packages that must not import each other at module level are plugged together.
 
 - nearby `has_offers` (merchants) asks coupons whether a shop has a claimable campaign;
+- verified reviews (merchants) ask coupons, memberships and orders whether the referenced
+  redemption, card transaction or order is the reviewer's own consumption at the shop;
 - coupon audiences of kind `tiers` (memberships) and `segment` (customers);
 - flash-offer audiences of kind `tiers` (push asks memberships for the tier members' SELECT);
 - the counter's lookup (coupons) recognises order codes and QRs (orders);
@@ -81,7 +83,35 @@ async def _segment_members(
     )
 
 
+async def _own_redemption(
+    session: AsyncSession, redemption_id: uuid.UUID, user_id: uuid.UUID, shop_id: uuid.UUID
+) -> bool:
+    found = await coupons.redemption_of_user_at_shop(
+        session, redemption_id=redemption_id, user_id=user_id, shop_id=shop_id
+    )
+    return found is not None
+
+
+async def _own_card_transaction(
+    session: AsyncSession, entry_id: uuid.UUID, user_id: uuid.UUID, shop_id: uuid.UUID
+) -> bool:
+    return await memberships.is_own_card_transaction(
+        session, entry_id=entry_id, user_id=user_id, shop_id=shop_id
+    )
+
+
+async def _own_order(
+    session: AsyncSession, order_id: uuid.UUID, user_id: uuid.UUID, shop_id: uuid.UUID
+) -> bool:
+    return await orders.is_own_consumed_order(
+        session, order_id=order_id, user_id=user_id, shop_id=shop_id
+    )
+
+
 def wire_packages() -> None:
+    merchants.register_consumption_verifier("redemption", _own_redemption)
+    merchants.register_consumption_verifier("card_transaction", _own_card_transaction)
+    merchants.register_consumption_verifier("order", _own_order)
     merchants.register_offer_predicate(claimable_offer_sql())
     coupons.register_audience_resolver(
         "tiers", coupons.AudienceResolver(contains=_in_tiers, members=_tier_members)

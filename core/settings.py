@@ -11,7 +11,9 @@ import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
+from fastapi import Depends, Request
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -237,3 +239,13 @@ def dev_secret(state_dir: Path) -> str:
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+# `async def` although it never awaits: FastAPI runs a plain `def` dependency in the thread
+# pool, a hop that costs more than the work on every request.
+async def get_app_settings(request: Request) -> Settings:
+    """The app's settings (`create_app(settings)` stores them), else the environment's."""
+    return getattr(request.app.state, "settings", None) or get_settings()
+
+
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]

@@ -42,6 +42,8 @@ from accounts.service.merchants import (
 )
 from accounts.service.signin import (
     CODE_KINDS,
+    MAX_PASSWORD_LENGTH,
+    MAX_USERNAME_LENGTH,
     NO_PASSWORD,
     IssuedTokens,
     RefreshOutcome,
@@ -71,6 +73,8 @@ __all__ = [
     "InvalidToken",
     "IssuedTokens",
     "LoginUnavailable",
+    "MAX_PASSWORD_LENGTH",
+    "MAX_USERNAME_LENGTH",
     "MerchantNotFound",
     "NO_PASSWORD",
     "RefreshOutcome",

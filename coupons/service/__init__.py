@@ -5,6 +5,7 @@ paper coupons, wallet), redeem (counter lookup/redeem, reversal), audience (who 
 """
 
 from coupons.repository.campaigns import claimable_offer_exists as claimable_offer_predicate
+from coupons.repository.redemptions import RedemptionDayLine, redemption_lines
 from coupons.service.audience import (
     AudienceResolver,
     register_audience_resolver,
@@ -55,6 +56,8 @@ from coupons.service.reserve import (
 from coupons.service.throttle import check_claim_rate
 
 __all__ = [
+    "RedemptionDayLine",
+    "redemption_lines",
     "AudienceResolver",
     "CounterLookup",
     "RedemptionRef",

@@ -5,6 +5,7 @@
 """
 
 from customers.service.activity import VISIT_KINDS, ActivityKind, record_activity, set_tier
+from customers.service.directory import csv_cell
 from customers.service.segments import (
     SegmentNotFound,
     segment_contains,
@@ -21,6 +22,7 @@ from customers.service.walk_in import (
 )
 
 __all__ = [
+    "csv_cell",
     "CustomerExists",
     "create_walk_in",
     "customers_with_phone",

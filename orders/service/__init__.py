@@ -24,6 +24,7 @@ from orders.service.bookings import (
     update_booking,
 )
 from orders.service.consume import consume_by_code, consume_order, counter_lookup, lookup_order
+from orders.service.day_close import day_close, day_close_csv, day_close_pdf
 from orders.service.orders import (
     REFERENCE_PREFIX,
     cancel_order,
@@ -39,6 +40,9 @@ from orders.service.payments import apply_payment_event
 from orders.service.settlement import statement, statement_csv
 
 __all__ = [
+    "day_close",
+    "day_close_csv",
+    "day_close_pdf",
     "REFERENCE_PREFIX",
     "apply_payment_event",
     "book",
