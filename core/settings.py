@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     login_max_failures_per_account: int = 5
     login_max_attempts_per_ip: int = 30
     login_window_seconds: int = 15 * 60
+    # password sign-ups per client IP per hour (429 past it)
+    register_max_per_ip_per_hour: int = Field(default=20, ge=1)
 
     replica_retry_seconds: float = 5.0
     db_pool_size: int = 20

@@ -63,6 +63,7 @@ from accounts.service.users import (
     parse_login,
     register_user,
     register_user_created_hook,
+    take_register_budget,
 )
 
 __all__ = [
@@ -105,6 +106,7 @@ __all__ = [
     "pending_invitations",
     "register_user",
     "register_user_created_hook",
+    "take_register_budget",
     "remove_staff",
     "request_sms_code",
     "reset_password",
