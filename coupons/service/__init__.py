@@ -4,6 +4,8 @@ Split by concept: campaigns (design, lifecycle, stats, settings), claim (claims,
 paper coupons, wallet), redeem (counter lookup/redeem, reversal), audience (who may claim).
 """
 
+from coupons.offer_line import offer_line_of_json
+from coupons.repository.campaigns import best_offer_json
 from coupons.repository.campaigns import claimable_offer_exists as claimable_offer_predicate
 from coupons.service.audience import (
     AudienceResolver,
@@ -54,6 +56,8 @@ from coupons.service.reserve import (
 from coupons.service.throttle import check_claim_rate
 
 __all__ = [
+    "best_offer_json",
+    "offer_line_of_json",
     "AudienceResolver",
     "CounterLookup",
     "RedemptionRef",

@@ -191,7 +191,12 @@ from merchants.service.catalog import (  # noqa: E402
     offering_labels,
     photo_file,
 )
-from merchants.service.nearby import NearbyQuery, find_nearby, register_offer_predicate  # noqa: E402
+from merchants.service.nearby import (  # noqa: E402
+    NearbyQuery,
+    find_nearby,
+    register_best_offer,
+    register_offer_predicate,
+)
 from merchants.service.page import shop_page_parts  # noqa: E402
 from merchants.service.reviews import (  # noqa: E402
     ReviewExists,
@@ -203,6 +208,7 @@ from merchants.service.reviews import (  # noqa: E402
 )
 
 __all__ = [
+    "register_best_offer",
     "shop_page_parts",
     "offering_labels",
     "list_merchant_shops",
