@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from accounts.routes import router as accounts_router
 from api.console import mount_console
 from api.health import router as health_router
+from api.me import router as me_router
 from api.middleware import RequestContextMiddleware
 from api.openapi import install_openapi
 from api.payments import router as payments_router
@@ -41,6 +42,7 @@ API_ROUTERS = [
     orders_router,
     payments_router,
     shop_page_router,
+    me_router,
 ]
 
 

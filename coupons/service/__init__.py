@@ -35,6 +35,7 @@ from coupons.service.claim import (
     usable_at,
     wallet,
 )
+from coupons.service.personal_data import export_personal_data
 from coupons.service.redeem import (
     CounterLookup,
     RedemptionRef,
@@ -56,6 +57,7 @@ from coupons.service.reserve import (
 from coupons.service.throttle import check_claim_rate
 
 __all__ = [
+    "export_personal_data",
     "best_offer_json",
     "offer_line_of_json",
     "AudienceResolver",

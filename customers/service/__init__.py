@@ -5,6 +5,7 @@
 """
 
 from customers.service.activity import VISIT_KINDS, ActivityKind, record_activity, set_tier
+from customers.service.personal_data import erase_personal_data, export_personal_data
 from customers.service.segments import (
     SegmentNotFound,
     segment_contains,
@@ -13,6 +14,8 @@ from customers.service.segments import (
 )
 
 __all__ = [
+    "erase_personal_data",
+    "export_personal_data",
     "VISIT_KINDS",
     "ActivityKind",
     "SegmentNotFound",

@@ -37,6 +37,11 @@ from memberships.service.orders import (
     spend_points_for_order,
 )
 from memberships.service.page import programs_for_shop_page
+from memberships.service.personal_data import (
+    export_personal_data,
+    forfeit_stored_value,
+    stored_value,
+)
 from memberships.service.physical import (
     ImportTally,
     bind_physical_card,
@@ -57,6 +62,9 @@ from memberships.service.topups import (
 )
 
 __all__ = [
+    "export_personal_data",
+    "forfeit_stored_value",
+    "stored_value",
     "programs_for_shop_page",
     "COUNT_PASS_PREFIX",
     "ImportTally",

@@ -198,6 +198,7 @@ from merchants.service.nearby import (  # noqa: E402
     register_offer_predicate,
 )
 from merchants.service.page import shop_page_parts  # noqa: E402
+from merchants.service.personal_data import export_personal_data  # noqa: E402
 from merchants.service.reviews import (  # noqa: E402
     ReviewExists,
     ReviewNotFound,
@@ -208,6 +209,7 @@ from merchants.service.reviews import (  # noqa: E402
 )
 
 __all__ = [
+    "export_personal_data",
     "register_best_offer",
     "shop_page_parts",
     "offering_labels",

@@ -36,9 +36,12 @@ from orders.service.orders import (
     refund_order,
 )
 from orders.service.payments import apply_payment_event
+from orders.service.personal_data import erase_personal_data, export_personal_data
 from orders.service.settlement import statement, statement_csv
 
 __all__ = [
+    "erase_personal_data",
+    "export_personal_data",
     "REFERENCE_PREFIX",
     "apply_payment_event",
     "book",
