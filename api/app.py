@@ -13,7 +13,7 @@ from api.console import mount_console
 from api.health import router as health_router
 from api.me import router as me_router
 from api.middleware import RequestContextMiddleware
-from api.openapi import install_openapi
+from api.openapi import install_openapi, route_operation_id
 from api.payments import router as payments_router
 from api.shop_page import router as shop_page_router
 from api.wiring import wire_packages
@@ -89,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description="Backend for neighbourhood merchants and the people who live around them.",
         lifespan=lifespan,
+        generate_unique_id_function=route_operation_id,
     )
     app.state.settings = settings
     install_error_handlers(app)
