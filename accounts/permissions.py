@@ -13,8 +13,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from accounts import service
-from accounts.security import InvalidAccessToken, decode_access_token
+from accounts import revocation, service
+from accounts.security import InvalidAccessToken, decode_access_claims
 from accounts.service.errors import InvalidToken
 from core.database import SessionDep
 from core.errors import DomainError, Forbidden, Unauthorized
@@ -39,30 +39,38 @@ class Principal:
     user_id: uuid.UUID
 
 
-def authenticate(settings: Settings, credentials: HTTPAuthorizationCredentials | None) -> Principal:
-    """Authenticate from the JWT alone (no database hit on hot paths)."""
+async def authenticate(
+    request: Request, settings: Settings, credentials: HTTPAuthorizationCredentials | None
+) -> Principal:
+    """Authenticate from the JWT (no database hit on hot paths) and the short deny-list of
+    revoked sign-ins in Redis (logout, refresh token reuse, password reset)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized()
     try:
-        return Principal(decode_access_token(settings, credentials.credentials))
+        claims = decode_access_claims(settings, credentials.credentials)
     except InvalidAccessToken as exc:
         raise InvalidToken() from exc
+    if await revocation.is_revoked(request.app.state.redis, claims):
+        raise InvalidToken()
+    return Principal(claims.user_id)
 
 
 async def current_principal(
+    request: Request,
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    return authenticate(settings, credentials)
+    return await authenticate(request, settings, credentials)
 
 
 async def optional_principal(
+    request: Request,
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal | None:
     if credentials is None:
         return None
-    return authenticate(settings, credentials)
+    return await authenticate(request, settings, credentials)
 
 
 CurrentUser = Annotated[Principal, Depends(current_principal)]

@@ -20,6 +20,7 @@ from merchants.categories import is_known
 from push.models import DEFAULT_RADIUS_M, MAX_RADIUS_M, MIN_RADIUS_M
 
 Platform = Literal["android", "ios", "web"]
+PushProvider = Literal["fcm", "jpush"]
 Channel = Literal["push", "sms"]
 
 
@@ -30,6 +31,9 @@ class _In(BaseModel):
 class DeviceCreate(_In):
     token: str = Field(min_length=16, max_length=4096, pattern=r"^[A-Za-z0-9_:\-.]+$")
     platform: Platform
+    provider: PushProvider = Field(
+        default="fcm", description="fcm (registration token) or jpush (registration id)"
+    )
 
 
 class DeviceDelete(_In):
@@ -39,6 +43,7 @@ class DeviceDelete(_In):
 class Device(BaseModel):
     id: uuid.UUID
     platform: Platform
+    provider: PushProvider = "fcm"
     created_at: datetime
     updated_at: datetime
 

@@ -12,7 +12,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from accounts import sms_codes
+from accounts import revocation, sms_codes
 from accounts.models import RefreshToken
 from accounts.repository import (
     RefreshTokenRepository,
@@ -34,7 +34,7 @@ from accounts.service.errors import (
 )
 from accounts.service.users import create_user, parse_login
 from core import ratelimit, sms
-from core.errors import RateLimited
+from core.errors import InvalidInput, RateLimited
 from core.ids import new_id
 from core.settings import Settings
 
@@ -64,21 +64,40 @@ async def _issue_tokens(
     )
     await RefreshTokenRepository(session).add(token)
     return IssuedTokens(
-        access_token=create_access_token(settings, user_id, now),
+        access_token=create_access_token(settings, user_id, now, family_id=family_id),
         refresh_token=f"{token.id.hex}.{secret}",
         expires_in=settings.access_token_ttl_seconds,
     )
 
 
-async def _check_login_limits(
-    redis: Redis, settings: Settings, account_key: str, ip_key: str
-) -> None:
-    failures, failures_ttl = await ratelimit.current(redis, account_key)
-    if failures >= settings.login_max_failures_per_account:
-        raise RateLimited(failures_ttl or settings.login_window_seconds)
+async def _take_login_attempt(
+    redis: Redis, settings: Settings, account: str, ip_key: str, now: datetime
+) -> ratelimit.Lockout:
+    """Take one attempt from the caller's IP and admit one evaluation for the account *before*
+    the password is checked (atomic Redis scripts), so whatever the concurrency at most N
+    wrong passwords per account (and M attempts per IP) are evaluated in a window. Reading the
+    count first and increasing it after the check let 25 parallel guesses all be checked
+    (issue 17, finding 2)."""
     attempts, attempts_ttl = await ratelimit.increment(redis, ip_key, settings.login_window_seconds)
     if attempts > settings.login_max_attempts_per_ip:
         raise RateLimited(attempts_ttl)
+    lockout = ratelimit.Lockout(
+        failures_key=f"login:fail:{account}",
+        inflight_key=f"login:inflight:{account}",
+        lock_key=f"login:lock:{account}",
+        limit=settings.login_max_failures_per_account,
+        window_seconds=settings.login_window_seconds,
+    )
+    try:
+        await lockout.take(redis, now.timestamp())
+    except ratelimit.Locked as exc:
+        raise RateLimited(exc.retry_after) from exc
+    return lockout
+
+
+# a phone or an email is far shorter; a longer username is refused before it becomes a key
+MAX_USERNAME_LENGTH = 254
+MAX_PASSWORD_LENGTH = 1024
 
 
 async def login(
@@ -91,21 +110,25 @@ async def login(
     client_ip: str,
     now: datetime,
 ) -> IssuedTokens:
+    if len(username) > MAX_USERNAME_LENGTH or len(password) > MAX_PASSWORD_LENGTH:
+        raise InvalidInput("The username or password is too long", loc=["body", "username"])
     phone, email = parse_login(username)
-    account_key = f"login:fail:{phone or email or username.strip().lower()}"
-    ip_key = f"login:ip:{client_ip}"
+    account = phone or email or username.strip().lower()
     try:
-        await _check_login_limits(redis, settings, account_key, ip_key)
-        user = await UserRepository(session).by_login(phone=phone, email=email)
-        if user is None or not user.is_active:
-            await burn_verification(settings)
-            ok = False
-        else:
-            ok = await verify_secret(settings, user.password_hash, password)
+        lockout = await _take_login_attempt(redis, settings, account, f"login:ip:{client_ip}", now)
+        ok: bool | None = None
+        try:
+            user = await UserRepository(session).by_login(phone=phone, email=email)
+            if user is None or not user.is_active:
+                await burn_verification(settings)
+                ok = False
+            else:
+                ok = await verify_secret(settings, user.password_hash, password)
+        finally:
+            # a failure is counted, a success clears the failures, an error neither
+            await lockout.release(redis, failed=None if ok is None else not ok)
         if not ok:
-            await ratelimit.increment(redis, account_key, settings.login_window_seconds)
             raise InvalidCredentials()
-        await ratelimit.reset(redis, account_key)
     except (RedisConnectionError, RedisTimeoutError) as exc:
         raise LoginUnavailable() from exc
     assert user is not None
@@ -202,7 +225,11 @@ async def reset_password(
     if user is None or not user.is_active:
         raise sms_codes.SmsCodeInvalid()
     await UserRepository(session).set_password(user.id, await hash_secret(settings, new_password))
-    await RefreshTokenRepository(session).revoke_user(user.id, now)
+    families = await RefreshTokenRepository(session).revoke_user(user.id, now)
+    try:  # and the access tokens already out: a thief's session ends now too
+        await revocation.revoke_families(redis, settings, families)
+    except (RedisConnectionError, RedisTimeoutError) as exc:
+        raise LoginUnavailable() from exc
     try:  # the owner proved the phone: earlier wrong passwords no longer lock them out
         await ratelimit.reset(redis, f"login:fail:{phone}")
     except (RedisConnectionError, RedisTimeoutError):
@@ -224,7 +251,7 @@ class RefreshOutcome:
 
 
 async def rotate_refresh_token(
-    session: AsyncSession, *, settings: Settings, raw: str, now: datetime
+    session: AsyncSession, *, settings: Settings, redis: Redis, raw: str, now: datetime
 ) -> RefreshOutcome:
     """Exchange a refresh token for a new pair. A replayed token revokes its whole family.
 
@@ -249,15 +276,27 @@ async def rotate_refresh_token(
     known = await repo.get(token_id, token_hash)
     if known is None or known.expires_at <= now:
         raise RefreshTokenInvalid()
-    await repo.revoke_family(known.family_id, now)
+    await _revoke_family(session, settings, redis, known.family_id, now)
     return RefreshOutcome(None, reused=True)
 
 
-async def revoke_refresh_token(session: AsyncSession, *, raw: str, now: datetime) -> None:
+async def _revoke_family(
+    session: AsyncSession, settings: Settings, redis: Redis, family_id: uuid.UUID, now: datetime
+) -> None:
+    """The family's refresh tokens (database) and its access tokens (deny-list) alike."""
+    await RefreshTokenRepository(session).revoke_family(family_id, now)
+    try:
+        await revocation.revoke_families(redis, settings, {family_id})
+    except (RedisConnectionError, RedisTimeoutError) as exc:
+        raise LoginUnavailable() from exc
+
+
+async def revoke_refresh_token(
+    session: AsyncSession, *, settings: Settings, redis: Redis, raw: str, now: datetime
+) -> None:
     parsed = _split_refresh(raw)
     if parsed is None:
         return
-    repo = RefreshTokenRepository(session)
-    known = await repo.get(*parsed)
+    known = await RefreshTokenRepository(session).get(*parsed)
     if known is not None:
-        await repo.revoke_family(known.family_id, now)
+        await _revoke_family(session, settings, redis, known.family_id, now)

@@ -29,6 +29,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import Uuid
 
+from core.bulk import row_batches
 from core.ids import new_id
 from coupons.models import Campaign, ClaimCounter, Coupon, Redemption
 
@@ -168,15 +169,16 @@ class CouponRepository:
     async def insert_many(self, rows: list[dict[str, Any]]) -> list[Coupon]:
         """Insert coupons whose code is free; returns those inserted (a colliding code is
         skipped, the caller retries it with a new code)."""
-        if not rows:
-            return []
-        stmt = (
-            insert(Coupon)
-            .values(rows)
-            .on_conflict_do_nothing(index_elements=[Coupon.code])
-            .returning(Coupon)
-        )
-        return list((await self.session.execute(stmt)).scalars())
+        inserted: list[Coupon] = []
+        for batch in row_batches(rows):  # under the bind-parameter limit (core.bulk)
+            stmt = (
+                insert(Coupon)
+                .values(list(batch))
+                .on_conflict_do_nothing(index_elements=[Coupon.code])
+                .returning(Coupon)
+            )
+            inserted.extend((await self.session.execute(stmt)).scalars())
+        return inserted
 
     async def by_code(self, code: str) -> tuple[Coupon, Campaign] | None:
         return await self._with_campaign(Coupon.code == code)
@@ -414,3 +416,19 @@ class CouponRepository:
             .where(Coupon.id == coupon_id, Coupon.status == "redeemed")
             .values(status="active", redeemed_at=None)
         )
+
+    async def extend_validity(
+        self, campaign_id: uuid.UUID, old_until: datetime, new_until: datetime
+    ) -> int:
+        """Held coupons that ran to the campaign's end run to its new end (a coupon whose
+        own validity was set apart, e.g. shorter, keeps it). Redeemed ones are history."""
+        result = await self.session.execute(
+            update(Coupon)
+            .where(
+                Coupon.campaign_id == campaign_id,
+                Coupon.valid_until == old_until,
+                Coupon.status != "redeemed",
+            )
+            .values(valid_until=new_until)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -23,6 +23,7 @@ from coupons.service.campaigns import (
     list_campaigns,
     put_settings,
     shops_with_claimable_offers,
+    update_campaign,
     view_campaign,
 )
 from coupons.service.claim import (
@@ -67,6 +68,7 @@ __all__ = [
     "campaign_merchant",
     "campaign_stats",
     "change_status",
+    "update_campaign",
     "check_claim_rate",
     "claim",
     "claimable_offer_predicate",

@@ -153,6 +153,11 @@ async def issue(
     return schemas.IssueResult(issued=len(served), skipped=len(wanted) - len(served))
 
 
+# one sheet request may issue the coupons before it too (`start`): bounded, so that a request
+# stays a few statements of work (issue 17, finding 8)
+MAX_PAPER_ISSUED_PER_REQUEST = 10_000
+
+
 async def issue_paper(
     session: AsyncSession, *, campaign_id: uuid.UUID, start: int, count: int, now: datetime
 ) -> tuple[Campaign, list[Coupon]]:
@@ -164,6 +169,12 @@ async def issue_paper(
         raise CampaignNotFound()
     coupons = CouponRepository(session)
     missing = start + count - await coupons.count_paper(campaign_id)
+    if missing > MAX_PAPER_ISSUED_PER_REQUEST:
+        raise InvalidInput(
+            f"This sheet would issue {missing} new paper coupons; one request issues at most "
+            f"{MAX_PAPER_ISSUED_PER_REQUEST} (print the earlier sheets first)",
+            loc=["query", "start"],
+        )
     if missing > 0:
         if campaign.status != "published" or campaign.claim_until <= now:
             raise CampaignNotActive(

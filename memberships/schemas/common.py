@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from core.payments import PaymentInstructions as PaymentInstructions  # re-exported
+from core.payments import PaymentRequest as PaymentRequest  # re-exported
 
 MAX_POINTS = 10**12
-
-
-class PaymentInstructions(BaseModel):
-    provider: str
-    reference: str
-    pay_url: str | None = None

@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.money import MAX_AMOUNT, Money
-from memberships.schemas.common import PaymentInstructions
+from memberships.schemas.common import PaymentInstructions, PaymentRequest
 
 
 class CountProductCreate(BaseModel):
@@ -55,6 +55,7 @@ class CountPassCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     product_id: uuid.UUID
+    payment: PaymentRequest | None = None
 
 
 class CountPass(BaseModel):

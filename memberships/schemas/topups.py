@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.money import MAX_AMOUNT, Money
 from memberships.schemas.cards import Card
-from memberships.schemas.common import PaymentInstructions
+from memberships.schemas.common import PaymentInstructions, PaymentRequest
 from memberships.schemas.ledger import LedgerEntry
 
 
@@ -18,6 +18,7 @@ class TopupCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     amount: Money
+    payment: PaymentRequest | None = None
 
     @field_validator("amount")
     @classmethod

@@ -28,6 +28,16 @@ from memberships.service.ledger import (
     ledger_page,
     reverse_transaction,
 )
+from memberships.service.members import (
+    MemberImportTally,
+    ProgramRequired,
+    check_book_columns,
+    grant_card,
+    import_members,
+    link_new_user,
+    load_program,
+    lookup_members,
+)
 from memberships.service.orders import (
     OrderCard,
     OrderEarning,
@@ -56,7 +66,6 @@ from memberships.service.programs import (
 )
 from memberships.service.topups import (
     apply_topup_event,
-    handle_payment_callback,
     refund_stored_value,
     start_topup,
 )
@@ -65,6 +74,14 @@ __all__ = [
     "export_personal_data",
     "forfeit_stored_value",
     "stored_value",
+    "MemberImportTally",
+    "ProgramRequired",
+    "check_book_columns",
+    "grant_card",
+    "import_members",
+    "link_new_user",
+    "load_program",
+    "lookup_members",
     "programs_for_shop_page",
     "COUNT_PASS_PREFIX",
     "ImportTally",
@@ -93,7 +110,6 @@ __all__ = [
     "get_card",
     "get_design",
     "get_program",
-    "handle_payment_callback",
     "is_own_card_transaction",
     "issue_qr_token",
     "join_program",

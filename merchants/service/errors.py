@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.errors import Conflict, DomainError, NotFound
+from core.errors import Conflict, DomainError, InvalidInput, NotFound
 
 
 class ReviewExists(Conflict):
@@ -42,3 +42,23 @@ class DiscoveryOnlyShop(NotFound):
     status = 409
     code, title = "shop_discovery_only", "This place is listed for discovery only"
     title_zh = "该地点仅供查找，不提供交易"
+
+
+class PriceNotPositive(InvalidInput):
+    code, title = "price_not_positive", "The price must be more than zero"
+    title_zh = "价格必须大于零"
+
+
+class SpecialHoursOverlap(InvalidInput):
+    code, title = "special_hours_overlap", "Two special-hours entries overlap"
+    title_zh = "特殊营业时间有重叠"
+
+
+class OfferingArchived(Conflict):
+    code, title = "offering_archived", "This offering is no longer sold"
+    title_zh = "该服务或商品已下架"
+
+
+class PhotoOrderInvalid(InvalidInput):
+    code, title = "photo_order_invalid", "The photo order names photos of another shop"
+    title_zh = "图片排序包含不属于该门店的图片"

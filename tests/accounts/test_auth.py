@@ -197,6 +197,17 @@ async def test_messages_follow_accept_language(client: ApiClient) -> None:
     assert r.json()["title"] == "需要登录"
 
 
+async def test_overlong_username_is_refused_before_it_becomes_a_key(
+    client: ApiClient, redis
+) -> None:  # type: ignore[no-untyped-def]
+    """Issue 17, finding 9: a 1 MB username used to become a 1 MB Redis key."""
+    r = await client.post(
+        "/v1/auth/token", data={"username": "1" * 100_000, "password": "whatever-pass"}
+    )
+    assert_problem(r, 422, "validation_error")
+    assert [k async for k in redis.scan_iter("login:*")] == []
+
+
 async def test_every_account_creation_runs_the_user_created_hooks(client: ApiClient) -> None:
     from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -217,3 +228,36 @@ async def test_every_account_creation_runs_the_user_created_hooks(client: ApiCli
     finally:
         users_rules._user_created_hooks.remove(hook)
     assert seen == [(actor.phone, True)]
+
+
+async def test_access_tokens_stop_working_when_their_sign_in_is_revoked(
+    client: ApiClient,
+) -> None:
+    """Issue 17, finding 9: access tokens kept working after logout or a family revocation
+    until they expired (15 minutes)."""
+    actor = await client.register(password="right-password")
+    other = await client.login(actor.phone, "right-password")  # a second device
+    other_headers = {"Authorization": f"Bearer {other['access_token']}"}
+    assert (await client.get("/v1/me", headers=actor.headers)).status_code == 200
+
+    # logout ends that sign-in's access token at once; the other device stays signed in
+    r = await client.post("/v1/auth/logout", json={"refresh_token": actor.refresh_token})
+    assert r.status_code == 204
+    assert_problem(await client.get("/v1/me", headers=actor.headers), 401, "invalid_token")
+    assert (await client.get("/v1/me", headers=other_headers)).status_code == 200
+
+    # a replayed refresh token revokes its family: the access tokens of that family too
+    rotated = (
+        await client.post("/v1/auth/refresh", json={"refresh_token": other["refresh_token"]})
+    ).json()
+    rotated_headers = {"Authorization": f"Bearer {rotated['access_token']}"}
+    assert (await client.get("/v1/me", headers=rotated_headers)).status_code == 200
+    r = await client.post("/v1/auth/refresh", json={"refresh_token": other["refresh_token"]})
+    assert_problem(r, 401, "refresh_token_reused")
+    for headers in (other_headers, rotated_headers):
+        assert_problem(await client.get("/v1/me", headers=headers), 401, "invalid_token")
+
+    # signing in again works
+    fresh = await client.login(actor.phone, "right-password")
+    r = await client.get("/v1/me", headers={"Authorization": f"Bearer {fresh['access_token']}"})
+    assert r.status_code == 200
