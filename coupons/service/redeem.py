@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from accounts import service as accounts_service
 from core.database import mirror_database
 from core.errors import DomainError
-from core.money import Money
+from core.i18n import localised
+from core.money import Money, format_money
 from coupons import codes, discounts, schemas
 from coupons.models import Campaign, Coupon, Redemption
 from coupons.repository.coupons import CouponRepository
@@ -157,11 +158,19 @@ async def _refusal(
     )
     if met is None:
         return OrderAmountRequired(
-            f"Minimum spend {campaign.min_spend} {campaign.currency}: give order_amount"
+            localised(
+                f"最低消费{format_money(campaign.min_spend or 0, campaign.currency)}"
+                "，请输入消费金额",
+                f"Minimum spend {format_money(campaign.min_spend or 0, campaign.currency)}:"
+                " enter the bill",
+            )
         )
     if not met:
         return MinSpendNotMet(
-            f"Minimum spend is {campaign.min_spend} {campaign.currency}",
+            localised(
+                f"最低消费{format_money(campaign.min_spend or 0, campaign.currency)}",
+                f"Minimum spend {format_money(campaign.min_spend or 0, campaign.currency)}",
+            ),
             extra={"min_spend": {"amount": campaign.min_spend, "currency": campaign.currency}},
         )
     return None

@@ -3,6 +3,8 @@ the request's language, computed inside nearby's single statement."""
 
 from __future__ import annotations
 
+import json
+
 from core.i18n import current_language
 from core.money import format_money
 from coupons.offer_line import offer_line, zhe
@@ -117,3 +119,22 @@ def test_offer_lines() -> None:
         )
     finally:
         current_language.reset(token)
+
+
+async def test_min_spend_refusals_say_yuan_in_the_caller_s_language(client: ApiClient) -> None:
+    front = await shopfront(client)
+    campaign = await published_campaign(client, front)  # 满50减10
+    me = await client.register()
+    r = await client.post(f"/v1/campaigns/{campaign['id']}/claim", headers=me.headers)
+    code = r.json()["code"]
+    body = {"code": code, "shop_id": front.shop_id, "order_amount": cny(3000)}
+    r = await client.post("/v1/counter/lookup", json=body, headers=front.clerk.headers)
+    zh = r.json()
+    r = await client.post(
+        "/v1/counter/redeem", json=body, headers={**front.clerk.headers, "Accept-Language": "en"}
+    )
+    en = r.json()
+    assert r.status_code == 409 or r.status_code == 422, r.text
+    assert en["code"] == "min_spend_not_met" and en["detail"] == "Minimum spend ¥50.00"
+    text = json.dumps(zh, ensure_ascii=False)
+    assert "最低消费¥50.00" in text and "5000 CNY" not in text
