@@ -310,3 +310,37 @@ class InvitationRepository:
 async def delete_expired_refresh_tokens(session: AsyncSession, now: datetime) -> int:
     result = await session.execute(delete(RefreshToken).where(RefreshToken.expires_at < now))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+class PersonalDataRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def erase(
+        self,
+        user_id: uuid.UUID,
+        *,
+        phone: str | None,
+        email: str,
+        display_name: str,
+        password_hash: str,
+    ) -> None:
+        await self.session.execute(
+            update(User)
+            .where(User.id == user_id)
+            .values(
+                phone=None,
+                email=email,
+                display_name=display_name,
+                password_hash=password_hash,
+                is_active=False,
+            )
+        )
+        await self.session.execute(delete(RefreshToken).where(RefreshToken.user_id == user_id))
+        await self.session.execute(
+            delete(StaffMembership).where(StaffMembership.user_id == user_id)
+        )
+        invited = StaffInvitation.invitee_user_id == user_id
+        if phone is not None:
+            invited = or_(invited, StaffInvitation.invitee_phone == phone)
+        await self.session.execute(delete(StaffInvitation).where(invited))

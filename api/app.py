@@ -13,8 +13,9 @@ from api.console import mount_console
 from api.docs import install_docs
 from api.health import router as health_router
 from api.limits import BodyLimitMiddleware
+from api.me import router as me_router
 from api.middleware import RequestContextMiddleware
-from api.openapi import install_openapi
+from api.openapi import install_openapi, route_operation_id
 from api.payments import router as payments_router
 from api.shop_page import router as shop_page_router
 from api.wiring import wire_packages
@@ -43,6 +44,7 @@ API_ROUTERS = [
     orders_router,
     payments_router,
     shop_page_router,
+    me_router,
 ]
 
 
@@ -91,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,  # api.docs serves both pages with local assets
         redoc_url=None,
+        generate_unique_id_function=route_operation_id,
     )
     app.state.settings = settings
     install_error_handlers(app)

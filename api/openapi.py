@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "title": "Problem",
@@ -67,19 +68,69 @@ def with_problem_responses(spec: dict[str, Any]) -> dict[str, Any]:
     return spec
 
 
+_BINARY_TYPES = ("image/png", "image/jpeg", "image/webp", "application/pdf", "text/csv")
+_VERBS = {"get": "get", "post": "create", "put": "put", "patch": "update", "delete": "delete"}
+
+
+def operation_id(method: str, path: str, name: str) -> str:
+    """`shops_nearby`, `counter_redeem`, `me_coupons`: the path's first resource, then the
+    handler's name without the words that repeat it (for a route with no other words, the
+    verb of its method). Readable in generated clients, and unique (checked when built)."""
+    segments = [s for s in path.split("/") if s and s != "v1"]
+    resource = segments[0].replace("-", "_").replace(".", "_") if segments else "root"
+    repeats = {resource, resource.rstrip("s"), *(["my"] if resource == "me" else [])}
+    words = [w for w in name.split("_") if w not in repeats]
+    return f"{resource}_{'_'.join(words) or _VERBS.get(method, method)}"
+
+
+def route_operation_id(route: APIRoute) -> str:
+    """The app's `generate_unique_id_function` (a route may still set its own id)."""
+    method = sorted(route.methods or {"get"})[0].lower()
+    return operation_id(method, route.path_format, route.name)
+
+
+def check_unique_operation_ids(spec: dict[str, Any]) -> dict[str, Any]:
+    seen: dict[str, str] = {}
+    for path, item in spec.get("paths", {}).items():
+        for method, operation in item.items():
+            if method not in _HTTP_METHODS:
+                continue
+            key = operation.get("operationId", "")
+            if key in seen:
+                raise RuntimeError(f"operation id {key} of {method} {path} repeats {seen[key]}")
+            seen[key] = f"{method} {path}"
+    return spec
+
+
+def with_binary_bodies(spec: dict[str, Any]) -> dict[str, Any]:
+    """Images, PDFs and CSVs declare `{type: string, format: binary}` (FastAPI leaves them
+    without a schema, and generators then drop the success response)."""
+    for item in spec.get("paths", {}).values():
+        for method, operation in item.items():
+            if method not in _HTTP_METHODS:
+                continue
+            for status, response in operation.get("responses", {}).items():
+                if not status.startswith("2"):
+                    continue
+                for media, body in response.get("content", {}).items():
+                    if media in _BINARY_TYPES:
+                        body["schema"] = {"type": "string", "format": "binary"}
+    return spec
+
+
 def install_openapi(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = with_problem_responses(
-                get_openapi(
-                    title=app.title,
-                    version=app.version,
-                    openapi_version=app.openapi_version,
-                    description=app.description,
-                    routes=app.routes,
-                    servers=app.servers,
-                )
+            spec = get_openapi(
+                title=app.title,
+                version=app.version,
+                openapi_version=app.openapi_version,
+                description=app.description,
+                routes=app.routes,
+                servers=app.servers,
             )
+            spec = check_unique_operation_ids(spec)
+            app.openapi_schema = with_binary_bodies(with_problem_responses(spec))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

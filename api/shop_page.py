@@ -34,7 +34,7 @@ from orders import service as orders
 router = APIRouter(prefix="/v1", tags=["shops"])
 
 
-class PageOffering(merchant_schemas.Offering):
+class ShopPageOffering(merchant_schemas.Offering):
     next_slots: list[order_schemas.Slot] = Field(
         description="The next free slots of a bookable offering (empty otherwise)"
     )
@@ -42,7 +42,7 @@ class PageOffering(merchant_schemas.Offering):
 
 class ShopPage(BaseModel):
     shop: merchant_schemas.ShopDetail
-    offerings: list[PageOffering]
+    offerings: list[ShopPageOffering]
     campaigns: list[coupon_schemas.ShopCampaign] = Field(description="Claimable now")
     programs: list[membership_schemas.ShopProgram]
     reviews: list[merchant_schemas.Review] = Field(description="Latest, verified first")
@@ -85,7 +85,7 @@ async def shop_page(
     return ShopPage(
         shop=shop,
         offerings=[
-            PageOffering(**o.model_dump(), next_slots=slots.get(o.id, []))
+            ShopPageOffering(**o.model_dump(), next_slots=slots.get(o.id, []))
             for o in (parts.offerings if selling else [])
         ],
         campaigns=campaigns,

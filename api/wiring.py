@@ -1,6 +1,7 @@
 """Where packages that must not import each other at module level are plugged together.
 
-- nearby `has_offers` (merchants) asks coupons whether a shop has a claimable campaign;
+- nearby `has_offers` (merchants) asks coupons whether a shop has a claimable campaign, and
+  each nearby item's `best_offer` is the best such campaign (both inside nearby's statement);
 - verified reviews (merchants) ask coupons, memberships and orders whether the referenced
   redemption, card transaction or order is the reviewer's own consumption at the shop;
 - coupon audiences of kind `tiers` (memberships) and `segment` (customers);
@@ -33,13 +34,28 @@ from orders import service as orders
 from push import service as push
 
 
+def _rendered(expression: Any) -> str:
+    return str(
+        expression.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
+    )
+
+
 def claimable_offer_sql() -> str:
     """The coupons predicate rendered over the nearby query's shop alias `s` and `:now`."""
-    predicate = coupons.claimable_offer_predicate(
-        literal_column("s.id"), literal_column("s.merchant_id"), literal_column(":now")
+    return _rendered(
+        coupons.claimable_offer_predicate(
+            literal_column("s.id"), literal_column("s.merchant_id"), literal_column(":now")
+        )
     )
-    return str(
-        predicate.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
+
+
+def best_offer_sql() -> str:
+    """The coupons best-offer expression over a shop alias written `{t}` (the nearby
+    statement fills it in) and `:now`."""
+    return _rendered(
+        coupons.best_offer_json(
+            literal_column("{t}.id"), literal_column("{t}.merchant_id"), literal_column(":now")
+        )
     )
 
 
@@ -114,6 +130,7 @@ def wire_packages() -> None:
     merchants.register_consumption_verifier("card_transaction", _own_card_transaction)
     merchants.register_consumption_verifier("order", _own_order)
     merchants.register_offer_predicate(claimable_offer_sql())
+    merchants.register_best_offer(best_offer_sql(), coupons.offer_line_of_json)
     coupons.register_audience_resolver(
         "tiers", coupons.AudienceResolver(contains=_in_tiers, members=_tier_members)
     )

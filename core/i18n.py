@@ -60,3 +60,8 @@ def message(code: str, english: str, chinese: str | None = None) -> str:
         return chinese
     pair = MESSAGES.get(code)
     return pair[0] if pair else english
+
+
+def localised(chinese: str, english: str) -> str:
+    """A text written for people in the request's language (refusal details, offer lines)."""
+    return english if current_language.get() == "en" else chinese

@@ -32,3 +32,16 @@ class Money(BaseModel):
     def _same_currency(self, other: Money) -> None:
         if other.currency != self.currency:
             raise ValueError(f"currency mismatch: {self.currency} vs {other.currency}")
+
+
+SYMBOLS = {"CNY": "¥", "HKD": "HK$", "USD": "US$", "EUR": "€"}
+
+
+def format_money(amount: int, currency: str = DEFAULT_CURRENCY) -> str:
+    """For people: `¥50.00` (never "5000 CNY"); minor units are hundredths for these
+    currencies. A currency without a symbol is written after the amount (`50.00 JPY`)."""
+    sign = "-" if amount < 0 else ""
+    major, minor = divmod(abs(amount), 100)
+    text = f"{major:,}.{minor:02d}"
+    symbol = SYMBOLS.get(currency)
+    return f"{sign}{symbol}{text}" if symbol else f"{sign}{text} {currency}"

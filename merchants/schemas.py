@@ -224,6 +224,10 @@ class NearbyShop(BaseModel):
     review_count: int
     open_now: bool
     discovery_only: bool
+    best_offer: str | None = Field(
+        description="The most valuable coupon claimable there now, as one line of text "
+        "in the request's language (立减¥10.00（满¥50.00可用）); null when none"
+    )
 
 
 class NearbyPage(BaseModel):

@@ -40,6 +40,12 @@ from accounts.service.merchants import (
     staff_role_expression,
     update_merchant,
 )
+from accounts.service.personal_data import (
+    ERASED_NAME,
+    confirm_deletion,
+    erase_account,
+    export_account,
+)
 from accounts.service.signin import (
     CODE_KINDS,
     MAX_PASSWORD_LENGTH,
@@ -67,6 +73,10 @@ from accounts.service.users import (
 )
 
 __all__ = [
+    "ERASED_NAME",
+    "confirm_deletion",
+    "erase_account",
+    "export_account",
     "CODE_KINDS",
     "INVITATION_TTL",
     "InvalidCredentials",

@@ -8,7 +8,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, cast, exists, func, literal, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Text,
+    and_,
+    case,
+    cast,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import Uuid
@@ -40,6 +52,48 @@ def claimable_offer_exists(
             claim_deadline_open(now),
             or_(Campaign.shop_ids.is_(None), shop_id == func.any(Campaign.shop_ids)),
         )
+    )
+
+
+def best_offer_json(
+    shop_id: ColumnElement[Any], merchant_id: ColumnElement[Any], now: Any
+) -> ColumnElement[Any]:
+    """SQL for other packages' queries (nearby `best_offer`): the most valuable public
+    campaign claimable now at the shop, as JSON text `[kind, amount, percent, max_off,
+    min_spend, currency, gift_name]`, or NULL. Value: an amount off in full, a percentage by
+    its cap (uncapped: on a 100.00 bill), a gift 0; ties: the one closing soonest."""
+    value = case(
+        (Campaign.discount_kind == "amount_off", Campaign.discount_amount),
+        (
+            Campaign.discount_kind == "percent_off",
+            func.coalesce(Campaign.max_off, Campaign.discount_percent * 100),
+        ),
+        else_=0,
+    )
+    return (
+        select(
+            cast(
+                func.json_build_array(
+                    Campaign.discount_kind,
+                    Campaign.discount_amount,
+                    Campaign.discount_percent,
+                    Campaign.max_off,
+                    Campaign.min_spend,
+                    Campaign.currency,
+                    Campaign.gift_name,
+                ),
+                Text,
+            )
+        )
+        .where(
+            Campaign.merchant_id == merchant_id,
+            Campaign.audience_kind == "public",
+            claim_deadline_open(now),
+            or_(Campaign.shop_ids.is_(None), shop_id == func.any(Campaign.shop_ids)),
+        )
+        .order_by(value.desc(), Campaign.claim_until, Campaign.id)
+        .limit(1)
+        .scalar_subquery()
     )
 
 

@@ -4,6 +4,8 @@ Split by concept: campaigns (design, lifecycle, stats, settings), claim (claims,
 paper coupons, wallet), redeem (counter lookup/redeem, reversal), audience (who may claim).
 """
 
+from coupons.offer_line import offer_line_of_json
+from coupons.repository.campaigns import best_offer_json
 from coupons.repository.campaigns import claimable_offer_exists as claimable_offer_predicate
 from coupons.repository.redemptions import RedemptionDayLine, redemption_lines
 from coupons.service.audience import (
@@ -35,6 +37,7 @@ from coupons.service.claim import (
     usable_at,
     wallet,
 )
+from coupons.service.personal_data import export_personal_data
 from coupons.service.redeem import (
     CounterLookup,
     RedemptionRef,
@@ -58,6 +61,9 @@ from coupons.service.throttle import check_claim_rate
 __all__ = [
     "RedemptionDayLine",
     "redemption_lines",
+    "export_personal_data",
+    "best_offer_json",
+    "offer_line_of_json",
     "AudienceResolver",
     "CounterLookup",
     "RedemptionRef",

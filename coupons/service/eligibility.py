@@ -13,7 +13,8 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import DomainError
-from core.money import Money
+from core.i18n import localised
+from core.money import Money, format_money
 from coupons import discounts
 from coupons.models import Campaign, Coupon
 from coupons.repository.redemptions import RedemptionRepository
@@ -79,11 +80,19 @@ async def refusal_of(
     )
     if met is None:
         return OrderAmountRequired(
-            f"Minimum spend {campaign.min_spend} {campaign.currency}: give order_amount"
+            localised(
+                f"最低消费{format_money(campaign.min_spend or 0, campaign.currency)}"
+                "，请输入消费金额",
+                f"Minimum spend {format_money(campaign.min_spend or 0, campaign.currency)}:"
+                " enter the bill",
+            )
         )
     if not met:
         return MinSpendNotMet(
-            f"Minimum spend is {campaign.min_spend} {campaign.currency}",
+            localised(
+                f"最低消费{format_money(campaign.min_spend or 0, campaign.currency)}",
+                f"Minimum spend {format_money(campaign.min_spend or 0, campaign.currency)}",
+            ),
             extra={"min_spend": {"amount": campaign.min_spend, "currency": campaign.currency}},
         )
     return None

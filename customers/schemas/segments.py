@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
@@ -74,7 +74,7 @@ class Segment(BaseModel):
     id: uuid.UUID
     merchant_id: uuid.UUID
     name: str
-    rules: dict[str, Any]
+    rules: SegmentRules
     customers: int = Field(description="Counted live when the segment is read")
     created_at: datetime
 

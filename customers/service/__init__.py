@@ -6,6 +6,7 @@
 
 from customers.service.activity import VISIT_KINDS, ActivityKind, record_activity, set_tier
 from customers.service.directory import csv_cell
+from customers.service.personal_data import erase_personal_data, export_personal_data
 from customers.service.segments import (
     SegmentNotFound,
     segment_contains,
@@ -23,6 +24,8 @@ from customers.service.walk_in import (
 
 __all__ = [
     "csv_cell",
+    "erase_personal_data",
+    "export_personal_data",
     "CustomerExists",
     "create_walk_in",
     "customers_with_phone",

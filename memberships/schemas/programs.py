@@ -13,7 +13,9 @@ from core.money import Currency, Money
 
 
 class EarnRule(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # one schema for requests and answers (a Decimal's serialization schema differs from its
+    # validation one, and generated clients cannot tell two "EarnRule"s apart)
+    model_config = ConfigDict(extra="forbid", json_schema_mode_override="validation")
 
     points_per_currency_unit: Decimal = Field(
         ge=0, le=1000, decimal_places=2, description="Points per whole major unit paid"

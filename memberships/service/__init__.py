@@ -48,6 +48,11 @@ from memberships.service.orders import (
     spend_points_for_order,
 )
 from memberships.service.page import programs_for_shop_page
+from memberships.service.personal_data import (
+    export_personal_data,
+    forfeit_stored_value,
+    stored_value,
+)
 from memberships.service.physical import (
     ImportTally,
     bind_physical_card,
@@ -69,6 +74,9 @@ from memberships.service.topups import (
 __all__ = [
     "LedgerDayLine",
     "ledger_lines",
+    "export_personal_data",
+    "forfeit_stored_value",
+    "stored_value",
     "MemberImportTally",
     "ProgramRequired",
     "check_book_columns",

@@ -33,10 +33,18 @@ SPHEROID_OVER_SPHERE_MIN = 0.99
 # merchants.service.register_offer_predicate: SQL over alias `s` (shops) and `:now` that is
 # true when a coupon of that shop can be claimed now. Until then no shop "has offers".
 _offer_predicates: list[str] = []
+# the best claimable offer of a shop written `{t}` (alias), as JSON text; NULL unless wired
+_best_offer: list[str] = []
 
 
 def set_offer_predicate(sql: str) -> None:
     _offer_predicates[:] = [sql]
+    _statement.cache_clear()
+    _driver_statement.cache_clear()
+
+
+def set_best_offer(sql: str) -> None:
+    _best_offer[:] = [sql]
     _statement.cache_clear()
     _driver_statement.cache_clear()
 
@@ -72,6 +80,7 @@ class NearbyRow(NamedTuple):
     opening_hours: str  # JSON text: opening.periods_of_json parses each pattern once
     special_hours: str  # JSON text, nearly always '[]' (opening.special_of_json)
     timezone: str
+    best_offer: str | None  # JSON text, see set_best_offer
     candidates: int
     max_sphere_m: float
 
@@ -104,6 +113,13 @@ _PAGE_COLUMNS = """{t}.merchant_id::text, {t}.name, {t}.category,
        {t}.special_hours::text, m.timezone"""
 
 
+def _page_columns(t: str) -> str:
+    """The page columns and the best offer: a subquery per page row (at most n1 rows, an
+    index lookup by merchant each), inside the one nearby statement."""
+    best = _best_offer[0].replace("{t}", t) if _best_offer else "NULL::text"
+    return f"{_PAGE_COLUMNS.format(t=t)}, {best}"
+
+
 @lru_cache(maxsize=256)
 def _driver_statement(sort: str, where: str, after: bool) -> str:
     return to_driver_sql(_statement(sort, where, after).text)
@@ -133,7 +149,7 @@ WITH c AS MATERIALIZED (
   SELECT c.*, count(*) OVER () AS n, max(sd) OVER () AS max_sd
   FROM c ORDER BY d, id LIMIT :n1
 )
-SELECT r.id::text, r.d, {_PAGE_COLUMNS.format(t="r")}, r.n, r.max_sd
+SELECT r.id::text, r.d, {_page_columns("r")}, r.n, r.max_sd
 FROM r JOIN merchants m ON m.id = r.merchant_id
 ORDER BY r.d, r.id"""
     else:
@@ -151,7 +167,7 @@ WITH r AS (
   ORDER BY x.rating DESC, x.d, x.id
   LIMIT :n1
 )
-SELECT r.id::text, r.d, {_PAGE_COLUMNS.format(t="s")}, 0, 0.0
+SELECT r.id::text, r.d, {_page_columns("s")}, 0, 0.0
 FROM r JOIN shops s ON s.id = r.id JOIN merchants m ON m.id = s.merchant_id
 ORDER BY s.rating DESC, r.d, r.id"""
     return text(sql)

@@ -227,8 +227,14 @@ from merchants.service.errors import (  # noqa: E402
     PriceNotPositive,
     SpecialHoursOverlap,
 )
-from merchants.service.nearby import NearbyQuery, find_nearby, register_offer_predicate  # noqa: E402
+from merchants.service.nearby import (  # noqa: E402
+    NearbyQuery,
+    find_nearby,
+    register_best_offer,
+    register_offer_predicate,
+)
 from merchants.service.page import shop_page_parts  # noqa: E402
+from merchants.service.personal_data import export_personal_data  # noqa: E402
 from merchants.service.reviews import (  # noqa: E402
     ReviewExists,
     ReviewNotFound,
@@ -240,6 +246,8 @@ from merchants.service.reviews import (  # noqa: E402
 )
 
 __all__ = [
+    "export_personal_data",
+    "register_best_offer",
     "OfferingArchived",
     "PhotoOrderInvalid",
     "PriceNotPositive",

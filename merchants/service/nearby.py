@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
+
+import orjson
 
 from core.discovery import Connection
 from core.pagination import decode_cursor, encode_cursor
@@ -35,6 +38,17 @@ def register_offer_predicate(sql: str) -> None:
     """For the coupons package: SQL over alias `s` (shops) and bind `:now`, true when a coupon
     of that shop can be claimed at `now`. `has_offers=true` filters on it."""
     repo.set_offer_predicate(sql)
+
+
+_offer_line: list[Callable[[list[Any]], str]] = []
+
+
+def register_best_offer(sql: str, line: Callable[[list[Any]], str]) -> None:
+    """For the coupons package: a scalar SQL subquery over a shop alias written `{t}` and
+    `:now`, giving the shop's best claimable offer as a JSON array (or NULL), and `line`,
+    which turns that array into one line of text in the request's language."""
+    repo.set_best_offer(sql)
+    _offer_line[:] = [line]
 
 
 def like_pattern(q: str) -> str:
@@ -134,7 +148,7 @@ async def find_nearby(
 def _item(row: repo.NearbyRow, crs: Crs, clock: tuple[date, float]) -> dict[str, Any]:
     # unpacked once: cheaper than a named attribute per field, 20 rows a request
     (id_, distance_m, merchant_id, name, category, lat, lng, address, rating, review_count,
-     discovery_only, opening_hours, special_hours, _, _, _) = row  # fmt: skip
+     discovery_only, opening_hours, special_hours, _, best_offer, _, _) = row  # fmt: skip
     out_lat, out_lng = from_wgs84(lat, lng, crs)
     return {
         "id": id_,
@@ -151,4 +165,7 @@ def _item(row: repo.NearbyRow, crs: Crs, clock: tuple[date, float]) -> dict[str,
             periods_of_json(opening_hours), special_of_json(special_hours), *clock
         ),
         "discovery_only": discovery_only,
+        "best_offer": (
+            _offer_line[0](orjson.loads(best_offer)) if best_offer and _offer_line else None
+        ),
     }

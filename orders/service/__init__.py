@@ -37,12 +37,15 @@ from orders.service.orders import (
     refund_order,
 )
 from orders.service.payments import apply_payment_event
+from orders.service.personal_data import erase_personal_data, export_personal_data
 from orders.service.settlement import statement, statement_csv
 
 __all__ = [
     "day_close",
     "day_close_csv",
     "day_close_pdf",
+    "erase_personal_data",
+    "export_personal_data",
     "REFERENCE_PREFIX",
     "apply_payment_event",
     "book",

@@ -19,6 +19,7 @@ from push.service.offers import (
     received_offers,
     register_tier_audience,
 )
+from push.service.personal_data import erase_personal_data, export_personal_data
 from push.service.subscriptions import (
     follow_merchant,
     get_subscription,
@@ -27,6 +28,8 @@ from push.service.subscriptions import (
 )
 
 __all__ = [
+    "erase_personal_data",
+    "export_personal_data",
     "AudienceNotAvailable",
     "CampaignNotFlash",
     "DeviceNotFound",
