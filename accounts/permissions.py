@@ -12,6 +12,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 
 from accounts import service
 from accounts.security import InvalidAccessToken, decode_access_token
@@ -66,6 +67,20 @@ async def optional_principal(
 ) -> Principal | None:
     if credentials is None:
         return None
+    return authenticate(settings, credentials)
+
+
+def request_principal(request: Request) -> Principal:
+    """`CurrentUser` for a lean route (core.lean), which solves no dependencies: the same
+    bearer parsing as HTTPBearer and the same checks (token verification is cached)."""
+    authorization = request.headers.get("Authorization")
+    scheme, token = get_authorization_scheme_param(authorization)
+    credentials = (
+        HTTPAuthorizationCredentials(scheme=scheme, credentials=token)
+        if authorization and scheme and token and scheme.lower() == "bearer"
+        else None
+    )
+    settings = getattr(request.app.state, "settings", None) or get_settings()
     return authenticate(settings, credentials)
 
 
@@ -124,5 +139,7 @@ __all__ = [
     "Principal",
     "SettingsDep",
     "StaffContext",
+    "current_principal",
+    "request_principal",
     "staff_context",
 ]
