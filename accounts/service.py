@@ -32,7 +32,15 @@ from accounts.security import (
     verify_secret,
 )
 from core import ratelimit, sms
-from core.errors import Conflict, DomainError, Forbidden, NotFound, RateLimited, Unauthorized
+from core.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    RateLimited,
+    Unauthorized,
+)
 from core.ids import new_id
 from core.settings import Settings
 
@@ -190,15 +198,34 @@ async def _issue_tokens(
     )
 
 
-async def _check_login_limits(
-    redis: Redis, settings: Settings, account_key: str, ip_key: str
-) -> None:
-    failures, failures_ttl = await ratelimit.current(redis, account_key)
-    if failures >= settings.login_max_failures_per_account:
-        raise RateLimited(failures_ttl or settings.login_window_seconds)
+async def _take_login_attempt(
+    redis: Redis, settings: Settings, account: str, ip_key: str, now: datetime
+) -> ratelimit.Lockout:
+    """Take one attempt from the caller's IP and admit one evaluation for the account *before*
+    the password is checked (atomic Redis scripts), so whatever the concurrency at most N
+    wrong passwords per account (and M attempts per IP) are evaluated in a window. Reading the
+    count first and increasing it after the check let 25 parallel guesses all be checked
+    (issue 17, finding 2)."""
     attempts, attempts_ttl = await ratelimit.increment(redis, ip_key, settings.login_window_seconds)
     if attempts > settings.login_max_attempts_per_ip:
         raise RateLimited(attempts_ttl)
+    lockout = ratelimit.Lockout(
+        failures_key=f"login:fail:{account}",
+        inflight_key=f"login:inflight:{account}",
+        lock_key=f"login:lock:{account}",
+        limit=settings.login_max_failures_per_account,
+        window_seconds=settings.login_window_seconds,
+    )
+    try:
+        await lockout.take(redis, now.timestamp())
+    except ratelimit.Locked as exc:
+        raise RateLimited(exc.retry_after) from exc
+    return lockout
+
+
+# a phone or an email is far shorter; a longer username is refused before it becomes a key
+MAX_USERNAME_LENGTH = 254
+MAX_PASSWORD_LENGTH = 1024
 
 
 async def login(
@@ -211,21 +238,25 @@ async def login(
     client_ip: str,
     now: datetime,
 ) -> IssuedTokens:
+    if len(username) > MAX_USERNAME_LENGTH or len(password) > MAX_PASSWORD_LENGTH:
+        raise InvalidInput("The username or password is too long", loc=["body", "username"])
     phone, email = parse_login(username)
-    account_key = f"login:fail:{phone or email or username.strip().lower()}"
-    ip_key = f"login:ip:{client_ip}"
+    account = phone or email or username.strip().lower()
     try:
-        await _check_login_limits(redis, settings, account_key, ip_key)
-        user = await UserRepository(session).by_login(phone=phone, email=email)
-        if user is None or not user.is_active:
-            await burn_verification(settings)
-            ok = False
-        else:
-            ok = await verify_secret(settings, user.password_hash, password)
+        lockout = await _take_login_attempt(redis, settings, account, f"login:ip:{client_ip}", now)
+        ok: bool | None = None
+        try:
+            user = await UserRepository(session).by_login(phone=phone, email=email)
+            if user is None or not user.is_active:
+                await burn_verification(settings)
+                ok = False
+            else:
+                ok = await verify_secret(settings, user.password_hash, password)
+        finally:
+            # a failure is counted, a success clears the failures, an error neither
+            await lockout.release(redis, failed=None if ok is None else not ok)
         if not ok:
-            await ratelimit.increment(redis, account_key, settings.login_window_seconds)
             raise InvalidCredentials()
-        await ratelimit.reset(redis, account_key)
     except (RedisConnectionError, RedisTimeoutError) as exc:
         raise LoginUnavailable() from exc
     assert user is not None

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from accounts.routes import router as accounts_router
 from api.console import mount_console
 from api.health import router as health_router
+from api.limits import BodyLimitMiddleware
 from api.middleware import RequestContextMiddleware
 from api.openapi import install_openapi
 from api.payments import router as payments_router
@@ -94,6 +95,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
+    # the body limit sits inside the request context, so its 413 has a request id and language
+    app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(RequestContextMiddleware)
     add_direct_routes(app.router)
     add_coupon_counter_routes(app.router)

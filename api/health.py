@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -56,6 +57,17 @@ async def readyz(request: Request) -> Response:
     response_class=Response,
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
 )
-async def metrics() -> Response:
+async def metrics(request: Request) -> Response:
+    """Prometheus text. Guarded by `CORNER_METRICS_TOKEN` (a bearer token the scraper sends);
+    without one it is 404 unless `CORNER_METRICS_PUBLIC=true` (issue 17, finding 9)."""
+    settings = request.app.state.settings
+    if settings.metrics_token is not None:
+        expected = f"Bearer {settings.metrics_token.get_secret_value()}"
+        given = request.headers.get("authorization", "")
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            return problem(401, "unauthorized", "Authentication required",
+                           headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+    elif not settings.metrics_public:
+        return problem(404, "not_found", "Not found")
     body, content_type = render_metrics()
     return Response(body, media_type=content_type)

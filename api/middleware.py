@@ -1,6 +1,7 @@
 """Pure ASGI middleware (no BaseHTTPMiddleware: it costs throughput on hot paths).
 
-One layer does the per-request bookkeeping: request id, language, access log, metrics, and the
+One layer does the per-request bookkeeping: request id, language, access log, metrics,
+`X-Content-Type-Options: nosniff` on every answer, and the
 catch-all that turns an unexpected exception into a problem+json 500 (or 503 when a backing
 service is down) without leaking internals.
 """
@@ -57,6 +58,9 @@ class RequestContextMiddleware:
                 status = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
+                # no answer is ever sniffed into another type (an uploaded photo into HTML)
+                if all(key.lower() != b"x-content-type-options" for key, _ in headers):
+                    headers.append((b"x-content-type-options", b"nosniff"))
                 message["headers"] = headers
             await send(message)
 

@@ -1,20 +1,22 @@
 """The payment providers' callback: one route for every kind of payment (card top-ups,
-count-card purchases, orders). The signature is checked once here; the reference names the
-owner (core.payments)."""
+count-card purchases, orders) and every provider (`fake`, `wechatpay`, `alipay`). The
+signature is checked once (core.payment_records); the reference names the owner.
+
+Answers are what each provider expects: WeChat Pay 204 / `{"code":"FAIL","message"}`, the
+fake provider the owner's view or problem+json. A refused callback is answered, not raised,
+so that its `payment_events` row commits with the answer.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
 from accounts.permissions import SettingsDep
 from core.database import SessionDep
-from core.payments import (
-    SIGNATURE_HEADER,
-    PaymentProviderUnknown,
-    dispatch_callback,
-    payment_provider,
-)
+from core.errors import problem
+from core.payment_records import dispatch_callback
+from core.payments import PaymentProviderUnknown, payment_provider
 from core.timezones import utcnow
 from memberships.schemas import CountPass, Topup
 from orders.schemas import Order
@@ -22,18 +24,26 @@ from orders.schemas import Order
 router = APIRouter(prefix="/v1", tags=["payments"])
 
 
-@router.post("/payments/{provider_name}/callback", response_model=Topup | CountPass | Order)
+@router.post(
+    "/payments/{provider_name}/callback",
+    response_model=Topup | CountPass | Order | None,
+)
 async def payment_callback(
     provider_name: str, request: Request, session: SessionDep, settings: SettingsDep
-) -> BaseModel:
+) -> BaseModel | Response | None:
     """Called by the payment provider (signed); replays are answered without effect."""
     provider = payment_provider(settings, provider_name)
     if provider is None:
         raise PaymentProviderUnknown()
-    return await dispatch_callback(
-        session,
-        provider=provider,
-        body=await request.body(),
-        signature=request.headers.get(SIGNATURE_HEADER),
-        now=utcnow(),
+    result = await dispatch_callback(
+        session, provider=provider, body=await request.body(), headers=request.headers, now=utcnow()
     )
+    answer = provider.answer(result.error)
+    if answer is not None:
+        status = result.error.status if result.error is not None else answer.status
+        return Response(answer.body, status_code=status, media_type=answer.media_type)
+    if result.error is not None:
+        error = result.error
+        return problem(error.status, error.code, error.title, error.detail,
+                       extra=error.extra, title_zh=error.title_zh)  # fmt: skip
+    return result.view

@@ -31,6 +31,7 @@ console = Console(stderr=True)
 JOB_MODULES = [
     "accounts.jobs",
     "core.idempotency",
+    "core.payment_jobs",
     "memberships.jobs",
     "customers.jobs",
     "push.jobs",
@@ -252,6 +253,7 @@ def serve(
         workers=workers,
         access_log=False,
         log_level="warning",
+        server_header=False,  # no `server: uvicorn` banner telling what to attack
     )
 
 

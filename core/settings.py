@@ -66,6 +66,11 @@ class Settings(BaseSettings):
 
     media_root: Path = STATE_DIR / "media"
 
+    # `/metrics` answers only with `Authorization: Bearer <token>` when this is set; without a
+    # token it answers 404 unless `metrics_public` (a private network, a scraper on loopback)
+    metrics_token: SecretStr | None = None
+    metrics_public: bool = False
+
     # orders: an unpaid order expires (its coupon and points come back) after this long
     order_payment_minutes: int = Field(default=15, ge=1, le=24 * 60)
     # the platform's fee on consumed orders, in basis points (600 = 6.00%)
@@ -107,6 +112,21 @@ class Settings(BaseSettings):
     # deliveries a worker claimed are leased to it; a live worker renews the lease while it
     # sends, a dead one's expire and are sent again (same identity: the device shows one)
     push_send_lease_seconds: float = Field(default=30.0, gt=0)
+
+    # payments (SPEC §13): the fake provider is always there; the others when configured
+    public_base_url: str = "http://127.0.0.1:8000"  # where providers post their callbacks
+    payment_query_minutes: int = Field(default=5, ge=1, le=24 * 60)  # a callback is late after
+    payment_call_lease_seconds: float = Field(default=30.0, gt=0)  # refund/close sender lease
+    payment_callback_max_skew_seconds: int = Field(default=300, ge=1)  # signed timestamp age
+    payment_http_timeout_seconds: float = Field(default=10.0, gt=0)
+    wechatpay_mchid: str | None = None
+    wechatpay_appid: str | None = None
+    wechatpay_private_key_file: Path | None = None  # the merchant API key (PEM)
+    wechatpay_cert_serial_no: str | None = None  # the merchant API certificate's serial
+    wechatpay_apiv3_key: SecretStr | None = None
+    wechatpay_public_key_file: Path | None = None  # WeChat Pay public-key mode
+    wechatpay_public_key_id: str | None = None
+    wechatpay_base_url: str = "https://api.mch.weixin.qq.com"
 
     @property
     def async_database_url(self) -> str:

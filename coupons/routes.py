@@ -97,12 +97,14 @@ async def get_campaign(
     )
 
 
-def _lifecycle(action: str, to: str) -> None:
+def _lifecycle(action: str, to: str, allowed_from: tuple[str, ...] | None = None) -> None:
     async def endpoint(
         campaign_id: uuid.UUID, session: SessionDep, principal: CurrentUser
     ) -> schemas.Campaign:
         await _campaign_staff(session, principal, campaign_id, "manager")
-        return await service.change_status(session, campaign_id=campaign_id, to=to, now=utcnow())
+        return await service.change_status(
+            session, campaign_id=campaign_id, to=to, now=utcnow(), allowed_from=allowed_from
+        )
 
     endpoint.__name__ = f"{action}_campaign"
     router.add_api_route(
@@ -116,7 +118,22 @@ def _lifecycle(action: str, to: str) -> None:
 
 _lifecycle("publish", "published")
 _lifecycle("pause", "paused")
+_lifecycle("resume", "published", ("paused",))
 _lifecycle("end", "ended")
+
+
+@router.patch("/campaigns/{campaign_id}", response_model=schemas.Campaign)
+async def update_campaign(
+    campaign_id: uuid.UUID,
+    data: schemas.CampaignUpdate,
+    session: SessionDep,
+    principal: CurrentUser,
+) -> schemas.Campaign:
+    """Drafts: any field. Published or paused: name, description, `total_quantity` (never
+    below what is handed out: 422 `quantity_below_claimed`), `valid_until`/`claim_until`
+    (later only); other fields 409 `campaign_not_editable`."""
+    await _campaign_staff(session, principal, campaign_id, "manager")
+    return await service.update_campaign(session, campaign_id=campaign_id, data=data, now=utcnow())
 
 
 @router.post(

@@ -121,6 +121,33 @@ class CampaignCreate(BaseModel):
     flash: bool = False
 
 
+class CampaignUpdate(BaseModel):
+    """PATCH: the fields to change (see the route for what a live campaign may change)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=120)
+    description: str | None = Field(default=None, max_length=2000)
+    discount: Discount | None = None
+    min_spend: Money | None = None
+    valid_from: TimeInput | None = None
+    valid_until: TimeInput | None = None
+    claim_until: TimeInput | None = None
+    total_quantity: int | None = Field(default=None, ge=1, le=10_000_000)
+    per_user_limit: int | None = Field(default=None, ge=1, le=100)
+    audience: Audience | None = None
+    shop_ids: list[uuid.UUID] | None = Field(default=None, min_length=1, max_length=200)
+    flash: bool | None = None
+
+    @model_validator(mode="after")
+    def _no_nulls(self) -> CampaignUpdate:
+        required = ("name", "discount", "valid_from", "valid_until", "per_user_limit")
+        for name in (*required, "audience", "flash"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        return self
+
+
 class Campaign(BaseModel):
     id: uuid.UUID
     merchant_id: uuid.UUID

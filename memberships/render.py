@@ -15,11 +15,14 @@ from functools import lru_cache
 from pathlib import Path
 
 import qrcode
-from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
+from PIL import Image, ImageDraw, ImageFont
+
+from core import imaging
 
 CARD_SIZE = (1080, 680)
 LOGO_BOX = (160, 160)
 MAX_SOURCE_PIXELS = 40_000_000  # refuse decompression bombs before decoding
+DESIGN_FORMATS = ("PNG", "JPEG", "WEBP")
 CJK_FONTS = (
     Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"),
     Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc"),
@@ -58,17 +61,24 @@ def font(size: int) -> Font:
     return ImageFont.load_default(size=size)
 
 
-def _open(data: bytes) -> Image.Image:
+def _open(data: bytes, keep: tuple[int, int]) -> Image.Image:
+    """Decode an uploaded design image: the format is checked from the header *before*
+    decoding (only the PNG/JPEG/WebP plugins ever see the bytes, so no PostScript reaches
+    Ghostscript), and the decoded size is bounded (core.imaging)."""
     try:
-        image = Image.open(io.BytesIO(data))
-        if image.width * image.height > MAX_SOURCE_PIXELS:
-            raise ImageInvalid("the image is too large")
-        image.load()
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
-        raise ImageInvalid("not a readable PNG or JPEG image") from exc
-    if image.format not in ("PNG", "JPEG", "WEBP"):
-        raise ImageInvalid("use a PNG, JPEG or WebP image")
-    return image
+        image = imaging.open_bounded(
+            data, formats=DESIGN_FORMATS, max_pixels=MAX_SOURCE_PIXELS, draft_to=keep
+        )
+    except imaging.ImageTooLarge as exc:
+        raise ImageInvalid("the image is too large") from exc
+    except imaging.ImageUnreadable as exc:
+        raise ImageInvalid("use a readable PNG, JPEG or WebP image") from exc
+    return imaging.strip_metadata(image)
+
+
+def _stored(data: bytes) -> Image.Image:
+    # our own re-encoded PNGs, still opened with the PNG plugin only
+    return Image.open(io.BytesIO(data), formats=["PNG"])
 
 
 def _png(image: Image.Image) -> bytes:
@@ -101,11 +111,11 @@ def decode_upload(data_b64: str) -> bytes:
 
 def prepare_background(data: bytes) -> bytes:
     """An uploaded background, re-encoded as a PNG already cropped to the card."""
-    return _png(_cover(_open(data).convert("RGB"), CARD_SIZE))
+    return _png(_cover(_open(data, CARD_SIZE).convert("RGB"), CARD_SIZE))
 
 
 def prepare_logo(data: bytes) -> bytes:
-    image = _open(data).convert("RGBA")
+    image = _open(data, LOGO_BOX).convert("RGBA")
     image.thumbnail(LOGO_BOX, Image.Resampling.LANCZOS)
     return _png(image)
 
@@ -136,7 +146,7 @@ def render_card(
 ) -> bytes:
     width, height = CARD_SIZE
     if art.background_image:
-        card = Image.open(io.BytesIO(art.background_image)).convert("RGB")
+        card = _stored(art.background_image).convert("RGB")
         if card.size != CARD_SIZE:
             card = _cover(card, CARD_SIZE)
     else:
@@ -145,7 +155,7 @@ def render_card(
     margin = 56
     x = margin
     if art.logo:
-        logo = Image.open(io.BytesIO(art.logo)).convert("RGBA")
+        logo = _stored(art.logo).convert("RGBA")
         card.paste(logo, (margin, margin), logo)
         x = margin + logo.width + 28
     draw.text(

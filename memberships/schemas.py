@@ -10,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from core.money import MAX_AMOUNT, Currency, Money
 from core.pagination import Page as Page  # re-exported for routes and services
+from core.payments import PaymentInstructions as PaymentInstructions
+from core.payments import PaymentRequest
 
 _COLOR = re.compile(r"^#[0-9A-Fa-f]{6}$")
 MAX_POINTS = 10**12
@@ -261,6 +263,7 @@ class TopupCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     amount: Money
+    payment: PaymentRequest | None = None
 
     @field_validator("amount")
     @classmethod
@@ -268,12 +271,6 @@ class TopupCreate(BaseModel):
         if value.amount <= 0 or value.amount > MAX_AMOUNT // 1000:
             raise ValueError("a top-up must be positive and at most 1,000,000,000 minor units")
         return value
-
-
-class PaymentInstructions(BaseModel):
-    provider: str
-    reference: str
-    pay_url: str | None = None
 
 
 class Topup(BaseModel):
@@ -377,6 +374,7 @@ class CountPassCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     product_id: uuid.UUID
+    payment: PaymentRequest | None = None
 
 
 class CountPass(BaseModel):

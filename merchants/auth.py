@@ -43,5 +43,33 @@ def review_staff(minimum_role: str) -> object:
     return Depends(dependency)
 
 
+def offering_staff(minimum_role: str) -> object:
+    async def dependency(
+        offering_id: uuid.UUID, session: SessionDep, principal: CurrentUser
+    ) -> StaffContext:
+        merchant_id = await service.merchant_of_offering(session, offering_id=offering_id)
+        try:
+            return await staff_context(session, principal, merchant_id, minimum_role)
+        except MerchantNotFound as exc:
+            raise service.OfferingNotFound() from exc
+
+    return Depends(dependency)
+
+
+def photo_staff(minimum_role: str) -> object:
+    async def dependency(
+        photo_id: uuid.UUID, session: SessionDep, principal: CurrentUser
+    ) -> StaffContext:
+        merchant_id = await service.merchant_of_photo(session, photo_id=photo_id)
+        try:
+            return await staff_context(session, principal, merchant_id, minimum_role)
+        except MerchantNotFound as exc:
+            raise service.PhotoNotFound() from exc
+
+    return Depends(dependency)
+
+
 ShopManager = Annotated[StaffContext, shop_staff("manager")]
+OfferingManager = Annotated[StaffContext, offering_staff("manager")]
+PhotoManager = Annotated[StaffContext, photo_staff("manager")]
 ReviewManager = Annotated[StaffContext, review_staff("manager")]

@@ -1,20 +1,23 @@
 """Photo decoding and re-encoding (pure; runs in a worker thread).
 
-Every upload is decoded for real with Pillow, checked for size in pixels before the pixels are
-decoded (a small file can unpack to gigabytes), rotated per its EXIF orientation, then written
-anew without EXIF (GPS positions, camera serials) and with a thumbnail.
+Every upload is decoded for real with Pillow within a memory budget checked before the pixels
+are decoded (`core.imaging`: format allow-list, pixels and decoded bytes, JPEG draft), rotated
+per its EXIF orientation, scaled to at most MAX_SIDE, then written anew with nothing but its
+pixels (no EXIF, XMP, ICC, comments) and with a thumbnail.
 """
 
 from __future__ import annotations
 
 import io
-import warnings
 from dataclasses import dataclass
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
+
+from core import imaging
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_PIXELS = 40_000_000  # e.g. 8000×5000; bigger is a decompression bomb for our purposes
+MAX_SIDE = 2560  # photos are kept at most this wide/high (phones show them far smaller)
 THUMBNAIL_SIZE = 320
 # Pillow format -> (content type, file extension)
 FORMATS: dict[str, tuple[str, str]] = {
@@ -55,29 +58,22 @@ def process_image(data: bytes) -> ProcessedImage:
     if len(data) > MAX_UPLOAD_BYTES:
         raise ImageRejected(f"the file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image: Image.Image = Image.open(io.BytesIO(data))
-            fmt = image.format or ""
-            if fmt not in FORMATS:
-                raise ImageRejected("only JPEG, PNG and WebP images are accepted")
-            width, height = image.size
-            if width * height > MAX_PIXELS:
-                raise ImageRejected(f"the image has more than {MAX_PIXELS} pixels")
-            image.load()
-            image = ImageOps.exif_transpose(image) or image
-    except ImageRejected:
-        raise
-    except (
-        UnidentifiedImageError,
-        Image.DecompressionBombError,
-        Image.DecompressionBombWarning,
-        OSError,
-        SyntaxError,
-        ValueError,
-        EOFError,
-    ) as exc:
-        raise ImageRejected("the file is not a readable image") from exc
+        image = imaging.open_bounded(
+            data,
+            formats=tuple(FORMATS),
+            max_pixels=MAX_PIXELS,
+            draft_to=(MAX_SIDE, MAX_SIDE),
+        )
+        fmt = image.format or ""
+        image = ImageOps.exif_transpose(image) or image
+    except imaging.ImageTooLarge as exc:
+        raise ImageRejected(str(exc)) from exc
+    except imaging.ImageUnreadable as exc:
+        raise ImageRejected("only readable JPEG, PNG and WebP images are accepted") from exc
+    if image.width > MAX_SIDE or image.height > MAX_SIDE:
+        image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
+    # no EXIF (GPS, serials), XMP, ICC, JPEG comment or PNG text survives the re-encoding
+    image = imaging.strip_metadata(image)
     if image.mode not in ("RGB", "RGBA", "L", "LA"):
         image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
     content_type, extension = FORMATS[fmt]

@@ -45,6 +45,10 @@ class Shop(IdMixin, TimestampMixin, Base):
     address: Mapped[str] = mapped_column(String(255))
     phone: Mapped[str | None] = mapped_column(String(20))
     opening_hours: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    # dated exceptions (merchants/opening.py): `[{date, until, closed, open, close, note}]`
+    special_hours: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSONB, default=list, server_default=sql_text("'[]'::jsonb")
+    )
     # public-service places (banks, post offices, clinics): found by search, never sell
     discovery_only: Mapped[bool] = mapped_column(default=False, server_default="false")
     # kept current by every review insert (one conditional UPDATE), so sort=rating is a column
@@ -70,11 +74,13 @@ class ShopPhoto(IdMixin, Base):
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
     size_bytes: Mapped[int] = mapped_column(Integer)
+    # the order the shop shows its photos in (PUT /v1/shops/{id}/photos/order), then id
+    position: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     __table_args__ = (
         CheckConstraint("kind IN ('storefront', 'interior', 'product')", name="kind"),
-        Index("ix_shop_photos_shop_id", "shop_id", "id"),
+        Index("ix_shop_photos_shop_id", "shop_id", "position", "id"),
     )
 
 
@@ -93,6 +99,9 @@ class Offering(IdMixin, TimestampMixin, Base):
         ForeignKey("shop_photos.id", ondelete="SET NULL")
     )
     bookable: Mapped[bool] = mapped_column(default=False, server_default="false")
+    # archived offerings (DELETE) leave the menu; orders keep their own snapshot of the price
+    active: Mapped[bool] = mapped_column(default=True, server_default="true")
+    archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
         CheckConstraint("price_amount >= 0", name="price_non_negative"),

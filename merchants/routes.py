@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile, status
+from fastapi import APIRouter, BackgroundTasks, File, Form, Query, Request, UploadFile, status
 from fastapi.responses import FileResponse, Response
 
 from accounts.permissions import AnyStaff, CurrentUser, ManagerStaff, SettingsDep
@@ -17,7 +18,7 @@ from core.query import DirectRoute, query_parameters, validate_query
 from core.timezones import utcnow
 from geo.schemas import Crs
 from merchants import categories, schemas, service
-from merchants.auth import ReviewManager, ShopManager
+from merchants.auth import OfferingManager, PhotoManager, ReviewManager, ShopManager
 from merchants.images import MAX_UPLOAD_BYTES
 
 router = APIRouter(prefix="/v1", tags=["shops"])
@@ -156,6 +157,37 @@ async def list_photos(
     return Page(items=items, next_cursor=next_cursor)
 
 
+@router.put("/shops/{shop_id}/photos/order", response_model=list[schemas.Photo], tags=["photos"])
+async def reorder_photos(
+    shop_id: uuid.UUID, data: schemas.PhotoOrder, staff: ShopManager, session: SessionDep
+) -> list[schemas.Photo]:
+    """Show the named photos first, in this order; the rest follow in their old order."""
+    return await service.reorder_photos(
+        session, merchant_id=staff.merchant_id, shop_id=shop_id, photo_ids=data.photo_ids
+    )
+
+
+def _remove_photo_files(media_root: Path, photo_id: uuid.UUID, content_type: str) -> None:
+    for thumbnail in (False, True):
+        service.photo_path(media_root, photo_id, content_type, thumbnail).unlink(missing_ok=True)
+
+
+@router.delete("/photos/{photo_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["photos"])
+async def delete_photo(
+    photo_id: uuid.UUID,
+    staff: PhotoManager,
+    session: SessionDep,
+    settings: SettingsDep,
+    background: BackgroundTasks,
+) -> Response:
+    """Remove a photo; offerings that showed it keep no photo."""
+    photo = await service.delete_photo(session, merchant_id=staff.merchant_id, photo_id=photo_id)
+    # the session commits before the response; the files go after it (a background task
+    # runs after the response), so a failed commit never leaves a row without its file
+    background.add_task(_remove_photo_files, settings.media_root, photo.id, photo.content_type)
+    return Response(status_code=status.HTTP_204_NO_CONTENT, background=background)
+
+
 async def _serve_photo(
     photo_id: uuid.UUID, session: SessionDep, settings: SettingsDep, thumbnail: bool
 ) -> FileResponse:
@@ -198,13 +230,50 @@ async def create_offering(
 
 @router.get("/shops/{shop_id}/offerings", response_model=Page[schemas.Offering], tags=["offerings"])
 async def list_offerings(
-    shop_id: uuid.UUID, session: ReadSessionDep, limit: LimitQuery = 20, cursor: CursorQuery = None
+    shop_id: uuid.UUID,
+    session: ReadSessionDep,
+    limit: LimitQuery = 20,
+    cursor: CursorQuery = None,
+    include_archived: Annotated[
+        bool, Query(description="Archived offerings too (for the catalogue page)")
+    ] = False,
 ) -> Page[schemas.Offering]:
     await service.get_shop(session, shop_id=shop_id)
     items, next_cursor = await service.list_offerings(
-        session, shop_id=shop_id, limit=limit, cursor=cursor
+        session,
+        shop_id=shop_id,
+        limit=limit,
+        cursor=cursor,
+        include_archived=include_archived,
     )
     return Page(items=items, next_cursor=next_cursor)
+
+
+@router.patch("/offerings/{offering_id}", response_model=schemas.Offering, tags=["offerings"])
+async def update_offering(
+    offering_id: uuid.UUID,
+    data: schemas.OfferingUpdate,
+    staff: OfferingManager,
+    session: SessionDep,
+) -> schemas.Offering:
+    """Change name, description, price, photo, `bookable` or `active`; orders already placed
+    keep the price they were sold at."""
+    return await service.update_offering(
+        session, merchant_id=staff.merchant_id, offering_id=offering_id, data=data, now=utcnow()
+    )
+
+
+@router.delete(
+    "/offerings/{offering_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["offerings"]
+)
+async def archive_offering(
+    offering_id: uuid.UUID, staff: OfferingManager, session: SessionDep
+) -> Response:
+    """Archive: off the menu, no new orders or bookings; past orders keep their snapshot."""
+    await service.archive_offering(
+        session, merchant_id=staff.merchant_id, offering_id=offering_id, now=utcnow()
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post(

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 import re
 import uuid
 from datetime import datetime
@@ -36,6 +37,46 @@ class OpeningPeriod(BaseModel):
         return value
 
 
+# an entry spans at most a year; a shop keeps at most this many entries
+SPECIAL_MAX_DAYS = 366
+SPECIAL_MAX_ENTRIES = 200
+
+
+class SpecialHours(BaseModel):
+    """A dated exception to the weekly hours: `closed` (a holiday), or changed `open`/`close`
+    on `date` (through `until`, inclusive). On such a date these replace the weekly periods."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    date: dt.date
+    until: dt.date | None = Field(None, description="Last date (inclusive); default `date`")
+    closed: bool = False
+    open: str | None = Field(None, examples=["10:00"])
+    close: str | None = Field(None, examples=["16:00"])
+    note: str = Field("", max_length=120, examples=["元旦"])
+
+    @field_validator("open", "close")
+    @classmethod
+    def _hhmm(cls, value: str | None) -> str | None:
+        if value is not None and not _HHMM.match(value):
+            raise ValueError("use 24-hour HH:MM")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SpecialHours:
+        if self.until is None:
+            self.until = self.date
+        if self.until < self.date:
+            raise ValueError("until must not be before date")
+        if (self.until - self.date).days >= SPECIAL_MAX_DAYS:
+            raise ValueError(f"an entry spans at most {SPECIAL_MAX_DAYS} days")
+        if self.closed and (self.open is not None or self.close is not None):
+            raise ValueError("a closed day has no open/close")
+        if not self.closed and (self.open is None or self.close is None):
+            raise ValueError("give open and close, or closed: true")
+        return self
+
+
 def _check_category(value: str | None) -> str | None:
     if value is not None and not is_known(value):
         raise ValueError("unknown category code (see GET /v1/categories)")
@@ -56,6 +97,7 @@ class ShopCreate(BaseModel):
     address: str = Field(min_length=1, max_length=255)
     phone: str | None = None
     opening_hours: list[OpeningPeriod] = Field(default_factory=list, max_length=50)
+    special_hours: list[SpecialHours] = Field(default_factory=list, max_length=SPECIAL_MAX_ENTRIES)
     discovery_only: bool = False
 
     _category = field_validator("category")(_check_category)
@@ -74,6 +116,11 @@ class ShopUpdate(BaseModel):
     address: str | None = Field(default=None, min_length=1, max_length=255)
     phone: str | None = None
     opening_hours: list[OpeningPeriod] | None = Field(default=None, max_length=50)
+    special_hours: list[SpecialHours] | None = Field(
+        default=None,
+        max_length=SPECIAL_MAX_ENTRIES,
+        description="Replaces the whole list; overlapping entries are refused",
+    )
     discovery_only: bool | None = None
 
     _category = field_validator("category")(_check_category)
@@ -81,7 +128,7 @@ class ShopUpdate(BaseModel):
 
     @model_validator(mode="after")
     def _no_nulls(self) -> ShopUpdate:
-        for name in ("name", "category", "location", "address", "opening_hours"):
+        for name in ("name", "category", "location", "address", "opening_hours", "special_hours"):
             if name in self.model_fields_set and getattr(self, name) is None:
                 raise ValueError(f"{name} cannot be null")
         return self
@@ -96,6 +143,7 @@ class Shop(BaseModel):
     address: str
     phone: str | None
     opening_hours: list[OpeningPeriod]
+    special_hours: list[SpecialHours]
     discovery_only: bool
     timezone: str
     open_now: bool
@@ -164,6 +212,7 @@ class Photo(BaseModel):
     size_bytes: int
     url: str
     thumbnail_url: str
+    position: int
     created_at: datetime
 
 
@@ -177,6 +226,34 @@ class OfferingCreate(BaseModel):
     bookable: bool = False
 
 
+class OfferingUpdate(BaseModel):
+    """Fields to change; a new price applies to orders from now (past ones keep theirs)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=120)
+    description: str | None = Field(default=None, max_length=4000)
+    price: Money | None = None
+    photo_id: uuid.UUID | None = None
+    bookable: bool | None = None
+    active: bool | None = None
+
+    @model_validator(mode="after")
+    def _no_nulls(self) -> OfferingUpdate:
+        for name in ("name", "description", "price", "bookable", "active"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        return self
+
+
+class PhotoOrder(BaseModel):
+    """The shop's photos in the order to show them; photos not named keep theirs, after."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    photo_ids: list[uuid.UUID] = Field(min_length=1, max_length=200)
+
+
 class Offering(BaseModel):
     id: uuid.UUID
     shop_id: uuid.UUID
@@ -186,6 +263,7 @@ class Offering(BaseModel):
     price: Money
     photo_id: uuid.UUID | None
     bookable: bool
+    active: bool = Field(description="False once archived (DELETE): off the menu, no new orders")
     created_at: datetime
     updated_at: datetime
 

@@ -5,6 +5,7 @@ Add a line here when a package gains a models.py (Alembic autogenerate and tests
 
 import accounts.models  # noqa: F401
 import core.idempotency  # noqa: F401
+import core.payment_records  # noqa: F401
 import coupons.models  # noqa: F401
 import customers.models  # noqa: F401
 import memberships.models  # noqa: F401

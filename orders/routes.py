@@ -18,7 +18,7 @@ from accounts.service import MerchantNotFound
 from core.database import SessionDep
 from core.idempotency import IdempotencyKey, run_idempotent
 from core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
-from core.payments import payment_provider
+from core.payment_records import require_provider
 from core.timezones import utcnow, zone
 from merchants import schemas as merchant_schemas
 from merchants import service as merchants
@@ -47,8 +47,7 @@ async def create_order(
     settings: SettingsDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    provider = payment_provider(settings)
-    assert provider is not None
+    provider = require_provider(settings, data.payment)
 
     async def run() -> schemas.Order:
         return await service.create_order(
@@ -120,13 +119,11 @@ async def refund_order(
     order_id: uuid.UUID,
     principal: CurrentUser,
     session: SessionDep,
-    settings: SettingsDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     async def run() -> schemas.Order:
         return await service.refund_order(
             session,
-            provider=payment_provider(settings),
             order_id=order_id,
             user_id=principal.user_id,
             now=utcnow(),

@@ -9,6 +9,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 
 from core.money import Money
 from core.pagination import Page
+from core.payments import PaymentInstructions as PaymentInstructions
+from core.payments import PaymentRequest
 
 OrderStatus = Literal["pending_payment", "paid", "consumed", "refunded", "expired", "cancelled"]
 BookingStatus = Literal["booked", "cancelled"]
@@ -31,6 +33,7 @@ class OrderCreate(BaseModel):
     use_points: int | None = Field(
         default=None, ge=1, le=10_000_000, description="Points of `card_id` to pay with"
     )
+    payment: PaymentRequest | None = None
 
     @model_validator(mode="after")
     def _points_need_card(self) -> OrderCreate:
@@ -62,12 +65,6 @@ class AppliedCard(BaseModel):
     points_earned: int | None = Field(
         default=None, description="Credited when the order is consumed"
     )
-
-
-class PaymentInstructions(BaseModel):
-    provider: str
-    reference: str
-    pay_url: str | None = None
 
 
 class Order(BaseModel):

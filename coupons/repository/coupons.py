@@ -429,3 +429,19 @@ class CouponRepository:
             .where(Coupon.id == coupon_id, Coupon.status == "redeemed")
             .values(status="active", redeemed_at=None)
         )
+
+    async def extend_validity(
+        self, campaign_id: uuid.UUID, old_until: datetime, new_until: datetime
+    ) -> int:
+        """Held coupons that ran to the campaign's end run to its new end (a coupon whose
+        own validity was set apart, e.g. shorter, keeps it). Redeemed ones are history."""
+        result = await self.session.execute(
+            update(Coupon)
+            .where(
+                Coupon.campaign_id == campaign_id,
+                Coupon.valid_until == old_until,
+                Coupon.status != "redeemed",
+            )
+            .values(valid_until=new_until)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]

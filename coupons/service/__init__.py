@@ -20,6 +20,7 @@ from coupons.service.campaigns import (
     list_campaigns,
     put_settings,
     shops_with_claimable_offers,
+    update_campaign,
     view_campaign,
 )
 from coupons.service.claim import claim, holder_qr_payload, issue, issue_paper, wallet
@@ -52,6 +53,7 @@ __all__ = [
     "campaign_merchant",
     "campaign_stats",
     "change_status",
+    "update_campaign",
     "check_claim_rate",
     "claim",
     "claimable_offer_predicate",

@@ -6,6 +6,7 @@ import uuid
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts import service as accounts_service
@@ -15,9 +16,17 @@ from core.timezones import zone
 from coupons import schemas
 from coupons.models import Campaign
 from coupons.repository.campaigns import CampaignRepository
+from coupons.repository.coupons import CouponRepository
 from coupons.repository.settings import SettingsRepository
 from coupons.repository.stats import StatsRepository
-from coupons.service.errors import CampaignNotFound, CampaignTransitionInvalid, CurrencyMismatch
+from coupons.service.errors import (
+    CampaignNotEditable,
+    CampaignNotFound,
+    CampaignTransitionInvalid,
+    CurrencyMismatch,
+    QuantityBelowClaimed,
+    ValidityShortened,
+)
 from coupons.service.views import campaign_view
 from merchants import service as merchants_service
 
@@ -54,14 +63,11 @@ def _currency(data: schemas.CampaignCreate) -> str:
     return currencies.pop() if currencies else "CNY"
 
 
-async def create_campaign(
-    session: AsyncSession,
-    *,
-    merchant_id: uuid.UUID,
-    created_by: uuid.UUID,
-    data: schemas.CampaignCreate,
-    now: datetime,
-) -> schemas.Campaign:
+async def _designed_values(
+    session: AsyncSession, *, merchant_id: uuid.UUID, data: schemas.CampaignCreate
+) -> dict[str, Any]:
+    """The campaign columns a design (`CampaignCreate`) stands for, checked: for a new
+    campaign and for a draft edited by PATCH (which re-checks the whole merged design)."""
     timezone = await accounts_service.merchant_timezone(session, merchant_id=merchant_id)
     valid_from = to_instant(data.valid_from, timezone)
     valid_until = to_instant(data.valid_until, timezone, end_of_day=True)
@@ -100,39 +106,142 @@ async def create_campaign(
             )
     elif isinstance(data.audience, schemas.TiersAudience | schemas.SegmentAudience):
         audience = data.audience.model_dump(mode="json", exclude={"kind"}, exclude_none=True)
+    return {
+        "name": data.name.strip(),
+        "description": data.description,
+        "discount_kind": discount.kind,
+        "discount_amount": discount.value.amount
+        if isinstance(discount, schemas.AmountOff)
+        else None,
+        "discount_percent": discount.value if isinstance(discount, schemas.PercentOff) else None,
+        "max_off": discount.max_off.amount
+        if isinstance(discount, schemas.PercentOff) and discount.max_off is not None
+        else None,
+        "gift_name": discount.gift_name.strip() if isinstance(discount, schemas.Gift) else None,
+        "currency": currency,
+        "min_spend": data.min_spend.amount if data.min_spend is not None else None,
+        "valid_from": valid_from,
+        "valid_until": valid_until,
+        "claim_until": claim_until,
+        "total_quantity": data.total_quantity,
+        "per_user_limit": data.per_user_limit,
+        "audience_kind": data.audience.kind,
+        "audience": audience,
+        "audience_user_ids": audience_user_ids,
+        "shop_ids": shop_ids,
+        "flash": data.flash,
+    }
+
+
+async def create_campaign(
+    session: AsyncSession,
+    *,
+    merchant_id: uuid.UUID,
+    created_by: uuid.UUID,
+    data: schemas.CampaignCreate,
+    now: datetime,
+) -> schemas.Campaign:
+    values = await _designed_values(session, merchant_id=merchant_id, data=data)
     campaign = await CampaignRepository(session).add(
         Campaign(
             merchant_id=merchant_id,
-            name=data.name.strip(),
-            description=data.description,
             status="draft",
-            discount_kind=discount.kind,
-            discount_amount=discount.value.amount
-            if isinstance(discount, schemas.AmountOff)
-            else None,
-            discount_percent=discount.value if isinstance(discount, schemas.PercentOff) else None,
-            max_off=discount.max_off.amount
-            if isinstance(discount, schemas.PercentOff) and discount.max_off is not None
-            else None,
-            gift_name=discount.gift_name.strip() if isinstance(discount, schemas.Gift) else None,
-            currency=currency,
-            min_spend=data.min_spend.amount if data.min_spend is not None else None,
-            valid_from=valid_from,
-            valid_until=valid_until,
-            claim_until=claim_until,
-            total_quantity=data.total_quantity,
             handed_out=0,
-            per_user_limit=data.per_user_limit,
-            audience_kind=data.audience.kind,
-            audience=audience,
-            audience_user_ids=audience_user_ids,
-            shop_ids=shop_ids,
-            flash=data.flash,
             created_by=created_by,
+            **values,
         )
     )
     await session.refresh(campaign)
     return campaign_view(campaign, staff=True, now=now)
+
+
+# what PATCH may change once a campaign is live: people already hold its coupons
+LIVE_EDITABLE = frozenset({"name", "description", "total_quantity", "valid_until", "claim_until"})
+
+
+async def update_campaign(
+    session: AsyncSession,
+    *,
+    campaign_id: uuid.UUID,
+    data: schemas.CampaignUpdate,
+    now: datetime,
+) -> schemas.Campaign:
+    """Drafts: any field (the merged design is checked as a new one). Published or paused:
+    name, description, `total_quantity` (never below what is handed out), `valid_until` and
+    `claim_until` (only later: held coupons are extended with it, never cut short).
+    Ended: nothing."""
+    repo = CampaignRepository(session)
+    campaign = await repo.lock(campaign_id)
+    if campaign is None:
+        raise CampaignNotFound()
+    given = data.model_fields_set
+    if campaign.status == "ended":
+        raise CampaignNotEditable("An ended campaign cannot be changed")
+    if campaign.status == "draft":
+        merged = campaign_view(campaign, staff=True, now=now).model_dump(
+            include=set(schemas.CampaignCreate.model_fields)
+        )
+        merged.update(data.model_dump(include=given))
+        try:
+            design = schemas.CampaignCreate.model_validate(merged)
+        except ValidationError as exc:
+            raise InvalidInput(str(exc.errors()[0]["msg"]), loc=["body"]) from exc
+        for key, value in (
+            await _designed_values(session, merchant_id=campaign.merchant_id, data=design)
+        ).items():
+            setattr(campaign, key, value)
+    else:
+        if refused := sorted(given - LIVE_EDITABLE):
+            raise CampaignNotEditable(
+                f"A {campaign.status} campaign cannot change {', '.join(refused)}",
+                extra={"fields": refused, "campaign_status": campaign.status},
+            )
+        await _update_live(session, campaign, data, now)
+    campaign.updated_at = now
+    await session.flush()
+    return campaign_view(campaign, staff=True, now=now)
+
+
+async def _update_live(
+    session: AsyncSession, campaign: Campaign, data: schemas.CampaignUpdate, now: datetime
+) -> None:
+    given = data.model_fields_set
+    if data.name is not None:
+        campaign.name = data.name.strip()
+    if "description" in given:
+        campaign.description = data.description
+    if "total_quantity" in given:
+        # the row is locked (claims take it with a conditional UPDATE): handed_out is exact
+        if data.total_quantity is not None and data.total_quantity < campaign.handed_out:
+            raise QuantityBelowClaimed(
+                f"{campaign.handed_out} coupons are already handed out",
+                loc=["body", "total_quantity"],
+                extra={"handed_out": campaign.handed_out},
+            )
+        campaign.total_quantity = data.total_quantity
+    timezone = await accounts_service.merchant_timezone(session, merchant_id=campaign.merchant_id)
+    old_until = campaign.valid_until
+    if data.valid_until is not None:
+        until = to_instant(data.valid_until, timezone, end_of_day=True)
+        if until < campaign.valid_until:
+            raise ValidityShortened(
+                "valid_until can only move later once coupons are out",
+                loc=["body", "valid_until"],
+            )
+        if campaign.claim_until == campaign.valid_until and data.claim_until is None:
+            campaign.claim_until = until  # claiming ran to the end: it still does
+        campaign.valid_until = until
+    if data.claim_until is not None:
+        claim = to_instant(data.claim_until, timezone, end_of_day=True)
+        if claim > campaign.valid_until:
+            raise InvalidInput(
+                "claim_until must not be after valid_until", loc=["body", "claim_until"]
+            )
+        campaign.claim_until = claim
+    if campaign.valid_until != old_until:
+        await CouponRepository(session).extend_validity(
+            campaign.id, old_until, campaign.valid_until
+        )
 
 
 async def load_campaign(session: AsyncSession, *, campaign_id: uuid.UUID) -> Campaign:
@@ -187,20 +296,28 @@ async def list_campaigns(
 
 
 async def change_status(
-    session: AsyncSession, *, campaign_id: uuid.UUID, to: str, now: datetime
+    session: AsyncSession,
+    *,
+    campaign_id: uuid.UUID,
+    to: str,
+    now: datetime,
+    allowed_from: tuple[str, ...] | None = None,
 ) -> schemas.Campaign:
+    """Move the campaign to `to` from one of `allowed_from` (default: every status the
+    lifecycle allows; `resume` narrows publishing to paused campaigns)."""
     repo = CampaignRepository(session)
     values: dict[str, Any] = {}
+    sources = TRANSITIONS[to] if allowed_from is None else allowed_from
     if to == "published":
         current = await load_campaign(session, campaign_id=campaign_id)
-        if current.status in TRANSITIONS[to] and current.claim_until <= now:
+        if current.status in sources and current.claim_until <= now:
             raise CampaignTransitionInvalid("The claim period of this campaign is already over")
         if current.published_at is None:
             values["published_at"] = now
     elif to == "ended":
         values["ended_at"] = now
     # one conditional UPDATE: concurrent transitions cannot both apply
-    changed = await repo.transition(campaign_id, allowed_from=TRANSITIONS[to], to=to, values=values)
+    changed = await repo.transition(campaign_id, allowed_from=sources, to=to, values=values)
     if changed is None:
         current = await load_campaign(session, campaign_id=campaign_id)
         raise CampaignTransitionInvalid(

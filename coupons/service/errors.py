@@ -33,6 +33,21 @@ class AudienceNotAvailable(Conflict):
     title_zh = "暂不支持该发放对象类型"
 
 
+class CampaignNotEditable(Conflict):
+    code, title = "campaign_not_editable", "This field of the campaign cannot change now"
+    title_zh = "该优惠活动当前不能修改此项"
+
+
+class QuantityBelowClaimed(InvalidInput):
+    code, title = "quantity_below_claimed", "The quantity is below what is already handed out"
+    title_zh = "发放总量不能低于已领取数量"
+
+
+class ValidityShortened(InvalidInput):
+    code, title = "campaign_validity_shortened", "A live campaign's validity cannot be shortened"
+    title_zh = "已发布活动的有效期不能缩短"
+
+
 class CampaignTransitionInvalid(Conflict):
     code, title = "campaign_transition_invalid", "The campaign cannot move to that status"
     title_zh = "优惠活动状态无法变更"

@@ -72,12 +72,29 @@ def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def search_clause(q: str) -> ColumnElement[bool]:
-    """Digits search the phone (contains), anything else the name (case-insensitive contains)."""
+def phone_digits(q: str) -> str | None:
+    """The digits of a query that is a phone search (digits, spaces, + and - only), else None."""
     digits = "".join(ch for ch in q if ch.isdigit())
     if digits and len(digits) >= 3 and all(ch.isdigit() or ch in " +-" for ch in q.strip()):
+        return digits
+    return None
+
+
+def search_clause(q: str) -> ColumnElement[bool]:
+    """Digits search the phone (contains), anything else the name (case-insensitive contains)."""
+    digits = phone_digits(q)
+    if digits is not None:
         return Customer.phone.like(f"%{_like_escape(digits)}%", escape="\\")
     return Customer.name.ilike(f"%{_like_escape(q.strip())}%", escape="\\")
+
+
+def masked_phone_clause(*, full: str | None, last_four: str | None) -> ColumnElement[bool]:
+    """For staff who see phones masked (138****5678): a whole number, or the last four digits
+    they can already see. Any other fragment would test hidden digits one by one."""
+    if full is not None:
+        return Customer.phone == full
+    assert last_four is not None and len(last_four) == 4 and last_four.isdigit()
+    return Customer.phone.like(f"%{last_four}")
 
 
 def _upsert_params(

@@ -13,6 +13,7 @@ from accounts import service as accounts_service
 from accounts.permissions import AnyStaff, ManagerStaff, StaffContext
 from core.database import SessionDep, get_sessionmaker
 from core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
+from core.redis import RedisDep
 from core.timezones import utcnow
 from customers import schemas
 from customers.repository.directory import CustomerRepository
@@ -35,6 +36,7 @@ async def list_customers(
     merchant_id: uuid.UUID,
     staff: AnyStaff,
     session: SessionDep,
+    redis: RedisDep,
     q: SearchQuery = None,
     tier: TierQuery = None,
     segment_id: uuid.UUID | None = None,
@@ -42,6 +44,14 @@ async def list_customers(
     cursor: CursorQuery = None,
     limit: LimitQuery = DEFAULT_LIMIT,
 ) -> Page[schemas.CustomerSummary]:
+    if q and q.strip():
+        await directory.take_search_budget(
+            redis,
+            merchant_id=staff.merchant_id,
+            staff_user_id=staff.user_id,
+            q=q,
+            mask=masks_phone(staff),
+        )
     items, next_cursor = await directory.list_customers(
         session,
         merchant_id=staff.merchant_id,

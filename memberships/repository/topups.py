@@ -39,3 +39,10 @@ class TopupRepository:
         return (
             await self.session.execute(stmt, execution_options={"populate_existing": True})
         ).scalar_one_or_none()
+
+    async def paid_references(self, card_id: uuid.UUID) -> list[str]:
+        """The payment references of the card's paid top-ups."""
+        stmt = select(Topup.provider_reference).where(
+            Topup.card_id == card_id, Topup.status == "succeeded"
+        )
+        return list((await self.session.execute(stmt)).scalars())

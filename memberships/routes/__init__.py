@@ -15,7 +15,7 @@ from accounts.service import MerchantNotFound
 from core.database import SessionDep
 from core.idempotency import IdempotencyKey, run_idempotent
 from core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
-from core.payments import payment_provider
+from core.payment_records import require_provider
 from core.redis import RedisDep
 from core.timezones import utcnow
 from memberships import schemas, service
@@ -245,12 +245,17 @@ async def start_topup(
     settings: SettingsDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    provider = payment_provider(settings)
-    assert provider is not None
+    provider = require_provider(settings, data.payment)
 
     async def run() -> schemas.Topup:
         return await service.start_topup(
-            session, provider=provider, card_id=card_id, user_id=principal.user_id, data=data
+            session,
+            settings=settings,
+            provider=provider,
+            card_id=card_id,
+            user_id=principal.user_id,
+            data=data,
+            now=utcnow(),
         )
 
     return await run_idempotent(
@@ -265,12 +270,10 @@ async def start_topup(
 
 @router.post("/cards/{card_id}/refund", response_model=schemas.Refund)
 async def refund_stored_value(
-    card_id: uuid.UUID, principal: CurrentUser, session: SessionDep, settings: SettingsDep
+    card_id: uuid.UUID, principal: CurrentUser, session: SessionDep
 ) -> schemas.Refund:
-    provider = payment_provider(settings)
-    assert provider is not None
     return await service.refund_stored_value(
-        session, provider=provider, card_id=card_id, user_id=principal.user_id, now=utcnow()
+        session, card_id=card_id, user_id=principal.user_id, now=utcnow()
     )
 
 

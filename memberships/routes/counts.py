@@ -12,7 +12,7 @@ from accounts.service import MerchantNotFound
 from core.database import SessionDep
 from core.idempotency import IdempotencyKey, run_idempotent
 from core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
-from core.payments import payment_provider
+from core.payment_records import require_provider
 from core.timezones import utcnow
 from memberships import physical, schemas, service
 from memberships.service.errors import PhysicalImportInvalid, ProgramNotFound
@@ -95,12 +95,12 @@ async def buy_count_pass(
     settings: SettingsDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    provider = payment_provider(settings)
-    assert provider is not None
+    provider = require_provider(settings, data.payment)
 
     async def run() -> schemas.CountPass:
         return await service.buy_count_pass(
             session,
+            settings=settings,
             provider=provider,
             card_id=card_id,
             user_id=principal.user_id,

@@ -50,7 +50,6 @@ from memberships.service.programs import (
 )
 from memberships.service.topups import (
     apply_topup_event,
-    handle_payment_callback,
     refund_stored_value,
     start_topup,
 )
@@ -84,7 +83,6 @@ __all__ = [
     "get_card",
     "get_design",
     "get_program",
-    "handle_payment_callback",
     "is_own_card_transaction",
     "issue_qr_token",
     "join_program",

@@ -13,10 +13,12 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core import payment_records
 from core.errors import DomainError, InvalidInput
 from core.money import Money
 from core.pagination import page_from_rows
-from core.payments import CallbackEvent, PaymentProvider
+from core.payments import CallbackEvent, PaymentProvider, instructions_schema
+from core.settings import Settings
 from customers.service import record_activity
 from memberships import schemas
 from memberships.models import CountPass, CountProduct, LedgerEntry
@@ -130,6 +132,7 @@ async def list_count_products(
 async def buy_count_pass(
     session: AsyncSession,
     *,
+    settings: Settings,
     provider: PaymentProvider,
     card_id: uuid.UUID,
     user_id: uuid.UUID,
@@ -146,11 +149,20 @@ async def buy_count_pass(
     if not product.active:
         raise CountProductInactive()
     pass_id = uuid.uuid4()
-    intent = await provider.create_payment(
-        reference=COUNT_PASS_PREFIX + pass_id.hex,
+    intent = await payment_records.start_payment(
+        session,
+        settings=settings,
+        provider=provider,
+        request=data.payment,
+        kind="count_pass",
+        subject_id=pass_id,
+        merchant_id=ctx.card.merchant_id,
+        prefix=COUNT_PASS_PREFIX,
         amount=product.price,
         currency=product.currency,
         description=f"{ctx.program.name} {product.name}",
+        expires_at=now + timedelta(minutes=settings.order_payment_minutes),
+        now=now,
     )
     created = await repo.add_pass(
         CountPass(
@@ -171,10 +183,7 @@ async def buy_count_pass(
             provider_reference=intent.reference,
         )
     )
-    payment = schemas.PaymentInstructions(
-        provider=provider.name, reference=intent.reference, pay_url=intent.pay_url
-    )
-    return count_pass_schema(created, now, payment)
+    return count_pass_schema(created, now, instructions_schema(intent))
 
 
 async def card_count_passes(

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts import service as accounts
+from core import imaging
 from core.errors import InvalidInput
 from memberships import cardnumbers, render, schemas
 from memberships.models import Design
@@ -59,7 +60,7 @@ async def _prepare(data: str, field: str, prepare: Any) -> bytes:
     try:
         raw = render.decode_upload(data)
         # decoding and resampling take tens of milliseconds: off the event loop
-        return await asyncio.to_thread(prepare, raw)  # type: ignore[no-any-return]
+        return await imaging.decode_in_pool(prepare, raw)
     except render.ImageInvalid as exc:
         raise ImageInvalid(str(exc), loc=["body", field]) from exc
 

@@ -1,8 +1,12 @@
 """The payment PIN check with its lockout: 5 wrong PINs lock spending for 15 minutes.
 
 Failures are counted in Redis, not in the request's transaction: a wrong PIN answers 403 and
-rolls the transaction back, and the count must survive that. The INCR is atomic, so parallel
-guesses are all counted. The lock stores its end time, checked against the request's clock.
+rolls the transaction back, and the count must survive that. An attempt is taken (atomic
+INCR, in one script with the lock check) *before* the PIN is verified, so at most 5 PINs are
+ever evaluated per window whatever the concurrency: 29 parallel guesses used to be all checked
+and the right PIN after them spent the points (issue 17, finding 3). A right PIN gives its
+attempt back by clearing the count. The lock stores its end time, checked against the
+request's clock.
 """
 
 from __future__ import annotations
@@ -57,6 +61,16 @@ async def check_pin(
         raise CardPinUnavailable() from exc
 
 
+def _lockout(card: Card) -> ratelimit.Lockout:
+    return ratelimit.Lockout(
+        failures_key=_failures_key(card),
+        inflight_key=f"card_pin_inflight:{card.id}",
+        lock_key=_lock_key(card),
+        limit=MAX_PIN_FAILURES,
+        window_seconds=int(PIN_LOCK.total_seconds()),
+    )
+
+
 async def _check_pin(
     settings: Settings, redis: Redis, *, card: Card, pin: str | None, now: datetime
 ) -> None:
@@ -67,15 +81,22 @@ async def _check_pin(
         raise CardPinNotSet()
     if not pin:
         raise CardPinRequired()
-    if await verify_secret(settings, card.pin_hash, pin):
-        await ratelimit.reset(redis, _failures_key(card))
+    lockout = _lockout(card)
+    try:
+        await lockout.take(redis, now.timestamp())
+    except ratelimit.Locked as exc:
+        raise CardPinLocked(exc.retry_after) from exc
+    right: bool | None = None
+    try:
+        right = await verify_secret(settings, card.pin_hash, pin)
+    finally:
+        failures = await lockout.release(redis, failed=None if right is None else not right)
+    if right:
         return
-    window = int(PIN_LOCK.total_seconds())
-    failures, _ = await ratelimit.increment(redis, _failures_key(card), window)
     if failures >= MAX_PIN_FAILURES:
         until = now + PIN_LOCK
-        # the failure count is left to expire with its window: resetting it here would let a
-        # concurrent wrong guess start a fresh count instead of meeting the lock
-        await redis.set(_lock_key(card), str(until.timestamp()), ex=window)
-        raise CardPinLocked(window)
+        # the failures are left to expire with their window: they keep refusing attempts even
+        # before the lock below is written
+        await redis.set(_lock_key(card), str(until.timestamp()), ex=lockout.window_seconds)
+        raise CardPinLocked(lockout.window_seconds)
     raise CardPinInvalid(extra={"attempts_left": MAX_PIN_FAILURES - failures})

@@ -7,13 +7,16 @@ separate purses; a refund returns the unused principal only and the bonus lapses
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core import payment_records
 from core.errors import Forbidden
 from core.money import Money
-from core.payments import CallbackEvent, CallbackRejected, PaymentProvider
+from core.payments import CallbackEvent, PaymentIntent, PaymentProvider, instructions_schema
+from core.settings import Settings
 from memberships import rules, schemas
 from memberships.models import Topup
 from memberships.repository.cards import CardRepository
@@ -22,21 +25,27 @@ from memberships.service.cards import access_card, card_schema
 from memberships.service.errors import (
     CardNotFound,
     CurrencyMismatch,
-    PaymentSignatureInvalid,
     TopupNotFound,
 )
 from memberships.service.ledger import entry_schema, post_entry
 
+log = structlog.get_logger("corner.memberships")
+# payment references of top-ups (count passes: `cnt_`, orders: `ord_`); the callback
+# dispatcher's fallback owner is top-ups, so older bare-hex references still arrive here
+TOPUP_PREFIX = "tu_"
 
-def topup_schema(topup: Topup, pay_url: str | None = None) -> schemas.Topup:
+
+def topup_schema(topup: Topup, intent: PaymentIntent | None = None) -> schemas.Topup:
     return schemas.Topup(
         id=topup.id,
         card_id=topup.card_id,
         amount=Money.of(topup.amount, topup.currency),
         bonus=Money.of(topup.bonus, topup.currency),
         status=topup.status,
-        payment=schemas.PaymentInstructions(
-            provider=topup.provider, reference=topup.provider_reference, pay_url=pay_url
+        payment=instructions_schema(intent)
+        if intent is not None
+        else schemas.PaymentInstructions(
+            provider=topup.provider, reference=topup.provider_reference
         ),
         created_at=topup.created_at,
         completed_at=topup.completed_at,
@@ -46,10 +55,12 @@ def topup_schema(topup: Topup, pay_url: str | None = None) -> schemas.Topup:
 async def start_topup(
     session: AsyncSession,
     *,
+    settings: Settings,
     provider: PaymentProvider,
     card_id: uuid.UUID,
     user_id: uuid.UUID,
     data: schemas.TopupCreate,
+    now: datetime,
 ) -> schemas.Topup:
     """The holder tops up their card: a pending payment; the card is credited on callback."""
     ctx = (await access_card(session, card_id=card_id, user_id=user_id, holder_only=True)).ctx
@@ -62,12 +73,20 @@ async def start_topup(
         [(r["min_amount"], r["bonus"]) for r in ctx.program.topup_bonuses],
     )
     topup_id = uuid.uuid4()
-    reference = topup_id.hex
-    intent = await provider.create_payment(
-        reference=reference,
+    intent = await payment_records.start_payment(
+        session,
+        settings=settings,
+        provider=provider,
+        request=data.payment,
+        kind="topup",
+        subject_id=topup_id,
+        merchant_id=ctx.card.merchant_id,
+        prefix=TOPUP_PREFIX,
         amount=data.amount.amount,
         currency=data.amount.currency,
         description=f"{ctx.program.name} top-up",
+        expires_at=now + timedelta(minutes=settings.order_payment_minutes),
+        now=now,
     )
     topup = await TopupRepository(session).add(
         Topup(
@@ -83,23 +102,7 @@ async def start_topup(
             provider_reference=intent.reference,
         )
     )
-    return topup_schema(topup, intent.pay_url)
-
-
-async def handle_payment_callback(
-    session: AsyncSession,
-    *,
-    provider: PaymentProvider,
-    body: bytes,
-    signature: str | None,
-    now: datetime,
-) -> schemas.Topup:
-    """Apply a provider's verdict once; a replayed callback changes nothing and says so."""
-    try:
-        event = provider.parse_callback(body, signature)
-    except CallbackRejected as exc:
-        raise PaymentSignatureInvalid(str(exc)) from exc
-    return await apply_topup_event(session, provider, event, now)
+    return topup_schema(topup, intent)
 
 
 async def apply_topup_event(
@@ -111,7 +114,8 @@ async def apply_topup_event(
     if found is None or found.provider != provider.name:
         raise TopupNotFound()
     # the conditional UPDATE lets exactly one of concurrent identical callbacks through
-    topup = await topups.complete(found.id, event.status, now)
+    outcome = "succeeded" if event.status == "succeeded" else "failed"
+    topup = await topups.complete(found.id, outcome, now)
     if topup is None:  # already decided (perhaps by a concurrent delivery): report that state
         current = await topups.by_reference(event.reference)
         assert current is not None
@@ -133,7 +137,6 @@ async def apply_topup_event(
 async def refund_stored_value(
     session: AsyncSession,
     *,
-    provider: PaymentProvider,
     card_id: uuid.UUID,
     user_id: uuid.UUID,
     now: datetime,
@@ -152,11 +155,7 @@ async def refund_stored_value(
         return schemas.Refund(
             card=card_schema(card, access.ctx), entry=None, refunded=Money.of(0, card.currency)
         )
-    reference = None
-    if held.principal:
-        reference = await provider.refund(
-            amount=held.principal, currency=card.currency, reason="stored value refund"
-        )
+    refund_nos = await _refund_principal(session, card_id=card.id, amount=held.principal)
     entry, _ = await post_entry(
         session,
         card=card,
@@ -164,10 +163,31 @@ async def refund_stored_value(
         principal=-held.principal,
         bonus=-held.bonus,
         staff_user_id=user_id,
-        note=f"refund {reference}" if reference else "bonus lapsed",
+        note=f"refund {' '.join(refund_nos)}"[:255] if refund_nos else "refund",
     )
     return schemas.Refund(
         card=card_schema(card, access.ctx),
         entry=entry_schema(entry),
         refunded=Money.of(held.principal, card.currency),
     )
+
+
+async def _refund_principal(session: AsyncSession, *, card_id: uuid.UUID, amount: int) -> list[str]:
+    """Send `amount` back through the payments of the card's top-ups, newest first (each
+    refund at most what is left of its payment); the provider hears of it after the commit."""
+    refund_nos: list[str] = []
+    left = amount
+    references = await TopupRepository(session).paid_references(card_id)
+    for reference, available in await payment_records.refundable(session, references):
+        if left == 0:
+            break
+        part = min(left, available)
+        refund_no = await payment_records.request_refund(
+            session, reference=reference, amount=part, reason="stored value refund"
+        )
+        if refund_no is not None:
+            refund_nos.append(refund_no)
+            left -= part
+    if left:  # opening balances (imported member books) were not paid through a provider
+        log.warning("stored_value_refunded_outside_provider", card_id=str(card_id), amount=left)
+    return refund_nos

@@ -23,9 +23,9 @@ def point(lat: float, lng: float) -> Any:
     return func.ST_SetSRID(func.ST_MakePoint(lng, lat), 4326).cast(Shop.location.type)
 
 
-def open_at(hours: Any, timezone: Any, at: datetime) -> Any:
-    """SQL: is a shop with these opening hours open at `at` (the migration's function)."""
-    return func.corner_shop_open_at(hours, timezone, at)
+def open_at(hours: Any, special: Any, timezone: Any, at: datetime) -> Any:
+    """SQL: is a shop with these weekly and special hours open at `at` (migration 1031)."""
+    return func.corner_shop_open_at(hours, special, timezone, at)
 
 
 def shop_of_merchant_expression(
@@ -61,7 +61,7 @@ def _shop_rows(at: datetime) -> Any:
         ST_Y(geometry),
         ST_X(geometry),
         Merchant.timezone,
-        open_at(Shop.opening_hours, Merchant.timezone, at),
+        open_at(Shop.opening_hours, Shop.special_hours, Merchant.timezone, at),
     ).join(Merchant, Merchant.id == Shop.merchant_id)
 
 

@@ -70,6 +70,7 @@ class NearbyRow(NamedTuple):
     review_count: int
     discovery_only: bool
     opening_hours: str  # JSON text: opening.periods_of_json parses each pattern once
+    special_hours: str  # JSON text, nearly always '[]' (opening.special_of_json)
     timezone: str
     candidates: int
     max_sphere_m: float
@@ -88,7 +89,7 @@ def _filters(f: NearbyFilters) -> str:
         )
     if f.open_now:
         parts.append(
-            "corner_shop_open_at(s.opening_hours,"
+            "corner_shop_open_at(s.opening_hours, s.special_hours,"
             " (SELECT m.timezone FROM merchants m WHERE m.id = s.merchant_id), :now)"
         )
     if f.has_offers:
@@ -99,7 +100,8 @@ def _filters(f: NearbyFilters) -> str:
 # A page row after its id and distance, read from the shop columns under alias {t}
 _PAGE_COLUMNS = """{t}.merchant_id::text, {t}.name, {t}.category,
        ST_Y({t}.location::geometry), ST_X({t}.location::geometry), {t}.address, {t}.rating,
-       {t}.review_count, {t}.discovery_only, {t}.opening_hours::text, m.timezone"""
+       {t}.review_count, {t}.discovery_only, {t}.opening_hours::text,
+       {t}.special_hours::text, m.timezone"""
 
 
 @lru_cache(maxsize=256)
@@ -122,7 +124,7 @@ def _statement(sort: str, where: str, after: bool) -> TextClause:
 WITH c AS MATERIALIZED (
   SELECT s.id, s.location <-> {_P} AS sd, ST_Distance(s.location, {_P}) AS d,
          s.merchant_id, s.name, s.category, s.location, s.address, s.rating,
-         s.review_count, s.discovery_only, s.opening_hours
+         s.review_count, s.discovery_only, s.opening_hours, s.special_hours
   FROM shops s
   WHERE {where}{keyset}
   ORDER BY s.location <-> {_P}

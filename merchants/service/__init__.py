@@ -19,6 +19,7 @@ from core.timezones import utcnow
 from geo.schemas import Crs, LatLng
 from merchants import schemas
 from merchants.models import Shop
+from merchants.opening import periods_on, special_overlaps
 from merchants.repository import (
     ShopRepository,
     ShopRow,
@@ -54,6 +55,7 @@ async def create_shop(
             address=data.address.strip(),
             phone=data.phone,
             opening_hours=[p.model_dump() for p in data.opening_hours],
+            special_hours=checked_special_hours(data.special_hours),
             discovery_only=data.discovery_only,
         )
     )
@@ -71,6 +73,7 @@ def _shop_out(row: ShopRow, crs: Crs) -> schemas.Shop:
         address=shop.address,
         phone=shop.phone,
         opening_hours=[schemas.OpeningPeriod(**p) for p in shop.opening_hours],
+        special_hours=[schemas.SpecialHours(**e) for e in shop.special_hours],
         discovery_only=shop.discovery_only,
         timezone=row.timezone,
         open_now=row.open_now,
@@ -79,6 +82,21 @@ def _shop_out(row: ShopRow, crs: Crs) -> schemas.Shop:
         created_at=shop.created_at,
         updated_at=shop.updated_at,
     )
+
+
+def checked_special_hours(entries: list[schemas.SpecialHours]) -> list[dict[str, Any]]:
+    """Special hours as stored (sorted by date), refused when two entries contradict."""
+    stored = sorted(
+        (e.model_dump(mode="json") for e in entries), key=lambda e: (e["date"], e["open"] or "")
+    )
+    clash = special_overlaps(stored)
+    if clash is not None:
+        first, second = stored[clash[0]], stored[clash[1]]
+        raise SpecialHoursOverlap(
+            f"the entries of {first['date']} and {second['date']} overlap",
+            loc=["body", "special_hours"],
+        )
+    return stored
 
 
 async def get_shop(
@@ -130,7 +148,9 @@ async def update_shop(
     shop = await ShopRepository(session).lock(shop_id, merchant_id)
     if shop is None:
         raise ShopNotFound()
-    changes = data.model_dump(exclude_unset=True, exclude={"crs", "location", "opening_hours"})
+    changes = data.model_dump(
+        exclude_unset=True, exclude={"crs", "location", "opening_hours", "special_hours"}
+    )
     for field, value in changes.items():
         setattr(shop, field, value.strip() if isinstance(value, str) else value)
     if data.location is not None:
@@ -138,6 +158,8 @@ async def update_shop(
         shop.location = point(position.lat, position.lng)
     if data.opening_hours is not None:
         shop.opening_hours = [p.model_dump() for p in data.opening_hours]
+    if data.special_hours is not None:
+        shop.special_hours = checked_special_hours(data.special_hours)
     shop.updated_at = utcnow()
     await session.flush()
     return await get_shop(session, shop_id=shop_id, crs=data.crs)
@@ -193,11 +215,25 @@ from merchants.service.catalog import (  # noqa: E402
     OfferingNotFound,
     PhotoNotFound,
     add_photo,
+    archive_offering,
     create_offering,
+    delete_photo,
     get_offering,
+    get_sellable_offering,
     list_offerings,
     list_photos,
+    merchant_of_offering,
+    merchant_of_photo,
     photo_file,
+    photo_path,
+    reorder_photos,
+    update_offering,
+)
+from merchants.service.errors import (  # noqa: E402
+    OfferingArchived,
+    PhotoOrderInvalid,
+    PriceNotPositive,
+    SpecialHoursOverlap,
 )
 from merchants.service.nearby import NearbyQuery, find_nearby, register_offer_predicate  # noqa: E402
 from merchants.service.reviews import (  # noqa: E402
@@ -210,6 +246,20 @@ from merchants.service.reviews import (  # noqa: E402
 )
 
 __all__ = [
+    "OfferingArchived",
+    "PhotoOrderInvalid",
+    "PriceNotPositive",
+    "SpecialHoursOverlap",
+    "archive_offering",
+    "checked_special_hours",
+    "delete_photo",
+    "get_sellable_offering",
+    "merchant_of_offering",
+    "merchant_of_photo",
+    "periods_on",
+    "photo_path",
+    "reorder_photos",
+    "update_offering",
     "list_merchant_shops",
     "DiscoveryOnlyShop",
     "InvalidImage",

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core import imaging
 from core.errors import DomainError, NotFound
 from core.ids import new_id
 from core.money import Money
-from core.pagination import decode_cursor_as, encode_cursor, uuid_value
+from core.pagination import decode_cursor_as, encode_cursor, page_from_rows, uuid_value
 from merchants import schemas
 from merchants.images import FORMATS, ImageRejected, ProcessedImage, process_image
 from merchants.models import Offering, ShopPhoto
 from merchants.repository.catalog import OfferingRepository, PhotoRepository
+from merchants.service.errors import OfferingArchived, PhotoOrderInvalid, PriceNotPositive
 
 
 class InvalidImage(DomainError):
@@ -52,6 +55,7 @@ def _photo_out(photo: ShopPhoto) -> schemas.Photo:
         size_bytes=photo.size_bytes,
         url=f"/v1/photos/{photo.id}",
         thumbnail_url=f"/v1/photos/{photo.id}/thumbnail",
+        position=photo.position,
         created_at=photo.created_at,
     )
 
@@ -75,8 +79,8 @@ async def add_photo(
     data: bytes,
 ) -> schemas.Photo:
     try:
-        # decoding is CPU work: keep it off the event loop
-        image = await asyncio.to_thread(process_image, data)
+        # decoding is CPU and memory work: off the event loop, a bounded number at a time
+        image = await imaging.decode_in_pool(process_image, data)
     except ImageRejected as exc:
         raise InvalidImage(
             str(exc), extra={"errors": [{"loc": ["body", "file"], "msg": str(exc)}]}
@@ -91,6 +95,7 @@ async def add_photo(
             width=image.width,
             height=image.height,
             size_bytes=len(image.data),
+            position=await PhotoRepository(session).next_position(shop_id),
         )
     )
     # files after the row: a failed write rolls the row back; a failed commit leaves only
@@ -103,10 +108,56 @@ async def add_photo(
 async def list_photos(
     session: AsyncSession, *, shop_id: uuid.UUID, limit: int, cursor: str | None
 ) -> tuple[list[schemas.Photo], str | None]:
-    after = _id_cursor(cursor)
+    """The shop's photos in its chosen order (position, then id)."""
+    values = decode_cursor_as(cursor, {"p": int, "id": uuid_value})
+    after = (values["p"], values["id"]) if values else None
     rows = await PhotoRepository(session).of_shop(shop_id, after, limit + 1)
-    items = [_photo_out(p) for p in rows[:limit]]
-    return items, (encode_cursor({"id": str(rows[limit - 1].id)}) if len(rows) > limit else None)
+    page, next_cursor = page_from_rows(rows, limit, lambda p: {"p": p.position, "id": str(p.id)})
+    return [_photo_out(p) for p in page], next_cursor
+
+
+async def merchant_of_photo(session: AsyncSession, *, photo_id: uuid.UUID) -> uuid.UUID:
+    photo = await PhotoRepository(session).get(photo_id)
+    if photo is None:
+        raise PhotoNotFound()
+    return photo.merchant_id
+
+
+async def delete_photo(
+    session: AsyncSession, *, merchant_id: uuid.UUID, photo_id: uuid.UUID
+) -> ShopPhoto:
+    """Remove a photo (offerings showing it lose their photo). The caller removes the files
+    after the commit (`photo_path`), so a failed commit never leaves a row without its file."""
+    photo = await PhotoRepository(session).get(photo_id)
+    if photo is None or photo.merchant_id != merchant_id:
+        raise PhotoNotFound()
+    await PhotoRepository(session).delete(photo)
+    return photo
+
+
+async def reorder_photos(
+    session: AsyncSession,
+    *,
+    merchant_id: uuid.UUID,
+    shop_id: uuid.UUID,
+    photo_ids: list[uuid.UUID],
+) -> list[schemas.Photo]:
+    """Put the named photos first, in that order; the others follow in their old order."""
+    if len(set(photo_ids)) != len(photo_ids):
+        raise PhotoOrderInvalid("a photo is named twice", loc=["body", "photo_ids"])
+    repo = PhotoRepository(session)
+    current = await repo.all_of_shop(shop_id, lock=True)
+    known = {p.id: p for p in current if p.merchant_id == merchant_id}
+    if unknown := [str(i) for i in photo_ids if i not in known]:
+        raise PhotoOrderInvalid(
+            f"not photos of this shop: {', '.join(unknown[:5])}", loc=["body", "photo_ids"]
+        )
+    named = set(photo_ids)
+    ordered = [known[i] for i in photo_ids] + [p for p in current if p.id not in named]
+    for position, photo in enumerate(ordered):
+        photo.position = position
+    await session.flush()
+    return [_photo_out(p) for p in ordered]
 
 
 async def photo_file(
@@ -136,9 +187,26 @@ def _offering_out(offering: Offering) -> schemas.Offering:
         price=Money.of(offering.price_amount, offering.currency),
         photo_id=offering.photo_id,
         bookable=offering.bookable,
+        active=offering.active,
         created_at=offering.created_at,
         updated_at=offering.updated_at,
     )
+
+
+def _check_price(price: Money) -> None:
+    if price.amount <= 0:
+        raise PriceNotPositive("the price must be more than zero", loc=["body", "price", "amount"])
+
+
+async def _check_photo(
+    session: AsyncSession, merchant_id: uuid.UUID, photo_id: uuid.UUID | None
+) -> None:
+    if photo_id is not None:
+        photo = await PhotoRepository(session).get(photo_id)
+        if photo is None or photo.merchant_id != merchant_id:
+            raise PhotoNotFound(
+                extra={"errors": [{"loc": ["body", "photo_id"], "msg": "unknown photo"}]}
+            )
 
 
 async def create_offering(
@@ -148,12 +216,8 @@ async def create_offering(
     shop_id: uuid.UUID,
     data: schemas.OfferingCreate,
 ) -> schemas.Offering:
-    if data.photo_id is not None:
-        photo = await PhotoRepository(session).get(data.photo_id)
-        if photo is None or photo.merchant_id != merchant_id:
-            raise PhotoNotFound(
-                extra={"errors": [{"loc": ["body", "photo_id"], "msg": "unknown photo"}]}
-            )
+    _check_price(data.price)
+    await _check_photo(session, merchant_id, data.photo_id)
     offering = await OfferingRepository(session).add(
         Offering(
             id=new_id(),
@@ -179,10 +243,78 @@ async def get_offering(session: AsyncSession, *, offering_id: uuid.UUID) -> sche
     return _offering_out(offering)
 
 
+async def merchant_of_offering(session: AsyncSession, *, offering_id: uuid.UUID) -> uuid.UUID:
+    offering = await OfferingRepository(session).get(offering_id)
+    if offering is None:
+        raise OfferingNotFound()
+    return offering.merchant_id
+
+
+async def update_offering(
+    session: AsyncSession,
+    *,
+    merchant_id: uuid.UUID,
+    offering_id: uuid.UUID,
+    data: schemas.OfferingUpdate,
+    now: datetime,
+) -> schemas.Offering:
+    """Change what a shop sells. Orders already placed keep the price they were sold at (the
+    order row holds its own snapshot); the new price applies from now."""
+    offering = await OfferingRepository(session).lock(offering_id, merchant_id)
+    if offering is None:
+        raise OfferingNotFound()
+    if data.price is not None:
+        _check_price(data.price)
+        offering.price_amount, offering.currency = data.price.amount, data.price.currency
+    if "photo_id" in data.model_fields_set:
+        await _check_photo(session, merchant_id, data.photo_id)
+        offering.photo_id = data.photo_id
+    if data.name is not None:
+        offering.name = data.name.strip()
+    if data.description is not None:
+        offering.description = data.description.strip()
+    if data.bookable is not None:
+        offering.bookable = data.bookable
+    if data.active is not None and data.active != offering.active:
+        offering.active = data.active
+        offering.archived_at = None if data.active else now
+    offering.updated_at = now
+    await session.flush()
+    return _offering_out(offering)
+
+
+async def archive_offering(
+    session: AsyncSession, *, merchant_id: uuid.UUID, offering_id: uuid.UUID, now: datetime
+) -> None:
+    """DELETE: the offering leaves the menu and takes no new orders or bookings; orders,
+    bookings and reviews that point at it stay readable. Archiving twice is a no-op."""
+    offering = await OfferingRepository(session).lock(offering_id, merchant_id)
+    if offering is None:
+        raise OfferingNotFound()
+    if offering.active:
+        offering.active, offering.archived_at, offering.updated_at = False, now, now
+        await session.flush()
+
+
+async def get_sellable_offering(
+    session: AsyncSession, *, offering_id: uuid.UUID
+) -> schemas.Offering:
+    """For new orders and bookings: the offering, refused once archived."""
+    offering = await get_offering(session, offering_id=offering_id)
+    if not offering.active:
+        raise OfferingArchived()
+    return offering
+
+
 async def list_offerings(
-    session: AsyncSession, *, shop_id: uuid.UUID, limit: int, cursor: str | None
+    session: AsyncSession,
+    *,
+    shop_id: uuid.UUID,
+    limit: int,
+    cursor: str | None,
+    include_archived: bool = False,
 ) -> tuple[list[schemas.Offering], str | None]:
     after = _id_cursor(cursor)
-    rows = await OfferingRepository(session).of_shop(shop_id, after, limit + 1)
+    rows = await OfferingRepository(session).of_shop(shop_id, after, limit + 1, include_archived)
     items = [_offering_out(o) for o in rows[:limit]]
     return items, (encode_cursor({"id": str(rows[limit - 1].id)}) if len(rows) > limit else None)

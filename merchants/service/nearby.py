@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -11,7 +11,12 @@ from core.discovery import Connection
 from core.pagination import decode_cursor, encode_cursor
 from geo.crs import Crs, from_wgs84, to_wgs84
 from merchants.categories import TREE, Category, with_descendants
-from merchants.opening import is_open_during, local_clock, periods_of_json
+from merchants.opening import (
+    is_open_with_special,
+    local_day_clock,
+    periods_of_json,
+    special_of_json,
+)
 from merchants.repository import nearby as repo
 from merchants.repository import rating_of
 from merchants.schemas import NearbyQuery
@@ -120,16 +125,16 @@ async def find_nearby(
         )
     page, more = rows[: query.limit], len(rows) > query.limit
     # shops of a page share few time zones: each zone's local clock is computed once
-    clocks = {tz: local_clock(tz, at) for tz in {row.timezone for row in page}}
+    clocks = {tz: local_day_clock(tz, at) for tz in {row.timezone for row in page}}
     items = [_item(row, query.crs, clocks[row.timezone]) for row in page]
     next_cursor = encode_cursor(_cursor_of(page[-1], query.sort)) if more else None
     return items, next_cursor
 
 
-def _item(row: repo.NearbyRow, crs: Crs, clock: tuple[int, float]) -> dict[str, Any]:
+def _item(row: repo.NearbyRow, crs: Crs, clock: tuple[date, float]) -> dict[str, Any]:
     # unpacked once: cheaper than a named attribute per field, 20 rows a request
     (id_, distance_m, merchant_id, name, category, lat, lng, address, rating, review_count,
-     discovery_only, opening_hours, _, _, _) = row  # fmt: skip
+     discovery_only, opening_hours, special_hours, _, _, _) = row  # fmt: skip
     out_lat, out_lng = from_wgs84(lat, lng, crs)
     return {
         "id": id_,
@@ -142,6 +147,8 @@ def _item(row: repo.NearbyRow, crs: Crs, clock: tuple[int, float]) -> dict[str, 
         "rating": rating_of(review_count, rating),
         "review_count": review_count,
         # in Python for the page's rows: cheaper than the SQL function per output row
-        "open_now": is_open_during(periods_of_json(opening_hours), *clock),
+        "open_now": is_open_with_special(
+            periods_of_json(opening_hours), special_of_json(special_hours), *clock
+        ),
         "discovery_only": discovery_only,
     }

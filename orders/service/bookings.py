@@ -83,7 +83,7 @@ async def put_booking_rule(
 async def _bookable(
     session: AsyncSession, *, shop_id: uuid.UUID, offering_id: uuid.UUID
 ) -> tuple[merchant_schemas.Shop, merchant_schemas.Offering]:
-    offering = await merchants.get_offering(session, offering_id=offering_id)
+    offering = await merchants.get_sellable_offering(session, offering_id=offering_id)
     if offering.shop_id != shop_id:
         raise merchants.OfferingNotFound()
     shop = await merchants.require_selling_shop(
@@ -94,8 +94,11 @@ async def _bookable(
     return shop, offering
 
 
-def _periods(shop: merchant_schemas.Shop) -> list[dict[str, object]]:
-    return [p.model_dump() for p in shop.opening_hours]
+def _periods(shop: merchant_schemas.Shop) -> slots.PeriodsOn:
+    """The shop's periods of a local date, special hours (holidays, changed hours) first."""
+    weekly = [p.model_dump() for p in shop.opening_hours]
+    special = [s.model_dump(mode="json") for s in shop.special_hours]
+    return lambda day: merchants.periods_on(weekly, special, day)
 
 
 async def list_slots(

@@ -17,11 +17,12 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts import service as accounts
+from core import payment_records
 from core.errors import Forbidden
 from core.ids import new_id
 from core.money import Money
 from core.pagination import decode_cursor, encode_cursor
-from core.payments import PaymentProvider
+from core.payments import PaymentIntent, PaymentProvider, instructions_schema
 from core.settings import Settings
 from coupons import service as coupons
 from customers import service as customers
@@ -52,7 +53,9 @@ def _summary(items: list[OrderItem]) -> str:
     return name if len(items) == 1 else f"{name} +{len(items) - 1}"
 
 
-def order_schema(order: Order, items: list[OrderItem], pay_url: str | None = None) -> schemas.Order:
+def order_schema(
+    order: Order, items: list[OrderItem], intent: PaymentIntent | None = None
+) -> schemas.Order:
     cur = order.currency
     coupon = (
         schemas.AppliedCoupon(
@@ -76,10 +79,10 @@ def order_schema(order: Order, items: list[OrderItem], pay_url: str | None = Non
         else None
     )
     payment = (
-        schemas.PaymentInstructions(
-            provider=order.provider,
-            reference=order.provider_reference,
-            pay_url=pay_url if order.status == "pending_payment" else None,
+        instructions_schema(intent)
+        if intent is not None and order.status == "pending_payment"
+        else schemas.PaymentInstructions(
+            provider=order.provider, reference=order.provider_reference
         )
         if order.provider is not None and order.provider_reference is not None
         else None
@@ -119,9 +122,9 @@ def order_schema(order: Order, items: list[OrderItem], pay_url: str | None = Non
     )
 
 
-async def view(session: AsyncSession, order: Order, pay_url: str | None = None) -> schemas.Order:
+async def view(session: AsyncSession, order: Order) -> schemas.Order:
     items = (await OrderRepository(session).items([order.id]))[order.id]
-    return order_schema(order, items, pay_url)
+    return order_schema(order, items)
 
 
 def transition_refused(order: Order, to: str) -> OrderTransitionInvalid:
@@ -160,7 +163,7 @@ async def _lines(
 ) -> list[_Line]:
     lines: list[_Line] = []
     for position, item in enumerate(data.items):
-        offering = await merchants.get_offering(session, offering_id=item.offering_id)
+        offering = await merchants.get_sellable_offering(session, offering_id=item.offering_id)
         if offering.shop_id != shop_id:
             raise OfferingNotOnShop(
                 "The offering is not sold by this shop",
@@ -236,7 +239,7 @@ async def create_order(
     code = codes.new_code()
     while await repo.code_taken(code):  # 55 random bits: practically never loops
         code = codes.new_code()
-    pay_url = None
+    intent = None
     order = Order(
         id=order_id,
         merchant_id=merchant_id,
@@ -257,17 +260,22 @@ async def create_order(
         expires_at=now + timedelta(minutes=settings.order_payment_minutes),
     )
     if total > 0:
-        intent = await provider.create_payment(
-            reference=reference_of(order_id),
+        intent = await payment_records.start_payment(
+            session,
+            settings=settings,
+            provider=provider,
+            request=data.payment,
+            kind="order",
+            subject_id=order_id,
+            merchant_id=merchant_id,
+            prefix=REFERENCE_PREFIX,
             amount=total,
             currency=currency,
             description=lines[0].name,
+            expires_at=order.expires_at,
+            now=now,
         )
-        order.provider, order.provider_reference, pay_url = (
-            provider.name,
-            intent.reference,
-            intent.pay_url,
-        )
+        order.provider, order.provider_reference = provider.name, intent.reference
     items = [
         OrderItem(
             order_id=order_id,
@@ -296,7 +304,7 @@ async def create_order(
     if total == 0:  # nothing to pay (coupon, discount and points cover it): paid at once
         order = await move(session, order, to="paid", values={"paid_at": now})
         await after_payment(session, order, now=now)
-    return order_schema(order, items, pay_url)
+    return order_schema(order, items, intent)
 
 
 async def after_payment(session: AsyncSession, order: Order, *, now: datetime) -> None:
@@ -335,6 +343,12 @@ async def release_holds(session: AsyncSession, order: Order, *, reason: str) -> 
         await memberships.return_order_points(
             session, entry_id=order.points_entry_id, note=f"order {reason}"
         )
+
+
+async def close_payment(session: AsyncSession, order: Order, *, now: datetime) -> None:
+    """An unpaid order closed: its payment is closed too (at the provider after the commit)."""
+    if order.provider_reference is not None:
+        await payment_records.request_close(session, reference=order.provider_reference, now=now)
 
 
 @dataclass(frozen=True)
@@ -391,13 +405,13 @@ async def cancel_order(
         raise Forbidden("Only the customer who placed the order can cancel it")
     order = await move(session, access.order, to="cancelled", values={"closed_at": now})
     await release_holds(session, order, reason="cancelled")
+    await close_payment(session, order, now=now)
     return await view(session, order)
 
 
 async def refund_order(
     session: AsyncSession,
     *,
-    provider: PaymentProvider | None,
     order_id: uuid.UUID,
     user_id: uuid.UUID,
     now: datetime,
@@ -412,13 +426,17 @@ async def refund_order(
     order = await move(
         session, access.order, to="refunded", values={"refunded_at": now, "refunded_by": user_id}
     )
-    # the state moved first: a concurrent second refund is refused before any money moves
-    if order.total > 0 and provider is not None:
-        reference = await provider.refund(
-            amount=order.total, currency=order.currency, reason=f"order {order.code}"
+    # the state moved first: a concurrent second refund is refused before any money moves;
+    # the provider hears of it after the commit (core.payment_records' outbox)
+    if order.total > 0 and order.provider_reference is not None:
+        refund_no = await payment_records.request_refund(
+            session,
+            reference=order.provider_reference,
+            amount=order.total,
+            reason=f"order {order.code}",
         )
-        order.refund_reference = reference
-        await OrderRepository(session).set_values(order.id, {"refund_reference": reference})
+        order.refund_reference = refund_no
+        await OrderRepository(session).set_values(order.id, {"refund_reference": refund_no})
     if order.redemption_id is not None:
         await coupons.reverse_order_redemption(
             session, redemption_id=order.redemption_id, order_id=order.id, by=user_id, now=now
@@ -441,6 +459,7 @@ async def expire_due_orders(session: AsyncSession, *, now: datetime, limit: int 
         if order is None:
             continue
         await release_holds(session, order, reason="expired")
+        await close_payment(session, order, now=now)
         expired += 1
     return expired
 

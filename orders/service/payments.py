@@ -13,6 +13,7 @@ from datetime import datetime
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core import payment_records
 from core.payments import CallbackEvent, PaymentProvider
 from orders import schemas
 from orders.repository import OrderRepository
@@ -39,17 +40,20 @@ async def apply_payment_event(
         current = await repo.get(order.id)
         assert current is not None
         if await repo.claim_late_refund(current.id):
-            reference = await provider.refund(
+            refund_no = await payment_records.request_refund(
+                session,
+                reference=event.reference,
                 amount=current.total,
-                currency=current.currency,
                 reason="order closed before payment",
             )
-            await repo.set_values(current.id, {"refund_reference": reference})
-            current.refund_reference = reference
+            await repo.set_values(current.id, {"refund_reference": refund_no})
+            current.refund_reference = refund_no
             log.warning("late_payment_refunded", order_id=str(current.id), status=current.status)
         return await view(session, current)
+    # the provider closed it (an expired payment) or the customer's payment failed
+    to = "expired" if event.status == "closed" else "cancelled"
     cancelled = await repo.transition(
-        order.id, from_="pending_payment", to="cancelled", values={"closed_at": now}
+        order.id, from_="pending_payment", to=to, values={"closed_at": now}
     )
     if cancelled is not None:
         await release_holds(session, cancelled, reason="payment failed")

@@ -197,6 +197,17 @@ async def test_messages_follow_accept_language(client: ApiClient) -> None:
     assert r.json()["title"] == "需要登录"
 
 
+async def test_overlong_username_is_refused_before_it_becomes_a_key(
+    client: ApiClient, redis
+) -> None:  # type: ignore[no-untyped-def]
+    """Issue 17, finding 9: a 1 MB username used to become a 1 MB Redis key."""
+    r = await client.post(
+        "/v1/auth/token", data={"username": "1" * 100_000, "password": "whatever-pass"}
+    )
+    assert_problem(r, 422, "validation_error")
+    assert [k async for k in redis.scan_iter("login:*")] == []
+
+
 async def test_every_account_creation_runs_the_user_created_hooks(client: ApiClient) -> None:
     from sqlalchemy.ext.asyncio import AsyncSession
 

@@ -1,15 +1,49 @@
 from __future__ import annotations
 
+import pytest
+from pydantic import SecretStr
+
+from core.settings import Settings
 from tests.helpers import ApiClient, assert_problem
 
 
-async def test_health_ready_and_metrics(client: ApiClient) -> None:
+async def test_health_ready_and_metrics(
+    client: ApiClient, test_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     r = await client.get("/readyz")
     assert r.status_code == 200 and r.json()["checks"] == {"database": "ok", "redis": "ok"}
-    r = await client.get("/metrics")
+    # issue 17, finding 9: /metrics is not public unless configured so
+    assert_problem(await client.get("/metrics"), 404, "not_found")
+    monkeypatch.setattr(test_settings, "metrics_token", SecretStr("scrape-me"))
+    assert_problem(await client.get("/metrics"), 401, "unauthorized")
+    r = await client.get("/metrics", headers={"Authorization": "Bearer wrong"})
+    assert_problem(r, 401, "unauthorized")
+    r = await client.get("/metrics", headers={"Authorization": "Bearer scrape-me"})
     assert r.status_code == 200
     assert "corner_http_requests_total" in r.text
+    monkeypatch.setattr(test_settings, "metrics_token", None)
+    monkeypatch.setattr(test_settings, "metrics_public", True)
+    assert (await client.get("/metrics")).status_code == 200
+
+
+async def test_every_answer_says_nosniff(client: ApiClient) -> None:
+    """Issue 17, finding 9: `X-Content-Type-Options: nosniff` on every answer, errors too."""
+    for path in ("/healthz", "/v1/nowhere", "/openapi.json", "/v1/categories", "/console/"):
+        r = await client.get(path)
+        assert r.headers.get("x-content-type-options") == "nosniff", path
+
+
+def test_the_server_sends_no_banner(test_settings: Settings) -> None:
+    """Issue 17, finding 9: no `server: uvicorn` header from `corner serve`."""
+    import httpx
+
+    from tests.hardening.live import live_server
+
+    with live_server(test_settings) as base:
+        r = httpx.get(f"{base}/healthz")
+    assert r.status_code == 200
+    assert "server" not in r.headers, r.headers
 
 
 async def test_request_id_is_echoed(client: ApiClient) -> None:

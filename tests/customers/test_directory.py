@@ -199,3 +199,52 @@ async def test_concurrent_events_for_many_customers(client: ApiClient, sessionma
     assert sorted(rows) == [(10, 1000)] * 4
     assert events == 40
     assert owner
+
+
+async def test_clerks_cannot_unmask_phones_by_searching(client: ApiClient, sessionmaker) -> None:  # type: ignore[no-untyped-def]
+    """Issue 17, finding 4: `q=1390`, `q=13900`, ... used to recover a masked phone digit by
+    digit. A clerk now finds a phone by the whole number or the last four digits only."""
+    owner, mid = await shop_with_owner(client)
+    clerk = await client.staff(owner, mid, "clerk")
+    person, cid = await customer(client, sessionmaker, mid, [("card_transaction", T0, 100)])
+    url = f"/v1/merchants/{mid}/customers"
+    local = person.phone.removeprefix("+86")
+
+    def ids(r: object) -> list[str]:
+        assert r.status_code == 200, r.text  # type: ignore[attr-defined]
+        return [c["id"] for c in r.json()["items"]]  # type: ignore[attr-defined]
+
+    # the digit-by-digit walk: every fragment longer than what the mask shows is refused
+    for n in range(3, len(local)):
+        if n == 4:
+            continue
+        r = await client.get(url, params={"q": local[:n]}, headers=clerk.headers)
+        assert_problem(r, 422, "phone_search_too_partial")
+    # what the clerk already sees or already knows works
+    assert ids(await client.get(url, params={"q": local[-4:]}, headers=clerk.headers)) == [cid]
+    assert ids(await client.get(url, params={"q": local}, headers=clerk.headers)) == [cid]
+    assert ids(await client.get(url, params={"q": person.phone}, headers=clerk.headers)) == [cid]
+    # four leading digits are not the last four
+    if local[:4] != local[-4:]:
+        r = await client.get(url, params={"q": local[:4]}, headers=clerk.headers)
+        assert cid not in ids(r)
+    # managers see phones in full: they may search any fragment
+    assert ids(await client.get(url, params={"q": local[:6]}, headers=owner.headers)) == [cid]
+
+
+async def test_customer_searches_are_rate_limited_per_staff(
+    client: ApiClient, sessionmaker
+) -> None:  # type: ignore[no-untyped-def]
+    from customers.service.directory import SEARCHES_PER_MINUTE
+
+    owner, mid = await shop_with_owner(client)
+    clerk = await client.staff(owner, mid, "clerk")
+    url = f"/v1/merchants/{mid}/customers"
+    statuses = [
+        (await client.get(url, params={"q": f"{i:04d}"}, headers=clerk.headers)).status_code
+        for i in range(SEARCHES_PER_MINUTE + 1)
+    ]
+    assert statuses == [200] * SEARCHES_PER_MINUTE + [429]
+    # another staff member has their own budget; listing without a search is not counted
+    assert (await client.get(url, params={"q": "0000"}, headers=owner.headers)).status_code == 200
+    assert (await client.get(url, headers=clerk.headers)).status_code == 200

@@ -11,6 +11,13 @@ import pytest
 from core.payments import SIGNATURE_HEADER, FakePaymentProvider
 from core.settings import Settings
 from tests.helpers import Actor, ApiClient, create_shop
+from tests.orders.wechatpay_setup import (  # noqa: F401  (WeChat Pay stand-in fixtures)
+    standin,
+    wclient,
+    wechat_app,
+    wechat_settings,
+    wechat_standin,
+)
 
 
 def money(amount: int) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.timezones import utcnow, zone
+from merchants.opening import periods_on
 from orders import service, slots
 from orders.models import BookingReminder
 from tests.coupons.support import fast_users
@@ -43,20 +44,36 @@ def test_slot_grid_pure() -> None:
         {"day": 0, "open": "22:00", "close": "01:00"},
     ]
     monday = date(2026, 11, 23)
-    starts = slots.slot_starts(periods, monday, 60, SHANGHAI)
+
+    def weekly(day: date) -> list[tuple[int, int]]:
+        return periods_on(periods, [], day)
+
+    starts = slots.slot_starts(weekly, monday, 60, SHANGHAI)
     local = [s.astimezone(SHANGHAI).strftime("%d %H:%M") for s in starts]
     assert local == ["23 09:00", "23 10:00", "23 22:00", "23 23:00", "24 00:00"]
     after_midnight = datetime(2026, 11, 24, 0, 0, tzinfo=SHANGHAI)
-    assert slots.is_slot_start(periods, after_midnight, 60, SHANGHAI)
+    assert slots.is_slot_start(weekly, after_midnight, 60, SHANGHAI)
     assert not slots.is_slot_start(
-        periods, datetime(2026, 11, 23, 9, 30, tzinfo=SHANGHAI), 60, SHANGHAI
+        weekly, datetime(2026, 11, 23, 9, 30, tzinfo=SHANGHAI), 60, SHANGHAI
     )
     assert not slots.is_slot_start(
-        periods, datetime(2026, 11, 24, 9, 0, tzinfo=SHANGHAI), 60, SHANGHAI
+        weekly, datetime(2026, 11, 24, 9, 0, tzinfo=SHANGHAI), 60, SHANGHAI
     )
-    assert slots.slot_starts(periods, monday, 180, SHANGHAI) == [
+    assert slots.slot_starts(weekly, monday, 180, SHANGHAI) == [
         datetime(2026, 11, 23, 22, 0, tzinfo=SHANGHAI).astimezone(UTC)
     ]
+    # special hours replace that Monday's periods (the late one's tail included)
+    special = [{"date": "2026-11-23", "closed": False, "open": "10:00", "close": "12:00"}]
+
+    def holiday(day: date) -> list[tuple[int, int]]:
+        return periods_on(periods, special, day)
+
+    local = [s.astimezone(SHANGHAI).strftime("%d %H:%M") for s in slots.slot_starts(
+        holiday, monday, 60, SHANGHAI)]  # fmt: skip
+    assert local == ["23 10:00", "23 11:00"]
+    assert not slots.is_slot_start(holiday, after_midnight, 60, SHANGHAI)
+    closed = [{"date": "2026-11-23", "closed": True}]
+    assert slots.slot_starts(lambda d: periods_on(periods, closed, d), monday, 60, SHANGHAI) == []
 
 
 async def test_slots_book_reschedule_cancel(

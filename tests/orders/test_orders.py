@@ -111,7 +111,7 @@ async def test_callback_signature_replay_and_activity(
     )
     assert_problem(await post_callback(client, body, ""), 401, "payment_signature_invalid")
     unknown, unknown_sig = callback(test_settings, "ord_" + uuid.uuid4().hex)
-    assert_problem(await post_callback(client, unknown, unknown_sig), 404, "order_not_found")
+    assert_problem(await post_callback(client, unknown, unknown_sig), 404, "payment_not_found")
     still = (await client.get(f"/v1/orders/{order['id']}", headers=store.customer.headers)).json()
     assert still["status"] == "pending_payment"
 

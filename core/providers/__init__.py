@@ -1,0 +1,5 @@
+"""Real providers behind core's interfaces, each through the provider's own SDK and a base-URL
+setting (tests and `corner dev` point it at core/standins/). Importing this package registers
+the payment providers in core.payments.PROVIDER_FACTORIES."""
+
+from core.providers import wechatpay as wechatpay

@@ -1,0 +1,85 @@
+"""Fixtures for WeChat Pay tests: the stand-in on a loopback port, settings with the merchant's
+generated credentials pointing at it, and an app built from those settings."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from api.app import create_app
+from core.settings import Settings
+from core.standins.server import StandinServer
+from core.standins.wechatpay import (
+    Notification,
+    WeChatPayKeys,
+    WeChatPayStandin,
+)
+from core.standins.wechatpay import (
+    create_app as standin_app,
+)
+from tests.helpers import ApiClient
+
+
+@pytest.fixture(scope="module")
+def wechat_standin() -> Iterator[tuple[WeChatPayStandin, StandinServer]]:
+    standin = WeChatPayStandin(WeChatPayKeys.generate())
+    server = StandinServer(standin_app(standin)).start()
+    yield standin, server
+    server.stop()
+
+
+@pytest.fixture
+def standin(wechat_standin: tuple[WeChatPayStandin, StandinServer]) -> WeChatPayStandin:
+    standin = wechat_standin[0]
+    standin.fail_next.clear()
+    standin.delay_seconds = standin.hold_seconds = 0.0
+    standin.outbox.clear()
+    standin.transactions.clear()
+    standin.refunds.clear()
+    standin.refused.clear()
+    return standin
+
+
+@pytest.fixture(scope="module")
+def wechat_settings(
+    test_settings: Settings,
+    wechat_standin: tuple[WeChatPayStandin, StandinServer],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Settings:
+    standin, server = wechat_standin
+    files = standin.keys.write(Path(tmp_path_factory.mktemp("wechatpay")))
+    return test_settings.model_copy(
+        update=files
+        | {k: Path(v) for k, v in files.items() if k.endswith("_file")}
+        | {
+            "wechatpay_apiv3_key": SecretStr(files["wechatpay_apiv3_key"]),
+            "wechatpay_base_url": server.base_url,
+            "payment_http_timeout_seconds": 2.0,
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+async def wechat_app(wechat_settings: Settings) -> AsyncIterator[Any]:
+    application = create_app(wechat_settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def wclient(wechat_app: Any) -> AsyncIterator[ApiClient]:
+    transport = httpx.ASGITransport(app=wechat_app)
+    async with ApiClient(transport=transport, base_url="http://test") as c:
+        yield c
+
+
+async def deliver(client: ApiClient, note: Notification, **tamper: Any) -> httpx.Response:
+    """Post a stand-in notification to our callback as WeChat Pay would."""
+    headers = note.headers | {"Content-Type": "application/json"} | tamper.pop("headers", {})
+    body = tamper.pop("body", note.body)
+    return await client.post("/v1/payments/wechatpay/callback", content=body, headers=headers)
