@@ -88,11 +88,12 @@ def emit(bench: str, **values: Any) -> None:
 
 
 def start_server(cmd: list[str], env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    """Start `cmd` (which listens on `port`) and wait until its /healthz answers."""
+    """Start `cmd` (which listens on `port`) and wait until its /healthz answers (several
+    workers take a minute to start on a loaded 2-core machine)."""
     import httpx
 
     process = subprocess.Popen(cmd, cwd=ROOT, env=env)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server {cmd} exited with {process.returncode}")
