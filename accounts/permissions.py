@@ -14,8 +14,9 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.security.utils import get_authorization_scheme_param
 
-from accounts import service
-from accounts.security import InvalidAccessToken, decode_access_token
+from accounts import revocation, service
+from accounts.security import InvalidAccessToken, decode_access_claims
+from accounts.service.errors import InvalidToken
 from core.database import SessionDep
 from core.errors import DomainError, Forbidden, Unauthorized
 from core.settings import Settings, get_settings
@@ -23,11 +24,6 @@ from core.settings import Settings, get_settings
 ROLE_RANK = {"clerk": 1, "manager": 2, "owner": 3}
 
 _bearer = HTTPBearer(auto_error=False, description="JWT access token from /v1/auth/token")
-
-
-class InvalidToken(Unauthorized):
-    code, title = "invalid_token", "The access token is invalid or expired"
-    title_zh = "访问令牌无效或已过期"
 
 
 # Dependencies are `async def` although they never await: FastAPI runs a plain `def`
@@ -44,35 +40,43 @@ class Principal:
     user_id: uuid.UUID
 
 
-def authenticate(settings: Settings, credentials: HTTPAuthorizationCredentials | None) -> Principal:
-    """Authenticate from the JWT alone (no database hit on hot paths)."""
+async def authenticate(
+    request: Request, settings: Settings, credentials: HTTPAuthorizationCredentials | None
+) -> Principal:
+    """Authenticate from the JWT (no database hit on hot paths) and the short deny-list of
+    revoked sign-ins in Redis (logout, refresh token reuse, password reset)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized()
     try:
-        return Principal(decode_access_token(settings, credentials.credentials))
+        claims = decode_access_claims(settings, credentials.credentials)
     except InvalidAccessToken as exc:
         raise InvalidToken() from exc
+    if await revocation.is_revoked(request.app.state.redis, claims):
+        raise InvalidToken()
+    return Principal(claims.user_id)
 
 
 async def current_principal(
+    request: Request,
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    return authenticate(settings, credentials)
+    return await authenticate(request, settings, credentials)
 
 
 async def optional_principal(
+    request: Request,
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal | None:
     if credentials is None:
         return None
-    return authenticate(settings, credentials)
+    return await authenticate(request, settings, credentials)
 
 
-def request_principal(request: Request) -> Principal:
+async def request_principal(request: Request) -> Principal:
     """`CurrentUser` for a lean route (core.lean), which solves no dependencies: the same
-    bearer parsing as HTTPBearer and the same checks (token verification is cached)."""
+    bearer parsing as HTTPBearer and the same checks (`authenticate`)."""
     authorization = request.headers.get("Authorization")
     scheme, token = get_authorization_scheme_param(authorization)
     credentials = (
@@ -81,7 +85,7 @@ def request_principal(request: Request) -> Principal:
         else None
     )
     settings = getattr(request.app.state, "settings", None) or get_settings()
-    return authenticate(settings, credentials)
+    return await authenticate(request, settings, credentials)
 
 
 CurrentUser = Annotated[Principal, Depends(current_principal)]

@@ -193,7 +193,7 @@ async def select_and_create(
             session, merchant_id=merchant_id, shop=shop, audience=data.audience, now=now
         )
         params["merchant_id"] = merchant_id
-        plan = await repository.explain(session, sql=sql, params=params)
+        plan = await repository.OfferRepository(session).explain(sql=sql, params=params)
         from sqlalchemy import text
 
         started = time.perf_counter()

@@ -1,14 +1,32 @@
-"""Background jobs of the memberships package (run by `corner worker`)."""
+"""Background jobs of the memberships package (run by `corner worker`); each opens its own
+transactions, one per card for points expiry so a failure on one card leaves the others done."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.jobs import JobContext, job
 from core.timezones import utcnow
 from memberships.repository.cards import CardRepository
+from memberships.repository.ledger import LedgerRepository
 from memberships.service.cards import QR_TOKEN_TTL
-from memberships.service.expiry import expire_points
+from memberships.service.expiry import expire_card_points as expire_one_card
+
+
+async def expire_points(
+    sessionmaker: async_sessionmaker[AsyncSession], *, now: datetime, batch: int = 500
+) -> int:
+    """One pass over the cards with points due to expire; each card in its own transaction."""
+    async with sessionmaker() as session:
+        candidates = await LedgerRepository(session).expiry_candidates(now, batch)
+    done = 0
+    for card_id, months in candidates:
+        async with sessionmaker.begin() as session:
+            if await expire_one_card(session, card_id=card_id, months=months, now=now):
+                done += 1
+    return done
 
 
 @job("expire_card_points", interval_seconds=3600)

@@ -1,5 +1,11 @@
-"""Every query of the customers package, one module per concept."""
+"""Every query of the customers package, one module per concept.
 
-from customers.repository.directory import CustomerRepository, record_event
+- `activity`: the hot write path (customer upsert + timeline row + weekly rollup, one statement);
+- `directory`: customer records, search, timeline reads, edits and the access audit log;
+- `segments`, `analytics`, `followups`, `complaints`: their own tables and reads.
+"""
 
-__all__ = ["CustomerRepository", "record_event"]
+from customers.repository.activity import ActivityRepository, record_event
+from customers.repository.directory import CustomerRepository
+
+__all__ = ["ActivityRepository", "CustomerRepository", "record_event"]

@@ -16,7 +16,7 @@ import psycopg
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.lean import Connection, driver_connection
-from customers.repository import CustomerRepository, record_event
+from customers.repository import ActivityRepository, record_event
 from customers.repository.followups import schedule_first_purchase
 
 ActivityKind = Literal[
@@ -40,7 +40,8 @@ async def record_activity(
     db: AsyncSession | Connection,
     *,
     merchant_id: uuid.UUID,
-    user_id: uuid.UUID,
+    user_id: uuid.UUID | None,
+    customer_id: uuid.UUID | None = None,
     kind: ActivityKind,
     at: datetime,
     spend: int = 0,
@@ -54,16 +55,21 @@ async def record_activity(
     `spend` is in minor units (what the customer paid), `visit` defaults by kind,
     `reference_id` names the reporting package's row (redemption, ledger entry, order) on the
     timeline, `tier` (a membership tier code) replaces the customer's tier when given.
+    Without a user (a card staff issued to a walk-in customer), `customer_id` names the record.
     """
+    if user_id is None and customer_id is None:
+        raise ValueError("record_activity needs a user or a customer")
     if spend < 0:
         raise ValueError("spend must not be negative")
     counts_as_visit = kind in VISIT_KINDS if visit is None else visit
     # the same statements whether a lean route's connection or a session's transaction
     connection = db if isinstance(db, psycopg.AsyncConnection) else await driver_connection(db)
+    # the upsert and the timeline row are one statement (one round trip on hot paths)
     customer_id, first_purchase = await record_event(
         connection,
         merchant_id=merchant_id,
         user_id=user_id,
+        customer_id=customer_id,
         source=kind,
         at=at,
         spend=spend,
@@ -83,6 +89,6 @@ async def set_tier(
     session: AsyncSession, *, merchant_id: uuid.UUID, user_id: uuid.UUID, tier: str
 ) -> bool:
     """Memberships call this when a card's tier changes; False if the user is no customer."""
-    return await CustomerRepository(session).set_tier(
+    return await ActivityRepository(session).set_tier(
         merchant_id=merchant_id, user_id=user_id, tier=tier
     )

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts import service as accounts_service
-from core.errors import Conflict, InvalidInput, NotFound
+from core.errors import InvalidInput
 from core.ids import new_id
 from core.pagination import decode_cursor, encode_cursor
 from core.timezones import zone
@@ -24,6 +24,7 @@ from customers.repository.complaints import ComplaintRepository
 from customers.repository.followups import FollowUpRepository
 from customers.service.activity import record_activity
 from customers.service.directory import csv_line, get_customer
+from customers.service.errors import ComplaintClosed, ComplaintNotFound, ComplaintTransitionInvalid
 
 RESPONSE_TARGET = timedelta(hours=48)
 # target status -> statuses it may be reached from
@@ -33,21 +34,6 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "closed": ("responded", "resolved"),
 }
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-
-
-class ComplaintNotFound(NotFound):
-    code, title = "complaint_not_found", "Complaint not found"
-    title_zh = "投诉不存在"
-
-
-class ComplaintTransitionInvalid(Conflict):
-    code, title = "complaint_transition_invalid", "The complaint cannot move to that status"
-    title_zh = "投诉状态不允许这样变更"
-
-
-class ComplaintClosed(Conflict):
-    code, title = "complaint_closed", "The complaint is closed"
-    title_zh = "投诉已关闭"
 
 
 def may_transition(current: str, target: str) -> bool:

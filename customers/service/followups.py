@@ -13,7 +13,7 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts import service as accounts_service
-from core.errors import Conflict, InvalidInput, NotFound
+from core.errors import InvalidInput
 from core.ids import new_id
 from core.pagination import decode_cursor, encode_cursor
 from core.timezones import zone
@@ -21,34 +21,16 @@ from customers import schemas
 from customers.models import FollowUp, FollowUpPlan
 from customers.repository.directory import CustomerRepository
 from customers.repository.followups import FollowUpRepository
+from customers.service.errors import (
+    CustomerNotFound,
+    CustomerRefusesCalls,
+    FollowUpPlanNotFound,
+    FollowUpTaskNotFound,
+    FollowUpTaskNotPending,
+)
 
 ALL_METHODS: tuple[schemas.FollowUpMethod, ...] = ("phone", "sms", "wechat", "visit", "email")
 NO_CALL_METHODS: tuple[schemas.FollowUpMethod, ...] = ("sms", "email")
-
-
-class CustomerNotFound(NotFound):
-    code, title = "customer_not_found", "Customer not found"
-    title_zh = "客户不存在"
-
-
-class CustomerRefusesCalls(Conflict):
-    code, title = "customer_refuses_calls", "This customer accepts follow-ups by SMS or email only"
-    title_zh = "该客户拒绝电话/上门回访，只能通过短信或邮件回访"
-
-
-class FollowUpTaskNotFound(NotFound):
-    code, title = "follow_up_task_not_found", "Follow-up task not found"
-    title_zh = "回访任务不存在"
-
-
-class FollowUpTaskNotPending(Conflict):
-    code, title = "follow_up_task_not_pending", "This follow-up task is already done or cancelled"
-    title_zh = "该回访任务已完成或已取消"
-
-
-class FollowUpPlanNotFound(NotFound):
-    code, title = "follow_up_plan_not_found", "Follow-up plan not found"
-    title_zh = "回访计划不存在"
 
 
 def allowed_methods(refuses_calls: bool) -> list[schemas.FollowUpMethod]:

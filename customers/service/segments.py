@@ -13,17 +13,12 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.errors import NotFound
 from core.pagination import decode_cursor, encode_cursor
 from core.timezones import utcnow
 from customers import schemas
 from customers.models import Segment
 from customers.repository.segments import SegmentRepository, compile_rules
-
-
-class SegmentNotFound(NotFound):
-    code, title = "segment_not_found", "Segment not found"
-    title_zh = "客户分群不存在"
+from customers.service.errors import SegmentNotFound
 
 
 def _rules(segment: Segment) -> schemas.SegmentRules:

@@ -21,12 +21,22 @@ from memberships.service.counts import (
     set_count_product_active,
 )
 from memberships.service.designs import card_png, get_design, preview_png, set_design
-from memberships.service.expiry import expire_card_points, expire_points
+from memberships.service.expiry import expire_card_points
 from memberships.service.ledger import (
     adjust_points,
     is_own_card_transaction,
     ledger_page,
     reverse_transaction,
+)
+from memberships.service.members import (
+    MemberImportTally,
+    ProgramRequired,
+    check_book_columns,
+    grant_card,
+    import_members,
+    link_new_user,
+    load_program,
+    lookup_members,
 )
 from memberships.service.orders import (
     OrderCard,
@@ -36,6 +46,7 @@ from memberships.service.orders import (
     return_order_points,
     spend_points_for_order,
 )
+from memberships.service.page import programs_for_shop_page
 from memberships.service.physical import (
     ImportTally,
     bind_physical_card,
@@ -55,6 +66,15 @@ from memberships.service.topups import (
 )
 
 __all__ = [
+    "MemberImportTally",
+    "ProgramRequired",
+    "check_book_columns",
+    "grant_card",
+    "import_members",
+    "link_new_user",
+    "load_program",
+    "lookup_members",
+    "programs_for_shop_page",
     "COUNT_PASS_PREFIX",
     "ImportTally",
     "apply_count_pass_event",
@@ -79,7 +99,6 @@ __all__ = [
     "counter_transaction",
     "create_program",
     "expire_card_points",
-    "expire_points",
     "get_card",
     "get_design",
     "get_program",

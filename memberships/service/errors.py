@@ -196,3 +196,12 @@ class PhysicalImportInvalid(InvalidInput):
         "The card number file cannot be read",
         "卡号文件无法读取",
     )
+
+
+class ImageInvalid(InvalidInput):
+    code, title, title_zh = "image_invalid", "The image could not be used", "图片无法使用"
+
+
+class MemberBookInvalid(InvalidInput):
+    code, title = "member_book_invalid", "The member book cannot be read"
+    title_zh = "会员名册无法读取"

@@ -1,11 +1,12 @@
-"""Points expiry, FIFO by earning date: a scheduled job writes `expiry` ledger rows."""
+"""Points expiry of one card, FIFO by earning date, as an `expiry` ledger row (never commits;
+the job in `memberships/jobs.py` walks the candidates, one transaction per card)."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from memberships import rules
 from memberships.repository.cards import CardRepository
@@ -36,17 +37,3 @@ async def expire_card_points(
         note=f"points earned more than {months} months ago",
     )
     return due
-
-
-async def expire_points(
-    sessionmaker: async_sessionmaker[AsyncSession], *, now: datetime, batch: int = 500
-) -> int:
-    """One pass over the cards with points due to expire; each card in its own transaction."""
-    async with sessionmaker() as session:
-        candidates = await LedgerRepository(session).expiry_candidates(now, batch)
-    done = 0
-    for card_id, months in candidates:
-        async with sessionmaker.begin() as session:
-            if await expire_card_points(session, card_id=card_id, months=months, now=now):
-                done += 1
-    return done

@@ -13,7 +13,6 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from core.errors import NotFound
 from core.pagination import decode_cursor_as, page_from_rows, uuid_value
 from core.timezones import utcnow
 from geo.schemas import Crs, LatLng
@@ -27,19 +26,7 @@ from merchants.repository import (
     rating_of,
     shop_of_merchant_expression,
 )
-
-
-class ShopNotFound(NotFound):
-    code, title = "shop_not_found", "Shop not found"
-    title_zh = "门店不存在"
-
-
-class DiscoveryOnlyShop(NotFound):
-    """Public-service places are found by search but never sell (no coupons, cards, orders)."""
-
-    status = 409
-    code, title = "shop_discovery_only", "This place is listed for discovery only"
-    title_zh = "该地点仅供查找，不提供交易"
+from merchants.service.errors import DiscoveryOnlyShop, ShopNotFound
 
 
 async def create_shop(
@@ -57,6 +44,8 @@ async def create_shop(
             opening_hours=[p.model_dump() for p in data.opening_hours],
             special_hours=checked_special_hours(data.special_hours),
             discovery_only=data.discovery_only,
+            description=data.description.strip(),
+            features=data.features,
         )
     )
     return await get_shop(session, shop_id=shop.id, crs=data.crs)
@@ -72,6 +61,8 @@ def _shop_out(row: ShopRow, crs: Crs) -> schemas.Shop:
         location=LatLng.from_wgs84(row.lat, row.lng, crs),
         address=shop.address,
         phone=shop.phone,
+        description=shop.description,
+        features=list(shop.features),
         opening_hours=[schemas.OpeningPeriod(**p) for p in shop.opening_hours],
         special_hours=[schemas.SpecialHours(**e) for e in shop.special_hours],
         discovery_only=shop.discovery_only,
@@ -224,6 +215,7 @@ from merchants.service.catalog import (  # noqa: E402
     list_photos,
     merchant_of_offering,
     merchant_of_photo,
+    offering_labels,
     photo_file,
     photo_path,
     reorder_photos,
@@ -236,6 +228,7 @@ from merchants.service.errors import (  # noqa: E402
     SpecialHoursOverlap,
 )
 from merchants.service.nearby import NearbyQuery, find_nearby, register_offer_predicate  # noqa: E402
+from merchants.service.page import shop_page_parts  # noqa: E402
 from merchants.service.reviews import (  # noqa: E402
     ReviewExists,
     ReviewNotFound,
@@ -260,6 +253,8 @@ __all__ = [
     "photo_path",
     "reorder_photos",
     "update_offering",
+    "shop_page_parts",
+    "offering_labels",
     "list_merchant_shops",
     "DiscoveryOnlyShop",
     "InvalidImage",

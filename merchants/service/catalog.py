@@ -10,7 +10,6 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import imaging
-from core.errors import DomainError, NotFound
 from core.ids import new_id
 from core.money import Money
 from core.pagination import decode_cursor_as, encode_cursor, page_from_rows, uuid_value
@@ -18,23 +17,14 @@ from merchants import schemas
 from merchants.images import FORMATS, ImageRejected, ProcessedImage, process_image
 from merchants.models import Offering, ShopPhoto
 from merchants.repository.catalog import OfferingRepository, PhotoRepository
-from merchants.service.errors import OfferingArchived, PhotoOrderInvalid, PriceNotPositive
-
-
-class InvalidImage(DomainError):
-    status, code, title = 422, "invalid_image", "The upload is not an acceptable image"
-    title_zh = "上传的文件不是可接受的图片"
-
-
-class PhotoNotFound(NotFound):
-    code, title = "photo_not_found", "Photo not found"
-    title_zh = "图片不存在"
-
-
-class OfferingNotFound(NotFound):
-    code, title = "offering_not_found", "Offering not found"
-    title_zh = "服务或商品不存在"
-
+from merchants.service.errors import (
+    InvalidImage,
+    OfferingArchived,
+    OfferingNotFound,
+    PhotoNotFound,
+    PhotoOrderInvalid,
+    PriceNotPositive,
+)
 
 _EXTENSIONS = {content_type: ext for content_type, ext in FORMATS.values()}
 
@@ -318,3 +308,11 @@ async def list_offerings(
     rows = await OfferingRepository(session).of_shop(shop_id, after, limit + 1, include_archived)
     items = [_offering_out(o) for o in rows[:limit]]
     return items, (encode_cursor({"id": str(rows[limit - 1].id)}) if len(rows) > limit else None)
+
+
+async def offering_labels(
+    session: AsyncSession, *, offering_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, tuple[str, str]]:
+    """Offering id -> (name, its merchant's timezone), for lists that span merchants."""
+    rows = await OfferingRepository(session).labels(list(set(offering_ids)))
+    return {i: (name, tz) for i, name, tz in rows}

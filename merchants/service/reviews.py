@@ -8,7 +8,6 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.errors import Conflict, NotFound
 from core.ids import new_id
 from core.pagination import decode_cursor_as, encode_cursor, uuid_value
 from core.signing import pseudonym
@@ -17,17 +16,7 @@ from merchants import schemas
 from merchants.models import Review
 from merchants.repository import ShopRepository
 from merchants.repository.reviews import ReviewRepository
-
-
-class ReviewExists(Conflict):
-    code = "review_exists"
-    title = "You already reviewed this (one review per consumption, one general review per shop)"
-    title_zh = "您已评价过（每次消费一条评价，每家门店一条普通评价）"
-
-
-class ReviewNotFound(NotFound):
-    code, title = "review_not_found", "Review not found"
-    title_zh = "评价不存在"
+from merchants.service.errors import ReviewExists, ReviewNotFound
 
 
 async def consumption_is_own(

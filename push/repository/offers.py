@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from push.models import Delivery, FlashOffer, Subscription
@@ -19,8 +19,6 @@ from push.models import Delivery, FlashOffer, Subscription
 # FCM accepts at most 500 tokens per multicast call; one outbox batch is one such call
 BATCH_SIZE = 500
 
-
-# ---------------------------------------------------------------- audiences
 
 # Users whose subscription matches the shop and one of whose areas lies within their own
 # radius of it. The areas near the shop come first, from the GiST index with a constant bound
@@ -143,67 +141,6 @@ FAN_OUT = """
 """
 
 
-async def max_subscription_radius(session: AsyncSession) -> int | None:
-    return (await session.execute(select(func.max(Subscription.radius_m)))).scalar()
-
-
-async def fan_out(
-    session: AsyncSession, *, audience_sql: str, params: dict[str, Any], batch_size: int
-) -> tuple[int, int]:
-    """Write the deliveries and outbox batches of an offer; returns (recipients, deliveries)."""
-    sql = FAN_OUT.format(audience=audience_sql, batch_size=min(int(batch_size), BATCH_SIZE))
-    # The statement joins CTEs (eligible users, the slots the caps granted), which have no
-    # statistics; the planner then picks nested loops comparing every pair (measured: 42 s
-    # for 10k recipients). Hash joins keep it linear (1.4 s), so nested loops are off for
-    # this one statement.
-    previous = (await session.execute(text("SELECT current_setting('enable_nestloop')"))).scalar()
-    await session.execute(text("SELECT set_config('enable_nestloop', 'off', true)"))
-    deliveries = (await session.execute(text(sql), params)).rowcount  # type: ignore[attr-defined]
-    await session.execute(
-        text("SELECT set_config('enable_nestloop', :value, true)"), {"value": previous}
-    )
-    await session.execute(
-        text("""
-            INSERT INTO push_outbox (offer_id, channel, batch_no, due_at)
-            SELECT offer_id, channel, batch_no, min(due_at) FROM flash_offer_deliveries
-            WHERE offer_id = :offer_id GROUP BY offer_id, channel, batch_no
-        """),
-        {"offer_id": params["offer_id"]},
-    )
-    recipients = (
-        await session.execute(
-            select(func.count(func.distinct(Delivery.user_id))).where(
-                Delivery.offer_id == params["offer_id"]
-            )
-        )
-    ).scalar_one()
-    return recipients, deliveries
-
-
-async def explain(session: AsyncSession, *, sql: str, params: dict[str, Any]) -> list[str]:
-    rows = await session.execute(text("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + sql), params)
-    return [r[0] for r in rows]
-
-
-# ---------------------------------------------------------------- offers
-
-
-async def add_offer(session: AsyncSession, offer: FlashOffer) -> FlashOffer:
-    session.add(offer)
-    await session.flush()
-    return offer
-
-
-async def set_offer_recipients(session: AsyncSession, offer_id: uuid.UUID, count: int) -> None:
-    await session.execute(
-        update(FlashOffer).where(FlashOffer.id == offer_id).values(recipients=count)
-    )
-
-
-async def get_offer(session: AsyncSession, offer_id: uuid.UUID) -> FlashOffer | None:
-    return await session.get(FlashOffer, offer_id)
-
-
 @dataclass(frozen=True)
 class DeliveryCounts:
     queued: int
@@ -213,36 +150,124 @@ class DeliveryCounts:
     next_due: datetime | None
 
 
-async def delivery_counts(session: AsyncSession, offer_id: uuid.UUID) -> DeliveryCounts:
-    rows = await session.execute(
-        text("""
-            SELECT count(*) FILTER (WHERE status IN ('queued', 'sending', 'retry')) AS queued,
-                   count(*) FILTER (WHERE status = 'sent') AS sent,
-                   count(*) FILTER (WHERE status = 'failed') AS failed,
-                   count(DISTINCT user_id) FILTER (WHERE opened_at IS NOT NULL) AS opened,
-                   min(due_at) FILTER (WHERE status IN ('queued', 'retry')) AS next_due
-            FROM flash_offer_deliveries WHERE offer_id = :offer_id
-        """),
-        {"offer_id": offer_id},
-    )
-    return DeliveryCounts(*rows.one())
+class OfferRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
 
+    async def max_subscription_radius(self) -> int | None:
+        return (await self.session.execute(select(func.max(Subscription.radius_m)))).scalar()
 
-async def mark_opened(
-    session: AsyncSession, *, offer_id: uuid.UUID, user_id: uuid.UUID, now: datetime
-) -> int:
-    stmt = (
-        update(Delivery)
-        .where(
-            Delivery.offer_id == offer_id,
-            Delivery.user_id == user_id,
-            Delivery.opened_at.is_(None),
+    async def fan_out(
+        self, *, audience_sql: str, params: dict[str, Any], batch_size: int
+    ) -> tuple[int, int]:
+        """Write the deliveries and outbox batches of an offer; returns (recipients, deliveries)."""
+        sql = FAN_OUT.format(audience=audience_sql, batch_size=min(int(batch_size), BATCH_SIZE))
+        # The statement joins CTEs (eligible users, the slots the caps granted), which have no
+        # statistics; the planner then picks nested loops comparing every pair (measured: 42 s
+        # for 10k recipients). Hash joins keep it linear (1.4 s), so nested loops are off for
+        # this one statement.
+        previous = (
+            await self.session.execute(text("SELECT current_setting('enable_nestloop')"))
+        ).scalar()
+        await self.session.execute(text("SELECT set_config('enable_nestloop', 'off', true)"))
+        deliveries = (await self.session.execute(text(sql), params)).rowcount  # type: ignore[attr-defined]
+        await self.session.execute(
+            text("SELECT set_config('enable_nestloop', :value, true)"), {"value": previous}
         )
-        .values(opened_at=now)
-    )
-    return (await session.execute(stmt)).rowcount  # type: ignore[attr-defined, no-any-return]
+        await self.session.execute(
+            text("""
+                INSERT INTO push_outbox (offer_id, channel, batch_no, due_at)
+                SELECT offer_id, channel, batch_no, min(due_at) FROM flash_offer_deliveries
+                WHERE offer_id = :offer_id GROUP BY offer_id, channel, batch_no
+            """),
+            {"offer_id": params["offer_id"]},
+        )
+        recipients = (
+            await self.session.execute(
+                select(func.count(func.distinct(Delivery.user_id))).where(
+                    Delivery.offer_id == params["offer_id"]
+                )
+            )
+        ).scalar_one()
+        return recipients, deliveries
+
+    async def explain(self, *, sql: str, params: dict[str, Any]) -> list[str]:
+        rows = await self.session.execute(
+            text("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + sql), params
+        )
+        return [r[0] for r in rows]
+
+    async def add_offer(self, offer: FlashOffer) -> FlashOffer:
+        self.session.add(offer)
+        await self.session.flush()
+        return offer
+
+    async def set_offer_recipients(self, offer_id: uuid.UUID, count: int) -> None:
+        await self.session.execute(
+            update(FlashOffer).where(FlashOffer.id == offer_id).values(recipients=count)
+        )
+
+    async def get_offer(self, offer_id: uuid.UUID) -> FlashOffer | None:
+        return await self.session.get(FlashOffer, offer_id)
+
+    async def delivery_counts(self, offer_id: uuid.UUID) -> DeliveryCounts:
+        rows = await self.session.execute(
+            text("""
+                SELECT count(*) FILTER (WHERE status IN ('queued', 'sending', 'retry')) AS queued,
+                       count(*) FILTER (WHERE status = 'sent') AS sent,
+                       count(*) FILTER (WHERE status = 'failed') AS failed,
+                       count(DISTINCT user_id) FILTER (WHERE opened_at IS NOT NULL) AS opened,
+                       min(due_at) FILTER (WHERE status IN ('queued', 'retry')) AS next_due
+                FROM flash_offer_deliveries WHERE offer_id = :offer_id
+            """),
+            {"offer_id": offer_id},
+        )
+        return DeliveryCounts(*rows.one())
+
+    async def mark_opened(self, *, offer_id: uuid.UUID, user_id: uuid.UUID, now: datetime) -> int:
+        stmt = (
+            update(Delivery)
+            .where(
+                Delivery.offer_id == offer_id,
+                Delivery.user_id == user_id,
+                Delivery.opened_at.is_(None),
+            )
+            .values(opened_at=now)
+        )
+        return (await self.session.execute(stmt)).rowcount  # type: ignore[attr-defined, no-any-return]
+
+    async def is_recipient(self, *, offer_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+        stmt = select(Delivery.id).where(Delivery.offer_id == offer_id, Delivery.user_id == user_id)
+        return (await self.session.execute(stmt.limit(1))).first() is not None
+
+    async def received_by(
+        self,
+        *,
+        user_id: uuid.UUID,
+        after: tuple[datetime, uuid.UUID] | None,
+        limit: int,
+    ) -> list[ReceivedOffer]:
+        """Offers that reached the user (one sent delivery is enough, whatever the channel),
+        newest first; limit+1 rows. Read = opened on any of the user's deliveries."""
+        delivered = func.min(Delivery.sent_at).label("delivered_at")
+        read = func.max(Delivery.opened_at).label("read_at")
+        mine = (
+            select(Delivery.offer_id, delivered, read)
+            .where(Delivery.user_id == user_id, Delivery.status == "sent")
+            .group_by(Delivery.offer_id)
+            .subquery()
+        )
+        stmt = select(FlashOffer, mine.c.delivered_at, mine.c.read_at).join(
+            mine, mine.c.offer_id == FlashOffer.id
+        )
+        if after is not None:
+            stmt = stmt.where(tuple_(FlashOffer.created_at, FlashOffer.id) < tuple_(*after))
+        stmt = stmt.order_by(FlashOffer.created_at.desc(), FlashOffer.id.desc()).limit(limit + 1)
+        return [ReceivedOffer(o, d, r) for o, d, r in (await self.session.execute(stmt)).all()]
 
 
-async def is_recipient(session: AsyncSession, *, offer_id: uuid.UUID, user_id: uuid.UUID) -> bool:
-    stmt = select(Delivery.id).where(Delivery.offer_id == offer_id, Delivery.user_id == user_id)
-    return (await session.execute(stmt.limit(1))).first() is not None
+@dataclass(frozen=True)
+class ReceivedOffer:
+    offer: FlashOffer
+    delivered_at: datetime
+    read_at: datetime | None

@@ -37,21 +37,23 @@ async def record_ping(
     if at < now - retention:
         raise InvalidInput("the ping is older than the retention period", loc=["body", "at"])
     point = data.location.to_wgs84(data.crs)
-    await repository.add_ping(session, user_id=user_id, lat=point.lat, lng=point.lng, at=at)
+    await repository.LocationRepository(session).add_ping(
+        user_id=user_id, lat=point.lat, lng=point.lng, at=at
+    )
     return schemas.LocationPingAccepted(observed_at=at)
 
 
 async def forget_locations(
     session: AsyncSession, *, user_id: uuid.UUID
 ) -> schemas.LocationsForgotten:
-    pings, areas = await repository.forget_locations(session, user_id)
+    pings, areas = await repository.LocationRepository(session).forget_locations(user_id)
     return schemas.LocationsForgotten(pings_deleted=pings, areas_deleted=areas)
 
 
 async def list_activity_areas(
     session: AsyncSession, *, user_id: uuid.UUID, crs: Crs
 ) -> schemas.ActivityAreas:
-    rows = await repository.list_areas(session, user_id)
+    rows = await repository.LocationRepository(session).list_areas(user_id)
     items = [
         schemas.ActivityArea(
             centre=LatLng.from_wgs84(r.lat, r.lng, crs),
@@ -79,10 +81,9 @@ async def learn_pending_areas(
     session: AsyncSession, *, now: datetime, retention: timedelta, limit: int = 500
 ) -> int:
     """Recompute the areas of up to `limit` users whose pings changed; returns users done."""
-    user_ids = await repository.take_recompute_batch(session, limit)
+    user_ids = await repository.LocationRepository(session).take_recompute_batch(limit)
     if user_ids:
-        await repository.learn_areas(
-            session,
+        await repository.LocationRepository(session).learn_areas(
             user_ids=user_ids,
             since=now - retention,
             now=now,
@@ -97,7 +98,9 @@ async def learn_pending_areas(
 async def purge_expired_locations(
     session: AsyncSession, *, now: datetime, retention: timedelta
 ) -> int:
-    purged = await repository.purge_old_locations(session, before=now - retention)
+    purged = await repository.LocationRepository(session).purge_old_locations(
+        before=now - retention
+    )
     # caps are per local day; two days back covers every timezone
-    await repository.purge_old_counts(session, before=now - timedelta(days=2))
+    await repository.LocationRepository(session).purge_old_counts(before=now - timedelta(days=2))
     return purged

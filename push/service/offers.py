@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine.interfaces import BindTyping
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.errors import Conflict, InvalidInput, NotFound
+from core.pagination import aware_time_value, decode_cursor_as, page_from_rows, uuid_value
 from core.settings import Settings
 from coupons import service as coupons_service
 from customers import service as customers_service
@@ -21,16 +21,7 @@ from merchants.categories import PARENT_OF
 from push import repository, schemas
 from push.models import MAX_RADIUS_M, FlashOffer
 from push.service.areas import CURRENT_LOCATION_MAX_AGE
-
-
-class FlashOfferNotFound(NotFound):
-    code, title = "flash_offer_not_found", "Flash offer not found"
-    title_zh = "限时优惠不存在"
-
-
-class CampaignNotFlash(InvalidInput):
-    code, title = "campaign_not_flash", "The campaign is not a flash campaign of this merchant"
-    title_zh = "该活动不是本商户的限时活动"
+from push.service.errors import AudienceNotAvailable, CampaignNotFlash, FlashOfferNotFound
 
 
 async def _require_flash_campaign(
@@ -44,11 +35,6 @@ async def _require_flash_campaign(
         raise CampaignNotFlash(
             "Not a published flash campaign of this merchant", loc=["body", "campaign_id"]
         )
-
-
-class AudienceNotAvailable(Conflict):
-    code, title = "audience_not_available", "This audience kind is not available"
-    title_zh = "暂不支持该受众类型"
 
 
 class TierMembersSelect(Protocol):
@@ -109,8 +95,7 @@ async def create_flash_offer(
     )
     await _require_flash_campaign(session, merchant_id=merchant_id, campaign_id=data.campaign_id)
     expires_at = now + timedelta(minutes=data.expires_in_minutes)
-    offer = await repository.add_offer(
-        session,
+    offer = await repository.OfferRepository(session).add_offer(
         FlashOffer(
             merchant_id=merchant_id,
             shop_id=shop.id,
@@ -140,13 +125,12 @@ async def create_flash_offer(
     recipients = 0
     if audience is not None:
         sql, extra = audience
-        recipients, _ = await repository.fan_out(
-            session,
+        recipients, _ = await repository.OfferRepository(session).fan_out(
             audience_sql=sql,
             params=params | extra,
             batch_size=settings.push_batch_size,
         )
-    await repository.set_offer_recipients(session, offer.id, recipients)
+    await repository.OfferRepository(session).set_offer_recipients(offer.id, recipients)
     return schemas.FlashOfferAccepted(
         id=offer.id, recipients_estimate=recipients, expires_at=expires_at
     )
@@ -181,7 +165,7 @@ async def audience_sql(
             program_id=audience.program_id,
         )
         return _members_audience_sql(members, outer or {})
-    largest = await repository.max_subscription_radius(session)
+    largest = await repository.OfferRepository(session).max_subscription_radius()
     if largest is None:
         return None
     radius_cap = audience.radius_m or MAX_RADIUS_M
@@ -196,7 +180,7 @@ async def audience_sql(
 
 
 async def offer_merchant(session: AsyncSession, *, offer_id: uuid.UUID) -> uuid.UUID:
-    offer = await repository.get_offer(session, offer_id)
+    offer = await repository.OfferRepository(session).get_offer(offer_id)
     if offer is None:
         raise FlashOfferNotFound()
     return offer.merchant_id
@@ -205,10 +189,10 @@ async def offer_merchant(session: AsyncSession, *, offer_id: uuid.UUID) -> uuid.
 async def describe_offer(
     session: AsyncSession, *, offer_id: uuid.UUID, now: datetime
 ) -> schemas.FlashOffer:
-    offer = await repository.get_offer(session, offer_id)
+    offer = await repository.OfferRepository(session).get_offer(offer_id)
     if offer is None:
         raise FlashOfferNotFound()
-    counts = await repository.delivery_counts(session, offer_id)
+    counts = await repository.OfferRepository(session).delivery_counts(offer_id)
     status = "completed"
     if counts.queued:
         if now >= offer.expires_at:
@@ -245,7 +229,54 @@ async def mark_opened(
     session: AsyncSession, *, offer_id: uuid.UUID, user_id: uuid.UUID, now: datetime
 ) -> schemas.Opened:
     """The app reports that the user opened the notification (idempotent)."""
-    if not await repository.is_recipient(session, offer_id=offer_id, user_id=user_id):
+    if not await repository.OfferRepository(session).is_recipient(
+        offer_id=offer_id, user_id=user_id
+    ):
         raise FlashOfferNotFound()
-    await repository.mark_opened(session, offer_id=offer_id, user_id=user_id, now=now)
+    await repository.OfferRepository(session).mark_opened(
+        offer_id=offer_id, user_id=user_id, now=now
+    )
     return schemas.Opened(opened=True)
+
+
+def offer_status(expires_at: datetime, read_at: datetime | None, now: datetime) -> str:
+    if expires_at <= now:
+        return "expired"
+    return "read" if read_at is not None else "unread"
+
+
+async def received_offers(
+    session: AsyncSession, *, user_id: uuid.UUID, limit: int, cursor: str | None, now: datetime
+) -> schemas.ReceivedOfferPage:
+    """The caller's inbox of flash offers, newest first, with their campaign and whether the
+    caller already claimed it (three statements whatever the page size)."""
+    position = decode_cursor_as(cursor, {"t": aware_time_value, "id": uuid_value})
+    after = (position["t"], position["id"]) if position else None
+    rows = await repository.OfferRepository(session).received_by(
+        user_id=user_id, after=after, limit=limit
+    )
+    page, next_cursor = page_from_rows(
+        rows, limit, lambda r: {"t": r.offer.created_at.isoformat(), "id": str(r.offer.id)}
+    )
+    campaign_ids = [r.offer.campaign_id for r in page]
+    summaries = await coupons_service.campaign_summaries(session, campaign_ids=campaign_ids)
+    held = await coupons_service.held_counts(session, user_id=user_id, campaign_ids=campaign_ids)
+    return schemas.ReceivedOfferPage(
+        items=[
+            schemas.ReceivedOffer(
+                id=r.offer.id,
+                merchant_id=r.offer.merchant_id,
+                shop_id=r.offer.shop_id,
+                title=r.offer.title,
+                body=r.offer.body,
+                status=offer_status(r.offer.expires_at, r.read_at, now),  # type: ignore[arg-type]
+                delivered_at=r.delivered_at,
+                read_at=r.read_at,
+                expires_at=r.offer.expires_at,
+                campaign=summaries.get(r.offer.campaign_id),
+                claimed=held.get(r.offer.campaign_id, 0) > 0,
+            )
+            for r in page
+        ],
+        next_cursor=next_cursor,
+    )

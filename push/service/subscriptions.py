@@ -45,13 +45,13 @@ def _describe(sub: Subscription | None) -> schemas.Subscription:
 
 
 async def get_subscription(session: AsyncSession, *, user_id: uuid.UUID) -> schemas.Subscription:
-    return _describe(await repository.get_subscription(session, user_id))
+    return _describe(await repository.SubscriptionRepository(session).get_subscription(user_id))
 
 
 async def put_subscription(
     session: AsyncSession, *, user_id: uuid.UUID, data: schemas.SubscriptionUpdate, now: datetime
 ) -> schemas.Subscription:
-    before = await repository.get_subscription(session, user_id)
+    before = await repository.SubscriptionRepository(session).get_subscription(user_id)
     previously = set(before.merchant_ids) if before is not None else set()
     for index, merchant_id in enumerate(data.merchant_ids):
         try:
@@ -60,8 +60,7 @@ async def put_subscription(
             raise InvalidInput(
                 f"merchant {merchant_id} does not exist", loc=["body", "merchant_ids", index]
             ) from exc
-    sub = await repository.put_subscription(
-        session,
+    sub = await repository.SubscriptionRepository(session).put_subscription(
         {
             "user_id": user_id,
             "categories": data.categories,
@@ -86,7 +85,9 @@ async def follow_merchant(
     """Follow from the shop page: the merchant's offers reach the user wherever they are
     within their radius, whatever the categories."""
     await accounts_service.get_merchant(session, merchant_id=merchant_id)
-    if await repository.follow_merchant(session, user_id=user_id, merchant_id=merchant_id):
+    if await repository.SubscriptionRepository(session).follow_merchant(
+        user_id=user_id, merchant_id=merchant_id
+    ):
         await _report_follow(session, merchant_id=merchant_id, user_id=user_id, now=now)
     return await get_subscription(session, user_id=user_id)
 
@@ -94,7 +95,9 @@ async def follow_merchant(
 async def unfollow_merchant(
     session: AsyncSession, *, user_id: uuid.UUID, merchant_id: uuid.UUID
 ) -> schemas.Subscription:
-    await repository.unfollow_merchant(session, user_id=user_id, merchant_id=merchant_id)
+    await repository.SubscriptionRepository(session).unfollow_merchant(
+        user_id=user_id, merchant_id=merchant_id
+    )
     return await get_subscription(session, user_id=user_id)
 
 

@@ -6,8 +6,8 @@ from datetime import timedelta
 from sqlalchemy import update
 
 from core.timezones import utcnow
+from memberships.jobs import expire_points
 from memberships.models import LedgerEntry
-from memberships.service import expire_points
 from tests.helpers import ApiClient
 from tests.memberships.conftest import counter, join, make_setup, money, set_pin
 

@@ -5,8 +5,8 @@ from typing import Any
 
 import orjson
 
+from core.payments import SIGNATURE_HEADER, FakePaymentProvider
 from core.settings import Settings
-from memberships.payments import SIGNATURE_HEADER, FakePaymentProvider
 from tests.helpers import Actor, ApiClient, assert_problem
 from tests.memberships.conftest import Setup, counter, join, make_setup, money, set_pin
 

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.settings import Settings
 from core.sms import LogSmsSender
 from core.timezones import utcnow
-from push.service.outbox import Consumer, dispatch_due
+from push.jobs.outbox import Consumer, dispatch_due
 from push.service.senders import FcmPushSender, LogPushSender, Senders
 from tests.helpers import Actor, ApiClient, create_shop
 from tests.push.fake_fcm import FakeFcmServer, service_account

@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from core.timezones import utcnow
 from push import repository, schemas, service
-from push.service.outbox import requeue_stale_sends
+from push.jobs.outbox import requeue_stale_sends
 from push.service.senders import LogPushSender, Outcome, Senders, _classify, build_senders
 from tests.helpers import ApiClient
 from tests.push.conftest import Pipeline, merchant_with_shop, offer_body, offset, subscriber
@@ -206,8 +206,7 @@ async def test_dead_workers_deliveries_are_resent_with_the_same_identity(
     # the dead worker's late answers are fenced off: the heir's claim is the one recorded
     async with sessionmaker.begin() as session:
         assert (
-            await repository.finish_deliveries(
-                session,
+            await repository.OutboxRepository(session).finish_deliveries(
                 claims=[(d.id, d.attempts) for d in batch.claimed],
                 status="failed",
                 now=utcnow(),

@@ -1,6 +1,6 @@
 """A real `corner worker` process killed with SIGKILL in the middle of a fan-out.
 
-Guarantee under test (push/service/outbox.py): nothing is lost, nothing recorded is sent
+Guarantee under test (push/jobs/outbox.py): nothing is lost, nothing recorded is sent
 again, and what was in flight when the worker died is sent again with the same identity, so
 every device shows the offer exactly once (the fake FCM keeps each device's notification tray
 and replaces a notification by one with the same tag, as Android does).

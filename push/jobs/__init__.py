@@ -1,4 +1,5 @@
-"""Background jobs of the push package, run by `corner worker`."""
+"""Background jobs of the push package, run by `corner worker` (`outbox`: the dispatcher and
+the stream consumers, which open their own transactions)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import timedelta
 from core.jobs import JobContext, job
 from core.timezones import utcnow
 from push import service
-from push.service.outbox import Consumer, dispatch_due
+from push.jobs.outbox import Consumer, dispatch_due
 from push.service.reminders import send_booking_reminders
 from push.service.senders import build_senders
 
@@ -39,8 +40,9 @@ async def push_send(ctx: JobContext) -> int:
 @job("push_booking_reminders", interval_seconds=30)
 async def push_booking_reminders(ctx: JobContext) -> int:
     async with ctx.sessionmaker.begin() as session:
+        senders = consumer_for(ctx).senders
         return await send_booking_reminders(
-            session, sender=consumer_for(ctx).senders.push, now=utcnow()
+            session, sender=senders.push, jpush=senders.jpush, now=utcnow()
         )
 
 

@@ -92,7 +92,7 @@ async def dispatch_due(
     """Move due outbox batches to the stream. XADD happens before the commit: a crash in
     between re-sends the entry later, which the consumers' claim makes harmless."""
     async with sessionmaker.begin() as session:
-        ids = await repository.take_due_outbox(session, now=now, limit=limit)
+        ids = await repository.OutboxRepository(session).take_due_outbox(now=now, limit=limit)
         if ids:
             pipe = redis.pipeline(transaction=False)
             for outbox_id in ids:
@@ -104,12 +104,12 @@ async def dispatch_due(
 async def requeue_stale_sends(sessionmaker: async_sessionmaker[AsyncSession], now: datetime) -> int:
     """Put deliveries of dead workers (lease expired) back to be sent; see the module doc."""
     async with sessionmaker.begin() as session:
-        count, batches = await repository.requeue_stale_sending(
-            session, now=now, max_attempts=MAX_ATTEMPTS
+        count, batches = await repository.OutboxRepository(session).requeue_stale_sending(
+            now=now, max_attempts=MAX_ATTEMPTS
         )
         for batch in batches:
-            await repository.reschedule_batch(
-                session, offer_id=batch.offer_id, channel=batch.channel, batch_no=batch.batch_no
+            await repository.OutboxRepository(session).reschedule_batch(
+                offer_id=batch.offer_id, channel=batch.channel, batch_no=batch.batch_no
             )
     if count:
         log.warning("push_stale_sends_requeued", deliveries=count, batches=len(batches))
@@ -243,27 +243,26 @@ class Consumer:
             await asyncio.sleep(every)
             try:
                 async with self.sessionmaker.begin() as session:
-                    await repository.renew_leases(
-                        session, claims=claims, lease_until=utcnow() + self.lease
+                    await repository.OutboxRepository(session).renew_leases(
+                        claims=claims, lease_until=utcnow() + self.lease
                     )
             except Exception:  # the next tick tries again; the fence keeps records right
                 log.exception("push_lease_renewal_failed")
 
     async def _claim(self, outbox_id: int, now: datetime) -> _Batch | None:
         async with self.sessionmaker.begin() as session:
-            entry = await repository.get_outbox(session, outbox_id)
+            entry = await repository.OutboxRepository(session).get_outbox(outbox_id)
             if entry is None:
                 return None
-            offer = await repository.get_offer(session, entry.offer_id)
+            offer = await repository.OfferRepository(session).get_offer(entry.offer_id)
             if offer is None:
                 return None
             if now >= offer.expires_at:
-                await repository.expire_undelivered(
-                    session, offer_id=offer.id, batch_no=entry.batch_no
+                await repository.OutboxRepository(session).expire_undelivered(
+                    offer_id=offer.id, batch_no=entry.batch_no
                 )
                 return None
-            claimed = await repository.claim_batch(
-                session,
+            claimed = await repository.OutboxRepository(session).claim_batch(
                 offer_id=offer.id,
                 batch_no=entry.batch_no,
                 now=now,
@@ -289,18 +288,24 @@ class Consumer:
         results: list[SendResult] = [SendResult(Outcome.FAILED, "device_removed")] * len(
             batch.claimed
         )
-        with_token = [i for i, d in enumerate(batch.claimed) if d.token]
-        for start in range(0, len(with_token), FCM_MAX_TOKENS_PER_CALL):
-            chunk = with_token[start : start + FCM_MAX_TOKENS_PER_CALL]
-            tokens = [batch.claimed[i].token or "" for i in chunk]
-            keys = [str(batch.claimed[i].id) for i in chunk]
-            try:
-                answers = await self.senders.push.send(batch.message, tokens, now, keys)
-            except Exception as exc:  # the transport failed as a whole: retry the chunk
-                log.warning("push_send_failed", error=str(exc))
-                answers = [SendResult(Outcome.RETRY, "transport_error") for _ in chunk]
-            for i, answer in zip(chunk, answers, strict=True):
-                results[i] = answer
+        # each device through its own provider (FCM, JPush), the same caps and leases for all
+        by_provider: dict[str, list[int]] = defaultdict(list)
+        for i, delivery in enumerate(batch.claimed):
+            if delivery.token:
+                by_provider[delivery.provider or "fcm"].append(i)
+        for provider, with_token in by_provider.items():
+            sender = self.senders.for_provider(provider)
+            for start in range(0, len(with_token), FCM_MAX_TOKENS_PER_CALL):
+                chunk = with_token[start : start + FCM_MAX_TOKENS_PER_CALL]
+                tokens = [batch.claimed[i].token or "" for i in chunk]
+                keys = [str(batch.claimed[i].id) for i in chunk]
+                try:
+                    answers = await sender.send(batch.message, tokens, now, keys)
+                except Exception as exc:  # the transport failed as a whole: retry the chunk
+                    log.warning("push_send_failed", provider=provider, error=str(exc))
+                    answers = [SendResult(Outcome.RETRY, "transport_error") for _ in chunk]
+                for i, answer in zip(chunk, answers, strict=True):
+                    results[i] = answer
         return results
 
     async def _send_sms(self, batch: _Batch) -> list[SendResult]:
@@ -345,17 +350,21 @@ class Consumer:
             else:
                 failed[error].append(claim)
         async with self.sessionmaker.begin() as session:
-            await repository.finish_deliveries(session, claims=sent, status="sent", now=now)
+            await repository.OutboxRepository(session).finish_deliveries(
+                claims=sent, status="sent", now=now
+            )
             for error, claims in failed.items():
-                await repository.finish_deliveries(
-                    session, claims=claims, status="failed", now=now, error=error[:200]
+                await repository.OutboxRepository(session).finish_deliveries(
+                    claims=claims, status="failed", now=now, error=error[:200]
                 )
             for error, retry_at in retries.items():
-                await repository.schedule_retries(session, retry_at=retry_at, error=error)
+                await repository.OutboxRepository(session).schedule_retries(
+                    retry_at=retry_at, error=error
+                )
             await forget_dead_devices(session, device_ids=dead_devices)
             # unfinished deliveries come back through the outbox, so retries survive restarts
-            await repository.reschedule_batch(
-                session, offer_id=batch.offer_id, channel=batch.channel, batch_no=batch.batch_no
+            await repository.OutboxRepository(session).reschedule_batch(
+                offer_id=batch.offer_id, channel=batch.channel, batch_no=batch.batch_no
             )
         due = [when for group in retries.values() for when in group.values()]
         log.info(

@@ -1,0 +1,113 @@
+"""Account rules, split by concept; other packages import from here.
+
+- `errors`: the domain errors;
+- `users`: account creation (with on-created hooks), registration, lookups, the caller's
+  own description;
+- `signin`: sign-in by password (rate limited) or SMS code, password reset, refresh-token
+  rotation (reuse revokes the family), sign-out;
+- `merchants`: merchants, staff roles and staff invitations.
+"""
+
+from accounts.service.errors import (
+    InvalidCredentials,
+    InvalidToken,
+    LoginUnavailable,
+    MerchantNotFound,
+    RefreshTokenInvalid,
+    RefreshTokenReused,
+    StaffExists,
+    StaffInvitationNotFound,
+    UserExists,
+    UserNotFound,
+)
+from accounts.service.merchants import (
+    INVITATION_TTL,
+    accept_invitation,
+    create_merchant,
+    decline_invitation,
+    find_user_by_login,
+    get_merchant,
+    invite_staff,
+    list_staff,
+    may_grant,
+    merchant_timezone,
+    merchants_of,
+    my_invitations,
+    pending_invitations,
+    remove_staff,
+    revoke_invitation,
+    staff_role,
+    staff_role_expression,
+    update_merchant,
+)
+from accounts.service.signin import (
+    CODE_KINDS,
+    NO_PASSWORD,
+    IssuedTokens,
+    RefreshOutcome,
+    login,
+    login_with_code,
+    request_sms_code,
+    reset_password,
+    revoke_refresh_token,
+    rotate_refresh_token,
+)
+from accounts.service.users import (
+    UserCreatedHook,
+    create_user,
+    describe_me,
+    existing_user_ids,
+    get_user,
+    parse_login,
+    register_user,
+    register_user_created_hook,
+)
+
+__all__ = [
+    "CODE_KINDS",
+    "INVITATION_TTL",
+    "InvalidCredentials",
+    "InvalidToken",
+    "IssuedTokens",
+    "LoginUnavailable",
+    "MerchantNotFound",
+    "NO_PASSWORD",
+    "RefreshOutcome",
+    "RefreshTokenInvalid",
+    "RefreshTokenReused",
+    "StaffExists",
+    "StaffInvitationNotFound",
+    "UserCreatedHook",
+    "UserExists",
+    "UserNotFound",
+    "accept_invitation",
+    "create_merchant",
+    "create_user",
+    "decline_invitation",
+    "describe_me",
+    "existing_user_ids",
+    "find_user_by_login",
+    "get_merchant",
+    "get_user",
+    "invite_staff",
+    "list_staff",
+    "login",
+    "login_with_code",
+    "may_grant",
+    "merchant_timezone",
+    "merchants_of",
+    "my_invitations",
+    "parse_login",
+    "pending_invitations",
+    "register_user",
+    "register_user_created_hook",
+    "remove_staff",
+    "request_sms_code",
+    "reset_password",
+    "revoke_invitation",
+    "revoke_refresh_token",
+    "rotate_refresh_token",
+    "staff_role",
+    "staff_role_expression",
+    "update_merchant",
+]

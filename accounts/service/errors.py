@@ -1,0 +1,56 @@
+"""The accounts package's domain errors (stable codes, zh-CN/en titles)."""
+
+from __future__ import annotations
+
+from core.errors import Conflict, DomainError, NotFound, Unauthorized
+
+
+class UserExists(Conflict):
+    code, title = "user_exists", "A user with this phone or email already exists"
+    title_zh = "该手机号或邮箱已注册"
+
+
+class InvalidCredentials(Unauthorized):
+    code, title = "invalid_credentials", "Wrong username or password"
+    title_zh = "账号或密码错误"
+
+
+class RefreshTokenInvalid(Unauthorized):
+    code, title = "refresh_token_invalid", "The refresh token is invalid"
+    title_zh = "刷新令牌无效"
+
+
+class RefreshTokenReused(Unauthorized):
+    code, title = "refresh_token_reused", "The refresh token was already used"
+    title_zh = "刷新令牌已被使用，该登录已被注销"
+
+
+class MerchantNotFound(NotFound):
+    code, title = "merchant_not_found", "Merchant not found"
+    title_zh = "商户不存在"
+
+
+class UserNotFound(NotFound):
+    code, title = "user_not_found", "User not found"
+    title_zh = "用户不存在"
+
+
+class StaffExists(Conflict):
+    code, title = "staff_exists", "This user is already staff of the merchant"
+    title_zh = "该用户已是员工"
+
+
+class LoginUnavailable(DomainError):
+    # Rate limits fail closed for login: without Redis we cannot count guesses
+    status, code, title = 503, "service_unavailable", "Sign-in is temporarily unavailable"
+    title_zh = "登录服务暂时不可用"
+
+
+class InvalidToken(Unauthorized):
+    code, title = "invalid_token", "The access token is invalid or expired"
+    title_zh = "访问令牌无效或已过期"
+
+
+class StaffInvitationNotFound(NotFound):
+    code, title = "staff_invitation_not_found", "Staff invitation not found"
+    title_zh = "员工邀请不存在"

@@ -1,0 +1,50 @@
+"""The customers package's domain errors: stable snake_case codes, zh-CN/en titles."""
+
+from __future__ import annotations
+
+from core.errors import Conflict, NotFound
+
+
+class SegmentNotFound(NotFound):
+    code, title = "segment_not_found", "Segment not found"
+    title_zh = "客户分群不存在"
+
+
+class CustomerNotFound(NotFound):
+    code, title = "customer_not_found", "Customer not found"
+    title_zh = "客户不存在"
+
+
+class CustomerRefusesCalls(Conflict):
+    code, title = "customer_refuses_calls", "This customer accepts follow-ups by SMS or email only"
+    title_zh = "该客户拒绝电话/上门回访，只能通过短信或邮件回访"
+
+
+class FollowUpTaskNotFound(NotFound):
+    code, title = "follow_up_task_not_found", "Follow-up task not found"
+    title_zh = "回访任务不存在"
+
+
+class FollowUpTaskNotPending(Conflict):
+    code, title = "follow_up_task_not_pending", "This follow-up task is already done or cancelled"
+    title_zh = "该回访任务已完成或已取消"
+
+
+class FollowUpPlanNotFound(NotFound):
+    code, title = "follow_up_plan_not_found", "Follow-up plan not found"
+    title_zh = "回访计划不存在"
+
+
+class ComplaintNotFound(NotFound):
+    code, title = "complaint_not_found", "Complaint not found"
+    title_zh = "投诉不存在"
+
+
+class ComplaintTransitionInvalid(Conflict):
+    code, title = "complaint_transition_invalid", "The complaint cannot move to that status"
+    title_zh = "投诉状态不允许这样变更"
+
+
+class ComplaintClosed(Conflict):
+    code, title = "complaint_closed", "The complaint is closed"
+    title_zh = "投诉已关闭"

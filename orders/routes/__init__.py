@@ -1,0 +1,14 @@
+"""HTTP routes of the orders package (thin: authorize, call the service, shape), by concept."""
+
+from fastapi import APIRouter
+
+from orders.routes.bookings import router as bookings_router
+from orders.routes.orders import router as orders_router
+from orders.routes.settlement import router as settlement_router
+
+router = APIRouter()
+router.include_router(orders_router)
+router.include_router(bookings_router)
+router.include_router(settlement_router)
+
+__all__ = ["router"]

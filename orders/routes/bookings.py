@@ -1,0 +1,186 @@
+"""Booking routes: an offering's booking rule, slots, bookings and the day's schedules."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from accounts import service as accounts
+from accounts.permissions import (
+    AnyStaff,
+    CurrentUser,
+    SettingsDep,
+    staff_context,
+)
+from accounts.service import MerchantNotFound
+from core.database import SessionDep
+from core.idempotency import IdempotencyKey, run_idempotent
+from core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
+from core.timezones import utcnow, zone
+from merchants import schemas as merchant_schemas
+from merchants import service as merchants
+from orders import schemas, service
+
+router = APIRouter(prefix="/v1", tags=["orders"])
+
+
+async def _managed_offering(
+    session: SessionDep, principal: CurrentUser, offering_id: uuid.UUID, role: str
+) -> merchant_schemas.Offering:
+    offering = await merchants.get_offering(session, offering_id=offering_id)
+    try:
+        await staff_context(session, principal, offering.merchant_id, role)
+    except MerchantNotFound as exc:  # a stranger learns nothing more than "not found"
+        raise merchants.OfferingNotFound() from exc
+    return offering
+
+
+@router.get("/offerings/{offering_id}/booking-rule", response_model=schemas.BookingRule)
+async def get_booking_rule(
+    offering_id: uuid.UUID, session: SessionDep, settings: SettingsDep
+) -> schemas.BookingRule:
+    offering = await merchants.get_offering(session, offering_id=offering_id)
+    return await service.booking_rule(session, settings=settings, offering_id=offering.id)
+
+
+@router.put("/offerings/{offering_id}/booking-rule", response_model=schemas.BookingRule)
+async def put_booking_rule(
+    offering_id: uuid.UUID,
+    data: schemas.BookingRuleUpdate,
+    principal: CurrentUser,
+    session: SessionDep,
+) -> schemas.BookingRule:
+    offering = await _managed_offering(session, principal, offering_id, "manager")
+    return await service.put_booking_rule(session, offering=offering, data=data)
+
+
+@router.get("/shops/{shop_id}/slots", response_model=schemas.SlotList)
+async def list_slots(
+    shop_id: uuid.UUID,
+    offering_id: uuid.UUID,
+    session: SessionDep,
+    settings: SettingsDep,
+    day: Annotated[
+        date | None, Query(alias="date", description="Local date (default today)")
+    ] = None,
+) -> schemas.SlotList:
+    if day is None:
+        shop = await merchants.get_shop(session, shop_id=shop_id)
+        day = utcnow().astimezone(zone(shop.timezone)).date()
+    return await service.list_slots(
+        session, settings=settings, shop_id=shop_id, offering_id=offering_id, day=day
+    )
+
+
+@router.post(
+    "/shops/{shop_id}/bookings",
+    status_code=status.HTTP_201_CREATED,
+    response_model=schemas.Booking,
+)
+async def book(
+    shop_id: uuid.UUID,
+    data: schemas.BookingCreate,
+    principal: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    async def run() -> schemas.Booking:
+        return await service.book(
+            session,
+            settings=settings,
+            shop_id=shop_id,
+            user_id=principal.user_id,
+            data=data,
+            now=utcnow(),
+        )
+
+    return await run_idempotent(
+        session,
+        key=idempotency_key,
+        scope=f"booking:{principal.user_id}:{shop_id}",
+        payload=data.model_dump(mode="json"),
+        status_code=status.HTTP_201_CREATED,
+        run=run,
+    )
+
+
+@router.get("/me/bookings", response_model=schemas.Page[schemas.Booking])
+async def my_bookings(
+    principal: CurrentUser,
+    session: SessionDep,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+) -> schemas.Page[schemas.Booking]:
+    """The caller's bookings at every merchant: upcoming ones soonest first, then past and
+    cancelled ones latest first."""
+    return await service.my_bookings(
+        session, user_id=principal.user_id, limit=limit, cursor=cursor, now=utcnow()
+    )
+
+
+@router.get("/shops/{shop_id}/bookings", response_model=schemas.Page[schemas.Booking])
+async def shop_bookings(
+    shop_id: uuid.UUID,
+    principal: CurrentUser,
+    session: SessionDep,
+    day: Annotated[date | None, Query(alias="date")] = None,
+) -> schemas.Page[schemas.Booking]:
+    """Staff: the shop's bookings of the day (today by default). Others: their own there."""
+    return await service.shop_bookings(
+        session, shop_id=shop_id, user_id=principal.user_id, day=day, now=utcnow()
+    )
+
+
+@router.get("/bookings/{booking_id}", response_model=schemas.Booking)
+async def get_booking(
+    booking_id: uuid.UUID, principal: CurrentUser, session: SessionDep
+) -> schemas.Booking:
+    return await service.get_booking(session, booking_id=booking_id, user_id=principal.user_id)
+
+
+@router.patch("/bookings/{booking_id}", response_model=schemas.Booking)
+async def update_booking(
+    booking_id: uuid.UUID,
+    data: schemas.BookingUpdate,
+    principal: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> schemas.Booking:
+    return await service.update_booking(
+        session,
+        settings=settings,
+        booking_id=booking_id,
+        user_id=principal.user_id,
+        data=data,
+        now=utcnow(),
+    )
+
+
+@router.post("/bookings/{booking_id}/cancel", response_model=schemas.Booking)
+async def cancel_booking(
+    booking_id: uuid.UUID, principal: CurrentUser, session: SessionDep
+) -> schemas.Booking:
+    return await service.cancel_booking(
+        session, booking_id=booking_id, user_id=principal.user_id, now=utcnow()
+    )
+
+
+@router.get("/merchants/{merchant_id}/bookings", response_model=schemas.Page[schemas.Booking])
+async def merchant_bookings(
+    merchant_id: uuid.UUID,
+    staff: AnyStaff,
+    session: SessionDep,
+    day: Annotated[
+        date | None, Query(alias="date", description="Local date (default today)")
+    ] = None,
+    shop_id: uuid.UUID | None = None,
+) -> schemas.Page[schemas.Booking]:
+    timezone = await accounts.merchant_timezone(session, merchant_id=staff.merchant_id)
+    local_day = day or utcnow().astimezone(zone(timezone)).date()
+    return await service.merchant_day(
+        session, merchant_id=staff.merchant_id, timezone=timezone, day=local_day, shop_id=shop_id
+    )

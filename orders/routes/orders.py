@@ -1,0 +1,204 @@
+"""Order routes: create, list, QR, cancel, refund, and the counter's consume and lookup."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from accounts.permissions import (
+    CurrentUser,
+    SettingsDep,
+)
+from core.database import SessionDep
+from core.idempotency import IdempotencyKey, run_idempotent
+from core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
+from core.payment_records import require_provider
+from core.timezones import utcnow
+from orders import codes, schemas, service
+
+router = APIRouter(prefix="/v1", tags=["orders"])
+
+
+PNG = {"content": {"image/png": {}}, "description": "PNG image"}
+
+
+@router.post(
+    "/shops/{shop_id}/orders", status_code=status.HTTP_201_CREATED, response_model=schemas.Order
+)
+async def create_order(
+    shop_id: uuid.UUID,
+    data: schemas.OrderCreate,
+    principal: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    provider = require_provider(settings, data.payment)
+
+    async def run() -> schemas.Order:
+        return await service.create_order(
+            session,
+            settings=settings,
+            provider=provider,
+            shop_id=shop_id,
+            user_id=principal.user_id,
+            data=data,
+            now=utcnow(),
+        )
+
+    return await run_idempotent(
+        session,
+        key=idempotency_key,
+        scope=f"order:{principal.user_id}:{shop_id}",
+        payload=data.model_dump(mode="json"),
+        status_code=status.HTTP_201_CREATED,
+        run=run,
+    )
+
+
+@router.get("/me/orders", response_model=schemas.Page[schemas.Order])
+async def my_orders(
+    principal: CurrentUser,
+    session: SessionDep,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+) -> schemas.Page[schemas.Order]:
+    return await service.my_orders(session, user_id=principal.user_id, cursor=cursor, limit=limit)
+
+
+@router.get("/orders/{order_id}", response_model=schemas.Order)
+async def get_order(
+    order_id: uuid.UUID, principal: CurrentUser, session: SessionDep
+) -> schemas.Order:
+    return await service.get_order(session, order_id=order_id, user_id=principal.user_id)
+
+
+@router.get("/orders/{order_id}/qr.png", response_class=Response, responses={200: PNG})
+async def order_qr(
+    order_id: uuid.UUID,
+    principal: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    size: Annotated[int, Query(ge=64, le=1024, description="Approximate width in pixels")] = 256,
+) -> Response:
+    payload = await service.order_qr_payload(
+        session, settings=settings, order_id=order_id, user_id=principal.user_id
+    )
+    return Response(
+        codes.qr_png(payload, size),
+        media_type="image/png",
+        headers={"Cache-Control": "private, no-store"},
+    )
+
+
+@router.post("/orders/{order_id}/cancel", response_model=schemas.Order)
+async def cancel_order(
+    order_id: uuid.UUID, principal: CurrentUser, session: SessionDep
+) -> schemas.Order:
+    return await service.cancel_order(
+        session, order_id=order_id, user_id=principal.user_id, now=utcnow()
+    )
+
+
+@router.post("/orders/{order_id}/refund", response_model=schemas.Order)
+async def refund_order(
+    order_id: uuid.UUID,
+    principal: CurrentUser,
+    session: SessionDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    async def run() -> schemas.Order:
+        return await service.refund_order(
+            session,
+            order_id=order_id,
+            user_id=principal.user_id,
+            now=utcnow(),
+        )
+
+    return await run_idempotent(
+        session,
+        key=idempotency_key,
+        scope=f"order_refund:{principal.user_id}",
+        payload={"order_id": str(order_id)},
+        status_code=status.HTTP_200_OK,
+        run=run,
+    )
+
+
+# -- the counter ---------------------------------------------------------------------------
+
+
+@router.post(
+    "/counter/orders/{order_id}/consume",
+    response_model=schemas.Order,
+    responses={409: {"description": "order_already_consumed (with consumed_at, shop_id)"}},
+)
+async def consume_order(
+    order_id: uuid.UUID,
+    data: schemas.OrderConsume,
+    principal: CurrentUser,
+    session: SessionDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    async def run() -> schemas.Order:
+        return await service.consume_order(
+            session,
+            staff_user_id=principal.user_id,
+            order_id=order_id,
+            shop_id=data.shop_id,
+            now=utcnow(),
+        )
+
+    return await run_idempotent(
+        session,
+        key=idempotency_key,
+        scope=f"order_consume:{principal.user_id}",
+        payload={"order_id": str(order_id), **data.model_dump(mode="json")},
+        status_code=status.HTTP_200_OK,
+        run=run,
+    )
+
+
+@router.post("/counter/orders/consume", response_model=schemas.Order)
+async def consume_by_code(
+    data: schemas.OrderCounterRequest,
+    principal: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Consume by the order's typed code or its signed QR."""
+
+    async def run() -> schemas.Order:
+        return await service.consume_by_code(
+            session,
+            staff_user_id=principal.user_id,
+            data=data,
+            keys=settings.signing_keys(),
+            now=utcnow(),
+        )
+
+    return await run_idempotent(
+        session,
+        key=idempotency_key,
+        scope=f"order_consume:{principal.user_id}",
+        payload=data.model_dump(mode="json"),
+        status_code=status.HTTP_200_OK,
+        run=run,
+    )
+
+
+@router.post("/counter/orders/lookup", response_model=schemas.OrderLookup)
+async def lookup_order(
+    data: schemas.OrderCounterRequest,
+    principal: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> schemas.OrderLookup:
+    """What consuming would do (no side effect); answers `kind: "order"` like the console
+    expects from a counter lookup."""
+    return await service.lookup_order(
+        session, staff_user_id=principal.user_id, data=data, keys=settings.signing_keys()
+    )
