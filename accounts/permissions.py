@@ -20,13 +20,14 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 
 from accounts import revocation, service
 from accounts.security import InvalidAccessToken, decode_access_claims
 from accounts.service.errors import InvalidToken
 from core.database import SessionDep
 from core.errors import DomainError, Forbidden, Unauthorized
-from core.settings import Settings, SettingsDep
+from core.settings import Settings, SettingsDep, get_settings
 
 ROLE_RANK = {"clerk": 1, "manager": 2, "owner": 3}
 
@@ -69,6 +70,20 @@ async def optional_principal(
 ) -> Principal | None:
     if credentials is None:
         return None
+    return await authenticate(request, settings, credentials)
+
+
+async def request_principal(request: Request) -> Principal:
+    """`CurrentUser` for a lean route (core.lean), which solves no dependencies: the same
+    bearer parsing as HTTPBearer and the same checks (`authenticate`)."""
+    authorization = request.headers.get("Authorization")
+    scheme, token = get_authorization_scheme_param(authorization)
+    credentials = (
+        HTTPAuthorizationCredentials(scheme=scheme, credentials=token)
+        if authorization and scheme and token and scheme.lower() == "bearer"
+        else None
+    )
+    settings = getattr(request.app.state, "settings", None) or get_settings()
     return await authenticate(request, settings, credentials)
 
 
@@ -174,7 +189,9 @@ __all__ = [
     "OwnerStaff",
     "Principal",
     "StaffContext",
+    "current_principal",
     "merchant_staff",
+    "request_principal",
     "staff_context",
     "staff_of",
 ]

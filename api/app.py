@@ -22,10 +22,12 @@ from api.wiring import wire_packages
 from core.database import ReadRouter, create_engine, create_sessionmaker
 from core.discovery import DiscoveryReads
 from core.errors import install_error_handlers
+from core.lean import write_pool
 from core.logging import configure_logging
 from core.redis import create_redis
 from core.settings import Settings, get_settings
 from core.sms import sms_sender
+from coupons.routes import add_lean_routes as add_coupon_counter_routes
 from coupons.routes import router as coupons_router
 from customers.routes import router as customers_router
 from memberships.routes import router as memberships_router
@@ -69,6 +71,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.discovery = DiscoveryReads.from_settings(settings)
         await app.state.discovery.open()
+        # the counter's lean routes (core.lean) write on plain psycopg connections
+        app.state.writes = write_pool(settings)
+        await app.state.writes.open(wait=False)
         app.state.redis = create_redis(settings)
         app.state.sms = sms_sender(settings)
         # What start-up built (modules, routes, models) lives as long as the process: frozen
@@ -83,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await app.state.sms.aclose()
             await app.state.engine.dispose()
             await app.state.discovery.close()
+            await app.state.writes.close()
             if replica_engine is not None:
                 await replica_engine.dispose()
 
@@ -101,6 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(RequestContextMiddleware)
     add_direct_routes(app.router)
+    add_coupon_counter_routes(app.router)
     app.include_router(health_router)
     for router in API_ROUTERS:
         app.include_router(router)

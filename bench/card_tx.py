@@ -1,55 +1,53 @@
-"""Counter purchase transactions over distinct cards: Corner vs a raw Starlette+asyncpg reference.
+"""Counter purchase transactions over distinct cards: Corner vs the raw reference, same run.
 
-    uv run python bench/card_tx.py [--requests 3000] [--connections 32] [--mixed-ops 2000]
+    uv run python bench/card_tx.py [--requests 3000] [--rounds 6] [--connections 32]
+                                   [--mixed-ops 2000]
 
 Sets up `corner_bench_card_tx` on the embedded cluster (migrated with Alembic), seeds one
 merchant, a shop, a clerk, a two-tier program and enough cards that every purchase hits a
-different card, then runs Corner (uvicorn, one worker) and bench/card_tx_reference.py on free
-loopback ports and loads each with the same aiohttp client (bench/common.post_all, 32
-connections; the mixed workload below uses httpx, only its outcomes count). Prints JSON lines:
-one per target (throughput, p50/p99), the ratio, and the ledger invariant check after a
-concurrent mixed workload (purchases, point and balance spends with PINs, count-card uses,
-adjustments) on a few hot cards. The issue's full sizes: --requests 10000 --mixed-ops 10000.
+different card, then runs Corner (`corner serve`, one worker) and bench/reference.py (card
+read, conditional card UPDATE, ledger INSERT: nothing else) on free loopback ports and loads
+both with the same aiohttp generator in alternating rounds (bench/common.py), each on its own
+cards, the same amounts. Prints JSON lines: per target throughput, p50/p99, statuses and CPU
+per request (server, PostgreSQL, load generator), the ratio (only when every answer was a
+201), and the ledger invariant check after a concurrent mixed workload on Corner (purchases,
+point and balance spends with PINs, count-card uses, adjustments) on a few hot cards. The
+issue's full sizes: --requests 10000 --mixed-ops 10000.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
 import random
-import subprocess
 import sys
 import time
-from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psycopg
 from argon2 import PasswordHasher
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from accounts.security import create_access_token  # noqa: E402
 from bench.common import (  # noqa: E402
-    Round,
+    Call,
     Tally,
-    chunks,
-    free_port,
+    bearer,
+    compare,
+    drive,
+    emit,
     fresh_database,
-    interleaved,
-    post_all,
     redis_db,
+    seed_counter,
+    server_env,
     service_urls,
-    start_server,
-    stop_server,
+    start_pair,
+    stop_all,
+    verdict,
 )
 from core.ids import new_id  # noqa: E402
-from core.settings import Settings, to_libpq_url  # noqa: E402
 from memberships.cardnumbers import new_card_number  # noqa: E402
 
 DB_NAME = "corner_bench_card_tx"
@@ -59,8 +57,7 @@ PASS_USES = 30  # per hot card: 10,000 mixed ops use some up (then 409 count_pas
 
 
 def seed(url: str, cards: int, mixed_cards: int) -> dict[str, Any]:
-    staff_id, merchant_id, shop_id, program_id = new_id(), new_id(), new_id(), new_id()
-    regular, vip = new_id(), new_id()
+    program_id, regular, vip = new_id(), new_id(), new_id()
     pin_hash = PasswordHasher(time_cost=1, memory_cost=512, parallelism=1).hash(PIN)
     total = cards + mixed_cards
     numbers: set[str] = set()
@@ -68,28 +65,11 @@ def seed(url: str, cards: int, mixed_cards: int) -> dict[str, Any]:
         numbers.add(new_card_number())
     card_numbers = sorted(numbers)
     random.shuffle(card_numbers)
-    user_ids = [new_id() for _ in range(total)]
     card_ids = [new_id() for _ in range(total)]
     with psycopg.connect(url) as conn:
-        conn.execute(
-            "INSERT INTO users (id, phone, password_hash, display_name)"
-            " VALUES (%s, '13000000000', 'x', 'bench clerk')",
-            (staff_id,),
-        )
-        conn.execute(
-            "INSERT INTO merchants (id, name, timezone) VALUES (%s, 'bench', 'Asia/Shanghai')",
-            (merchant_id,),
-        )
-        conn.execute(
-            "INSERT INTO merchant_staff (merchant_id, user_id, role) VALUES (%s, %s, 'owner')",
-            (merchant_id, staff_id),
-        )
-        conn.execute(
-            "INSERT INTO shops (id, merchant_id, name, category, location, address, opening_hours,"
-            " discovery_only) VALUES (%s, %s, 'bench shop', 'noodles',"
-            " ST_SetSRID(ST_MakePoint(121.47, 31.23), 4326)::geography, 'addr', '[]', false)",
-            (shop_id, merchant_id),
-        )
+        base = seed_counter(conn, users=total)
+        staff_id, merchant_id, shop_id = base["owner"], base["merchant"], base["shop"]
+        user_ids = base["users"]
         conn.execute(
             "INSERT INTO card_programs (id, merchant_id, name, redeem_points_per_unit,"
             " bonus_spend_rule, topup_bonuses) VALUES (%s, %s, 'bench', 100, 'proportional', '[]')",
@@ -101,12 +81,6 @@ def seed(url: str, cards: int, mixed_cards: int) -> dict[str, Any]:
             " (%s, %s, %s, 'regular', '普通卡', 0, 0, 1, NULL),"
             " (%s, %s, %s, 'vip', '贵宾卡', 1, 10, 2, 100000000000)",
             (regular, program_id, merchant_id, vip, program_id, merchant_id),
-        )
-        conn.execute(
-            "INSERT INTO users (id, phone, password_hash, display_name)"
-            " SELECT u, '14' || lpad(n::text, 9, '0'), 'x', 'member'"
-            " FROM unnest(%s::uuid[]) WITH ORDINALITY AS t(u, n)",
-            (user_ids,),
         )
         conn.execute(
             "INSERT INTO cards (id, program_id, merchant_id, user_id, card_number, tier_id,"
@@ -207,35 +181,20 @@ def mixed_bodies(
     return bodies
 
 
-async def mixed(base: str, bodies: list[dict[str, Any]], headers: dict[str, str],
-                hot_ids: list[str], connections: int) -> dict[str, int]:  # fmt: skip
-    counts: dict[str, int] = {}
-    rng = random.Random(8)
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    queue = iter(bodies)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
-
-        async def worker() -> None:
-            for body in queue:
-                try:
-                    if rng.random() < 0.1:  # a manager's adjustment, up or down
-                        r = await client.post(
-                            f"/v1/cards/{rng.choice(hot_ids)}/adjustments",
-                            json={"points_delta": rng.randint(-100, 100) or 1, "note": "bench"},
-                            headers=headers,
-                        )
-                    else:
-                        r = await client.post(
-                            "/v1/counter/transactions", json=body, headers=headers
-                        )
-                except httpx.TransportError:
-                    counts["transport_error"] = counts.get("transport_error", 0) + 1
-                    continue
-                key = str(r.status_code) if r.status_code < 400 else r.json().get("code", "?")
-                counts[key] = counts.get(key, 0) + 1
-
-        await asyncio.gather(*(worker() for _ in range(connections)))
-    return counts
+def mixed_calls(bodies: list[dict[str, Any]], hot_ids: list[str], rng: random.Random) -> list[Call]:
+    """The mixed workload's requests: the bodies as counter transactions, and one in ten a
+    manager's adjustment (up or down) of a hot card instead; refusals (insufficient points or
+    balance, an exhausted count card) are expected, only the ledger check decides."""
+    calls = []
+    for body in bodies:
+        if rng.random() < 0.1:
+            adjustment = {"points_delta": rng.randint(-100, 100) or 1, "note": "bench"}
+            path = f"/v1/cards/{rng.choice(hot_ids)}/adjustments"
+            calls.append(Call("POST", path, adjustment, expect=201, label="adjustment"))
+        else:
+            label = body["kind"]
+            calls.append(Call("POST", "/v1/counter/transactions", body, expect=201, label=label))
+    return calls
 
 
 INVARIANT_SQL = """
@@ -280,99 +239,54 @@ async def main() -> None:
     url, redis_url = fresh_database(admin_url, DB_NAME), redis_db(redis_url, 63)
     per_target = args.warmup + args.requests
     data = seed(url, 2 * per_target, args.mixed_cards)
-    settings = Settings(secret_key=SECRET, access_token_ttl_seconds=3600)  # type: ignore[arg-type]
-    token = create_access_token(settings, data["staff_id"], datetime.now(UTC))
-    headers = {"Authorization": f"Bearer {token}"}
-    corner_numbers, reference_numbers = data["numbers"][:per_target], data["numbers"][per_target:]
-    corner_env = os.environ | {
-        "DATABASE_URL": url,
-        "REDIS_URL": redis_url,
-        "CORNER_SECRET_KEY": SECRET,
-        "CORNER_LOG_LEVEL": "WARNING",
-        "CORNER_DB_POOL_SIZE": str(args.connections),
-        "CORNER_DB_MAX_OVERFLOW": "8",
-    }
-    reference_env = os.environ | {
-        "BENCH_DATABASE_URL": to_libpq_url(url),
-        "BENCH_STAFF_USER_ID": str(data["staff_id"]),
-        "BENCH_POOL_SIZE": str(args.connections),
-    }
-    uvicorn = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--no-access-log"]
-    uvicorn += ["--log-level", "warning", "--timeout-keep-alive", "120"]
-    targets = {
-        "corner": (
-            [*uvicorn, "api.app:create_app", "--factory"],
-            corner_env,
-            "/v1/counter/transactions",
-            headers,
-            corner_numbers,
-        ),
-        "reference": (
-            [*uvicorn, "bench.card_tx_reference:app"],
-            reference_env,
-            "/tx",
-            {},
-            reference_numbers,
-        ),
-    }
-    servers: dict[str, subprocess.Popen[bytes]] = {}
-    bases: dict[str, str] = {}
+    headers = bearer(SECRET, data["staff_id"])
+    env = server_env(url, redis_url, SECRET, BENCH_STAFF_USER_ID=str(data["staff_id"]),
+                     CORNER_DB_POOL_SIZE=str(args.connections), CORNER_DB_MAX_OVERFLOW="8",
+                     BENCH_POOL_SIZE=str(args.connections))  # fmt: skip
+    amounts = purchase_bodies(data["numbers"][:per_target], data["shop_id"], 1)
+    servers = start_pair(env)
     try:
-        rounds: dict[str, tuple[int, Round]] = {}
-        for name, (cmd, env, path, target_headers, numbers) in targets.items():
-            port = free_port()
-            servers[name] = start_server([*cmd, "--port", str(port)], env, port)
-            bases[name] = f"http://127.0.0.1:{port}"
-            url_ = bases[name] + path
-            bodies = purchase_bodies(numbers, data["shop_id"], 1)
-            await post_all(url_, bodies[: args.warmup], target_headers, args.connections, Tally())
-            slices = chunks(bodies[args.warmup :], args.rounds)
-            rounds[name] = (servers[name].pid, post_round(url_, target_headers, slices, args))
-        results = await interleaved(rounds, args.rounds)
+        load: dict[str, list[Call]] = {}
+        warm: dict[str, list[Call]] = {}
+        for index, name in enumerate(servers):
+            numbers = data["numbers"][index * per_target : (index + 1) * per_target]
+            # each target its own cards, the same amounts in the same order
+            calls = [
+                Call("POST", "/v1/counter/transactions", {**body, "card": number}, expect=201)
+                for body, number in zip(amounts, numbers, strict=True)
+            ]
+            warm[name], load[name] = calls[: args.warmup], calls[args.warmup :]
+        results = await compare(servers, load, rounds=args.rounds, connections=args.connections,
+                                warmup=warm, headers=headers)  # fmt: skip
         for name, result in results.items():
-            print(json.dumps({"target": name, **result}), flush=True)
+            emit("card_tx", target=name, kind="purchase", connections=args.connections, **result)
         started = time.perf_counter()
-        outcome = await mixed(
-            bases["corner"],
-            mixed_bodies(data["hot_numbers"], data["hot_passes"], data["shop_id"], args.mixed_ops),
-            headers,
-            data["hot_ids"],
-            args.connections,
-        )
+        bodies = mixed_bodies(data["hot_numbers"], data["hot_passes"], data["shop_id"],
+                              args.mixed_ops)  # fmt: skip
+        outcome = Tally()
+        calls = mixed_calls(bodies, data["hot_ids"], random.Random(8))
+        await drive(servers["corner"].base, calls, args.connections, outcome, headers)
         mixed_seconds = time.perf_counter() - started
     finally:
-        for process in servers.values():
-            stop_server(process)
-
-    ratio = results["corner"]["throughput_rps"] / results["reference"]["throughput_rps"]
-    cpu = {name: result["server_cpu_ms_per_request"] for name, result in results.items()}
-    print(json.dumps({"metric": "throughput_ratio_corner_vs_raw", "value": round(ratio, 3),
-                      "target": 0.6, "met": ratio >= 0.6, "cpu_ms_per_request": cpu}),
-          flush=True)  # fmt: skip
+        stop_all(servers)
+    emit(
+        "card_tx",
+        kind="summary",
+        **verdict(results["corner"], results["reference"], target_ratio=0.6, p99_factor=2.0),
+    )
 
     with psycopg.connect(url) as conn:
         row = conn.execute(INVARIANT_SQL).fetchone()
     assert row is not None
-    print(json.dumps({
-        "check": "ledger_invariant_after_mixed_workload",
-        "operations": args.mixed_ops, "cards": args.mixed_cards,
-        "seconds": round(mixed_seconds, 2), "outcomes": outcome,
-        "totals_mismatch": row[0], "running_total_mismatch": row[1], "negative_totals": row[2],
-        "ledger_entries": row[3], "count_uses": row[6], "uses_mismatch": row[4],
-        "running_uses_mismatch": row[5],
-        "holds": row[0] == row[1] == row[2] == row[4] == row[5] == 0,
-    }), flush=True)  # fmt: skip
-
-
-def post_round(
-    url: str, headers: dict[str, str], slices: list[Sequence[dict[str, Any]]], args: Any
-) -> Round:
-    """Each round posts its own slice of the target's purchases (distinct cards)."""
-
-    async def run_round(number: int, tally: Tally) -> None:
-        await post_all(url, slices[number], headers, args.connections, tally)
-
-    return run_round
+    emit("card_tx",
+        check="ledger_invariant_after_mixed_workload",
+        operations=args.mixed_ops, cards=args.mixed_cards,
+        seconds=round(mixed_seconds, 2), outcomes=outcome.summary().get("routes"),
+        totals_mismatch=row[0], running_total_mismatch=row[1], negative_totals=row[2],
+        ledger_entries=row[3], count_uses=row[6], uses_mismatch=row[4],
+        running_uses_mismatch=row[5],
+        holds=row[0] == row[1] == row[2] == row[4] == row[5] == 0,
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

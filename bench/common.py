@@ -1,21 +1,35 @@
-"""What the HTTP benchmarks share: servers in subprocesses, a bounded load, interleaved rounds.
+"""What the HTTP benchmarks share: servers in subprocesses, one load generator, interleaved rounds.
 
-These machines are shared and noisy: a neighbour's burst during one target's run skews a
-ratio measured target after target. So both servers stay up and the load alternates between
-them in short rounds (A B, B A, A B, ...); each target's figures are the sum of its rounds, and
-the CPU each server process burnt per request is reported too (less sensitive to the
-neighbours than throughput).
+Rules every HTTP bench follows (issue 21):
+- **The load generator costs less than the servers.** Requests go out through aiohttp (keep-alive
+  connections, bodies serialised with orjson); the generator's own CPU per request
+  (`time.process_time` of this process around each round) is printed beside each server's, so
+  a reader can see it is not the bottleneck.
+- **The raw reference runs in the same run** (bench/reference.py: Starlette + asyncpg doing
+  the statements its docstring names), both servers stay up and the load alternates between
+  them in short rounds (A B, B A, A B, ...): a neighbour's burst hits both alike. Each
+  target's figures are the sum of its rounds.
+- **Both servers get the same inputs**: the reference serves Corner's paths and takes the same
+  request bodies and query strings; where a request consumes something (a coupon, an order)
+  each target gets its own items of the same kind, drawn the same way.
+- **A ratio only counts when every answer was the expected one** (`Call.expect`, a 2xx): a run
+  with any other status or a transport error reports `"valid": false` and no ratio, since
+  fast errors would otherwise count as throughput.
+- CPU per request of each server is its whole process tree's (uvicorn's workers included).
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
+import json
 import os
 import statistics
 import subprocess
+import sys
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -65,18 +79,30 @@ def free_port() -> int:
     return pick()
 
 
+def emit(bench: str, **values: Any) -> None:
+    """One JSON line of results."""
+    print(json.dumps({"bench": bench, **values}, ensure_ascii=False, default=str), flush=True)
+
+
+# -- servers ----------------------------------------------------------------------------------
+
+
 def start_server(cmd: list[str], env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    """Start `cmd` (which listens on `port`) and wait until it answers."""
+    """Start `cmd` (which listens on `port`) and wait until its /healthz answers (several
+    workers take a minute to start on a loaded 2-core machine)."""
     import httpx
 
     process = subprocess.Popen(cmd, cwd=ROOT, env=env)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server {cmd} exited with {process.returncode}")
         try:
-            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-            return process
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return process
         except httpx.HTTPError:
-            time.sleep(0.2)
+            pass
+        time.sleep(0.2)
     process.kill()
     raise RuntimeError(f"server on port {port} did not start")
 
@@ -84,17 +110,140 @@ def start_server(cmd: list[str], env: dict[str, str], port: int) -> subprocess.P
 def stop_server(process: subprocess.Popen[bytes]) -> None:
     process.terminate()
     try:
-        process.wait(timeout=10)
+        process.wait(timeout=20)
     except subprocess.TimeoutExpired:
         process.kill()
 
 
+def server_env(database_url: str, redis_url: str, secret: str, **extra: str) -> dict[str, str]:
+    """The environment both servers run with (Corner reads its settings, the reference
+    reads BENCH_*)."""
+    from core.settings import to_libpq_url
+
+    return os.environ | {
+        "DATABASE_URL": database_url,
+        "DATABASE_REPLICA_URL": "",
+        "REDIS_URL": redis_url,
+        "CORNER_SECRET_KEY": secret,
+        "CORNER_LOG_LEVEL": "WARNING",
+        "CORNER_ENVIRONMENT": "bench",
+        "CORNER_ACCESS_TOKEN_TTL_SECONDS": "86400",
+        "BENCH_DATABASE_URL": to_libpq_url(database_url),
+        **extra,
+    }
+
+
+UVICORN = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--no-access-log",
+           "--log-level", "warning", "--timeout-keep-alive", "120"]  # fmt: skip
+
+
+def corner_command(port: int, workers: int = 1) -> list[str]:
+    """Corner's real app: `corner serve` (uvicorn with uvloop and httptools)."""
+    cmd = [sys.executable, "-m", "cli.main", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    return [*cmd, "--workers", str(workers)]
+
+
+def reference_command(port: int, workers: int = 1) -> list[str]:
+    """The raw reference (bench/reference.py) under the same uvicorn."""
+    return [*UVICORN, "bench.reference:app", "--port", str(port), "--workers", str(workers)]
+
+
+@dataclass
+class Server:
+    name: str
+    process: subprocess.Popen[bytes]
+    base: str
+
+
+def start_pair(
+    env: dict[str, str], workers: int = 1, *, names: tuple[str, str] = ("corner", "reference")
+) -> dict[str, Server]:
+    """Corner and the reference, each on a free loopback port, both answering."""
+    servers: dict[str, Server] = {}
+    try:
+        for name, command in zip(names, (corner_command, reference_command), strict=True):
+            port = free_port()
+            process = start_server(command(port, workers), env, port)
+            servers[name] = Server(name, process, f"http://127.0.0.1:{port}")
+    except BaseException:
+        stop_all(servers)
+        raise
+    return servers
+
+
+def stop_all(servers: Mapping[str, Server]) -> None:
+    for server in servers.values():
+        stop_server(server.process)
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU so far of a process and all its live descendants (uvicorn's worker
+    processes are children: a parent's cutime only counts children that already exited)."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+        except OSError:  # ended meanwhile
+            continue
+        # after the command: state(0) ppid(1) ... utime(11) stime(12)
+        parents[int(entry.name)] = int(fields[1])
+        times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    total, family = 0.0, {pid}
+    changed = True
+    while changed:
+        changed = False
+        for child, parent in parents.items():
+            if parent in family and child not in family:
+                family.add(child)
+                changed = True
+    for member in family:
+        total += times.get(member, 0.0)
+    return total
+
+
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process and its children so far (uvicorn workers included)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    # after the command: state ppid ... utime(12) stime(13) cutime(14) cstime(15), 0-based at 1
-    utime, stime, cutime, cstime = (int(v) for v in fields[11:15])
-    return (utime + stime + cutime + cstime) / CLOCK_TICKS
+    """CPU of `pid` and its descendants (alias kept for the benches' per-process figures)."""
+    return tree_cpu_seconds(pid)
+
+
+def postgres_cpu() -> dict[int, float]:
+    """CPU so far of every PostgreSQL process, by pid (the backends of both servers' pools)."""
+    seen: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().startswith("postgres"):
+                    stat = (entry / "stat").read_text().rpartition(")")[2].split()
+                    seen[int(entry.name)] = (int(stat[11]) + int(stat[12])) / CLOCK_TICKS
+            except (OSError, ValueError, IndexError):  # the process ended meanwhile
+                pass
+    return seen
+
+
+def postgres_cpu_since(before: dict[int, float]) -> float:
+    """PostgreSQL's CPU since the snapshot `before`: processes that ended meanwhile are not
+    counted (a backend that exits takes its total with it), new ones count from zero."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in postgres_cpu().items())
+
+
+# -- load -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request: `path` (with its query string in `params`) relative to a server's base,
+    an optional JSON body, and the status a correct server answers."""
+
+    method: str
+    path: str
+    body: Any = None
+    headers: Mapping[str, str] | None = None
+    params: Mapping[str, str] | None = None
+    expect: int = 200
+    label: str = ""
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float:
@@ -103,56 +252,107 @@ def percentile(sorted_values: Sequence[float], q: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, max(0, int(len(sorted_values) * q) - 1))]
 
 
+def _latency_summary(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    return {
+        "p50_ms": round(statistics.median(ordered) * 1000, 2) if ordered else 0.0,
+        "p99_ms": round(percentile(ordered, 0.99) * 1000, 2),
+    }
+
+
 @dataclass
 class Tally:
     """What one target did over all its rounds."""
 
     latencies: list[float] = field(default_factory=list)
     statuses: Counter[int] = field(default_factory=Counter)
+    unexpected: Counter[str] = field(default_factory=Counter)
+    by_label: dict[str, list[float]] = field(default_factory=dict)
+    label_statuses: dict[str, Counter[int]] = field(default_factory=dict)
     seconds: float = 0.0
     cpu: float = 0.0
+    postgres_cpu: float = 0.0
+    client_cpu: float = 0.0
+
+    def record(self, call: Call, status: int, seconds: float) -> None:
+        self.statuses[status] += 1
+        if status != call.expect:
+            self.unexpected[f"{call.label or call.path}:{status}"] += 1
+        if status:
+            self.latencies.append(seconds)
+        if call.label:
+            self.by_label.setdefault(call.label, []).append(seconds)
+            self.label_statuses.setdefault(call.label, Counter())[status] += 1
 
     def summary(self) -> dict[str, Any]:
-        ordered = sorted(self.latencies)
-        count = len(ordered)
-        return {
+        count = sum(self.statuses.values())
+
+        def per_request(seconds: float) -> float:
+            return round(seconds / count * 1000, 3) if count else 0.0
+
+        out: dict[str, Any] = {
             "requests": count,
             "statuses": dict(self.statuses),
+            "unexpected": sum(self.unexpected.values()),
             "seconds": round(self.seconds, 3),
             "throughput_rps": round(count / self.seconds, 1) if self.seconds else 0.0,
-            "p50_ms": round(statistics.median(ordered) * 1000, 2) if ordered else 0.0,
-            "p99_ms": round(percentile(ordered, 0.99) * 1000, 2),
-            "server_cpu_ms_per_request": round(self.cpu / count * 1000, 3) if count else 0.0,
+            **_latency_summary(self.latencies),
+            "server_cpu_ms_per_request": per_request(self.cpu),
+            "postgres_cpu_ms_per_request": per_request(self.postgres_cpu),
+            "load_generator_cpu_ms_per_request": per_request(self.client_cpu),
         }
+        if self.unexpected:
+            out["unexpected_by_route"] = dict(self.unexpected.most_common(10))
+        if len(self.by_label) > 1:
+            out["routes"] = {
+                label: {
+                    "requests": len(values),
+                    "statuses": dict(self.label_statuses[label]),
+                    **_latency_summary(values),
+                }
+                for label, values in sorted(self.by_label.items())
+            }
+        return out
 
 
-async def post_all(
-    url: str,
-    bodies: Sequence[dict[str, Any]],
-    headers: dict[str, str],
+async def drive(
+    base: str,
+    calls: Sequence[Call],
     connections: int,
     tally: Tally,
+    headers: Mapping[str, str] | None = None,
 ) -> None:
-    """POST every body once over `connections` keep-alive connections, into `tally`. aiohttp:
-    its CPU per request is a tenth of httpx's, and it shares the two cores with the servers."""
-    import aiohttp
+    """Send every call once over `connections` keep-alive connections, into `tally`.
 
-    pending = iter(bodies)
-    connector = aiohttp.TCPConnector(limit=connections)
+    aiohttp with orjson bodies: ~0.15 ms of CPU per request, a fraction of either server's, on
+    the same two cores. A transport error counts as status 0 (unexpected), not fatal."""
+    import aiohttp
+    import orjson
+
+    pending = iter(calls)
+    json_headers = {"Content-Type": "application/json"}
+    connector = aiohttp.TCPConnector(limit=connections, force_close=False)
     timeout = aiohttp.ClientTimeout(total=60)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as client:
+    async with aiohttp.ClientSession(
+        base_url=base, connector=connector, timeout=timeout, headers=headers
+    ) as client:
 
         async def worker() -> None:
-            for body in pending:
+            for call in pending:
+                data = None if call.body is None else orjson.dumps(call.body)
+                extra = dict(call.headers or {})
+                if data is not None:
+                    extra |= json_headers
                 started = time.perf_counter()
                 try:
-                    async with client.post(url, json=body, headers=headers) as response:
+                    async with client.request(
+                        call.method, call.path, data=data, headers=extra, params=call.params
+                    ) as response:
                         await response.read()
-                except (aiohttp.ClientError, TimeoutError):  # counted as status 0, not fatal
-                    tally.statuses[0] += 1
-                    continue
-                tally.latencies.append(time.perf_counter() - started)
-                tally.statuses[response.status] += 1
+                        status = response.status
+                except (aiohttp.ClientError, TimeoutError):
+                    status = 0
+                tally.record(call, status, time.perf_counter() - started)
 
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(connections)))
@@ -166,17 +366,95 @@ Round = Callable[[int, Tally], Awaitable[None]]
 async def interleaved(
     targets: dict[str, tuple[int, Round]], rounds: int
 ) -> dict[str, dict[str, Any]]:
-    """Run `rounds` rounds on every target (pid, round), alternating which goes first."""
+    """Run `rounds` rounds on every target (pid, round), alternating which goes first; each
+    round's CPU of the server's process tree, of PostgreSQL and of this load generator is
+    added to the target's tally."""
     tallies = {name: Tally() for name in targets}
     names = list(targets)
+    # the generator's own full collections would show as the servers' latency
+    gc.collect()
+    gc.freeze()
     for number in range(rounds):
         order = names if number % 2 == 0 else names[::-1]
         for name in order:
             pid, run_round = targets[name]
-            before = cpu_seconds(pid)
+            server, database, client = tree_cpu_seconds(pid), postgres_cpu(), time.process_time()
             await run_round(number, tallies[name])
-            tallies[name].cpu += cpu_seconds(pid) - before
+            tally = tallies[name]
+            tally.cpu += tree_cpu_seconds(pid) - server
+            tally.postgres_cpu += postgres_cpu_since(database)
+            tally.client_cpu += time.process_time() - client
     return {name: tally.summary() for name, tally in tallies.items()}
+
+
+async def compare(
+    servers: Mapping[str, Server],
+    calls: Mapping[str, Sequence[Call]],
+    *,
+    rounds: int,
+    connections: int,
+    warmup: Mapping[str, Sequence[Call]] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Each server's calls, warm-up first (not counted), then cut into `rounds` slices sent in
+    alternating rounds (see `interleaved`)."""
+    for name, server in servers.items():
+        if warmup and warmup.get(name):
+            await drive(server.base, warmup[name], connections, Tally(), headers)
+
+    def round_of(server: Server, slices: list[Sequence[Call]]) -> Round:
+        async def run_round(number: int, tally: Tally) -> None:
+            await drive(server.base, slices[number], connections, tally, headers)
+
+        return run_round
+
+    targets = {
+        name: (server.process.pid, round_of(server, chunks(calls[name], rounds)))
+        for name, server in servers.items()
+    }
+    return await interleaved(targets, rounds)
+
+
+def verdict(
+    corner: dict[str, Any],
+    reference: dict[str, Any],
+    *,
+    target_ratio: float | None,
+    p99_factor: float | None = None,
+) -> dict[str, Any]:
+    """Corner over the reference, only when every answer of both was the expected one (and
+    whether the targets are met, when there are targets)."""
+    valid = corner["unexpected"] == 0 and reference["unexpected"] == 0 and corner["requests"] > 0
+    out: dict[str, Any] = {
+        "valid": valid,
+        "corner_rps": corner["throughput_rps"],
+        "reference_rps": reference["throughput_rps"],
+        "cpu_ms_per_request": {
+            "corner": corner["server_cpu_ms_per_request"],
+            "reference": reference["server_cpu_ms_per_request"],
+            "load_generator": max(
+                corner["load_generator_cpu_ms_per_request"],
+                reference["load_generator_cpu_ms_per_request"],
+            ),
+        },
+        "p99_ms": {"corner": corner["p99_ms"], "reference": reference["p99_ms"]},
+        "target_ratio": target_ratio,
+        "load_average": os.getloadavg()[0],
+    }
+    if not valid:
+        out["why"] = "unexpected statuses: no ratio (see the targets' unexpected_by_route)"
+        return out
+    ratio = corner["throughput_rps"] / reference["throughput_rps"]
+    out["ratio"] = round(ratio, 3)
+    p99 = corner["p99_ms"] / max(reference["p99_ms"], 0.001)
+    out["p99_ratio"] = round(p99, 2)
+    if target_ratio is not None:
+        met = ratio >= target_ratio
+        if p99_factor is not None:
+            out["target_p99_ratio"] = p99_factor
+            met = met and p99 <= p99_factor
+        out["met"] = met
+    return out
 
 
 def chunks(items: Sequence[T], parts: int) -> list[Sequence[T]]:
@@ -203,3 +481,73 @@ async def seed_merchant(session: Any, *, phone: str, name: str) -> tuple[Any, An
         session, owner_id=owner.id, data=account_schemas.MerchantCreate(name=name)
     )
     return owner, merchant
+
+
+# -- seeds ------------------------------------------------------------------------------------
+
+
+def bearer(secret: str, user_id: Any) -> dict[str, str]:
+    """An Authorization header for `user_id`, valid for a day."""
+    from datetime import UTC, datetime
+
+    from accounts.security import create_access_token
+    from core.settings import Settings
+
+    settings = Settings(secret_key=secret, access_token_ttl_seconds=86400)  # type: ignore[arg-type]
+    return {"Authorization": f"Bearer {create_access_token(settings, user_id, datetime.now(UTC))}"}
+
+
+def seed_counter(conn: Any, users: int = 0) -> dict[str, Any]:
+    """One merchant with its owner (the clerk of the benches), one shop, and `users` consumers
+    (phones 14xxxxxxxxx): inserted directly, on a psycopg connection (committed by the caller)."""
+    from core.ids import new_id
+
+    owner, merchant, shop = new_id(), new_id(), new_id()
+    user_ids = [new_id() for _ in range(users)]
+    conn.execute(
+        "INSERT INTO users (id, phone, password_hash, display_name)"
+        " VALUES (%s, '13000000000', 'x', 'bench owner')",
+        (owner,),
+    )
+    if user_ids:
+        conn.execute(
+            "INSERT INTO users (id, phone, password_hash, display_name)"
+            " SELECT u, '14' || lpad(n::text, 9, '0'), 'x', 'member'"
+            " FROM unnest(%s::uuid[]) WITH ORDINALITY AS t(u, n)",
+            (user_ids,),
+        )
+    conn.execute(
+        "INSERT INTO merchants (id, name, timezone) VALUES (%s, 'bench', 'Asia/Shanghai')",
+        (merchant,),
+    )
+    conn.execute(
+        "INSERT INTO merchant_staff (merchant_id, user_id, role) VALUES (%s, %s, 'owner')",
+        (merchant, owner),
+    )
+    conn.execute(
+        "INSERT INTO shops (id, merchant_id, name, category, location, address, opening_hours,"
+        " discovery_only) VALUES (%s, %s, 'bench shop', 'noodles',"
+        " ST_SetSRID(ST_MakePoint(121.47, 31.23), 4326)::geography, 'addr', '[]', false)",
+        (shop, merchant),
+    )
+    return {"owner": owner, "merchant": merchant, "shop": shop, "users": user_ids}
+
+
+def seed_campaign(conn: Any, base: dict[str, Any], *, per_user_limit: int = 100) -> Any:
+    """A published 10-off campaign of `base`'s merchant (see `seed_counter`), claimable for a
+    day, no quantity limit; its id."""
+    from datetime import UTC, datetime, timedelta
+
+    from core.ids import new_id
+
+    campaign, now = new_id(), datetime.now(UTC)
+    conn.execute(
+        "INSERT INTO coupon_campaigns (id, merchant_id, name, status, discount_kind,"
+        " discount_amount, currency, valid_from, valid_until, claim_until, per_user_limit,"
+        " created_by, published_at)"
+        " VALUES (%s, %s, 'bench', 'published', 'amount_off', 1000, 'CNY', %s, %s, %s, %s,"
+        " %s, %s)",
+        (campaign, base["merchant"], now - timedelta(hours=1), now + timedelta(days=1),
+         now + timedelta(days=1), per_user_limit, base["owner"], now),
+    )  # fmt: skip
+    return campaign

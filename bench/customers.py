@@ -1,12 +1,15 @@
 """Benchmark: customer directory pages, segment counts and analytics over one big merchant.
 
-    uv run python bench/customers.py [--customers 200000] [--requests 800] [--concurrency 32]
+    uv run python bench/customers.py [--customers 200000] [--requests 800] [--rounds 4]
+                                     [--concurrency 32]
 
 Builds `corner_bench_customers` on the embedded cluster (migrated with Alembic), fills it with
 SQL generate_series (users, customers, ~3 timeline events per visiting customer), then:
 - times the SQL alone (asyncpg, sequential): the directory page query and the segment count;
-- serves Corner (uvicorn subprocess) and a raw reference (Starlette + asyncpg, same SQL, no
-  auth/audit) and loads both with httpx (32 connections);
+- serves Corner (`corner serve`, one worker) and the raw reference (bench/reference.py: the
+  same page and count SQL on asyncpg, no auth, no access log) and loads both with the same
+  aiohttp generator, the same requests, in alternating rounds (bench/common.py), each
+  scenario's ratio only when every answer was a 200;
 - times GET /analytics and the RFM refresh sequentially.
 Every figure is printed as one JSON line.
 """
@@ -15,16 +18,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
-import os
-import signal
 import statistics
-import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,9 +36,19 @@ ROOT = THIS_FILE.parent.parent
 sys.path.insert(0, str(ROOT))
 
 from accounts.security import create_access_token  # noqa: E402
-from bench.common import fresh_database, redis_db, service_urls  # noqa: E402
-from core import embedded  # noqa: E402
-from core.embedded import free_port  # noqa: E402
+from bench.common import (  # noqa: E402
+    Call,
+    compare,
+    fresh_database,
+    redis_db,
+    server_env,
+    service_urls,
+    start_pair,
+    stop_all,
+    verdict,
+)
+from bench.reference import PAGE_SQL  # noqa: E402
+from bench.reference import SEGMENT_COUNT_SQL as COUNT_SQL  # noqa: E402
 from core.pagination import encode_cursor  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from customers.models import WEEK_SHARDS  # noqa: E402
@@ -47,20 +56,6 @@ from customers.models import WEEK_SHARDS  # noqa: E402
 DB_NAME = "corner_bench_customers"
 SECRET = "bench-secret-key-not-for-production"
 SEGMENT_RULES = {"r_score": {"max": 2}, "total_spend": {"min": 20000}, "no_visit_for_days": 30}
-
-PAGE_SQL = """
-SELECT id, user_id, name, phone, tier, tags, visits, total_spend, currency, first_seen_at,
-       last_visit_at, rfm_segment
-FROM customers
-WHERE merchant_id = $1 AND last_visit_at IS NOT NULL {after}
-ORDER BY last_visit_at DESC, id DESC
-LIMIT 21
-"""
-COUNT_SQL = """
-SELECT count(*) FROM customers
-WHERE merchant_id = $1 AND r_score <= 2 AND total_spend >= 20000
-  AND coalesce(last_visit_at, first_seen_at) < now() - interval '30 days'
-"""
 
 
 def emit(**values: Any) -> None:
@@ -141,113 +136,6 @@ def fill(dsn: str, customers: int) -> tuple[str, str]:
             conn.execute(statement)
         conn.execute("VACUUM ANALYZE")
     return merchant_id, owner_id
-
-
-# -- servers --------------------------------------------------------------------------------
-
-
-def raw_app(dsn: str) -> Any:
-    """The floor: the same SQL behind Starlette + asyncpg, no auth, no audit, no ORM."""
-    from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import Response
-    from starlette.routing import Route
-
-    pool: dict[str, asyncpg.Pool] = {}
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Any) -> AsyncIterator[None]:
-        pool["p"] = await asyncpg.create_pool(dsn, min_size=4, max_size=32)
-        yield
-        await pool["p"].close()
-
-    def dump(rows: list[Any]) -> Response:
-        return Response(
-            json.dumps([dict(r) for r in rows], default=str), media_type="application/json"
-        )
-
-    async def page(request: Request) -> Response:
-        m = uuid.UUID(request.path_params["m"])
-        after = request.query_params.get("after")
-        async with pool["p"].acquire() as conn:
-            if after:
-                at, cid = after.split("|")
-                rows = await conn.fetch(
-                    PAGE_SQL.format(after="AND (last_visit_at, id) < ($2, $3)"),
-                    m, datetime.fromisoformat(at), uuid.UUID(cid),
-                )  # fmt: skip
-            else:
-                rows = await conn.fetch(PAGE_SQL.format(after=""), m)
-        return dump(rows)
-
-    async def count(request: Request) -> Response:
-        async with pool["p"].acquire() as conn:
-            n = await conn.fetchval(COUNT_SQL, uuid.UUID(request.path_params["m"]))
-        return Response(json.dumps({"customers": n}), media_type="application/json")
-
-    return Starlette(
-        routes=[Route("/page/{m}", page), Route("/count/{m}", count)], lifespan=lifespan
-    )
-
-
-def start_server(args: list[str], env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        args, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        start_new_session=True,
-    )  # fmt: skip
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        if embedded.port_is_open(port):
-            return proc
-        if proc.poll() is not None:
-            raise RuntimeError((proc.stderr.read() if proc.stderr else b"").decode()[-2000:])
-        time.sleep(0.2)
-    raise RuntimeError("server did not start")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    os.killpg(proc.pid, signal.SIGTERM)
-    proc.wait(timeout=20)
-
-
-# -- load -----------------------------------------------------------------------------------
-
-
-async def load(
-    base: str,
-    path: str,
-    *,
-    headers: dict[str, str],
-    requests: int,
-    concurrency: int,
-    params: dict[str, str] | None = None,
-) -> dict[str, Any]:
-    latencies: list[float] = []
-    errors = 0
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits, timeout=60) as c:
-        for _ in range(min(concurrency, 8)):  # warm the connections and caches
-            await c.get(path, params=params)
-        queue = iter(range(requests))
-
-        async def worker() -> None:
-            nonlocal errors
-            for _ in queue:
-                started = time.perf_counter()
-                r = await c.get(path, params=params)
-                latencies.append((time.perf_counter() - started) * 1000)
-                if r.status_code != 200:
-                    errors += 1
-
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
-    return {
-        "p50_ms": pct(latencies, 0.50),
-        "p99_ms": pct(latencies, 0.99),
-        "rps": round(requests / elapsed, 1),
-        "errors": errors,
-    }
 
 
 # The rollups the 0802 migration backfills from the timeline (fill() writes events directly,
@@ -415,32 +303,11 @@ async def main_async(args: argparse.Namespace) -> None:
     settings = Settings(database_url=dsn, secret_key=SECRET)  # type: ignore[arg-type]
     token = create_access_token(settings, uuid.UUID(owner_id), datetime.now(UTC))
     headers = {"Authorization": f"Bearer {token}"}
-    env = {
-        **os.environ,
-        "DATABASE_URL": dsn,
-        "REDIS_URL": redis_db(redis_base, 15),
-        "CORNER_SECRET_KEY": SECRET,
-        "CORNER_LOG_LEVEL": "WARNING",
-        "CORNER_ACCESS_TOKEN_TTL_SECONDS": "86400",
-    }
-    corner_port, raw_port = free_port(), free_port()
-    corner = start_server(
-        [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
-         "--port", str(corner_port), "--log-level", "warning", "--no-access-log"],
-        env, corner_port,
-    )  # fmt: skip
+    env = server_env(dsn, redis_db(redis_base, 15), SECRET,
+                     BENCH_POOL_SIZE=str(args.concurrency))  # fmt: skip
+    servers = start_pair(env)
     try:
-        raw = start_server(
-            [sys.executable, str(THIS_FILE), "--serve-raw", str(raw_port),
-             "--dsn", dsn],
-            env, raw_port,
-        )  # fmt: skip
-    except BaseException:
-        stop(corner)
-        raise
-    try:
-        corner_base = f"http://127.0.0.1:{corner_port}"
-        raw_base = f"http://127.0.0.1:{raw_port}"
+        corner_base = servers["corner"].base
         m = f"/v1/merchants/{merchant_id}"
         async with httpx.AsyncClient(base_url=corner_base, headers=headers, timeout=600) as c:
             with psycopg.connect(dsn, autocommit=True) as pg:
@@ -462,22 +329,21 @@ async def main_async(args: argparse.Namespace) -> None:
         # a cursor half-way down the directory: deep keyset page
         conn = await asyncpg.connect(dsn)
         mid_row = await conn.fetchrow(
-            PAGE_SQL.replace("LIMIT 21", f"OFFSET {args.customers // 3} LIMIT 1").format(after=""),
+            PAGE_SQL.replace("LIMIT 21", f"OFFSET {args.customers // 3} LIMIT 1").format(extra=""),
             uuid.UUID(merchant_id),
         )
         await conn.close()
         deep_cursor = encode_cursor(
             {"s": "last_visit", "v": mid_row["last_visit_at"].isoformat(), "id": str(mid_row["id"])}
         )
-        deep_after = f"{mid_row['last_visit_at'].isoformat()}|{mid_row['id']}"
         mid_uuid = uuid.UUID(merchant_id)
 
         await sql_timing(
-            dsn, "directory_page", lambda c: c.fetch(PAGE_SQL.format(after=""), mid_uuid), 200
+            dsn, "directory_page", lambda c: c.fetch(PAGE_SQL.format(extra=""), mid_uuid), 200
         )
         await sql_timing(
             dsn, "directory_deep_page",
-            lambda c: c.fetch(PAGE_SQL.format(after="AND (last_visit_at, id) < ($2, $3)"),
+            lambda c: c.fetch(PAGE_SQL.format(extra="AND (last_visit_at, id) < ($2, $3)"),
                               mid_uuid, mid_row["last_visit_at"], mid_row["id"]),
             200,
         )  # fmt: skip
@@ -485,23 +351,23 @@ async def main_async(args: argparse.Namespace) -> None:
         analytics_sql_timing(dsn, merchant_id, args.analytics_runs)
 
         scenarios = [
-            ("directory_page", f"{m}/customers", {"limit": "20"}, f"/page/{merchant_id}", None),
-            ("directory_deep_page", f"{m}/customers", {"limit": "20", "cursor": deep_cursor},
-             f"/page/{merchant_id}", {"after": deep_after}),
-            ("directory_search", f"{m}/customers", {"q": "顾客12345"}, None, None),
-            ("segment_count", f"{m}/segments/{segment_id}", None, f"/count/{merchant_id}", None),
-        ]  # fmt: skip
-        for name, path, params, raw_path, raw_params in scenarios:
-            ours = await load(corner_base, path, headers=headers, requests=args.requests,
-                              concurrency=args.concurrency, params=params)  # fmt: skip
-            line: dict[str, Any] = {"bench": "customers", "scenario": name, "corner": ours}
-            if raw_path:
-                ref = await load(raw_base, raw_path, headers={}, requests=args.requests,
-                                 concurrency=args.concurrency, params=raw_params)  # fmt: skip
-                line["raw"] = ref
-                line["p99_ratio"] = round(ours["p99_ms"] / max(ref["p99_ms"], 0.01), 2)
-                line["rps_ratio"] = round(ours["rps"] / max(ref["rps"], 0.01), 2)
-            emit(**line)
+            ("directory_page", f"{m}/customers", {"limit": "20"}),
+            ("directory_deep_page", f"{m}/customers", {"limit": "20", "cursor": deep_cursor}),
+            ("directory_search", f"{m}/customers", {"q": "顾客12345"}),
+            ("segment_count", f"{m}/segments/{segment_id}", None),
+        ]
+        for name, path, params in scenarios:
+            calls = [Call("GET", path, params=params)] * args.requests
+            results = await compare(
+                servers,
+                {target: calls for target in servers},
+                rounds=args.rounds,
+                connections=args.concurrency,
+                warmup={target: calls[: args.concurrency] for target in servers},
+                headers=headers,
+            )
+            summary = verdict(results["corner"], results["reference"], target_ratio=None)
+            emit(bench="customers", scenario=name, **results, summary=summary)
 
         async with httpx.AsyncClient(base_url=corner_base, headers=headers, timeout=600) as c:
             samples = []
@@ -514,8 +380,7 @@ async def main_async(args: argparse.Namespace) -> None:
                  p50_ms=pct(samples, 0.5), max_ms=round(max(samples), 1),
                  mean_ms=round(statistics.mean(samples), 1))  # fmt: skip
     finally:
-        stop(corner)
-        stop(raw)
+        stop_all(servers)
 
 
 def main() -> None:
@@ -523,15 +388,9 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=200_000)
     parser.add_argument("--requests", type=int, default=800)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=4, help="alternating load rounds")
     parser.add_argument("--analytics-runs", type=int, default=5)
-    parser.add_argument("--serve-raw", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--dsn", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.serve_raw:
-        import uvicorn
-
-        uvicorn.run(raw_app(args.dsn), host="127.0.0.1", port=args.serve_raw, log_level="warning")
-        return
     asyncio.run(main_async(args))
 
 

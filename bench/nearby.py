@@ -7,9 +7,10 @@ Seeds N shops into `corner_bench_nearby` on the embedded cluster (or DATABASE_UR
 uniform over a Shanghai-sized box plus dense Gaussian clusters. Then measures
 (a) Corner's exact nearby SQL statement alone (top-20 within 2 km, distance order) in dense,
     uniform and empty areas, and the same statement under the default (bitmap) plan;
-(b) `GET /v1/shops/nearby` on Corner's real app (uvicorn subprocess) and on a minimal raw
-    reference (Starlette + asyncpg + orjson, exact spheroid-ordered top-20) in the same run,
-    with the same async load generator (httpx, 32 connections, bounded time).
+(b) `GET /v1/shops/nearby` on Corner's real app (`corner serve`, one worker) and on the raw
+    reference (bench/reference.py: Corner's own statement on asyncpg, the same page fields)
+    in the same run, on the same points, alternating rounds of the same aiohttp generator
+    (bench/common.py); the ratio counts only when every answer was a 200.
 Prints one JSON object per line.
 """
 
@@ -17,15 +18,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import gc
-import os
 import random
-import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -224,200 +220,36 @@ def reference_statement() -> str:
     return BIND_PARAMETER.sub(lambda m: f"${order[m.group(1)]}", nearby_statement())
 
 
-def serve_reference(port: int, database_url: str) -> None:
-    """The raw reference: Starlette + asyncpg + orjson, one statement per request (the planner
-    settings fixed per connection, as Corner's discovery pool does), nothing else."""
-    import asyncpg
-    import uvicorn
-    from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import Response
-    from starlette.routing import Route
-
-    from merchants.service.nearby import first_pass_candidates
-
-    sql = reference_statement()
-    pool: dict[str, Any] = {}
-
-    async def nearby(request: Request) -> Response:
-        lat = float(request.query_params["lat"])
-        lng = float(request.query_params["lng"])
-        radius = float(request.query_params.get("radius_m", 2000))
-        async with pool["p"].acquire() as conn:
-            rows = await conn.fetch(sql, lat, lng, radius, first_pass_candidates(21), 21)
-        items = [{"id": r[0], "name": r[3], "category": r[4],
-                  "location": {"lat": round(r[5], 7), "lng": round(r[6], 7)},
-                  "distance_m": round(r[1], 1), "address": r[7],
-                  "rating": float(r[8]), "review_count": r[9]}
-                 for r in rows[:20]]  # fmt: skip
-        return Response(orjson.dumps({"items": items}), media_type="application/json")
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        settings = {"jit": "off", "enable_bitmapscan": "off"}
-        pool["p"] = await asyncpg.create_pool(
-            database_url, min_size=8, max_size=32, server_settings=settings
-        )
-        gc.freeze()  # as Corner's app does after start-up: no long full collections under load
-        yield
-        await pool["p"].close()
-
-    app = Starlette(routes=[Route("/v1/shops/nearby", nearby)], lifespan=lifespan)
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
-
-
-def start_server(kind: str, port: int, bench_url: str, redis_url: str) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, DATABASE_URL=bench_url, REDIS_URL=redis_url, DATABASE_REPLICA_URL="",
-               CORNER_SECRET_KEY="bench", CORNER_LOG_LEVEL="WARNING")  # fmt: skip
-    if kind == "corner":
-        cmd = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
-               "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
-               "--no-access-log"]  # fmt: skip
-    else:
-        cmd = [sys.executable, __file__, "--serve-reference", "--port", str(port),
-               "--database-url", bench_url]  # fmt: skip
-    return subprocess.Popen(cmd, cwd=ROOT, env=env)
-
-
-async def wait_ready(port: int) -> None:
-    import aiohttp
-
-    async with aiohttp.ClientSession() as client:
-        for _ in range(300):
-            try:
-                async with client.get(f"http://127.0.0.1:{port}/v1/shops/nearby",
-                                      params={"lat": 31.2, "lng": 121.4}) as r:  # fmt: skip
-                    if r.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise RuntimeError(f"server on port {port} did not start")
-
-
-def postgres_cpu_seconds() -> float:
-    """CPU of every PostgreSQL process so far (the backends of both servers' pools)."""
-    from bench.common import cpu_seconds
-
-    total = 0.0
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if (entry / "comm").read_text().startswith("postgres"):
-                    total += cpu_seconds(int(entry.name))
-            except (OSError, ValueError):  # the process ended meanwhile
-                pass
-    return total
-
-
-async def load(port: int, seconds: float, connections: int, clusters: int) -> dict[str, Any]:
-    """`connections` keep-alive connections asking for nearby pages for `seconds`; aiohttp,
-    so the load generator's own CPU (on the same two cores) weighs little in the ratio."""
-    import aiohttp
-
-    rng = random.Random(port)
-    points = query_points("dense", 2000, clusters, rng) + query_points("uniform", 2000, 0, rng)
-    rng.shuffle(points)
-    gc.freeze()  # the generator's own full collections would show as the servers' latency
-    latencies: list[float] = []
-    errors = 0
-    url = f"http://127.0.0.1:{port}/v1/shops/nearby"
-    connector = aiohttp.TCPConnector(limit=connections)
-    timeout = aiohttp.ClientTimeout(total=10)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as client:
-        deadline = time.perf_counter() + seconds
-
-        async def worker(offset: int) -> None:
-            nonlocal errors
-            i = offset
-            while time.perf_counter() < deadline:
-                lat, lng = points[i % len(points)]
-                i += connections
-                started = time.perf_counter()
-                try:
-                    async with client.get(url, params={"lat": lat, "lng": lng}) as r:
-                        await r.read()
-                        ok = r.status == 200
-                except (aiohttp.ClientError, TimeoutError):  # counted, not fatal
-                    errors += 1
-                    continue
-                errors += not ok
-                latencies.append(time.perf_counter() - started)
-
-        started = time.perf_counter()
-        await asyncio.gather(*(worker(k) for k in range(connections)))
-        elapsed = time.perf_counter() - started
-    return {"requests_per_s": round(len(latencies) / elapsed, 1), "errors": errors,
-            **summary(latencies)}  # fmt: skip
-
-
-async def measure_round(port: int, pid: int, args: argparse.Namespace) -> dict[str, Any]:
-    """One bounded run against one server, with the CPU each party burnt per request."""
-    from bench.common import cpu_seconds
-
-    before = (cpu_seconds(pid), postgres_cpu_seconds(), time.process_time())
-    result = await load(port, args.http_seconds, args.connections, args.clusters)
-    after = (cpu_seconds(pid), postgres_cpu_seconds(), time.process_time())
-    per_request = [
-        round((b - a) / max(result["n"], 1) * 1000, 3) for a, b in zip(before, after, strict=True)
-    ]
-    result["server_cpu_ms_per_request"], result["postgres_cpu_ms_per_request"] = per_request[:2]
-    result["load_generator_cpu_ms_per_request"] = per_request[2]
-    return result
-
-
 async def measure_http(bench_url: str, redis_url: str, args: argparse.Namespace) -> None:
-    from core.embedded import free_port
+    """Corner's `GET /v1/shops/nearby` and the reference's (Corner's statement, the same page
+    fields) on the same points, alternating rounds (bench/common.py)."""
+    from bench.common import Call, compare, emit, server_env, start_pair, stop_all, verdict
 
-    ports = {"reference": free_port(), "corner": free_port()}
-    procs = {k: start_server(k, p, bench_url, redis_url) for k, p in ports.items()}
+    rng = random.Random(5)
+    points = query_points("dense", args.http_requests // 2, args.clusters, rng)
+    points += query_points("uniform", args.http_requests - len(points), 0, rng)
+    rng.shuffle(points)
+    calls = [
+        Call("GET", "/v1/shops/nearby", params={"lat": f"{lat:.6f}", "lng": f"{lng:.6f}",
+                                                "radius_m": "2000"})
+        for lat, lng in points
+    ]  # fmt: skip
+    warm = calls[: min(len(calls), 500)]
+    servers = start_pair(server_env(bench_url, redis_url, "bench-nearby-secret"))
     try:
-        for port in ports.values():
-            await wait_ready(port)
-            await load(port, 2.0, args.connections, args.clusters)  # warm-up
-        results: dict[str, list[dict[str, Any]]] = {"reference": [], "corner": []}
-        # alternate short rounds so noisy neighbours hit both alike
-        for round_ in range(args.rounds):
-            for kind in ("reference", "corner") if round_ % 2 == 0 else ("corner", "reference"):
-                result = await measure_round(ports[kind], procs[kind].pid, args)
-                results[kind].append(result)
-                emit(phase="http", server=kind, round=round_, connections=args.connections,
-                     **result)  # fmt: skip
-        emit(phase="http_ratio", **ratios(results))
+        results = await compare(
+            servers,
+            {name: calls for name in servers},
+            rounds=args.rounds,
+            connections=args.connections,
+            warmup={name: warm for name in servers},
+        )
     finally:
-        for proc in procs.values():
-            proc.terminate()
-        for proc in procs.values():
-            proc.wait(timeout=10)
-
-
-def ratios(results: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
-    """Corner over the reference: throughput over all rounds (requests over seconds), the
-    median round's p99, CPU per request of each party, and the best rounds' throughput."""
-
-    def total_rps(rounds: list[dict[str, Any]]) -> float:
-        return sum(r["n"] for r in rounds) / sum(r["n"] / r["requests_per_s"] for r in rounds)
-
-    def median_p99(rounds: list[dict[str, Any]]) -> float:
-        return sorted(r["p99_ms"] for r in rounds)[len(rounds) // 2]
-
-    def mean_cpu(rounds: list[dict[str, Any]], key: str) -> float:
-        return round(sum(r[key] * r["n"] for r in rounds) / sum(r["n"] for r in rounds), 3)
-
-    corner, reference = results["corner"], results["reference"]
-    cpu_keys = ("server_cpu_ms_per_request", "postgres_cpu_ms_per_request",
-                "load_generator_cpu_ms_per_request")  # fmt: skip
-    return {
-        "throughput_ratio": round(total_rps(corner) / total_rps(reference), 3),
-        "p99_ratio": round(median_p99(corner) / median_p99(reference), 3),
-        "corner": {"requests_per_s": round(total_rps(corner), 1), "p99_ms": median_p99(corner),
-                   **{k: mean_cpu(corner, k) for k in cpu_keys}},
-        "reference": {"requests_per_s": round(total_rps(reference), 1),
-                      "p99_ms": median_p99(reference),
-                      **{k: mean_cpu(reference, k) for k in cpu_keys}},
-        "best_throughput_ratio": round(max(r["requests_per_s"] for r in corner)
-                                       / max(r["requests_per_s"] for r in reference), 3),
-    }  # fmt: skip
+        stop_all(servers)
+    for name, result in results.items():
+        emit("nearby", phase="http", target=name, connections=args.connections, **result)
+    emit("nearby", phase="http_summary",
+         **verdict(results["corner"], results["reference"], target_ratio=0.9))  # fmt: skip
 
 
 def main() -> None:
@@ -425,17 +257,11 @@ def main() -> None:
     parser.add_argument("--shops", type=int, default=1_000_000)
     parser.add_argument("--clusters", type=int, default=30)
     parser.add_argument("--sql-queries", type=int, default=2000)
-    parser.add_argument("--http-seconds", type=float, default=10.0)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--http-requests", type=int, default=12000, help="per target")
+    parser.add_argument("--rounds", type=int, default=6, help="alternating load rounds")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--skip-http", action="store_true")
-    parser.add_argument("--serve-reference", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--database-url", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.serve_reference:
-        serve_reference(args.port, args.database_url)
-        return
     from bench.common import service_urls
     from core.settings import to_libpq_url
 

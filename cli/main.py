@@ -299,6 +299,10 @@ def serve(
         access_log=False,
         log_level="warning",
         server_header=False,  # no `server: uvicorn` banner telling what to attack
+        # with several workers uvicorn's supervisor kills a worker that does not answer its
+        # ping in time; its 5 s default is shorter than the app's start-up on a busy machine,
+        # which then restarted the workers forever and never served
+        timeout_worker_healthcheck=60,
     )
 
 

@@ -14,12 +14,24 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Annotated, Any
 
 import orjson
 from fastapi import Depends, Header
+from psycopg.types.json import Jsonb
 from pydantic import BaseModel
-from sqlalchemy import DateTime, LargeBinary, SmallInteger, String, delete, func, select, update
+from sqlalchemy import (
+    DateTime,
+    LargeBinary,
+    SmallInteger,
+    String,
+    bindparam,
+    delete,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -28,6 +40,7 @@ from starlette.responses import Response
 from core.database import SessionDep
 from core.errors import IdempotencyKeyReused
 from core.jobs import JobContext, job
+from core.lean import Connection, Statement, driver_connection
 from core.models import Base
 from core.timezones import utcnow
 
@@ -61,28 +74,59 @@ def request_fingerprint(payload: Any) -> bytes:
     return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS, default=str)).digest()
 
 
-async def _claim(
-    session: AsyncSession, scope: str, key: str, fingerprint: bytes
-) -> IdempotencyRecord | None:
-    """Claim the key (None), or return the committed record of an earlier identical request."""
-    inserted = await session.execute(
-        insert(IdempotencyRecord)
-        .values(scope=scope, key=key, request_hash=fingerprint)
+@cache
+def _statements() -> tuple[Statement, Statement, Statement]:
+    """Claim the key, read an earlier attempt's record, store the response (built once)."""
+    c = IdempotencyRecord.__table__.c
+    same = (c.scope == bindparam("p_scope"), c.key == bindparam("p_key"))
+    claim = (
+        insert(IdempotencyRecord.__table__)  # type: ignore[arg-type]
+        .values(
+            scope=bindparam("p_scope"), key=bindparam("p_key"), request_hash=bindparam("p_hash")
+        )  # fmt: skip
         .on_conflict_do_nothing()
-        .returning(IdempotencyRecord.key)
+        .returning(c.key)
     )
-    if inserted.scalar_one_or_none() is not None:
-        return None
-    record = (
-        await session.execute(
-            select(IdempotencyRecord).where(
-                IdempotencyRecord.scope == scope, IdempotencyRecord.key == key
-            )
-        )
-    ).scalar_one()
-    if record.request_hash != fingerprint:
-        raise IdempotencyKeyReused()
-    return record
+    record = select(c.request_hash, c.status_code, c.response_body).where(*same)
+    store = (
+        update(IdempotencyRecord.__table__)  # type: ignore[arg-type]
+        .where(*same)
+        .values(status_code=bindparam("p_status"), response_body=bindparam("p_body"))
+    )
+    return Statement(claim), Statement(record), Statement(store)
+
+
+async def idempotent(
+    connection: Connection,
+    *,
+    key: str | None,
+    scope: str,
+    payload: Any,
+    status_code: int,
+    run: Callable[[], Awaitable[BaseModel]],
+) -> Response:
+    """Run `run` once per (scope, key) in the transaction of `connection`; later calls with
+    the same key replay its response, the same key with another payload is refused (409)."""
+    claim, record, store = _statements()
+    names = {"p_scope": scope, "p_key": key}
+    if key is not None:
+        fingerprint = request_fingerprint(payload)
+        if await claim.one(connection, {**names, "p_hash": fingerprint}) is None:
+            # an earlier attempt committed (a concurrent one made the INSERT wait for it)
+            found = await record.one(connection, names)
+            assert found is not None
+            if bytes(found[0]) != fingerprint:
+                raise IdempotencyKeyReused()
+            return _json(found[2], found[1] or status_code, replayed=True)
+    body = (await run()).model_dump(mode="json")
+    if key is not None:
+        stored = {**names, "p_status": status_code, "p_body": Jsonb(body, dumps=_dumps)}
+        await store.run(connection, stored)
+    return _json(body, status_code, replayed=False)
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
 
 
 async def run_idempotent(
@@ -94,19 +138,15 @@ async def run_idempotent(
     status_code: int,
     run: Callable[[], Awaitable[BaseModel]],
 ) -> Response:
-    """Run `run` once per (scope, key); later calls with the same key replay its response."""
-    if key is not None:
-        record = await _claim(session, scope, key, request_fingerprint(payload))
-        if record is not None:
-            return _json(record.response_body, record.status_code or status_code, replayed=True)
-    body = (await run()).model_dump(mode="json")
-    if key is not None:
-        await session.execute(
-            update(IdempotencyRecord)
-            .where(IdempotencyRecord.scope == scope, IdempotencyRecord.key == key)
-            .values(status_code=status_code, response_body=body)
-        )
-    return _json(body, status_code, replayed=False)
+    """`idempotent` in the transaction of a route's SQLAlchemy session."""
+    return await idempotent(
+        await driver_connection(session),
+        key=key,
+        scope=scope,
+        payload=payload,
+        status_code=status_code,
+        run=run,
+    )
 
 
 class IdempotentWrite:

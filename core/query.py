@@ -15,12 +15,14 @@ whose endpoint takes only the `Request`:
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 M = TypeVar("M", bound=BaseModel)
@@ -57,13 +59,18 @@ def query_parameters(model: type[BaseModel]) -> dict[str, Any]:
 
 
 class DirectRoute(APIRoute):
-    """Calls `endpoint(request)` and sends the `Response` it returns: no dependency solving,
-    no response-model serialisation. Errors it raises reach the app's exception handlers
-    like any route's. Routing, methods and the OpenAPI description stay FastAPI's."""
+    """Calls `serve(request)` (the endpoint unless a subclass says otherwise, see
+    core.lean.LeanRoute) and sends the `Response` it returns: no dependency solving, no
+    response-model serialisation. Errors it raises reach the app's exception handlers like
+    any route's. Routing, methods and the OpenAPI description stay FastAPI's."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        self.serve: Callable[[Request], Awaitable[Response]] = endpoint
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] not in (self.methods or ()):
             await super().handle(scope, receive, send)  # FastAPI's 405
             return
-        response = await self.endpoint(Request(scope, receive, send))
+        response = await self.serve(Request(scope, receive, send))
         await response(scope, receive, send)

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, status
+import orjson
+from fastapi import APIRouter, Depends, Query, Request, status
 from pydantic import BaseModel
 from starlette.responses import Response
 
@@ -13,9 +14,12 @@ from accounts.permissions import (
     CurrentUser,
     ManagerStaff,
     OptionalUser,
+    current_principal,
+    request_principal,
 )
-from core.database import SessionDep
-from core.idempotency import Idempotent
+from core.database import SessionDep, get_sessionmaker
+from core.idempotency import idempotent
+from core.lean import lean_post, read_request, transaction
 from core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 from core.redis import RedisDep
 from core.settings import SettingsDep
@@ -264,54 +268,85 @@ async def coupon_qr(
     )
 
 
-@router.post(
-    "/counter/lookup",
-    response_model=None,
-    responses={
-        200: {
-            "model": schemas.Lookup,
-            "description": 'The coupon lookup; an order\'s code or QR answers `kind: "order"`'
-            " (see POST /v1/counter/orders/lookup)",
-        }
-    },
-)
-async def counter_lookup(
-    data: schemas.CounterRequest,
-    session: SessionDep,
-    principal: CurrentUser,
-    settings: SettingsDep,
-) -> BaseModel:
-    return await service.lookup_any(
-        session,
-        staff_user_id=principal.user_id,
-        data=data,
-        keys=settings.signing_keys(),
-        now=utcnow(),
+# -- the counter: lean routes (core.lean), registered on the app's router -----------------
+
+
+def _json(model: BaseModel) -> Response:
+    return Response(
+        orjson.dumps(model.model_dump(mode="json", by_alias=True)), media_type="application/json"
     )
 
 
-@router.post(
-    "/counter/redeem",
-    response_model=schemas.RedeemResult,
-    responses={409: {"description": "coupon_already_redeemed (with redeemed_at, shop_id)"}},
-)
-async def counter_redeem(
-    data: schemas.CounterRequest,
-    session: SessionDep,
-    principal: CurrentUser,
-    settings: SettingsDep,
-    idempotent: Idempotent,
-) -> Response:
-    return await idempotent(
-        f"redeem:{principal.user_id}",
-        data,
-        lambda: service.redeem(
-            session,
-            staff_user_id=principal.user_id,
-            data=data,
-            keys=settings.signing_keys(),
-            now=utcnow(),
-        ),
+async def counter_lookup(request: Request) -> Response:
+    # what redeeming would do; an order's code or QR is answered by orders' lookup handler
+    principal = await request_principal(request)
+    data, _ = await read_request(request, schemas.CounterRequest)
+    keys = request.app.state.settings.signing_keys()
+    if service.is_coupon(data, keys):
+        async with transaction(request) as connection:
+            found: BaseModel = await service.lookup(
+                connection, staff_user_id=principal.user_id, data=data, keys=keys, now=utcnow()
+            )
+    else:
+        async with get_sessionmaker(request)() as session:  # read-only: never committed
+            found = await service.lookup_other(
+                session, staff_user_id=principal.user_id, data=data, keys=keys
+            )
+    return _json(found)
+
+
+async def counter_redeem(request: Request) -> Response:
+    principal = await request_principal(request)
+    data, key = await read_request(request, schemas.CounterRequest, idempotent=True)
+    keys = request.app.state.settings.signing_keys()
+    async with transaction(request) as connection:  # committed before the response is sent
+
+        async def run() -> schemas.RedeemResult:
+            return await service.redeem(
+                connection, staff_user_id=principal.user_id, data=data, keys=keys, now=utcnow()
+            )
+
+        return await idempotent(
+            connection,
+            key=key,
+            scope=f"redeem:{principal.user_id}",
+            payload=data.model_dump(mode="json"),
+            status_code=status.HTTP_200_OK,
+            run=run,
+        )
+
+
+def add_lean_routes(app_router: APIRouter) -> None:
+    """The counter's coupon routes as lean routes on the app's own router (matched first and
+    once, like nearby's DirectRoute); the bearer scheme is documented, checked by the
+    handlers."""
+    common: dict[str, Any] = {
+        "tags": ["coupons"],
+        "dependencies": [Depends(current_principal)],
+        "body": schemas.CounterRequest,
+    }
+    lean_post(
+        app_router,
+        "/v1/counter/lookup",
+        counter_lookup,
+        response_model=None,
+        responses={
+            200: {
+                "model": schemas.Lookup,
+                "description": 'The coupon lookup; an order\'s code or QR answers `kind: "order"`'
+                " (see POST /v1/counter/orders/lookup)",
+            }
+        },
+        **common,
+    )
+    lean_post(
+        app_router,
+        "/v1/counter/redeem",
+        counter_redeem,
+        idempotent=True,
+        response_model=schemas.RedeemResult,
+        responses={409: {"description": "coupon_already_redeemed (with redeemed_at, shop_id)"}},
+        **common,
     )
 
 

@@ -25,6 +25,10 @@ from coupons.repository.coupons import (
     RedemptionRow,
     RoleSql,
     ShopSql,
+    counter_lookup,
+    coupon_status,
+    live_redemption,
+    redeem,
 )
 from coupons.repository.redemptions import RedemptionRepository
 from coupons.repository.settings import SettingsRepository
@@ -43,4 +47,8 @@ __all__ = [
     "Totals",
     "claim_deadline_open",
     "claimable_offer_exists",
+    "counter_lookup",
+    "coupon_status",
+    "live_redemption",
+    "redeem",
 ]

@@ -31,6 +31,7 @@ from sqlalchemy.types import Uuid
 
 from core.bulk import row_batches
 from core.ids import new_id
+from core.lean import Connection, Statement
 from coupons.models import Campaign, ClaimCounter, Coupon, Redemption
 
 
@@ -91,21 +92,124 @@ RoleSql = Callable[[Any, Any], ColumnElement[Any]]
 ShopSql = Callable[[Any, Any], ColumnElement[bool]]
 
 
-# The counter's statements are built once with bind parameters: building and cache-keying
-# them per request cost more CPU than running them.
+# The counter's statements are built once with bind parameters and compiled once for the
+# driver (core.lean.Statement): building, cache-keying and ORM-loading them per request cost
+# more CPU than running them. They run on the transaction's psycopg connection.
+_COUPON_COLUMNS = list(Coupon.__table__.c)
+_CAMPAIGN_COLUMNS = list(Campaign.__table__.c)
+
+
+def _attribute_keys(entity: Any, columns: list[Any]) -> list[str]:
+    mapper = entity.__mapper__
+    return [mapper.get_property_by_column(column).key for column in columns]
+
+
+_COUPON_KEYS = _attribute_keys(Coupon, _COUPON_COLUMNS)
+_CAMPAIGN_KEYS = _attribute_keys(Campaign, _CAMPAIGN_COLUMNS)
+
+
 @cache
-def _counter_statement(staff_role: RoleSql, shop_owned: ShopSql) -> Any:
-    return (
+def _counter_statement(staff_role: RoleSql, shop_owned: ShopSql) -> Statement:
+    return Statement(
         select(
-            Coupon,
-            Campaign,
-            staff_role(Coupon.merchant_id, bindparam("staff_user_id", type_=Uuid)),
-            shop_owned(Coupon.merchant_id, bindparam("shop_id", type_=Uuid)),
+            *_COUPON_COLUMNS,
+            *_CAMPAIGN_COLUMNS,
+            staff_role(Coupon.__table__.c.merchant_id, bindparam("staff_user_id", type_=Uuid)),
+            shop_owned(Coupon.__table__.c.merchant_id, bindparam("shop_id", type_=Uuid)),
         )
-        .join(Campaign, Campaign.id == Coupon.campaign_id)
-        .where(Coupon.code == bindparam("code", type_=Coupon.code.type))
-        .execution_options(populate_existing=True)
+        .select_from(Coupon.__table__.join(Campaign.__table__, Campaign.id == Coupon.campaign_id))
+        .where(Coupon.__table__.c.code == bindparam("code", type_=Coupon.code.type))
     )
+
+
+async def counter_lookup(
+    connection: Connection,
+    code: str,
+    *,
+    staff_user_id: uuid.UUID,
+    shop_id: uuid.UUID,
+    staff_role: RoleSql,
+    shop_owned: ShopSql,
+) -> tuple[Coupon, Campaign, str | None, bool] | None:
+    """The coupon with its campaign (detached objects, never flushed), the caller's role at
+    the coupon's merchant and whether the counter's shop is that merchant's, in one statement
+    (the counter's hot path). `staff_role` and `shop_owned` build those SQL expressions (from
+    the accounts and merchants services) over the coupon's merchant id and a bind parameter."""
+    statement = _counter_statement(staff_role, shop_owned)
+    params = {"code": code, "staff_user_id": staff_user_id, "shop_id": shop_id}
+    row = await statement.one(connection, params)
+    if row is None:
+        return None
+    split = len(_COUPON_KEYS)
+    end = split + len(_CAMPAIGN_KEYS)
+    coupon = Coupon(**dict(zip(_COUPON_KEYS, row[:split], strict=True)))
+    campaign = Campaign(**dict(zip(_CAMPAIGN_KEYS, row[split:end], strict=True)))
+    return coupon, campaign, row[end], bool(row[end + 1])
+
+
+@cache
+def _status_statement() -> Statement:
+    c = Coupon.__table__.c
+    return Statement(select(c.status).where(c.id == bindparam("coupon_id", type_=Uuid)))
+
+
+async def coupon_status(connection: Connection, coupon_id: uuid.UUID) -> str | None:
+    """The coupon's status now (read again after losing a race)."""
+    row = await _status_statement().one(connection, {"coupon_id": coupon_id})
+    return row[0] if row else None
+
+
+@cache
+def _live_redemption_statement() -> Statement:
+    r = Redemption.__table__.c
+    return Statement(
+        select(r.id, r.shop_id, r.redeemed_at).where(
+            r.coupon_id == bindparam("coupon_id", type_=Uuid), r.reversed_at.is_(None)
+        )
+    )
+
+
+async def live_redemption(
+    connection: Connection, coupon_id: uuid.UUID
+) -> tuple[uuid.UUID, uuid.UUID | None, datetime] | None:
+    """The coupon's redemption that was not reversed: (id, shop id, redeemed at), or None."""
+    row = await _live_redemption_statement().one(connection, {"coupon_id": coupon_id})
+    return (row[0], row[1], row[2]) if row else None
+
+
+@cache
+def _redeem() -> Statement:
+    return Statement(_redeem_statement())
+
+
+async def redeem(
+    connection: Connection,
+    coupon_id: uuid.UUID,
+    *,
+    merchant_id: uuid.UUID,
+    shop_id: uuid.UUID,
+    staff_user_id: uuid.UUID,
+    order_amount: int | None,
+    discount_amount: int,
+    currency: str,
+    now: datetime,
+) -> RedemptionRow | None:
+    """One statement: the coupon leaves `active` (if it still is, and is inside its window)
+    and the redemption row is written. None: someone else got there first (or the window
+    closed); a concurrent loser waits for the winner's commit, then finds no active row."""
+    params = {
+        "p_coupon_id": coupon_id,
+        "p_merchant_id": merchant_id,
+        "p_now": now,
+        "p_redemption_id": new_id(),
+        "p_shop_id": shop_id,
+        "p_staff_user_id": staff_user_id,
+        "p_order_amount": order_amount,
+        "p_discount_amount": discount_amount,
+        "p_currency": currency,
+    }
+    row = await _redeem().one(connection, params)
+    return RedemptionRow(row[0], row[1]) if row else None
 
 
 @cache
@@ -182,24 +286,6 @@ class CouponRepository:
 
     async def by_code(self, code: str) -> tuple[Coupon, Campaign] | None:
         return await self._with_campaign(Coupon.code == code)
-
-    async def for_counter(
-        self,
-        code: str,
-        *,
-        staff_user_id: uuid.UUID,
-        shop_id: uuid.UUID,
-        staff_role: RoleSql,
-        shop_owned: ShopSql,
-    ) -> tuple[Coupon, Campaign, str | None, bool] | None:
-        """`by_code` plus the caller's role at the coupon's merchant and whether the counter's
-        shop is that merchant's, in one statement (the counter's hot path). `staff_role` and
-        `shop_owned` build those SQL expressions (from the accounts and merchants services)
-        over `Coupon.merchant_id` and a bind parameter."""
-        stmt = _counter_statement(staff_role, shop_owned)
-        params = {"code": code, "staff_user_id": staff_user_id, "shop_id": shop_id}
-        row = (await self.session.execute(stmt, params)).one_or_none()
-        return (row[0], row[1], row[2], bool(row[3])) if row else None
 
     async def get(self, coupon_id: uuid.UUID) -> tuple[Coupon, Campaign] | None:
         return await self._with_campaign(Coupon.id == coupon_id)
@@ -290,35 +376,6 @@ class CouponRepository:
             Coupon.campaign_id == campaign_id, Coupon.source == "paper"
         )
         return int((await self.session.execute(stmt)).scalar_one())
-
-    async def redeem(
-        self,
-        coupon_id: uuid.UUID,
-        *,
-        merchant_id: uuid.UUID,
-        shop_id: uuid.UUID,
-        staff_user_id: uuid.UUID,
-        order_amount: int | None,
-        discount_amount: int,
-        currency: str,
-        now: datetime,
-    ) -> RedemptionRow | None:
-        """One statement: the coupon leaves `active` (if it still is, and is inside its window)
-        and the redemption row is written. None: someone else got there first (or the window
-        closed); a concurrent loser waits for the winner's commit, then finds no active row."""
-        params = {
-            "p_coupon_id": coupon_id,
-            "p_merchant_id": merchant_id,
-            "p_now": now,
-            "p_redemption_id": new_id(),
-            "p_shop_id": shop_id,
-            "p_staff_user_id": staff_user_id,
-            "p_order_amount": order_amount,
-            "p_discount_amount": discount_amount,
-            "p_currency": currency,
-        }
-        row = (await self.session.execute(_redeem_statement(), params)).one_or_none()
-        return RedemptionRow(row[0], row[1]) if row else None
 
     async def reserve(
         self, coupon_id: uuid.UUID, *, user_id: uuid.UUID, order_id: uuid.UUID, now: datetime

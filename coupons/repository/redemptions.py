@@ -19,12 +19,6 @@ class RedemptionRepository:
     async def get(self, redemption_id: uuid.UUID) -> Redemption | None:
         return await self.session.get(Redemption, redemption_id, populate_existing=True)
 
-    async def live_of_coupon(self, coupon_id: uuid.UUID) -> Redemption | None:
-        stmt = select(Redemption).where(
-            Redemption.coupon_id == coupon_id, Redemption.reversed_at.is_(None)
-        )
-        return (await self.session.execute(stmt)).scalar_one_or_none()
-
     async def reverse(
         self,
         redemption_id: uuid.UUID,

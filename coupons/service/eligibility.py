@@ -10,14 +10,13 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from core.errors import DomainError
 from core.i18n import localised
+from core.lean import Connection
 from core.money import Money, format_money
 from coupons import discounts
 from coupons.models import Campaign, Coupon
-from coupons.repository.redemptions import RedemptionRepository
+from coupons.repository.coupons import live_redemption
 from coupons.service.errors import (
     CouponAlreadyRedeemed,
     CouponExpired,
@@ -30,23 +29,25 @@ from coupons.service.errors import (
 )
 
 
-async def already_redeemed(session: AsyncSession, coupon_id: uuid.UUID) -> CouponAlreadyRedeemed:
-    live = await RedemptionRepository(session).live_of_coupon(coupon_id)
-    extra = (
-        {
-            "redeemed_at": live.redeemed_at.isoformat(),
-            "shop_id": str(live.shop_id) if live.shop_id else None,
-            "redemption_id": str(live.id),
+async def already_redeemed(connection: Connection, coupon_id: uuid.UUID) -> CouponAlreadyRedeemed:
+    """Run on the caller's transaction (a lean route's connection, or an ORM session's through
+    core.lean.driver_connection), so the counter's checks have one implementation."""
+    live = await live_redemption(connection, coupon_id)
+    extra = {}
+    when = ""
+    if live is not None:
+        redemption_id, shop_id, redeemed_at = live
+        extra = {
+            "redeemed_at": redeemed_at.isoformat(),
+            "shop_id": str(shop_id) if shop_id else None,
+            "redemption_id": str(redemption_id),
         }
-        if live is not None
-        else {}
-    )
-    when = f" at {live.redeemed_at.isoformat()}" if live is not None else ""
+        when = f" at {redeemed_at.isoformat()}"
     return CouponAlreadyRedeemed(f"This coupon was already redeemed{when}", extra=extra)
 
 
 async def refusal_of(
-    session: AsyncSession,
+    connection: Connection,
     coupon: Coupon,
     campaign: Campaign,
     *,
@@ -56,7 +57,7 @@ async def refusal_of(
     now: datetime,
 ) -> DomainError | None:
     if coupon.status == "redeemed":
-        return await already_redeemed(session, coupon.id)
+        return await already_redeemed(connection, coupon.id)
     if coupon.status == "reserved":
         return CouponReserved()
     if coupon.valid_until <= now:

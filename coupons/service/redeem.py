@@ -4,6 +4,10 @@ A forged QR or a mistyped code is refused before any database access. Redemption
 conditional `UPDATE coupons … WHERE status = 'active' …` feeding the redemption INSERT in the
 same statement; of concurrent attempts exactly one finds the row active, the others wait for
 its commit, find nothing, and are told when and where the coupon was redeemed.
+
+Lookup and redeem run on the transaction's psycopg connection (core.lean: the counter's lean
+routes, no ORM unit of work); the coupon and campaign they load are detached objects that
+are never flushed. Everything they write is a statement of their own.
 """
 
 from __future__ import annotations
@@ -17,12 +21,17 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts import service as accounts_service
-from core.database import mirror_database
 from core.errors import DomainError
+from core.lean import Connection
 from core.money import Money
 from coupons import codes, discounts, schemas
 from coupons.models import Campaign, Coupon, Redemption
-from coupons.repository.coupons import CouponRepository
+from coupons.repository.coupons import (
+    CouponRepository,
+    counter_lookup,
+    coupon_status,
+)
+from coupons.repository.coupons import redeem as redeem_coupon
 from coupons.repository.redemptions import RedemptionRepository
 from coupons.service.campaigns import get_settings
 from coupons.service.eligibility import already_redeemed, refusal_of
@@ -70,28 +79,29 @@ def register_counter_lookup(kind: str, handler: CounterLookup) -> None:
     _counter_lookups[kind] = handler
 
 
-def _is_coupon(data: schemas.CounterRequest, keys: list[tuple[str, bytes]]) -> bool:
+def is_coupon(data: schemas.CounterRequest, keys: list[tuple[str, bytes]]) -> bool:
+    """The request designates a coupon: a well-formed code or a genuine coupon QR."""
     if data.qr is not None:
         return codes.code_from_qr(data.qr, keys) is not None
     assert data.code is not None
     return codes.is_valid(codes.normalise(data.code))
 
 
-async def lookup_any(
+async def lookup_other(
     session: AsyncSession,
     *,
     staff_user_id: uuid.UUID,
     data: schemas.CounterRequest,
     keys: list[tuple[str, bytes]],
-    now: datetime,
 ) -> BaseModel:
-    """The counter's lookup: a coupon, or whatever a registered handler recognises."""
-    if not _is_coupon(data, keys):
-        for handler in _counter_lookups.values():
-            found = await handler(session, staff_user_id, data, keys)
-            if found is not None:
-                return found
-    return await lookup(session, staff_user_id=staff_user_id, data=data, keys=keys, now=now)
+    """The counter's lookup of something that is not a coupon: the first registered handler
+    that recognises it, else the coupon refusal (a mistyped code, a forged QR)."""
+    for handler in _counter_lookups.values():
+        found = await handler(session, staff_user_id, data, keys)
+        if found is not None:
+            return found
+    code_of(data, keys)  # raises: not a coupon's code or QR either
+    raise AssertionError("is_coupon said otherwise")
 
 
 @dataclass
@@ -103,7 +113,7 @@ class Evaluation:
 
 
 async def _evaluate(
-    session: AsyncSession,
+    connection: Connection,
     *,
     staff_user_id: uuid.UUID,
     data: schemas.CounterRequest,
@@ -113,7 +123,8 @@ async def _evaluate(
     code = code_of(data, keys)
     # one round trip: the coupon with its campaign, the caller's role at the coupon's
     # merchant and whether the counter's shop is that merchant's (checked below, in order)
-    found = await CouponRepository(session).for_counter(
+    found = await counter_lookup(
+        connection,
         code,
         staff_user_id=staff_user_id,
         shop_id=data.shop_id,
@@ -135,7 +146,7 @@ async def _evaluate(
         order_amount=order,
     )
     refusal = await refusal_of(
-        session,
+        connection,
         coupon,
         campaign,
         shop_id=data.shop_id,
@@ -163,7 +174,7 @@ def _pay(order_amount: Money | None, discount: int | None) -> Money | None:
 
 
 async def lookup(
-    session: AsyncSession,
+    connection: Connection,
     *,
     staff_user_id: uuid.UUID,
     data: schemas.CounterRequest,
@@ -171,7 +182,7 @@ async def lookup(
     now: datetime,
 ) -> schemas.Lookup:
     """What redeeming would do, changing nothing."""
-    ev = await _evaluate(session, staff_user_id=staff_user_id, data=data, keys=keys, now=now)
+    ev = await _evaluate(connection, staff_user_id=staff_user_id, data=data, keys=keys, now=now)
     refusal = None
     if ev.refusal is not None:
         refusal = schemas.Refusal(
@@ -191,21 +202,22 @@ async def lookup(
 
 
 async def redeem(
-    session: AsyncSession,
+    connection: Connection,
     *,
     staff_user_id: uuid.UUID,
     data: schemas.CounterRequest,
     keys: list[tuple[str, bytes]],
     now: datetime,
 ) -> schemas.RedeemResult:
-    ev = await _evaluate(session, staff_user_id=staff_user_id, data=data, keys=keys, now=now)
+    ev = await _evaluate(connection, staff_user_id=staff_user_id, data=data, keys=keys, now=now)
     if ev.refusal is not None:
         raise ev.refusal
     coupon, campaign = ev.coupon, ev.campaign
     # without an order amount an unknowable percentage counts as 0 off in the records
     discount = ev.discount or 0
     order = data.order_amount.amount if data.order_amount is not None else None
-    row = await CouponRepository(session).redeem(
+    row = await redeem_coupon(
+        connection,
         coupon.id,
         merchant_id=coupon.merchant_id,
         shop_id=data.shop_id,
@@ -217,16 +229,17 @@ async def redeem(
     )
     if row is None:
         # lost a race (or the window closed between the read and the update)
-        fresh = await CouponRepository(session).get(coupon.id)
-        if fresh is not None and fresh[0].status == "redeemed":
-            raise await already_redeemed(session, coupon.id)
-        if fresh is not None and fresh[0].status == "reserved":
+        status = await coupon_status(connection, coupon.id)
+        if status == "redeemed":
+            raise await already_redeemed(connection, coupon.id)
+        if status == "reserved":
             raise CouponReserved()
         raise CouponExpired()
-    mirror_database(coupon, status="redeemed", redeemed_at=row.redeemed_at)
+    # a detached object (see the module's docstring): never flushed
+    coupon.status, coupon.redeemed_at = "redeemed", row.redeemed_at
     if coupon.user_id is not None:
         await customers_service.record_activity(
-            session,
+            connection,
             merchant_id=coupon.merchant_id,
             user_id=coupon.user_id,
             kind="coupon_redeemed",

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.lean import driver_connection
 from core.money import Money
 from coupons import codes, discounts
 from coupons.repository.coupons import CouponRepository
@@ -63,8 +64,10 @@ async def reserve_for_order(
         raise ShopNotEligible("The coupon is for another merchant")
     # the order's shop is the merchant's (orders resolve merchant_id from the shop) and the
     # coupon's merchant was just checked against it
+    # the counter's checks, run on this session's transaction
+    connection = await driver_connection(session)
     refusal = await refusal_of(
-        session,
+        connection,
         coupon,
         campaign,
         shop_id=shop_id,
@@ -88,7 +91,7 @@ async def reserve_for_order(
         if status == "reserved":
             raise CouponReserved()
         if status == "redeemed":
-            raise await already_redeemed(session, coupon.id)
+            raise await already_redeemed(connection, coupon.id)
         raise CouponExpired()
     return Reservation(
         coupon.id, coupon.code, campaign.id, campaign.name, discount or 0, campaign.currency

@@ -29,6 +29,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.ids import new_id
+from core.lean import Connection, Statement
 from customers.models import (
     WEEK_SHARDS,
     Customer,
@@ -218,51 +219,57 @@ def _record_statement(by_customer_id: bool = False) -> Any:
     ).select_from(upsert.join(event, true()))
 
 
+@cache
+def _record(by_customer_id: bool) -> Statement:
+    return Statement(_record_statement(by_customer_id=by_customer_id))
+
+
+async def record_event(
+    connection: Connection,
+    *,
+    merchant_id: uuid.UUID,
+    user_id: uuid.UUID | None,
+    customer_id: uuid.UUID | None = None,
+    source: str,
+    at: datetime,
+    spend: int,
+    currency: str,
+    visit: bool,
+    tier: str | None,
+    reference_id: uuid.UUID | None,
+) -> tuple[uuid.UUID, bool]:
+    """The customer upsert, the timeline row and the weekly rollup in one statement (one
+    round trip per event): the timeline row is inserted from the upsert's RETURNING, so
+    both happen or neither. Returns (customer id, this was the first purchase). Runs on the
+    transaction's driver connection (core.lean), whichever kind of route opened it.
+
+    The row lock taken by ON CONFLICT DO UPDATE serialises concurrent events of one
+    customer, so exactly one event sees `total_spend` equal to its own spend while the
+    total before it was zero: that one is the first purchase.
+
+    Without a user (a walk-in customer's card), `customer_id` names the record to update.
+    """
+    params = _upsert_params(
+        merchant_id=merchant_id,
+        user_id=user_id,
+        source=source,
+        at=at,
+        spend=spend,
+        currency=currency,
+        visit=visit,
+        tier=tier,
+    )
+    params["reference_id"] = reference_id
+    if user_id is None:
+        params["id"] = customer_id
+    row = await _record(user_id is None).one(connection, params)
+    assert row is not None
+    return row[0], spend > 0 and row[1] == spend
+
+
 class ActivityRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-
-    async def record(
-        self,
-        *,
-        merchant_id: uuid.UUID,
-        user_id: uuid.UUID | None,
-        customer_id: uuid.UUID | None = None,
-        source: str,
-        at: datetime,
-        spend: int,
-        currency: str,
-        visit: bool,
-        tier: str | None,
-        reference_id: uuid.UUID | None,
-    ) -> tuple[uuid.UUID, bool]:
-        """The customer upsert, the timeline row and the weekly rollup in one statement (one
-        round trip per event): the timeline row is inserted from the upsert's RETURNING, so
-        both happen or neither. Returns (customer id, this was the first purchase).
-
-        The row lock taken by ON CONFLICT DO UPDATE serialises concurrent events of one
-        customer, so exactly one event sees `total_spend` equal to its own spend while the
-        total before it was zero: that one is the first purchase.
-
-        Without a user (a walk-in customer's card), `customer_id` names the record to update.
-        """
-        params = _upsert_params(
-            merchant_id=merchant_id,
-            user_id=user_id,
-            source=source,
-            at=at,
-            spend=spend,
-            currency=currency,
-            visit=visit,
-            tier=tier,
-        )
-        params["reference_id"] = reference_id
-        if user_id is None:
-            params["id"] = customer_id
-        statement = _record_statement(by_customer_id=user_id is None)
-        row = (await self.session.execute(statement, params)).one()
-        first_purchase = spend > 0 and row.total_spend == spend
-        return row.id, first_purchase
 
     async def set_tier(self, *, merchant_id: uuid.UUID, user_id: uuid.UUID, tier: str) -> bool:
         result = await self.session.execute(

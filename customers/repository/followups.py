@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import func, select, text, tuple_, update
@@ -11,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.bulk import row_batches
+from core.lean import Connection, Statement
 from customers.models import Customer, FollowUp, FollowUpPlan, FollowUpTask
 
 # One statement schedules every interval plan: for each customer at the plan's interest level
@@ -46,6 +48,20 @@ FROM follow_up_plans AS p, unnest(p.offsets_days) AS o(days)
 WHERE p.merchant_id = :merchant_id AND p.active AND p.trigger = 'first_purchase'
 ON CONFLICT (plan_id, customer_id, due_at) DO NOTHING
 """)
+
+
+@cache
+def _schedule_first_purchase() -> Statement:
+    return Statement(SCHEDULE_FIRST_PURCHASE_SQL)
+
+
+async def schedule_first_purchase(
+    connection: Connection, *, merchant_id: uuid.UUID, customer_id: uuid.UUID, at: datetime
+) -> int:
+    """One task per first-purchase plan offset of the merchant (on the transaction's driver
+    connection, see record_event)."""
+    params = {"merchant_id": merchant_id, "customer_id": customer_id, "at": at}
+    return await _schedule_first_purchase().run(connection, params)
 
 
 class FollowUpRepository:
@@ -113,13 +129,6 @@ class FollowUpRepository:
             .where(FollowUpTask.plan_id == plan_id, FollowUpTask.status == "pending")
             .values(status="cancelled")
         )
-
-    async def schedule_first_purchase(
-        self, *, merchant_id: uuid.UUID, customer_id: uuid.UUID, at: datetime
-    ) -> int:
-        params = {"merchant_id": merchant_id, "customer_id": customer_id, "at": at}
-        result = await self.session.execute(SCHEDULE_FIRST_PURCHASE_SQL, params)
-        return int(result.rowcount)  # type: ignore[attr-defined]
 
     # -- tasks ------------------------------------------------------------------------------
 

@@ -12,10 +12,12 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
+import psycopg
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from customers.repository import ActivityRepository
-from customers.service.followups import schedule_first_purchase
+from core.lean import Connection, driver_connection
+from customers.repository import ActivityRepository, record_event
+from customers.repository.followups import schedule_first_purchase
 
 ActivityKind = Literal[
     "coupon_claimed",
@@ -35,7 +37,7 @@ VISIT_KINDS: frozenset[str] = frozenset({"coupon_redeemed", "card_transaction", 
 
 
 async def record_activity(
-    session: AsyncSession,
+    db: AsyncSession | Connection,
     *,
     merchant_id: uuid.UUID,
     user_id: uuid.UUID | None,
@@ -60,9 +62,11 @@ async def record_activity(
     if spend < 0:
         raise ValueError("spend must not be negative")
     counts_as_visit = kind in VISIT_KINDS if visit is None else visit
-    repo = ActivityRepository(session)
+    # the same statements whether a lean route's connection or a session's transaction
+    connection = db if isinstance(db, psycopg.AsyncConnection) else await driver_connection(db)
     # the upsert and the timeline row are one statement (one round trip on hot paths)
-    customer_id, first_purchase = await repo.record(
+    customer_id, first_purchase = await record_event(
+        connection,
         merchant_id=merchant_id,
         user_id=user_id,
         customer_id=customer_id,
@@ -76,7 +80,7 @@ async def record_activity(
     )
     if first_purchase:
         await schedule_first_purchase(
-            session, merchant_id=merchant_id, customer_id=customer_id, at=at
+            connection, merchant_id=merchant_id, customer_id=customer_id, at=at
         )
     return customer_id
 

@@ -208,15 +208,6 @@ async def set_plan_active(
     return plan
 
 
-async def schedule_first_purchase(
-    session: AsyncSession, *, merchant_id: uuid.UUID, customer_id: uuid.UUID, at: datetime
-) -> int:
-    """Called by record_activity on a customer's first purchase: one task per plan offset."""
-    return await FollowUpRepository(session).schedule_first_purchase(
-        merchant_id=merchant_id, customer_id=customer_id, at=at
-    )
-
-
 async def schedule_interval_plans(
     session: AsyncSession, *, merchant_id: uuid.UUID | None = None
 ) -> int:

@@ -1,0 +1,94 @@
+"""Coupon claims: Corner through HTTP vs the raw reference, in the same run.
+
+    uv run python bench/claim.py [--count 2000] [--rounds 6] [--connections 32]
+
+Sets up `corner_bench_claim` (migrated), one merchant with a shop and a published campaign,
+and `2 × (count + warm-up)` consumers. Every request is a different consumer claiming one
+coupon of the campaign (`POST /v1/campaigns/{id}/claim` with the consumer's bearer token), so
+every answer must be a 201. Corner (`corner serve`, one worker: the claim rate in Redis, the
+campaign read and audience check, the campaign's conditional `handed_out + 1`, the per-user
+counter, the coupon INSERT, the customer record, commit) and bench/reference.py (the same three
+writes, nothing else) take alternating rounds, each its own consumers. Every claim of both
+updates the one campaign row: the row lock orders them, in both.
+Prints JSON lines per target and a summary with the ratio (only when every answer was a 201).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import (  # noqa: E402
+    Call,
+    bearer,
+    compare,
+    emit,
+    fresh_database,
+    redis_db,
+    seed_campaign,
+    seed_counter,
+    server_env,
+    service_urls,
+    start_pair,
+    stop_all,
+    verdict,
+)
+
+DB_NAME = "corner_bench_claim"
+SECRET = "bench-secret-key-for-the-claim-benchmark"
+
+
+async def run(args: argparse.Namespace) -> None:
+    admin_url, redis_base = service_urls()
+    url, redis_url = fresh_database(admin_url, DB_NAME), redis_db(redis_base, 61)
+    per_target = args.warmup + args.count
+    with psycopg.connect(url) as conn:
+        base = seed_counter(conn, users=2 * per_target)
+        campaign = seed_campaign(conn, base)
+        conn.execute("ANALYZE")
+    path = f"/v1/campaigns/{campaign}/claim"
+    env = server_env(url, redis_url, SECRET, BENCH_POOL_SIZE=str(args.connections))
+    servers = start_pair(env)
+    try:
+        load: dict[str, list[Call]] = {}
+        warm: dict[str, list[Call]] = {}
+        for index, name in enumerate(servers):
+            users = base["users"][index * per_target : (index + 1) * per_target]
+            calls = [Call("POST", path, headers=bearer(SECRET, u), expect=201) for u in users]
+            warm[name], load[name] = calls[: args.warmup], calls[args.warmup :]
+        results = await compare(servers, load, rounds=args.rounds, connections=args.connections,
+                                warmup=warm)  # fmt: skip
+        for name, result in results.items():
+            emit("claim", target=name, connections=args.connections, **result)
+    finally:
+        stop_all(servers)
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT handed_out, (SELECT count(*) FROM coupons WHERE campaign_id = %s)"
+            " FROM coupon_campaigns WHERE id = %s",
+            (campaign, campaign),
+        ).fetchone()
+    assert row is not None
+    emit("claim", kind="summary",
+         **verdict(results["corner"], results["reference"], target_ratio=0.6, p99_factor=2.0),
+         handed_out=row[0], coupons=row[1], counts_agree=row[0] == row[1])  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--count", type=int, default=2000, help="claims per target")
+    parser.add_argument("--warmup", type=int, default=100)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=6, help="alternating load rounds")
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,271 @@
+"""Lean write routes: the counter at the speed of the database (issue 21).
+
+A counter write (redeem a coupon, a card transaction, consume an order) is a handful of short
+statements; FastAPI's per-request dependency solving and SQLAlchemy's ORM unit of work cost
+several times the statements' own round trips. This module is the one mechanism the counter
+routes use instead; nothing in it weakens a check:
+
+- `LeanRoute` (a `core.query.DirectRoute`): the handler takes the `Request` and returns the
+  `Response`. The route is declared with its body model, its response model and whether it
+  takes an `Idempotency-Key`, so the OpenAPI document is the one FastAPI would write for the
+  same parameters; no dependency is solved per request.
+- `read_request(request, Model, idempotent=...)` validates the body in one pydantic call (and
+  the Idempotency-Key header) with FastAPI's rules and raises the same
+  `RequestValidationError` (locations start with "body" / "header"): the same 422 problem as
+  a FastAPI route.
+- `transaction(request)`: a connection of the app's write pool (plain psycopg, not
+  autocommit) inside one transaction, committed when the block ends, that is before the
+  handler returns its response (decision 0001: a client that sees 2xx can read its write);
+  rolled back on any error, so a refusal writes nothing.
+- `Statement`: a SQLAlchemy Core statement compiled once to psycopg SQL and run on a driver
+  connection, rows as tuples. The same statement runs on a lean route's connection and on an
+  ORM session's (`driver_connection(session)`), so a service has one way to do each thing
+  whichever route opened the transaction.
+
+Start-up objects are frozen out of the collector by the app (`api.app`, `gc.freeze`).
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from email.message import Message
+from typing import Annotated, Any, TypeVar
+
+import psycopg
+from fastapi import Body, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from psycopg_pool import AsyncConnectionPool
+from pydantic import BaseModel, StringConstraints, TypeAdapter, ValidationError
+from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.responses import Response
+
+from core.query import DirectRoute
+from core.settings import Settings, to_libpq_url
+
+M = TypeVar("M", bound=BaseModel)
+Connection = psycopg.AsyncConnection[Any]
+Row = tuple[Any, ...]
+LeanHandler = Callable[[Request], Awaitable[Response]]
+
+# the same session settings as the SQLAlchemy engine's connections (core.database)
+WRITE_OPTIONS = "-c jit=off -c timezone=UTC"
+
+
+# -- the route --------------------------------------------------------------------------------
+
+
+async def read_request(
+    request: Request, model: type[M], *, idempotent: bool = False
+) -> tuple[M, str | None]:
+    """The body as `model` and (when `idempotent`) the Idempotency-Key header, validated as
+    FastAPI validates a body parameter and that header: JSON when the content type is JSON,
+    lax pydantic rules, every error in one 422 (the header's first, located
+    under "header", the body's under "body")."""
+    errors: list[dict[str, Any]] = []
+    key = request.headers.get("Idempotency-Key") if idempotent else None
+    if key is not None:
+        try:
+            _IDEMPOTENCY_KEY.validate_python(key)
+        except ValidationError as exc:
+            errors += [{**e, "loc": ("header", "Idempotency-Key")} for e in _errors(exc)]
+    raw = await request.body()
+    value: Any = raw
+    if not raw:
+        errors.append({"type": "missing", "loc": ("body",), "msg": "Field required",
+                       "input": None})  # fmt: skip
+        raise RequestValidationError(errors)
+    # FastAPI's strict content type: only a JSON content type makes the body JSON
+    content_type = request.headers.get("content-type")
+    if content_type is not None and _is_json(content_type):
+        value = _json_of(raw)
+    try:
+        data = model.model_validate(value, from_attributes=True)  # as FastAPI validates
+    except ValidationError as exc:
+        errors += [{**e, "loc": ("body", *e["loc"])} for e in _errors(exc)]
+        raise RequestValidationError(errors, body=value) from None
+    if errors:
+        raise RequestValidationError(errors, body=value)
+    return data, key
+
+
+_IDEMPOTENCY_KEY: TypeAdapter[str] = TypeAdapter(
+    Annotated[str, StringConstraints(min_length=1, max_length=255)]
+)
+
+
+def _errors(exc: ValidationError) -> list[dict[str, Any]]:
+    return exc.errors(include_url=False)  # type: ignore[return-value]
+
+
+def _json_of(raw: bytes) -> Any:
+    """The body decoded as FastAPI decodes it: the stdlib's json (orjson would read integers
+    past 64 bits as floats; a counter body is small, the difference is microseconds), its
+    position and message when it fails (alone: FastAPI reports a body it cannot decode before
+    it validates anything else)."""
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        error: dict[str, Any] = {"type": "json_invalid", "loc": ("body", exc.pos)}
+        error |= {"msg": "JSON decode error", "input": {}, "ctx": {"error": exc.msg}}
+        raise RequestValidationError([error], body=exc.doc) from None
+    except ValueError as exc:  # not UTF-8
+        raise HTTPException(status_code=400, detail="There was an error parsing the body") from exc
+
+
+def _is_json(content_type: str) -> bool:
+    message = Message()
+    message["content-type"] = content_type
+    subtype = message.get_content_subtype()
+    return message.get_content_maintype() == "application" and (
+        subtype == "json" or subtype.endswith("+json")
+    )
+
+
+def _documented(handler: LeanHandler, body: type[BaseModel] | None, idempotent: bool) -> Any:
+    """A stand-in endpoint whose signature is what the route takes, for FastAPI to describe
+    (request body, Idempotency-Key header); it is never called."""
+    from core.idempotency import IdempotencyKey  # it runs its statements through this module
+
+    parameters = []
+    if body is not None:
+        parameters.append(
+            inspect.Parameter(
+                "data", inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[body, Body()]
+            )
+        )
+    if idempotent:
+        parameters.append(
+            inspect.Parameter(
+                "idempotency_key",
+                inspect.Parameter.KEYWORD_ONLY,
+                annotation=IdempotencyKey,
+                default=None,
+            )
+        )
+
+    async def documented(**_: Any) -> Any:
+        raise RuntimeError("a LeanRoute serves its requests through LeanRoute.handle")
+
+    documented.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    documented.__name__ = handler.__name__
+    documented.__doc__ = handler.__doc__
+    return documented
+
+
+class LeanRoute(DirectRoute):
+    """A POST route served by `handler(request)`; `body` and `idempotent` say what it takes
+    (for the OpenAPI document; the handler validates with `read_request`). Route-level
+    `dependencies` (e.g. the bearer scheme) are documented, never solved: the handler
+    authenticates itself."""
+
+    def __init__(
+        self,
+        path: str,
+        handler: LeanHandler,
+        *,
+        body: type[BaseModel] | None = None,
+        idempotent: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(path, _documented(handler, body, idempotent), **kwargs)
+        self.serve = handler
+
+
+def lean_post(
+    router: Any,
+    path: str,
+    handler: LeanHandler,
+    *,
+    body: type[BaseModel] | None = None,
+    idempotent: bool = False,
+    **kwargs: Any,
+) -> None:
+    """Add `handler` to `router` (an APIRouter or the app's router) as a POST LeanRoute."""
+    route = LeanRoute(
+        router.prefix + path if hasattr(router, "prefix") else path,
+        handler,
+        body=body,
+        idempotent=idempotent,
+        methods=["POST"],
+        **kwargs,
+    )
+    router.routes.append(route)
+
+
+# -- the transaction --------------------------------------------------------------------------
+
+
+def write_pool(settings: Settings) -> AsyncConnectionPool:
+    """A closed pool of transactional connections to the primary (open it in the lifespan),
+    as large as the SQLAlchemy engine's."""
+    assert settings.database_url, "DATABASE_URL is required"
+    return AsyncConnectionPool(
+        to_libpq_url(settings.database_url),
+        kwargs={"autocommit": False, "options": WRITE_OPTIONS},
+        min_size=1,
+        max_size=settings.db_pool_size + settings.db_max_overflow,
+        timeout=30.0,
+        name="lean-writes",
+        open=False,
+    )
+
+
+@asynccontextmanager
+async def transaction(request: Request) -> AsyncIterator[Connection]:
+    """A write-pool connection in one transaction: committed when the block ends normally,
+    rolled back when it raises."""
+    pool: AsyncConnectionPool = request.app.state.writes
+    async with pool.connection() as connection, connection.transaction():
+        yield connection
+
+
+async def driver_connection(session: AsyncSession) -> Connection:
+    """The psycopg connection under `session`'s transaction (begun if it was not): a
+    `Statement` run on it is part of the session's unit of work's transaction."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    return raw.driver_connection  # type: ignore[return-value]
+
+
+# -- statements -------------------------------------------------------------------------------
+
+_DIALECT = PGDialect_psycopg()
+
+
+class Statement:
+    """A Core statement compiled once for psycopg: `%(name)s` parameters, the anonymous ones'
+    values (literals such as `'active'`) kept, and the selected column names in order."""
+
+    def __init__(self, statement: Any) -> None:
+        compiled = statement.compile(dialect=_DIALECT, compile_kwargs={"render_postcompile": True})
+        self.sql = str(compiled)
+        self.defaults = {
+            name: value for name, value in compiled.params.items() if value is not None
+        }
+        self.columns = [column[0] for column in compiled._result_columns]  # noqa: SLF001
+
+    def _params(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        return {**self.defaults, **params}
+
+    async def one(
+        self, connection: Connection, params: Mapping[str, Any]
+    ) -> tuple[Any, ...] | None:
+        """The first row (or None)."""
+        async with connection.cursor() as cursor:
+            await cursor.execute(self.sql, self._params(params))  # type: ignore[arg-type]
+            return await cursor.fetchone()
+
+    async def all(self, connection: Connection, params: Mapping[str, Any]) -> list[Row]:
+        async with connection.cursor() as cursor:
+            await cursor.execute(self.sql, self._params(params))  # type: ignore[arg-type]
+            return await cursor.fetchall()
+
+    async def run(self, connection: Connection, params: Mapping[str, Any]) -> int:
+        """Execute; the number of rows it touched."""
+        async with connection.cursor() as cursor:
+            await cursor.execute(self.sql, self._params(params))  # type: ignore[arg-type]
+            return cursor.rowcount
