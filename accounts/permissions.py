@@ -18,11 +18,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from accounts import service
-from accounts.security import InvalidAccessToken, decode_access_token
+from accounts import revocation, service
+from accounts.security import InvalidAccessToken, decode_access_claims
 from accounts.service.errors import InvalidToken
 from core.database import SessionDep
 from core.errors import DomainError, Forbidden, Unauthorized
@@ -38,30 +38,38 @@ class Principal:
     user_id: uuid.UUID
 
 
-def authenticate(settings: Settings, credentials: HTTPAuthorizationCredentials | None) -> Principal:
-    """Authenticate from the JWT alone (no database hit on hot paths)."""
+async def authenticate(
+    request: Request, settings: Settings, credentials: HTTPAuthorizationCredentials | None
+) -> Principal:
+    """Authenticate from the JWT (no database hit on hot paths) and the short deny-list of
+    revoked sign-ins in Redis (logout, refresh token reuse, password reset)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized()
     try:
-        return Principal(decode_access_token(settings, credentials.credentials))
+        claims = decode_access_claims(settings, credentials.credentials)
     except InvalidAccessToken as exc:
         raise InvalidToken() from exc
+    if await revocation.is_revoked(request.app.state.redis, claims):
+        raise InvalidToken()
+    return Principal(claims.user_id)
 
 
 async def current_principal(
+    request: Request,
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    return authenticate(settings, credentials)
+    return await authenticate(request, settings, credentials)
 
 
 async def optional_principal(
+    request: Request,
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal | None:
     if credentials is None:
         return None
-    return authenticate(settings, credentials)
+    return await authenticate(request, settings, credentials)
 
 
 CurrentUser = Annotated[Principal, Depends(current_principal)]
@@ -92,6 +100,21 @@ async def staff_context(
     if not context.at_least(minimum_role):
         raise Forbidden(f"This needs the {minimum_role} role or higher")
     return context
+
+
+async def staff_or_not_found(
+    session: SessionDep,
+    principal: Principal,
+    merchant_id: uuid.UUID,
+    minimum_role: str,
+    not_found: type[DomainError],
+) -> StaffContext:
+    """`staff_context`, a stranger getting `not_found()` (the resource's own 404): the rule of
+    `staff_of`, for a resource named in the body rather than in the path."""
+    try:
+        return await staff_context(session, principal, merchant_id, minimum_role)
+    except service.MerchantNotFound as exc:
+        raise not_found() from exc
 
 
 # (session, **{path parameter: resource id}) -> the id of the merchant the resource belongs to;
@@ -127,12 +150,9 @@ def staff_of(
                 if merchant_of is None
                 else await merchant_of(session, **{param: resource_id})
             )
-            try:
-                return await staff_context(session, principal, merchant_id, minimum_role)
-            except service.MerchantNotFound as exc:
-                if not_found is None:
-                    raise
-                raise not_found() from exc
+            return await staff_or_not_found(
+                session, principal, merchant_id, minimum_role, not_found or service.MerchantNotFound
+            )
 
         # FastAPI reads the path parameter from the signature: give it the resource's name
         signature = inspect.signature(dependency)
@@ -169,4 +189,5 @@ __all__ = [
     "merchant_staff",
     "staff_context",
     "staff_of",
+    "staff_or_not_found",
 ]

@@ -109,13 +109,16 @@ class RefreshTokenRepository:
             .values(revoked_at=now)
         )
 
-    async def revoke_user(self, user_id: uuid.UUID, now: datetime) -> None:
-        """Revoke every live refresh token of the user (every device signs in again)."""
-        await self.session.execute(
+    async def revoke_user(self, user_id: uuid.UUID, now: datetime) -> set[uuid.UUID]:
+        """Revoke every live refresh token of the user (every device signs in again); returns
+        the sign-in families that were still live (their access tokens are denied too)."""
+        result = await self.session.execute(
             update(RefreshToken)
             .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
             .values(revoked_at=now)
+            .returning(RefreshToken.family_id)
         )
+        return set(result.scalars())
 
 
 class MerchantRepository:

@@ -132,10 +132,10 @@ async def password_reset(
 
 @router.post("/auth/refresh", response_model=schemas.TokenPair)
 async def refresh(
-    data: schemas.RefreshRequest, session: SessionDep, settings: SettingsDep
+    data: schemas.RefreshRequest, session: SessionDep, settings: SettingsDep, redis: RedisDep
 ) -> schemas.TokenPair:
     outcome = await service.rotate_refresh_token(
-        session, settings=settings, raw=data.refresh_token, now=utcnow()
+        session, settings=settings, redis=redis, raw=data.refresh_token, now=utcnow()
     )
     if outcome.reused:
         await session.commit()  # keep the family revocation although we answer 401
@@ -145,8 +145,13 @@ async def refresh(
 
 
 @router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT)
-async def logout(data: schemas.RefreshRequest, session: SessionDep) -> Response:
-    await service.revoke_refresh_token(session, raw=data.refresh_token, now=utcnow())
+async def logout(
+    data: schemas.RefreshRequest, session: SessionDep, settings: SettingsDep, redis: RedisDep
+) -> Response:
+    """Ends the sign-in: its refresh tokens and its access tokens stop working now."""
+    await service.revoke_refresh_token(
+        session, settings=settings, redis=redis, raw=data.refresh_token, now=utcnow()
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -7,6 +7,7 @@ import hashlib
 import secrets
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -62,7 +63,11 @@ async def _dummy_hash(settings: Settings) -> str:
     return _dummy_cache[key]
 
 
-def create_access_token(settings: Settings, user_id: uuid.UUID, now: datetime) -> str:
+def create_access_token(
+    settings: Settings, user_id: uuid.UUID, now: datetime, family_id: uuid.UUID | None = None
+) -> str:
+    """`fam` names the sign-in (refresh token family) the token belongs to, so that logging
+    out or revoking that family voids its access tokens too (accounts/revocation.py)."""
     claims: dict[str, Any] = {
         "sub": str(user_id),
         "typ": "access",
@@ -70,6 +75,8 @@ def create_access_token(settings: Settings, user_id: uuid.UUID, now: datetime) -
         "exp": int((now + timedelta(seconds=settings.access_token_ttl_seconds)).timestamp()),
         "jti": uuid.uuid4().hex,
     }
+    if family_id is not None:
+        claims["fam"] = family_id.hex
     return jwt.encode(claims, settings.jwt_secret(), algorithm=settings.jwt_algorithm)
 
 
@@ -77,26 +84,39 @@ class InvalidAccessToken(Exception):
     pass
 
 
+@dataclass(frozen=True)
+class AccessClaims:
+    user_id: uuid.UUID
+    expires: int
+    issued_at: int
+    family_id: str | None
+
+
 # Verified tokens by (secret, token): a counter tablet sends the same token with every request,
 # and checking its signature costs more than the rest of the authentication. A hit still checks
-# the expiry; the cache holds only what a full verification accepted.
+# the expiry; the cache holds only what a full verification accepted. Revocation is checked
+# apart from this cache, on every request (accounts/revocation.py).
 _VERIFIED_MAX = 4096
-_verified: dict[tuple[str, str], tuple[uuid.UUID, int]] = {}
+_verified: dict[tuple[str, str], AccessClaims] = {}
+
+
+def decode_access_claims(settings: Settings, token: str) -> AccessClaims:
+    key = (settings.jwt_secret(), token)
+    hit = _verified.get(key)
+    if hit is not None and hit.expires > time.time():
+        return hit
+    claims = _verify_access_token(settings, token)
+    if len(_verified) >= _VERIFIED_MAX:
+        del _verified[next(iter(_verified))]  # the oldest entry (dicts keep insertion order)
+    _verified[key] = claims
+    return claims
 
 
 def decode_access_token(settings: Settings, token: str) -> uuid.UUID:
-    key = (settings.jwt_secret(), token)
-    hit = _verified.get(key)
-    if hit is not None and hit[1] > time.time():
-        return hit[0]
-    user_id, expires = _verify_access_token(settings, token)
-    if len(_verified) >= _VERIFIED_MAX:
-        del _verified[next(iter(_verified))]  # the oldest entry (dicts keep insertion order)
-    _verified[key] = (user_id, expires)
-    return user_id
+    return decode_access_claims(settings, token).user_id
 
 
-def _verify_access_token(settings: Settings, token: str) -> tuple[uuid.UUID, int]:
+def _verify_access_token(settings: Settings, token: str) -> AccessClaims:
     try:
         claims = jwt.decode(
             token,
@@ -106,8 +126,14 @@ def _verify_access_token(settings: Settings, token: str) -> tuple[uuid.UUID, int
         )
         if claims.get("typ") != "access":
             raise InvalidAccessToken("not an access token")
-        return uuid.UUID(str(claims["sub"])), int(claims["exp"])
-    except (jwt.PyJWTError, ValueError) as exc:
+        family = claims.get("fam")
+        return AccessClaims(
+            user_id=uuid.UUID(str(claims["sub"])),
+            expires=int(claims["exp"]),
+            issued_at=int(claims.get("iat") or 0),
+            family_id=str(family) if family is not None else None,
+        )
+    except (jwt.PyJWTError, ValueError, TypeError) as exc:
         raise InvalidAccessToken(str(exc)) from exc
 
 

@@ -15,6 +15,7 @@ from api.limits import BodyLimitMiddleware
 from api.middleware import RequestContextMiddleware
 from api.openapi import install_openapi
 from api.payments import router as payments_router
+from api.shop_page import router as shop_page_router
 from api.wiring import wire_packages
 from core.database import ReadRouter, create_engine, create_sessionmaker
 from core.discovery import DiscoveryReads
@@ -40,6 +41,7 @@ API_ROUTERS = [
     push_router,
     orders_router,
     payments_router,
+    shop_page_router,
 ]
 
 

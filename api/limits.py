@@ -26,6 +26,8 @@ ROUTE_LIMITS: tuple[tuple[str, re.Pattern[str], int], ...] = (
     ("POST", re.compile(r"^/v1/shops/[^/]+/photos$"), 10 * MB + 64 * KB),
     # card design: base64 background (≤ 4 MB text) and logo (≤ 1 MB) in JSON
     ("PUT", re.compile(r"^/v1/programs/[^/]+/design$"), 5 * MB + 64 * KB),
+    # a bulk issue names up to 10,000 users (~400 KB of JSON)
+    ("POST", re.compile(r"^/v1/campaigns/[^/]+/issue$"), 512 * KB),
     # member books and physical card number lists (CSV/XLSX)
     ("POST", re.compile(r"^/v1/programs/[^/]+/physical-cards$"), 4 * MB + 64 * KB),
     ("POST", re.compile(r"^/v1/merchants/[^/]+/customers/import$"), 8 * MB + 64 * KB),

@@ -6,6 +6,7 @@
 - coupon audiences of kind `tiers` (memberships) and `segment` (customers);
 - flash-offer audiences of kind `tiers` (push asks memberships for the tier members' SELECT);
 - the counter's lookup (coupons) recognises order codes and QRs (orders);
+- a new account takes over the customer records and cards merchants made with its phone;
 - payment provider callbacks: `ord_…` references to orders, `cnt_…` to count-card purchases,
   anything else to card top-ups.
 
@@ -21,6 +22,7 @@ from sqlalchemy import literal_column
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from accounts import service as accounts
 from core import payments
 from coupons import service as coupons
 from customers import service as customers
@@ -124,3 +126,5 @@ def wire_packages() -> None:
         memberships.COUNT_PASS_PREFIX, memberships.apply_count_pass_event
     )
     coupons.register_counter_lookup("order", orders.counter_lookup)
+    # customers (and their cards) staff added by phone join the account that phone creates
+    accounts.register_user_created_hook(memberships.link_new_user)

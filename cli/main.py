@@ -229,6 +229,51 @@ def import_physical_cards(
     typer.echo(f"rows/s: {report.rows / elapsed if elapsed else 0.0:.0f}")
 
 
+@app.command("import-members")
+def import_members(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    merchant: Annotated[str, typer.Option("--merchant", help="Merchant id the members join")],
+    program: Annotated[
+        str | None, typer.Option("--program", help="Programme of the book's cards")
+    ] = None,
+) -> None:
+    """Import a paper member book (CSV or XLSX: name,phone,birthday,card_number,balance,points)."""
+    import time
+    import uuid
+
+    from memberships.member_importer import ImportFailed, count_rows, import_file
+
+    try:
+        merchant_id = uuid.UUID(merchant)
+        program_id = uuid.UUID(program) if program else None
+    except ValueError as exc:
+        raise typer.BadParameter("not an id (UUID)") from exc
+    ensure_services()
+    started = time.perf_counter()
+    with import_progress(file, count_rows(file)) as advance:
+        try:
+            report = asyncio.run(
+                import_file(
+                    get_settings(),
+                    file,
+                    merchant_id=merchant_id,
+                    program_id=program_id,
+                    progress=advance,
+                )
+            )
+        except ImportFailed as exc:
+            console.print(f"[red]import failed:[/] {exc}")
+            raise typer.Exit(1) from exc
+    elapsed = time.perf_counter() - started
+    rows = report.imported + report.updated + report.rejected_total
+    typer.echo(f"imported: {report.imported}")
+    typer.echo(f"updated: {report.updated}")
+    typer.echo(f"rejected: {report.rejected_total}")
+    for row in report.rejected[:20]:
+        typer.echo(f"  row {row.row}: {row.reason}" + (f" ({row.field})" if row.field else ""))
+    typer.echo(f"rows/s: {rows / elapsed if elapsed else 0.0:.0f}")
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",

@@ -129,6 +129,13 @@ class Settings(BaseSettings):
     wechatpay_public_key_file: Path | None = None  # WeChat Pay public-key mode
     wechatpay_public_key_id: str | None = None
     wechatpay_base_url: str = "https://api.mch.weixin.qq.com"
+    jpush_app_key: str | None = None  # JPush (mainland Android) beside FCM
+    jpush_master_secret: SecretStr | None = None
+    jpush_base_url: str = "https://api.jpush.cn"
+    alipay_app_id: str | None = None
+    alipay_private_key_file: Path | None = None  # the application's private key (RSA2)
+    alipay_public_key_file: Path | None = None  # Alipay's public key (verifies answers, notify)
+    alipay_gateway: str = "https://openapi.alipay.com/gateway.do"
 
     @property
     def async_database_url(self) -> str:

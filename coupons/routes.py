@@ -210,9 +210,28 @@ async def my_coupons(
     session: SessionDep,
     principal: CurrentUser,
     status: Literal["active", "redeemed", "expired"] | None = None,
+    usable_at: Annotated[
+        uuid.UUID | None,
+        Query(description="A shop: only the coupons usable there now, best first"),
+    ] = None,
+    order_amount: Annotated[
+        int | None,
+        Query(ge=0, le=10**12, description="With usable_at: the bill in fen (min spend, value)"),
+    ] = None,
     limit: LimitQuery = DEFAULT_LIMIT,
     cursor: CursorQuery = None,
 ) -> Page[schemas.Coupon]:
+    """The wallet, newest first; with `usable_at`, what the holder can use at that shop now."""
+    if usable_at is not None:
+        return await service.usable_at(
+            session,
+            user_id=principal.user_id,
+            shop_id=usable_at,
+            order_amount=order_amount,
+            limit=limit,
+            cursor=cursor,
+            now=utcnow(),
+        )
     return await service.wallet(
         session,
         user_id=principal.user_id,

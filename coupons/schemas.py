@@ -171,6 +171,15 @@ class Campaign(BaseModel):
     ended_at: datetime | None
 
 
+class ShopCampaign(Campaign):
+    """A campaign on a shop's page: what the caller may still claim and already holds."""
+
+    per_user_left: int | None = Field(
+        description="Coupons the caller may still claim (null when anonymous)"
+    )
+    held: int | None = Field(description="The caller's usable coupons of it (null when anonymous)")
+
+
 class CampaignSummary(BaseModel):
     id: uuid.UUID
     merchant_id: uuid.UUID

@@ -48,7 +48,10 @@ class Customer(IdMixin, Base):
     __tablename__ = "customers"
 
     merchant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
-    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # null for a customer staff added (walk-in, member book) until that phone signs in to the
+    # app: then the account is linked (customers.service.link_customers_to_user)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    birthday: Mapped[date | None] = mapped_column(Date)
     first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_activity_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     first_visit_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -110,6 +113,16 @@ class Customer(IdMixin, Base):
             postgresql_ops={"phone": "gin_trgm_ops"},
         ),
         Index("ix_customers_tags", "tags", postgresql_using="gin"),
+        # the counter finds members by phone; one walk-in record per phone and merchant
+        Index("ix_customers_merchant_phone", "merchant_id", "phone"),
+        Index(
+            "uq_customers_walk_in_phone",
+            "merchant_id",
+            "phone",
+            unique=True,
+            postgresql_where=text("user_id IS NULL"),
+        ),
+        Index("ix_customers_unlinked_phone", "phone", postgresql_where=text("user_id IS NULL")),
         # Segment counts read only rule columns: an index-only scan of this narrow index reads
         # ~3x fewer pages than the heap (name, phone, notes, tags live there). R is a key
         # column so the usual recency rules (r_score ≤ 2 …) scan a range, not every customer.

@@ -46,6 +46,7 @@ LEDGER_KINDS = (
     "refund",
     "count_purchase",
     "count_use",
+    "opening_balance",
 )
 BONUS_SPEND_RULES = ("principal_first", "bonus_first", "proportional")
 TOPUP_STATUSES = ("pending", "succeeded", "failed")
@@ -110,8 +111,15 @@ class Card(IdMixin, TimestampMixin, Base):
     merchant_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("merchants.id", ondelete="CASCADE"), index=True
     )
-    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # a card staff issued to a customer without the app has `customer_id` and no user until
+    # that phone signs in (then both are set)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    customer_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="SET NULL")
+    )
     card_number: Mapped[str] = mapped_column(String(19), unique=True)
+    # the number in the shop's paper member book, kept to match a re-import
+    legacy_number: Mapped[str | None] = mapped_column(String(32))
     tier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("card_tiers.id"))
     currency: Mapped[str] = mapped_column(String(3))
     points: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
@@ -124,6 +132,9 @@ class Card(IdMixin, TimestampMixin, Base):
 
     __table_args__ = (
         UniqueConstraint("program_id", "user_id"),
+        UniqueConstraint("program_id", "customer_id"),
+        UniqueConstraint("program_id", "legacy_number"),
+        CheckConstraint("user_id IS NOT NULL OR customer_id IS NOT NULL", name="holder"),
         CheckConstraint("points >= 0", name="points_non_negative"),
         CheckConstraint("principal >= 0", name="principal_non_negative"),
         CheckConstraint("bonus >= 0", name="bonus_non_negative"),
@@ -173,7 +184,7 @@ class LedgerEntry(IdMixin, Base):
     __table_args__ = (
         CheckConstraint(
             "kind IN ('earn', 'spend_points', 'spend_balance', 'topup', 'bonus', 'adjustment',"
-            " 'expiry', 'reversal', 'refund', 'count_purchase', 'count_use')",
+            " 'expiry', 'reversal', 'refund', 'count_purchase', 'count_use', 'opening_balance')",
             name="kind",
         ),
         CheckConstraint(

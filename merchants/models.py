@@ -22,7 +22,7 @@ from sqlalchemy import (
 from sqlalchemy import (
     text as sql_text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.models import Base, IdMixin, TimestampMixin
@@ -48,6 +48,11 @@ class Shop(IdMixin, TimestampMixin, Base):
     # dated exceptions (merchants/opening.py): `[{date, until, closed, open, close, note}]`
     special_hours: Mapped[list[dict[str, Any]]] = mapped_column(
         JSONB, default=list, server_default=sql_text("'[]'::jsonb")
+    )
+    # the shop's screen in the app: a text about it and short feature tags ("wifi", "停车")
+    description: Mapped[str] = mapped_column(Text, default="", server_default="")
+    features: Mapped[list[str]] = mapped_column(
+        ARRAY(String(32)), default=list, server_default="{}"
     )
     # public-service places (banks, post offices, clinics): found by search, never sell
     discovery_only: Mapped[bool] = mapped_column(default=False, server_default="false")

@@ -4,9 +4,16 @@ import datetime as dt
 import re
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from accounts.schemas import normalise_phone
 from core.money import Money
@@ -87,6 +94,19 @@ def _check_phone(value: str | None) -> str | None:
     return normalise_phone(value) if value is not None else None
 
 
+def _clean_features(values: list[str]) -> list[str]:
+    """Trimmed, without blanks or repeats, in the order given."""
+    seen: list[str] = []
+    for value in values:
+        text = value.strip()
+        if text and text not in seen:
+            seen.append(text)
+    return seen
+
+
+Feature = Annotated[str, StringConstraints(min_length=1, max_length=32)]
+
+
 class ShopCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -99,9 +119,12 @@ class ShopCreate(BaseModel):
     opening_hours: list[OpeningPeriod] = Field(default_factory=list, max_length=50)
     special_hours: list[SpecialHours] = Field(default_factory=list, max_length=SPECIAL_MAX_ENTRIES)
     discovery_only: bool = False
+    description: str = Field(default="", max_length=4000)
+    features: list[Feature] = Field(default_factory=list, max_length=20)
 
     _category = field_validator("category")(_check_category)
     _phone = field_validator("phone")(_check_phone)
+    _features = field_validator("features")(lambda v: _clean_features(v) if v is not None else None)
 
 
 class ShopUpdate(BaseModel):
@@ -122,13 +145,25 @@ class ShopUpdate(BaseModel):
         description="Replaces the whole list; overlapping entries are refused",
     )
     discovery_only: bool | None = None
+    description: str | None = Field(default=None, max_length=4000)
+    features: list[Feature] | None = Field(default=None, max_length=20)
 
     _category = field_validator("category")(_check_category)
     _phone = field_validator("phone")(_check_phone)
+    _features = field_validator("features")(lambda v: _clean_features(v) if v is not None else None)
 
     @model_validator(mode="after")
     def _no_nulls(self) -> ShopUpdate:
-        for name in ("name", "category", "location", "address", "opening_hours", "special_hours"):
+        for name in (
+            "name",
+            "category",
+            "location",
+            "address",
+            "opening_hours",
+            "special_hours",
+            "description",
+            "features",
+        ):
             if name in self.model_fields_set and getattr(self, name) is None:
                 raise ValueError(f"{name} cannot be null")
         return self
@@ -142,6 +177,8 @@ class Shop(BaseModel):
     location: LatLng
     address: str
     phone: str | None
+    description: str
+    features: list[str] = Field(description='Short tags shown on the shop\'s screen ("wifi")')
     opening_hours: list[OpeningPeriod]
     special_hours: list[SpecialHours]
     discovery_only: bool
@@ -330,3 +367,19 @@ class ReviewPage(BaseModel):
     items: list[Review]
     next_cursor: str | None = None
     summary: ReviewSummary
+
+
+class ShopDetail(Shop):
+    """A shop as its page in the app shows it."""
+
+    photos: list[Photo]
+    rating_summary: ReviewSummary
+
+
+class ShopPageParts(BaseModel):
+    """What the merchants package contributes to `GET /v1/shops/{shop_id}/page`."""
+
+    shop: ShopDetail
+    offerings: list[Offering]
+    reviews: list[Review]
+    other_shops: list[Shop]

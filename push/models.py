@@ -43,17 +43,21 @@ DELIVERY_STATUSES = ("queued", "sending", "sent", "failed", "retry")
 
 
 class Device(IdMixin, TimestampMixin, Base):
-    """An FCM registration token. A token identifies one app install, so it belongs to one
-    user at a time: registering it again (even as someone else) moves it."""
+    """A push registration (an FCM token or a JPush registration id, by `provider`). A token
+    identifies one app install, so it belongs to one user at a time: registering it again
+    (even as someone else) moves it."""
 
     __tablename__ = "push_devices"
 
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     token: Mapped[str] = mapped_column(String(4096), unique=True)
     platform: Mapped[str] = mapped_column(String(8))
+    # FCM does not reach most mainland Android phones (no Google Play services): JPush does
+    provider: Mapped[str] = mapped_column(String(8), default="fcm", server_default="fcm")
 
     __table_args__ = (
         CheckConstraint("platform IN ('android', 'ios', 'web')", name="platform"),
+        CheckConstraint("provider IN ('fcm', 'jpush')", name="provider"),
         Index("ix_push_devices_user_id", "user_id"),
     )
 
@@ -241,6 +245,7 @@ class Delivery(Base):
         ),
         Index("ix_flash_offer_deliveries_batch", "offer_id", "batch_no", "status"),
         Index("ix_flash_offer_deliveries_offer_user", "offer_id", "user_id"),
+        Index("ix_flash_offer_deliveries_user_offer", "user_id", "offer_id"),  # the inbox
         Index(
             "ix_flash_offer_deliveries_sending",
             "lease_until",

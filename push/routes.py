@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from accounts.permissions import CurrentUser, ManagerStaff
 from core.database import SessionDep
+from core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
 from core.settings import SettingsDep
 from core.timezones import utcnow
 from geo.schemas import Crs
@@ -124,6 +125,31 @@ async def get_flash_offer(
     flash_offer_id: uuid.UUID, staff: FlashOfferStaff, session: SessionDep
 ) -> schemas.FlashOffer:
     return await service.describe_offer(session, offer_id=flash_offer_id, now=utcnow())
+
+
+@router.get("/me/offers", response_model=schemas.ReceivedOfferPage)
+async def my_offers(
+    principal: CurrentUser,
+    session: SessionDep,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+) -> schemas.ReceivedOfferPage:
+    """Flash offers delivered to the caller, newest first: unread, read or expired, with the
+    campaign they promote and whether the caller already claimed it."""
+    return await service.received_offers(
+        session, user_id=principal.user_id, limit=limit, cursor=cursor, now=utcnow()
+    )
+
+
+@router.post("/me/offers/{flash_offer_id}/read", status_code=status.HTTP_204_NO_CONTENT)
+async def read_offer(
+    flash_offer_id: uuid.UUID, principal: CurrentUser, session: SessionDep
+) -> Response:
+    """Mark a received offer read (idempotent); 404 for an offer the caller did not get."""
+    await service.mark_opened(
+        session, offer_id=flash_offer_id, user_id=principal.user_id, now=utcnow()
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/flash-offers/{flash_offer_id}/opened", response_model=schemas.Opened)

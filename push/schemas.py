@@ -14,11 +14,13 @@ from pydantic import (
 )
 
 from core.timezones import DEFAULT_TIMEZONE, is_valid_timezone
+from coupons.schemas import CampaignSummary
 from geo.schemas import Crs, LatLng
 from merchants.categories import is_known
 from push.models import DEFAULT_RADIUS_M, MAX_RADIUS_M, MIN_RADIUS_M
 
 Platform = Literal["android", "ios", "web"]
+PushProvider = Literal["fcm", "jpush"]
 Channel = Literal["push", "sms"]
 
 
@@ -29,6 +31,9 @@ class _In(BaseModel):
 class DeviceCreate(_In):
     token: str = Field(min_length=16, max_length=4096, pattern=r"^[A-Za-z0-9_:\-.]+$")
     platform: Platform
+    provider: PushProvider = Field(
+        default="fcm", description="fcm (registration token) or jpush (registration id)"
+    )
 
 
 class DeviceDelete(_In):
@@ -38,6 +43,7 @@ class DeviceDelete(_In):
 class Device(BaseModel):
     id: uuid.UUID
     platform: Platform
+    provider: PushProvider = "fcm"
     created_at: datetime
     updated_at: datetime
 
@@ -224,3 +230,27 @@ class FlashOffer(BaseModel):
 
 class Opened(BaseModel):
     opened: bool
+
+
+OfferStatus = Literal["unread", "read", "expired"]
+
+
+class ReceivedOffer(BaseModel):
+    """A flash offer as its recipient sees it in the app's inbox."""
+
+    id: uuid.UUID
+    merchant_id: uuid.UUID
+    shop_id: uuid.UUID
+    title: str
+    body: str
+    status: OfferStatus
+    delivered_at: datetime
+    read_at: datetime | None
+    expires_at: datetime
+    campaign: CampaignSummary | None = Field(description="The campaign it promotes")
+    claimed: bool = Field(description="The caller already holds a coupon of that campaign")
+
+
+class ReceivedOfferPage(BaseModel):
+    items: list[ReceivedOffer]
+    next_cursor: str | None

@@ -12,7 +12,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from accounts import sms_codes
+from accounts import revocation, sms_codes
 from accounts.models import RefreshToken
 from accounts.repository import (
     RefreshTokenRepository,
@@ -34,10 +34,7 @@ from accounts.service.errors import (
 )
 from accounts.service.users import create_user, parse_login
 from core import ratelimit, sms
-from core.errors import (
-    InvalidInput,
-    RateLimited,
-)
+from core.errors import InvalidInput, RateLimited
 from core.ids import new_id
 from core.settings import Settings
 
@@ -67,7 +64,7 @@ async def _issue_tokens(
     )
     await RefreshTokenRepository(session).add(token)
     return IssuedTokens(
-        access_token=create_access_token(settings, user_id, now),
+        access_token=create_access_token(settings, user_id, now, family_id=family_id),
         refresh_token=f"{token.id.hex}.{secret}",
         expires_in=settings.access_token_ttl_seconds,
     )
@@ -100,8 +97,6 @@ async def _take_login_attempt(
 
 # a phone or an email is far shorter; a longer username is refused before it becomes a key
 MAX_USERNAME_LENGTH = 254
-
-
 MAX_PASSWORD_LENGTH = 1024
 
 
@@ -230,7 +225,11 @@ async def reset_password(
     if user is None or not user.is_active:
         raise sms_codes.SmsCodeInvalid()
     await UserRepository(session).set_password(user.id, await hash_secret(settings, new_password))
-    await RefreshTokenRepository(session).revoke_user(user.id, now)
+    families = await RefreshTokenRepository(session).revoke_user(user.id, now)
+    try:  # and the access tokens already out: a thief's session ends now too
+        await revocation.revoke_families(redis, settings, families)
+    except (RedisConnectionError, RedisTimeoutError) as exc:
+        raise LoginUnavailable() from exc
     try:  # the owner proved the phone: earlier wrong passwords no longer lock them out
         await ratelimit.reset(redis, f"login:fail:{phone}")
     except (RedisConnectionError, RedisTimeoutError):
@@ -252,7 +251,7 @@ class RefreshOutcome:
 
 
 async def rotate_refresh_token(
-    session: AsyncSession, *, settings: Settings, raw: str, now: datetime
+    session: AsyncSession, *, settings: Settings, redis: Redis, raw: str, now: datetime
 ) -> RefreshOutcome:
     """Exchange a refresh token for a new pair. A replayed token revokes its whole family.
 
@@ -277,15 +276,27 @@ async def rotate_refresh_token(
     known = await repo.get(token_id, token_hash)
     if known is None or known.expires_at <= now:
         raise RefreshTokenInvalid()
-    await repo.revoke_family(known.family_id, now)
+    await _revoke_family(session, settings, redis, known.family_id, now)
     return RefreshOutcome(None, reused=True)
 
 
-async def revoke_refresh_token(session: AsyncSession, *, raw: str, now: datetime) -> None:
+async def _revoke_family(
+    session: AsyncSession, settings: Settings, redis: Redis, family_id: uuid.UUID, now: datetime
+) -> None:
+    """The family's refresh tokens (database) and its access tokens (deny-list) alike."""
+    await RefreshTokenRepository(session).revoke_family(family_id, now)
+    try:
+        await revocation.revoke_families(redis, settings, {family_id})
+    except (RedisConnectionError, RedisTimeoutError) as exc:
+        raise LoginUnavailable() from exc
+
+
+async def revoke_refresh_token(
+    session: AsyncSession, *, settings: Settings, redis: Redis, raw: str, now: datetime
+) -> None:
     parsed = _split_refresh(raw)
     if parsed is None:
         return
-    repo = RefreshTokenRepository(session)
-    known = await repo.get(*parsed)
+    known = await RefreshTokenRepository(session).get(*parsed)
     if known is not None:
-        await repo.revoke_family(known.family_id, now)
+        await _revoke_family(session, settings, redis, known.family_id, now)

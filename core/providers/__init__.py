@@ -2,4 +2,5 @@
 setting (tests and `corner dev` point it at core/standins/). Importing this package registers
 the payment providers in core.payments.PROVIDER_FACTORIES."""
 
+from core.providers import alipay as alipay
 from core.providers import wechatpay as wechatpay

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -12,7 +13,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import Uuid
 
-from coupons.models import Campaign
+from coupons.models import Campaign, ClaimCounter, Coupon
 
 
 def claim_deadline_open(now: Any) -> ColumnElement[bool]:
@@ -42,6 +43,13 @@ def claimable_offer_exists(
     )
 
 
+@dataclass(frozen=True)
+class ShopCampaignRow:
+    campaign: Campaign
+    claimed: int  # the caller's claims so far (0 when anonymous)
+    held: int  # the caller's coupons of it still usable (active, not expired)
+
+
 class CampaignRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -53,6 +61,57 @@ class CampaignRepository:
 
     async def get(self, campaign_id: uuid.UUID) -> Campaign | None:
         return await self.session.get(Campaign, campaign_id, populate_existing=True)
+
+    async def many(self, campaign_ids: list[uuid.UUID]) -> list[Campaign]:
+        if not campaign_ids:
+            return []
+        stmt = select(Campaign).where(Campaign.id.in_(campaign_ids))
+        return list((await self.session.execute(stmt)).scalars())
+
+    async def claimable_at_shop(
+        self,
+        *,
+        shop_id: uuid.UUID,
+        merchant_id: uuid.UUID,
+        user_id: uuid.UUID | None,
+        now: datetime,
+        limit: int,
+    ) -> list[ShopCampaignRow]:
+        """Public campaigns claimable now at the shop (nearby's `has_offers` test), ending
+        soonest first, with the caller's claims and usable coupons: one statement."""
+        if user_id is None:
+            claimed: Any = literal(0)
+            held: Any = literal(0)
+        else:
+            claimed = func.coalesce(
+                select(ClaimCounter.count)
+                .where(ClaimCounter.campaign_id == Campaign.id, ClaimCounter.user_id == user_id)
+                .scalar_subquery(),
+                0,
+            )
+            held = (
+                select(func.count())
+                .select_from(Coupon)
+                .where(
+                    Coupon.campaign_id == Campaign.id,
+                    Coupon.user_id == user_id,
+                    Coupon.status == "active",
+                    Coupon.valid_until > now,
+                )
+                .scalar_subquery()
+            )
+        stmt = (
+            select(Campaign, claimed, held)
+            .where(
+                Campaign.merchant_id == merchant_id,
+                Campaign.audience_kind == "public",
+                claim_deadline_open(now),
+                or_(Campaign.shop_ids.is_(None), literal(shop_id) == func.any(Campaign.shop_ids)),
+            )
+            .order_by(Campaign.claim_until, Campaign.id)
+            .limit(limit)
+        )
+        return [ShopCampaignRow(c, int(n), int(h)) for c, n, h in await self.session.execute(stmt)]
 
     async def page_of_merchant(
         self, merchant_id: uuid.UUID, status: str | None, before: uuid.UUID | None, limit: int

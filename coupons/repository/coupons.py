@@ -14,11 +14,22 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, cast, func, literal, select, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    bindparam,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import Uuid
 
+from core.bulk import row_batches
 from core.ids import new_id
 from coupons.models import Campaign, ClaimCounter, Coupon, Redemption
 
@@ -158,15 +169,16 @@ class CouponRepository:
     async def insert_many(self, rows: list[dict[str, Any]]) -> list[Coupon]:
         """Insert coupons whose code is free; returns those inserted (a colliding code is
         skipped, the caller retries it with a new code)."""
-        if not rows:
-            return []
-        stmt = (
-            insert(Coupon)
-            .values(rows)
-            .on_conflict_do_nothing(index_elements=[Coupon.code])
-            .returning(Coupon)
-        )
-        return list((await self.session.execute(stmt)).scalars())
+        inserted: list[Coupon] = []
+        for batch in row_batches(rows):  # under the bind-parameter limit (core.bulk)
+            stmt = (
+                insert(Coupon)
+                .values(list(batch))
+                .on_conflict_do_nothing(index_elements=[Coupon.code])
+                .returning(Coupon)
+            )
+            inserted.extend((await self.session.execute(stmt)).scalars())
+        return inserted
 
     async def by_code(self, code: str) -> tuple[Coupon, Campaign] | None:
         return await self._with_campaign(Coupon.code == code)
@@ -227,6 +239,38 @@ class CouponRepository:
         if after is not None:
             stmt = stmt.where(tuple_(Coupon.issued_at, Coupon.id) < tuple_(*after))
         stmt = stmt.order_by(Coupon.issued_at.desc(), Coupon.id.desc()).limit(limit + 1)
+        return [(c, p) for c, p in (await self.session.execute(stmt)).all()]
+
+    async def held_counts(
+        self, user_id: uuid.UUID, campaign_ids: list[uuid.UUID]
+    ) -> dict[uuid.UUID, int]:
+        """How many coupons of each campaign the user holds (any status)."""
+        if not campaign_ids:
+            return {}
+        stmt = (
+            select(Coupon.campaign_id, func.count())
+            .where(Coupon.user_id == user_id, Coupon.campaign_id.in_(campaign_ids))
+            .group_by(Coupon.campaign_id)
+        )
+        return {c: int(n) for c, n in (await self.session.execute(stmt)).all()}
+
+    async def usable_at(
+        self, user_id: uuid.UUID, *, merchant_id: uuid.UUID, shop_id: uuid.UUID, now: datetime
+    ) -> list[tuple[Coupon, Campaign]]:
+        """The holder's coupons a clerk at `shop_id` (of `merchant_id`) would accept now,
+        leaving the minimum spend aside: the redeem rules' status, window and shop tests."""
+        stmt = (
+            select(Coupon, Campaign)
+            .join(Campaign, Campaign.id == Coupon.campaign_id)
+            .where(
+                Coupon.user_id == user_id,
+                Coupon.merchant_id == merchant_id,
+                Coupon.status == "active",
+                Coupon.valid_from <= now,
+                Coupon.valid_until > now,
+                or_(Campaign.shop_ids.is_(None), literal(shop_id) == func.any(Campaign.shop_ids)),
+            )
+        )
         return [(c, p) for c, p in (await self.session.execute(stmt)).all()]
 
     async def paper_coupons(

@@ -14,6 +14,7 @@ from coupons.service.campaigns import (
     campaign_merchant,
     campaign_stats,
     change_status,
+    claimable_at_shop,
     create_campaign,
     get_settings,
     is_published_flash_campaign_of,
@@ -23,7 +24,16 @@ from coupons.service.campaigns import (
     update_campaign,
     view_campaign,
 )
-from coupons.service.claim import claim, holder_qr_payload, issue, issue_paper, wallet
+from coupons.service.claim import (
+    campaign_summaries,
+    claim,
+    held_counts,
+    holder_qr_payload,
+    issue,
+    issue_paper,
+    usable_at,
+    wallet,
+)
 from coupons.service.redeem import (
     CounterLookup,
     RedemptionRef,
@@ -79,5 +89,9 @@ __all__ = [
     "shops_with_claimable_offers",
     "unregister_audience_resolver",
     "view_campaign",
+    "usable_at",
+    "claimable_at_shop",
+    "campaign_summaries",
+    "held_counts",
     "wallet",
 ]

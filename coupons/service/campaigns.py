@@ -377,3 +377,29 @@ async def shops_with_claimable_offers(
     valid at that shop). One query. `coupons.repository.claimable_offer_exists` is the same
     rule as an SQL predicate to embed in another query."""
     return await CampaignRepository(session).claimable_shop_ids(shops, now=now)
+
+
+async def claimable_at_shop(
+    session: AsyncSession,
+    *,
+    shop_id: uuid.UUID,
+    merchant_id: uuid.UUID,
+    user_id: uuid.UUID | None,
+    now: datetime,
+    limit: int = 20,
+) -> list[schemas.ShopCampaign]:
+    """The public campaigns claimable now at the shop (one statement), with the caller's
+    claims left and usable coupons when signed in."""
+    rows = await CampaignRepository(session).claimable_at_shop(
+        shop_id=shop_id, merchant_id=merchant_id, user_id=user_id, now=now, limit=limit
+    )
+    return [
+        schemas.ShopCampaign(
+            **campaign_schema(r.campaign, staff=False, now=now).model_dump(),
+            per_user_left=(
+                max(0, r.campaign.per_user_limit - r.claimed) if user_id is not None else None
+            ),
+            held=r.held if user_id is not None else None,
+        )
+        for r in rows
+    ]

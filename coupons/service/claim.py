@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from accounts import service as accounts_service
 from core.errors import InvalidInput
 from core.ids import new_id
-from core.pagination import Page, decode_cursor_as, page_from_rows, uuid_value
-from coupons import codes, schemas
+from core.pagination import Page, decode_cursor_as, encode_cursor, page_from_rows, uuid_value
+from coupons import codes, discounts, schemas
 from coupons.models import Campaign, Coupon
 from coupons.repository.campaigns import CampaignRepository
 from coupons.repository.coupons import ClaimCounterRepository, CouponRepository
@@ -30,8 +30,9 @@ from coupons.service.errors import (
     ClaimLimitReached,
     CouponNotFound,
 )
-from coupons.service.views import coupon_schema
+from coupons.service.views import campaign_summary, coupon_schema
 from customers import service as customers_service
+from merchants import service as merchants_service
 
 MAX_CODE_ATTEMPTS = 5
 
@@ -152,6 +153,11 @@ async def issue(
     return schemas.IssueResult(issued=len(served), skipped=len(wanted) - len(served))
 
 
+# one sheet request may issue the coupons before it too (`start`): bounded, so that a request
+# stays a few statements of work (issue 17, finding 8)
+MAX_PAPER_ISSUED_PER_REQUEST = 10_000
+
+
 async def issue_paper(
     session: AsyncSession, *, campaign_id: uuid.UUID, start: int, count: int, now: datetime
 ) -> tuple[Campaign, list[Coupon]]:
@@ -163,6 +169,12 @@ async def issue_paper(
         raise CampaignNotFound()
     coupons = CouponRepository(session)
     missing = start + count - await coupons.count_paper(campaign_id)
+    if missing > MAX_PAPER_ISSUED_PER_REQUEST:
+        raise InvalidInput(
+            f"This sheet would issue {missing} new paper coupons; one request issues at most "
+            f"{MAX_PAPER_ISSUED_PER_REQUEST} (print the earlier sheets first)",
+            loc=["query", "start"],
+        )
     if missing > 0:
         if campaign.status != "published" or campaign.claim_until <= now:
             raise CampaignNotActive(
@@ -194,6 +206,67 @@ async def wallet(
         rows, limit, lambda row: {"t": row[0].issued_at.isoformat(), "id": str(row[0].id)}
     )
     return Page(items=[coupon_schema(c, p, now=now) for c, p in page], next_cursor=next_cursor)
+
+
+async def held_counts(
+    session: AsyncSession, *, user_id: uuid.UUID, campaign_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, int]:
+    """Campaign id -> how many of its coupons the user holds (absent: none)."""
+    return await CouponRepository(session).held_counts(user_id, list(set(campaign_ids)))
+
+
+async def campaign_summaries(
+    session: AsyncSession, *, campaign_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, schemas.CampaignSummary]:
+    campaigns = await CampaignRepository(session).many(list(set(campaign_ids)))
+    return {c.id: campaign_summary(c) for c in campaigns}
+
+
+def best_first_key(
+    campaign: Campaign, coupon: Coupon, order_amount: int | None
+) -> tuple[int, datetime, uuid.UUID]:
+    """Most money off first (for `order_amount` when known; without it what the coupon
+    surely gives: an amount off in full, a percentage up to its cap, a gift nothing), then the
+    one that expires soonest, so the customer uses it before it is lost."""
+    value = discounts.discount_for(
+        campaign.discount_kind,
+        amount=campaign.discount_amount,
+        percent=campaign.discount_percent,
+        max_off=campaign.max_off,
+        order_amount=order_amount,
+    )
+    if value is None:  # a percentage without an order amount
+        value = campaign.max_off or 0
+    return (-value, coupon.valid_until, coupon.id)
+
+
+async def usable_at(
+    session: AsyncSession,
+    *,
+    user_id: uuid.UUID,
+    shop_id: uuid.UUID,
+    order_amount: int | None,
+    limit: int,
+    cursor: str | None,
+    now: datetime,
+) -> Page[schemas.Coupon]:
+    """The holder's coupons usable now at the shop, best first; with `order_amount`, only
+    those whose minimum spend it meets."""
+    merchant_id = await merchants_service.merchant_of_shop(session, shop_id=shop_id)
+    rows = await CouponRepository(session).usable_at(
+        user_id, merchant_id=merchant_id, shop_id=shop_id, now=now
+    )
+    if order_amount is not None:
+        rows = [(c, p) for c, p in rows if discounts.meets_min_spend(p.min_spend, order_amount)]
+    rows.sort(key=lambda row: best_first_key(row[1], row[0], order_amount))
+    position = decode_cursor_as(cursor, {"o": int})
+    start = max(0, position["o"]) if position else 0
+    page = rows[start : start + limit]
+    more = start + limit < len(rows)
+    return Page(
+        items=[coupon_schema(c, p, now=now) for c, p in page],
+        next_cursor=encode_cursor({"o": start + limit}) if more else None,
+    )
 
 
 async def holder_qr_payload(

@@ -59,7 +59,7 @@ def _of_user(column: str) -> Any:
 def _upsert_params(
     *,
     merchant_id: uuid.UUID,
-    user_id: uuid.UUID,
+    user_id: uuid.UUID | None,
     source: str,
     at: datetime,
     spend: int,
@@ -87,7 +87,9 @@ def _upsert_params(
 # redemption, and building (and cache-keying) these statements per call cost more CPU than
 # executing them.
 @cache
-def _upsert_statement() -> Any:
+def _upsert_statement(by_customer_id: bool = False) -> Any:
+    """Keyed by (merchant, user); or, `by_customer_id`, by the record's own id (bound as `id`:
+    a customer staff added, who has no user yet — the insert half never applies then)."""
     c = Customer.__table__.c
     stmt = insert(Customer.__table__).values(  # type: ignore[arg-type]
         id=bindparam("id", type_=c.id.type),
@@ -112,7 +114,8 @@ def _upsert_statement() -> Any:
     )
     excluded = stmt.excluded
     return stmt.on_conflict_do_update(
-        index_elements=[c.merchant_id, c.user_id],
+        index_elements=[c.id] if by_customer_id else [c.merchant_id, c.user_id],
+        where=(c.merchant_id == excluded.merchant_id) if by_customer_id else None,
         set_={
             "first_seen_at": func.least(c.first_seen_at, excluded.first_seen_at),
             "last_activity_at": func.greatest(c.last_activity_at, excluded.last_activity_at),
@@ -134,8 +137,9 @@ def _shard_of(customer_id: Any) -> Any:
 
 
 @cache
-def _record_statement() -> Any:
-    upsert = _upsert_statement().cte("customer")
+def _record_statement(by_customer_id: bool = False) -> Any:
+    """Keyed by user (an upsert) or, `by_customer_id`, by an existing customer's id."""
+    upsert = _upsert_statement(by_customer_id).cte("customer")
     e = CustomerEvent.__table__.c
     event = (
         insert(CustomerEvent.__table__)  # type: ignore[arg-type]
@@ -222,7 +226,8 @@ class ActivityRepository:
         self,
         *,
         merchant_id: uuid.UUID,
-        user_id: uuid.UUID,
+        user_id: uuid.UUID | None,
+        customer_id: uuid.UUID | None = None,
         source: str,
         at: datetime,
         spend: int,
@@ -238,6 +243,8 @@ class ActivityRepository:
         The row lock taken by ON CONFLICT DO UPDATE serialises concurrent events of one
         customer, so exactly one event sees `total_spend` equal to its own spend while the
         total before it was zero: that one is the first purchase.
+
+        Without a user (a walk-in customer's card), `customer_id` names the record to update.
         """
         params = _upsert_params(
             merchant_id=merchant_id,
@@ -250,7 +257,10 @@ class ActivityRepository:
             tier=tier,
         )
         params["reference_id"] = reference_id
-        row = (await self.session.execute(_record_statement(), params)).one()
+        if user_id is None:
+            params["id"] = customer_id
+        statement = _record_statement(by_customer_id=user_id is None)
+        row = (await self.session.execute(statement, params)).one()
         first_purchase = spend > 0 and row.total_spend == spend
         return row.id, first_purchase
 

@@ -10,6 +10,7 @@ from sqlalchemy import func, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.bulk import row_batches
 from customers.models import Customer, FollowUp, FollowUpPlan, FollowUpTask
 
 # One statement schedules every interval plan: for each customer at the plan's interest level
@@ -123,10 +124,10 @@ class FollowUpRepository:
     # -- tasks ------------------------------------------------------------------------------
 
     async def add_tasks(self, rows: list[dict[str, Any]]) -> None:
-        if rows:
+        for batch in row_batches(rows):  # under the bind-parameter limit (core.bulk)
             await self.session.execute(
                 insert(FollowUpTask)
-                .values(rows)
+                .values(list(batch))
                 .on_conflict_do_nothing(index_elements=["plan_id", "customer_id", "due_at"])
             )
 

@@ -17,7 +17,7 @@ from core.redis import RedisDep
 from core.timezones import utcnow
 from customers import schemas
 from customers.repository.directory import CustomerRepository
-from customers.service import analytics, directory, segments
+from customers.service import analytics, directory, segments, walk_in
 
 router = APIRouter(prefix="/v1/merchants/{merchant_id}", tags=["customers"])
 
@@ -72,6 +72,29 @@ async def list_customers(
         detail={"q": q, "tier": tier, "segment_id": segment_id and str(segment_id), "sort": sort},
     )
     return Page(items=items, next_cursor=next_cursor)
+
+
+@router.post(
+    "/customers", status_code=status.HTTP_201_CREATED, response_model=schemas.CustomerProfile
+)
+async def create_walk_in_customer(
+    merchant_id: uuid.UUID, data: schemas.WalkInCreate, staff: AnyStaff, session: SessionDep
+) -> schemas.CustomerProfile:
+    """A regular without the app, added by staff; linked to the app account with this phone
+    (now, or when one signs in). 409 `customer_exists` (with `customer_id`) for a known phone."""
+    customer_id = await walk_in.create_walk_in(
+        session, merchant_id=staff.merchant_id, data=data, now=utcnow()
+    )
+    await directory.log_access(
+        session,
+        merchant_id=staff.merchant_id,
+        staff_user_id=staff.user_id,
+        action="create",
+        customer_id=customer_id,
+    )
+    return await directory.profile(
+        session, merchant_id=staff.merchant_id, customer_id=customer_id, mask=masks_phone(staff)
+    )
 
 
 @router.get(

@@ -62,8 +62,11 @@ from customers.schemas.segments import (
     SegmentPreview,
     SegmentRules,
 )
+from customers.schemas.walk_in import KnownCustomer, WalkInCreate
 
 __all__ = [
+    "KnownCustomer",
+    "WalkInCreate",
     "AccessLogEntry",
     "Analytics",
     "ChurnRisk",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -38,7 +38,7 @@ class Rfm(BaseModel):
 
 class CustomerSummary(BaseModel):
     id: uuid.UUID
-    user_id: uuid.UUID
+    user_id: uuid.UUID | None = Field(description="Null until the customer signs in to the app")
     name: str | None
     phone: str | None = Field(description="Masked (138****5678) for clerks")
     tier: str | None
@@ -60,6 +60,7 @@ class TimelineEntry(BaseModel):
 
 
 class CustomerProfile(CustomerSummary):
+    birthday: date | None = None
     notes: str | None
     refuses_calls: bool
     interest_level: InterestLevel | None

@@ -11,8 +11,22 @@ from customers.service.segments import (
     segment_user_ids,
     segment_user_ids_select,
 )
+from customers.service.walk_in import (
+    CustomerExists,
+    create_walk_in,
+    customers_with_phone,
+    known_customer,
+    link_customers_to_user,
+    upsert_member,
+)
 
 __all__ = [
+    "CustomerExists",
+    "create_walk_in",
+    "customers_with_phone",
+    "known_customer",
+    "link_customers_to_user",
+    "upsert_member",
     "VISIT_KINDS",
     "ActivityKind",
     "SegmentNotFound",

@@ -38,7 +38,8 @@ async def record_activity(
     session: AsyncSession,
     *,
     merchant_id: uuid.UUID,
-    user_id: uuid.UUID,
+    user_id: uuid.UUID | None,
+    customer_id: uuid.UUID | None = None,
     kind: ActivityKind,
     at: datetime,
     spend: int = 0,
@@ -52,7 +53,10 @@ async def record_activity(
     `spend` is in minor units (what the customer paid), `visit` defaults by kind,
     `reference_id` names the reporting package's row (redemption, ledger entry, order) on the
     timeline, `tier` (a membership tier code) replaces the customer's tier when given.
+    Without a user (a card staff issued to a walk-in customer), `customer_id` names the record.
     """
+    if user_id is None and customer_id is None:
+        raise ValueError("record_activity needs a user or a customer")
     if spend < 0:
         raise ValueError("spend must not be negative")
     counts_as_visit = kind in VISIT_KINDS if visit is None else visit
@@ -61,6 +65,7 @@ async def record_activity(
     customer_id, first_purchase = await repo.record(
         merchant_id=merchant_id,
         user_id=user_id,
+        customer_id=customer_id,
         source=kind,
         at=at,
         spend=spend,

@@ -253,6 +253,7 @@ async def profile(
         )
     return schemas.CustomerProfile(
         **summary(customer, mask=mask).model_dump(),
+        birthday=customer.birthday,
         notes=customer.notes,
         refuses_calls=customer.refuses_calls,
         interest_level=customer.interest_level,  # type: ignore[arg-type]

@@ -71,7 +71,7 @@ class Totals:
     lifetime_spend: int
 
 
-def _cards_with_context() -> Any:
+def cards_with_context() -> Any:
     """Cards with their program, tier and the spend that reaches the next tier (None at the
     top): the columns of a `CardContext`."""
     higher = Tier.__table__.alias("higher")
@@ -90,7 +90,7 @@ def _cards_with_context() -> Any:
 @cache
 def _context_statement(by: str) -> Any:
     """A card's context by id (`p_card_id`) or by number (`p_number`), built once."""
-    stmt = _cards_with_context()
+    stmt = cards_with_context()
     if by == "id":
         return stmt.where(Card.id == bindparam("p_card_id", type_=Card.id.type))
     return stmt.where(Card.card_number == bindparam("p_number", type_=Card.card_number.type))
@@ -160,12 +160,16 @@ def holders_in_tiers_select(
     stmt = (
         select(Card.user_id)
         .join(Tier, Tier.id == Card.tier_id)
-        .where(Card.merchant_id == merchant_id, Tier.code.in_(tier_codes))
+        .where(
+            Card.merchant_id == merchant_id,
+            Tier.code.in_(tier_codes),
+            Card.user_id.is_not(None),  # a walk-in's card has nobody to send to yet
+        )
         .distinct()
     )
     if program_id is not None:
         stmt = stmt.where(Card.program_id == program_id)
-    return stmt
+    return stmt  # type: ignore[return-value]
 
 
 class CardRepository:
@@ -191,8 +195,25 @@ class CardRepository:
             stmt = stmt.where(Card.user_id == user_id)
         return list((await self.session.execute(stmt)).scalars())
 
-    async def user_has_card(self, program_id: uuid.UUID, user_id: uuid.UUID) -> bool:
-        stmt = select(Card.id).where(Card.program_id == program_id, Card.user_id == user_id)
+    async def holder_has_card(
+        self,
+        program_id: uuid.UUID,
+        user_id: uuid.UUID | None,
+        customer_id: uuid.UUID | None = None,
+        legacy_number: str | None = None,
+    ) -> bool:
+        """Whether a card of the programme already belongs to this user or customer record,
+        or carries this member-book number."""
+        holders = []
+        if user_id is not None:
+            holders.append(Card.user_id == user_id)
+        if customer_id is not None:
+            holders.append(Card.customer_id == customer_id)
+        if legacy_number is not None:
+            holders.append(Card.legacy_number == legacy_number)
+        if not holders:
+            return False
+        stmt = select(Card.id).where(Card.program_id == program_id, or_(*holders))
         return (await self.session.execute(stmt)).first() is not None
 
     async def context(
@@ -208,10 +229,19 @@ class CardRepository:
             return None
         return CardContext(row[0], row[1], row[2], row[3])
 
+    async def contexts_for_user_in(
+        self, user_id: uuid.UUID, program_ids: list[uuid.UUID]
+    ) -> list[CardContext]:
+        """The user's cards of these programs (one per program at most)."""
+        if not program_ids:
+            return []
+        stmt = cards_with_context().where(Card.user_id == user_id, Card.program_id.in_(program_ids))
+        return [CardContext(r[0], r[1], r[2], r[3]) for r in await self.session.execute(stmt)]
+
     async def contexts_for_user(
         self, user_id: uuid.UUID, after: tuple[datetime, uuid.UUID] | None, limit: int
     ) -> list[CardContext]:
-        stmt = _cards_with_context().where(Card.user_id == user_id)
+        stmt = cards_with_context().where(Card.user_id == user_id)
         if after is not None:
             stmt = stmt.where(
                 or_(

@@ -258,5 +258,7 @@ async def refund_stored_value(
 
 # count cards and physical card numbers: their own room, same prefix
 from memberships.routes.counts import router as _counts_router  # noqa: E402
+from memberships.routes.members import router as _members_router  # noqa: E402
 
 router.include_router(_counts_router)
+router.include_router(_members_router)

@@ -9,6 +9,7 @@ from starlette.datastructures import UploadFile
 
 from accounts.permissions import CurrentUser
 from core.database import SessionDep
+from core.errors import InvalidInput
 from core.idempotency import Idempotent
 from core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
 from core.payment_records import require_provider
@@ -118,21 +119,30 @@ def _decode(raw: bytes) -> str:
     raise PhysicalImportInvalid("The file is neither UTF-8 nor GB18030 text", loc=["body"])
 
 
-async def _upload(request: Request) -> bytes:
-    if int(request.headers.get("content-length") or 0) > MAX_IMPORT_BYTES + 64 * 1024:
-        raise PhysicalImportInvalid("The file is too large for the API", loc=["body"])
+async def read_upload(
+    request: Request,
+    *,
+    invalid: type[InvalidInput] = PhysicalImportInvalid,
+    limit: int = MAX_IMPORT_BYTES,
+) -> tuple[bytes, str | None]:
+    """(bytes, file name) of an upload sent as a multipart `file` field or as the raw body;
+    `invalid` is raised when it is missing or larger than `limit`."""
+    if int(request.headers.get("content-length") or 0) > limit + 64 * 1024:
+        raise invalid("The file is too large for the API", loc=["body"])
     content_type = request.headers.get("content-type", "")
+    filename = None
     if content_type.startswith("multipart/form-data"):
         form = await request.form(max_files=1, max_fields=5)
         uploads = [v for v in form.values() if isinstance(v, UploadFile)]
         if not uploads:
-            raise PhysicalImportInvalid("Send the CSV as a file field", loc=["body", "file"])
-        raw = await uploads[0].read(MAX_IMPORT_BYTES + 1)
+            raise invalid("Send the file as a file field", loc=["body", "file"])
+        raw = await uploads[0].read(limit + 1)
+        filename = uploads[0].filename
     else:
         raw = await request.body()
-    if len(raw) > MAX_IMPORT_BYTES:
-        raise PhysicalImportInvalid("The file is too large for the API", loc=["body"])
-    return raw
+    if len(raw) > limit:
+        raise invalid("The file is too large for the API", loc=["body"])
+    return raw, filename
 
 
 @router.post(
@@ -158,7 +168,7 @@ async def import_physical_cards(
 ) -> schemas.PhysicalCardImport:
     """Import pre-printed card numbers (CSV: one number per row, optional header `number`);
     bad rows are reported, the others imported."""
-    text = _decode(await _upload(request))
+    text = _decode((await read_upload(request))[0])
     return await service.import_physical_cards(
         session,
         program_id=program_id,

@@ -8,7 +8,8 @@ here (routes and services use `schemas.X`).
 - `topups`: top-ups, payment callbacks, refunds;
 - `designs`: card designs;
 - `counts`: count products and passes;
-- `physical`: pre-printed physical cards.
+- `physical`: pre-printed physical cards;
+- `members`: member-book imports, cards granted by staff, member lookup by phone.
 """
 
 from __future__ import annotations
@@ -31,6 +32,15 @@ from memberships.schemas.ledger import (
     LedgerEntry,
     ReversalCreate,
 )
+from memberships.schemas.members import (
+    GrantCard,
+    MemberCard,
+    MemberImportReport,
+    MemberLookup,
+    MemberLookupRequest,
+    RejectedMemberRow,
+)
+from memberships.schemas.page import ShopProgram
 from memberships.schemas.physical import (
     PhysicalCardBind,
     PhysicalCardBinding,
@@ -51,6 +61,12 @@ from memberships.schemas.programs import (
 from memberships.schemas.topups import PaymentCallback, Refund, Topup, TopupCreate
 
 __all__ = [
+    "RejectedMemberRow",
+    "MemberLookupRequest",
+    "MemberLookup",
+    "MemberImportReport",
+    "MemberCard",
+    "GrantCard",
     "AdjustmentCreate",
     "Card",
     "CardTier",
@@ -74,6 +90,7 @@ __all__ = [
     "PhysicalCardImport",
     "PinSet",
     "Program",
+    "ShopProgram",
     "ProgramCreate",
     "Progress",
     "QrToken",

@@ -28,6 +28,16 @@ from memberships.service.ledger import (
     ledger_page,
     reverse_transaction,
 )
+from memberships.service.members import (
+    MemberImportTally,
+    ProgramRequired,
+    check_book_columns,
+    grant_card,
+    import_members,
+    link_new_user,
+    load_program,
+    lookup_members,
+)
 from memberships.service.orders import (
     OrderCard,
     OrderEarning,
@@ -36,6 +46,7 @@ from memberships.service.orders import (
     return_order_points,
     spend_points_for_order,
 )
+from memberships.service.page import programs_for_shop_page
 from memberships.service.physical import (
     ImportTally,
     bind_physical_card,
@@ -55,6 +66,15 @@ from memberships.service.topups import (
 )
 
 __all__ = [
+    "MemberImportTally",
+    "ProgramRequired",
+    "check_book_columns",
+    "grant_card",
+    "import_members",
+    "link_new_user",
+    "load_program",
+    "lookup_members",
+    "programs_for_shop_page",
     "COUNT_PASS_PREFIX",
     "ImportTally",
     "apply_count_pass_event",

@@ -19,7 +19,7 @@ from core.settings import Settings
 from core.signing import SignatureInvalid, sign, verify
 from customers.service import record_activity
 from memberships import cardnumbers, rules, schemas
-from memberships.models import Card, CountPass
+from memberships.models import Card, CountPass, Program, Tier
 from memberships.repository.cards import CardContext, CardRepository, holders_in_tiers_select
 from memberships.repository.counts import CountRepository
 from memberships.repository.physical import PhysicalCardRepository
@@ -128,7 +128,7 @@ def card_schema(
     )
 
 
-async def _progress(
+async def card_progress(
     session: AsyncSession, contexts: list[CardContext], now: datetime
 ) -> dict[uuid.UUID, schemas.Progress]:
     if not contexts:
@@ -156,6 +156,40 @@ async def _progress(
     return result
 
 
+async def issue_card(
+    session: AsyncSession,
+    *,
+    program: Program,
+    entry: Tier,
+    user_id: uuid.UUID | None,
+    customer_id: uuid.UUID | None = None,
+    legacy_number: str | None = None,
+) -> Card | None:
+    """A new card at the entry tier with a fresh number, or None when the holder (user or
+    customer record) already has one in the programme or `legacy_number` is taken."""
+    repo = CardRepository(session)
+    for _ in range(5):
+        card = await repo.insert(
+            {
+                "program_id": program.id,
+                "merchant_id": program.merchant_id,
+                "user_id": user_id,
+                "customer_id": customer_id,
+                "legacy_number": legacy_number,
+                "card_number": cardnumbers.new_card_number(),
+                "tier_id": entry.id,
+                "currency": program.currency,
+            }
+        )
+        if card is not None:
+            return card
+        # a unique constraint refused the row: the holder's, or only the random number's
+        if await repo.holder_has_card(program.id, user_id, customer_id, legacy_number):
+            return None
+    # 10^14 numbers: five collisions in a row means something else is wrong
+    raise RuntimeError("could not allocate a card number")
+
+
 async def join_program(
     session: AsyncSession, *, program_id: uuid.UUID, user_id: uuid.UUID, now: datetime
 ) -> schemas.Card:
@@ -165,25 +199,9 @@ async def join_program(
         raise ProgramNotFound()
     tiers = (await programs.tiers([program.id]))[program.id]
     first = min(tiers, key=lambda t: t.rank)
-    repo = CardRepository(session)
-    for _ in range(5):
-        card = await repo.insert(
-            {
-                "program_id": program.id,
-                "merchant_id": program.merchant_id,
-                "user_id": user_id,
-                "card_number": cardnumbers.new_card_number(),
-                "tier_id": first.id,
-                "currency": program.currency,
-            }
-        )
-        if card is not None:
-            break
-        # the unique (program, user) or the card number refused the row: tell which
-        if await repo.user_has_card(program.id, user_id):
-            raise CardExists()
-    else:  # 10^14 numbers: five collisions in a row means something else is wrong
-        raise RuntimeError("could not allocate a card number")
+    card = await issue_card(session, program=program, entry=first, user_id=user_id)
+    if card is None:
+        raise CardExists()
     await record_activity(
         session,
         merchant_id=program.merchant_id,
@@ -227,7 +245,7 @@ async def get_card(
     session: AsyncSession, *, card_id: uuid.UUID, user_id: uuid.UUID, now: datetime
 ) -> schemas.Card:
     ctx = (await access_card(session, card_id=card_id, user_id=user_id)).ctx
-    progress = await _progress(session, [ctx], now)
+    progress = await card_progress(session, [ctx], now)
     extras = await card_extras(session, [ctx.card.id], now)
     return card_schema(ctx.card, ctx, progress=progress[ctx.card.id], extras=extras[ctx.card.id])
 
@@ -240,7 +258,7 @@ async def my_cards(
     items, next_cursor = page_from_rows(
         rows, limit, lambda c: {"t": c.card.created_at.isoformat(), "id": str(c.card.id)}
     )
-    progress = await _progress(session, items, now)
+    progress = await card_progress(session, items, now)
     extras = await card_extras(session, [c.card.id for c in items], now)
     return schemas.Page[schemas.Card](
         items=[

@@ -172,6 +172,7 @@ async def counter_transaction(
         session,
         merchant_id=card.merchant_id,
         user_id=card.user_id,
+        customer_id=card.customer_id,
         kind="card_transaction",
         at=now,
         spend=spend,

@@ -10,8 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts import service as accounts
 from core import imaging
+from customers import service as customers
 from memberships import cardnumbers, render, schemas
-from memberships.models import Design
+from memberships.models import Card, Design
 from memberships.repository.programs import ProgramRepository
 from memberships.service.cards import access_card
 from memberships.service.errors import ImageInvalid, ProgramNotFound
@@ -123,17 +124,29 @@ async def preview_png(session: AsyncSession, *, program_id: uuid.UUID) -> bytes:
     )
 
 
+async def holder_name(session: AsyncSession, card: Card) -> str:
+    """The name on the card: the app user's, or the walk-in customer's until they sign in."""
+    if card.user_id is not None:
+        return (await accounts.get_user(session, user_id=card.user_id)).display_name
+    if card.customer_id is not None:
+        customer = await customers.known_customer(
+            session, merchant_id=card.merchant_id, customer_id=card.customer_id
+        )
+        return customer.name or ""
+    return ""
+
+
 async def card_png(session: AsyncSession, *, card_id: uuid.UUID, user_id: uuid.UUID) -> bytes:
     """The member's card: design, name, masked number, and a QR of the card number."""
     ctx = (await access_card(session, card_id=card_id, user_id=user_id)).ctx
-    holder = await accounts.get_user(session, user_id=ctx.card.user_id)
+    member_name = await holder_name(session, ctx.card)
     art = _art(await ProgramRepository(session).get_design(ctx.program.id))
     return await asyncio.to_thread(
         render.render_card,
         art,
         program_name=ctx.program.name,
         tier_name=ctx.tier.name,
-        member_name=holder.display_name,
+        member_name=member_name,
         masked_number=cardnumbers.mask_card_number(ctx.card.card_number),
         qr_data=ctx.card.card_number,
     )

@@ -200,3 +200,13 @@ class PhysicalImportInvalid(InvalidInput):
 
 class ImageInvalid(InvalidInput):
     code, title, title_zh = "image_invalid", "The image could not be used", "图片无法使用"
+
+
+class MemberBookInvalid(InvalidInput):
+    code, title = "member_book_invalid", "The member book cannot be read"
+    title_zh = "会员名册无法读取"
+
+
+class ProgramRequired(InvalidInput):
+    code, title = "program_required", "The member book has card columns: name the programme"
+    title_zh = "会员名册包含卡信息，请指定会员卡计划"

@@ -44,6 +44,8 @@ async def create_shop(
             opening_hours=[p.model_dump() for p in data.opening_hours],
             special_hours=checked_special_hours(data.special_hours),
             discovery_only=data.discovery_only,
+            description=data.description.strip(),
+            features=data.features,
         )
     )
     return await get_shop(session, shop_id=shop.id, crs=data.crs)
@@ -59,6 +61,8 @@ def _shop_schema(row: ShopRow, crs: Crs) -> schemas.Shop:
         location=LatLng.from_wgs84(row.lat, row.lng, crs),
         address=shop.address,
         phone=shop.phone,
+        description=shop.description,
+        features=list(shop.features),
         opening_hours=[schemas.OpeningPeriod(**p) for p in shop.opening_hours],
         special_hours=[schemas.SpecialHours(**e) for e in shop.special_hours],
         discovery_only=shop.discovery_only,
@@ -211,6 +215,7 @@ from merchants.service.catalog import (  # noqa: E402
     list_photos,
     merchant_of_offering,
     merchant_of_photo,
+    offering_labels,
     photo_file,
     photo_path,
     reorder_photos,
@@ -223,6 +228,7 @@ from merchants.service.errors import (  # noqa: E402
     SpecialHoursOverlap,
 )
 from merchants.service.nearby import NearbyQuery, find_nearby, register_offer_predicate  # noqa: E402
+from merchants.service.page import shop_page_parts  # noqa: E402
 from merchants.service.reviews import (  # noqa: E402
     ReviewExists,
     ReviewNotFound,
@@ -248,6 +254,8 @@ __all__ = [
     "photo_path",
     "reorder_photos",
     "update_offering",
+    "shop_page_parts",
+    "offering_labels",
     "list_merchant_shops",
     "register_consumption_verifier",
     "DiscoveryOnlyShop",

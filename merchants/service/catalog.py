@@ -308,3 +308,11 @@ async def list_offerings(
     rows = await OfferingRepository(session).of_shop(shop_id, after, limit + 1, include_archived)
     items = [_offering_schema(o) for o in rows[:limit]]
     return items, (encode_cursor({"id": str(rows[limit - 1].id)}) if len(rows) > limit else None)
+
+
+async def offering_labels(
+    session: AsyncSession, *, offering_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, tuple[str, str]]:
+    """Offering id -> (name, its merchant's timezone), for lists that span merchants."""
+    rows = await OfferingRepository(session).labels(list(set(offering_ids)))
+    return {i: (name, tz) for i, name, tz in rows}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, not_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,6 +23,25 @@ class BookingRepository:
 
     async def rule(self, offering_id: uuid.UUID) -> BookingRule | None:
         return await self.session.get(BookingRule, offering_id, populate_existing=True)
+
+    async def rules_of(self, offering_ids: list[uuid.UUID]) -> dict[uuid.UUID, BookingRule]:
+        if not offering_ids:
+            return {}
+        stmt = select(BookingRule).where(BookingRule.offering_id.in_(offering_ids))
+        return {r.offering_id: r for r in (await self.session.execute(stmt)).scalars()}
+
+    async def slots_of_between(
+        self, offering_ids: list[uuid.UUID], start: datetime, end: datetime
+    ) -> list[BookingSlot]:
+        """Slot rows (with what is booked) of several offerings in one statement."""
+        if not offering_ids:
+            return []
+        stmt = select(BookingSlot).where(
+            BookingSlot.offering_id.in_(offering_ids),
+            BookingSlot.starts_at >= start,
+            BookingSlot.starts_at < end,
+        )
+        return list((await self.session.execute(stmt)).scalars())
 
     async def put_rule(
         self, *, offering_id: uuid.UUID, merchant_id: uuid.UUID, slot_minutes: int, capacity: int
@@ -136,6 +155,31 @@ class BookingRepository:
         return list(
             (await self.session.execute(stmt.order_by(Booking.starts_at, Booking.id))).scalars()
         )
+
+    async def of_user(
+        self,
+        user_id: uuid.UUID,
+        *,
+        upcoming: bool,
+        now: datetime,
+        after: tuple[datetime, uuid.UUID] | None,
+        limit: int,
+    ) -> list[Booking]:
+        """The user's upcoming bookings (booked, not ended at `now`) soonest first, or all the
+        others (past or cancelled) latest first; limit+1 rows after the keyset `after`."""
+        is_upcoming = and_(Booking.status == "booked", Booking.ends_at > now)
+        stmt = select(Booking).where(Booking.user_id == user_id)
+        if upcoming:
+            stmt = stmt.where(is_upcoming)
+            if after is not None:
+                stmt = stmt.where(tuple_(Booking.starts_at, Booking.id) > tuple_(*after))
+            stmt = stmt.order_by(Booking.starts_at, Booking.id)
+        else:
+            stmt = stmt.where(not_(is_upcoming))
+            if after is not None:
+                stmt = stmt.where(tuple_(Booking.starts_at, Booking.id) < tuple_(*after))
+            stmt = stmt.order_by(Booking.starts_at.desc(), Booking.id.desc())
+        return list((await self.session.execute(stmt.limit(limit + 1))).scalars())
 
     async def of_user_at_shop(
         self, user_id: uuid.UUID, shop_id: uuid.UUID, *, limit: int

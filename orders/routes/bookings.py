@@ -12,6 +12,7 @@ from accounts.permissions import AnyStaff, CurrentUser
 from core.database import SessionDep
 from core.dates import CalendarDate
 from core.idempotency import Idempotent
+from core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
 from core.settings import SettingsDep
 from core.timezones import utcnow, zone
 from merchants import service as merchants
@@ -83,6 +84,20 @@ async def book(
             now=utcnow(),
         ),
         status_code=status.HTTP_201_CREATED,
+    )
+
+
+@router.get("/me/bookings", response_model=schemas.Page[schemas.Booking])
+async def my_bookings(
+    principal: CurrentUser,
+    session: SessionDep,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+) -> schemas.Page[schemas.Booking]:
+    """The caller's bookings at every merchant: upcoming ones soonest first, then past and
+    cancelled ones latest first."""
+    return await service.my_bookings(
+        session, user_id=principal.user_id, limit=limit, cursor=cursor, now=utcnow()
     )
 
 

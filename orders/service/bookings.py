@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts import service as accounts
+from core.pagination import aware_time_value, decode_cursor_as, encode_cursor, uuid_value
 from core.settings import Settings
 from core.timezones import zone
 from customers import service as customers
@@ -62,6 +63,57 @@ async def booking_rule(
     return schemas.BookingRule(
         offering_id=offering_id, slot_minutes=rule.slot_minutes, capacity=rule.capacity
     )
+
+
+async def next_free_slots(
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    shop: merchant_schemas.Shop,
+    offering_ids: list[uuid.UUID],
+    now: datetime,
+    count: int = 3,
+    days: int = 7,
+) -> dict[uuid.UUID, list[schemas.Slot]]:
+    """The next `count` slots with a seat left of each bookable offering, within `days`
+    local days from today: two statements whatever the number of offerings (the shop page)."""
+    if not offering_ids:
+        return {}
+    repo = BookingRepository(session)
+    rules = await repo.rules_of(offering_ids)
+    tz = zone(shop.timezone)
+    today = now.astimezone(tz).date()
+    periods = _periods(shop)
+    horizon = now + timedelta(days=days + 1)
+    taken: dict[tuple[uuid.UUID, datetime], tuple[int, int]] = {
+        (row.offering_id, row.starts_at.astimezone(UTC)): (row.capacity, row.booked)
+        for row in await repo.slots_of_between(offering_ids, now, horizon)
+    }
+    found: dict[uuid.UUID, list[schemas.Slot]] = {}
+    for offering_id in offering_ids:
+        rule = rules.get(offering_id)
+        minutes = rule.slot_minutes if rule else settings.booking_default_slot_minutes
+        default_capacity = rule.capacity if rule else 1
+        free: list[schemas.Slot] = []
+        for offset in range(days):
+            for start in slots.slot_starts(periods, today + timedelta(days=offset), minutes, tz):
+                if start <= now or len(free) >= count:
+                    continue
+                capacity, booked = taken.get((offering_id, start), (default_capacity, 0))
+                if booked < capacity:
+                    free.append(
+                        schemas.Slot(
+                            starts_at=start.astimezone(tz),
+                            ends_at=(start + timedelta(minutes=minutes)).astimezone(tz),
+                            capacity=capacity,
+                            booked=booked,
+                            available=capacity - booked,
+                        )
+                    )
+            if len(free) >= count:
+                break
+        found[offering_id] = free
+    return found
 
 
 async def put_booking_rule(
@@ -383,6 +435,54 @@ async def shop_bookings(
             start, end = day_bounds(day, shop.timezone)
             rows = [r for r in rows if start <= r.starts_at < end]
     return schemas.Page[schemas.Booking](items=await _named(session, rows, shop.timezone))
+
+
+def _optional_time(raw: object) -> datetime | None:
+    return None if raw is None else aware_time_value(raw)
+
+
+def _optional_id(raw: object) -> uuid.UUID | None:
+    return None if raw is None else uuid_value(raw)
+
+
+async def my_bookings(
+    session: AsyncSession, *, user_id: uuid.UUID, limit: int, cursor: str | None, now: datetime
+) -> schemas.Page[schemas.Booking]:
+    """The caller's bookings: upcoming ones soonest first, then the rest latest first.
+
+    The cursor carries the first page's `now`, so a booking that ends while the client pages
+    does not move from the upcoming part to the past part (seen twice or never)."""
+    position = decode_cursor_as(
+        cursor,
+        {"n": aware_time_value, "s": int, "t": _optional_time, "id": _optional_id},
+    )
+    at = position["n"] if position else now
+    part = position["s"] if position else 0
+    after = (position["t"], position["id"]) if position and position["t"] else None
+    repo = BookingRepository(session)
+    rows: list[Booking] = []
+    next_position: dict[str, object] | None = None
+    if part == 0:
+        upcoming = await repo.of_user(user_id, upcoming=True, now=at, after=after, limit=limit)
+        rows = upcoming[:limit]
+        if len(upcoming) > limit:
+            next_position = {"s": 0, "t": rows[-1].starts_at, "id": rows[-1].id}
+        after = None
+    if next_position is None and part in (0, 1):
+        room = limit - len(rows)
+        rest = await repo.of_user(user_id, upcoming=False, now=at, after=after, limit=room)
+        rows += rest[:room]
+        if len(rest) > room:
+            last = rest[room - 1] if room else None  # None: the past part from its start
+            next_position = {
+                "s": 1,
+                "t": last.starts_at if last else None,
+                "id": last.id if last else None,
+            }
+    labels = await merchants.offering_labels(session, offering_ids=[r.offering_id for r in rows])
+    items = [booking_schema(r, *labels.get(r.offering_id, ("", "UTC"))) for r in rows]
+    next_cursor = encode_cursor({"n": at.isoformat(), **next_position}) if next_position else None
+    return schemas.Page[schemas.Booking](items=items, next_cursor=next_cursor)
 
 
 async def merchant_day(

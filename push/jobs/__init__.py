@@ -40,8 +40,9 @@ async def push_send(ctx: JobContext) -> int:
 @job("push_booking_reminders", interval_seconds=30)
 async def push_booking_reminders(ctx: JobContext) -> int:
     async with ctx.sessionmaker.begin() as session:
+        senders = consumer_for(ctx).senders
         return await send_booking_reminders(
-            session, sender=consumer_for(ctx).senders.push, now=utcnow()
+            session, sender=senders.push, jpush=senders.jpush, now=utcnow()
         )
 
 

@@ -288,18 +288,24 @@ class Consumer:
         results: list[SendResult] = [SendResult(Outcome.FAILED, "device_removed")] * len(
             batch.claimed
         )
-        with_token = [i for i, d in enumerate(batch.claimed) if d.token]
-        for start in range(0, len(with_token), FCM_MAX_TOKENS_PER_CALL):
-            chunk = with_token[start : start + FCM_MAX_TOKENS_PER_CALL]
-            tokens = [batch.claimed[i].token or "" for i in chunk]
-            keys = [str(batch.claimed[i].id) for i in chunk]
-            try:
-                answers = await self.senders.push.send(batch.message, tokens, now, keys)
-            except Exception as exc:  # the transport failed as a whole: retry the chunk
-                log.warning("push_send_failed", error=str(exc))
-                answers = [SendResult(Outcome.RETRY, "transport_error") for _ in chunk]
-            for i, answer in zip(chunk, answers, strict=True):
-                results[i] = answer
+        # each device through its own provider (FCM, JPush), the same caps and leases for all
+        by_provider: dict[str, list[int]] = defaultdict(list)
+        for i, delivery in enumerate(batch.claimed):
+            if delivery.token:
+                by_provider[delivery.provider or "fcm"].append(i)
+        for provider, with_token in by_provider.items():
+            sender = self.senders.for_provider(provider)
+            for start in range(0, len(with_token), FCM_MAX_TOKENS_PER_CALL):
+                chunk = with_token[start : start + FCM_MAX_TOKENS_PER_CALL]
+                tokens = [batch.claimed[i].token or "" for i in chunk]
+                keys = [str(batch.claimed[i].id) for i in chunk]
+                try:
+                    answers = await sender.send(batch.message, tokens, now, keys)
+                except Exception as exc:  # the transport failed as a whole: retry the chunk
+                    log.warning("push_send_failed", provider=provider, error=str(exc))
+                    answers = [SendResult(Outcome.RETRY, "transport_error") for _ in chunk]
+                for i, answer in zip(chunk, answers, strict=True):
+                    results[i] = answer
         return results
 
     async def _send_sms(self, batch: _Batch) -> list[SendResult]:

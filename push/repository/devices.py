@@ -15,13 +15,22 @@ class DeviceRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def upsert_device(self, *, user_id: uuid.UUID, token: str, platform: str) -> Device:
+    async def upsert_device(
+        self, *, user_id: uuid.UUID, token: str, platform: str, provider: str = "fcm"
+    ) -> Device:
         stmt = (
             insert(Device)
-            .values(id=uuid.uuid4(), user_id=user_id, token=token, platform=platform)
+            .values(
+                id=uuid.uuid4(), user_id=user_id, token=token, platform=platform, provider=provider
+            )
             .on_conflict_do_update(
                 index_elements=[Device.token],
-                set_={"user_id": user_id, "platform": platform, "updated_at": func.now()},
+                set_={
+                    "user_id": user_id,
+                    "platform": platform,
+                    "provider": provider,
+                    "updated_at": func.now(),
+                },
             )
             .returning(Device)
         )
@@ -39,14 +48,14 @@ class DeviceRepository:
 
     async def devices_of_users(
         self, user_ids: list[uuid.UUID]
-    ) -> dict[uuid.UUID, list[tuple[uuid.UUID, str]]]:
-        """(device id, token) of each user's registered devices."""
+    ) -> dict[uuid.UUID, list[tuple[uuid.UUID, str, str]]]:
+        """(device id, token, provider) of each user's registered devices."""
         rows = await self.session.execute(
-            select(Device.user_id, Device.id, Device.token)
+            select(Device.user_id, Device.id, Device.token, Device.provider)
             .where(Device.user_id.in_(user_ids))
             .order_by(Device.user_id, Device.id)
         )
-        found: dict[uuid.UUID, list[tuple[uuid.UUID, str]]] = {}
-        for user_id, device_id, token in rows.all():
-            found.setdefault(user_id, []).append((device_id, token))
+        found: dict[uuid.UUID, list[tuple[uuid.UUID, str, str]]] = {}
+        for user_id, device_id, token, provider in rows.all():
+            found.setdefault(user_id, []).append((device_id, token, provider))
         return found

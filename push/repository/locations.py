@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.bulk import batches
 from push.models import (
     ActivityArea,
     AreaRecompute,
@@ -67,14 +68,13 @@ class LocationRepository:
         await self.request_recompute([user_id])
 
     async def request_recompute(self, user_ids: list[uuid.UUID]) -> None:
-        if not user_ids:
-            return
-        stmt = (
-            insert(AreaRecompute)
-            .values([{"user_id": u} for u in user_ids])
-            .on_conflict_do_nothing(index_elements=[AreaRecompute.user_id])
-        )
-        await self.session.execute(stmt)
+        for batch in batches(user_ids, 1):  # under the bind-parameter limit (core.bulk)
+            stmt = (
+                insert(AreaRecompute)
+                .values([{"user_id": u} for u in batch])
+                .on_conflict_do_nothing(index_elements=[AreaRecompute.user_id])
+            )
+            await self.session.execute(stmt)
 
     async def forget_locations(self, user_id: uuid.UUID) -> tuple[int, int]:
         pings = await self.session.execute(

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from push.models import Delivery, FlashOffer, Subscription
@@ -239,3 +239,35 @@ class OfferRepository:
     async def is_recipient(self, *, offer_id: uuid.UUID, user_id: uuid.UUID) -> bool:
         stmt = select(Delivery.id).where(Delivery.offer_id == offer_id, Delivery.user_id == user_id)
         return (await self.session.execute(stmt.limit(1))).first() is not None
+
+    async def received_by(
+        self,
+        *,
+        user_id: uuid.UUID,
+        after: tuple[datetime, uuid.UUID] | None,
+        limit: int,
+    ) -> list[ReceivedOffer]:
+        """Offers that reached the user (one sent delivery is enough, whatever the channel),
+        newest first; limit+1 rows. Read = opened on any of the user's deliveries."""
+        delivered = func.min(Delivery.sent_at).label("delivered_at")
+        read = func.max(Delivery.opened_at).label("read_at")
+        mine = (
+            select(Delivery.offer_id, delivered, read)
+            .where(Delivery.user_id == user_id, Delivery.status == "sent")
+            .group_by(Delivery.offer_id)
+            .subquery()
+        )
+        stmt = select(FlashOffer, mine.c.delivered_at, mine.c.read_at).join(
+            mine, mine.c.offer_id == FlashOffer.id
+        )
+        if after is not None:
+            stmt = stmt.where(tuple_(FlashOffer.created_at, FlashOffer.id) < tuple_(*after))
+        stmt = stmt.order_by(FlashOffer.created_at.desc(), FlashOffer.id.desc()).limit(limit + 1)
+        return [ReceivedOffer(o, d, r) for o, d, r in (await self.session.execute(stmt)).all()]
+
+
+@dataclass(frozen=True)
+class ReceivedOffer:
+    offer: FlashOffer
+    delivered_at: datetime
+    read_at: datetime | None

@@ -22,6 +22,7 @@ class ClaimedDelivery:
     token: str | None
     platform: str | None
     attempts: int
+    provider: str | None = None  # the device's push provider (fcm, jpush)
 
 
 # A claim is (delivery id, attempts after claiming it): `attempts` grows with every claim, so
@@ -103,7 +104,7 @@ class OutboxRepository:
                     AND status IN ('queued', 'retry') AND next_attempt_at <= :now
                   RETURNING id, user_id, device_id, attempts
                 )
-                SELECT c.id, c.user_id, c.device_id, d.token, d.platform, c.attempts
+                SELECT c.id, c.user_id, c.device_id, d.token, d.platform, c.attempts, d.provider
                 FROM claimed c LEFT JOIN push_devices d ON d.id = c.device_id
                 ORDER BY c.id
             """),

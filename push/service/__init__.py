@@ -16,6 +16,7 @@ from push.service.offers import (
     describe_offer,
     mark_opened,
     offer_merchant,
+    received_offers,
     register_tier_audience,
 )
 from push.service.subscriptions import (
@@ -39,6 +40,7 @@ __all__ = [
     "list_activity_areas",
     "mark_opened",
     "offer_merchant",
+    "received_offers",
     "purge_expired_locations",
     "put_subscription",
     "record_ping",

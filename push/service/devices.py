@@ -1,4 +1,4 @@
-"""FCM registration tokens of a user's app installs."""
+"""Push registrations of a user's app installs (FCM tokens, JPush registration ids)."""
 
 from __future__ import annotations
 
@@ -15,11 +15,12 @@ async def register_device(
 ) -> schemas.Device:
     """Upsert by token: a token seen again (after a reinstall or a new sign-in) moves here."""
     device = await repository.DeviceRepository(session).upsert_device(
-        user_id=user_id, token=data.token, platform=data.platform
+        user_id=user_id, token=data.token, platform=data.platform, provider=data.provider
     )
     return schemas.Device(
         id=device.id,
         platform=device.platform,  # type: ignore[arg-type]
+        provider=device.provider,  # type: ignore[arg-type]
         created_at=device.created_at,
         updated_at=device.updated_at,
     )

@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine.interfaces import BindTyping
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.pagination import aware_time_value, decode_cursor_as, page_from_rows, uuid_value
 from core.settings import Settings
 from coupons import service as coupons_service
 from customers import service as customers_service
@@ -236,3 +237,46 @@ async def mark_opened(
         offer_id=offer_id, user_id=user_id, now=now
     )
     return schemas.Opened(opened=True)
+
+
+def offer_status(expires_at: datetime, read_at: datetime | None, now: datetime) -> str:
+    if expires_at <= now:
+        return "expired"
+    return "read" if read_at is not None else "unread"
+
+
+async def received_offers(
+    session: AsyncSession, *, user_id: uuid.UUID, limit: int, cursor: str | None, now: datetime
+) -> schemas.ReceivedOfferPage:
+    """The caller's inbox of flash offers, newest first, with their campaign and whether the
+    caller already claimed it (three statements whatever the page size)."""
+    position = decode_cursor_as(cursor, {"t": aware_time_value, "id": uuid_value})
+    after = (position["t"], position["id"]) if position else None
+    rows = await repository.OfferRepository(session).received_by(
+        user_id=user_id, after=after, limit=limit
+    )
+    page, next_cursor = page_from_rows(
+        rows, limit, lambda r: {"t": r.offer.created_at.isoformat(), "id": str(r.offer.id)}
+    )
+    campaign_ids = [r.offer.campaign_id for r in page]
+    summaries = await coupons_service.campaign_summaries(session, campaign_ids=campaign_ids)
+    held = await coupons_service.held_counts(session, user_id=user_id, campaign_ids=campaign_ids)
+    return schemas.ReceivedOfferPage(
+        items=[
+            schemas.ReceivedOffer(
+                id=r.offer.id,
+                merchant_id=r.offer.merchant_id,
+                shop_id=r.offer.shop_id,
+                title=r.offer.title,
+                body=r.offer.body,
+                status=offer_status(r.offer.expires_at, r.read_at, now),  # type: ignore[arg-type]
+                delivered_at=r.delivered_at,
+                read_at=r.read_at,
+                expires_at=r.offer.expires_at,
+                campaign=summaries.get(r.offer.campaign_id),
+                claimed=held.get(r.offer.campaign_id, 0) > 0,
+            )
+            for r in page
+        ],
+        next_cursor=next_cursor,
+    )

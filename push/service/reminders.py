@@ -14,13 +14,25 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from orders import service as orders_service
 from push import repository
-from push.service.senders import FCM_MAX_TOKENS_PER_CALL, Outcome, PushSender, ReminderMessage
+from push.service.senders import (
+    FCM_MAX_TOKENS_PER_CALL,
+    LOG_SINK,
+    Outcome,
+    PushSender,
+    ReminderMessage,
+)
 
 
 async def send_booking_reminders(
-    session: AsyncSession, *, sender: PushSender, now: datetime, limit: int = 100
+    session: AsyncSession,
+    *,
+    sender: PushSender,
+    now: datetime,
+    limit: int = 100,
+    jpush: PushSender | None = None,
 ) -> int:
-    """Send due reminders; returns how many reached at least one device."""
+    """Send due reminders (FCM devices through `sender`, JPush ones through `jpush`); returns
+    how many reached at least one device."""
     due = await orders_service.lock_due_reminders(session, limit=limit)
     if not due:
         return 0
@@ -43,13 +55,18 @@ async def send_booking_reminders(
             body=reminder.body,
             expires_at=reminder.starts_at,
         )
-        results = await sender.send(message, [token for _, token in mine], now)
+        results = []
+        for provider, through in (("fcm", sender), ("jpush", jpush or LOG_SINK)):
+            theirs = [d for d in mine if d[2] == provider]
+            if theirs:
+                answers = await through.send(message, [token for _, token, _ in theirs], now)
+                results += answers
+                dead_devices += [
+                    device_id
+                    for (device_id, _, _), r in zip(theirs, answers, strict=True)
+                    if r.outcome is Outcome.UNREGISTERED
+                ]
         outcomes = {r.outcome for r in results}
-        dead_devices += [
-            device_id
-            for (device_id, _), r in zip(mine, results, strict=True)
-            if r.outcome is Outcome.UNREGISTERED
-        ]
         if Outcome.SENT in outcomes:
             sent.append(reminder.id)
         elif Outcome.RETRY not in outcomes:

@@ -134,6 +134,9 @@ class LogPushSender:
         return None
 
 
+LOG_SINK = LogPushSender()
+
+
 def sms_of(message: PushMessage, phone: str) -> SmsMessage:
     """The SMS form of a push message (core.sms), of kind `flash_offer` or the reminder's."""
     kind = FLASH_OFFER if isinstance(message, OfferMessage) else message.kind
@@ -329,12 +332,20 @@ def _retry_after(response: httpx.Response | Any) -> float | None:
 
 @dataclass
 class Senders:
-    push: PushSender
+    push: PushSender  # FCM (devices registered with provider "fcm")
     sms: SmsSender
+    jpush: PushSender | None = None  # JPush; None: the log sink
+
+    def for_provider(self, provider: str | None) -> PushSender:
+        if provider == "jpush":
+            return self.jpush or LOG_SINK
+        return self.push
 
     async def aclose(self) -> None:
         await self.push.aclose()
         await self.sms.aclose()
+        if self.jpush is not None:
+            await self.jpush.aclose()
 
 
 def build_senders(settings: Settings) -> Senders:
@@ -348,4 +359,14 @@ def build_senders(settings: Settings) -> Senders:
         )
     else:
         push = LogPushSender()
-    return Senders(push=push, sms=sms_sender(settings))
+    jpush: PushSender = LOG_SINK
+    if settings.jpush_app_key and settings.jpush_master_secret:
+        from push.service.jpush import JPushSender
+
+        jpush = JPushSender(
+            settings.jpush_app_key,
+            settings.jpush_master_secret.get_secret_value(),
+            settings.jpush_base_url,
+            settings.fcm_http_timeout_seconds,
+        )
+    return Senders(push=push, sms=sms_sender(settings), jpush=jpush)

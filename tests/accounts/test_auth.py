@@ -228,3 +228,36 @@ async def test_every_account_creation_runs_the_user_created_hooks(client: ApiCli
     finally:
         users_rules._user_created_hooks.remove(hook)
     assert seen == [(actor.phone, True)]
+
+
+async def test_access_tokens_stop_working_when_their_sign_in_is_revoked(
+    client: ApiClient,
+) -> None:
+    """Issue 17, finding 9: access tokens kept working after logout or a family revocation
+    until they expired (15 minutes)."""
+    actor = await client.register(password="right-password")
+    other = await client.login(actor.phone, "right-password")  # a second device
+    other_headers = {"Authorization": f"Bearer {other['access_token']}"}
+    assert (await client.get("/v1/me", headers=actor.headers)).status_code == 200
+
+    # logout ends that sign-in's access token at once; the other device stays signed in
+    r = await client.post("/v1/auth/logout", json={"refresh_token": actor.refresh_token})
+    assert r.status_code == 204
+    assert_problem(await client.get("/v1/me", headers=actor.headers), 401, "invalid_token")
+    assert (await client.get("/v1/me", headers=other_headers)).status_code == 200
+
+    # a replayed refresh token revokes its family: the access tokens of that family too
+    rotated = (
+        await client.post("/v1/auth/refresh", json={"refresh_token": other["refresh_token"]})
+    ).json()
+    rotated_headers = {"Authorization": f"Bearer {rotated['access_token']}"}
+    assert (await client.get("/v1/me", headers=rotated_headers)).status_code == 200
+    r = await client.post("/v1/auth/refresh", json={"refresh_token": other["refresh_token"]})
+    assert_problem(r, 401, "refresh_token_reused")
+    for headers in (other_headers, rotated_headers):
+        assert_problem(await client.get("/v1/me", headers=headers), 401, "invalid_token")
+
+    # signing in again works
+    fresh = await client.login(actor.phone, "right-password")
+    r = await client.get("/v1/me", headers={"Authorization": f"Bearer {fresh['access_token']}"})
+    assert r.status_code == 200

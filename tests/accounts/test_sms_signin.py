@@ -227,6 +227,10 @@ async def test_password_reset_revokes_every_refresh_token(
     for refresh in (actor.refresh_token, second["refresh_token"]):
         r = await client.post("/v1/auth/refresh", json={"refresh_token": refresh})
         assert r.status_code == 401, r.text
+    # and the access tokens already out (issue 17, finding 9)
+    for access in (actor.token, second["access_token"]):
+        r = await client.get("/v1/me", headers={"Authorization": f"Bearer {access}"})
+        assert_problem(r, 401, "invalid_token")
     r = await client.post(
         "/v1/auth/token", data={"username": actor.phone, "password": "old-password-1"}
     )

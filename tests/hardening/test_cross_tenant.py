@@ -29,6 +29,7 @@ PUBLIC = {
     ("GET", "/v1/programs/{program_id}/design/preview.png"),
     ("GET", "/v1/programs/{program_id}/count-products"),
     ("GET", "/v1/offerings/{offering_id}/booking-rule"), ("GET", "/v1/shops/{shop_id}/slots"),
+    ("GET", "/v1/shops/{shop_id}/page"),
 }  # fmt: skip
 
 # What any signed-in consumer may do to another merchant's public things.

@@ -249,7 +249,10 @@ def test_secrets_never_reach_the_logs(test_settings: Settings) -> None:
                 ).status_code
                 == 401
             )
-            h = {"Authorization": f"Bearer {r.json()['access_token']}"}
+            # the replay ended the whole sign-in (its access tokens too): sign in afresh
+            again = http.post("/v1/auth/token", data={"username": phone, "password": password})
+            secrets_seen += [again.json()["access_token"], again.json()["refresh_token"]]
+            h = {"Authorization": f"Bearer {again.json()['access_token']}"}
             m = http.post("/v1/merchants", json={"name": "日志店"}, headers=h).json()
             shop = http.post(
                 f"/v1/merchants/{m['id']}/shops",

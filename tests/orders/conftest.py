@@ -11,7 +11,9 @@ import pytest
 from core.payments import SIGNATURE_HEADER, FakePaymentProvider
 from core.settings import Settings
 from tests.helpers import Actor, ApiClient, create_shop
-from tests.orders.wechatpay_setup import (  # noqa: F401  (WeChat Pay stand-in fixtures)
+from tests.orders.wechatpay_setup import (  # noqa: F401  (payment stand-in fixtures)
+    alipay,
+    alipay_standin,
     standin,
     wclient,
     wechat_app,

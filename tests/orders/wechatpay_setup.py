@@ -1,5 +1,5 @@
-"""Fixtures for WeChat Pay tests: the stand-in on a loopback port, settings with the merchant's
-generated credentials pointing at it, and an app built from those settings."""
+"""Fixtures for WeChat Pay and Alipay tests: the stand-ins on loopback ports, settings with the
+merchant's generated credentials pointing at them, and an app built from those settings."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from pydantic import SecretStr
 
 from api.app import create_app
 from core.settings import Settings
+from core.standins.alipay import AlipayKeys, AlipayStandin
+from core.standins.alipay import create_app as alipay_app
 from core.standins.server import StandinServer
 from core.standins.wechatpay import (
     Notification,
@@ -46,19 +48,41 @@ def standin(wechat_standin: tuple[WeChatPayStandin, StandinServer]) -> WeChatPay
 
 
 @pytest.fixture(scope="module")
+def alipay_standin() -> Iterator[tuple[AlipayStandin, StandinServer]]:
+    standin = AlipayStandin(AlipayKeys.generate())
+    server = StandinServer(alipay_app(standin)).start()
+    yield standin, server
+    server.stop()
+
+
+@pytest.fixture
+def alipay(alipay_standin: tuple[AlipayStandin, StandinServer]) -> AlipayStandin:
+    standin = alipay_standin[0]
+    standin.fail_next.clear()
+    standin.delay_seconds = 0.0
+    for collection in (standin.outbox, standin.refused, standin.trades, standin.refunds):
+        collection.clear()
+    return standin
+
+
+@pytest.fixture(scope="module")
 def wechat_settings(
     test_settings: Settings,
     wechat_standin: tuple[WeChatPayStandin, StandinServer],
+    alipay_standin: tuple[AlipayStandin, StandinServer],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Settings:
+    """Settings with WeChat Pay and Alipay configured (pointing at the stand-ins)."""
     standin, server = wechat_standin
     files = standin.keys.write(Path(tmp_path_factory.mktemp("wechatpay")))
+    files |= alipay_standin[0].keys.write(Path(tmp_path_factory.mktemp("alipay")))
     return test_settings.model_copy(
         update=files
         | {k: Path(v) for k, v in files.items() if k.endswith("_file")}
         | {
             "wechatpay_apiv3_key": SecretStr(files["wechatpay_apiv3_key"]),
             "wechatpay_base_url": server.base_url,
+            "alipay_gateway": alipay_standin[1].base_url + "/gateway.do",
             "payment_http_timeout_seconds": 2.0,
         }
     )

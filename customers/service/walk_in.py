@@ -1,0 +1,153 @@
+"""Customers the app never saw: staff add a walk-in regular, or a member book row brings one.
+
+A record made by staff has a phone and no user until an account with that phone exists: if it
+exists already, the record is linked at once; otherwise `link_customers_to_user` (run by the
+accounts user-created hook, wired in api/wiring.py) links every merchant's record with that
+phone when the account is created. One merchant never has two records with one phone: the
+partial unique index on (merchant, phone) for unlinked records decides concurrent inserts, and
+an app customer's phone is checked before a walk-in is added.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from accounts import service as accounts
+from core.ids import new_id
+from customers import schemas
+from customers.models import Customer
+from customers.repository.directory import CustomerRepository
+from customers.repository.walk_in import WalkInRepository
+from customers.service.errors import CustomerExists
+from customers.service.followups import CustomerNotFound
+
+
+def known(customer: Customer) -> schemas.KnownCustomer:
+    return schemas.KnownCustomer(
+        id=customer.id,
+        merchant_id=customer.merchant_id,
+        user_id=customer.user_id,
+        name=customer.name,
+        phone=customer.phone,
+        birthday=customer.birthday,
+    )
+
+
+async def _insert(
+    session: AsyncSession,
+    *,
+    merchant_id: uuid.UUID,
+    phone: str,
+    name: str | None,
+    birthday: date | None,
+    tags: list[str],
+    refuses_calls: bool,
+    source: str,
+    now: datetime,
+) -> Customer | None:
+    user = await accounts.find_user_by_login(session, username=phone)
+    return await WalkInRepository(session).insert(
+        {
+            "id": new_id(),
+            "merchant_id": merchant_id,
+            "user_id": user.id if user is not None else None,
+            "phone": phone,
+            "name": name or (user.display_name if user is not None else None),
+            "birthday": birthday,
+            "tags": tags,
+            "refuses_calls": refuses_calls,
+            "source": source,
+            "first_seen_at": now,
+            "last_activity_at": now,
+        }
+    )
+
+
+async def create_walk_in(
+    session: AsyncSession, *, merchant_id: uuid.UUID, data: schemas.WalkInCreate, now: datetime
+) -> uuid.UUID:
+    """A customer staff add at the counter; 409 `customer_exists` (with its id) when the
+    merchant already has one with this phone."""
+    existing = await WalkInRepository(session).with_phone(merchant_id, data.phone)
+    if not existing:
+        created = await _insert(
+            session,
+            merchant_id=merchant_id,
+            phone=data.phone,
+            name=data.name.strip() if data.name else None,
+            birthday=data.birthday,
+            tags=data.tags,
+            refuses_calls=data.refuses_calls,
+            source="walk_in",
+            now=now,
+        )
+        if created is not None:
+            return created.id
+        existing = await WalkInRepository(session).with_phone(merchant_id, data.phone)
+    raise CustomerExists(extra={"customer_id": str(existing[0].id)} if existing else None)
+
+
+async def upsert_member(
+    session: AsyncSession,
+    *,
+    merchant_id: uuid.UUID,
+    phone: str,
+    name: str | None,
+    birthday: date | None,
+    now: datetime,
+) -> tuple[schemas.KnownCustomer, bool]:
+    """The merchant's customer with this phone, created or brought up to date from a member
+    book row: (customer, created). Blank cells leave what is known as it is."""
+    repo = WalkInRepository(session)
+    for _ in range(2):  # a concurrent insert of the same phone: read it the second time
+        existing = await repo.with_phone(merchant_id, phone, lock=True)
+        if existing:
+            customer = existing[0]
+            if name and customer.name != name:
+                customer.name = name
+            if birthday and customer.birthday != birthday:
+                customer.birthday = birthday
+            await session.flush()
+            return known(customer), False
+        created = await _insert(
+            session,
+            merchant_id=merchant_id,
+            phone=phone,
+            name=name,
+            birthday=birthday,
+            tags=[],
+            refuses_calls=False,
+            source="member_book",
+            now=now,
+        )
+        if created is not None:
+            return known(created), True
+    raise CustomerExists()
+
+
+async def customers_with_phone(
+    session: AsyncSession, *, merchant_id: uuid.UUID, phone: str
+) -> list[schemas.KnownCustomer]:
+    return [known(c) for c in await WalkInRepository(session).with_phone(merchant_id, phone)]
+
+
+async def known_customer(
+    session: AsyncSession, *, merchant_id: uuid.UUID, customer_id: uuid.UUID
+) -> schemas.KnownCustomer:
+    customer = await CustomerRepository(session).get(merchant_id, customer_id)
+    if customer is None:
+        raise CustomerNotFound()
+    return known(customer)
+
+
+async def link_customers_to_user(
+    session: AsyncSession, *, user_id: uuid.UUID, phone: str | None
+) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """A new account with `phone`: the records merchants made with it become this user's.
+    Returns (merchant id, customer id) of each linked record."""
+    if not phone:
+        return []
+    return await WalkInRepository(session).link_phone(user_id, phone)
