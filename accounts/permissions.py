@@ -117,6 +117,21 @@ async def staff_context(
     return context
 
 
+async def staff_or_not_found(
+    session: SessionDep,
+    principal: Principal,
+    merchant_id: uuid.UUID,
+    minimum_role: str,
+    not_found: type[DomainError],
+) -> StaffContext:
+    """`staff_context`, a stranger getting `not_found()` (the resource's own 404): the rule of
+    `staff_of`, for a resource named in the body rather than in the path."""
+    try:
+        return await staff_context(session, principal, merchant_id, minimum_role)
+    except service.MerchantNotFound as exc:
+        raise not_found() from exc
+
+
 # (session, **{path parameter: resource id}) -> the id of the merchant the resource belongs to;
 # raises the resource's own NotFound when there is no such resource
 MerchantOf = Callable[..., Awaitable[uuid.UUID]]
@@ -150,12 +165,9 @@ def staff_of(
                 if merchant_of is None
                 else await merchant_of(session, **{param: resource_id})
             )
-            try:
-                return await staff_context(session, principal, merchant_id, minimum_role)
-            except service.MerchantNotFound as exc:
-                if not_found is None:
-                    raise
-                raise not_found() from exc
+            return await staff_or_not_found(
+                session, principal, merchant_id, minimum_role, not_found or service.MerchantNotFound
+            )
 
         # FastAPI reads the path parameter from the signature: give it the resource's name
         signature = inspect.signature(dependency)
@@ -194,4 +206,5 @@ __all__ = [
     "request_principal",
     "staff_context",
     "staff_of",
+    "staff_or_not_found",
 ]

@@ -78,13 +78,14 @@ class RequestContextMiddleware:
             route = _route_template(scope)
             HTTP_REQUESTS.labels(scope["method"], route, str(status)).inc()
             HTTP_LATENCY.labels(scope["method"], route).observe(elapsed)
-            if status >= 500:
-                log.warning(
-                    "request",
-                    method=scope["method"],
-                    path=scope["path"],
-                    status=status,
-                    ms=round(elapsed * 1000, 2),
-                )
+            # every request at DEBUG (dropped cheaply at INFO), failures at WARNING; the path
+            # only, never the query string, headers or body (they may carry secrets)
+            (log.warning if status >= 500 else log.debug)(
+                "request",
+                method=scope["method"],
+                path=scope["path"],
+                status=status,
+                ms=round(elapsed * 1000, 2),
+            )
             structlog.contextvars.unbind_contextvars("request_id")
             current_language.reset(language_token)

@@ -18,8 +18,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from accounts.permissions import OptionalUser, SettingsDep
+from accounts.permissions import OptionalUser
 from core.database import ReadSessionDep
+from core.settings import SettingsDep
 from core.timezones import utcnow
 from coupons import schemas as coupon_schemas
 from coupons import service as coupons

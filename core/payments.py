@@ -148,6 +148,9 @@ class FakePaymentProvider:
     methods = ("native", "page")
 
     def __init__(self, keys: list[tuple[str, bytes]]) -> None:
+        # refund number -> (payment reference, amount): what a real provider would have paid
+        # back, so tests can check that a refund reached the provider (and only once)
+        self.refunds: dict[str, tuple[str, int]] = {}
         # a key of its own per signing key, so a QR token can never pass as a callback
         self._keys = [
             (kid, hmac.new(key, b"payment-callback:fake", hashlib.sha256).digest())
@@ -218,6 +221,7 @@ class FakePaymentProvider:
         currency: str,
         reason: str,
     ) -> RefundResult:
+        self.refunds.setdefault(refund_no, (reference, amount))
         return RefundResult(refund_no, "fake-" + refund_no, "succeeded")
 
 

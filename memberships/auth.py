@@ -12,4 +12,5 @@ from memberships.service.errors import ProgramNotFound
 
 program_staff = staff_of("program_id", service.program_merchant, ProgramNotFound)
 
+ProgramStaff = Annotated[StaffContext, program_staff("clerk")]
 ProgramManager = Annotated[StaffContext, program_staff("manager")]

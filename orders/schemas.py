@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from core.money import Money
 from core.pagination import Page
@@ -14,7 +13,6 @@ from core.payments import PaymentRequest
 
 OrderStatus = Literal["pending_payment", "paid", "consumed", "refunded", "expired", "cancelled"]
 BookingStatus = Literal["booked", "cancelled"]
-_PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
 class OrderItemCreate(BaseModel):
@@ -197,12 +195,6 @@ class Booking(BaseModel):
 # -- settlement ----------------------------------------------------------------------------
 
 
-def check_period(value: str) -> str:
-    if not _PERIOD.match(value):
-        raise ValueError("use YYYY-MM")
-    return value
-
-
 class Statement(BaseModel):
     merchant_id: uuid.UUID
     period: str
@@ -223,15 +215,6 @@ class Statement(BaseModel):
     rounding: str = Field(description="How fees are rounded")
     generated_at: datetime
     closed_at: datetime | None
-
-
-class PeriodQuery(BaseModel):
-    period: str
-
-    @field_validator("period")
-    @classmethod
-    def _period(cls, value: str) -> str:
-        return check_period(value)
 
 
 __all__ = ["Page"]

@@ -34,10 +34,7 @@ from accounts.service.errors import (
 )
 from accounts.service.users import create_user, parse_login
 from core import ratelimit, sms
-from core.errors import (
-    InvalidInput,
-    RateLimited,
-)
+from core.errors import InvalidInput, RateLimited
 from core.ids import new_id
 from core.settings import Settings
 

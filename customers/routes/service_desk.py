@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 from fastapi.responses import Response
-from pydantic import AwareDatetime
 
 from accounts.permissions import AnyStaff, CurrentUser, ManagerStaff
 from core.database import SessionDep
+from core.dates import CalendarDate, CalendarDateTime, YearMonth
 from core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 from core.timezones import utcnow
 from customers import schemas
@@ -42,8 +41,8 @@ async def list_follow_ups(
     staff: AnyStaff,
     session: SessionDep,
     customer_id: uuid.UUID | None = None,
-    since: AwareDatetime | None = None,
-    until: AwareDatetime | None = None,
+    since: CalendarDateTime | None = None,
+    until: CalendarDateTime | None = None,
     cursor: CursorQuery = None,
     limit: LimitQuery = DEFAULT_LIMIT,
 ) -> Page[schemas.FollowUp]:
@@ -65,7 +64,7 @@ async def due_follow_ups(
     staff: AnyStaff,
     session: SessionDep,
     day: Annotated[
-        date | None, Query(alias="date", description="Local date; default today")
+        CalendarDate | None, Query(alias="date", description="Local date; default today")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 200,
 ) -> schemas.DueList:
@@ -158,8 +157,8 @@ async def complaint_stats(
     merchant_id: uuid.UUID,
     staff: ManagerStaff,
     session: SessionDep,
-    since: AwareDatetime | None = None,
-    until: AwareDatetime | None = None,
+    since: CalendarDateTime | None = None,
+    until: CalendarDateTime | None = None,
 ) -> schemas.ComplaintStats:
     """Opened in [since, until) (default the last 30 days): response times, 48-hour target."""
     return await complaints.complaint_stats(
@@ -219,9 +218,7 @@ async def my_complaints(principal: CurrentUser, session: SessionDep) -> list[sch
 
 # -- monthly customer-service report --------------------------------------------------------
 
-MonthQuery = Annotated[
-    str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM; default now")
-]
+MonthQuery = Annotated[YearMonth | None, Query(description="YYYY-MM; default now")]
 
 
 @router.get(M + "/reports/customer-service", response_model=schemas.ServiceReport)

@@ -6,7 +6,6 @@ conditional UPDATEs, so two staff answering at once cannot both move the same co
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts import service as accounts_service
+from core.dates import check_year_month
 from core.errors import InvalidInput
 from core.ids import new_id
 from core.pagination import decode_cursor, encode_cursor
@@ -33,7 +33,6 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "resolved": ("responded",),
     "closed": ("responded", "resolved"),
 }
-_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 
 def may_transition(current: str, target: str) -> bool:
@@ -257,10 +256,11 @@ def _round(value: float | None) -> float | None:
 
 
 def month_bounds(month: str, tz: str) -> tuple[datetime, datetime]:
-    match = _MONTH.match(month)
-    if match is None:
-        raise InvalidInput("month must look like 2026-05", loc=["query", "month"])
-    year, mon = int(match[1]), int(match[2])
+    try:
+        check_year_month(month)
+    except ValueError as exc:
+        raise InvalidInput(f"month: {exc}", loc=["query", "month"]) from exc
+    year, mon = int(month[:4]), int(month[5:])
     first = date(year, mon, 1)
     following = date(year + (mon == 12), mon % 12 + 1, 1)
     local = zone(tz)

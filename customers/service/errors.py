@@ -57,3 +57,8 @@ class PhoneSearchTooPartial(InvalidInput):
 
     def __init__(self) -> None:
         super().__init__(self.title, loc=["query", "q"])
+
+
+class CustomerExists(Conflict):
+    code, title = "customer_exists", "A customer with this phone already exists"
+    title_zh = "该手机号的客户已存在"

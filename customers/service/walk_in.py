@@ -16,18 +16,13 @@ from datetime import date, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts import service as accounts
-from core.errors import Conflict
 from core.ids import new_id
 from customers import schemas
 from customers.models import Customer
 from customers.repository.directory import CustomerRepository
 from customers.repository.walk_in import WalkInRepository
+from customers.service.errors import CustomerExists
 from customers.service.followups import CustomerNotFound
-
-
-class CustomerExists(Conflict):
-    code, title = "customer_exists", "A customer with this phone already exists"
-    title_zh = "该手机号的客户已存在"
 
 
 def known(customer: Customer) -> schemas.KnownCustomer:

@@ -8,13 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, status
 
 from accounts import service as accounts
-from accounts.permissions import CurrentUser, ManagerStaff, staff_context
-from accounts.service import MerchantNotFound
+from accounts.permissions import CurrentUser, ManagerStaff, staff_or_not_found
 from core.database import SessionDep
 from core.timezones import utcnow, zone
 from memberships import memberbook, schemas, service
+from memberships.auth import ProgramStaff
 from memberships.routes.counts import read_upload
-from memberships.service.errors import MemberBookInvalid, ProgramNotFound
+from memberships.service.errors import MemberBookInvalid
 from merchants import service as merchants
 
 router = APIRouter(tags=["memberships"])
@@ -91,17 +91,12 @@ async def import_member_book(
     response_model=schemas.Card,
 )
 async def grant_card(
-    program_id: uuid.UUID, data: schemas.GrantCard, principal: CurrentUser, session: SessionDep
+    program_id: uuid.UUID, data: schemas.GrantCard, staff: ProgramStaff, session: SessionDep
 ) -> schemas.Card:
     """Staff give a customer (one added at the counter, or an app user) a card."""
-    merchant_id = await service.program_merchant(session, program_id=program_id)
-    try:
-        await staff_context(session, principal, merchant_id, "clerk")
-    except MerchantNotFound as exc:
-        raise ProgramNotFound() from exc
     return await service.grant_card(
         session,
-        merchant_id=merchant_id,
+        merchant_id=staff.merchant_id,
         program_id=program_id,
         customer_id=data.customer_id,
         now=utcnow(),
@@ -115,10 +110,9 @@ async def lookup_members(
     """A member who forgot the card: their cards at this shop's merchant, found by phone
     (masked for clerks). Nothing is written."""
     merchant_id = await merchants.merchant_of_shop(session, shop_id=data.shop_id)
-    try:
-        staff = await staff_context(session, principal, merchant_id, "clerk")
-    except MerchantNotFound as exc:
-        raise merchants.ShopNotFound() from exc
+    staff = await staff_or_not_found(
+        session, principal, merchant_id, "clerk", merchants.ShopNotFound
+    )
     return await service.lookup_members(
         session,
         merchant_id=merchant_id,

@@ -9,8 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.money import MAX_AMOUNT, Money
-from core.payments import PaymentRequest
-from memberships.schemas.common import PaymentInstructions
+from memberships.schemas.common import PaymentInstructions, PaymentRequest
 
 
 class CountProductCreate(BaseModel):

@@ -205,3 +205,8 @@ class ImageInvalid(InvalidInput):
 class MemberBookInvalid(InvalidInput):
     code, title = "member_book_invalid", "The member book cannot be read"
     title_zh = "会员名册无法读取"
+
+
+class ProgramRequired(InvalidInput):
+    code, title = "program_required", "The member book has card columns: name the programme"
+    title_zh = "会员名册包含卡信息，请指定会员卡计划"

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.models import User
 from accounts.schemas import mask_phone
-from core.errors import DomainError, InvalidInput
+from core.errors import DomainError
 from customers import service as customers
 from memberships import schemas
 from memberships.memberbook import CARD_COLUMNS, MemberRow, Rejected
@@ -32,13 +32,8 @@ from memberships.repository.cards import CardContext, CardRepository
 from memberships.repository.members import MemberCardRepository
 from memberships.repository.programs import ProgramRepository
 from memberships.service.cards import card_extras, card_schema, issue_card
-from memberships.service.errors import CardExists, ProgramNotFound
+from memberships.service.errors import CardExists, ProgramNotFound, ProgramRequired
 from memberships.service.ledger import post_entry
-
-
-class ProgramRequired(InvalidInput):
-    code, title = "program_required", "The member book has card columns: name the programme"
-    title_zh = "会员名册包含卡信息，请指定会员卡计划"
 
 
 @dataclass

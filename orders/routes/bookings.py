@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
@@ -11,6 +10,7 @@ from fastapi import APIRouter, Query, Response, status
 from accounts import service as accounts
 from accounts.permissions import AnyStaff, CurrentUser
 from core.database import SessionDep
+from core.dates import CalendarDate
 from core.idempotency import Idempotent
 from core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
 from core.settings import SettingsDep
@@ -48,7 +48,7 @@ async def list_slots(
     session: SessionDep,
     settings: SettingsDep,
     day: Annotated[
-        date | None, Query(alias="date", description="Local date (default today)")
+        CalendarDate | None, Query(alias="date", description="Local date (default today)")
     ] = None,
 ) -> schemas.SlotList:
     if day is None:
@@ -106,7 +106,7 @@ async def shop_bookings(
     shop_id: uuid.UUID,
     principal: CurrentUser,
     session: SessionDep,
-    day: Annotated[date | None, Query(alias="date")] = None,
+    day: Annotated[CalendarDate | None, Query(alias="date")] = None,
 ) -> schemas.Page[schemas.Booking]:
     """Staff: the shop's bookings of the day (today by default). Others: their own there."""
     return await service.shop_bookings(
@@ -154,7 +154,7 @@ async def merchant_bookings(
     staff: AnyStaff,
     session: SessionDep,
     day: Annotated[
-        date | None, Query(alias="date", description="Local date (default today)")
+        CalendarDate | None, Query(alias="date", description="Local date (default today)")
     ] = None,
     shop_id: uuid.UUID | None = None,
 ) -> schemas.Page[schemas.Booking]:

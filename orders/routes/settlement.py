@@ -10,15 +10,14 @@ from fastapi import APIRouter, Query, Response
 from accounts import service as accounts
 from accounts.permissions import ManagerStaff
 from core.database import SessionDep
+from core.dates import YearMonth
 from core.settings import SettingsDep
 from core.timezones import utcnow, zone
 from orders import schemas, service
 
 router = APIRouter(prefix="/v1", tags=["orders"])
 
-PeriodParam = Annotated[
-    str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM (default: now)")
-]
+PeriodParam = Annotated[YearMonth | None, Query(description="YYYY-MM (default: now)")]
 CurrencyParam = Annotated[str, Query(pattern=r"^[A-Z]{3}$")]
 
 

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.dates import check_year_month
 from core.ids import new_id
 from core.money import Money
 from core.timezones import zone
@@ -33,7 +34,7 @@ ROUNDING_RULE = "per consumed order: fee = total × rate_bps / 10000, rounded ha
 
 def period_bounds(period: str, timezone: str) -> tuple[datetime, datetime]:
     try:
-        schemas.check_period(period)
+        check_year_month(period)
     except ValueError as exc:
         raise PeriodInvalid() from exc
     year, month = int(period[:4]), int(period[5:])

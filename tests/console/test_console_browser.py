@@ -1,7 +1,6 @@
 """The merchant console in a real browser (Debian's Chromium driven by Playwright).
 
-Tests that need routes from other packages (coupons, customers) skip while those routes are not
-in /openapi.json, and run by themselves once they are.
+Tests name the routes their pages call (`live_server.require`): a missing one fails the test.
 """
 
 from __future__ import annotations
@@ -220,14 +219,14 @@ async def test_typed_code_lookup_confirm_success_then_already_redeemed(
     assert "优惠券已核销" in text
     await screenshot(page, "12-counter-already-redeemed")
 
-    if live_server.has("/v1/campaigns/{campaign_id}/stats"):
-        await page.goto(f"/console/#/campaigns/{campaign['id']}")
-        await page.get_by_role("heading", name="转化漏斗").wait_for()
-        assert await page.locator("svg.chart-funnel").count() == 1
-        assert await page.locator("svg.chart-bars").count() == 1
-        kpis = await page.locator(".kpis").inner_text()
-        assert "1" in kpis
-        await screenshot(page, "13-campaign-results")
+    live_server.require("/v1/campaigns/{campaign_id}/stats")
+    await page.goto(f"/console/#/campaigns/{campaign['id']}")
+    await page.get_by_role("heading", name="转化漏斗").wait_for()
+    assert await page.locator("svg.chart-funnel").count() == 1
+    assert await page.locator("svg.chart-bars").count() == 1
+    kpis = await page.locator(".kpis").inner_text()
+    assert "1" in kpis
+    await screenshot(page, "13-campaign-results")
 
 
 async def test_redeem_retry_after_network_failure_reuses_the_key(

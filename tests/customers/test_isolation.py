@@ -140,4 +140,3 @@ async def test_strangers_and_other_staff_get_404(client: ApiClient, sessionmaker
         headers=owner_b.headers,
     )
     assert fus.json()["items"] == []
-    assert owner_a

@@ -30,7 +30,7 @@ from schemathesis.specs.openapi.checks import (
 from core.settings import Settings
 from tests.hardening.helpers import World, build_world
 from tests.hardening.live import live_server
-from tests.helpers import ApiClient
+from tests.helpers import ApiClient, assert_problem
 
 EXAMPLES = int(os.environ.get("CORNER_FUZZ_EXAMPLES", "5"))
 ONLY = os.environ.get("CORNER_FUZZ_ONLY", "")  # a substring of the paths to fuzz (debugging)
@@ -135,3 +135,106 @@ def test_contract_fuzz_all_operations(server: str, world: World, stranger: str) 
     assert not failures, f"{len(failures)} failing operations:\n\n" + "\n\n".join(failures)
     if EXAMPLES <= 5:  # the CI budget (bigger local runs may take longer)
         assert elapsed < 110, f"the fuzz run took {elapsed:.0f}s"
+
+
+# -- boundary values of query parameters -----------------------------------------------------
+#
+# Generated fuzzing rarely hits the edges of a parameter's domain (year 0 in a `YYYY-MM`, the
+# last day of the calendar, an integer one past its maximum); these are sent to every query
+# parameter of every GET, derived from the OpenAPI document, so a parameter added later is
+# covered without touching this test.
+
+DATE_EDGES = ["0000-01-01", "0001-01-01", "9999-12-31", "2026-13-01", "2026-02-30", "2026-1-1"]
+DATETIME_EDGES = [
+    "0001-01-01T00:00:00Z",
+    "0001-01-01T00:00:00+14:00",
+    "9999-12-31T23:59:59-12:00",
+    "2026-13-01T00:00:00Z",
+    "2026-06-01T25:00:00Z",
+]
+YEAR_MONTH_EDGES = ["0000-01", "0001-01", "9999-12", "2026-13", "2026-00", "2026-1", "99999-01"]
+TEXT_EDGES = ["", " ", "x" * 5000, "😀", "%00", "'; --"]
+
+
+def _edges(schema: dict[str, Any]) -> list[str]:
+    options = schema.get("anyOf", [schema])
+    values: list[str] = []
+    for option in options:
+        kind, fmt, pattern = option.get("type"), option.get("format"), option.get("pattern", "")
+        if fmt == "date":
+            values += DATE_EDGES
+        elif fmt == "date-time":
+            values += DATETIME_EDGES
+        elif r"\d{4}-" in pattern:
+            values += YEAR_MONTH_EDGES
+        elif kind == "integer":
+            low, high = option.get("minimum", 0), option.get("maximum", 2**31)
+            values += [str(v) for v in (low - 1, low, high, high + 1, 10**20, -(10**20))] + ["1.5"]
+        elif kind == "number":
+            values += ["-1e308", "1e308", "nan", "inf"]
+        elif kind == "string" and fmt == "uuid":
+            values += ["00000000-0000-0000-0000-000000000000", "not-a-uuid"]
+        elif kind == "string":
+            values += TEXT_EDGES
+    return values
+
+
+async def test_query_parameter_boundaries_never_answer_5xx(client: ApiClient, world: World) -> None:
+    document = (await client.get("/openapi.json")).json()
+    failures: list[str] = []
+    sent = 0
+    for path, operations in document["paths"].items():
+        operation = operations.get("get")
+        if (
+            operation is None
+            or "{" in path
+            and not all(name in world.ids for name in _path_names(path))
+        ):
+            continue
+        url = path.format(**{name: world.ids[name] for name in _path_names(path)})
+        for parameter in operation.get("parameters", []):
+            if parameter["in"] != "query":
+                continue
+            for value in _edges(parameter["schema"]):
+                r = await client.get(
+                    url, params={parameter["name"]: value}, headers=world.owner.headers
+                )
+                sent += 1
+                where = f"GET {path}?{parameter['name']}={value[:40]!r}"
+                if r.status_code >= 500:
+                    failures.append(f"{where} -> {r.status_code} {r.text[:300]}")
+                elif r.status_code >= 400 and not r.headers["content-type"].startswith(
+                    "application/problem+json"
+                ):
+                    failures.append(f"{where} -> {r.status_code} {r.headers['content-type']}")
+    assert sent > 100, sent  # the document was read and its parameters reached
+    assert not failures, f"{len(failures)} failures:\n" + "\n".join(failures)
+
+
+def _path_names(path: str) -> list[str]:
+    return [part[1:-1] for part in path.split("/") if part.startswith("{")]
+
+
+async def test_impossible_months_and_dates_are_422(client: ApiClient, world: World) -> None:
+    """The cases contract fuzzing found answering 500, and their neighbours, named."""
+    m = world.ids["merchant_id"]
+    cases = [
+        (f"/v1/merchants/{m}/reports/customer-service", "month", "0000-01"),
+        (f"/v1/merchants/{m}/reports/customer-service.csv", "month", "0000-01"),
+        (f"/v1/merchants/{m}/reports/customer-service", "month", "2026-13"),
+        (f"/v1/merchants/{m}/settlements", "period", "0000-01"),
+        (f"/v1/merchants/{m}/settlements.csv", "period", "0000-01"),
+        (f"/v1/merchants/{m}/settlements", "period", "2026-13"),
+        (f"/v1/merchants/{m}/bookings", "date", "9999-12-31"),
+        (f"/v1/merchants/{m}/follow-ups/due", "date", "0001-01-01"),
+        (f"/v1/merchants/{m}/complaints/stats", "since", "0001-01-01T00:00:00+14:00"),
+    ]
+    for path, name, value in cases:
+        r = await client.get(path, params={name: value}, headers=world.owner.headers)
+        body = assert_problem(r, 422, "validation_error")
+        assert any(name in error["loc"] for error in body["errors"]), (path, body)
+    # the edges that are fine stay fine
+    ok = await client.get(
+        f"/v1/merchants/{m}/settlements", params={"period": "2026-12"}, headers=world.owner.headers
+    )
+    assert ok.status_code == 200, ok.text

@@ -312,6 +312,12 @@ def test_secrets_never_reach_the_logs(test_settings: Settings) -> None:
             spend["pin"] = pin
             assert http.post("/v1/counter/transactions", json=spend, headers=h).status_code == 201
     written = log_path.read_text(errors="replace")
+    # the search below means something only if the server wrote what it did: one DEBUG line
+    # per request, the sign-in and the PIN spending among them
+    requests = [line for line in written.splitlines() if '"event": "request"' in line]
+    assert len(requests) >= 10, written[-2000:]
+    assert any('"/v1/auth/token"' in line for line in requests), written[-2000:]
+    assert any('"/v1/counter/transactions"' in line for line in requests), written[-2000:]
     for secret in secrets_seen:
         assert secret not in written, f"a secret reached the log: {secret[:12]}…"
         # nor its JWT payload part on its own

@@ -11,6 +11,8 @@ import zxingcpp
 from PIL import Image
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core import payment_records
+from core.payments import FakePaymentProvider, payment_provider
 from core.settings import Settings
 from core.signing import sign
 from core.timezones import utcnow
@@ -49,8 +51,13 @@ async def test_order_snapshot_idempotency_and_listing(client: ApiClient, store: 
     )
 
     # a price change later does not touch the snapshot
+    r = await client.patch(f"/v1/offerings/{store.noodles['id']}", json={"price": money(4500)},
+                           headers=store.owner.headers)  # fmt: skip
+    assert r.status_code == 200 and r.json()["price"] == money(4500), r.text
     got = (await client.get(f"/v1/orders/{order['id']}", headers=store.customer.headers)).json()
     assert got["total"] == money(16_400)
+    assert got["items"][0]["unit_price"] == money(3800)
+    assert got["items"][0]["line_total"] == money(7600)
     clerk_view = await client.get(f"/v1/orders/{order['id']}", headers=store.clerk.headers)
     assert clerk_view.status_code == 200
     mine = (
@@ -348,8 +355,15 @@ async def test_expiry_job_and_late_payment(
         assert await service.expire_due_orders(session, now=later) == 0
     got = (await client.get(f"/v1/orders/{order['id']}", headers=store.customer.headers)).json()
     assert got["status"] == "expired" and got["closed_at"]
-    r = await post_callback(client, *callback(test_settings, fresh["payment"]["reference"]))
+    reference = fresh["payment"]["reference"]
+    r = await post_callback(client, *callback(test_settings, reference))
     assert r.status_code == 200 and r.json()["status"] == "expired"
+    # the late payment goes back to the customer: the provider is asked once, for the total
+    assert await payment_records.send_due_calls(sessionmaker, test_settings) == 1
+    provider = payment_provider(test_settings)
+    assert isinstance(provider, FakePaymentProvider)
+    refunded = [amount for ref, amount in provider.refunds.values() if ref == reference]
+    assert refunded == [fresh["total"]["amount"]]
 
 
 async def test_isolation_stranger_gets_404(

@@ -12,7 +12,7 @@ import orjson
 from sqlalchemy import text
 
 from core import payment_records
-from core.payments import FakePaymentProvider
+from core.payments import FakePaymentProvider, payment_provider
 from core.settings import Settings
 from core.timezones import utcnow
 from tests.helpers import ApiClient, assert_problem
@@ -148,6 +148,13 @@ async def test_late_payment_for_an_expired_order_is_refunded_once(
         assert r.status_code == 200 and r.json()["status"] == "expired"
     calls = await rows(app, "SELECT kind, amount FROM payment_calls")
     assert [tuple(c) for c in calls] == [("refund", 3800)]
+    # and the provider is asked once, even when the sender runs again
+    reference = order["payment"]["reference"]
+    for _ in range(2):
+        await payment_records.send_due_calls(app.state.sessionmaker, test_settings)
+    provider = payment_provider(test_settings)
+    assert isinstance(provider, FakePaymentProvider)
+    assert [a for ref, a in provider.refunds.values() if ref == reference] == [3800]
 
 
 async def test_reconciliation_closes_expired_unpaid_payments(

@@ -5,14 +5,17 @@ from __future__ import annotations
 import csv
 import io
 import uuid
+from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.settings import Settings
+from core.settings import Settings, get_app_settings
 from core.timezones import utcnow, zone
 from orders import fees
 from orders.models import Order
@@ -53,11 +56,23 @@ async def _consume(client: ApiClient, store: Store, order_id: str) -> None:
     assert r.status_code == 200, r.text
 
 
+@pytest.fixture
+def fee_rate_333(client: ApiClient, test_settings: Settings) -> Iterator[None]:
+    """The app's settings with a fee rate at which the test's totals round: 3.33 % of 38.00 is
+    1.2654, of 114.00 is 3.7962 (the default 6 % divides them exactly)."""
+    app: Any = client._transport.app  # type: ignore[attr-defined]
+    rounded = test_settings.model_copy(update={"platform_fee_bps": 333})
+    app.dependency_overrides[get_app_settings] = lambda: rounded
+    yield
+    app.dependency_overrides.pop(get_app_settings, None)
+
+
 async def test_statement_numbers_csv_and_frozen_period(
     client: ApiClient,
     store: Store,
     test_settings: Settings,
     sessionmaker: async_sessionmaker[AsyncSession],
+    fee_rate_333: None,
 ) -> None:
     url = f"/v1/merchants/{store.merchant_id}/settlements"
     a = await pay(client, test_settings, await store.order(client, quantity=1))  # 38.00
@@ -73,9 +88,10 @@ async def test_statement_numbers_csv_and_frozen_period(
     r = await client.get(url, headers=store.manager.headers)
     assert r.status_code == 200, r.text
     st_now = r.json()
-    bps = test_settings.platform_fee_bps
-    expected_fees = fees.fee_of(3800, bps) + fees.fee_of(11_400, bps)
-    assert st_now["status"] == "open" and st_now["fee_rate_bps"] == bps
+    # by hand, per order, half up to the fen: 126.54 -> 127 and 379.62 -> 380 (the rate applied
+    # to the sum, 506.16 -> 506, would be a fen short: fees are per order)
+    expected_fees = 127 + 380
+    assert st_now["status"] == "open" and st_now["fee_rate_bps"] == 333
     assert st_now["collected"] == money(3800 + 11_400 + 7600)
     assert st_now["refunded"] == money(7600)
     assert st_now["consumed"] == money(15_200)
@@ -121,7 +137,7 @@ async def test_statement_numbers_csv_and_frozen_period(
         await client.get(url, params={"period": last_period}, headers=store.owner.headers)
     ).json()
     assert closed["status"] == "closed" and closed["closed_at"]
-    assert closed["consumed"] == money(3800) and closed["fees"] == money(fees.fee_of(3800, bps))
+    assert closed["consumed"] == money(3800) and closed["fees"] == money(127)
     # a closed statement never changes, even if the data under it did
     async with sessionmaker.begin() as session:
         await session.execute(
