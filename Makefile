@@ -21,9 +21,10 @@ run: bootstrap  ## embedded PostGIS + Redis, migrations, demo data, API on 127.0
 
 test: bootstrap lint typecheck pytest  ## everything CI checks
 
-lint:
+lint:  ## style, and the import contract (layers, see docs/architecture.md)
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
+	$(UV) run lint-imports --no-cache
 
 typecheck:
 	$(UV) run mypy .

@@ -2,13 +2,21 @@
 
 A user who is not staff of merchant M gets 404 on M's private resources, so that private
 resources do not reveal whether they exist. Staff with too small a role get 403.
+
+`staff_of` is the one dependency factory for staff routes: path parameter -> the resource's
+merchant -> the required role, a stranger getting the resource's own 404. Each package declares
+its typed aliases with it in its own `auth.py` (`CampaignManager`, `ProgramManager`, ...);
+the merchant-level ones (`AnyStaff`, `ManagerStaff`, `OwnerStaff`) are declared here, since the
+merchant is accounts' own resource.
 """
 
 from __future__ import annotations
 
+import inspect
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -18,20 +26,11 @@ from accounts.security import InvalidAccessToken, decode_access_claims
 from accounts.service.errors import InvalidToken
 from core.database import SessionDep
 from core.errors import DomainError, Forbidden, Unauthorized
-from core.settings import Settings, get_settings
+from core.settings import Settings, SettingsDep
 
 ROLE_RANK = {"clerk": 1, "manager": 2, "owner": 3}
 
 _bearer = HTTPBearer(auto_error=False, description="JWT access token from /v1/auth/token")
-
-
-# Dependencies are `async def` although they never await: FastAPI runs a plain `def`
-# dependency in the thread pool, a hop that costs more than the work on every request.
-async def get_app_settings(request: Request) -> Settings:
-    return getattr(request.app.state, "settings", None) or get_settings()
-
-
-SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 
 
 @dataclass(frozen=True)
@@ -103,20 +102,68 @@ async def staff_context(
     return context
 
 
-def require_staff(minimum_role: str = "clerk") -> object:
-    """Dependency for routes under /v1/merchants/{merchant_id}/…"""
-
-    async def dependency(
-        merchant_id: uuid.UUID, session: SessionDep, principal: CurrentUser
-    ) -> StaffContext:
-        return await staff_context(session, principal, merchant_id, minimum_role)
-
-    return Depends(dependency)
+# (session, **{path parameter: resource id}) -> the id of the merchant the resource belongs to;
+# raises the resource's own NotFound when there is no such resource
+MerchantOf = Callable[..., Awaitable[uuid.UUID]]
 
 
-AnyStaff = Annotated[StaffContext, require_staff("clerk")]
-ManagerStaff = Annotated[StaffContext, require_staff("manager")]
-OwnerStaff = Annotated[StaffContext, require_staff("owner")]
+def staff_of(
+    param: str,
+    merchant_of: MerchantOf | None = None,
+    not_found: type[DomainError] | None = None,
+) -> Callable[[str], Any]:
+    """The permission dependency factory: resource -> its merchant -> the required role.
+
+    `staff_of("campaign_id", service.campaign_merchant, CampaignNotFound)("manager")` is a
+    dependency that reads the `campaign_id` path parameter, finds the merchant with
+    `campaign_merchant(session, campaign_id=...)` and resolves the caller's role there. A caller
+    who is not staff of that merchant gets `not_found()`, the same answer as for a missing
+    resource, so existence does not leak; staff with too small a role get 403. Without
+    `merchant_of` the parameter is the merchant's own id (and a stranger gets merchant_not_found).
+    """
+
+    def for_role(minimum_role: str) -> Any:
+        if minimum_role not in ROLE_RANK:
+            raise ValueError(f"unknown role {minimum_role!r}")
+
+        async def dependency(
+            session: SessionDep, principal: CurrentUser, **path: uuid.UUID
+        ) -> StaffContext:
+            resource_id = path[param]
+            merchant_id = (
+                resource_id
+                if merchant_of is None
+                else await merchant_of(session, **{param: resource_id})
+            )
+            try:
+                return await staff_context(session, principal, merchant_id, minimum_role)
+            except service.MerchantNotFound as exc:
+                if not_found is None:
+                    raise
+                raise not_found() from exc
+
+        # FastAPI reads the path parameter from the signature: give it the resource's name
+        signature = inspect.signature(dependency)
+        path_parameter = inspect.Parameter(
+            param, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=uuid.UUID
+        )
+        dependency.__signature__ = signature.replace(  # type: ignore[attr-defined]
+            parameters=[
+                path_parameter,
+                *(p for p in signature.parameters.values() if p.kind is not p.VAR_KEYWORD),
+            ]
+        )
+        return Depends(dependency)
+
+    return for_role
+
+
+# routes under /v1/merchants/{merchant_id}/...
+merchant_staff = staff_of("merchant_id")
+
+AnyStaff = Annotated[StaffContext, merchant_staff("clerk")]
+ManagerStaff = Annotated[StaffContext, merchant_staff("manager")]
+OwnerStaff = Annotated[StaffContext, merchant_staff("owner")]
 
 __all__ = [
     "AnyStaff",
@@ -126,7 +173,8 @@ __all__ = [
     "OptionalUser",
     "OwnerStaff",
     "Principal",
-    "SettingsDep",
     "StaffContext",
+    "merchant_staff",
     "staff_context",
+    "staff_of",
 ]

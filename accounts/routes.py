@@ -7,10 +7,11 @@ import structlog
 from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request, Response, status
 
 from accounts import schemas, service
-from accounts.permissions import CurrentUser, ManagerStaff, SettingsDep
+from accounts.permissions import CurrentUser, ManagerStaff
 from core.clientip import client_ip
 from core.database import SessionDep
 from core.redis import RedisDep
+from core.settings import SettingsDep
 from core.sms import SmsMessage, SmsSender
 from core.timezones import utcnow
 
@@ -40,8 +41,13 @@ async def _send(sender: SmsSender, message: SmsMessage) -> None:
 
 @router.post("/auth/register", status_code=status.HTTP_201_CREATED, response_model=schemas.User)
 async def register(
-    data: schemas.UserCreate, session: SessionDep, settings: SettingsDep
+    data: schemas.UserCreate,
+    session: SessionDep,
+    settings: SettingsDep,
+    redis: RedisDep,
+    ip: ClientIp,
 ) -> schemas.User:
+    await service.take_register_budget(redis, settings, client_ip=ip)
     user = await service.register_user(session, settings=settings, data=data)
     return schemas.User.model_validate(user)
 

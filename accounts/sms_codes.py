@@ -27,8 +27,9 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from accounts.service.errors import SmsCodeInvalid, SmsUnavailable
 from core import ratelimit
-from core.errors import DomainError, RateLimited
+from core.errors import RateLimited
 from core.settings import Settings
 
 Purpose = Literal["login", "reset", "delete"]
@@ -43,18 +44,6 @@ local n = redis.call('HINCRBY', KEYS[1], 'n', 1)
 if n >= tonumber(ARGV[2]) then redis.call('DEL', KEYS[1]) end
 return 0
 """
-
-
-class SmsCodeInvalid(DomainError):
-    # the same answer for a wrong, expired, used-up or never-sent code, and an unknown phone
-    status, code, title = 400, "sms_code_invalid", "The code is wrong or has expired"
-    title_zh = "验证码错误或已过期"
-
-
-class SmsUnavailable(DomainError):
-    # limits fail closed: without Redis codes can be neither counted nor checked
-    status, code, title = 503, "service_unavailable", "Sign-in by code is temporarily unavailable"
-    title_zh = "验证码服务暂时不可用"
 
 
 def new_code() -> str:

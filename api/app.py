@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from accounts.routes import router as accounts_router
 from api.console import mount_console
+from api.docs import install_docs
 from api.health import router as health_router
 from api.limits import BodyLimitMiddleware
 from api.me import router as me_router
@@ -90,6 +91,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description="Backend for neighbourhood merchants and the people who live around them.",
         lifespan=lifespan,
+        docs_url=None,  # api.docs serves both pages with local assets
+        redoc_url=None,
         generate_unique_id_function=route_operation_id,
     )
     app.state.settings = settings
@@ -102,5 +105,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in API_ROUTERS:
         app.include_router(router)
     mount_console(app)
+    install_docs(app)
     install_openapi(app)
     return app

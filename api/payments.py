@@ -12,11 +12,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
-from accounts.permissions import SettingsDep
 from core.database import SessionDep
 from core.errors import problem
 from core.payment_records import dispatch_callback
 from core.payments import PaymentProviderUnknown, payment_provider
+from core.settings import SettingsDep
 from core.timezones import utcnow
 from memberships.schemas import CountPass, Topup
 from orders.schemas import Order

@@ -2,6 +2,8 @@
 
 - nearby `has_offers` (merchants) asks coupons whether a shop has a claimable campaign, and
   each nearby item's `best_offer` is the best such campaign (both inside nearby's statement);
+- verified reviews (merchants) ask coupons, memberships and orders whether the referenced
+  redemption, card transaction or order is the reviewer's own consumption at the shop;
 - coupon audiences of kind `tiers` (memberships) and `segment` (customers);
 - flash-offer audiences of kind `tiers` (push asks memberships for the tier members' SELECT);
 - the counter's lookup (coupons) recognises order codes and QRs (orders);
@@ -21,6 +23,7 @@ from sqlalchemy import literal_column
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import core.providers  # noqa: F401  (registers the real payment and SMS providers)
 from accounts import service as accounts
 from core import payments
 from coupons import service as coupons
@@ -97,7 +100,35 @@ async def _segment_members(
     )
 
 
+async def _own_redemption(
+    session: AsyncSession, redemption_id: uuid.UUID, user_id: uuid.UUID, shop_id: uuid.UUID
+) -> bool:
+    found = await coupons.redemption_of_user_at_shop(
+        session, redemption_id=redemption_id, user_id=user_id, shop_id=shop_id
+    )
+    return found is not None
+
+
+async def _own_card_transaction(
+    session: AsyncSession, entry_id: uuid.UUID, user_id: uuid.UUID, shop_id: uuid.UUID
+) -> bool:
+    return await memberships.is_own_card_transaction(
+        session, entry_id=entry_id, user_id=user_id, shop_id=shop_id
+    )
+
+
+async def _own_order(
+    session: AsyncSession, order_id: uuid.UUID, user_id: uuid.UUID, shop_id: uuid.UUID
+) -> bool:
+    return await orders.is_own_consumed_order(
+        session, order_id=order_id, user_id=user_id, shop_id=shop_id
+    )
+
+
 def wire_packages() -> None:
+    merchants.register_consumption_verifier("redemption", _own_redemption)
+    merchants.register_consumption_verifier("card_transaction", _own_card_transaction)
+    merchants.register_consumption_verifier("order", _own_order)
     merchants.register_offer_predicate(claimable_offer_sql())
     merchants.register_best_offer(best_offer_sql(), coupons.offer_line_of_json)
     coupons.register_audience_resolver(

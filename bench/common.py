@@ -189,3 +189,17 @@ def chunks(items: Sequence[T], parts: int) -> list[Sequence[T]]:
         out.append(items[start:end])
         start = end
     return out
+
+
+async def seed_merchant(session: Any, *, phone: str, name: str) -> tuple[Any, Any]:
+    """An owner account and their merchant, in the caller's transaction: (user, merchant)."""
+    from accounts import schemas as account_schemas
+    from accounts import service as accounts
+
+    owner = await accounts.create_user(
+        session, phone=phone, email=None, password_hash="x", display_name="店主"
+    )
+    merchant = await accounts.create_merchant(
+        session, owner_id=owner.id, data=account_schemas.MerchantCreate(name=name)
+    )
+    return owner, merchant

@@ -347,6 +347,11 @@ def dev(
     with console.status("Migrating…"):
         upgrade(_database_url())
     seed_demo()
+    from core.standins.dev import start_dev_standins
+
+    standins = start_dev_standins(get_settings(), port)
+    for name, server in standins.servers.items():
+        console.print(f"{name} stand-in on {server.base_url}  (pay: /standin/pay/<reference>)")
     console.print(f"[bold green]Corner[/] on http://127.0.0.1:{port}  (docs at /docs)")
     serve(host="127.0.0.1", port=port, workers=1)
 

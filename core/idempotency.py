@@ -4,6 +4,9 @@ The key is claimed by an INSERT in the same transaction as the write it protects
 response is stored in that transaction too. A concurrent retry with the same key blocks on the
 uncommitted row (PostgreSQL's ON CONFLICT waits), then replays the stored response; if the first
 attempt failed and rolled back, the retry simply runs. Same key, different body: 409.
+
+Routes use the `Idempotent` dependency, the one way to honour the header: the route names the
+scope (whose retry of what) and the service call, the helper does the rest.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import orjson
-from fastapi import Header
+from fastapi import Depends, Header
 from pydantic import BaseModel
 from sqlalchemy import DateTime, LargeBinary, SmallInteger, String, delete, func, select, update
 from sqlalchemy.dialects.postgresql import JSONB, insert
@@ -22,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 from starlette.responses import Response
 
+from core.database import SessionDep
 from core.errors import IdempotencyKeyReused
 from core.jobs import JobContext, job
 from core.models import Base
@@ -103,6 +107,44 @@ async def run_idempotent(
             .values(status_code=status_code, response_body=body)
         )
     return _json(body, status_code, replayed=False)
+
+
+class IdempotentWrite:
+    """The request's `Idempotency-Key` bound to its session (see `Idempotent`)."""
+
+    def __init__(self, session: AsyncSession, key: str | None) -> None:
+        self.session = session
+        self.key = key
+
+    async def __call__(
+        self,
+        scope: str,
+        payload: BaseModel | dict[str, Any],
+        call: Callable[[], Awaitable[BaseModel]],
+        *,
+        status_code: int = 200,
+    ) -> Response:
+        """Run `call` once per (scope, key) and answer its result with `status_code`; a retry
+        with the same key and payload gets the stored answer (`Idempotent-Replayed: true`)."""
+        return await run_idempotent(
+            self.session,
+            key=self.key,
+            scope=scope,
+            payload=payload.model_dump(mode="json") if isinstance(payload, BaseModel) else payload,
+            status_code=status_code,
+            run=call,
+        )
+
+
+async def idempotent_write(
+    session: SessionDep, idempotency_key: IdempotencyKey = None
+) -> IdempotentWrite:
+    return IdempotentWrite(session, idempotency_key)
+
+
+# `idempotent: Idempotent` in a route, then
+# `return await idempotent(f"redeem:{user}", data, lambda: service.redeem(...))`
+Idempotent = Annotated[IdempotentWrite, Depends(idempotent_write)]
 
 
 def _json(body: Any, status_code: int, *, replayed: bool) -> Response:

@@ -11,7 +11,9 @@ import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
+from fastapi import Depends, Request
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -57,6 +59,8 @@ class Settings(BaseSettings):
     login_max_failures_per_account: int = 5
     login_max_attempts_per_ip: int = 30
     login_window_seconds: int = 15 * 60
+    # password sign-ups per client IP per hour (429 past it)
+    register_max_per_ip_per_hour: int = Field(default=20, ge=1)
 
     replica_retry_seconds: float = 5.0
     db_pool_size: int = 20
@@ -235,3 +239,13 @@ def dev_secret(state_dir: Path) -> str:
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+# `async def` although it never awaits: FastAPI runs a plain `def` dependency in the thread
+# pool, a hop that costs more than the work on every request.
+async def get_app_settings(request: Request) -> Settings:
+    """The app's settings (`create_app(settings)` stores them), else the environment's."""
+    return getattr(request.app.state, "settings", None) or get_settings()
+
+
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from core.codes import (
     ALPHABET,
@@ -20,6 +20,7 @@ from core.codes import (
     qr_image,
     qr_png,
 )
+from core.printing import A4_PX, font
 
 __all__ = [
     "ALPHABET",
@@ -53,21 +54,7 @@ code_from_qr = COUPON.code_from_qr
 
 # -- paper sheets --------------------------------------------------------------------------
 
-A4_PX = (1240, 1754)  # A4 at 150 dpi
 SHEET_COLUMNS, SHEET_ROWS = 3, 4
-_FONT_CANDIDATES = (
-    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",  # Debian fonts-noto-cjk
-    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-)
-
-
-def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    for path in _FONT_CANDIDATES:
-        try:
-            return ImageFont.truetype(path, size)
-        except OSError:
-            continue
-    return ImageFont.load_default(size)
 
 
 def _fit(draw: ImageDraw.ImageDraw, text: str, font: Any, width: int) -> str:
@@ -96,7 +83,7 @@ def paper_sheet_pages(
     margin = 60
     cell_w = (width - 2 * margin) // SHEET_COLUMNS
     cell_h = (height - 2 * margin) // SHEET_ROWS
-    title_font, text_font, code_font = _font(30), _font(24), _font(34)
+    title_font, text_font, code_font = font(30), font(24), font(34)
     pages: list[Image.Image] = []
     for first in range(0, max(1, len(entries)), per_page):
         page = Image.new("RGB", A4_PX, "white")

@@ -183,6 +183,14 @@ class Redemption(IdMixin, Base):
         ),
         Index("ix_coupon_redemptions_campaign_redeemed", "campaign_id", "redeemed_at"),
         Index("ix_coupon_redemptions_user_shop", "user_id", "shop_id"),
+        # the day close (orders.service.day_close)
+        Index("ix_coupon_redemptions_merchant_redeemed", "merchant_id", "redeemed_at"),
+        Index(
+            "ix_coupon_redemptions_merchant_reversed",
+            "merchant_id",
+            "reversed_at",
+            postgresql_where=text("reversed_at IS NOT NULL"),
+        ),
     )
 
 

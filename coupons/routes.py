@@ -13,31 +13,17 @@ from accounts.permissions import (
     CurrentUser,
     ManagerStaff,
     OptionalUser,
-    Principal,
-    SettingsDep,
-    StaffContext,
-    staff_context,
 )
 from core.database import SessionDep
-from core.idempotency import IdempotencyKey, run_idempotent
+from core.idempotency import Idempotent
 from core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 from core.redis import RedisDep
+from core.settings import SettingsDep
 from core.timezones import utcnow
 from coupons import codes, schemas, service
-from coupons.service.errors import CampaignNotFound, RedemptionNotFound
+from coupons.auth import CampaignManager, CampaignStaff, RedemptionManager
 
 router = APIRouter(prefix="/v1", tags=["coupons"])
-
-
-async def _campaign_staff(
-    session: SessionDep, principal: Principal, campaign_id: uuid.UUID, role: str
-) -> StaffContext:
-    """Staff of the campaign's merchant; anyone else gets the same 404 as a missing campaign."""
-    merchant_id = await service.campaign_merchant(session, campaign_id=campaign_id)
-    try:
-        return await staff_context(session, principal, merchant_id, role)
-    except accounts_service.MerchantNotFound as exc:
-        raise CampaignNotFound() from exc
 
 
 @router.post(
@@ -95,9 +81,8 @@ async def get_campaign(
 
 def _lifecycle(action: str, to: str, allowed_from: tuple[str, ...] | None = None) -> None:
     async def endpoint(
-        campaign_id: uuid.UUID, session: SessionDep, principal: CurrentUser
+        campaign_id: uuid.UUID, session: SessionDep, staff: CampaignManager
     ) -> schemas.Campaign:
-        await _campaign_staff(session, principal, campaign_id, "manager")
         return await service.change_status(
             session, campaign_id=campaign_id, to=to, now=utcnow(), allowed_from=allowed_from
         )
@@ -123,12 +108,11 @@ async def update_campaign(
     campaign_id: uuid.UUID,
     data: schemas.CampaignUpdate,
     session: SessionDep,
-    principal: CurrentUser,
+    staff: CampaignManager,
 ) -> schemas.Campaign:
     """Drafts: any field. Published or paused: name, description, `total_quantity` (never
     below what is handed out: 422 `quantity_below_claimed`), `valid_until`/`claim_until`
     (later only); other fields 409 `campaign_not_editable`."""
-    await _campaign_staff(session, principal, campaign_id, "manager")
     return await service.update_campaign(session, campaign_id=campaign_id, data=data, now=utcnow())
 
 
@@ -150,10 +134,9 @@ async def claim_coupon(
 async def issue_coupons(
     campaign_id: uuid.UUID,
     session: SessionDep,
-    principal: CurrentUser,
+    staff: CampaignManager,
     data: schemas.IssueRequest | None = None,
 ) -> schemas.IssueResult:
-    await _campaign_staff(session, principal, campaign_id, "manager")
     return await service.issue(
         session,
         campaign_id=campaign_id,
@@ -164,9 +147,8 @@ async def issue_coupons(
 
 @router.get("/campaigns/{campaign_id}/stats", response_model=schemas.CampaignStats)
 async def campaign_stats(
-    campaign_id: uuid.UUID, session: SessionDep, principal: CurrentUser
+    campaign_id: uuid.UUID, session: SessionDep, staff: CampaignStaff
 ) -> schemas.CampaignStats:
-    await _campaign_staff(session, principal, campaign_id, "clerk")
     return await service.campaign_stats(session, campaign_id=campaign_id, now=utcnow())
 
 
@@ -178,7 +160,7 @@ async def campaign_stats(
 async def paper_sheet(
     campaign_id: uuid.UUID,
     session: SessionDep,
-    principal: CurrentUser,
+    staff: CampaignManager,
     settings: SettingsDep,
     count: Annotated[int, Query(ge=1, le=480, description="Coupons on the sheet")] = 12,
     start: Annotated[
@@ -186,9 +168,8 @@ async def paper_sheet(
     ] = 0,
 ) -> Response:
     """A4 sheet of paper coupons number `start`…`start+count-1`, issuing the missing ones."""
-    await _campaign_staff(session, principal, campaign_id, "manager")
     now = utcnow()
-    campaign_view = await service.view_campaign(
+    campaign_schema = await service.view_campaign(
         session, campaign_id=campaign_id, staff=True, now=now
     )
     _, coupons = await service.issue_paper(
@@ -196,10 +177,10 @@ async def paper_sheet(
     )
     keys = settings.signing_keys()
     pdf = codes.paper_sheet_pdf(
-        title=campaign_view.name,
-        subtitle=_offer_text(campaign_view),
+        title=campaign_schema.name,
+        subtitle=_offer_text(campaign_schema),
         entries=[(c.code, codes.qr_payload(c.code, keys)) for c in coupons],
-        footer=f"{campaign_view.valid_from:%Y-%m-%d} – {campaign_view.valid_until:%Y-%m-%d}",
+        footer=f"{campaign_schema.valid_from:%Y-%m-%d} – {campaign_schema.valid_until:%Y-%m-%d}",
     )
     return Response(
         pdf,
@@ -319,24 +300,18 @@ async def counter_redeem(
     session: SessionDep,
     principal: CurrentUser,
     settings: SettingsDep,
-    idempotency_key: IdempotencyKey = None,
+    idempotent: Idempotent,
 ) -> Response:
-    async def run() -> schemas.RedeemResult:
-        return await service.redeem(
+    return await idempotent(
+        f"redeem:{principal.user_id}",
+        data,
+        lambda: service.redeem(
             session,
             staff_user_id=principal.user_id,
             data=data,
             keys=settings.signing_keys(),
             now=utcnow(),
-        )
-
-    return await run_idempotent(
-        session,
-        key=idempotency_key,
-        scope=f"redeem:{principal.user_id}",
-        payload=data.model_dump(mode="json"),
-        status_code=status.HTTP_200_OK,
-        run=run,
+        ),
     )
 
 
@@ -344,14 +319,9 @@ async def counter_redeem(
 async def reverse_redemption(
     redemption_id: uuid.UUID,
     session: SessionDep,
-    principal: CurrentUser,
+    staff: RedemptionManager,
     data: schemas.ReverseRequest | None = None,
 ) -> schemas.Redemption:
-    merchant_id = await service.redemption_merchant(session, redemption_id=redemption_id)
-    try:
-        staff = await staff_context(session, principal, merchant_id, "manager")
-    except accounts_service.MerchantNotFound as exc:
-        raise RedemptionNotFound() from exc
     return await service.reverse(
         session,
         redemption_id=redemption_id,

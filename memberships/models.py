@@ -198,6 +198,7 @@ class LedgerEntry(IdMixin, Base):
         ),
         Index("ix_card_ledger_card_seq", "card_id", "seq"),
         Index("ix_card_ledger_card_created", "card_id", "created_at"),
+        Index("ix_card_ledger_merchant_created", "merchant_id", "created_at"),  # day close
         Index(
             "ix_card_ledger_count_pass",
             "count_pass_id",

@@ -8,13 +8,14 @@ import orjson
 from fastapi import APIRouter, BackgroundTasks, File, Form, Query, Request, UploadFile, status
 from fastapi.responses import FileResponse, Response
 
-from accounts.permissions import AnyStaff, CurrentUser, ManagerStaff, SettingsDep
+from accounts.permissions import AnyStaff, CurrentUser, ManagerStaff
 from core.database import ReadSessionDep, SessionDep
 from core.discovery import discovery_reads
 from core.errors import InvalidInput
 from core.i18n import current_language
 from core.pagination import CursorQuery, LimitQuery, Page
 from core.query import DirectRoute, query_parameters, validate_query
+from core.settings import SettingsDep
 from core.timezones import utcnow
 from geo.schemas import Crs
 from merchants import categories, schemas, service

@@ -235,3 +235,63 @@ class PeriodQuery(BaseModel):
 
 
 __all__ = ["Page"]
+
+
+# -- day close (日结) -----------------------------------------------------------------------
+
+# a day close further out is a typo (and would leave the datetime range at the extremes)
+DAY_CLOSE_EARLIEST, DAY_CLOSE_LATEST = date(2000, 1, 1), date(2999, 12, 31)
+
+
+class DayCloseRedemptions(BaseModel):
+    redeemed: int
+    discount: Money
+    order_amount: Money = Field(description="Order amounts the clerks entered, where they did")
+    reversed: int
+    reversed_discount: Money
+
+
+class DayCloseLedgerKind(BaseModel):
+    kind: str = Field(description="Ledger kind: earn (purchase), spend_points, spend_balance, …")
+    label: str = Field(description="In the request's language")
+    count: int
+    points: int = Field(description="Points added (negative: taken)")
+    balance_delta: int = Field(description="Stored value added in minor units (negative: spent)")
+    principal_delta: int
+    bonus_delta: int
+    amount: Money = Field(description="Purchase amounts (before the tier discount) or value used")
+    uses: int = Field(description="Count-card uses (negative: used)")
+
+
+class DayCloseOrders(BaseModel):
+    consumed: int
+    consumed_total: Money
+    refunded: int
+    refunded_total: Money
+
+
+class DayCloseStaff(BaseModel):
+    staff_user_id: uuid.UUID | None
+    name: str
+    redemptions: int
+    discount: Money
+    card_transactions: int
+    card_purchases: Money = Field(description="Member purchases taken (paid, after discount)")
+    balance_spent: Money
+    orders_consumed: int
+    orders_consumed_total: Money
+
+
+class DayClose(BaseModel):
+    merchant_id: uuid.UUID
+    shop_id: uuid.UUID | None = Field(description="Null for the merchant-wide close")
+    date: date
+    timezone: str
+    start: datetime
+    end: datetime
+    currency: str
+    redemptions: DayCloseRedemptions
+    card_transactions: list[DayCloseLedgerKind]
+    count_uses: int
+    orders: DayCloseOrders
+    by_staff: list[DayCloseStaff]

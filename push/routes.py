@@ -5,13 +5,14 @@ from datetime import timedelta
 
 from fastapi import APIRouter, Query, Response, status
 
-from accounts.permissions import CurrentUser, ManagerStaff, SettingsDep, staff_context
+from accounts.permissions import CurrentUser, ManagerStaff
 from core.database import SessionDep
-from core.errors import NotFound
 from core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
+from core.settings import SettingsDep
 from core.timezones import utcnow
 from geo.schemas import Crs
 from push import schemas, service
+from push.auth import FlashOfferStaff
 
 router = APIRouter(prefix="/v1", tags=["push"])
 
@@ -121,14 +122,8 @@ async def create_flash_offer(
 
 @router.get("/flash-offers/{flash_offer_id}", response_model=schemas.FlashOffer)
 async def get_flash_offer(
-    flash_offer_id: uuid.UUID, principal: CurrentUser, session: SessionDep
+    flash_offer_id: uuid.UUID, staff: FlashOfferStaff, session: SessionDep
 ) -> schemas.FlashOffer:
-    merchant_id = await service.offer_merchant(session, offer_id=flash_offer_id)
-    try:
-        await staff_context(session, principal, merchant_id, "clerk")
-    except NotFound as exc:
-        # not staff there: the same 404 as a missing offer (no existence leak)
-        raise service.FlashOfferNotFound() from exc
     return await service.describe_offer(session, offer_id=flash_offer_id, now=utcnow())
 
 

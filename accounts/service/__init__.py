@@ -48,6 +48,8 @@ from accounts.service.personal_data import (
 )
 from accounts.service.signin import (
     CODE_KINDS,
+    MAX_PASSWORD_LENGTH,
+    MAX_USERNAME_LENGTH,
     NO_PASSWORD,
     IssuedTokens,
     RefreshOutcome,
@@ -67,6 +69,7 @@ from accounts.service.users import (
     parse_login,
     register_user,
     register_user_created_hook,
+    take_register_budget,
 )
 
 __all__ = [
@@ -80,6 +83,8 @@ __all__ = [
     "InvalidToken",
     "IssuedTokens",
     "LoginUnavailable",
+    "MAX_PASSWORD_LENGTH",
+    "MAX_USERNAME_LENGTH",
     "MerchantNotFound",
     "NO_PASSWORD",
     "RefreshOutcome",
@@ -111,6 +116,7 @@ __all__ = [
     "pending_invitations",
     "register_user",
     "register_user_created_hook",
+    "take_register_budget",
     "remove_staff",
     "request_sms_code",
     "reset_password",

@@ -54,3 +54,15 @@ class InvalidToken(Unauthorized):
 class StaffInvitationNotFound(NotFound):
     code, title = "staff_invitation_not_found", "Staff invitation not found"
     title_zh = "员工邀请不存在"
+
+
+class SmsCodeInvalid(DomainError):
+    # the same answer for a wrong, expired, used-up or never-sent code, and an unknown phone
+    status, code, title = 400, "sms_code_invalid", "The code is wrong or has expired"
+    title_zh = "验证码错误或已过期"
+
+
+class SmsUnavailable(DomainError):
+    # limits fail closed: without Redis codes can be neither counted nor checked
+    status, code, title = 503, "service_unavailable", "Sign-in by code is temporarily unavailable"
+    title_zh = "验证码服务暂时不可用"

@@ -25,7 +25,10 @@ from accounts.service.errors import (
     UserNotFound,
 )
 from accounts.service.users import get_user, parse_login
-from core.errors import Conflict, Forbidden
+from core.errors import (
+    Conflict,
+    Forbidden,
+)
 
 # an invitation not answered within a week lapses; the inviter can invite again
 INVITATION_TTL = timedelta(days=7)

@@ -34,7 +34,10 @@ from accounts.service.errors import (
 )
 from accounts.service.users import create_user, parse_login
 from core import ratelimit, sms
-from core.errors import InvalidInput, RateLimited
+from core.errors import (
+    InvalidInput,
+    RateLimited,
+)
 from core.ids import new_id
 from core.settings import Settings
 
@@ -97,6 +100,8 @@ async def _take_login_attempt(
 
 # a phone or an email is far shorter; a longer username is refused before it becomes a key
 MAX_USERNAME_LENGTH = 254
+
+
 MAX_PASSWORD_LENGTH = 1024
 
 

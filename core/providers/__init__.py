@@ -3,4 +3,5 @@ setting (tests and `corner dev` point it at core/standins/). Importing this pack
 the payment providers in core.payments.PROVIDER_FACTORIES."""
 
 from core.providers import alipay as alipay
+from core.providers import aliyun_sms as aliyun_sms
 from core.providers import wechatpay as wechatpay

@@ -23,10 +23,6 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qsl
 
-from alipay import AliPay
-from alipay.exceptions import AliPayException, AliPayValidationError
-from alipay.utils import AliPayConfig
-
 from core.errors import DomainError
 from core.payments import (
     PROVIDER_FACTORIES,
@@ -64,6 +60,10 @@ class AlipayProvider:
     methods = ("precreate", "app", "page")
 
     def __init__(self, settings: Settings) -> None:
+        # the SDK is imported only where Alipay is configured (it is slow to import)
+        from alipay import AliPay
+        from alipay.utils import AliPayConfig
+
         assert settings.alipay_private_key_file and settings.alipay_public_key_file
         self.app_id = str(settings.alipay_app_id)
         self.gateway = settings.alipay_gateway
@@ -80,6 +80,8 @@ class AlipayProvider:
 
     async def _call(self, call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         """One SDK call in a thread: its verified answer (any code), or ProviderError."""
+        from alipay.exceptions import AliPayException, AliPayValidationError
+
         try:
             return await asyncio.to_thread(call)
         except AliPayValidationError as exc:
@@ -139,6 +141,8 @@ class AlipayProvider:
         signature = data.pop("sign", None)
         if not signature:
             raise CallbackRejected("missing signature")
+        from alipay.exceptions import AliPayException
+
         try:
             verified = self._alipay.verify(dict(data), signature)
         except (AliPayException, ValueError, TypeError) as exc:

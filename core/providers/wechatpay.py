@@ -26,8 +26,6 @@ from typing import Any
 
 import httpx
 import orjson
-from wechatpayv3.async_ import AsyncWeChatPay
-from wechatpayv3.async_.type import WeChatPayType
 
 from core.errors import DomainError
 from core.payments import (
@@ -41,7 +39,6 @@ from core.payments import (
 )
 from core.settings import Settings
 
-PAY_TYPES = {"native": WeChatPayType.NATIVE, "jsapi": WeChatPayType.JSAPI, "app": WeChatPayType.APP}
 # trade_state → our status (NOTPAY, USERPAYING, ACCEPT: still pending)
 TRADE_STATES = {
     "SUCCESS": "succeeded",
@@ -58,6 +55,15 @@ class WeChatPayProvider:
     methods = ("native", "jsapi", "app")
 
     def __init__(self, settings: Settings) -> None:
+        # the SDK is imported only where WeChat Pay is configured (it is slow to import)
+        from wechatpayv3.async_ import AsyncWeChatPay
+        from wechatpayv3.async_.type import WeChatPayType
+
+        self.pay_types = {
+            "native": WeChatPayType.NATIVE,
+            "jsapi": WeChatPayType.JSAPI,
+            "app": WeChatPayType.APP,
+        }
         assert settings.wechatpay_private_key_file and settings.wechatpay_public_key_file
         assert settings.wechatpay_apiv3_key is not None
         self.mchid = str(settings.wechatpay_mchid)
@@ -125,7 +131,7 @@ class WeChatPayProvider:
                 amount={"total": amount, "currency": currency},
                 payer={"openid": openid} if method == "jsapi" else None,
                 time_expire=expires_at.isoformat(timespec="seconds") if expires_at else None,
-                pay_type=PAY_TYPES[method],
+                pay_type=self.pay_types[method],
             )
         )
         if status != 200:

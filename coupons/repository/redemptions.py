@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coupons.models import Redemption
@@ -73,3 +74,46 @@ class RedemptionRepository:
             Redemption.reversed_at.is_(None),
         )
         return (await self.session.execute(stmt)).scalar_one_or_none()
+
+
+@dataclass(frozen=True)
+class RedemptionDayLine:
+    """Redemptions (or reversals) of one staff member in a window, in one currency."""
+
+    staff_user_id: uuid.UUID | None
+    currency: str
+    count: int
+    discount: int
+    order_amount: int
+
+
+async def redemption_lines(
+    session: AsyncSession,
+    *,
+    merchant_id: uuid.UUID,
+    shop_id: uuid.UUID | None,
+    start: datetime,
+    end: datetime,
+    reversals: bool,
+) -> list[RedemptionDayLine]:
+    """Redemptions made in [start, end) by staff member, or (`reversals`) those reversed in it
+    by whoever reversed them; the merchant's, or one shop's."""
+    at = Redemption.reversed_at if reversals else Redemption.redeemed_at
+    who = Redemption.reversed_by if reversals else Redemption.staff_user_id
+    stmt = (
+        select(
+            who,
+            Redemption.currency,
+            func.count(),
+            func.coalesce(func.sum(Redemption.discount_amount), 0),
+            func.coalesce(func.sum(Redemption.order_amount), 0),
+        )
+        .where(Redemption.merchant_id == merchant_id, at >= start, at < end)
+        .group_by(who, Redemption.currency)
+    )
+    if shop_id is not None:
+        stmt = stmt.where(Redemption.shop_id == shop_id)
+    return [
+        RedemptionDayLine(r[0], r[1], int(r[2]), int(r[3]), int(r[4] or 0))
+        for r in await session.execute(stmt)
+    ]

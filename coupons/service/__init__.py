@@ -7,6 +7,7 @@ paper coupons, wallet), redeem (counter lookup/redeem, reversal), audience (who 
 from coupons.offer_line import offer_line_of_json
 from coupons.repository.campaigns import best_offer_json
 from coupons.repository.campaigns import claimable_offer_exists as claimable_offer_predicate
+from coupons.repository.redemptions import RedemptionDayLine, redemption_lines
 from coupons.service.audience import (
     AudienceResolver,
     register_audience_resolver,
@@ -58,6 +59,8 @@ from coupons.service.reserve import (
 from coupons.service.throttle import check_claim_rate
 
 __all__ = [
+    "RedemptionDayLine",
+    "redemption_lines",
     "export_personal_data",
     "best_offer_json",
     "offer_line_of_json",

@@ -27,7 +27,7 @@ from coupons.service.errors import (
     QuantityBelowClaimed,
     ValidityShortened,
 )
-from coupons.service.views import campaign_view
+from coupons.service.views import campaign_schema
 from merchants import service as merchants_service
 
 DEFAULT_REVERSAL_WINDOW_MINUTES = 24 * 60
@@ -152,7 +152,7 @@ async def create_campaign(
         )
     )
     await session.refresh(campaign)
-    return campaign_view(campaign, staff=True, now=now)
+    return campaign_schema(campaign, staff=True, now=now)
 
 
 # what PATCH may change once a campaign is live: people already hold its coupons
@@ -178,7 +178,7 @@ async def update_campaign(
     if campaign.status == "ended":
         raise CampaignNotEditable("An ended campaign cannot be changed")
     if campaign.status == "draft":
-        merged = campaign_view(campaign, staff=True, now=now).model_dump(
+        merged = campaign_schema(campaign, staff=True, now=now).model_dump(
             include=set(schemas.CampaignCreate.model_fields)
         )
         merged.update(data.model_dump(include=given))
@@ -199,7 +199,7 @@ async def update_campaign(
         await _update_live(session, campaign, data, now)
     campaign.updated_at = now
     await session.flush()
-    return campaign_view(campaign, staff=True, now=now)
+    return campaign_schema(campaign, staff=True, now=now)
 
 
 async def _update_live(
@@ -275,7 +275,7 @@ async def view_campaign(
     campaign = await load_campaign(session, campaign_id=campaign_id)
     if campaign.status == "draft" and not staff:
         raise CampaignNotFound()
-    return campaign_view(campaign, staff=staff, now=now)
+    return campaign_schema(campaign, staff=staff, now=now)
 
 
 async def list_campaigns(
@@ -292,7 +292,7 @@ async def list_campaigns(
     before = values["id"] if values else None
     rows = await CampaignRepository(session).page_of_merchant(merchant_id, status, before, limit)
     page, next_cursor = page_from_rows(rows, limit, lambda c: {"id": str(c.id)})
-    return [campaign_view(c, staff=True, now=now) for c in page], next_cursor
+    return [campaign_schema(c, staff=True, now=now) for c in page], next_cursor
 
 
 async def change_status(
@@ -324,7 +324,7 @@ async def change_status(
             f"A {current.status} campaign cannot become {to}",
             extra={"campaign_status": current.status},
         )
-    return campaign_view(changed, staff=True, now=now)
+    return campaign_schema(changed, staff=True, now=now)
 
 
 async def campaign_stats(
@@ -395,7 +395,7 @@ async def claimable_at_shop(
     )
     return [
         schemas.ShopCampaign(
-            **campaign_view(r.campaign, staff=False, now=now).model_dump(),
+            **campaign_schema(r.campaign, staff=False, now=now).model_dump(),
             per_user_left=(
                 max(0, r.campaign.per_user_limit - r.claimed) if user_id is not None else None
             ),

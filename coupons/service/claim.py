@@ -30,7 +30,7 @@ from coupons.service.errors import (
     ClaimLimitReached,
     CouponNotFound,
 )
-from coupons.service.views import campaign_summary, coupon_view
+from coupons.service.views import campaign_summary, coupon_schema
 from customers import service as customers_service
 from merchants import service as merchants_service
 
@@ -114,7 +114,7 @@ async def claim(
         at=now,
         reference_id=coupon.id,
     )
-    return coupon_view(coupon, campaign, now=now)
+    return coupon_schema(coupon, campaign, now=now)
 
 
 async def issue(
@@ -205,7 +205,7 @@ async def wallet(
     page, next_cursor = page_from_rows(
         rows, limit, lambda row: {"t": row[0].issued_at.isoformat(), "id": str(row[0].id)}
     )
-    return Page(items=[coupon_view(c, p, now=now) for c, p in page], next_cursor=next_cursor)
+    return Page(items=[coupon_schema(c, p, now=now) for c, p in page], next_cursor=next_cursor)
 
 
 async def held_counts(
@@ -264,7 +264,7 @@ async def usable_at(
     page = rows[start : start + limit]
     more = start + limit < len(rows)
     return Page(
-        items=[coupon_view(c, p, now=now) for c, p in page],
+        items=[coupon_schema(c, p, now=now) for c, p in page],
         next_cursor=encode_cursor({"o": start + limit}) if more else None,
     )
 

@@ -19,30 +19,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from accounts import service as accounts_service
 from core.database import mirror_database
 from core.errors import DomainError
-from core.i18n import localised
-from core.money import Money, format_money
+from core.money import Money
 from coupons import codes, discounts, schemas
 from coupons.models import Campaign, Coupon, Redemption
 from coupons.repository.coupons import CouponRepository
 from coupons.repository.redemptions import RedemptionRepository
 from coupons.service.campaigns import get_settings
+from coupons.service.eligibility import already_redeemed, refusal_of
 from coupons.service.errors import (
-    CouponAlreadyRedeemed,
     CouponCodeInvalid,
     CouponExpired,
     CouponNotFound,
-    CouponNotYetValid,
     CouponReserved,
-    CurrencyMismatch,
-    MinSpendNotMet,
-    OrderAmountRequired,
     QrInvalid,
     RedemptionAlreadyReversed,
     RedemptionNotFound,
     ReversalWindowPassed,
-    ShopNotEligible,
 )
-from coupons.service.views import coupon_view, money
+from coupons.service.views import coupon_schema, money
 from customers import service as customers_service
 from merchants import service as merchants_service
 
@@ -108,74 +102,6 @@ class Evaluation:
     refusal: DomainError | None
 
 
-async def _already_redeemed(session: AsyncSession, coupon_id: uuid.UUID) -> CouponAlreadyRedeemed:
-    live = await RedemptionRepository(session).live_of_coupon(coupon_id)
-    extra = (
-        {
-            "redeemed_at": live.redeemed_at.isoformat(),
-            "shop_id": str(live.shop_id) if live.shop_id else None,
-            "redemption_id": str(live.id),
-        }
-        if live is not None
-        else {}
-    )
-    when = f" at {live.redeemed_at.isoformat()}" if live is not None else ""
-    return CouponAlreadyRedeemed(f"This coupon was already redeemed{when}", extra=extra)
-
-
-async def _refusal(
-    session: AsyncSession,
-    coupon: Coupon,
-    campaign: Campaign,
-    *,
-    shop_id: uuid.UUID,
-    shop_of_merchant: bool,
-    order_amount: Money | None,
-    now: datetime,
-) -> DomainError | None:
-    if coupon.status == "redeemed":
-        return await _already_redeemed(session, coupon.id)
-    if coupon.status == "reserved":
-        return CouponReserved()
-    if coupon.valid_until <= now:
-        return CouponExpired(
-            f"The coupon expired at {coupon.valid_until.isoformat()}",
-            extra={"valid_until": coupon.valid_until.isoformat()},
-        )
-    if coupon.valid_from > now:
-        return CouponNotYetValid(
-            f"The coupon is valid from {coupon.valid_from.isoformat()}",
-            extra={"valid_from": coupon.valid_from.isoformat()},
-        )
-    if campaign.shop_ids is not None and shop_id not in campaign.shop_ids:
-        return ShopNotEligible(extra={"shop_ids": [str(s) for s in campaign.shop_ids]})
-    if not shop_of_merchant:
-        return ShopNotEligible("The shop is not one of the coupon's merchant")
-    if order_amount is not None and order_amount.currency != campaign.currency:
-        return CurrencyMismatch(f"The coupon is in {campaign.currency}")
-    met = discounts.meets_min_spend(
-        campaign.min_spend, order_amount.amount if order_amount else None
-    )
-    if met is None:
-        return OrderAmountRequired(
-            localised(
-                f"最低消费{format_money(campaign.min_spend or 0, campaign.currency)}"
-                "，请输入消费金额",
-                f"Minimum spend {format_money(campaign.min_spend or 0, campaign.currency)}:"
-                " enter the bill",
-            )
-        )
-    if not met:
-        return MinSpendNotMet(
-            localised(
-                f"最低消费{format_money(campaign.min_spend or 0, campaign.currency)}",
-                f"Minimum spend {format_money(campaign.min_spend or 0, campaign.currency)}",
-            ),
-            extra={"min_spend": {"amount": campaign.min_spend, "currency": campaign.currency}},
-        )
-    return None
-
-
 async def _evaluate(
     session: AsyncSession,
     *,
@@ -208,7 +134,7 @@ async def _evaluate(
         max_off=campaign.max_off,
         order_amount=order,
     )
-    refusal = await _refusal(
+    refusal = await refusal_of(
         session,
         coupon,
         campaign,
@@ -257,7 +183,7 @@ async def lookup(
     return schemas.Lookup(
         redeemable=refusal is None,
         refusal=refusal,
-        coupon=coupon_view(ev.coupon, ev.campaign, now=now),
+        coupon=coupon_schema(ev.coupon, ev.campaign, now=now),
         discount=_applied(ev.campaign, ev.discount),
         order_amount=data.order_amount,
         pay_amount=_pay(data.order_amount, ev.discount),
@@ -293,7 +219,7 @@ async def redeem(
         # lost a race (or the window closed between the read and the update)
         fresh = await CouponRepository(session).get(coupon.id)
         if fresh is not None and fresh[0].status == "redeemed":
-            raise await _already_redeemed(session, coupon.id)
+            raise await already_redeemed(session, coupon.id)
         if fresh is not None and fresh[0].status == "reserved":
             raise CouponReserved()
         raise CouponExpired()
@@ -311,7 +237,7 @@ async def redeem(
         )
     return schemas.RedeemResult(
         redemption_id=row.id,
-        coupon=coupon_view(coupon, campaign, now=now),
+        coupon=coupon_schema(coupon, campaign, now=now),
         discount=_applied(campaign, ev.discount),
         order_amount=data.order_amount,
         pay_amount=_pay(data.order_amount, ev.discount),
@@ -320,7 +246,7 @@ async def redeem(
     )
 
 
-def redemption_view(r: Redemption) -> schemas.Redemption:
+def redemption_schema(r: Redemption) -> schemas.Redemption:
     return schemas.Redemption(
         id=r.id,
         coupon_id=r.coupon_id,
@@ -376,7 +302,7 @@ async def reverse(
             extra={"reversal_window_minutes": window},
         )
     await CouponRepository(session).reactivate(reversed_row.coupon_id)
-    return redemption_view(reversed_row)
+    return redemption_schema(reversed_row)
 
 
 @dataclass(frozen=True)

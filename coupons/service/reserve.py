@@ -18,6 +18,7 @@ from core.money import Money
 from coupons import codes, discounts
 from coupons.repository.coupons import CouponRepository
 from coupons.repository.redemptions import RedemptionRepository
+from coupons.service.eligibility import already_redeemed, refusal_of
 from coupons.service.errors import (
     CouponCodeInvalid,
     CouponExpired,
@@ -25,7 +26,6 @@ from coupons.service.errors import (
     CouponReserved,
     ShopNotEligible,
 )
-from coupons.service.redeem import _already_redeemed, _refusal
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ async def reserve_for_order(
         raise ShopNotEligible("The coupon is for another merchant")
     # the order's shop is the merchant's (orders resolve merchant_id from the shop) and the
     # coupon's merchant was just checked against it
-    refusal = await _refusal(
+    refusal = await refusal_of(
         session,
         coupon,
         campaign,
@@ -88,7 +88,7 @@ async def reserve_for_order(
         if status == "reserved":
             raise CouponReserved()
         if status == "redeemed":
-            raise await _already_redeemed(session, coupon.id)
+            raise await already_redeemed(session, coupon.id)
         raise CouponExpired()
     return Reservation(
         coupon.id, coupon.code, campaign.id, campaign.name, discount or 0, campaign.currency

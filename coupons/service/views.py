@@ -51,7 +51,7 @@ def is_claimable(campaign: Campaign, now: datetime) -> bool:
     )
 
 
-def campaign_view(campaign: Campaign, *, staff: bool, now: datetime) -> schemas.Campaign:
+def campaign_schema(campaign: Campaign, *, staff: bool, now: datetime) -> schemas.Campaign:
     remaining = (
         None
         if campaign.total_quantity is None
@@ -102,7 +102,7 @@ def coupon_status(coupon: Coupon, now: datetime) -> str:
     return coupon.status
 
 
-def coupon_view(coupon: Coupon, campaign: Campaign, *, now: datetime) -> schemas.Coupon:
+def coupon_schema(coupon: Coupon, campaign: Campaign, *, now: datetime) -> schemas.Coupon:
     return schemas.Coupon(
         id=coupon.id,
         campaign_id=coupon.campaign_id,

@@ -33,7 +33,7 @@ async def create_follow_up(
     record = await followups.create_follow_up(
         session, merchant_id=staff.merchant_id, caller_id=staff.user_id, data=data, now=utcnow()
     )
-    return followups.to_schema(record)
+    return followups.follow_up_schema(record)
 
 
 @router.get(M + "/follow-ups", response_model=Page[schemas.FollowUp])
@@ -128,7 +128,7 @@ async def record_complaint(
     complaint = await complaints.record_complaint(
         session, merchant_id=staff.merchant_id, staff_user_id=staff.user_id, data=data, now=now
     )
-    return complaints.to_schema(complaint, now)
+    return complaints.complaint_schema(complaint, now)
 
 
 @router.get(M + "/complaints", response_model=Page[schemas.Complaint])
@@ -174,7 +174,7 @@ async def get_complaint(
     complaint = await complaints.get_complaint(
         session, merchant_id=staff.merchant_id, complaint_id=complaint_id
     )
-    return complaints.to_schema(complaint, utcnow())
+    return complaints.complaint_schema(complaint, utcnow())
 
 
 @router.patch(M + "/complaints/{complaint_id}", response_model=schemas.Complaint)
@@ -194,7 +194,7 @@ async def update_complaint(
         data=data,
         now=now,
     )
-    return complaints.to_schema(complaint, now)
+    return complaints.complaint_schema(complaint, now)
 
 
 @router.post(
@@ -207,14 +207,14 @@ async def open_my_complaint(
     complaint = await complaints.open_my_complaint(
         session, user_id=principal.user_id, data=data, now=now
     )
-    return complaints.to_schema(complaint, now)
+    return complaints.complaint_schema(complaint, now)
 
 
 @router.get("/me/complaints", response_model=list[schemas.Complaint])
 async def my_complaints(principal: CurrentUser, session: SessionDep) -> list[schemas.Complaint]:
     now = utcnow()
     rows = await complaints.my_complaints(session, user_id=principal.user_id)
-    return [complaints.to_schema(c, now) for c in rows]
+    return [complaints.complaint_schema(c, now) for c in rows]
 
 
 # -- monthly customer-service report --------------------------------------------------------

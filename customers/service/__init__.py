@@ -5,6 +5,7 @@
 """
 
 from customers.service.activity import VISIT_KINDS, ActivityKind, record_activity, set_tier
+from customers.service.directory import csv_cell
 from customers.service.personal_data import erase_personal_data, export_personal_data
 from customers.service.segments import (
     SegmentNotFound,
@@ -22,6 +23,7 @@ from customers.service.walk_in import (
 )
 
 __all__ = [
+    "csv_cell",
     "erase_personal_data",
     "export_personal_data",
     "CustomerExists",

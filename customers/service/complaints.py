@@ -40,7 +40,7 @@ def may_transition(current: str, target: str) -> bool:
     return current in TRANSITIONS.get(target, ())
 
 
-def to_schema(complaint: Complaint, now: datetime) -> schemas.Complaint:
+def complaint_schema(complaint: Complaint, now: datetime) -> schemas.Complaint:
     minutes = None
     if complaint.responded_at is not None:
         minutes = int((complaint.responded_at - complaint.opened_at).total_seconds() // 60)
@@ -216,7 +216,7 @@ async def list_complaints(
         next_cursor = encode_cursor(
             {"rank": rank, "due": last.due_at.isoformat(), "id": str(last.id)}
         )
-    return [to_schema(c, now) for c, _ in items], next_cursor
+    return [complaint_schema(c, now) for c, _ in items], next_cursor
 
 
 async def complaint_stats(

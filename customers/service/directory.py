@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.schemas import mask_phone, normalise_phone
 from core import ratelimit
-from core.errors import InvalidCursor, InvalidInput, RateLimited
+from core.errors import InvalidCursor, RateLimited
 from core.money import Money
 from core.pagination import decode_cursor, decode_cursor_as, encode_cursor
 from core.timezones import zone
@@ -39,6 +39,7 @@ from customers.repository.directory import (
     search_clause,
 )
 from customers.repository.followups import FollowUpRepository
+from customers.service.errors import PhoneSearchTooPartial
 from customers.service.followups import CustomerNotFound, allowed_methods, schedule_interval_plans
 from customers.service.segments import segment_conditions
 
@@ -78,15 +79,6 @@ async def log_access(
         customer_id=customer_id,
         detail={k: v for k, v in (detail or {}).items() if v is not None},
     )
-
-
-class PhoneSearchTooPartial(InvalidInput):
-    code = "phone_search_too_partial"
-    title = "Search a masked phone by the whole number or its last four digits"
-    title_zh = "请输入完整手机号或手机尾号后四位"
-
-    def __init__(self) -> None:
-        super().__init__(self.title, loc=["query", "q"])
 
 
 SEARCHES_PER_MINUTE = 30

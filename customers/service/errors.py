@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.errors import Conflict, NotFound
+from core.errors import Conflict, InvalidInput, NotFound
 
 
 class SegmentNotFound(NotFound):
@@ -48,3 +48,12 @@ class ComplaintTransitionInvalid(Conflict):
 class ComplaintClosed(Conflict):
     code, title = "complaint_closed", "The complaint is closed"
     title_zh = "投诉已关闭"
+
+
+class PhoneSearchTooPartial(InvalidInput):
+    code = "phone_search_too_partial"
+    title = "Search a masked phone by the whole number or its last four digits"
+    title_zh = "请输入完整手机号或手机尾号后四位"
+
+    def __init__(self) -> None:
+        super().__init__(self.title, loc=["query", "q"])

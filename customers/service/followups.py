@@ -131,7 +131,7 @@ async def create_follow_up(
     return record
 
 
-def to_schema(record: FollowUp) -> schemas.FollowUp:
+def follow_up_schema(record: FollowUp) -> schemas.FollowUp:
     return schemas.FollowUp(
         id=record.id,
         merchant_id=record.merchant_id,
@@ -174,7 +174,7 @@ async def list_follow_ups(
         if len(rows) > limit
         else None
     )
-    return [to_schema(r) for r in items], next_cursor
+    return [follow_up_schema(r) for r in items], next_cursor
 
 
 # -- plans and scheduling -------------------------------------------------------------------

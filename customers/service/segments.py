@@ -39,7 +39,9 @@ async def segment_conditions(
     return compile_rules(_rules(segment), now=now)
 
 
-async def _to_schema(session: AsyncSession, segment: Segment, now: datetime) -> schemas.Segment:
+async def _segment_schema(
+    session: AsyncSession, segment: Segment, now: datetime
+) -> schemas.Segment:
     count = await SegmentRepository(session).count(
         segment.merchant_id, compile_rules(_rules(segment), now=now)
     )
@@ -69,13 +71,13 @@ async def create_segment(
             created_by=created_by,
         )
     )
-    return await _to_schema(session, segment, now)
+    return await _segment_schema(session, segment, now)
 
 
 async def get_segment(
     session: AsyncSession, *, merchant_id: uuid.UUID, segment_id: uuid.UUID, now: datetime
 ) -> schemas.Segment:
-    return await _to_schema(session, await _get(session, merchant_id, segment_id), now)
+    return await _segment_schema(session, await _get(session, merchant_id, segment_id), now)
 
 
 async def list_segments(
@@ -90,7 +92,7 @@ async def list_segments(
     rows = await SegmentRepository(session).page(
         merchant_id, uuid.UUID(after["id"]) if after else None, limit + 1
     )
-    items = [await _to_schema(session, s, now) for s in rows[:limit]]
+    items = [await _segment_schema(session, s, now) for s in rows[:limit]]
     next_cursor = encode_cursor({"id": str(rows[limit - 1].id)}) if len(rows) > limit else None
     return items, next_cursor
 

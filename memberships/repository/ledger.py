@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -104,3 +105,54 @@ class LedgerRepository:
         ).where(LedgerEntry.card_id == card_id)
         row = (await self.session.execute(stmt)).one()
         return int(row[0]), int(row[1]), int(row[2])
+
+
+@dataclass(frozen=True)
+class LedgerDayLine:
+    """A window's ledger entries of one kind by one staff member, in one currency."""
+
+    kind: str
+    staff_user_id: uuid.UUID | None
+    currency: str
+    count: int
+    points: int
+    principal: int
+    bonus: int
+    amount: int
+    paid_amount: int
+    uses: int
+
+
+async def ledger_lines(
+    session: AsyncSession,
+    *,
+    merchant_id: uuid.UUID,
+    shop_id: uuid.UUID | None,
+    start: datetime,
+    end: datetime,
+) -> list[LedgerDayLine]:
+    """Entries made in [start, end), summed by kind, staff member and currency; the
+    merchant's, or those made at one shop (online top-ups have no shop)."""
+    e = LedgerEntry
+    stmt = (
+        select(
+            e.kind,
+            e.staff_user_id,
+            e.currency,
+            func.count(),
+            func.coalesce(func.sum(e.points_delta), 0),
+            func.coalesce(func.sum(e.principal_delta), 0),
+            func.coalesce(func.sum(e.bonus_delta), 0),
+            func.coalesce(func.sum(e.amount), 0),
+            func.coalesce(func.sum(e.paid_amount), 0),
+            func.coalesce(func.sum(e.uses_delta), 0),
+        )
+        .where(e.merchant_id == merchant_id, e.created_at >= start, e.created_at < end)
+        .group_by(e.kind, e.staff_user_id, e.currency)
+    )
+    if shop_id is not None:
+        stmt = stmt.where(e.shop_id == shop_id)
+    return [
+        LedgerDayLine(r[0], r[1], r[2], *(int(v or 0) for v in r[3:]))
+        for r in await session.execute(stmt)
+    ]

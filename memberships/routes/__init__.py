@@ -4,22 +4,16 @@ import uuid
 
 from fastapi import APIRouter, Response, status
 
-from accounts.permissions import (
-    AnyStaff,
-    CurrentUser,
-    ManagerStaff,
-    SettingsDep,
-    staff_context,
-)
-from accounts.service import MerchantNotFound
+from accounts.permissions import AnyStaff, CurrentUser, ManagerStaff
 from core.database import SessionDep
-from core.idempotency import IdempotencyKey, run_idempotent
+from core.idempotency import Idempotent
 from core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
 from core.payment_records import require_provider
 from core.redis import RedisDep
+from core.settings import SettingsDep
 from core.timezones import utcnow
 from memberships import schemas, service
-from memberships.service.errors import ProgramNotFound
+from memberships.auth import ProgramManager
 
 router = APIRouter(prefix="/v1", tags=["memberships"])
 
@@ -59,16 +53,11 @@ async def get_program(program_id: uuid.UUID, session: SessionDep) -> schemas.Pro
 async def set_design(
     program_id: uuid.UUID,
     data: schemas.DesignUpdate,
-    principal: CurrentUser,
+    staff: ProgramManager,
     session: SessionDep,
 ) -> schemas.Design:
-    merchant_id = await service.program_merchant(session, program_id=program_id)
-    try:
-        await staff_context(session, principal, merchant_id, "manager")
-    except MerchantNotFound as exc:  # a stranger gets the same 404 as for no program
-        raise ProgramNotFound() from exc
     return await service.set_design(
-        session, program_id=program_id, merchant_id=merchant_id, data=data
+        session, program_id=program_id, merchant_id=staff.merchant_id, data=data
     )
 
 
@@ -192,25 +181,20 @@ async def counter_transaction(
     session: SessionDep,
     settings: SettingsDep,
     redis: RedisDep,
-    idempotency_key: IdempotencyKey = None,
+    idempotent: Idempotent,
 ) -> Response:
-    async def run() -> schemas.CounterTransaction:
-        return await service.counter_transaction(
+    return await idempotent(
+        f"card_tx:{principal.user_id}",
+        data,
+        lambda: service.counter_transaction(
             session,
             settings=settings,
             redis=redis,
             staff_user_id=principal.user_id,
             data=data,
             now=utcnow(),
-        )
-
-    return await run_idempotent(
-        session,
-        key=idempotency_key,
-        scope=f"card_tx:{principal.user_id}",
-        payload=data.model_dump(mode="json"),
+        ),
         status_code=status.HTTP_201_CREATED,
-        run=run,
     )
 
 
@@ -243,12 +227,14 @@ async def start_topup(
     principal: CurrentUser,
     session: SessionDep,
     settings: SettingsDep,
-    idempotency_key: IdempotencyKey = None,
+    idempotent: Idempotent,
 ) -> Response:
     provider = require_provider(settings, data.payment)
 
-    async def run() -> schemas.Topup:
-        return await service.start_topup(
+    return await idempotent(
+        f"card_topup:{principal.user_id}:{card_id}",
+        data,
+        lambda: service.start_topup(
             session,
             settings=settings,
             provider=provider,
@@ -256,15 +242,8 @@ async def start_topup(
             user_id=principal.user_id,
             data=data,
             now=utcnow(),
-        )
-
-    return await run_idempotent(
-        session,
-        key=idempotency_key,
-        scope=f"card_topup:{principal.user_id}:{card_id}",
-        payload=data.model_dump(mode="json"),
+        ),
         status_code=status.HTTP_201_CREATED,
-        run=run,
     )
 
 

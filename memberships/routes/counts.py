@@ -7,33 +7,21 @@ import uuid
 from fastapi import APIRouter, Request, Response, status
 from starlette.datastructures import UploadFile
 
-from accounts.permissions import CurrentUser, SettingsDep, staff_context
-from accounts.service import MerchantNotFound
+from accounts.permissions import CurrentUser
 from core.database import SessionDep
 from core.errors import InvalidInput
-from core.idempotency import IdempotencyKey, run_idempotent
+from core.idempotency import Idempotent
 from core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
 from core.payment_records import require_provider
+from core.settings import SettingsDep
 from core.timezones import utcnow
 from memberships import physical, schemas, service
-from memberships.service.errors import PhysicalImportInvalid, ProgramNotFound
+from memberships.auth import ProgramManager
+from memberships.service.errors import PhysicalImportInvalid
 
 router = APIRouter()
 
 MAX_IMPORT_BYTES = 4 * 1024 * 1024  # ~200k numbers; larger files: `corner import-physical-cards`
-
-
-async def _program_staff(
-    session: SessionDep, principal: CurrentUser, program_id: uuid.UUID, role: str
-) -> uuid.UUID:
-    """The program's merchant, if the caller has `role` there; a stranger gets the same 404
-    as for a missing program."""
-    merchant_id = await service.program_merchant(session, program_id=program_id)
-    try:
-        await staff_context(session, principal, merchant_id, role)
-    except MerchantNotFound as exc:
-        raise ProgramNotFound() from exc
-    return merchant_id
 
 
 @router.post(
@@ -44,12 +32,11 @@ async def _program_staff(
 async def create_count_product(
     program_id: uuid.UUID,
     data: schemas.CountProductCreate,
-    principal: CurrentUser,
+    staff: ProgramManager,
     session: SessionDep,
 ) -> schemas.CountProduct:
-    merchant_id = await _program_staff(session, principal, program_id, "manager")
     return await service.create_count_product(
-        session, program_id=program_id, merchant_id=merchant_id, data=data
+        session, program_id=program_id, merchant_id=staff.merchant_id, data=data
     )
 
 
@@ -60,10 +47,9 @@ async def update_count_product(
     program_id: uuid.UUID,
     product_id: uuid.UUID,
     data: schemas.CountProductUpdate,
-    principal: CurrentUser,
+    staff: ProgramManager,
     session: SessionDep,
 ) -> schemas.CountProduct:
-    await _program_staff(session, principal, program_id, "manager")
     return await service.set_count_product_active(
         session, program_id=program_id, product_id=product_id, active=data.active
     )
@@ -94,12 +80,14 @@ async def buy_count_pass(
     principal: CurrentUser,
     session: SessionDep,
     settings: SettingsDep,
-    idempotency_key: IdempotencyKey = None,
+    idempotent: Idempotent,
 ) -> Response:
     provider = require_provider(settings, data.payment)
 
-    async def run() -> schemas.CountPass:
-        return await service.buy_count_pass(
+    return await idempotent(
+        f"card_count_pass:{principal.user_id}:{card_id}",
+        data,
+        lambda: service.buy_count_pass(
             session,
             settings=settings,
             provider=provider,
@@ -107,15 +95,8 @@ async def buy_count_pass(
             user_id=principal.user_id,
             data=data,
             now=utcnow(),
-        )
-
-    return await run_idempotent(
-        session,
-        key=idempotency_key,
-        scope=f"card_count_pass:{principal.user_id}:{card_id}",
-        payload=data.model_dump(mode="json"),
+        ),
         status_code=status.HTTP_201_CREATED,
-        run=run,
     )
 
 
@@ -183,14 +164,16 @@ async def read_upload(
     },
 )
 async def import_physical_cards(
-    program_id: uuid.UUID, request: Request, principal: CurrentUser, session: SessionDep
+    program_id: uuid.UUID, request: Request, staff: ProgramManager, session: SessionDep
 ) -> schemas.PhysicalCardImport:
     """Import pre-printed card numbers (CSV: one number per row, optional header `number`);
     bad rows are reported, the others imported."""
-    merchant_id = await _program_staff(session, principal, program_id, "manager")
     text = _decode((await read_upload(request))[0])
     return await service.import_physical_cards(
-        session, program_id=program_id, merchant_id=merchant_id, rows=physical.rows_of_text(text)
+        session,
+        program_id=program_id,
+        merchant_id=staff.merchant_id,
+        rows=physical.rows_of_text(text),
     )
 
 

@@ -9,7 +9,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.money import MAX_AMOUNT, Money
-from memberships.schemas.common import PaymentInstructions, PaymentRequest
+from core.payments import PaymentRequest
+from memberships.schemas.common import PaymentInstructions
 
 
 class CountProductCreate(BaseModel):

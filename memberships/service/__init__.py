@@ -1,5 +1,6 @@
 """The rules of membership cards, split by concept; other packages import from here."""
 
+from memberships.repository.ledger import LedgerDayLine, ledger_lines
 from memberships.service.cards import (
     access_card,
     get_card,
@@ -71,6 +72,8 @@ from memberships.service.topups import (
 )
 
 __all__ = [
+    "LedgerDayLine",
+    "ledger_lines",
     "export_personal_data",
     "forfeit_stored_value",
     "stored_value",

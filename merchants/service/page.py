@@ -17,9 +17,9 @@ from merchants import schemas
 from merchants.repository import ShopRepository
 from merchants.repository.catalog import OfferingRepository, PhotoRepository
 from merchants.repository.reviews import ReviewRepository
-from merchants.service import _shop_out, get_shop
-from merchants.service.catalog import _offering_out, _photo_out
-from merchants.service.reviews import _public, _review_out, _summary
+from merchants.service import _shop_schema, get_shop
+from merchants.service.catalog import _offering_schema, _photo_schema
+from merchants.service.reviews import _public, _review_schema, _summary
 
 MAX_PHOTOS = 20
 MAX_OFFERINGS = 100
@@ -42,14 +42,16 @@ async def shop_page_parts(
     return schemas.ShopPageParts(
         shop=schemas.ShopDetail(
             **shop.model_dump(),
-            photos=[_photo_out(p) for p in photos],
+            photos=[_photo_schema(p) for p in photos],
             rating_summary=schemas.ReviewSummary(
                 all=_summary(counts, None),
                 verified=_summary(counts, True),
                 general=_summary(counts, False),
             ),
         ),
-        offerings=[_offering_out(o) for o in offerings],
-        reviews=[_public(_review_out(r, name)) for r, name in latest],
-        other_shops=[_shop_out(r, crs) for r in siblings if r.shop.id != shop.id][:MAX_OTHER_SHOPS],
+        offerings=[_offering_schema(o) for o in offerings],
+        reviews=[_public(_review_schema(r, name)) for r, name in latest],
+        other_shops=[_shop_schema(r, crs) for r in siblings if r.shop.id != shop.id][
+            :MAX_OTHER_SHOPS
+        ],
     )

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import Literal
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,34 +20,40 @@ from merchants.repository import ShopRepository
 from merchants.repository.reviews import ReviewRepository
 from merchants.service.errors import ReviewExists, ReviewNotFound
 
+# (session, reference id, reviewer's user id, shop id) -> whether the reference is the reviewer's
+# own consumption at that shop. coupons, memberships and orders sit above merchants, so they
+# register these in api/wiring.py instead of being imported here.
+ConsumptionVerifier = Callable[[AsyncSession, uuid.UUID, uuid.UUID, uuid.UUID], Awaitable[bool]]
+ConsumptionKind = Literal["redemption", "card_transaction", "order"]
+_verifiers: dict[ConsumptionKind, ConsumptionVerifier] = {}
+
+
+def register_consumption_verifier(kind: ConsumptionKind, verifier: ConsumptionVerifier) -> None:
+    """Verify review references of `kind` with `verifier` (registering again replaces)."""
+    _verifiers[kind] = verifier
+
 
 async def consumption_is_own(
     session: AsyncSession, *, user_id: uuid.UUID, shop_id: uuid.UUID, data: schemas.ReviewCreate
 ) -> bool:
     """Whether the referenced redemption, card transaction or order is the reviewer's own, at
     this shop (a post-consumption review). Other references leave the review a general one."""
-    # imported here: coupons, memberships and orders depend on merchants.service at import time
-    from coupons import service as coupons
-    from memberships import service as memberships
-    from orders import service as orders
-
-    if data.redemption_id is not None:
-        ref = await coupons.redemption_of_user_at_shop(
-            session, redemption_id=data.redemption_id, user_id=user_id, shop_id=shop_id
-        )
-        return ref is not None
-    if data.card_transaction_id is not None:
-        return await memberships.is_own_card_transaction(
-            session, entry_id=data.card_transaction_id, user_id=user_id, shop_id=shop_id
-        )
-    if data.order_id is not None:
-        return await orders.is_own_consumed_order(
-            session, order_id=data.order_id, user_id=user_id, shop_id=shop_id
-        )
+    references: list[tuple[ConsumptionKind, uuid.UUID | None]] = [
+        ("redemption", data.redemption_id),
+        ("card_transaction", data.card_transaction_id),
+        ("order", data.order_id),
+    ]
+    for kind, reference in references:
+        if reference is None:
+            continue
+        verifier = _verifiers.get(kind)
+        if verifier is None:  # a wiring mistake must not silently unverify reviews
+            raise RuntimeError(f"no consumption verifier for {kind} (see api/wiring.py)")
+        return await verifier(session, reference, user_id, shop_id)
     return False
 
 
-def _review_out(review: Review, author: str) -> schemas.Review:
+def _review_schema(review: Review, author: str) -> schemas.Review:
     reply = (
         schemas.MerchantReply(text=review.reply_text, replied_at=review.replied_at)
         if review.reply_text is not None and review.replied_at is not None
@@ -105,7 +113,7 @@ async def create_review(
     )
     found = await ReviewRepository(session).get_with_author(review.id)
     assert found is not None
-    return _review_out(*found)
+    return _review_schema(*found)
 
 
 def _summary(counts: list[tuple[bool, int, int]], verified: bool | None) -> schemas.RatingSummary:
@@ -142,7 +150,7 @@ async def list_reviews(
     counts = await repo.counts(shop_id)
     next_cursor = encode_cursor({"id": str(rows[limit - 1][0].id)}) if len(rows) > limit else None
     return schemas.ReviewPage(
-        items=[_public(_review_out(r, name)) for r, name in rows[:limit]],
+        items=[_public(_review_schema(r, name)) for r, name in rows[:limit]],
         next_cursor=next_cursor,
         summary=schemas.ReviewSummary(
             all=_summary(counts, None),
@@ -173,4 +181,4 @@ async def reply_to_review(
         raise ReviewNotFound()
     found = await repo.get_with_author(review_id)
     assert found is not None
-    return _review_out(*found)
+    return _review_schema(*found)

@@ -121,3 +121,35 @@ class SettlementRepository:
         ).returning(SettlementStatement)
         result = await self.session.execute(upsert.execution_options(populate_existing=True))
         return result.scalar_one_or_none()
+
+
+@dataclass(frozen=True)
+class OrderDayLine:
+    staff_user_id: uuid.UUID | None
+    currency: str
+    count: int
+    total: int
+
+
+async def order_day_lines(
+    session: AsyncSession,
+    *,
+    merchant_id: uuid.UUID,
+    shop_id: uuid.UUID | None,
+    start: datetime,
+    end: datetime,
+    refunded: bool,
+) -> list[OrderDayLine]:
+    """Orders consumed (or `refunded`) in [start, end), by the staff member who did it —
+    the same instants the settlement statement counts by."""
+    at = Order.refunded_at if refunded else Order.consumed_at
+    who = Order.refunded_by if refunded else Order.consumed_by
+    where_shop = Order.shop_id if refunded else Order.consumed_shop_id
+    stmt = (
+        select(who, Order.currency, func.count(), func.coalesce(func.sum(Order.total), 0))
+        .where(Order.merchant_id == merchant_id, at >= start, at < end)
+        .group_by(who, Order.currency)
+    )
+    if shop_id is not None:
+        stmt = stmt.where(where_shop == shop_id)
+    return [OrderDayLine(r[0], r[1], int(r[2]), int(r[3])) for r in await session.execute(stmt)]

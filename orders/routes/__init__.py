@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from orders.routes.bookings import router as bookings_router
+from orders.routes.day_close import router as day_close_router
 from orders.routes.orders import router as orders_router
 from orders.routes.settlement import router as settlement_router
 
@@ -10,5 +11,6 @@ router = APIRouter()
 router.include_router(orders_router)
 router.include_router(bookings_router)
 router.include_router(settlement_router)
+router.include_router(day_close_router)
 
 __all__ = ["router"]

@@ -9,33 +9,17 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from accounts import service as accounts
-from accounts.permissions import (
-    AnyStaff,
-    CurrentUser,
-    SettingsDep,
-    staff_context,
-)
-from accounts.service import MerchantNotFound
+from accounts.permissions import AnyStaff, CurrentUser
 from core.database import SessionDep
-from core.idempotency import IdempotencyKey, run_idempotent
+from core.idempotency import Idempotent
 from core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
+from core.settings import SettingsDep
 from core.timezones import utcnow, zone
-from merchants import schemas as merchant_schemas
 from merchants import service as merchants
+from merchants.auth import OfferingManager
 from orders import schemas, service
 
 router = APIRouter(prefix="/v1", tags=["orders"])
-
-
-async def _managed_offering(
-    session: SessionDep, principal: CurrentUser, offering_id: uuid.UUID, role: str
-) -> merchant_schemas.Offering:
-    offering = await merchants.get_offering(session, offering_id=offering_id)
-    try:
-        await staff_context(session, principal, offering.merchant_id, role)
-    except MerchantNotFound as exc:  # a stranger learns nothing more than "not found"
-        raise merchants.OfferingNotFound() from exc
-    return offering
 
 
 @router.get("/offerings/{offering_id}/booking-rule", response_model=schemas.BookingRule)
@@ -50,10 +34,10 @@ async def get_booking_rule(
 async def put_booking_rule(
     offering_id: uuid.UUID,
     data: schemas.BookingRuleUpdate,
-    principal: CurrentUser,
+    staff: OfferingManager,
     session: SessionDep,
 ) -> schemas.BookingRule:
-    offering = await _managed_offering(session, principal, offering_id, "manager")
+    offering = await merchants.get_offering(session, offering_id=offering_id)
     return await service.put_booking_rule(session, offering=offering, data=data)
 
 
@@ -86,25 +70,20 @@ async def book(
     principal: CurrentUser,
     session: SessionDep,
     settings: SettingsDep,
-    idempotency_key: IdempotencyKey = None,
+    idempotent: Idempotent,
 ) -> Response:
-    async def run() -> schemas.Booking:
-        return await service.book(
+    return await idempotent(
+        f"booking:{principal.user_id}:{shop_id}",
+        data,
+        lambda: service.book(
             session,
             settings=settings,
             shop_id=shop_id,
             user_id=principal.user_id,
             data=data,
             now=utcnow(),
-        )
-
-    return await run_idempotent(
-        session,
-        key=idempotency_key,
-        scope=f"booking:{principal.user_id}:{shop_id}",
-        payload=data.model_dump(mode="json"),
+        ),
         status_code=status.HTTP_201_CREATED,
-        run=run,
     )
 
 

@@ -7,14 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from accounts.permissions import (
-    CurrentUser,
-    SettingsDep,
-)
+from accounts.permissions import CurrentUser
 from core.database import SessionDep
-from core.idempotency import IdempotencyKey, run_idempotent
+from core.idempotency import Idempotent
 from core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
 from core.payment_records import require_provider
+from core.settings import SettingsDep
 from core.timezones import utcnow
 from orders import codes, schemas, service
 
@@ -33,12 +31,13 @@ async def create_order(
     principal: CurrentUser,
     session: SessionDep,
     settings: SettingsDep,
-    idempotency_key: IdempotencyKey = None,
+    idempotent: Idempotent,
 ) -> Response:
     provider = require_provider(settings, data.payment)
-
-    async def run() -> schemas.Order:
-        return await service.create_order(
+    return await idempotent(
+        f"order:{principal.user_id}:{shop_id}",
+        data,
+        lambda: service.create_order(
             session,
             settings=settings,
             provider=provider,
@@ -46,15 +45,8 @@ async def create_order(
             user_id=principal.user_id,
             data=data,
             now=utcnow(),
-        )
-
-    return await run_idempotent(
-        session,
-        key=idempotency_key,
-        scope=f"order:{principal.user_id}:{shop_id}",
-        payload=data.model_dump(mode="json"),
+        ),
         status_code=status.HTTP_201_CREATED,
-        run=run,
     )
 
 
@@ -107,23 +99,17 @@ async def refund_order(
     order_id: uuid.UUID,
     principal: CurrentUser,
     session: SessionDep,
-    idempotency_key: IdempotencyKey = None,
+    idempotent: Idempotent,
 ) -> Response:
-    async def run() -> schemas.Order:
-        return await service.refund_order(
+    return await idempotent(
+        f"order_refund:{principal.user_id}",
+        {"order_id": str(order_id)},
+        lambda: service.refund_order(
             session,
             order_id=order_id,
             user_id=principal.user_id,
             now=utcnow(),
-        )
-
-    return await run_idempotent(
-        session,
-        key=idempotency_key,
-        scope=f"order_refund:{principal.user_id}",
-        payload={"order_id": str(order_id)},
-        status_code=status.HTTP_200_OK,
-        run=run,
+        ),
     )
 
 
@@ -140,24 +126,18 @@ async def consume_order(
     data: schemas.OrderConsume,
     principal: CurrentUser,
     session: SessionDep,
-    idempotency_key: IdempotencyKey = None,
+    idempotent: Idempotent,
 ) -> Response:
-    async def run() -> schemas.Order:
-        return await service.consume_order(
+    return await idempotent(
+        f"order_consume:{principal.user_id}",
+        {"order_id": str(order_id), **data.model_dump(mode="json")},
+        lambda: service.consume_order(
             session,
             staff_user_id=principal.user_id,
             order_id=order_id,
             shop_id=data.shop_id,
             now=utcnow(),
-        )
-
-    return await run_idempotent(
-        session,
-        key=idempotency_key,
-        scope=f"order_consume:{principal.user_id}",
-        payload={"order_id": str(order_id), **data.model_dump(mode="json")},
-        status_code=status.HTTP_200_OK,
-        run=run,
+        ),
     )
 
 
@@ -167,26 +147,20 @@ async def consume_by_code(
     principal: CurrentUser,
     session: SessionDep,
     settings: SettingsDep,
-    idempotency_key: IdempotencyKey = None,
+    idempotent: Idempotent,
 ) -> Response:
     """Consume by the order's typed code or its signed QR."""
 
-    async def run() -> schemas.Order:
-        return await service.consume_by_code(
+    return await idempotent(
+        f"order_consume:{principal.user_id}",
+        data,
+        lambda: service.consume_by_code(
             session,
             staff_user_id=principal.user_id,
             data=data,
             keys=settings.signing_keys(),
             now=utcnow(),
-        )
-
-    return await run_idempotent(
-        session,
-        key=idempotency_key,
-        scope=f"order_consume:{principal.user_id}",
-        payload=data.model_dump(mode="json"),
-        status_code=status.HTTP_200_OK,
-        run=run,
+        ),
     )
 
 

@@ -8,11 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from accounts import service as accounts
-from accounts.permissions import (
-    ManagerStaff,
-    SettingsDep,
-)
+from accounts.permissions import ManagerStaff
 from core.database import SessionDep
+from core.settings import SettingsDep
 from core.timezones import utcnow, zone
 from orders import schemas, service
 

@@ -24,6 +24,7 @@ from orders.service.bookings import (
     update_booking,
 )
 from orders.service.consume import consume_by_code, consume_order, counter_lookup, lookup_order
+from orders.service.day_close import day_close, day_close_csv, day_close_pdf
 from orders.service.orders import (
     REFERENCE_PREFIX,
     cancel_order,
@@ -40,6 +41,9 @@ from orders.service.personal_data import erase_personal_data, export_personal_da
 from orders.service.settlement import statement, statement_csv
 
 __all__ = [
+    "day_close",
+    "day_close_csv",
+    "day_close_pdf",
     "erase_personal_data",
     "export_personal_data",
     "REFERENCE_PREFIX",

@@ -144,7 +144,8 @@ async def statement(
     return statement_schema(row)
 
 
-def _yuan(amount: int) -> str:
+def yuan(amount: int) -> str:
+    """Minor units as yuan text (`-12.05`), for people reading a CSV or a print."""
     sign = "-" if amount < 0 else ""
     return f"{sign}{abs(amount) // 100}.{abs(amount) % 100:02d}"
 
@@ -186,7 +187,7 @@ async def statement_csv(
         at = line.consumed_at.astimezone(tz).isoformat()
         writer.writerow(
             [line.order_id, line.code, line.shop_id or "", at, currency,
-             line.total, fee, share, _yuan(line.total), _yuan(fee), _yuan(share)]
+             line.total, fee, share, yuan(line.total), yuan(fee), yuan(share)]
         )  # fmt: skip
     writer.writerow([])
     for label, value in (
@@ -196,7 +197,7 @@ async def statement_csv(
         ("fees", row.fees),
         ("payable", row.payable),
     ):
-        writer.writerow([f"# {label}", "", "", "", currency, value, "", "", _yuan(value), "", ""])
+        writer.writerow([f"# {label}", "", "", "", currency, value, "", "", yuan(value), "", ""])
     writer.writerow(["# fee_rate_bps", row.fee_bps])
     writer.writerow(["# rounding", ROUNDING_RULE])
     writer.writerow(["# period", row.period, row.timezone, row.status])

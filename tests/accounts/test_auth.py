@@ -261,3 +261,37 @@ async def test_access_tokens_stop_working_when_their_sign_in_is_revoked(
     fresh = await client.login(actor.phone, "right-password")
     r = await client.get("/v1/me", headers={"Authorization": f"Bearer {fresh['access_token']}"})
     assert r.status_code == 200
+
+
+async def test_registration_is_rate_limited_and_user_exists_costs_a_hash(
+    client: ApiClient,
+    test_settings,
+    monkeypatch,  # type: ignore[no-untyped-def]
+) -> None:
+    """Issue 17, finding 9: sign-ups had no rate limit, and `user_exists` answered 10x faster
+    than a sign-up (no password hashing), telling at a glance which phones have accounts."""
+    from accounts.service import users as service
+
+    taken = await client.register()
+    hashed: list[str] = []
+    original = service.hash_secret
+
+    async def counting(settings, secret):  # type: ignore[no-untyped-def]
+        hashed.append(secret)
+        return await original(settings, secret)
+
+    monkeypatch.setattr(service, "hash_secret", counting)
+    body = {"phone": taken.phone, "password": "another-pass", "display_name": "x"}
+    assert_problem(await client.post("/v1/auth/register", json=body), 409, "user_exists")
+    assert hashed == ["another-pass"]  # the same work as a sign-up before answering
+
+    limit = test_settings.register_max_per_ip_per_hour
+    statuses = []
+    for _ in range(limit):
+        body = {"phone": fresh_phone(), "password": "s3cret-pass", "display_name": "x"}
+        statuses.append((await client.post("/v1/auth/register", json=body)).status_code)
+    # the two sign-ups above counted too: the budget ran out on the way
+    assert statuses.count(201) == limit - 2 and statuses[-2:] == [429, 429]
+    r = await client.post("/v1/auth/register", json=body)
+    assert_problem(r, 429, "rate_limited")
+    assert int(r.headers["Retry-After"]) > 0

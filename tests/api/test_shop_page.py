@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import event
 
-from tests.coupons.support import Shopfront, claim, published_campaign
+from tests.coupons.helpers import Shopfront, claim, published_campaign
 from tests.helpers import Actor, ApiClient, assert_problem, create_shop
 from tests.memberships.conftest import money, program_body
 

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.console.conftest import TABLET_LANDSCAPE, TABLET_PORTRAIT, LiveServer, screenshot
 from tests.console.conftest import write_y4m as write_camera
-from tests.console.flows import PASSWORD, choose_shop, open_counter, owner_with_shop, result_state
+from tests.console.helpers import PASSWORD, choose_shop, open_counter, owner_with_shop, result_state
 from tests.helpers import Actor, ApiClient
 
 COUPON_ROUTES = (

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import qrcode
 
 from tests.console.conftest import screenshot, write_y4m
-from tests.console.flows import open_counter, owner_with_shop, result_state
+from tests.console.helpers import open_counter, owner_with_shop, result_state
 from tests.helpers import ApiClient
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.bulk import BIND_PARAMETER_LIMIT, rows_per_statement
 from coupons.models import Coupon
 from coupons.service.claim import MAX_PAPER_ISSUED_PER_REQUEST
-from tests.coupons.support import published_campaign, shopfront
+from tests.coupons.helpers import published_campaign, shopfront
 from tests.helpers import ApiClient, assert_problem
 
 

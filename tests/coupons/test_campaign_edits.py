@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.settings import Settings
-from tests.coupons.support import (
+from tests.coupons.helpers import (
     campaign_body,
     claim,
     fast_users,

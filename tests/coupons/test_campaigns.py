@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.coupons.support import (
+from tests.coupons.helpers import (
     campaign_body,
     claim,
     published_campaign,

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from coupons import codes
 from coupons import service as coupons_service
 from coupons.models import ClaimCounter, Coupon
-from tests.coupons.support import claim, fast_users, published_campaign, shopfront
+from tests.coupons.helpers import claim, fast_users, published_campaign, shopfront
 from tests.helpers import ApiClient, assert_problem, create_shop
 
 
@@ -164,7 +164,7 @@ async def test_stats_by_day_in_merchant_timezone(client: ApiClient) -> None:
     owner = await client.register()
     merchant = await client.merchant(owner, timezone="America/Los_Angeles")
     shop = await create_shop(client, owner, merchant["id"])
-    from tests.coupons.support import Shopfront
+    from tests.coupons.helpers import Shopfront
 
     front = Shopfront(owner, merchant["id"], shop["id"], owner)
     campaign = await published_campaign(client, front, min_spend=None)

@@ -13,7 +13,7 @@ from core.signing import sign
 from coupons import codes
 from coupons import service as coupons_service
 from customers.models import Customer
-from tests.coupons.support import claim, move_coupon_window, published_campaign, shopfront
+from tests.coupons.helpers import claim, move_coupon_window, published_campaign, shopfront
 from tests.helpers import ApiClient, assert_problem
 
 

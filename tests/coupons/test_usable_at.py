@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.coupons.support import claim, move_coupon_window, published_campaign, shopfront
+from tests.coupons.helpers import claim, move_coupon_window, published_campaign, shopfront
 from tests.helpers import ApiClient, assert_problem, create_shop
 
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 
 from customers.models import Customer, CustomerEvent
-from tests.customers.util import customer, report, shop_with_owner
+from tests.customers.helpers import customer, report, shop_with_owner
 from tests.helpers import ApiClient, assert_problem
 
 T0 = datetime(2026, 3, 2, 10, tzinfo=UTC)

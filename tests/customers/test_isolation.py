@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from tests.customers.util import customer, shop_with_owner
+from tests.customers.helpers import customer, shop_with_owner
 from tests.helpers import ApiClient, assert_problem
 
 

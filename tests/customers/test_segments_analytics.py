@@ -12,7 +12,7 @@ from customers import rfm
 from customers.models import Customer
 from customers.service import segment_contains, segment_user_ids, segment_user_ids_select
 from customers.service.analytics import refresh_rfm_scores
-from tests.customers.util import customer, shop_with_owner
+from tests.customers.helpers import customer, shop_with_owner
 from tests.helpers import ApiClient, assert_problem
 
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from customers.service.followups import schedule_interval_plans
-from tests.customers.util import customer, report, shop_with_owner
+from tests.customers.helpers import customer, report, shop_with_owner
 from tests.helpers import ApiClient, assert_problem
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from tests.hardening.world import World, build_world, money, png_bytes
+from tests.hardening.helpers import World, build_world, money, png_bytes
 from tests.helpers import Actor, ApiClient, assert_problem
 
 # Anyone may read these (discovery and public pages); they are checked for leaks only.
@@ -85,11 +85,11 @@ def _body_for(method: str, path: str, w: World, b: World) -> dict[str, Any]:
         ("PUT", "/v1/merchants/{merchant_id}/coupon-settings"): {"reversal_window_minutes": 60},
     }  # fmt: skip
     if path.endswith("/campaigns") and method == "POST":
-        from tests.hardening.world import campaign_body
+        from tests.hardening.helpers import campaign_body
 
         return campaign_body("x")
     if path.endswith("/programs") and method == "POST":
-        from tests.hardening.world import program_body
+        from tests.hardening.helpers import program_body
 
         return program_body("x")
     return bodies.get((method, path), {})
@@ -107,7 +107,7 @@ def _operations(spec: dict[str, Any]) -> list[tuple[str, str]]:
 def _fill(path: str, ids: dict[str, str]) -> str:
     def value(match: re.Match[str]) -> str:
         name = match.group(1)
-        assert name in ids, f"the world has no `{name}`: add it to tests/hardening/world.py"
+        assert name in ids, f"the world has no `{name}`: add it to tests/hardening/helpers.py"
         return ids[name]
 
     return re.sub(r"\{(\w+)\}", value, path)
@@ -192,7 +192,7 @@ async def test_counter_routes_do_not_serve_another_merchants_coupons_or_cards(
     b = await build_world(client, tag="B")
     # a fresh active coupon of A's consumer
     r = await client.post(f"/v1/merchants/{a.ids['merchant_id']}/campaigns",
-                          json={**__import__("tests.hardening.world", fromlist=["x"])
+                          json={**__import__("tests.hardening.helpers", fromlist=["x"])
                                 .campaign_body("second"), "per_user_limit": 2},
                           headers=a.owner.headers)  # fmt: skip
     second = r.json()["id"]

@@ -15,7 +15,7 @@ import re
 from typing import Any
 
 from core.pagination import encode_cursor
-from tests.hardening.world import build_world
+from tests.hardening.helpers import build_world
 from tests.helpers import ApiClient
 
 # every key a cursor of this code base holds, and values of every wrong type

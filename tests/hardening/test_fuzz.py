@@ -28,8 +28,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from core.settings import Settings
+from tests.hardening.helpers import World, build_world
 from tests.hardening.live import live_server
-from tests.hardening.world import World, build_world
 from tests.helpers import ApiClient
 
 EXAMPLES = int(os.environ.get("CORNER_FUZZ_EXAMPLES", "5"))

@@ -19,8 +19,8 @@ from redis.asyncio import Redis
 
 from core.settings import Settings
 from memberships.service.pins import MAX_PIN_FAILURES
+from tests.hardening.helpers import build_world, money
 from tests.hardening.live import live_server
-from tests.hardening.world import build_world, money
 from tests.helpers import ApiClient, assert_problem
 
 BURST = 40

@@ -18,7 +18,7 @@ import pytest
 from api.app import create_app
 from core.embedded import EmbeddedRedis
 from core.settings import Settings
-from tests.hardening.world import campaign_body, money, program_body
+from tests.hardening.helpers import campaign_body, money, program_body
 from tests.helpers import ApiClient, assert_problem, create_shop
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -16,8 +16,8 @@ from core.settings import Settings
 from core.signing import sign
 from coupons import codes
 from coupons.service import throttle
+from tests.hardening.helpers import World, build_world, campaign_body, money, png_bytes
 from tests.hardening.live import live_server
-from tests.hardening.world import World, build_world, campaign_body, money, png_bytes
 from tests.helpers import ApiClient, assert_problem, create_shop
 
 

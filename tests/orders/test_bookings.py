@@ -14,7 +14,7 @@ from core.timezones import utcnow, zone
 from merchants.opening import periods_on
 from orders import service, slots
 from orders.models import BookingReminder
-from tests.coupons.support import fast_users
+from tests.coupons.helpers import fast_users
 from tests.helpers import ApiClient, assert_problem
 from tests.orders.conftest import Store
 

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.settings import Settings
 from core.timezones import utcnow
 from orders import service
-from tests.coupons.support import Shopfront, claim, published_campaign
+from tests.coupons.helpers import Shopfront, claim, published_campaign
 from tests.helpers import ApiClient, assert_problem
 from tests.memberships.conftest import program_body
 from tests.orders.conftest import Store, money, pay

@@ -1,0 +1,98 @@
+"""Whether a coupon may be used now at a shop, shared by redemption and order reservation.
+
+`refusal_of` answers the first reason a coupon cannot be used (already redeemed, reserved,
+expired, not yet valid, shop not eligible, currency, minimum spend), or None; the caller raises
+it. `already_redeemed` builds the 409 that tells when and where the coupon was redeemed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.errors import DomainError
+from core.i18n import localised
+from core.money import Money, format_money
+from coupons import discounts
+from coupons.models import Campaign, Coupon
+from coupons.repository.redemptions import RedemptionRepository
+from coupons.service.errors import (
+    CouponAlreadyRedeemed,
+    CouponExpired,
+    CouponNotYetValid,
+    CouponReserved,
+    CurrencyMismatch,
+    MinSpendNotMet,
+    OrderAmountRequired,
+    ShopNotEligible,
+)
+
+
+async def already_redeemed(session: AsyncSession, coupon_id: uuid.UUID) -> CouponAlreadyRedeemed:
+    live = await RedemptionRepository(session).live_of_coupon(coupon_id)
+    extra = (
+        {
+            "redeemed_at": live.redeemed_at.isoformat(),
+            "shop_id": str(live.shop_id) if live.shop_id else None,
+            "redemption_id": str(live.id),
+        }
+        if live is not None
+        else {}
+    )
+    when = f" at {live.redeemed_at.isoformat()}" if live is not None else ""
+    return CouponAlreadyRedeemed(f"This coupon was already redeemed{when}", extra=extra)
+
+
+async def refusal_of(
+    session: AsyncSession,
+    coupon: Coupon,
+    campaign: Campaign,
+    *,
+    shop_id: uuid.UUID,
+    shop_of_merchant: bool,
+    order_amount: Money | None,
+    now: datetime,
+) -> DomainError | None:
+    if coupon.status == "redeemed":
+        return await already_redeemed(session, coupon.id)
+    if coupon.status == "reserved":
+        return CouponReserved()
+    if coupon.valid_until <= now:
+        return CouponExpired(
+            f"The coupon expired at {coupon.valid_until.isoformat()}",
+            extra={"valid_until": coupon.valid_until.isoformat()},
+        )
+    if coupon.valid_from > now:
+        return CouponNotYetValid(
+            f"The coupon is valid from {coupon.valid_from.isoformat()}",
+            extra={"valid_from": coupon.valid_from.isoformat()},
+        )
+    if campaign.shop_ids is not None and shop_id not in campaign.shop_ids:
+        return ShopNotEligible(extra={"shop_ids": [str(s) for s in campaign.shop_ids]})
+    if not shop_of_merchant:
+        return ShopNotEligible("The shop is not one of the coupon's merchant")
+    if order_amount is not None and order_amount.currency != campaign.currency:
+        return CurrencyMismatch(f"The coupon is in {campaign.currency}")
+    met = discounts.meets_min_spend(
+        campaign.min_spend, order_amount.amount if order_amount else None
+    )
+    if met is None:
+        return OrderAmountRequired(
+            localised(
+                f"最低消费{format_money(campaign.min_spend or 0, campaign.currency)}"
+                "，请输入消费金额",
+                f"Minimum spend {format_money(campaign.min_spend or 0, campaign.currency)}:"
+                " enter the bill",
+            )
+        )
+    if not met:
+        return MinSpendNotMet(
+            localised(
+                f"最低消费{format_money(campaign.min_spend or 0, campaign.currency)}",
+                f"Minimum spend {format_money(campaign.min_spend or 0, campaign.currency)}",
+            ),
+            extra={"min_spend": {"amount": campaign.min_spend, "currency": campaign.currency}},
+        )
+    return None
