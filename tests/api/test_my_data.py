@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.settings import Settings
 from tests.accounts.test_sms_signin import ask_code, last_code
-from tests.coupons.support import claim, published_campaign, shopfront
+from tests.coupons.helpers import claim, published_campaign, shopfront
 from tests.helpers import Actor, ApiClient, assert_problem
 from tests.memberships.conftest import money, program_body
 from tests.memberships.test_topups import topped_up

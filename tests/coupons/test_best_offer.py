@@ -8,7 +8,7 @@ import json
 from core.i18n import current_language
 from core.money import format_money
 from coupons.offer_line import offer_line, zhe
-from tests.coupons.support import published_campaign, shopfront
+from tests.coupons.helpers import published_campaign, shopfront
 from tests.helpers import ApiClient, create_shop
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.settings import Settings
 from coupons.models import Redemption
 from memberships.models import LedgerEntry
-from tests.coupons.support import campaign_body, claim
+from tests.coupons.helpers import campaign_body, claim
 from tests.helpers import ApiClient, assert_problem, create_shop, fresh_phone
 from tests.memberships.conftest import program_body
 from tests.orders.conftest import make_store, money, pay
