@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import struct
 import uuid
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
@@ -74,3 +74,18 @@ async def export_tables(
         rows = (await session.execute(select(model).where(where))).scalars()
         out[name] = rows_of(rows, exclude)
     return out
+
+
+Specs = dict[str, tuple[Any, ColumnElement[bool], tuple[str, ...]]]
+Exporter = Callable[..., Awaitable[dict[str, list[dict[str, Any]]]]]
+
+
+def personal_data_exporter(specs_of: Callable[[uuid.UUID], Specs]) -> Exporter:
+    """A package's `export_personal_data(session, *, user_id)` from its table specs."""
+
+    async def export_personal_data(
+        session: AsyncSession, *, user_id: uuid.UUID
+    ) -> dict[str, list[dict[str, Any]]]:
+        return await export_tables(session, specs_of(user_id))
+
+    return export_personal_data

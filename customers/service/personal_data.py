@@ -1,21 +1,16 @@
-"""The customers package's data about a person: listed for the export, erased at deletion (see
-customers/repository/personal_data.py for which rows and why)."""
+"""The customers package's data about a person: listed for the export and erased at deletion
+(which rows, and why: customers/repository/personal_data.py)."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.export import export_tables
+from core.export import personal_data_exporter
 from customers.repository import personal_data as repo
 
-
-async def export_personal_data(
-    session: AsyncSession, *, user_id: uuid.UUID
-) -> dict[str, list[dict[str, Any]]]:
-    return await export_tables(session, repo.export_specs(user_id))
+export_personal_data = personal_data_exporter(repo.export_specs)
 
 
 async def erase_personal_data(session: AsyncSession, *, user_id: uuid.UUID) -> None:

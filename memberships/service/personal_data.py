@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.export import export_tables
+from core.export import personal_data_exporter
 from core.money import Money
 from memberships.repository import personal_data as repo
 from memberships.service.ledger import post_entry
@@ -17,10 +17,7 @@ from memberships.service.ledger import post_entry
 FORFEIT_NOTE = "forfeited: the holder deleted their account"
 
 
-async def export_personal_data(
-    session: AsyncSession, *, user_id: uuid.UUID
-) -> dict[str, list[dict[str, Any]]]:
-    return await export_tables(session, repo.export_specs(user_id))
+export_personal_data = personal_data_exporter(repo.export_specs)
 
 
 async def stored_value(session: AsyncSession, *, user_id: uuid.UUID) -> list[dict[str, Any]]:
