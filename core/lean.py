@@ -185,6 +185,9 @@ def lean_post(
     **kwargs: Any,
 ) -> None:
     """Add `handler` to `router` (an APIRouter or the app's router) as a POST LeanRoute."""
+    # the router's operation-id rule, as `router.post` would apply it (readable, unique ids)
+    if hasattr(router, "generate_unique_id_function"):
+        kwargs.setdefault("generate_unique_id_function", router.generate_unique_id_function)
     route = LeanRoute(
         router.prefix + path if hasattr(router, "prefix") else path,
         handler,
