@@ -114,8 +114,15 @@ async def test_validation(client: ApiClient) -> None:
         {"min_spend": {"amount": 100, "currency": "USD"}},
     ]
     for bad in bad_bodies:
+        (field,) = bad
         r = await client.post(url, json=campaign_body(**bad), headers=front.owner.headers)
-        assert r.status_code == 422, (bad, r.text)
+        # refused for the field at fault, not for some other part of the body
+        if field == "min_spend":
+            assert_problem(r, 422, "currency_mismatch")
+        else:
+            assert_problem(r, 422, "validation_error")
+            locs = [e["loc"][:2] for e in r.json()["errors"]]
+            assert locs == [["body", field]], (bad, r.text)
     # the clerk may not design campaigns; a stranger gets 404
     r = await client.post(url, json=campaign_body(), headers=front.clerk.headers)
     assert_problem(r, 403, "forbidden")
