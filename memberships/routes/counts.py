@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from fastapi import APIRouter, Request, Response, status
 from starlette.datastructures import UploadFile
@@ -119,6 +120,23 @@ def _decode(raw: bytes) -> str:
     raise PhysicalImportInvalid("The file is neither UTF-8 nor GB18030 text", loc=["body"])
 
 
+# how a file read by `read_upload` is declared in OpenAPI: raw CSV text, or a multipart `file`
+UPLOAD_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                }
+            },
+        },
+    }
+}
+
+
 async def read_upload(
     request: Request,
     *,
@@ -148,20 +166,7 @@ async def read_upload(
 @router.post(
     "/programs/{program_id}/physical-cards",
     response_model=schemas.PhysicalCardImport,
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "text/csv": {"schema": {"type": "string"}},
-                "multipart/form-data": {
-                    "schema": {
-                        "type": "object",
-                        "properties": {"file": {"type": "string", "format": "binary"}},
-                    }
-                },
-            },
-        }
-    },
+    openapi_extra=UPLOAD_BODY,
 )
 async def import_physical_cards(
     program_id: uuid.UUID, request: Request, staff: ProgramManager, session: SessionDep

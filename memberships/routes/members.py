@@ -13,7 +13,7 @@ from core.database import SessionDep
 from core.timezones import utcnow, zone
 from memberships import memberbook, schemas, service
 from memberships.auth import ProgramStaff
-from memberships.routes.counts import read_upload
+from memberships.routes.counts import UPLOAD_BODY, read_upload
 from memberships.service.errors import MemberBookInvalid
 from merchants import service as merchants
 
@@ -22,26 +22,11 @@ router = APIRouter(tags=["memberships"])
 # ~50k rows of a member book; larger books: `corner import-members`
 MAX_BOOK_BYTES = 8 * 1024 * 1024
 
-FILE_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "text/csv": {"schema": {"type": "string"}},
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "properties": {"file": {"type": "string", "format": "binary"}},
-                }
-            },
-        },
-    }
-}
-
 
 @router.post(
     "/merchants/{merchant_id}/customers/import",
     response_model=schemas.MemberImportReport,
-    openapi_extra=FILE_BODY,
+    openapi_extra=UPLOAD_BODY,
     tags=["customers"],
 )
 async def import_member_book(
