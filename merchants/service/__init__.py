@@ -51,7 +51,7 @@ async def create_shop(
     return await get_shop(session, shop_id=shop.id, crs=data.crs)
 
 
-def _shop_schema(row: ShopRow, crs: Crs) -> schemas.Shop:
+def shop_schema(row: ShopRow, crs: Crs) -> schemas.Shop:
     shop = row.shop
     return schemas.Shop(
         id=shop.id,
@@ -101,7 +101,7 @@ async def get_shop(
     row = await ShopRepository(session).get_with_position(shop_id, at or utcnow())
     if row is None:
         raise ShopNotFound()
-    return _shop_schema(row, crs)
+    return shop_schema(row, crs)
 
 
 async def list_merchant_shops(
@@ -119,7 +119,7 @@ async def list_merchant_shops(
     page, next_cursor = page_from_rows(
         rows, limit, lambda r: {"name": r.shop.name, "id": str(r.shop.id)}
     )
-    return [_shop_schema(r, crs) for r in page], next_cursor
+    return [shop_schema(r, crs) for r in page], next_cursor
 
 
 async def merchant_of_shop(session: AsyncSession, *, shop_id: uuid.UUID) -> uuid.UUID:

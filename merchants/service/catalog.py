@@ -34,7 +34,7 @@ def photo_path(media_root: Path, photo_id: uuid.UUID, content_type: str, thumbna
     return media_root / "photos" / f"{photo_id}{suffix}.{_EXTENSIONS[content_type]}"
 
 
-def _photo_schema(photo: ShopPhoto) -> schemas.Photo:
+def photo_schema(photo: ShopPhoto) -> schemas.Photo:
     return schemas.Photo(
         id=photo.id,
         shop_id=photo.shop_id,
@@ -92,7 +92,7 @@ async def add_photo(
     # an unreferenced file behind
     await asyncio.to_thread(_write_files, media_root, photo.id, image)
     await session.refresh(photo)
-    return _photo_schema(photo)
+    return photo_schema(photo)
 
 
 async def list_photos(
@@ -103,7 +103,7 @@ async def list_photos(
     after = (values["p"], values["id"]) if values else None
     rows = await PhotoRepository(session).of_shop(shop_id, after, limit + 1)
     page, next_cursor = page_from_rows(rows, limit, lambda p: {"p": p.position, "id": str(p.id)})
-    return [_photo_schema(p) for p in page], next_cursor
+    return [photo_schema(p) for p in page], next_cursor
 
 
 async def merchant_of_photo(session: AsyncSession, *, photo_id: uuid.UUID) -> uuid.UUID:
@@ -147,7 +147,7 @@ async def reorder_photos(
     for position, photo in enumerate(ordered):
         photo.position = position
     await session.flush()
-    return [_photo_schema(p) for p in ordered]
+    return [photo_schema(p) for p in ordered]
 
 
 async def photo_file(
@@ -167,7 +167,7 @@ def _id_cursor(cursor: str | None) -> uuid.UUID | None:
     return values["id"] if values else None
 
 
-def _offering_schema(offering: Offering) -> schemas.Offering:
+def offering_schema(offering: Offering) -> schemas.Offering:
     return schemas.Offering(
         id=offering.id,
         shop_id=offering.shop_id,
@@ -222,7 +222,7 @@ async def create_offering(
         )
     )
     await session.refresh(offering)
-    return _offering_schema(offering)
+    return offering_schema(offering)
 
 
 async def get_offering(session: AsyncSession, *, offering_id: uuid.UUID) -> schemas.Offering:
@@ -230,7 +230,7 @@ async def get_offering(session: AsyncSession, *, offering_id: uuid.UUID) -> sche
     offering = await OfferingRepository(session).get(offering_id)
     if offering is None:
         raise OfferingNotFound()
-    return _offering_schema(offering)
+    return offering_schema(offering)
 
 
 async def merchant_of_offering(session: AsyncSession, *, offering_id: uuid.UUID) -> uuid.UUID:
@@ -270,7 +270,7 @@ async def update_offering(
         offering.archived_at = None if data.active else now
     offering.updated_at = now
     await session.flush()
-    return _offering_schema(offering)
+    return offering_schema(offering)
 
 
 async def archive_offering(
@@ -306,7 +306,7 @@ async def list_offerings(
 ) -> tuple[list[schemas.Offering], str | None]:
     after = _id_cursor(cursor)
     rows = await OfferingRepository(session).of_shop(shop_id, after, limit + 1, include_archived)
-    items = [_offering_schema(o) for o in rows[:limit]]
+    items = [offering_schema(o) for o in rows[:limit]]
     return items, (encode_cursor({"id": str(rows[limit - 1].id)}) if len(rows) > limit else None)
 
 

@@ -17,9 +17,9 @@ from merchants import schemas
 from merchants.repository import ShopRepository
 from merchants.repository.catalog import OfferingRepository, PhotoRepository
 from merchants.repository.reviews import ReviewRepository
-from merchants.service import _shop_schema, get_shop
-from merchants.service.catalog import _offering_schema, _photo_schema
-from merchants.service.reviews import _public, _review_schema, _summary
+from merchants.service import get_shop, shop_schema
+from merchants.service.catalog import offering_schema, photo_schema
+from merchants.service.reviews import public_review, rating_summary, review_schema
 
 MAX_PHOTOS = 20
 MAX_OFFERINGS = 100
@@ -42,16 +42,16 @@ async def shop_page_parts(
     return schemas.ShopPageParts(
         shop=schemas.ShopDetail(
             **shop.model_dump(),
-            photos=[_photo_schema(p) for p in photos],
+            photos=[photo_schema(p) for p in photos],
             rating_summary=schemas.ReviewSummary(
-                all=_summary(counts, None),
-                verified=_summary(counts, True),
-                general=_summary(counts, False),
+                all=rating_summary(counts, None),
+                verified=rating_summary(counts, True),
+                general=rating_summary(counts, False),
             ),
         ),
-        offerings=[_offering_schema(o) for o in offerings],
-        reviews=[_public(_review_schema(r, name)) for r, name in latest],
-        other_shops=[_shop_schema(r, crs) for r in siblings if r.shop.id != shop.id][
+        offerings=[offering_schema(o) for o in offerings],
+        reviews=[public_review(review_schema(r, name)) for r, name in latest],
+        other_shops=[shop_schema(r, crs) for r in siblings if r.shop.id != shop.id][
             :MAX_OTHER_SHOPS
         ],
     )

@@ -53,7 +53,7 @@ async def consumption_is_own(
     return False
 
 
-def _review_schema(review: Review, author: str) -> schemas.Review:
+def review_schema(review: Review, author: str) -> schemas.Review:
     reply = (
         schemas.MerchantReply(text=review.reply_text, replied_at=review.replied_at)
         if review.reply_text is not None and review.replied_at is not None
@@ -113,10 +113,12 @@ async def create_review(
     )
     found = await ReviewRepository(session).get_with_author(review.id)
     assert found is not None
-    return _review_schema(*found)
+    return review_schema(*found)
 
 
-def _summary(counts: list[tuple[bool, int, int]], verified: bool | None) -> schemas.RatingSummary:
+def rating_summary(
+    counts: list[tuple[bool, int, int]], verified: bool | None
+) -> schemas.RatingSummary:
     by_star = {str(star): 0 for star in range(1, 6)}
     for kind, stars, n in counts:
         if verified is None or kind is verified:
@@ -127,7 +129,7 @@ def _summary(counts: list[tuple[bool, int, int]], verified: bool | None) -> sche
     return schemas.RatingSummary(count=total, average=average, by_star=by_star)
 
 
-def _public(review: schemas.Review) -> schemas.Review:
+def public_review(review: schemas.Review) -> schemas.Review:
     # the evidence behind `verified` (redemption, order, card transaction ids) is the reviewer's
     # private history: the public list says only that it was verified
     return review.model_copy(
@@ -150,12 +152,12 @@ async def list_reviews(
     counts = await repo.counts(shop_id)
     next_cursor = encode_cursor({"id": str(rows[limit - 1][0].id)}) if len(rows) > limit else None
     return schemas.ReviewPage(
-        items=[_public(_review_schema(r, name)) for r, name in rows[:limit]],
+        items=[public_review(review_schema(r, name)) for r, name in rows[:limit]],
         next_cursor=next_cursor,
         summary=schemas.ReviewSummary(
-            all=_summary(counts, None),
-            verified=_summary(counts, True),
-            general=_summary(counts, False),
+            all=rating_summary(counts, None),
+            verified=rating_summary(counts, True),
+            general=rating_summary(counts, False),
         ),
     )
 
@@ -181,4 +183,4 @@ async def reply_to_review(
         raise ReviewNotFound()
     found = await repo.get_with_author(review_id)
     assert found is not None
-    return _review_schema(*found)
+    return review_schema(*found)
