@@ -55,7 +55,10 @@ def decode_cursor(cursor: str | None, required_keys: tuple[str, ...]) -> dict[st
     body, _, tag = cursor.partition(".")
     try:
         given = base64.urlsafe_b64decode((tag + "=" * (-len(tag) % 4)).encode())
-        if not hmac.compare_digest(given, _tag(body.encode())):
+        # only the canonical spelling of the tag: base64 ignores the last character's spare
+        # bits, so an edited last character could otherwise decode to the genuine tag
+        canonical = _b64(given) == tag
+        if not canonical or not hmac.compare_digest(given, _tag(body.encode())):
             raise InvalidCursor("The cursor was not issued by this server")
         values = orjson.loads(base64.urlsafe_b64decode((body + "=" * (-len(body) % 4)).encode()))
     except (ValueError, orjson.JSONDecodeError) as exc:
