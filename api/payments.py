@@ -15,8 +15,7 @@ from pydantic import BaseModel
 from core.database import SessionDep
 from core.errors import problem
 from core.payment_records import dispatch_callback
-from core.payments import PaymentProviderUnknown, payment_provider
-from core.settings import SettingsDep
+from core.payments import PaymentProviderDep
 from core.timezones import utcnow
 from memberships.schemas import CountPass, Topup
 from orders.schemas import Order
@@ -29,12 +28,9 @@ router = APIRouter(prefix="/v1", tags=["payments"])
     response_model=Topup | CountPass | Order | None,
 )
 async def payment_callback(
-    provider_name: str, request: Request, session: SessionDep, settings: SettingsDep
+    provider: PaymentProviderDep, request: Request, session: SessionDep
 ) -> BaseModel | Response | None:
     """Called by the payment provider (signed); replays are answered without effect."""
-    provider = payment_provider(settings, provider_name)
-    if provider is None:
-        raise PaymentProviderUnknown()
     result = await dispatch_callback(
         session, provider=provider, body=await request.body(), headers=request.headers, now=utcnow()
     )

@@ -50,14 +50,13 @@ from core.models import Base, IdMixin, TimestampMixin
 from core.payments import (
     CallbackEvent,
     CallbackRejected,
+    Checkout,
     PaymentAmountMismatch,
     PaymentIntent,
     PaymentMethodUnsupported,
     PaymentProvider,
     PaymentProviderFailed,
-    PaymentProviderUnavailable,
     PaymentReferenceUnknown,
-    PaymentRequest,
     PaymentSignatureInvalid,
     ProviderError,
     handler_for,
@@ -163,23 +162,10 @@ class PaymentEvent(Base):
 DEFAULT_METHODS = {"fake": "page", "wechatpay": "native", "alipay": "precreate"}
 
 
-def require_provider(settings: Settings, request: PaymentRequest | None) -> PaymentProvider:
-    """The provider the customer chose (the fake one when they chose none), configured."""
-    name = request.provider if request is not None else "fake"
-    provider = payment_provider(settings, name)
-    if provider is None:
-        raise PaymentProviderUnavailable(
-            f"{name} is not configured on this server", loc=["body", "payment", "provider"]
-        )
-    return provider
-
-
 async def start_payment(
     session: AsyncSession,
+    checkout: Checkout,
     *,
-    settings: Settings,
-    provider: PaymentProvider,
-    request: PaymentRequest | None,
     kind: str,
     subject_id: uuid.UUID,
     merchant_id: uuid.UUID,
@@ -187,11 +173,11 @@ async def start_payment(
     amount: int,
     currency: str,
     description: str,
-    expires_at: datetime,
-    now: datetime,
 ) -> PaymentIntent:
     """Ask the provider for a payment and record it (in the caller's transaction: if that
     rolls back, the provider's unpaid order is closed by the reconciliation job's query)."""
+    provider, request, now = checkout.provider, checkout.request, checkout.now
+    expires_at = checkout.expires_at
     method = (request.method if request else None) or DEFAULT_METHODS.get(provider.name, "page")
     methods: tuple[str, ...] = getattr(provider, "methods", ())
     if method not in methods:
@@ -230,7 +216,9 @@ async def start_payment(
             status="pending",
             instructions=intent.instructions(),
             expires_at=expires_at,
-            next_query_at=min(expires_at, now + timedelta(minutes=settings.payment_query_minutes)),
+            next_query_at=min(
+                expires_at, now + timedelta(minutes=checkout.settings.payment_query_minutes)
+            ),
         )
     )
     await session.flush()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,7 +22,7 @@ from core.errors import Forbidden
 from core.ids import new_id
 from core.money import Money
 from core.pagination import decode_cursor, encode_cursor
-from core.payments import PaymentIntent, PaymentProvider, instructions_schema
+from core.payments import Checkout, PaymentIntent, instructions_schema
 from core.settings import Settings
 from coupons import service as coupons
 from customers import service as customers
@@ -185,14 +185,13 @@ async def _lines(
 
 async def create_order(
     session: AsyncSession,
+    checkout: Checkout,
     *,
-    settings: Settings,
-    provider: PaymentProvider,
     shop_id: uuid.UUID,
     user_id: uuid.UUID,
     data: schemas.OrderCreate,
-    now: datetime,
 ) -> schemas.Order:
+    now = checkout.now
     merchant_id = await merchants.merchant_of_shop(session, shop_id=shop_id)
     await merchants.require_selling_shop(session, merchant_id=merchant_id, shop_id=shop_id)
     lines = await _lines(session, shop_id=shop_id, data=data)
@@ -257,14 +256,12 @@ async def create_order(
         points_used=data.use_points or 0,
         points_value=points_value,
         total=total,
-        expires_at=now + timedelta(minutes=settings.order_payment_minutes),
+        expires_at=checkout.expires_at,
     )
     if total > 0:
         intent = await payment_records.start_payment(
             session,
-            settings=settings,
-            provider=provider,
-            request=data.payment,
+            checkout,
             kind="order",
             subject_id=order_id,
             merchant_id=merchant_id,
@@ -272,10 +269,8 @@ async def create_order(
             amount=total,
             currency=currency,
             description=lines[0].name,
-            expires_at=order.expires_at,
-            now=now,
         )
-        order.provider, order.provider_reference = provider.name, intent.reference
+        order.provider, order.provider_reference = checkout.provider.name, intent.reference
     items = [
         OrderItem(
             order_id=order_id,
