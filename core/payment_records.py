@@ -21,10 +21,10 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import structlog
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
@@ -47,11 +47,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 from core.errors import DomainError
 from core.ids import new_id
 from core.models import Base, IdMixin, TimestampMixin
+from core.money import Money
 from core.payments import (
     CallbackEvent,
     CallbackRejected,
     Checkout,
     PaymentAmountMismatch,
+    PaymentInstructions,
     PaymentIntent,
     PaymentMethodUnsupported,
     PaymentProvider,
@@ -230,6 +232,61 @@ async def payment_of(session: AsyncSession, reference: str) -> Payment | None:
     return (
         await session.execute(stmt, execution_options={"populate_existing": True})
     ).scalar_one_or_none()
+
+
+class PaymentView(BaseModel):
+    """A payment as its merchant's staff see it (the counter polls it after showing the QR)."""
+
+    reference: str = Field(description="The provider's out_trade_no")
+    provider: str
+    method: str
+    kind: Literal["order", "topup", "count_pass"]
+    subject_id: uuid.UUID = Field(description="The order, top-up or count pass paid for")
+    status: Literal["pending", "succeeded", "failed", "closed"]
+    amount: Money
+    refunded: Money
+    created_at: datetime
+    expires_at: datetime | None
+    paid_at: datetime | None
+    closed_at: datetime | None
+    payment: PaymentInstructions = Field(description="What the customer was given to pay")
+
+
+def payment_schema(payment: Payment) -> PaymentView:
+    return PaymentView(
+        reference=payment.reference,
+        provider=payment.provider,
+        method=payment.method,
+        kind=payment.kind,  # type: ignore[arg-type]  # CHECK kind_known
+        subject_id=payment.subject_id,
+        status=payment.status,  # type: ignore[arg-type]  # CHECK status_known
+        amount=Money.of(payment.amount, payment.currency),
+        refunded=Money.of(payment.refunded, payment.currency),
+        created_at=payment.created_at,
+        expires_at=payment.expires_at,
+        paid_at=payment.paid_at,
+        closed_at=payment.closed_at,
+        payment=PaymentInstructions(
+            **{"provider": payment.provider, "reference": payment.reference} | payment.instructions
+        ),
+    )
+
+
+async def merchant_of_payment(session: AsyncSession, *, reference: str) -> uuid.UUID:
+    """The merchant paid (for `accounts.permissions.staff_of`); unknown: payment_not_found."""
+    merchant_id = (
+        await session.execute(select(Payment.merchant_id).where(Payment.reference == reference))
+    ).scalar_one_or_none()
+    if merchant_id is None:
+        raise PaymentReferenceUnknown()
+    return merchant_id
+
+
+async def get_payment(session: AsyncSession, *, reference: str) -> PaymentView:
+    payment = await payment_of(session, reference)
+    if payment is None:
+        raise PaymentReferenceUnknown()
+    return payment_schema(payment)
 
 
 # -- callbacks --------------------------------------------------------------------------------
