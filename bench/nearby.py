@@ -223,7 +223,17 @@ def reference_statement() -> str:
 async def measure_http(bench_url: str, redis_url: str, args: argparse.Namespace) -> None:
     """Corner's `GET /v1/shops/nearby` and the reference's (Corner's statement, the same page
     fields) on the same points, alternating rounds (bench/common.py)."""
-    from bench.common import Call, compare, emit, server_env, start_pair, stop_all, verdict
+    from bench.common import (
+        Call,
+        compare,
+        emit,
+        profile_round,
+        server_env,
+        start_pair,
+        stop_all,
+        verdict,
+        wants_profile,
+    )
 
     rng = random.Random(5)
     points = query_points("dense", args.http_requests // 2, args.clusters, rng)
@@ -244,12 +254,15 @@ async def measure_http(bench_url: str, redis_url: str, args: argparse.Namespace)
             connections=args.connections,
             warmup={name: warm for name in servers},
         )
+        for name, result in results.items():
+            emit("nearby", phase="http", target=name, connections=args.connections, **result)
+        summary = verdict(results["corner"], results["reference"], target_ratio=0.9)
+        if wants_profile(args, summary):
+            await profile_round("nearby", servers["corner"], calls[: args.profile_requests],
+                                args.connections)  # fmt: skip
     finally:
         stop_all(servers)
-    for name, result in results.items():
-        emit("nearby", phase="http", target=name, connections=args.connections, **result)
-    emit("nearby", phase="http_summary",
-         **verdict(results["corner"], results["reference"], target_ratio=0.9))  # fmt: skip
+    emit("nearby", phase="http_summary", **summary)
 
 
 def main() -> None:
@@ -261,6 +274,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=6, help="alternating load rounds")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--skip-http", action="store_true")
+    from bench.common import add_profile_options
+
+    add_profile_options(parser, requests=3000)
     args = parser.parse_args()
     from bench.common import service_urls
     from core.settings import to_libpq_url

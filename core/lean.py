@@ -17,6 +17,13 @@ routes use instead; nothing in it weakens a check:
   autocommit) inside one transaction, committed when the block ends, that is before the
   handler returns its response (decision 0001: a client that sees 2xx can read its write);
   rolled back on any error, so a refusal writes nothing.
+- `session_transaction(request)`: the same for a route whose service still works on an ORM
+  session (card transactions, order consumption, claims, joins): the session of the app's
+  sessionmaker, committed before the response, rolled back on any error; its statements can
+  move to `Statement`s one at a time (`driver_connection` shares the transaction).
+- `read_path(request, name, type)`: a path parameter validated as FastAPI does (422 located
+  under "path"); `json_response(model, status)`: the answer FastAPI would send for a
+  response model (aliases, JSON mode), serialised with orjson.
 - `Statement`: a SQLAlchemy Core statement compiled once to psycopg SQL and run on a driver
   connection, rows as tuples. The same statement runs on a lean route's connection and on an
   ORM session's (`driver_connection(session)`), so a service has one way to do each thing
@@ -34,19 +41,21 @@ from contextlib import asynccontextmanager
 from email.message import Message
 from typing import Annotated, Any, TypeVar
 
+import orjson
 import psycopg
-from fastapi import Body, HTTPException, Request
+from fastapi import Body, HTTPException, Path, Request
 from fastapi.exceptions import RequestValidationError
 from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel, StringConstraints, TypeAdapter, ValidationError
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.responses import Response
 
 from core.query import DirectRoute
 from core.settings import Settings, to_libpq_url
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 Connection = psycopg.AsyncConnection[Any]
 Row = tuple[Any, ...]
 LeanHandler = Callable[[Request], Awaitable[Response]]
@@ -97,6 +106,31 @@ _IDEMPOTENCY_KEY: TypeAdapter[str] = TypeAdapter(
 )
 
 
+_PATH_TYPES: dict[Any, TypeAdapter[Any]] = {}
+
+
+def read_path(request: Request, name: str, kind: type[T]) -> T:
+    """Path parameter `name` as `kind`, validated as FastAPI validates a path parameter (the
+    same 422: located under "path")."""
+    adapter = _PATH_TYPES.get(kind)
+    if adapter is None:
+        adapter = _PATH_TYPES[kind] = TypeAdapter(kind)
+    try:
+        return adapter.validate_python(request.path_params[name])  # type: ignore[no-any-return]
+    except ValidationError as exc:
+        errors = [{**e, "loc": ("path", name)} for e in _errors(exc)]
+        raise RequestValidationError(errors) from None
+
+
+def json_response(model: BaseModel, status_code: int = 200) -> Response:
+    """`model` answered as FastAPI answers a response model: its JSON-mode dump by alias."""
+    return Response(
+        orjson.dumps(model.model_dump(mode="json", by_alias=True)),
+        status_code=status_code,
+        media_type="application/json",
+    )
+
+
 def _errors(exc: ValidationError) -> list[dict[str, Any]]:
     return exc.errors(include_url=False)  # type: ignore[return-value]
 
@@ -125,12 +159,20 @@ def _is_json(content_type: str) -> bool:
     )
 
 
-def _documented(handler: LeanHandler, body: type[BaseModel] | None, idempotent: bool) -> Any:
+def _documented(
+    handler: LeanHandler,
+    body: type[BaseModel] | None,
+    idempotent: bool,
+    path: Mapping[str, Any] | None = None,
+) -> Any:
     """A stand-in endpoint whose signature is what the route takes, for FastAPI to describe
-    (request body, Idempotency-Key header); it is never called."""
+    (path parameters, request body, Idempotency-Key header); it is never called."""
     from core.idempotency import IdempotencyKey  # it runs its statements through this module
 
-    parameters = []
+    parameters = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[kind, Path()])
+        for name, kind in (path or {}).items()
+    ]
     if body is not None:
         parameters.append(
             inspect.Parameter(
@@ -157,10 +199,10 @@ def _documented(handler: LeanHandler, body: type[BaseModel] | None, idempotent: 
 
 
 class LeanRoute(DirectRoute):
-    """A POST route served by `handler(request)`; `body` and `idempotent` say what it takes
-    (for the OpenAPI document; the handler validates with `read_request`). Route-level
-    `dependencies` (e.g. the bearer scheme) are documented, never solved: the handler
-    authenticates itself."""
+    """A POST route served by `handler(request)`; `path_params` (name: type), `body` and
+    `idempotent` say what it takes (for the OpenAPI document; the handler validates with
+    `read_path` and `read_request`). Route-level `dependencies` (e.g. the bearer scheme) are
+    documented, never solved: the handler authenticates itself."""
 
     def __init__(
         self,
@@ -169,9 +211,10 @@ class LeanRoute(DirectRoute):
         *,
         body: type[BaseModel] | None = None,
         idempotent: bool = False,
+        path_params: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(path, _documented(handler, body, idempotent), **kwargs)
+        super().__init__(path, _documented(handler, body, idempotent, path_params), **kwargs)
         self.serve = handler
 
 
@@ -182,9 +225,11 @@ def lean_post(
     *,
     body: type[BaseModel] | None = None,
     idempotent: bool = False,
+    path_params: Mapping[str, Any] | None = None,
     **kwargs: Any,
 ) -> None:
-    """Add `handler` to `router` (an APIRouter or the app's router) as a POST LeanRoute."""
+    """Add `handler` to `router` (the app's own router: `include_router` would rebuild the
+    route as a plain APIRoute) as a POST LeanRoute."""
     # the router's operation-id rule, as `router.post` would apply it (readable, unique ids)
     if hasattr(router, "generate_unique_id_function"):
         kwargs.setdefault("generate_unique_id_function", router.generate_unique_id_function)
@@ -193,6 +238,7 @@ def lean_post(
         handler,
         body=body,
         idempotent=idempotent,
+        path_params=path_params,
         methods=["POST"],
         **kwargs,
     )
@@ -224,6 +270,21 @@ async def transaction(request: Request) -> AsyncIterator[Connection]:
     pool: AsyncConnectionPool = request.app.state.writes
     async with pool.connection() as connection, connection.transaction():
         yield connection
+
+
+@asynccontextmanager
+async def session_transaction(request: Request) -> AsyncIterator[AsyncSession]:
+    """An ORM session of the app's sessionmaker in one transaction (as `SessionDep`):
+    committed when the block ends normally, rolled back when it raises."""
+    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    async with sessionmaker() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        else:
+            await session.commit()
 
 
 async def driver_connection(session: AsyncSession) -> Connection:

@@ -3,7 +3,6 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-import orjson
 from fastapi import APIRouter, Depends, Query, Request, status
 from pydantic import BaseModel
 from starlette.responses import Response
@@ -19,9 +18,15 @@ from accounts.permissions import (
 )
 from core.database import SessionDep, get_sessionmaker
 from core.idempotency import idempotent
-from core.lean import lean_post, read_request, transaction
+from core.lean import (
+    json_response,
+    lean_post,
+    read_path,
+    read_request,
+    session_transaction,
+    transaction,
+)
 from core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
-from core.redis import RedisDep
 from core.settings import SettingsDep
 from core.timezones import utcnow
 from coupons import codes, schemas, service
@@ -118,20 +123,6 @@ async def update_campaign(
     below what is handed out: 422 `quantity_below_claimed`), `valid_until`/`claim_until`
     (later only); other fields 409 `campaign_not_editable`."""
     return await service.update_campaign(session, campaign_id=campaign_id, data=data, now=utcnow())
-
-
-@router.post(
-    "/campaigns/{campaign_id}/claim",
-    status_code=status.HTTP_201_CREATED,
-    response_model=schemas.Coupon,
-)
-async def claim_coupon(
-    campaign_id: uuid.UUID, session: SessionDep, principal: CurrentUser, redis: RedisDep
-) -> schemas.Coupon:
-    await service.check_claim_rate(redis, user_id=principal.user_id)
-    return await service.claim(
-        session, campaign_id=campaign_id, user_id=principal.user_id, now=utcnow()
-    )
 
 
 @router.post("/campaigns/{campaign_id}/issue", response_model=schemas.IssueResult)
@@ -271,12 +262,6 @@ async def coupon_qr(
 # -- the counter: lean routes (core.lean), registered on the app's router -----------------
 
 
-def _json(model: BaseModel) -> Response:
-    return Response(
-        orjson.dumps(model.model_dump(mode="json", by_alias=True)), media_type="application/json"
-    )
-
-
 async def counter_lookup(request: Request) -> Response:
     # what redeeming would do; an order's code or QR is answered by orders' lookup handler
     principal = await request_principal(request)
@@ -292,7 +277,7 @@ async def counter_lookup(request: Request) -> Response:
             found = await service.lookup_other(
                 session, staff_user_id=principal.user_id, data=data, keys=keys
             )
-    return _json(found)
+    return json_response(found)
 
 
 async def counter_redeem(request: Request) -> Response:
@@ -314,6 +299,17 @@ async def counter_redeem(request: Request) -> Response:
             status_code=status.HTTP_200_OK,
             run=run,
         )
+
+
+async def claim_coupon(request: Request) -> Response:
+    principal = await request_principal(request)
+    campaign_id = read_path(request, "campaign_id", uuid.UUID)
+    await service.check_claim_rate(request.app.state.redis, user_id=principal.user_id)
+    async with session_transaction(request) as session:  # committed before the response
+        coupon = await service.claim(
+            session, campaign_id=campaign_id, user_id=principal.user_id, now=utcnow()
+        )
+    return json_response(coupon, status.HTTP_201_CREATED)
 
 
 def add_lean_routes(app_router: APIRouter) -> None:
@@ -347,6 +343,16 @@ def add_lean_routes(app_router: APIRouter) -> None:
         response_model=schemas.RedeemResult,
         responses={409: {"description": "coupon_already_redeemed (with redeemed_at, shop_id)"}},
         **common,
+    )
+    lean_post(
+        app_router,
+        "/v1/campaigns/{campaign_id}/claim",
+        claim_coupon,
+        path_params={"campaign_id": uuid.UUID},
+        status_code=status.HTTP_201_CREATED,
+        response_model=schemas.Coupon,
+        tags=["coupons"],
+        dependencies=[Depends(current_principal)],
     )
 
 

@@ -101,10 +101,26 @@ async def consume_order(
     shop_id: uuid.UUID,
     now: datetime,
 ) -> schemas.Order:
-    repo = OrderRepository(session)
     order = await _staff_order(
-        session, order=await repo.get(order_id), staff_user_id=staff_user_id, shop_id=shop_id
+        session,
+        order=await OrderRepository(session).get(order_id),
+        staff_user_id=staff_user_id,
+        shop_id=shop_id,
     )
+    return await _consume(session, order, staff_user_id=staff_user_id, shop_id=shop_id, now=now)
+
+
+async def _consume(
+    session: AsyncSession,
+    order: Order,
+    *,
+    staff_user_id: uuid.UUID,
+    shop_id: uuid.UUID,
+    now: datetime,
+) -> schemas.Order:
+    """`order` (found, the caller staff at its merchant, the shop the merchant's: see
+    `_staff_order`) paid → consumed exactly once, its points and the customer record."""
+    repo = OrderRepository(session)
     consumed = await repo.transition(
         order.id,
         from_="paid",
@@ -156,14 +172,16 @@ async def consume_by_code(
     now: datetime,
 ) -> schemas.Order:
     code = code_of(data, keys)
+    # the order, the caller's role and the shop are read once (they used to be read again by
+    # consume_order)
     order = await _staff_order(
         session,
         order=await OrderRepository(session).by_code(code),
         staff_user_id=staff_user_id,
         shop_id=data.shop_id,
     )
-    return await consume_order(
-        session, staff_user_id=staff_user_id, order_id=order.id, shop_id=data.shop_id, now=now
+    return await _consume(
+        session, order, staff_user_id=staff_user_id, shop_id=data.shop_id, now=now
     )
 
 
