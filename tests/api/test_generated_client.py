@@ -14,6 +14,7 @@ my offers (a flash offer to the merchant's customers, delivered by a real `corne
 from __future__ import annotations
 
 import importlib
+import io
 import json
 import os
 import subprocess
@@ -31,6 +32,7 @@ from redis import Redis
 
 from core.payments import SIGNATURE_HEADER, FakePaymentProvider
 from core.settings import Settings
+from tests.hardening.helpers import png_bytes
 from tests.hardening.live import ROOT as LIVE_ROOT
 from tests.hardening.live import live_server, server_env
 from tests.helpers import fresh_phone
@@ -211,6 +213,19 @@ def _journey(base: str, settings: Settings) -> None:
         ),
         201,
     )
+    # a storefront photo: the generated client sends the file as a file (format: binary)
+    types = importlib.import_module("corner_client.types")
+    photo = _ok(
+        _op("shops", "shops_upload_photo").sync_detailed(
+            shop.id,
+            client=owner,
+            body=_model("PhotoUpload")(
+                file=types.File(payload=io.BytesIO(png_bytes()), file_name="front.png",
+                                mime_type="image/png"),
+            ),
+        ),
+        201,
+    )  # fmt: skip
     now = datetime.now(UTC)
     campaign = _ok(
         _op("coupons", "merchants_create_campaign").sync_detailed(
@@ -271,6 +286,7 @@ def _journey(base: str, settings: Settings) -> None:
     assert found.best_offer == "立减¥10.00"
     page = _ok(_op("shops", "shops_page").sync_detailed(shop.id, client=me))
     assert page.shop.description == "老店" and [c.id for c in page.campaigns] == [campaign.id]
+    assert [p.id for p in page.shop.photos] == [photo.id]
     assert page.campaigns[0].per_user_left == 1 and page.programs[0].my_card is None
     coupon = _ok(
         _op("coupons", "campaigns_claim_coupon").sync_detailed(campaign.id, client=me), 201
