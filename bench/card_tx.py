@@ -101,8 +101,8 @@ def seed(url: str, cards: int, mixed_cards: int) -> dict[str, Any]:
         conn.execute(
             "INSERT INTO card_ledger (id, card_id, merchant_id, kind, points_delta,"
             " principal_delta, bonus_delta, points_after, principal_after, bonus_after, currency,"
-            " spend_delta) SELECT gen_random_uuid(), c, %s, 'topup', 0, 100000, 0, 0, 100000, 0,"
-            " 'CNY', 0 FROM unnest(%s::uuid[]) AS t(c)",
+            " spend_delta, rule_version) SELECT gen_random_uuid(), c, %s, 'topup', 0, 100000, 0,"
+            " 0, 100000, 0, 'CNY', 0, 1 FROM unnest(%s::uuid[]) AS t(c)",
             (merchant_id, hot),
         )
         # each hot card holds a paid count card (次卡), also through the ledger
@@ -125,9 +125,9 @@ def seed(url: str, cards: int, mixed_cards: int) -> dict[str, Any]:
         conn.execute(
             "INSERT INTO card_ledger (id, card_id, merchant_id, kind, points_delta,"
             " principal_delta, bonus_delta, points_after, principal_after, bonus_after, currency,"
-            " spend_delta, count_pass_id, uses_delta, uses_after)"
+            " spend_delta, count_pass_id, uses_delta, uses_after, rule_version)"
             " SELECT gen_random_uuid(), c.id, %s, 'count_purchase', 0, 0, 0, c.points,"
-            " c.principal, c.bonus, 'CNY', 0, p, %s, %s"
+            " c.principal, c.bonus, 'CNY', 0, p, %s, %s, 1"
             " FROM unnest(%s::uuid[], %s::uuid[]) AS t(p, cid) JOIN cards c ON c.id = t.cid",
             (merchant_id, PASS_USES, PASS_USES, pass_ids, hot),
         )

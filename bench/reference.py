@@ -60,8 +60,9 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, 'CNY', now())
 RETURNING id
 """
 CARD_SQL = """
-SELECT c.id, c.merchant_id, c.currency, t.discount_percent, t.earn_points_per_unit
-FROM cards c JOIN card_tiers t ON t.id = c.tier_id
+SELECT c.id, c.merchant_id, c.currency, t.discount_percent, t.earn_points_per_unit,
+  p.rule_version
+FROM cards c JOIN card_tiers t ON t.id = c.tier_id JOIN card_programs p ON p.id = c.program_id
 WHERE c.card_number = $1
 """
 CARD_UPDATE_SQL = """
@@ -72,8 +73,8 @@ RETURNING points, principal, bonus
 LEDGER_SQL = """
 INSERT INTO card_ledger (id, card_id, merchant_id, kind, points_delta, principal_delta,
   bonus_delta, points_after, principal_after, bonus_after, currency, amount, paid_amount,
-  spend_delta, shop_id, staff_user_id)
-VALUES ($1, $2, $3, 'earn', $4, 0, 0, $5, $6, $7, $8, $9, $10, $10, $11, $12)
+  spend_delta, shop_id, staff_user_id, rule_version)
+VALUES ($1, $2, $3, 'earn', $4, 0, 0, $5, $6, $7, $8, $9, $10, $10, $11, $12, $13)
 RETURNING seq, created_at
 """
 TAKE_SQL = """
@@ -159,7 +160,7 @@ async def card_transaction(request: Request) -> Response:
         row = await conn.fetchrow(
             LEDGER_SQL, entry_id, card["id"], card["merchant_id"], points, totals["points"],
             totals["principal"], totals["bonus"], card["currency"], amount, paid,
-            uuid.UUID(body["shop_id"]), POOLS["staff_user_id"],
+            uuid.UUID(body["shop_id"]), POOLS["staff_user_id"], card["rule_version"],
         )  # fmt: skip
     payload = {
         "entry": {"id": str(entry_id), "kind": "earn", "points_delta": points,

@@ -50,6 +50,7 @@ _LEDGER_VALUES = (
     "uses_delta",
     "uses_after",
     "note",
+    "rule_version",
 )
 
 
@@ -320,14 +321,6 @@ class CardRepository:
         )
         row = (await self.session.execute(stmt)).one_or_none()
         return Totals(row[0], row[1], row[2], row[3]) if row else None
-
-    async def set_tier(self, card_id: uuid.UUID, tier_id: uuid.UUID) -> None:
-        await self.session.execute(
-            update(Card)
-            .where(Card.id == card_id)
-            .values(tier_id=tier_id)
-            .execution_options(synchronize_session=False)
-        )
 
     async def set_pin_hash(self, card_id: uuid.UUID, pin_hash: str) -> None:
         await self.session.execute(

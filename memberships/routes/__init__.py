@@ -21,7 +21,7 @@ from core.redis import RedisDep
 from core.settings import SettingsDep
 from core.timezones import utcnow
 from memberships import schemas, service
-from memberships.auth import ProgramManager
+from memberships.auth import ProgramManager, ProgramStaff
 
 router = APIRouter(prefix="/v1", tags=["memberships"])
 
@@ -36,7 +36,9 @@ PNG = {"content": {"image/png": {}}, "description": "PNG image"}
 async def create_program(
     merchant_id: uuid.UUID, data: schemas.ProgramCreate, staff: ManagerStaff, session: SessionDep
 ) -> schemas.Program:
-    return await service.create_program(session, merchant_id=staff.merchant_id, data=data)
+    return await service.create_program(
+        session, merchant_id=staff.merchant_id, data=data, created_by=staff.user_id
+    )
 
 
 @router.get("/merchants/{merchant_id}/programs", response_model=schemas.Page[schemas.Program])
@@ -55,6 +57,38 @@ async def list_programs(
 @router.get("/programs/{program_id}", response_model=schemas.Program)
 async def get_program(program_id: uuid.UUID, session: SessionDep) -> schemas.Program:
     return await service.get_program(session, program_id=program_id)
+
+
+@router.patch("/programs/{program_id}", response_model=schemas.Program)
+async def update_program(
+    program_id: uuid.UUID, data: schemas.ProgramUpdate, staff: ProgramManager, session: SessionDep
+) -> schemas.Program:
+    """Edit the rules (managers and owners): in force for every transaction that reads the
+    programme after this answer; a change of the rules starts a new rule version."""
+    return await service.update_program(
+        session,
+        program_id=program_id,
+        merchant_id=staff.merchant_id,
+        data=data,
+        user_id=staff.user_id,
+    )
+
+
+@router.get(
+    "/programs/{program_id}/versions", response_model=schemas.Page[schemas.ProgramRuleVersion]
+)
+async def list_rule_versions(
+    program_id: uuid.UUID,
+    staff: ProgramStaff,
+    session: SessionDep,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+) -> schemas.Page[schemas.ProgramRuleVersion]:
+    """The programme's rule versions, newest first (what each ledger entry's rule_version
+    refers to)."""
+    return await service.list_rule_versions(
+        session, program_id=program_id, cursor=cursor, limit=limit
+    )
 
 
 @router.put("/programs/{program_id}/design", response_model=schemas.Design)
@@ -145,6 +179,20 @@ async def card_ledger(
     cursor: CursorQuery = None,
 ) -> schemas.Page[schemas.LedgerEntry]:
     return await service.ledger_page(
+        session, card_id=card_id, user_id=principal.user_id, cursor=cursor, limit=limit
+    )
+
+
+@router.get("/cards/{card_id}/tier-changes", response_model=schemas.Page[schemas.TierChange])
+async def card_tier_changes(
+    card_id: uuid.UUID,
+    principal: CurrentUser,
+    session: SessionDep,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+) -> schemas.Page[schemas.TierChange]:
+    """The card's moves between tiers, newest first (its holder or the merchant's staff)."""
+    return await service.tier_history(
         session, card_id=card_id, user_id=principal.user_id, cursor=cursor, limit=limit
     )
 

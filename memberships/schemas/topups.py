@@ -35,6 +35,7 @@ class Topup(BaseModel):
     bonus: Money
     status: str
     payment: PaymentInstructions
+    rule_version: int = Field(description="The programme rule version that set the bonus")
     created_at: datetime
     completed_at: datetime | None
 

@@ -63,8 +63,11 @@ from memberships.service.programs import (
     create_program,
     get_program,
     list_programs,
+    list_rule_versions,
     program_merchant,
+    update_program,
 )
+from memberships.service.tiers import review_card_tier, tier_history
 from memberships.service.topups import (
     apply_topup_event,
     refund_stored_value,
@@ -72,6 +75,8 @@ from memberships.service.topups import (
 )
 
 __all__ = [
+    "review_card_tier",
+    "tier_history",
     "LedgerDayLine",
     "ledger_lines",
     "export_personal_data",
@@ -118,6 +123,8 @@ __all__ = [
     "join_program",
     "ledger_page",
     "list_programs",
+    "list_rule_versions",
+    "update_program",
     "my_cards",
     "preview_png",
     "tier_members",

@@ -212,6 +212,7 @@ async def apply_count_pass_event(
             session,
             card=ctx.card,
             kind="count_purchase",
+            rule_version=ctx.program.rule_version,
             spend=done.price,  # money paid to the merchant: counts toward tier upgrades
             amount=done.price,
             paid_amount=done.price,
@@ -282,6 +283,7 @@ async def use_count_pass(
         session,
         card=ctx.card,
         kind="count_use",
+        rule_version=ctx.program.rule_version,
         shop_id=shop_id,
         staff_user_id=staff_user_id,
         count_pass_id=used.id,

@@ -15,6 +15,14 @@ class ProgramNotFound(NotFound):
     code, title, title_zh = "program_not_found", "Membership program not found", "会员卡计划不存在"
 
 
+class TierInUse(Conflict):
+    code, title, title_zh = (
+        "tier_in_use",
+        "Cards are still in this tier",
+        "该等级下仍有会员卡",
+    )
+
+
 class CardNotFound(NotFound):
     code, title, title_zh = "card_not_found", "Card not found", "会员卡不存在"
 

@@ -153,6 +153,7 @@ async def _apply_row(
             session,
             card=card,
             kind="opening_balance",
+            rule_version=prog.rule_version,
             points=row.points,
             principal=row.balance,
             staff_user_id=staff_user_id,

@@ -52,6 +52,7 @@ def topup_schema(topup: Topup, intent: PaymentIntent | None = None) -> schemas.T
         else schemas.PaymentInstructions(
             provider=topup.provider, reference=topup.provider_reference
         ),
+        rule_version=topup.rule_version,
         created_at=topup.created_at,
         completed_at=topup.completed_at,
     )
@@ -99,6 +100,7 @@ async def start_topup(
             status="pending",
             provider=checkout.provider.name,
             provider_reference=intent.reference,
+            rule_version=ctx.program.rule_version,
         )
     )
     return topup_schema(topup, intent)
@@ -123,12 +125,25 @@ async def apply_topup_event(
         ctx = await CardRepository(session).context(card_id=topup.card_id)
         if ctx is None:
             raise CardNotFound()
+        # the bonus was decided by the rules in force when the top-up started: both entries
+        # name that version
+        version = topup.rule_version
         await post_entry(
-            session, card=ctx.card, kind="topup", principal=topup.amount, topup_id=topup.id
+            session,
+            card=ctx.card,
+            kind="topup",
+            rule_version=version,
+            principal=topup.amount,
+            topup_id=topup.id,
         )
         if topup.bonus:
             await post_entry(
-                session, card=ctx.card, kind="bonus", bonus=topup.bonus, topup_id=topup.id
+                session,
+                card=ctx.card,
+                kind="bonus",
+                rule_version=version,
+                bonus=topup.bonus,
+                topup_id=topup.id,
             )
     return topup_schema(topup)
 
@@ -159,6 +174,7 @@ async def refund_stored_value(
         session,
         card=card,
         kind="refund",
+        rule_version=access.ctx.program.rule_version,
         principal=-held.principal,
         bonus=-held.bonus,
         staff_user_id=user_id,

@@ -320,6 +320,7 @@ async def create_order(
             value=points_value,
             shop_id=shop_id,
             note=f"order {codes.display(code)}",
+            rule_version=card.rule_version,
         )
         await session.flush()
     if total == 0:  # nothing to pay (coupon, discount and points cover it): paid at once
