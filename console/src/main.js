@@ -1,7 +1,7 @@
 // The console's entry: hash routes, the top bar, language switch.
 import { h, mount } from "./dom.js";
 import { lang, setLang, t } from "./i18n.js";
-import { renderCampaign, renderCampaigns } from "./pages/campaigns.js";
+import { renderCampaign, renderCampaignNew, renderCampaigns } from "./pages/campaigns.js";
 import { renderCatalogue } from "./pages/catalogue.js";
 import { renderChoose } from "./pages/choose.js";
 import { renderCounter } from "./pages/counter.js";
@@ -16,6 +16,7 @@ const ROUTES = [
   { path: /^customers$/, render: renderCustomers, needs: ["merchant"], nav: "customers" },
   { path: /^customers\/([\w-]+)$/, render: renderCustomer, needs: ["merchant"], nav: "customers" },
   { path: /^campaigns$/, render: renderCampaigns, needs: ["merchant"], nav: "campaigns" },
+  { path: /^campaigns\/new$/, render: renderCampaignNew, needs: ["merchant"], nav: "campaigns" },
   { path: /^campaigns\/([\w-]+)$/, render: renderCampaign, needs: ["merchant"], nav: "campaigns" },
   { path: /^catalogue$/, render: renderCatalogue, needs: ["merchant", "shop"], nav: "catalogue" },
 ];

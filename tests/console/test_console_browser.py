@@ -147,8 +147,8 @@ async def test_console_pages_say_when_a_capability_is_missing(
     await page.get_by_role("heading", name="顾客").wait_for()
     await page.locator(".table-area .loading").wait_for(state="detached")
     await screenshot(page, "07-customers")
-    await page.get_by_role("link", name="活动效果").click()
-    await page.get_by_role("heading", name="活动效果").wait_for()
+    await page.get_by_role("link", name="活动", exact=True).click()
+    await page.get_by_role("heading", name="活动", exact=True).wait_for()
     await page.locator(".loading").wait_for(state="detached")
     await screenshot(page, "08-campaigns")
 

@@ -309,7 +309,7 @@ async def test_customers_and_campaign_results(client: ApiClient, page: Any) -> N
         re.compile(rf"/v1/campaigns/{campaign_id}/stats$"),
         lambda route: route.fulfill(**ok(stats)),
     )
-    await page.get_by_role("link", name="活动效果").click()
+    await page.get_by_role("link", name="活动", exact=True).click()
     await page.get_by_role("link", name=re.compile("开业立减5元")).click()
     await page.get_by_role("heading", name="转化漏斗").wait_for()
     funnel = page.get_by_role("img", name=re.compile("发放 200，领取 150，核销 61"))

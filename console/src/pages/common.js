@@ -1,22 +1,29 @@
 // Pieces several pages share: headings, alerts, error text.
+import { get } from "../api.js";
 import { h } from "../dom.js";
-import { t } from "../i18n.js";
+import { lang, t, tMaybe } from "../i18n.js";
 
 export function heading(text) {
   return h("h1", { tabindex: "-1", class: "page-title" }, text);
 }
 
-/** The human text for an ApiError: the server's localized title/detail, or our own words. */
+const CJK = /[\u3400-\u9fff]/;
+
+/** The human text for an ApiError, in the page's language: our own words for a known code,
+ * else the server's localised title; its detail only when it is in the page's language too
+ * (some details are English whatever was asked); the fields a 422 names, by name. */
 export function errorText(error) {
   if (!error) return t("common.error");
   if (error.status === 0) return t("common.network_error");
   const p = error.problem || {};
-  const text = p.detail || p.title || error.message || t("common.error");
-  // a 422 names the fields at fault: say which, so the user knows what to correct
-  const fields = (p.errors || [])
-    .map((e) => `${(e.loc || []).filter((x) => x !== "body").join(".")}: ${e.msg}`)
-    .filter((line) => !text.includes(line));
-  return [text, ...fields].join(" · ");
+  const zh = lang() === "zh-CN";
+  const inLanguage = (text) => Boolean(text) && CJK.test(text) === zh;
+  const main = tMaybe(`problem.${p.code}`, null) || (inLanguage(p.title) ? p.title : null) || p.title || p.detail || error.message || t("common.error");
+  const parts = [main];
+  if (p.detail && p.detail !== p.title && p.detail !== main && inLanguage(p.detail)) parts.push(p.detail);
+  const fields = [...new Set((p.errors || []).map((e) => (e.loc || []).filter((x) => x !== "body").join(".")).filter(Boolean))];
+  if (fields.length) parts.push(t("common.fields_at_fault", { fields: fields.join(", ") }));
+  return parts.join(" · ");
 }
 
 export function alertBox(kind, title, detail) {
@@ -66,4 +73,29 @@ export function statusLine() {
     el.textContent = "";
   };
   return el;
+}
+
+/** The merchant's membership tiers, [{code, name, program}], for pickers and for showing a
+ * tier's name where an API gives its code (loaded once per page). */
+export async function merchantTiers(merchantId) {
+  const programs = await get(`/v1/merchants/${encodeURIComponent(merchantId)}/programs?limit=100`);
+  const out = [];
+  for (const program of programs.items || []) {
+    for (const tier of [...(program.tiers || [])].sort((a, b) => a.rank - b.rank)) {
+      out.push({ code: tier.code, name: tier.name, program: program.name, programId: program.id });
+    }
+  }
+  return out;
+}
+
+/** A tier's name from its code (several programs may share a code: the first name wins). */
+export function tierName(tiers, code) {
+  if (!code) return "";
+  return tiers.find((tier) => tier.code === code)?.name || code;
+}
+
+/** YYYY-MM-DD of an instant in a timezone (for <input type=date>). */
+export function localDate(value, timeZone) {
+  if (!value) return "";
+  return new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit", day: "2-digit" }).format(new Date(value));
 }
