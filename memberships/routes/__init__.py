@@ -13,7 +13,7 @@ from accounts.permissions import (
     request_principal,
 )
 from core.database import SessionDep
-from core.idempotency import Idempotent, run_idempotent
+from core.idempotency import run_idempotent
 from core.lean import json_response, lean_post, read_path, read_request, session_transaction
 from core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
 from core.payments import StartsPayment
