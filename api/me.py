@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from accounts import service as accounts
 from accounts.permissions import CurrentUser, SettingsDep
-from accounts.routes import ClientIp
+from core.clientip import ClientIp
 from core.database import SessionDep
 from core.errors import Conflict
 from core.redis import RedisDep

@@ -271,7 +271,11 @@ class Topup(IdMixin, Base):
 
     card_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cards.id", ondelete="CASCADE"))
     merchant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
-    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # the buyer; none when a clerk sold it at the counter for a member without the app
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # a counter sale: where and by whom (the callback's ledger entries carry both)
+    shop_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("shops.id", ondelete="SET NULL"))
+    sold_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     amount: Mapped[int] = mapped_column(BigInteger)
     bonus: Mapped[int] = mapped_column(BigInteger, default=0)
     currency: Mapped[str] = mapped_column(String(3))
@@ -356,7 +360,11 @@ class CountPass(IdMixin, Base):
 
     card_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cards.id", ondelete="CASCADE"))
     merchant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
-    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # the buyer; none when a clerk sold it at the counter for a member without the app
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # a counter sale: where and by whom (the callback's ledger entry carries both)
+    shop_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("shops.id", ondelete="SET NULL"))
+    sold_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     product_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("card_count_products.id"))
     # the product's terms when bought (a later change of the product does not alter them)
     name: Mapped[str] = mapped_column(String(120))

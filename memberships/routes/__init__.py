@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response, status
 
 from accounts.permissions import (
     AnyStaff,
@@ -12,6 +12,7 @@ from accounts.permissions import (
     current_principal,
     request_principal,
 )
+from core.clientip import ClientIp
 from core.database import SessionDep
 from core.idempotency import run_idempotent
 from core.lean import json_response, lean_post, read_path, read_request, session_transaction
@@ -19,6 +20,7 @@ from core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
 from core.payments import StartsPayment
 from core.redis import RedisDep
 from core.settings import SettingsDep
+from core.sms import send_after_answer
 from core.timezones import utcnow
 from memberships import schemas, service
 from memberships.auth import ProgramManager, ProgramStaff
@@ -170,6 +172,58 @@ async def set_pin(
     )
 
 
+@router.post(
+    "/counter/cards/{card_id}/pin-code",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=schemas.PinCodeSent,
+)
+async def send_pin_code(
+    card_id: uuid.UUID,
+    principal: CurrentUser,
+    ip: ClientIp,
+    background: BackgroundTasks,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    redis: RedisDep,
+) -> schemas.PinCodeSent:
+    """Staff ask for an SMS code to the member's own phone, so the member can set or reset
+    the card's payment PIN on the counter's tablet; 429 with Retry-After past the limits."""
+    sent, message = await service.send_pin_code(
+        session,
+        settings=settings,
+        redis=redis,
+        staff_user_id=principal.user_id,
+        card_id=card_id,
+        client_ip=ip,
+    )
+    background.add_task(send_after_answer, request.app.state.sms, message)
+    return sent
+
+
+@router.put("/counter/cards/{card_id}/pin", response_model=schemas.Card)
+async def reset_pin(
+    card_id: uuid.UUID,
+    data: schemas.CounterPinReset,
+    principal: CurrentUser,
+    ip: ClientIp,
+    session: SessionDep,
+    settings: SettingsDep,
+    redis: RedisDep,
+) -> schemas.Card:
+    """The member typed the code and a new PIN: set, and a PIN lock lifted."""
+    return await service.reset_pin_with_code(
+        session,
+        settings=settings,
+        redis=redis,
+        staff_user_id=principal.user_id,
+        card_id=card_id,
+        data=data,
+        client_ip=ip,
+        now=utcnow(),
+    )
+
+
 @router.get("/cards/{card_id}/ledger", response_model=schemas.Page[schemas.LedgerEntry])
 async def card_ledger(
     card_id: uuid.UUID,
@@ -249,6 +303,28 @@ async def start_topup(
         data,
         lambda checkout: service.start_topup(
             session, checkout, card_id=card_id, user_id=principal.user_id, data=data
+        ),
+    )
+
+
+@router.post(
+    "/counter/topups",
+    status_code=status.HTTP_201_CREATED,
+    response_model=schemas.Topup,
+)
+async def sell_topup(
+    data: schemas.CounterTopupCreate,
+    principal: CurrentUser,
+    session: SessionDep,
+    pay: StartsPayment,
+) -> Response:
+    """A clerk sells a top-up at the counter; show `payment.code_url` as a QR and poll
+    `GET /v1/payments/{reference}` until the member has paid."""
+    return await pay(
+        f"counter_topup:{principal.user_id}",
+        data,
+        lambda checkout: service.sell_topup(
+            session, checkout, staff_user_id=principal.user_id, data=data
         ),
     )
 

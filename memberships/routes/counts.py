@@ -91,6 +91,27 @@ async def buy_count_pass(
     )
 
 
+@router.post(
+    "/counter/count-passes",
+    status_code=status.HTTP_201_CREATED,
+    response_model=schemas.CountPass,
+)
+async def sell_count_pass(
+    data: schemas.CounterCountPassCreate,
+    principal: CurrentUser,
+    session: SessionDep,
+    pay: StartsPayment,
+) -> Response:
+    """A clerk sells a count card at the counter; the uses arrive with the payment."""
+    return await pay(
+        f"counter_count_pass:{principal.user_id}",
+        data,
+        lambda checkout: service.sell_count_pass(
+            session, checkout, staff_user_id=principal.user_id, data=data
+        ),
+    )
+
+
 @router.get("/cards/{card_id}/count-passes", response_model=list[schemas.CountPass])
 async def card_count_passes(
     card_id: uuid.UUID, principal: CurrentUser, session: SessionDep

@@ -11,7 +11,7 @@ from memberships.service.cards import (
     tier_members,
     tier_members_select,
 )
-from memberships.service.counter import counter_transaction
+from memberships.service.counter import counter_transaction, sell_count_pass, sell_topup
 from memberships.service.counts import (
     COUNT_PASS_PREFIX,
     apply_count_pass_event,
@@ -59,6 +59,7 @@ from memberships.service.physical import (
     import_batch,
     import_physical_cards,
 )
+from memberships.service.pin_reset import reset_pin_with_code, send_pin_code
 from memberships.service.programs import (
     create_program,
     get_program,
@@ -113,6 +114,10 @@ __all__ = [
     "apply_topup_event",
     "card_png",
     "counter_transaction",
+    "sell_count_pass",
+    "sell_topup",
+    "send_pin_code",
+    "reset_pin_with_code",
     "create_program",
     "expire_card_points",
     "get_card",

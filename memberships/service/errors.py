@@ -218,3 +218,11 @@ class MemberBookInvalid(InvalidInput):
 class ProgramRequired(InvalidInput):
     code, title = "program_required", "The member book has card columns: name the programme"
     title_zh = "会员名册包含卡信息，请指定会员卡计划"
+
+
+class MemberPhoneMissing(Conflict):
+    code, title, title_zh = (
+        "member_phone_missing",
+        "The member has no phone number to send a code to",
+        "该会员没有可接收验证码的手机号",
+    )
