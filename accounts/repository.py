@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
@@ -222,8 +222,9 @@ class InvitationRepository:
         )
         upsert = stmt.on_conflict_do_update(
             index_elements=["merchant_id", target],
-            index_where=(StaffInvitation.status == "pending")
-            & getattr(StaffInvitation, target).is_not(None),
+            # literal SQL, not bound values: once psycopg prepares the statement (its 5th run
+            # on a connection) a parameter can no longer prove the partial index's predicate
+            index_where=text(f"status = 'pending' AND {target} IS NOT NULL"),
             set_={
                 "role": stmt.excluded.role,
                 "invited_by": stmt.excluded.invited_by,
