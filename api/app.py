@@ -16,6 +16,7 @@ from api.limits import BodyLimitMiddleware
 from api.me import router as me_router
 from api.middleware import RequestContextMiddleware
 from api.openapi import install_openapi, route_operation_id
+from api.payments import add_callback_route as add_payment_callback_route
 from api.payments import router as payments_router
 from api.shop_page import router as shop_page_router
 from api.wiring import wire_packages
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestContextMiddleware)
     add_direct_routes(app.router)
     add_coupon_counter_routes(app.router)
+    add_payment_callback_route(app.router)
     app.include_router(health_router)
     for router in API_ROUTERS:
         app.include_router(router)

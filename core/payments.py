@@ -318,10 +318,22 @@ class PaymentProviderFailed(DomainError):
     title, title_zh = "The payment provider did not accept the payment", "支付渠道下单失败"
 
 
-# (session, provider, verified event, now) -> the owner's view of the paid thing
-CallbackHandler = Callable[
-    [AsyncSession, PaymentProvider, CallbackEvent, datetime], Awaitable[BaseModel]
-]
+class CallbackHandler(Protocol):
+    """The owner's side of a verified event: (session, provider, event, now) -> the owner's
+    view of the paid thing, or None when `view` is false (the provider's answer has no body:
+    the owner need not read it back)."""
+
+    def __call__(
+        self,
+        session: AsyncSession,
+        provider: PaymentProvider,
+        event: CallbackEvent,
+        now: datetime,
+        *,
+        view: bool = True,
+    ) -> Awaitable[BaseModel | None]: ...
+
+
 _HANDLERS: dict[str, CallbackHandler] = {}
 
 

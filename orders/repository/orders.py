@@ -3,21 +3,74 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import bindparam, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.lean import Statement, driver_connection
 from orders.models import (
     Order,
     OrderItem,
 )
 
 
+@dataclass
+class PaidOrder:
+    """What follows a payment needs of the order (`after_payment`), as the paying UPDATE
+    returns it."""
+
+    id: uuid.UUID
+    merchant_id: uuid.UUID
+    shop_id: uuid.UUID
+    user_id: uuid.UUID
+    coupon_id: uuid.UUID | None
+    subtotal: int
+    coupon_discount: int
+    currency: str
+    redemption_id: uuid.UUID | None = None
+
+
+@cache
+def _pay_statement() -> Statement:
+    # the provider callback's hot path (compiled once, run on the session's connection)
+    t = Order.__table__.c
+    return Statement(
+        update(Order.__table__)  # type: ignore[arg-type]
+        .where(
+            t.provider_reference == bindparam("p_reference"),
+            t.provider == bindparam("p_provider"),
+            t.status == "pending_payment",
+        )
+        .values(status="paid", paid_at=bindparam("p_now"), updated_at=func.now())
+        .returning(
+            t.id,
+            t.merchant_id,
+            t.shop_id,
+            t.user_id,
+            t.coupon_id,
+            t.subtotal,
+            t.coupon_discount,
+            t.currency,
+        )  # fmt: skip
+    )
+
+
 class OrderRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    async def pay(self, reference: str, *, provider: str, now: datetime) -> PaidOrder | None:
+        """pending_payment → paid for the order paid through `provider` as `reference`; None
+        when it is not (or no longer) waiting for that payment."""
+        row = await _pay_statement().one(
+            await driver_connection(self.session),
+            {"p_reference": reference, "p_provider": provider, "p_now": now},
+        )
+        return PaidOrder(*row) if row is not None else None
 
     async def add(self, order: Order, items: list[OrderItem]) -> Order:
         self.session.add(order)

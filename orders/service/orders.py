@@ -31,6 +31,7 @@ from merchants import service as merchants
 from orders import codes, schemas, states
 from orders.models import Order, OrderItem
 from orders.repository import OrderRepository
+from orders.repository.orders import PaidOrder
 from orders.service.errors import (
     CurrencyMismatch,
     OfferingNotOnShop,
@@ -302,7 +303,7 @@ async def create_order(
     return order_schema(order, items, intent)
 
 
-async def after_payment(session: AsyncSession, order: Order, *, now: datetime) -> None:
+async def after_payment(session: AsyncSession, order: Order | PaidOrder, *, now: datetime) -> None:
     """The order was paid: its coupon is redeemed, the customer record learns of it."""
     if order.coupon_id is not None:
         redemption_id = await coupons.redeem_order_coupon(
