@@ -161,22 +161,15 @@ async def test_a_dead_workers_jpush_batch_is_resent_with_its_cid_and_shown_once(
     )
     assert r.status_code == 202, r.text
     await pipeline.dispatch()
-    short_lease = test_settings.model_copy(
-        update={"push_send_lease_seconds": 0.2, "push_reclaim_idle_seconds": 0}
-    )
-    dead = pipeline.consumer(mixed_senders, settings=short_lease, name="dead")
-    await dead._ensure_group()
-    [[_, [(_, fields)]]] = await redis.xreadgroup(
-        "senders", "dead", {test_settings.push_queue_stream: ">"}, count=1
-    )
-    batch = await dead._claim(int(fields[b"outbox_id"]), utcnow())
+    dead, batch = await pipeline.claim_as_dead_worker(mixed_senders)
     assert batch is not None and {d.token for d in batch.claimed} == set(ids)
     await dead._send_push(batch, utcnow())
     pushes = standin.requests
     assert {i: len(standin.delivered[i]) for i in ids} == {i: 1 for i in ids}
 
     await asyncio.sleep(0.3)  # the lease runs out: nobody renews it
-    await pipeline.drain(pipeline.consumer(mixed_senders, settings=short_lease, name="heir"))
+    heir = pipeline.consumer(mixed_senders, settings=pipeline.short_lease(), name="heir")
+    await pipeline.drain(heir)
     assert standin.requests == pushes + len(ids)  # the heir did send them again ...
     assert {i: len(standin.delivered[i]) for i in ids} == {i: 1 for i in ids}  # ... shown once
     rows = await pipeline.deliveries(r.json()["id"])
