@@ -47,7 +47,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core.errors import DomainError
 from core.ids import new_id
-from core.lean import Statement, driver_connection
+from core.lean import Connection, Statement, driver_connection
 from core.models import Base, IdMixin, TimestampMixin
 from core.money import Money
 from core.payments import (
@@ -63,6 +63,7 @@ from core.payments import (
     PaymentReferenceUnknown,
     PaymentSignatureInvalid,
     ProviderError,
+    fast_handler_for,
     handler_for,
     payment_provider,
     payment_reference,
@@ -385,6 +386,38 @@ def _move_statement() -> Statement:
     )
 
 
+async def _move(
+    connection: Connection, *, provider: PaymentProvider, event: CallbackEvent, now: datetime
+) -> bool:
+    """The payment named by a verified event moved (and its `applied` event is written)."""
+    moved = await _move_statement().one(
+        connection,
+        {"p_reference": event.reference, "p_provider": provider.name, "p_to": event.status,
+         "p_from": list(MOVES_FROM[event.status]), "p_now": now,
+         "p_transaction_id": event.transaction_id, "p_amount": event.amount,
+         "p_currency": event.currency, "p_event_id": new_id()},
+    )  # fmt: skip
+    if moved is not None:
+        log.info("payment_callback", provider=provider.name, reference=event.reference,
+                 outcome="applied", status=event.status, was=moved[0])  # fmt: skip
+    return moved is not None
+
+
+async def apply_fast(
+    connection: Connection, *, provider: PaymentProvider, event: CallbackEvent, now: datetime
+) -> bool:
+    """The common case of a verified event on a plain connection (core.lean): a payment that
+    moves and an owner whose fast handler applies its side. False: not the common case
+    (refunds, replays, refusals, an owner that needs its full handler); the caller must roll
+    the connection's transaction back and apply the event through `apply_event`."""
+    fast = fast_handler_for(event.reference)
+    if fast is None or event.refund_no is not None or event.status not in MOVES_FROM:
+        return False
+    if not await _move(connection, provider=provider, event=event, now=now):
+        return False
+    return await fast(connection, provider, event, now)
+
+
 async def apply_event(
     session: AsyncSession,
     *,
@@ -398,19 +431,10 @@ async def apply_event(
     if event.refund_no is not None:
         return await _apply_refund_event(session, provider=provider, event=event, now=now)
     from_ = MOVES_FROM.get(event.status)
-    moved = None
-    if from_ is not None:
-        moved = await _move_statement().one(
-            await driver_connection(session),
-            {"p_reference": event.reference, "p_provider": provider.name, "p_to": event.status,
-             "p_from": list(from_), "p_now": now, "p_transaction_id": event.transaction_id,
-             "p_amount": event.amount, "p_currency": event.currency,
-             "p_event_id": new_id()},
-        )  # fmt: skip
-    if moved is not None:
-        log.info("payment_callback", provider=provider.name, reference=event.reference,
-                 outcome="applied", status=event.status, was=moved[0])  # fmt: skip
-    else:  # not moved: say why (these paths are rare: refusals, replays, still pending)
+    moved = from_ is not None and await _move(
+        await driver_connection(session), provider=provider, event=event, now=now
+    )
+    if not moved:  # say why (these paths are rare: refusals, replays, still pending)
         payment = await payment_of(session, event.reference)
         if payment is None or payment.provider != provider.name:
             await log_event(session, provider.name, event.reference, "unknown_reference")

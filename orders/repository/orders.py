@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import DateTime, bindparam, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.lean import Statement, driver_connection
+from core.lean import Connection, Statement, driver_connection
 from orders.models import (
     Order,
     OrderItem,
@@ -66,18 +66,25 @@ def _pay_statement() -> Statement:
     )
 
 
+async def pay_order(
+    connection: Connection, reference: str, *, provider: str, now: datetime
+) -> PaidOrder | None:
+    """pending_payment → paid for the order paid through `provider` as `reference`; None when
+    it is not (or no longer) waiting for that payment. On any transaction's connection."""
+    row = await _pay_statement().one(
+        connection, {"p_reference": reference, "p_provider": provider, "p_now": now}
+    )
+    return PaidOrder(*row) if row is not None else None
+
+
 class OrderRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
     async def pay(self, reference: str, *, provider: str, now: datetime) -> PaidOrder | None:
-        """pending_payment → paid for the order paid through `provider` as `reference`; None
-        when it is not (or no longer) waiting for that payment."""
-        row = await _pay_statement().one(
-            await driver_connection(self.session),
-            {"p_reference": reference, "p_provider": provider, "p_now": now},
+        return await pay_order(
+            await driver_connection(self.session), reference, provider=provider, now=now
         )
-        return PaidOrder(*row) if row is not None else None
 
     async def add(self, order: Order, items: list[OrderItem]) -> Order:
         self.session.add(order)
