@@ -117,3 +117,12 @@ def zero_png(
     row = b"\x00" * (1 + width * channels * depth // 8)
     idat = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def sms_settings(settings: Any, standin: Any, server: Any, **changes: object) -> Any:
+    """`settings` with CORNER_SMS_* pointing at the Aliyun stand-in (`aliyun` fixture)."""
+    from pydantic import SecretStr
+
+    values = standin.settings(server.base_url) | changes
+    values["sms_access_key_secret"] = SecretStr(str(values["sms_access_key_secret"]))
+    return settings.model_copy(update=values)

@@ -4,37 +4,25 @@ a refusal recorded on the delivery and not retried (issue 20 point 4)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 
 from core.settings import Settings
 from core.sms import sms_sender
-from core.standins.aliyun_sms import AliyunSmsStandin, create_app
+from core.standins.aliyun_sms import AliyunSmsStandin
 from core.standins.server import StandinServer
 from push.service.senders import LogPushSender, Senders
-from tests.helpers import ApiClient
+from tests.helpers import ApiClient, sms_settings
 from tests.push.conftest import Pipeline, merchant_with_shop, offer_body, offset, subscriber
-
-
-@pytest.fixture(scope="module")
-def aliyun() -> Iterator[tuple[AliyunSmsStandin, StandinServer]]:
-    standin = AliyunSmsStandin()
-    server = StandinServer(create_app(standin)).start()
-    yield standin, server
-    server.stop()
 
 
 @pytest.fixture
 async def aliyun_senders(
     aliyun: tuple[AliyunSmsStandin, StandinServer], test_settings: Settings, tmp_path: Path
 ) -> AsyncIterator[Senders]:
-    standin, server = aliyun
-    values = standin.settings(server.base_url)
-    values["sms_access_key_secret"] = SecretStr(str(values["sms_access_key_secret"]))
-    senders = Senders(push=LogPushSender(), sms=sms_sender(test_settings.model_copy(update=values)))
+    senders = Senders(push=LogPushSender(), sms=sms_sender(sms_settings(test_settings, *aliyun)))
     yield senders
     await senders.aclose()
 
