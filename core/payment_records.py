@@ -346,17 +346,19 @@ MOVES_FROM = {"succeeded": ("pending", "failed", "closed"), "failed": ("pending"
 
 @cache
 def _move_statement() -> Statement:
-    """The hot path of a callback in one round trip: lock the payment named by the provider,
-    move it if it is in a state it may leave and the amount and currency match, and log the
-    `applied` event with the move. No row: not moved (unknown, mismatch or nothing to do)."""
+    """The hot path of a callback in one round trip: move the payment named by the provider
+    if it is (still, re-checked under the row lock the UPDATE takes) in a state it may leave
+    and the amount and currency match, and log the `applied` event with the move. No row:
+    not moved (unknown, mismatch or nothing to do)."""
     return Statement(
         text(
             """
             WITH old AS (
+                -- the state before (for the log); the UPDATE re-checks the row's current
+                -- state itself (a concurrent mover makes it wait, then it finds nothing)
                 SELECT id, status FROM payments
                 WHERE reference = CAST(:p_reference AS text)
                   AND provider = CAST(:p_provider AS text)
-                FOR UPDATE
             ), moved AS (
                 UPDATE payments AS p SET
                     status = CAST(:p_to AS text),
@@ -368,7 +370,7 @@ def _move_statement() -> Statement:
                     closed_at = CASE WHEN CAST(:p_to AS text) = 'succeeded'
                         THEN p.closed_at ELSE CAST(:p_now AS timestamptz) END
                 FROM old
-                WHERE p.id = old.id AND old.status = ANY(CAST(:p_from AS text[]))
+                WHERE p.id = old.id AND p.status = ANY(CAST(:p_from AS text[]))
                   AND (CAST(:p_amount AS bigint) IS NULL OR p.amount = CAST(:p_amount AS bigint))
                   AND (CAST(:p_currency AS text) IS NULL
                        OR p.currency = CAST(:p_currency AS text))
