@@ -1,8 +1,10 @@
 """The payment providers' callback: one route for every kind of payment (card top-ups,
-count-card purchases, orders) and every provider (`fake`, `wechatpay`, `alipay`). The
-signature is checked once (core.payment_records); the reference names the owner. And a
-payment's state for the merchant's staff (`GET /v1/payments/{reference}`, polled by the
-counter after it shows a QR).
+count-card purchases, orders) and every provider (`fake`, `wechatpay`, `alipay`); the
+reference names the owner. The common case (the payment moves, the owner has a fast handler)
+is applied on a plain pool connection; anything else is rolled back and applied through the
+session (core.payment_records.dispatch_callback, which verifies again and logs every refusal
+and no-op). And a payment's state for the merchant's staff (`GET /v1/payments/{reference}`,
+polled by the counter after it shows a QR).
 
 Answers are what each provider expects: WeChat Pay 204 / `{"code":"FAIL","message"}`, the
 fake provider the owner's view or problem+json. A refused callback is answered, not raised,
