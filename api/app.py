@@ -16,6 +16,7 @@ from api.limits import BodyLimitMiddleware
 from api.me import router as me_router
 from api.middleware import RequestContextMiddleware
 from api.openapi import install_openapi, route_operation_id
+from api.payments import add_callback_route as add_payment_callback_route
 from api.payments import router as payments_router
 from api.shop_page import router as shop_page_router
 from api.wiring import wire_packages
@@ -39,7 +40,12 @@ from orders.routes import router as orders_router
 from push.routes import router as push_router
 
 # the counter's writes (and claims, joins) as lean routes on the app's own router (core.lean)
-LEAN_ROUTES = [add_coupon_lean_routes, add_membership_lean_routes, add_order_lean_routes]
+LEAN_ROUTES = [
+    add_coupon_lean_routes,
+    add_membership_lean_routes,
+    add_order_lean_routes,
+    add_payment_callback_route,
+]
 
 API_ROUTERS = [
     accounts_router,

@@ -140,7 +140,9 @@ def wire_packages() -> None:
     )
     push.register_tier_audience(memberships.tier_members_select)
     payments.register_callback_handler("", memberships.apply_topup_event)
-    payments.register_callback_handler(orders.REFERENCE_PREFIX, orders.apply_payment_event)
+    payments.register_callback_handler(
+        orders.REFERENCE_PREFIX, orders.apply_payment_event, fast=orders.apply_payment_fast
+    )
     payments.register_callback_handler(
         memberships.COUNT_PASS_PREFIX, memberships.apply_count_pass_event
     )

@@ -19,7 +19,11 @@ Each route does exactly this, in one transaction where it writes:
 - `GET /v1/shops/nearby`: Corner's own nearby statement (the same SQL, see bench/nearby.py),
   one round trip on a connection with the discovery planner settings, the same page fields;
 - `GET /v1/merchants/{m}/customers` (first page, a Corner cursor, or `q`) and
-  `GET /v1/merchants/{m}/segments/{id}` (the bench's segment rules counted).
+  `GET /v1/merchants/{m}/segments/{id}` (the bench's segment rules counted);
+- `POST /v1/payments/wechatpay/callback` (BENCH_WECHATPAY_PUBLIC_KEY_FILE, _APIV3_KEY, _MCHID,
+  _APPID): the RSA-SHA256 signature check and the AES-256-GCM decryption with `cryptography`
+  (keys loaded once), mchid/appid compared, then the payment's conditional UPDATE (pending, same
+  amount and currency) and the order's (pending_payment → paid) in one transaction; 204.
 """
 
 from __future__ import annotations
@@ -265,6 +269,58 @@ async def segment_count(request: Request) -> Response:
     return _json({"id": request.path_params["segment_id"], "customers": count})
 
 
+# -- payment callbacks -------------------------------------------------------------------------
+
+PAY_SQL = """
+UPDATE payments SET status = 'succeeded', paid_at = now(), provider_transaction_id = $2,
+                    updated_at = now()
+WHERE reference = $1 AND status = 'pending' AND amount = $3 AND currency = $4
+RETURNING id
+"""
+PAY_ORDER_SQL = """
+UPDATE orders SET status = 'paid', paid_at = now(), updated_at = now()
+WHERE provider_reference = $1 AND status = 'pending_payment'
+"""
+
+
+async def wechatpay_callback(request: Request) -> Response:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    body = await request.body()
+    h = request.headers
+    message = b"%s\n%s\n%s\n" % (h["wechatpay-timestamp"].encode(), h["wechatpay-nonce"].encode(),
+                                  body)  # fmt: skip
+    POOLS["wechatpay_key"].verify(base64.b64decode(h["wechatpay-signature"]), message,
+                                  padding.PKCS1v15(), hashes.SHA256())  # fmt: skip
+    resource = orjson.loads(body)["resource"]
+    plain = POOLS["wechatpay_aead"].decrypt(resource["nonce"].encode(),
+                                            base64.b64decode(resource["ciphertext"]),
+                                            resource["associated_data"].encode())  # fmt: skip
+    tx = orjson.loads(plain)
+    if tx["mchid"] != POOLS["wechatpay_mchid"] or tx["appid"] != POOLS["wechatpay_appid"]:
+        return _json({"code": "FAIL", "message": "not ours"}, 400)
+    async with POOLS["write"].acquire() as conn, conn.transaction():
+        moved = await conn.fetchrow(PAY_SQL, tx["out_trade_no"], tx["transaction_id"],
+                                    tx["amount"]["total"], tx["amount"]["currency"])  # fmt: skip
+        if moved is not None:
+            await conn.execute(PAY_ORDER_SQL, tx["out_trade_no"])
+    return Response(status_code=204)
+
+
+def _wechatpay_keys() -> None:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    key_file = os.environ.get("BENCH_WECHATPAY_PUBLIC_KEY_FILE")
+    if key_file:
+        with open(key_file, "rb") as pem:
+            POOLS["wechatpay_key"] = load_pem_public_key(pem.read())
+        POOLS["wechatpay_aead"] = AESGCM(os.environ["BENCH_WECHATPAY_APIV3_KEY"].encode())
+        POOLS["wechatpay_mchid"] = os.environ["BENCH_WECHATPAY_MCHID"]
+        POOLS["wechatpay_appid"] = os.environ["BENCH_WECHATPAY_APPID"]
+
+
 async def healthz(request: Request) -> Response:
     return _json({"status": "ok"})
 
@@ -288,6 +344,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     for key in ("staff_user_id", "merchant_id"):
         value = os.environ.get(f"BENCH_{key.upper()}")
         POOLS[key] = uuid.UUID(value) if value else None
+    _wechatpay_keys()
     gc.collect()
     gc.freeze()  # as Corner's app does after start-up: no long full collections under load
     try:
@@ -307,6 +364,7 @@ app = Starlette(
         Route("/v1/shops/nearby", nearby),
         Route("/v1/merchants/{merchant_id}/customers", customers_page),
         Route("/v1/merchants/{merchant_id}/segments/{segment_id}", segment_count),
+        Route("/v1/payments/wechatpay/callback", wechatpay_callback, methods=["POST"]),
     ],
     exception_handlers={_Refused: _refusal_handler},
     lifespan=lifespan,

@@ -295,7 +295,6 @@ async def start_topup(
     data: schemas.TopupCreate,
     principal: CurrentUser,
     session: SessionDep,
-    settings: SettingsDep,
     pay: StartsPayment,
 ) -> Response:
     return await pay(

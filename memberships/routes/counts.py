@@ -13,7 +13,6 @@ from core.database import SessionDep
 from core.errors import InvalidInput
 from core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
 from core.payments import StartsPayment
-from core.settings import SettingsDep
 from core.timezones import utcnow
 from memberships import physical, schemas, service
 from memberships.auth import ProgramManager
@@ -79,7 +78,6 @@ async def buy_count_pass(
     data: schemas.CountPassCreate,
     principal: CurrentUser,
     session: SessionDep,
-    settings: SettingsDep,
     pay: StartsPayment,
 ) -> Response:
     return await pay(

@@ -210,7 +210,12 @@ async def card_count_passes(
 
 
 async def apply_count_pass_event(
-    session: AsyncSession, provider: PaymentProvider, event: CallbackEvent, now: datetime
+    session: AsyncSession,
+    provider: PaymentProvider,
+    event: CallbackEvent,
+    now: datetime,
+    *,
+    view: bool = True,
 ) -> schemas.CountPass:
     """A verified provider callback about a count-card purchase (core.payments dispatches
     `cnt_…` references here): applied once, a replay answers the current state."""

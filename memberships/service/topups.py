@@ -124,7 +124,12 @@ async def open_topup(
 
 
 async def apply_topup_event(
-    session: AsyncSession, provider: PaymentProvider, event: CallbackEvent, now: datetime
+    session: AsyncSession,
+    provider: PaymentProvider,
+    event: CallbackEvent,
+    now: datetime,
+    *,
+    view: bool = True,
 ) -> schemas.Topup:
     """A verified callback about a top-up (core.payments dispatches it here)."""
     topups = TopupRepository(session)

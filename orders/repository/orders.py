@@ -3,21 +3,88 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import func, or_, select, tuple_, update
+from sqlalchemy import DateTime, bindparam, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.lean import Connection, Statement, driver_connection
 from orders.models import (
     Order,
     OrderItem,
 )
 
 
+@dataclass
+class PaidOrder:
+    """What follows a payment needs of the order (`after_payment`), as the paying UPDATE
+    returns it."""
+
+    id: uuid.UUID
+    merchant_id: uuid.UUID
+    shop_id: uuid.UUID
+    user_id: uuid.UUID
+    coupon_id: uuid.UUID | None
+    subtotal: int
+    coupon_discount: int
+    currency: str
+    redemption_id: uuid.UUID | None = None
+
+
+@cache
+def _pay_statement() -> Statement:
+    # the provider callback's hot path (compiled once, run on the session's connection)
+    t = Order.__table__.c
+    return Statement(
+        update(Order.__table__)  # type: ignore[arg-type]
+        .where(
+            t.provider_reference == bindparam("p_reference"),
+            t.provider == bindparam("p_provider"),
+            t.status == "pending_payment",
+        )
+        .values(
+            status="paid",
+            paid_at=bindparam("p_now"),
+            # as orders.service.orders.paid_values: the validity starts when it is paid
+            usable_until=bindparam("p_now", type_=DateTime(timezone=True))
+            + func.make_interval(0, 0, 0, t.valid_days),
+            updated_at=func.now(),
+        )
+        .returning(
+            t.id,
+            t.merchant_id,
+            t.shop_id,
+            t.user_id,
+            t.coupon_id,
+            t.subtotal,
+            t.coupon_discount,
+            t.currency,
+        )  # fmt: skip
+    )
+
+
+async def pay_order(
+    connection: Connection, reference: str, *, provider: str, now: datetime
+) -> PaidOrder | None:
+    """pending_payment → paid for the order paid through `provider` as `reference`; None when
+    it is not (or no longer) waiting for that payment. On any transaction's connection."""
+    row = await _pay_statement().one(
+        connection, {"p_reference": reference, "p_provider": provider, "p_now": now}
+    )
+    return PaidOrder(*row) if row is not None else None
+
+
 class OrderRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    async def pay(self, reference: str, *, provider: str, now: datetime) -> PaidOrder | None:
+        return await pay_order(
+            await driver_connection(self.session), reference, provider=provider, now=now
+        )
 
     async def add(self, order: Order, items: list[OrderItem]) -> Order:
         self.session.add(order)

@@ -32,7 +32,6 @@ async def create_order(
     data: schemas.OrderCreate,
     principal: CurrentUser,
     session: SessionDep,
-    settings: SettingsDep,
     pay: StartsPayment,
 ) -> Response:
     return await pay(

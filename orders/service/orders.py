@@ -20,6 +20,7 @@ from accounts import service as accounts
 from core import payment_records
 from core.errors import Forbidden
 from core.ids import new_id
+from core.lean import Connection
 from core.money import Money
 from core.pagination import decode_cursor, encode_cursor
 from core.payments import Checkout, PaymentIntent, instructions_schema
@@ -31,6 +32,7 @@ from merchants import service as merchants
 from orders import codes, schemas, states
 from orders.models import Order, OrderItem
 from orders.repository import OrderRepository
+from orders.repository.orders import PaidOrder
 from orders.service.errors import (
     CurrencyMismatch,
     OfferingNotOnShop,
@@ -329,7 +331,7 @@ async def create_order(
     return order_schema(order, items, intent)
 
 
-async def after_payment(session: AsyncSession, order: Order, *, now: datetime) -> None:
+async def after_payment(session: AsyncSession, order: Order | PaidOrder, *, now: datetime) -> None:
     """The order was paid: its coupon is redeemed, the customer record learns of it."""
     if order.coupon_id is not None:
         redemption_id = await coupons.redeem_order_coupon(
@@ -345,8 +347,15 @@ async def after_payment(session: AsyncSession, order: Order, *, now: datetime) -
         if redemption_id is not None:
             order.redemption_id = redemption_id
             await OrderRepository(session).set_values(order.id, {"redemption_id": redemption_id})
+    await record_paid(session, order, now=now)
+
+
+async def record_paid(
+    db: AsyncSession | Connection, order: Order | PaidOrder, *, now: datetime
+) -> None:
+    """The customer record learns of the payment (on a session's or a lean connection)."""
     await customers.record_activity(
-        session,
+        db,
         merchant_id=order.merchant_id,
         user_id=order.user_id,
         kind="order_paid",
