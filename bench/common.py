@@ -209,15 +209,29 @@ def cpu_seconds(pid: int) -> float:
     return tree_cpu_seconds(pid)
 
 
+def _postmaster() -> int | None:
+    """The pid of the embedded cluster's postmaster (the one the benches use), or None (an
+    outside DATABASE_URL: then every PostgreSQL process on the machine counts)."""
+    try:
+        return int((ROOT / ".corner" / "pg" / "data" / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def postgres_cpu() -> dict[int, float]:
-    """CPU so far of every PostgreSQL process, by pid (the backends of both servers' pools)."""
+    """CPU so far of the bench's PostgreSQL processes, by pid (the postmaster of the embedded
+    cluster and its children: the backends of both servers' pools; other clusters on a
+    shared machine, e.g. other worktrees' test databases, are not counted)."""
+    postmaster = _postmaster()
     seen: dict[int, float] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 if (entry / "comm").read_text().startswith("postgres"):
                     stat = (entry / "stat").read_text().rpartition(")")[2].split()
-                    seen[int(entry.name)] = (int(stat[11]) + int(stat[12])) / CLOCK_TICKS
+                    pid, parent = int(entry.name), int(stat[1])
+                    if postmaster is None or postmaster in (pid, parent):
+                        seen[pid] = (int(stat[11]) + int(stat[12])) / CLOCK_TICKS
             except (OSError, ValueError, IndexError):  # the process ended meanwhile
                 pass
     return seen

@@ -333,3 +333,18 @@ class Statement:
         async with connection.cursor() as cursor:
             await cursor.execute(self.sql, self._params(params))  # type: ignore[arg-type]
             return cursor.rowcount
+
+
+class Detached:
+    """An ORM entity's columns, to select (`columns`) and to build a detached instance from a
+    row slice (`build`): the object a repository would load, but never in a session, so never
+    flushed (a lean path writes with statements of its own)."""
+
+    def __init__(self, entity: Any) -> None:
+        self.entity = entity
+        self.columns = list(entity.__table__.c)
+        mapper = entity.__mapper__
+        self.keys = [mapper.get_property_by_column(column).key for column in self.columns]
+
+    def build(self, values: Any) -> Any:
+        return self.entity(**dict(zip(self.keys, values, strict=True)))

@@ -31,7 +31,7 @@ from sqlalchemy.types import Uuid
 
 from core.bulk import row_batches
 from core.ids import new_id
-from core.lean import Connection, Statement
+from core.lean import Connection, Detached, Statement
 from coupons.models import Campaign, ClaimCounter, Coupon, Redemption
 
 
@@ -95,25 +95,16 @@ ShopSql = Callable[[Any, Any], ColumnElement[bool]]
 # The counter's statements are built once with bind parameters and compiled once for the
 # driver (core.lean.Statement): building, cache-keying and ORM-loading them per request cost
 # more CPU than running them. They run on the transaction's psycopg connection.
-_COUPON_COLUMNS = list(Coupon.__table__.c)
-_CAMPAIGN_COLUMNS = list(Campaign.__table__.c)
-
-
-def _attribute_keys(entity: Any, columns: list[Any]) -> list[str]:
-    mapper = entity.__mapper__
-    return [mapper.get_property_by_column(column).key for column in columns]
-
-
-_COUPON_KEYS = _attribute_keys(Coupon, _COUPON_COLUMNS)
-_CAMPAIGN_KEYS = _attribute_keys(Campaign, _CAMPAIGN_COLUMNS)
+_COUPON = Detached(Coupon)
+_CAMPAIGN = Detached(Campaign)
 
 
 @cache
 def _counter_statement(staff_role: RoleSql, shop_owned: ShopSql) -> Statement:
     return Statement(
         select(
-            *_COUPON_COLUMNS,
-            *_CAMPAIGN_COLUMNS,
+            *_COUPON.columns,
+            *_CAMPAIGN.columns,
             staff_role(Coupon.__table__.c.merchant_id, bindparam("staff_user_id", type_=Uuid)),
             shop_owned(Coupon.__table__.c.merchant_id, bindparam("shop_id", type_=Uuid)),
         )
@@ -140,10 +131,10 @@ async def counter_lookup(
     row = await statement.one(connection, params)
     if row is None:
         return None
-    split = len(_COUPON_KEYS)
-    end = split + len(_CAMPAIGN_KEYS)
-    coupon = Coupon(**dict(zip(_COUPON_KEYS, row[:split], strict=True)))
-    campaign = Campaign(**dict(zip(_CAMPAIGN_KEYS, row[split:end], strict=True)))
+    split = len(_COUPON.keys)
+    end = split + len(_CAMPAIGN.keys)
+    coupon: Coupon = _COUPON.build(row[:split])
+    campaign: Campaign = _CAMPAIGN.build(row[split:end])
     return coupon, campaign, row[end], bool(row[end + 1])
 
 
