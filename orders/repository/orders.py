@@ -8,7 +8,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Uuid, bindparam, func, select, tuple_, update
+from sqlalchemy import ColumnElement, Uuid, bindparam, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.lean import Connection, Detached, Statement
@@ -64,7 +64,15 @@ def _consume_statement() -> Statement:
     c = Order.__table__.c
     return Statement(
         update(Order.__table__)  # type: ignore[arg-type]
-        .where(c.id == bindparam("p_order_id", type_=Uuid), c.status == "paid")
+        .where(
+            c.id == bindparam("p_order_id", type_=Uuid),
+            c.status == "paid",
+            # as `transition(usable_at=now)`: not once its validity has ended
+            or_(
+                c.usable_until.is_(None),
+                c.usable_until > bindparam("p_now", type_=c.consumed_at.type),
+            ),
+        )
         .values(
             status="consumed",
             updated_at=func.now(),
@@ -84,8 +92,9 @@ async def consume_paid(
     staff_user_id: uuid.UUID,
     now: datetime,
 ) -> Order | None:
-    """`OrderRepository.transition(paid → consumed)` as one prepared statement: the consumed
-    order (detached), or None when it was no longer paid."""
+    """`OrderRepository.transition(paid → consumed, usable_at=now)` as one prepared
+    statement: the consumed order (detached), or None when it was no longer paid (or its
+    validity had ended)."""
     params = {"p_order_id": order_id, "p_now": now, "p_shop_id": shop_id,
               "p_staff_user_id": staff_user_id}  # fmt: skip
     row = await _consume_statement().one(connection, params)
@@ -152,12 +161,22 @@ class OrderRepository:
         return found
 
     async def transition(
-        self, order_id: uuid.UUID, *, from_: str, to: str, values: dict[str, Any]
+        self,
+        order_id: uuid.UUID,
+        *,
+        from_: str,
+        to: str,
+        values: dict[str, Any],
+        usable_at: datetime | None = None,
     ) -> Order | None:
-        """The one way an order changes state: only if it is still in `from_`."""
+        """The one way an order changes state: only if it is still in `from_` (and, given
+        `usable_at`, only if its validity has not ended by then)."""
+        conditions = [Order.id == order_id, Order.status == from_]
+        if usable_at is not None:
+            conditions.append(or_(Order.usable_until.is_(None), Order.usable_until > usable_at))
         stmt = (
             update(Order)
-            .where(Order.id == order_id, Order.status == from_)
+            .where(*conditions)
             .values(status=to, updated_at=func.now(), **values)
             .returning(Order)
             .execution_options(populate_existing=True)
@@ -202,6 +221,21 @@ class OrderRepository:
             select(Order.id)
             .where(Order.status == "pending_payment", Order.expires_at <= now)
             .order_by(Order.expires_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return list((await self.session.execute(stmt)).scalars())
+
+    async def due_for_expiry_refund(self, now: datetime, limit: int) -> list[uuid.UUID]:
+        """Paid orders sold `anytime` whose validity has ended; held rows are skipped."""
+        stmt = (
+            select(Order.id)
+            .where(
+                Order.status == "paid",
+                Order.refund_policy == "anytime",
+                Order.usable_until <= now,
+            )
+            .order_by(Order.usable_until)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
