@@ -21,9 +21,12 @@ routes use instead; nothing in it weakens a check:
   session (card transactions, order consumption, claims, joins): the session of the app's
   sessionmaker, committed before the response, rolled back on any error; its statements can
   move to `Statement`s one at a time (`driver_connection` shares the transaction).
-- `read_path(request, name, type)`: a path parameter validated as FastAPI does (422 located
-  under "path"); `json_response(model, status)`: the answer FastAPI would send for a
-  response model (aliases, JSON mode), serialised with orjson.
+- `read_path(request, name, type)` / `read_path_params(request, {name: type})`: path
+  parameters validated as FastAPI does (one 422, located under "path");
+  `json_response(model, status)`: the answer FastAPI would send for a response model
+  (aliases, JSON mode), serialised with orjson.
+- `Detached(Entity)`: an entity's columns to select and a detached instance built from a
+  row (what a repository would load, never flushed).
 - `Statement`: a SQLAlchemy Core statement compiled once to psycopg SQL and run on a driver
   connection, rows as tuples. The same statement runs on a lean route's connection and on an
   ORM session's (`driver_connection(session)`), so a service has one way to do each thing
@@ -112,14 +115,24 @@ _PATH_TYPES: dict[Any, TypeAdapter[Any]] = {}
 def read_path(request: Request, name: str, kind: type[T]) -> T:
     """Path parameter `name` as `kind`, validated as FastAPI validates a path parameter (the
     same 422: located under "path")."""
-    adapter = _PATH_TYPES.get(kind)
-    if adapter is None:
-        adapter = _PATH_TYPES[kind] = TypeAdapter(kind)
-    try:
-        return adapter.validate_python(request.path_params[name])  # type: ignore[no-any-return]
-    except ValidationError as exc:
-        errors = [{**e, "loc": ("path", name)} for e in _errors(exc)]
-        raise RequestValidationError(errors) from None
+    return read_path_params(request, {name: kind})[name]  # type: ignore[no-any-return]
+
+
+def read_path_params(request: Request, kinds: Mapping[str, Any]) -> dict[str, Any]:
+    """Several path parameters (name: type), every error in one 422 as FastAPI reports them."""
+    values: dict[str, Any] = {}
+    errors: list[dict[str, Any]] = []
+    for name, kind in kinds.items():
+        adapter = _PATH_TYPES.get(kind)
+        if adapter is None:
+            adapter = _PATH_TYPES[kind] = TypeAdapter(kind)
+        try:
+            values[name] = adapter.validate_python(request.path_params[name])
+        except ValidationError as exc:
+            errors += [{**e, "loc": ("path", name)} for e in _errors(exc)]
+    if errors:
+        raise RequestValidationError(errors)
+    return values
 
 
 def json_response(model: BaseModel, status_code: int = 200) -> Response:
