@@ -21,6 +21,7 @@ Rules every HTTP bench follows (issue 21):
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import json
 import os
@@ -505,10 +506,18 @@ def bearer(secret: str, user_id: Any) -> dict[str, str]:
     from datetime import UTC, datetime
 
     from accounts.security import create_access_token
+
+    token = create_access_token(_token_settings(secret), user_id, datetime.now(UTC))
+    return {"Authorization": f"Bearer {token}"}
+
+
+@functools.cache
+def _token_settings(secret: str) -> Any:
+    """Settings built once per secret (building them reads the environment and .env: a
+    claim bench signing a token for each of thousands of users spent minutes there)."""
     from core.settings import Settings
 
-    settings = Settings(secret_key=secret, access_token_ttl_seconds=86400)  # type: ignore[arg-type]
-    return {"Authorization": f"Bearer {create_access_token(settings, user_id, datetime.now(UTC))}"}
+    return Settings(secret_key=secret, access_token_ttl_seconds=86400)  # type: ignore[arg-type]
 
 
 def seed_counter(conn: Any, users: int = 0) -> dict[str, Any]:
