@@ -50,10 +50,12 @@ from fastapi import Body, HTTPException, Path, Request
 from fastapi.exceptions import RequestValidationError
 from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel, StringConstraints, TypeAdapter, ValidationError
+from sqlalchemy import ColumnElement
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
+from core.database import get_session
 from core.query import DirectRoute
 from core.settings import Settings, to_libpq_url
 
@@ -62,6 +64,11 @@ T = TypeVar("T")
 Connection = psycopg.AsyncConnection[Any]
 Row = tuple[Any, ...]
 LeanHandler = Callable[[Request], Awaitable[Response]]
+# builders of SQL expressions another package exports for a lean lookup to fold its checks
+# in: (merchant id column, bind parameter) -> the caller's role there / whether the shop is
+# that merchant's (accounts.service.staff_role_expression, merchants.service.shop_of_merchant_sql)
+RoleSql = Callable[[Any, Any], ColumnElement[Any]]
+ShopSql = Callable[[Any, Any], ColumnElement[bool]]
 
 # the same session settings as the SQLAlchemy engine's connections (core.database)
 WRITE_OPTIONS = "-c jit=off -c timezone=UTC"
@@ -285,19 +292,9 @@ async def transaction(request: Request) -> AsyncIterator[Connection]:
         yield connection
 
 
-@asynccontextmanager
-async def session_transaction(request: Request) -> AsyncIterator[AsyncSession]:
-    """An ORM session of the app's sessionmaker in one transaction (as `SessionDep`):
-    committed when the block ends normally, rolled back when it raises."""
-    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-    async with sessionmaker() as session:
-        try:
-            yield session
-        except BaseException:
-            await session.rollback()
-            raise
-        else:
-            await session.commit()
+# An ORM session of the app's sessionmaker in one transaction, as `SessionDep` opens it:
+# committed when the block ends normally, rolled back when it raises.
+session_transaction = asynccontextmanager(get_session)
 
 
 async def driver_connection(session: AsyncSession) -> Connection:

@@ -8,14 +8,13 @@ conditional UPDATE of the coupon's status feeding the redemption INSERT in the s
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from typing import Any
 
 from sqlalchemy import (
-    ColumnElement,
     bindparam,
     cast,
     func,
@@ -31,7 +30,7 @@ from sqlalchemy.types import Uuid
 
 from core.bulk import row_batches
 from core.ids import new_id
-from core.lean import Connection, Detached, Statement
+from core.lean import Connection, Detached, RoleSql, ShopSql, Statement
 from coupons.models import Campaign, ClaimCounter, Coupon, Redemption
 
 
@@ -86,10 +85,6 @@ class ClaimCounterRepository:
 class RedemptionRow:
     id: uuid.UUID
     redeemed_at: datetime
-
-
-RoleSql = Callable[[Any, Any], ColumnElement[Any]]
-ShopSql = Callable[[Any, Any], ColumnElement[bool]]
 
 
 # The counter's statements are built once with bind parameters and compiled once for the

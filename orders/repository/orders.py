@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Uuid, bindparam, func, or_, select, tuple_, update
+from sqlalchemy import Uuid, bindparam, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.lean import Connection, Detached, Statement
+from core.lean import Connection, Detached, RoleSql, ShopSql, Statement
 from orders.models import (
     Order,
     OrderItem,
@@ -20,8 +19,6 @@ from orders.models import (
 # -- the counter's consumption (core.lean): statements built and compiled once, run on the
 # transaction's driver connection; the orders they return are detached (never flushed) -----
 
-RoleSql = Callable[[Any, Any], ColumnElement[Any]]
-ShopSql = Callable[[Any, Any], ColumnElement[bool]]
 _ORDER = Detached(Order)
 _ITEM = Detached(OrderItem)
 
