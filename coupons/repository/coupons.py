@@ -30,7 +30,7 @@ from sqlalchemy.types import Uuid
 
 from core.bulk import row_batches
 from core.ids import new_id
-from core.lean import Connection, Detached, RoleSql, ShopSql, Statement
+from core.lean import Connection, Detached, RoleSql, ShopSql, Statement, driver_connection
 from coupons.models import Campaign, ClaimCounter, Coupon, Redemption
 
 
@@ -131,6 +131,24 @@ async def counter_lookup(
     coupon: Coupon = _COUPON.build(row[:split])
     campaign: Campaign = _CAMPAIGN.build(row[split:end])
     return coupon, campaign, row[end], bool(row[end + 1])
+
+
+# the columns a new coupon's row gives (coupons.service.claim._insert_coupons); every other
+# column has a server default or is empty
+_NEW_COUPON_KEYS = ("id", "merchant_id", "campaign_id", "user_id", "code", "status", "source",
+                    "valid_from", "valid_until", "issued_at")  # fmt: skip
+
+
+@cache
+def _insert_one() -> Statement:
+    c = Coupon.__table__.c
+    values = {key: bindparam(f"p_{key}", type_=c[key].type) for key in _NEW_COUPON_KEYS}
+    return Statement(
+        insert(Coupon.__table__)  # type: ignore[arg-type]
+        .values(values)
+        .on_conflict_do_nothing(index_elements=["code"])
+        .returning(*_COUPON.columns)
+    )
 
 
 @cache
@@ -259,6 +277,11 @@ class CouponRepository:
     async def insert_many(self, rows: list[dict[str, Any]]) -> list[Coupon]:
         """Insert coupons whose code is free; returns those inserted (a colliding code is
         skipped, the caller retries it with a new code)."""
+        if len(rows) == 1:  # a claim: one prepared statement on the session's connection
+            connection = await driver_connection(self.session)
+            params = {f"p_{key}": value for key, value in rows[0].items()}
+            found = await _insert_one().one(connection, params)
+            return [_COUPON.build(found)] if found is not None else []  # detached
         inserted: list[Coupon] = []
         for batch in row_batches(rows):  # under the bind-parameter limit (core.bulk)
             stmt = (
