@@ -21,6 +21,7 @@ Rules every HTTP bench follows (issue 21):
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import json
 import os
@@ -209,15 +210,29 @@ def cpu_seconds(pid: int) -> float:
     return tree_cpu_seconds(pid)
 
 
+def _postmaster() -> int | None:
+    """The pid of the embedded cluster's postmaster (the one the benches use), or None (an
+    outside DATABASE_URL: then every PostgreSQL process on the machine counts)."""
+    try:
+        return int((ROOT / ".corner" / "pg" / "data" / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def postgres_cpu() -> dict[int, float]:
-    """CPU so far of every PostgreSQL process, by pid (the backends of both servers' pools)."""
+    """CPU so far of the bench's PostgreSQL processes, by pid (the postmaster of the embedded
+    cluster and its children: the backends of both servers' pools; other clusters on a
+    shared machine, e.g. other worktrees' test databases, are not counted)."""
+    postmaster = _postmaster()
     seen: dict[int, float] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 if (entry / "comm").read_text().startswith("postgres"):
                     stat = (entry / "stat").read_text().rpartition(")")[2].split()
-                    seen[int(entry.name)] = (int(stat[11]) + int(stat[12])) / CLOCK_TICKS
+                    pid, parent = int(entry.name), int(stat[1])
+                    if postmaster is None or postmaster in (pid, parent):
+                        seen[pid] = (int(stat[11]) + int(stat[12])) / CLOCK_TICKS
             except (OSError, ValueError, IndexError):  # the process ended meanwhile
                 pass
     return seen
@@ -494,10 +509,18 @@ def bearer(secret: str, user_id: Any) -> dict[str, str]:
     from datetime import UTC, datetime
 
     from accounts.security import create_access_token
+
+    token = create_access_token(_token_settings(secret), user_id, datetime.now(UTC))
+    return {"Authorization": f"Bearer {token}"}
+
+
+@functools.cache
+def _token_settings(secret: str) -> Any:
+    """Settings built once per secret (building them reads the environment and .env: a
+    claim bench signing a token for each of thousands of users spent minutes there)."""
     from core.settings import Settings
 
-    settings = Settings(secret_key=secret, access_token_ttl_seconds=86400)  # type: ignore[arg-type]
-    return {"Authorization": f"Bearer {create_access_token(settings, user_id, datetime.now(UTC))}"}
+    return Settings(secret_key=secret, access_token_ttl_seconds=86400)  # type: ignore[arg-type]
 
 
 def seed_counter(conn: Any, users: int = 0) -> dict[str, Any]:

@@ -21,9 +21,12 @@ routes use instead; nothing in it weakens a check:
   session (card transactions, order consumption, claims, joins): the session of the app's
   sessionmaker, committed before the response, rolled back on any error; its statements can
   move to `Statement`s one at a time (`driver_connection` shares the transaction).
-- `read_path(request, name, type)`: a path parameter validated as FastAPI does (422 located
-  under "path"); `json_response(model, status)`: the answer FastAPI would send for a
-  response model (aliases, JSON mode), serialised with orjson.
+- `read_path(request, name, type)` / `read_path_params(request, {name: type})`: path
+  parameters validated as FastAPI does (one 422, located under "path");
+  `json_response(model, status)`: the answer FastAPI would send for a response model
+  (aliases, JSON mode), serialised with orjson.
+- `Detached(Entity)`: an entity's columns to select and a detached instance built from a
+  row (what a repository would load, never flushed).
 - `Statement`: a SQLAlchemy Core statement compiled once to psycopg SQL and run on a driver
   connection, rows as tuples. The same statement runs on a lean route's connection and on an
   ORM session's (`driver_connection(session)`), so a service has one way to do each thing
@@ -47,10 +50,12 @@ from fastapi import Body, HTTPException, Path, Request
 from fastapi.exceptions import RequestValidationError
 from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel, StringConstraints, TypeAdapter, ValidationError
+from sqlalchemy import ColumnElement
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
+from core.database import get_session
 from core.query import DirectRoute
 from core.settings import Settings, to_libpq_url
 
@@ -59,6 +64,11 @@ T = TypeVar("T")
 Connection = psycopg.AsyncConnection[Any]
 Row = tuple[Any, ...]
 LeanHandler = Callable[[Request], Awaitable[Response]]
+# builders of SQL expressions another package exports for a lean lookup to fold its checks
+# in: (merchant id column, bind parameter) -> the caller's role there / whether the shop is
+# that merchant's (accounts.service.staff_role_expression, merchants.service.shop_of_merchant_sql)
+RoleSql = Callable[[Any, Any], ColumnElement[Any]]
+ShopSql = Callable[[Any, Any], ColumnElement[bool]]
 
 # the same session settings as the SQLAlchemy engine's connections (core.database)
 WRITE_OPTIONS = "-c jit=off -c timezone=UTC"
@@ -112,14 +122,24 @@ _PATH_TYPES: dict[Any, TypeAdapter[Any]] = {}
 def read_path(request: Request, name: str, kind: type[T]) -> T:
     """Path parameter `name` as `kind`, validated as FastAPI validates a path parameter (the
     same 422: located under "path")."""
-    adapter = _PATH_TYPES.get(kind)
-    if adapter is None:
-        adapter = _PATH_TYPES[kind] = TypeAdapter(kind)
-    try:
-        return adapter.validate_python(request.path_params[name])  # type: ignore[no-any-return]
-    except ValidationError as exc:
-        errors = [{**e, "loc": ("path", name)} for e in _errors(exc)]
-        raise RequestValidationError(errors) from None
+    return read_path_params(request, {name: kind})[name]  # type: ignore[no-any-return]
+
+
+def read_path_params(request: Request, kinds: Mapping[str, Any]) -> dict[str, Any]:
+    """Several path parameters (name: type), every error in one 422 as FastAPI reports them."""
+    values: dict[str, Any] = {}
+    errors: list[dict[str, Any]] = []
+    for name, kind in kinds.items():
+        adapter = _PATH_TYPES.get(kind)
+        if adapter is None:
+            adapter = _PATH_TYPES[kind] = TypeAdapter(kind)
+        try:
+            values[name] = adapter.validate_python(request.path_params[name])
+        except ValidationError as exc:
+            errors += [{**e, "loc": ("path", name)} for e in _errors(exc)]
+    if errors:
+        raise RequestValidationError(errors)
+    return values
 
 
 def json_response(model: BaseModel, status_code: int = 200) -> Response:
@@ -272,19 +292,9 @@ async def transaction(request: Request) -> AsyncIterator[Connection]:
         yield connection
 
 
-@asynccontextmanager
-async def session_transaction(request: Request) -> AsyncIterator[AsyncSession]:
-    """An ORM session of the app's sessionmaker in one transaction (as `SessionDep`):
-    committed when the block ends normally, rolled back when it raises."""
-    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-    async with sessionmaker() as session:
-        try:
-            yield session
-        except BaseException:
-            await session.rollback()
-            raise
-        else:
-            await session.commit()
+# An ORM session of the app's sessionmaker in one transaction, as `SessionDep` opens it:
+# committed when the block ends normally, rolled back when it raises.
+session_transaction = asynccontextmanager(get_session)
 
 
 async def driver_connection(session: AsyncSession) -> Connection:
@@ -333,3 +343,18 @@ class Statement:
         async with connection.cursor() as cursor:
             await cursor.execute(self.sql, self._params(params))  # type: ignore[arg-type]
             return cursor.rowcount
+
+
+class Detached:
+    """An ORM entity's columns, to select (`columns`) and to build a detached instance from a
+    row slice (`build`): the object a repository would load, but never in a session, so never
+    flushed (a lean path writes with statements of its own)."""
+
+    def __init__(self, entity: Any) -> None:
+        self.entity = entity
+        self.columns = list(entity.__table__.c)
+        mapper = entity.__mapper__
+        self.keys = [mapper.get_property_by_column(column).key for column in self.columns]
+
+    def build(self, values: Any) -> Any:
+        return self.entity(**dict(zip(self.keys, values, strict=True)))

@@ -4,14 +4,12 @@ entry (statements built once, cached), tiers, PINs and QR token uses."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from typing import Any
 
 from sqlalchemy import (
-    ColumnElement,
     Select,
     and_,
     bindparam,
@@ -26,10 +24,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.ids import new_id
+from core.lean import RoleSql, ShopSql
 from memberships.models import Card, LedgerEntry, Program, QrTokenUse, Tier
-
-RoleSql = Callable[[Any, Any], ColumnElement[Any]]
-ShopSql = Callable[[Any, Any], ColumnElement[bool]]
 
 _LEDGER_VALUES = (
     "card_id",

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts import service as accounts
 from core.errors import DomainError
+from core.lean import driver_connection
 from core.timezones import utcnow
 from customers import service as customers
 from memberships import service as memberships
@@ -23,6 +24,7 @@ from merchants import service as merchants
 from orders import codes, schemas
 from orders.models import Order
 from orders.repository import OrderRepository
+from orders.repository.orders import consume_paid, counter_order, order_items
 from orders.service.errors import (
     OrderAlreadyConsumed,
     OrderCodeInvalid,
@@ -30,7 +32,7 @@ from orders.service.errors import (
     OrderQrInvalid,
     OrderValidityOver,
 )
-from orders.service.orders import transition_refused, view
+from orders.service.orders import order_schema, transition_refused, view
 
 
 class CounterInput(Protocol):
@@ -121,12 +123,11 @@ async def _consume(
     """`order` (found, the caller staff at its merchant, the shop the merchant's: see
     `_staff_order`) paid → consumed exactly once, its points and the customer record."""
     repo = OrderRepository(session)
-    consumed = await repo.transition(
-        order.id,
-        from_="paid",
-        to="consumed",
-        values={"consumed_at": now, "consumed_shop_id": shop_id, "consumed_by": staff_user_id},
-        usable_at=now,
+    # the hot statements run on the session's driver connection (core.lean), in its
+    # transaction: compiled once, the orders they return detached
+    connection = await driver_connection(session)
+    consumed = await consume_paid(
+        connection, order.id, shop_id=shop_id, staff_user_id=staff_user_id, now=now
     )
     if consumed is None:
         current = await repo.get(order.id)
@@ -160,7 +161,7 @@ async def _consume(
         reference_id=consumed.id,
         tier=tier,
     )
-    return await view(session, consumed)
+    return order_schema(consumed, await order_items(connection, consumed.id))
 
 
 async def consume_by_code(
@@ -172,14 +173,21 @@ async def consume_by_code(
     now: datetime,
 ) -> schemas.Order:
     code = code_of(data, keys)
-    # the order, the caller's role and the shop are read once (they used to be read again by
-    # consume_order)
-    order = await _staff_order(
-        session,
-        order=await OrderRepository(session).by_code(code),
+    # one statement: the order, the caller's role at its merchant and whether the shop is the
+    # merchant's; the checks in `_staff_order`'s order with its errors
+    found = await counter_order(
+        await driver_connection(session),
+        code,
         staff_user_id=staff_user_id,
         shop_id=data.shop_id,
+        staff_role=accounts.staff_role_expression,
+        shop_owned=merchants.shop_of_merchant_sql,
     )
+    if found is None or found[1] is None:  # another merchant's order is not found either
+        raise OrderNotFound()
+    order, _, shop_owned = found
+    if not shop_owned:
+        raise merchants.ShopNotFound()
     return await _consume(
         session, order, staff_user_id=staff_user_id, shop_id=data.shop_id, now=now
     )
