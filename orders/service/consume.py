@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts import service as accounts
 from core.errors import DomainError
+from core.i18n import localised
 from core.timezones import utcnow
 from customers import service as customers
 from memberships import service as memberships
@@ -72,8 +73,9 @@ async def _staff_order(
 def _refusal(order: Order, now: datetime) -> DomainError | None:
     if order.status == "paid":
         if order.usable_until is not None and order.usable_until <= now:
+            until = order.usable_until.isoformat(timespec="minutes")
             return OrderValidityOver(
-                "This order was valid until " + order.usable_until.isoformat(),
+                localised(f"订单有效期至 {until}，已过期", f"This order was valid until {until}"),
                 extra={"usable_until": order.usable_until.isoformat()},
             )
         return None
@@ -188,7 +190,10 @@ async def lookup_order(
         consumable=refusal is None,
         refusal=(
             schemas.Refusal(
-                code=refusal.code, title=refusal.title, detail=refusal.detail, extra=refusal.extra
+                code=refusal.code,
+                title=refusal.texts()[0],
+                detail=refusal.texts()[1],
+                extra=refusal.extra,
             )
             if refusal is not None
             else None
