@@ -12,7 +12,7 @@ from accounts.permissions import CurrentUser
 from core.database import SessionDep
 from core.idempotency import Idempotent
 from core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
-from core.payment_records import require_provider
+from core.payments import StartsPayment
 from core.settings import SettingsDep
 from core.timezones import utcnow
 from orders import codes, schemas, service
@@ -32,22 +32,14 @@ async def create_order(
     principal: CurrentUser,
     session: SessionDep,
     settings: SettingsDep,
-    idempotent: Idempotent,
+    pay: StartsPayment,
 ) -> Response:
-    provider = require_provider(settings, data.payment)
-    return await idempotent(
+    return await pay(
         f"order:{principal.user_id}:{shop_id}",
         data,
-        lambda: service.create_order(
-            session,
-            settings=settings,
-            provider=provider,
-            shop_id=shop_id,
-            user_id=principal.user_id,
-            data=data,
-            now=utcnow(),
+        lambda checkout: service.create_order(
+            session, checkout, shop_id=shop_id, user_id=principal.user_id, data=data
         ),
-        status_code=status.HTTP_201_CREATED,
     )
 
 

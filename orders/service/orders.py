@@ -23,7 +23,7 @@ from core.i18n import localised
 from core.ids import new_id
 from core.money import Money, format_money
 from core.pagination import decode_cursor, encode_cursor
-from core.payments import PaymentIntent, PaymentProvider, instructions_schema
+from core.payments import Checkout, PaymentIntent, instructions_schema
 from core.settings import Settings
 from coupons import service as coupons
 from customers import service as customers
@@ -209,14 +209,13 @@ async def _lines(
 
 async def create_order(
     session: AsyncSession,
+    checkout: Checkout,
     *,
-    settings: Settings,
-    provider: PaymentProvider,
     shop_id: uuid.UUID,
     user_id: uuid.UUID,
     data: schemas.OrderCreate,
-    now: datetime,
 ) -> schemas.Order:
+    now = checkout.now
     merchant_id = await merchants.merchant_of_shop(session, shop_id=shop_id)
     await merchants.require_selling_shop(session, merchant_id=merchant_id, shop_id=shop_id)
     lines = await _lines(session, shop_id=shop_id, data=data)
@@ -298,14 +297,12 @@ async def create_order(
         total=total,
         refund_policy=refund_policy,
         valid_days=valid_days,
-        expires_at=now + timedelta(minutes=settings.order_payment_minutes),
+        expires_at=checkout.expires_at,
     )
     if total > 0:
         intent = await payment_records.start_payment(
             session,
-            settings=settings,
-            provider=provider,
-            request=data.payment,
+            checkout,
             kind="order",
             subject_id=order_id,
             merchant_id=merchant_id,
@@ -313,10 +310,8 @@ async def create_order(
             amount=total,
             currency=currency,
             description=lines[0].name,
-            expires_at=order.expires_at,
-            now=now,
         )
-        order.provider, order.provider_reference = provider.name, intent.reference
+        order.provider, order.provider_reference = checkout.provider.name, intent.reference
     items = [
         OrderItem(
             order_id=order_id,
