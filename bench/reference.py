@@ -19,7 +19,11 @@ Each route does exactly this, in one transaction where it writes:
 - `GET /v1/shops/nearby`: Corner's own nearby statement (the same SQL, see bench/nearby.py),
   one round trip on a connection with the discovery planner settings, the same page fields;
 - `GET /v1/merchants/{m}/customers` (first page, a Corner cursor, or `q`) and
-  `GET /v1/merchants/{m}/segments/{id}` (the bench's segment rules counted).
+  `GET /v1/merchants/{m}/segments/{id}` (the bench's segment rules counted);
+- `GET /v1/shops/{id}/page`: the statements Corner ran for one page (recorded by
+  bench/shop_page.py, pickled at BENCH_SHOP_PAGE_STATEMENTS) with their parameters, in order,
+  on one psycopg connection (Corner's driver: the statements are psycopg's text) in one
+  transaction; the rows answered as JSON.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from core.ids import new_id
 
 POOLS: dict[str, Any] = {}
 NEARBY_SQL: list[str] = []
+SHOP_PAGE: list[tuple[str, Any]] = []
 
 # -- counter writes ---------------------------------------------------------------------------
 
@@ -264,6 +269,15 @@ async def segment_count(request: Request) -> Response:
     return _json({"id": request.path_params["segment_id"], "customers": count})
 
 
+async def shop_page(request: Request) -> Response:
+    parts = []
+    async with POOLS["psycopg"].connection() as conn:  # one transaction, committed at the end
+        for statement, parameters in SHOP_PAGE:
+            cursor = await conn.execute(statement, parameters)
+            parts.append(await cursor.fetchall())
+    return Response(orjson.dumps(parts, default=str), media_type="application/json")
+
+
 async def healthz(request: Request) -> Response:
     return _json({"status": "ok"})
 
@@ -287,6 +301,19 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     for key in ("staff_user_id", "merchant_id"):
         value = os.environ.get(f"BENCH_{key.upper()}")
         POOLS[key] = uuid.UUID(value) if value else None
+    recorded = os.environ.get("BENCH_SHOP_PAGE_STATEMENTS")
+    if recorded:
+        import pickle
+        from pathlib import Path
+
+        from psycopg_pool import AsyncConnectionPool
+
+        # written by bench/shop_page.py; read once at start-up, before any request
+        SHOP_PAGE[:] = pickle.loads(Path(recorded).read_bytes())  # noqa: ASYNC240, S301
+        POOLS["psycopg"] = AsyncConnectionPool(
+            dsn, min_size=4, max_size=size, kwargs={"options": "-c jit=off"}, open=False
+        )
+        await POOLS["psycopg"].open()
     gc.collect()
     gc.freeze()  # as Corner's app does after start-up: no long full collections under load
     try:
@@ -294,6 +321,8 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     finally:
         await POOLS["write"].close()
         await POOLS["discovery"].close()
+        if "psycopg" in POOLS:
+            await POOLS["psycopg"].close()
 
 
 app = Starlette(
@@ -306,6 +335,7 @@ app = Starlette(
         Route("/v1/shops/nearby", nearby),
         Route("/v1/merchants/{merchant_id}/customers", customers_page),
         Route("/v1/merchants/{merchant_id}/segments/{segment_id}", segment_count),
+        Route("/v1/shops/{shop_id}/page", shop_page),
     ],
     exception_handlers={_Refused: _refusal_handler},
     lifespan=lifespan,
