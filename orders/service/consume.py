@@ -186,18 +186,13 @@ async def lookup_order(
         shop_id=data.shop_id,
     )
     refusal = _refusal(order, now)
+    shown = None
+    if refusal is not None:
+        title, detail = refusal.texts()  # the reader's language, as in a problem body
+        shown = schemas.Refusal(code=refusal.code, title=title, detail=detail, extra=refusal.extra)
     return schemas.OrderLookup(
         consumable=refusal is None,
-        refusal=(
-            schemas.Refusal(
-                code=refusal.code,
-                title=refusal.texts()[0],
-                detail=refusal.texts()[1],
-                extra=refusal.extra,
-            )
-            if refusal is not None
-            else None
-        ),
+        refusal=shown,
         order=await view(session, order),
     )
 
