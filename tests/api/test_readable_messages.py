@@ -118,3 +118,27 @@ async def test_validation_problems_in_zh_cn_by_default(client: ApiClient) -> Non
     r = await client.post("/v1/merchants", json={"name": ""}, headers={**me.headers, **EN})
     body = assert_problem(r, 422, "validation_error")
     assert body["title"] == "The request is not valid" and body["detail"].startswith("body.name")
+
+
+def test_the_paper_coupon_sheet_says_its_offer_in_yuan() -> None:
+    from core.i18n import current_language
+    from core.money import Money
+    from coupons import schemas
+    from coupons.routes import _offer_text
+
+    # only the offer's fields matter to the sheet's line
+    campaign = schemas.Campaign.model_construct(  # type: ignore[call-arg]
+        discount=schemas.AmountOff(kind="amount_off", value=Money.of(1000)),
+        min_spend=Money.of(5000),
+    )
+    assert _offer_text(campaign) == "立减¥10.00（满¥50.00可用）"  # zh-CN when no language
+    token = current_language.set("en")
+    try:
+        assert _offer_text(campaign) == "¥10.00 off over ¥50.00"
+        percent = schemas.Campaign.model_construct(  # type: ignore[call-arg]
+            discount=schemas.PercentOff(kind="percent_off", value=20, max_off=Money.of(1500)),
+            min_spend=None,
+        )
+        assert _offer_text(percent) == "20% off (up to ¥15.00)"
+    finally:
+        current_language.reset(token)
