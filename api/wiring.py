@@ -17,6 +17,7 @@ Called once by the app factory (and by `corner worker`); registering twice is ha
 
 from __future__ import annotations
 
+import os
 import uuid
 from typing import Any
 
@@ -131,7 +132,10 @@ def wire_packages() -> None:
     merchants.register_consumption_verifier("card_transaction", _own_card_transaction)
     merchants.register_consumption_verifier("order", _own_order)
     merchants.register_offer_predicate(claimable_offer_sql())
-    merchants.register_best_offer(best_offer_sql(), coupons.offer_line_of_json)
+    # CORNER_BENCH_NEARBY_BEST_OFFER=0 (bench/nearby.py --best-offer off only): nearby without
+    # `best_offer`, to measure what the line costs; never set in production
+    if os.environ.get("CORNER_BENCH_NEARBY_BEST_OFFER", "1") != "0":
+        merchants.register_best_offer(best_offer_sql(), coupons.offer_line_of_json)
     coupons.register_audience_resolver(
         "tiers", coupons.AudienceResolver(contains=_in_tiers, members=_tier_members)
     )

@@ -24,6 +24,10 @@ Each route does exactly this, in one transaction where it writes:
   _APPID): the RSA-SHA256 signature check and the AES-256-GCM decryption with `cryptography`
   (keys loaded once), mchid/appid compared, then the payment's conditional UPDATE (pending, same
   amount and currency) and the order's (pending_payment → paid) in one transaction; 204.
+- `GET /v1/shops/{id}/page`: the statements Corner ran for one page (recorded by
+  bench/shop_page.py, pickled at BENCH_SHOP_PAGE_STATEMENTS) with their parameters, in order,
+  on one psycopg connection (Corner's driver: the statements are psycopg's text) in one
+  transaction; the rows answered as JSON.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ from core.ids import new_id
 
 POOLS: dict[str, Any] = {}
 NEARBY_SQL: list[str] = []
+SHOP_PAGE: list[tuple[str, Any]] = []
 
 # -- counter writes ---------------------------------------------------------------------------
 
@@ -321,6 +326,15 @@ def _wechatpay_keys() -> None:
         POOLS["wechatpay_appid"] = os.environ["BENCH_WECHATPAY_APPID"]
 
 
+async def shop_page(request: Request) -> Response:
+    parts = []
+    async with POOLS["psycopg"].connection() as conn:  # one transaction, committed at the end
+        for statement, parameters in SHOP_PAGE:
+            cursor = await conn.execute(statement, parameters)
+            parts.append(await cursor.fetchall())
+    return Response(orjson.dumps(parts, default=str), media_type="application/json")
+
+
 async def healthz(request: Request) -> Response:
     return _json({"status": "ok"})
 
@@ -345,6 +359,19 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         value = os.environ.get(f"BENCH_{key.upper()}")
         POOLS[key] = uuid.UUID(value) if value else None
     _wechatpay_keys()
+    recorded = os.environ.get("BENCH_SHOP_PAGE_STATEMENTS")
+    if recorded:
+        import pickle
+        from pathlib import Path
+
+        from psycopg_pool import AsyncConnectionPool
+
+        # written by bench/shop_page.py; read once at start-up, before any request
+        SHOP_PAGE[:] = pickle.loads(Path(recorded).read_bytes())  # noqa: ASYNC240, S301
+        POOLS["psycopg"] = AsyncConnectionPool(
+            dsn, min_size=4, max_size=size, kwargs={"options": "-c jit=off"}, open=False
+        )
+        await POOLS["psycopg"].open()
     gc.collect()
     gc.freeze()  # as Corner's app does after start-up: no long full collections under load
     try:
@@ -352,6 +379,8 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     finally:
         await POOLS["write"].close()
         await POOLS["discovery"].close()
+        if "psycopg" in POOLS:
+            await POOLS["psycopg"].close()
 
 
 app = Starlette(
@@ -365,6 +394,7 @@ app = Starlette(
         Route("/v1/merchants/{merchant_id}/customers", customers_page),
         Route("/v1/merchants/{merchant_id}/segments/{segment_id}", segment_count),
         Route("/v1/payments/wechatpay/callback", wechatpay_callback, methods=["POST"]),
+        Route("/v1/shops/{shop_id}/page", shop_page),
     ],
     exception_handlers={_Refused: _refusal_handler},
     lifespan=lifespan,

@@ -27,6 +27,8 @@ from typing import TypeVar
 
 from PIL import Image, UnidentifiedImageError
 
+from core.i18n import localised
+
 T = TypeVar("T")
 
 DECODE_CONCURRENCY = 2
@@ -81,12 +83,19 @@ def open_bounded(
                 image.draft(image.mode, draft_to)  # the size below is then the reduced one
             if image.width * image.height > max_pixels:
                 raise ImageTooLarge(
-                    f"the image has more than {max_pixels} pixels",
+                    localised(
+                        f"图片超过 {max_pixels:,} 像素",
+                        f"the image has more than {max_pixels:,} pixels",
+                    ),
                     limit={"max_pixels": max_pixels},
                 )
             if decoded_bytes(image.mode, image.size) > max_bytes:
+                megabytes = max_bytes // (1024 * 1024)
                 raise ImageTooLarge(
-                    f"the image would take more than {max_bytes // (1024 * 1024)} MB to decode",
+                    localised(
+                        f"图片解码后将超过 {megabytes} MB",
+                        f"the image would take more than {megabytes} MB to decode",
+                    ),
                     limit={"max_decoded_bytes": max_bytes},
                 )
             image.load()

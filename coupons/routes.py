@@ -26,11 +26,13 @@ from core.lean import (
     session_transaction,
     transaction,
 )
+from core.money import DEFAULT_CURRENCY
 from core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 from core.settings import SettingsDep
 from core.timezones import utcnow
 from coupons import codes, schemas, service
 from coupons.auth import CampaignManager, CampaignStaff, RedemptionManager
+from coupons.offer_line import offer_line
 
 router = APIRouter(prefix="/v1", tags=["coupons"])
 
@@ -188,16 +190,21 @@ async def paper_sheet(
 
 
 def _offer_text(campaign: schemas.Campaign) -> str:
+    """The sheet's line in the reader's language, money in yuan (`立减¥10.00（满¥50.00可用）`)."""
     discount = campaign.discount
-    if isinstance(discount, schemas.AmountOff):
-        text = f"{discount.value.amount / 100:g} {discount.value.currency} off"
-    elif isinstance(discount, schemas.PercentOff):
-        text = f"{discount.value}% off"
-    else:
-        text = f"Gift: {discount.gift_name}"
-    if campaign.min_spend is not None:
-        text += f" (min {campaign.min_spend.amount / 100:g})"
-    return text
+    amount = discount.value if isinstance(discount, schemas.AmountOff) else None
+    percent = discount if isinstance(discount, schemas.PercentOff) else None
+    max_off = percent.max_off if percent else None
+    priced = [m for m in (amount, max_off, campaign.min_spend) if m is not None]
+    return offer_line(
+        discount.kind,
+        amount=amount.amount if amount else None,
+        percent=percent.value if percent else None,
+        max_off=max_off.amount if max_off else None,
+        min_spend=campaign.min_spend.amount if campaign.min_spend else None,
+        currency=priced[0].currency if priced else DEFAULT_CURRENCY,
+        gift_name=discount.gift_name if isinstance(discount, schemas.Gift) else None,
+    )
 
 
 @router.get("/me/coupons", response_model=Page[schemas.Coupon])

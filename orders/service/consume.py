@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts import service as accounts
 from core.errors import DomainError
+from core.i18n import localised
 from core.lean import driver_connection
 from core.timezones import utcnow
 from customers import service as customers
@@ -74,8 +75,9 @@ async def _staff_order(
 def _refusal(order: Order, now: datetime) -> DomainError | None:
     if order.status == "paid":
         if order.usable_until is not None and order.usable_until <= now:
+            until = order.usable_until.isoformat(timespec="minutes")
             return OrderValidityOver(
-                "This order was valid until " + order.usable_until.isoformat(),
+                localised(f"订单有效期至 {until}，已过期", f"This order was valid until {until}"),
                 extra={"usable_until": order.usable_until.isoformat()},
             )
         return None
@@ -210,15 +212,13 @@ async def lookup_order(
         shop_id=data.shop_id,
     )
     refusal = _refusal(order, now)
+    shown = None
+    if refusal is not None:
+        title, detail = refusal.texts()  # the reader's language, as in a problem body
+        shown = schemas.Refusal(code=refusal.code, title=title, detail=detail, extra=refusal.extra)
     return schemas.OrderLookup(
         consumable=refusal is None,
-        refusal=(
-            schemas.Refusal(
-                code=refusal.code, title=refusal.title, detail=refusal.detail, extra=refusal.extra
-            )
-            if refusal is not None
-            else None
-        ),
+        refusal=shown,
         order=await view(session, order),
     )
 

@@ -20,8 +20,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,8 +32,7 @@ from redis import Redis
 from core.payments import SIGNATURE_HEADER, FakePaymentProvider
 from core.settings import Settings
 from tests.hardening.helpers import png_bytes
-from tests.hardening.live import ROOT as LIVE_ROOT
-from tests.hardening.live import live_server, server_env
+from tests.hardening.live import live_server, live_worker
 from tests.helpers import fresh_phone
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,27 +62,10 @@ def generate(spec: dict[str, Any], into: Path) -> None:
     assert not warnings, output
 
 
-@contextmanager
-def push_worker(settings: Settings) -> Iterator[None]:
-    """`corner worker` running only the push jobs (flash offers reach the inbox through it)."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "worker",
-         "--only", "push_dispatch_outbox", "--only", "push_send"],
-        cwd=LIVE_ROOT, env=server_env(settings),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        yield
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
 def test_generated_client_drives_the_journey(test_settings: Settings, tmp_path: Path) -> None:
-    with live_server(test_settings) as base, push_worker(test_settings):
+    # flash offers reach the inbox through the worker's push jobs
+    worker = live_worker(test_settings, "push_dispatch_outbox", "push_send")
+    with live_server(test_settings) as base, worker:
         spec = httpx.get(f"{base}/openapi.json", timeout=TIMEOUT).json()
         generate(spec, tmp_path)
         sys.path.insert(0, str(tmp_path))

@@ -39,6 +39,13 @@ async def test_a_small_png_that_decodes_to_hundreds_of_mb_is_refused(client: Api
         files={"file": ("bomb.png", bomb, "image/png")},
     )
     body = assert_problem(r, 422, "invalid_image")
+    assert body["detail"] == "图片解码后将超过 64 MB"  # zh-CN: no Accept-Language
+    r = await client.post(
+        f"/v1/shops/{shop_id}/photos",
+        headers={**owner.headers, "Accept-Language": "en"},  # type: ignore[attr-defined]
+        files={"file": ("bomb.png", bomb, "image/png")},
+    )
+    body = assert_problem(r, 422, "invalid_image")
     assert "MB to decode" in body["detail"]
     # refused by our decoded-size budget (not by Pillow, not as corrupt data)
     assert body["limit"] == {"max_decoded_bytes": imaging.MAX_DECODED_BYTES}
