@@ -254,3 +254,35 @@ class ReceivedOffer(BaseModel):
 class ReceivedOfferPage(BaseModel):
     items: list[ReceivedOffer]
     next_cursor: str | None
+
+
+# -- birthday greetings ---------------------------------------------------------------------
+
+
+class BirthdayRuleUpdate(_In):
+    """The merchant's birthday greeting. Enabled, it needs a coupon campaign, a message, or both;
+    the message may contain `{name}` (the customer's name)."""
+
+    enabled: bool
+    days_before: int = Field(ge=0, le=60, description="Days before the birthday (0: on the day)")
+    campaign_id: uuid.UUID | None = Field(
+        default=None, description="A published coupon campaign of the merchant to issue from"
+    )
+    channel: Channel = "push"
+    message: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = ""
+
+    @model_validator(mode="after")
+    def _something_to_give(self) -> BirthdayRuleUpdate:
+        if self.enabled and self.campaign_id is None and not self.message:
+            raise ValueError("an enabled birthday rule needs a campaign_id, a message, or both")
+        return self
+
+
+class BirthdayRule(BaseModel):
+    merchant_id: uuid.UUID
+    enabled: bool
+    days_before: int
+    campaign_id: uuid.UUID | None
+    channel: Channel
+    message: str
+    updated_at: datetime | None = Field(description="Null until the rule is first set")

@@ -7,6 +7,8 @@ from push.service.areas import (
     purge_expired_locations,
     record_ping,
 )
+from push.service.birthdays import get_rule as get_birthday_rule
+from push.service.birthdays import put_rule as put_birthday_rule
 from push.service.devices import DeviceNotFound, register_device, remove_device
 from push.service.offers import (
     AudienceNotAvailable,
@@ -28,6 +30,8 @@ from push.service.subscriptions import (
 )
 
 __all__ = [
+    "get_birthday_rule",
+    "put_birthday_rule",
     "erase_personal_data",
     "export_personal_data",
     "AudienceNotAvailable",
