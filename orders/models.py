@@ -71,6 +71,12 @@ class Order(IdMixin, TimestampMixin, Base):
         ForeignKey("users.id", ondelete="SET NULL")
     )
     refund_reference: Mapped[str | None] = mapped_column(String(64))
+    # snapshot of the offerings' refund terms at order time (the strictest of its lines):
+    # a later change of the offering does not change what the buyer was sold
+    refund_policy: Mapped[str] = mapped_column(String(16), default="none", server_default="none")
+    valid_days: Mapped[int | None] = mapped_column(SmallInteger)
+    # paid_at + valid_days: past it the order can no longer be consumed
+    usable_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
@@ -91,6 +97,9 @@ class Order(IdMixin, TimestampMixin, Base):
         CheckConstraint(
             "(status = 'consumed') = (consumed_at IS NOT NULL)", name="consumed_has_time"
         ),
+        CheckConstraint(
+            "refund_policy IN ('anytime', 'before_expiry', 'none')", name="refund_policy_known"
+        ),
         Index("ix_orders_user_created", "user_id", "created_at", "id"),
         Index("ix_orders_merchant_created", "merchant_id", "created_at"),
         # the expiry job's scan: only pending orders are indexed
@@ -103,6 +112,12 @@ class Order(IdMixin, TimestampMixin, Base):
         Index("ix_orders_merchant_paid", "merchant_id", "paid_at"),
         Index("ix_orders_merchant_refunded", "merchant_id", "refunded_at"),
         Index("ix_orders_user_shop", "user_id", "consumed_shop_id"),
+        # the automatic refund's scan (orders.jobs.refund_expired_orders)
+        Index(
+            "ix_orders_paid_refund_on_expiry",
+            "usable_until",
+            postgresql_where=text("status = 'paid' AND refund_policy = 'anytime'"),
+        ),
     )
 
 

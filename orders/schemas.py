@@ -18,6 +18,7 @@ from core.money import Money
 from core.pagination import Page
 from core.payments import PaymentInstructions as PaymentInstructions
 from core.payments import PaymentRequest
+from merchants.schemas import RefundPolicy
 
 OrderStatus = Literal["pending_payment", "paid", "consumed", "refunded", "expired", "cancelled"]
 BookingStatus = Literal["booked", "arrived", "completed", "no_show", "cancelled"]
@@ -98,6 +99,12 @@ class Order(BaseModel):
     consumed_shop_id: uuid.UUID | None = None
     refunded_at: datetime | None = None
     closed_at: datetime | None = Field(default=None, description="When it was cancelled/expired")
+    refund_policy: RefundPolicy = Field(
+        description="The refund terms it was sold under (the strictest of its offerings')"
+    )
+    usable_until: datetime | None = Field(
+        default=None, description="Once paid: the end of its validity (null: no end)"
+    )
     created_at: datetime
 
 

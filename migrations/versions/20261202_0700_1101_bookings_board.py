@@ -1,7 +1,7 @@
 """bookings board: arrived / completed / no_show, bookings made by staff for a customer
 
 Revision ID: 1101
-Revises: 1033
+Revises: 1121
 Create Date: 2026-12-02 07:00:00+00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "1101"
-down_revision: str | Sequence[str] | None = "1033"
+down_revision: str | Sequence[str] | None = "1121"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -22,6 +22,16 @@ class OrderNotPaid(Conflict):
     code, title, title_zh = "order_not_paid", "The order has not been paid", "订单尚未支付"
 
 
+class RefundNotAllowed(Conflict):
+    code = "refund_not_allowed"
+    title, title_zh = "The order's terms do not allow this refund", "该订单不支持此退款"
+
+
+class OrderValidityOver(Conflict):
+    code = "order_validity_over"
+    title, title_zh = "The order's validity period is over", "订单已过有效期"
+
+
 class OrderCodeInvalid(InvalidInput):
     code, title = "order_code_invalid", "This is not a valid order code (check for typos)"
     title_zh = "订单码无效，请检查是否输错"
