@@ -208,3 +208,21 @@ async def test_greetings_with_a_moved_clock(
     await _rule(client, sms_front, enabled=False, days_before=3, channel="sms", message="")
     await _rule(client, push_front, enabled=False, days_before=3, channel="push", message="")
     assert await run(datetime(2028, 12, 30, 12, tzinfo=UTC)) == 0
+
+    # the export lists the greetings; deleting the account erases them and the birthday
+    export = (await client.get("/v1/me/export", headers=app_user.headers)).json()
+    assert "birthday_greetings" in str(export)
+    r = await client.request(
+        "DELETE", "/v1/me", json={"password": "s3cret-pass"}, headers=app_user.headers
+    )
+    assert r.status_code in (200, 204), r.text
+    async with sessionmaker() as session:
+        left = await session.scalar(
+            text(
+                "SELECT count(*) FROM birthday_greetings g JOIN customers c "
+                "ON c.id = g.customer_id WHERE c.user_id = :u OR c.birthday IS NOT NULL "
+                "AND c.id <> :leapling"
+            ),
+            {"u": app_user.user_id, "leapling": leapling},
+        )
+    assert left == 0
