@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from accounts.permissions import AnyStaff, CurrentUser, ManagerStaff
 from core.database import SessionDep
-from core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
+from core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 from core.settings import SettingsDep
 from core.timezones import utcnow
 from geo.schemas import Crs
@@ -181,4 +181,21 @@ async def put_birthday_rule(
     (`{name}` is the customer's name) by `channel`, once a year per customer."""
     return await service.put_birthday_rule(
         session, merchant_id=staff.merchant_id, user_id=staff.user_id, data=data, now=utcnow()
+    )
+
+
+@router.get(
+    "/merchants/{merchant_id}/birthday-greetings",
+    response_model=Page[schemas.BirthdayGreeting],
+)
+async def list_birthday_greetings(
+    merchant_id: uuid.UUID,
+    staff: AnyStaff,
+    session: SessionDep,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+) -> Page[schemas.BirthdayGreeting]:
+    """The birthday greetings made for the merchant's customers, latest first."""
+    return await service.list_birthday_greetings(
+        session, merchant_id=staff.merchant_id, cursor=cursor, limit=limit
     )

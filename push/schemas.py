@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, time
+from datetime import date, datetime, time
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -286,3 +286,19 @@ class BirthdayRule(BaseModel):
     channel: Channel
     message: str
     updated_at: datetime | None = Field(description="Null until the rule is first set")
+
+
+class BirthdayGreeting(BaseModel):
+    """A greeting the job made: which birthday, when, whether a coupon went with it, and how
+    the message went (`sent`, `no_device`, `no_phone`, `failed`, `no_message`)."""
+
+    id: uuid.UUID
+    customer_id: uuid.UUID
+    customer_name: str | None
+    year: int
+    birthday_on: date
+    greeted_on: date
+    coupon_issued: bool
+    channel: Channel
+    delivery: str
+    created_at: datetime

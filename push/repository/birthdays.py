@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -37,6 +37,22 @@ class BirthdayRepository:
     async def enabled_rules(self) -> list[BirthdayRule]:
         stmt = select(BirthdayRule).where(BirthdayRule.enabled).order_by(BirthdayRule.merchant_id)
         return list((await self.session.execute(stmt)).scalars())
+
+    async def page(
+        self,
+        merchant_id: uuid.UUID,
+        *,
+        after: tuple[datetime, uuid.UUID] | None,
+        limit: int,
+    ) -> list[BirthdayGreeting]:
+        """The merchant's greetings, latest first (keyset on created_at, id)."""
+        stmt = select(BirthdayGreeting).where(BirthdayGreeting.merchant_id == merchant_id)
+        if after is not None:
+            stmt = stmt.where(
+                tuple_(BirthdayGreeting.created_at, BirthdayGreeting.id) < tuple_(*after)
+            )
+        stmt = stmt.order_by(BirthdayGreeting.created_at.desc(), BirthdayGreeting.id.desc())
+        return list((await self.session.execute(stmt.limit(limit))).scalars())
 
     async def claim(
         self,

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts import service as accounts_service
 from core.errors import DomainError, NotFound
+from core.pagination import Page, aware_time_value, decode_cursor_as, encode_cursor, uuid_value
 from core.sms import BIRTHDAY, SmsSender, sms_message
 from core.timezones import zone
 from coupons import service as coupons_service
@@ -113,6 +114,40 @@ async def put_rule(
         {"merchant_id": merchant_id, "updated_by": user_id, **data.model_dump()}, now
     )
     return rule_schema(merchant_id, rule)
+
+
+async def list_greetings(
+    session: AsyncSession, *, merchant_id: uuid.UUID, cursor: str | None, limit: int
+) -> Page[schemas.BirthdayGreeting]:
+    """The greetings the job made for the merchant, latest first, with the customer's name."""
+    position = decode_cursor_as(cursor, {"at": aware_time_value, "id": uuid_value})
+    after = (position["at"], position["id"]) if position else None
+    rows = await BirthdayRepository(session).page(merchant_id, after=after, limit=limit + 1)
+    page = rows[:limit]
+    names = await customers_service.known_customers(
+        session, merchant_id=merchant_id, customer_ids=[g.customer_id for g in page]
+    )
+    items = [
+        schemas.BirthdayGreeting(
+            id=g.id,
+            customer_id=g.customer_id,
+            customer_name=names[g.customer_id].name if g.customer_id in names else None,
+            year=g.year,
+            birthday_on=g.birthday_on,
+            greeted_on=g.greeted_on,
+            coupon_issued=g.coupon_issued,
+            channel=g.channel,  # type: ignore[arg-type]
+            delivery=g.delivery,
+            created_at=g.created_at,
+        )
+        for g in page
+    ]
+    next_cursor = (
+        encode_cursor({"at": page[-1].created_at.isoformat(), "id": str(page[-1].id)})
+        if len(rows) > limit
+        else None
+    )
+    return Page[schemas.BirthdayGreeting](items=items, next_cursor=next_cursor)
 
 
 async def _issue_coupon(

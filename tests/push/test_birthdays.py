@@ -209,6 +209,26 @@ async def test_greetings_with_a_moved_clock(
     await _rule(client, push_front, enabled=False, days_before=3, channel="push", message="")
     assert await run(datetime(2028, 12, 30, 12, tzinfo=UTC)) == 0
 
+    # the merchant sees the greetings made, latest first, a page at a time
+    url = f"/v1/merchants/{sms_front.merchant_id}/birthday-greetings"
+    first = (await client.get(url, params={"limit": 2}, headers=sms_front.clerk.headers)).json()
+    rest = (
+        await client.get(
+            url, params={"cursor": first["next_cursor"]}, headers=sms_front.clerk.headers
+        )
+    ).json()
+    seen = first["items"] + rest["items"]
+    assert rest["next_cursor"] is None
+    assert [(g["year"], g["coupon_issued"], g["delivery"]) for g in seen] == [
+        (2028, False, "sent"),  # the leapling (a walk-in: no wallet for a coupon)
+        (2028, True, "sent"),
+        (2027, False, "sent"),
+        (2027, True, "sent"),
+    ]
+    assert {g["customer_name"] for g in seen} == {"小李"}
+    r = await client.get(url, params={"cursor": "garbage"}, headers=sms_front.owner.headers)
+    assert r.status_code == 422, r.text
+
     # the export lists the greetings; deleting the account erases them and the birthday
     export = (await client.get("/v1/me/export", headers=app_user.headers)).json()
     assert "birthday_greetings" in str(export)
