@@ -153,6 +153,14 @@ class Customer(IdMixin, Base):
         ),
         # New customers by week: first visits in a range.
         Index("ix_customers_merchant_first_visit", "merchant_id", "first_visit_at"),
+        # Birthday greetings: the merchant's customers born on a month and day.
+        Index(
+            "ix_customers_merchant_birthday_md",
+            "merchant_id",
+            text("(EXTRACT(month FROM birthday))"),
+            text("(EXTRACT(day FROM birthday))"),
+            postgresql_where=text("birthday IS NOT NULL"),
+        ),
     )
 
 

@@ -119,21 +119,21 @@ class DeskRepository:
                 loads[user_id] += int(count)
         return loads
 
-    async def assign_tasks(self, assignments: dict[uuid.UUID, uuid.UUID]) -> None:
-        for task_id, user_id in assignments.items():
+    async def assign(
+        self, model: type[FollowUpTask] | type[Complaint], assignments: dict[uuid.UUID, Any]
+    ) -> None:
+        """Set each row's assignee (one UPDATE per assignee, whatever the number of rows)."""
+        by_person: dict[Any, list[uuid.UUID]] = {}
+        for row_id, user_id in assignments.items():
+            by_person.setdefault(user_id, []).append(row_id)
+        for user_id, ids in by_person.items():
+            values: dict[str, Any] = {"assignee": user_id}
+            if model is Complaint:
+                values["updated_at"] = func.now()
             await self.session.execute(
-                update(FollowUpTask)
-                .where(FollowUpTask.id == task_id)
-                .values(assignee=user_id)
-                .execution_options(synchronize_session=False)
-            )
-
-    async def assign_complaints(self, assignments: dict[uuid.UUID, uuid.UUID]) -> None:
-        for complaint_id, user_id in assignments.items():
-            await self.session.execute(
-                update(Complaint)
-                .where(Complaint.id == complaint_id)
-                .values(assignee=user_id, updated_at=func.now())
+                update(model)
+                .where(model.id.in_(ids))
+                .values(**values)
                 .execution_options(synchronize_session=False)
             )
 

@@ -132,14 +132,15 @@ async def hand_over_work(session: AsyncSession, merchant_id: uuid.UUID, user_id:
     managers = [m for m in managers if m != user_id]
     loads = await repo.open_loads(merchant_id, managers)
 
-    def next_manager() -> uuid.UUID:
+    def next_manager() -> uuid.UUID | None:
+        if not managers:  # cannot happen (a merchant keeps an owner): leave it unassigned
+            return None
         chosen = min(managers, key=lambda m: (loads[m], managers.index(m)))
         loads[chosen] += 1
         return chosen
 
-    # a merchant always keeps an owner, so there is someone to hand the work to
-    await repo.assign_complaints({c: next_manager() for c in complaints})
-    await repo.assign_tasks({t: next_manager() for t in tasks})
+    await repo.assign(Complaint, {c: next_manager() for c in complaints})
+    await repo.assign(FollowUpTask, {t: next_manager() for t in tasks})
 
 
 async def follow_up_resolved_complaint(
