@@ -144,5 +144,6 @@ def wire_packages() -> None:
         memberships.COUNT_PASS_PREFIX, memberships.apply_count_pass_event
     )
     coupons.register_counter_lookup("order", orders.counter_lookup)
-    # customers (and their cards) staff added by phone join the account that phone creates
-    accounts.register_user_created_hook(memberships.link_new_user)
+    # customers (and their cards) staff added by phone join the account that proves the phone
+    # by an SMS code (never a password registration alone: anyone can type a number)
+    accounts.register_phone_verified_hook(memberships.link_new_user)

@@ -8,7 +8,9 @@ member-book card number, balance and points, a third with points only, a third p
 then runs `memberships.member_importer.import_file` — what `corner import-members` runs, batch
 by batch — twice: the first import, then the same book again (idempotent: nothing new).
 Prints JSON lines: rows/s of each pass and the process's resident memory sampled after each
-batch (min, max, and at 10%/50%/100% of the rows), so a flat profile shows as max ≈ min.
+batch (min, max, and at 10%/50%/100% of the rows), so a flat profile shows as max ≈ min, and
+the process's peak RSS so far (`ru_maxrss`). The import runs its batches set-based (a fixed
+number of statements per 1000 rows, see memberships/service/members.py).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import asyncio
 import json
 import os
 import random
+import resource
 import sys
 import tempfile
 import time
@@ -132,6 +135,8 @@ async def run(rows: int) -> None:
                             "max": max(k for _, k in samples.points),
                             "at_10pct": at(rows * 0.1), "at_50pct": at(rows * 0.5),
                             "at_100pct": at(rows)},
+                "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                "load_avg_1m": round(os.getloadavg()[0], 2),
                 "note": "indicative: shared 2-core machine",
             }, ensure_ascii=False))  # fmt: skip
 

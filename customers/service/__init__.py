@@ -15,14 +15,24 @@ from customers.service.segments import (
 )
 from customers.service.walk_in import (
     CustomerExists,
+    NewMember,
+    add_members,
     create_walk_in,
     customers_with_phone,
     known_customer,
     link_customers_to_user,
+    members_by_phone,
+    phone_accounts,
+    refresh_members,
     upsert_member,
 )
 
 __all__ = [
+    "NewMember",
+    "add_members",
+    "members_by_phone",
+    "phone_accounts",
+    "refresh_members",
     "csv_cell",
     "erase_personal_data",
     "export_personal_data",
