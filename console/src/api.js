@@ -43,7 +43,7 @@ async function refreshTokens() {
  * Call the API. `json` or `form` is the body; `headers` adds headers (Idempotency-Key).
  * Resolves to the parsed body; rejects with ApiError (status 0 when the network failed).
  */
-export async function api(method, path, { json, form, headers = {}, auth = true, retried = false } = {}) {
+export async function api(method, path, { json, form, multipart, headers = {}, auth = true, retried = false } = {}) {
   const h = { Accept: "application/json", "Accept-Language": lang(), ...headers };
   let body;
   if (json !== undefined) {
@@ -51,6 +51,8 @@ export async function api(method, path, { json, form, headers = {}, auth = true,
     body = JSON.stringify(json);
   } else if (form !== undefined) {
     body = new URLSearchParams(form);
+  } else if (multipart !== undefined) {
+    body = multipart; // a FormData: the browser writes the multipart boundary header
   }
   if (auth && session.accessToken) h.Authorization = `Bearer ${session.accessToken}`;
   let response;
@@ -60,7 +62,7 @@ export async function api(method, path, { json, form, headers = {}, auth = true,
     throw new ApiError(0, { code: "network_error", detail: String(error) });
   }
   if (response.status === 401 && auth && !retried && (await refreshTokens())) {
-    return api(method, path, { json, form, headers, auth, retried: true });
+    return api(method, path, { json, form, multipart, headers, auth, retried: true });
   }
   const text = await response.text();
   let data = null;
@@ -80,6 +82,9 @@ export async function api(method, path, { json, form, headers = {}, auth = true,
 
 export const get = (path) => api("GET", path);
 export const post = (path, json, headers) => api("POST", path, { json, headers });
+export const patch = (path, json) => api("PATCH", path, { json });
+export const put = (path, json) => api("PUT", path, { json });
+export const del = (path) => api("DELETE", path);
 
 /** A UUID v4 for Idempotency-Key (crypto.randomUUID needs a secure context; tablets on a LAN may not have one). */
 export function newIdempotencyKey() {

@@ -2,6 +2,7 @@
 import { h, mount } from "./dom.js";
 import { lang, setLang, t } from "./i18n.js";
 import { renderCampaign, renderCampaigns } from "./pages/campaigns.js";
+import { renderCatalogue } from "./pages/catalogue.js";
 import { renderChoose } from "./pages/choose.js";
 import { renderCounter } from "./pages/counter.js";
 import { renderCustomer, renderCustomers } from "./pages/customers.js";
@@ -16,6 +17,7 @@ const ROUTES = [
   { path: /^customers\/([\w-]+)$/, render: renderCustomer, needs: ["merchant"], nav: "customers" },
   { path: /^campaigns$/, render: renderCampaigns, needs: ["merchant"], nav: "campaigns" },
   { path: /^campaigns\/([\w-]+)$/, render: renderCampaign, needs: ["merchant"], nav: "campaigns" },
+  { path: /^catalogue$/, render: renderCatalogue, needs: ["merchant", "shop"], nav: "catalogue" },
 ];
 
 let cleanup = null;
@@ -55,6 +57,7 @@ function renderTopbar(active) {
       ["counter", t("nav.counter")],
       ["customers", t("nav.customers")],
       ["campaigns", t("nav.campaigns")],
+      ["catalogue", t("nav.catalogue")],
     ].map(([key, label]) =>
       h(
         "a",

@@ -4,7 +4,13 @@
 - `segment_user_ids`, `segment_contains`, `segment_user_ids_select`: segment audiences.
 """
 
-from customers.service.activity import VISIT_KINDS, ActivityKind, record_activity, set_tier
+from customers.service.activity import (
+    VISIT_KINDS,
+    ActivityKind,
+    record_activity,
+    record_no_show,
+    set_tier,
+)
 from customers.service.directory import csv_cell
 from customers.service.personal_data import erase_personal_data, export_personal_data
 from customers.service.segments import (
@@ -18,8 +24,10 @@ from customers.service.walk_in import (
     NewMember,
     add_members,
     create_walk_in,
+    customer_for_phone,
     customers_with_phone,
     known_customer,
+    known_customers,
     link_customers_to_user,
     members_by_phone,
     phone_accounts,
@@ -38,14 +46,17 @@ __all__ = [
     "export_personal_data",
     "CustomerExists",
     "create_walk_in",
+    "customer_for_phone",
     "customers_with_phone",
     "known_customer",
+    "known_customers",
     "link_customers_to_user",
     "upsert_member",
     "VISIT_KINDS",
     "ActivityKind",
     "SegmentNotFound",
     "record_activity",
+    "record_no_show",
     "segment_contains",
     "segment_user_ids",
     "segment_user_ids_select",

@@ -2,7 +2,7 @@
 top-ups record the version whose rules they used
 
 Revision ID: 1111
-Revises: 1033
+Revises: 1101
 Create Date: 2026-12-02 07:00:00+00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "1111"
-down_revision: str | Sequence[str] | None = "1033"
+down_revision: str | Sequence[str] | None = "1101"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -7,18 +7,9 @@ import { get, newIdempotencyKey, post } from "../api.js";
 import { field, h, mount } from "../dom.js";
 import { formatDateTime, formatMoney, formatTime, t, tMaybe } from "../i18n.js";
 import { session } from "../state.js";
-import { heading } from "./common.js";
+import { heading, parseYuan } from "./common.js";
 
 const CODE_LIKE = /^[0-9A-Za-z][0-9A-Za-z -]{5,24}$/;
-
-/** "12.5" → 1250 (minor units) without floating point; null when empty, NaN when invalid. */
-export function parseYuan(text) {
-  const s = String(text || "").trim();
-  if (!s) return null;
-  const m = /^(\d{1,9})(?:\.(\d{1,2}))?$/.exec(s);
-  if (!m) return Number.NaN;
-  return Number(m[1]) * 100 + Number((m[2] || "").padEnd(2, "0"));
-}
 
 export function normaliseCode(text) {
   return String(text || "").replace(/[\s-]/g, "").toUpperCase();
