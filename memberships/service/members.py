@@ -347,7 +347,7 @@ async def _apply_batch(
             customer_id, user_id, created = new_id(), account[0] if account else None, True
         if program is None or not row.has_card_data:
             outcomes.append(created)
-            _plan_customer(plan, row, customer_id, user_id, created, account_name(accounts, row))
+            _plan_customer(plan, row, customer_id, user_id, created, accounts)
             continue
         card: _BookCard | None = None
         if row.card_number:
@@ -377,7 +377,7 @@ async def _apply_batch(
             outcomes.append(Rejected(row.row, "opening_balance_differs", "balance"))
             continue
         # accepted: what the row writes, and what later rows of the batch must see of it
-        _plan_customer(plan, row, customer_id, user_id, created, account_name(accounts, row))
+        _plan_customer(plan, row, customer_id, user_id, created, accounts)
         new_card = card is None
         if card is None:
             card = _BookCard(
@@ -428,20 +428,19 @@ async def _apply_batch(
     return outcomes
 
 
-def account_name(accounts: dict[str, tuple[uuid.UUID, str]], row: MemberRow) -> str | None:
-    account = accounts.get(row.phone)
-    return account[1] if account else None
-
-
 def _plan_customer(
     plan: _Plan,
     row: MemberRow,
     customer_id: uuid.UUID,
     user_id: uuid.UUID | None,
     created: bool,
-    account_name: str | None,
+    accounts: dict[str, tuple[uuid.UUID, str]],
 ) -> None:
+    """The row's customer write: a new record (named after the account it joins when the book
+    gives no name), or the book's name and birthday on the known one."""
     if created:
+        account = accounts.get(row.phone)
+        account_name = account[1] if account else None
         plan.new_customers.append(
             customers.NewMember(
                 id=customer_id,
