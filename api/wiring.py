@@ -151,7 +151,8 @@ def wire_packages() -> None:
         memberships.COUNT_PASS_PREFIX, memberships.apply_count_pass_event
     )
     coupons.register_counter_lookup("order", orders.counter_lookup)
-    # customers (and their cards) staff added by phone join the account that phone creates
-    accounts.register_user_created_hook(memberships.link_new_user)
+    # customers (and their cards) staff added by phone join the account that proves the phone
+    # by an SMS code (never a password registration alone: anyone can type a number)
+    accounts.register_phone_verified_hook(memberships.link_new_user)
     # a staff member who leaves hands their open follow-ups and complaints to the managers
     accounts.register_staff_removed_hook(customers.hand_over_work)

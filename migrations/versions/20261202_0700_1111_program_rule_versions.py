@@ -2,7 +2,7 @@
 top-ups record the version whose rules they used
 
 Revision ID: 1111
-Revises: 1102
+Revises: 1103
 Create Date: 2026-12-02 07:00:00+00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "1111"
-down_revision: str | Sequence[str] | None = "1102"
+down_revision: str | Sequence[str] | None = "1103"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -4,7 +4,7 @@ imported member), so the buyer `user_id` becomes optional, and the sale remember
 the clerk so that the callback's ledger entries land in that shop's day close under that clerk.
 
 Revision ID: 1151
-Revises: 1112
+Revises: 1113
 Create Date: 2026-12-02 07:45:00+00:00
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "1151"
-down_revision: str | Sequence[str] | None = "1112"
+down_revision: str | Sequence[str] | None = "1113"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
