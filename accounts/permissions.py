@@ -141,6 +141,8 @@ def staff_of(
     param: str,
     merchant_of: MerchantOf | None = None,
     not_found: type[DomainError] | None = None,
+    *,
+    kind: Any = uuid.UUID,
 ) -> Callable[[str], Any]:
     """The permission dependency factory: resource -> its merchant -> the required role.
 
@@ -150,6 +152,8 @@ def staff_of(
     who is not staff of that merchant gets `not_found()`, the same answer as for a missing
     resource, so existence does not leak; staff with too small a role get 403. Without
     `merchant_of` the parameter is the merchant's own id (and a stranger gets merchant_not_found).
+    `kind` is the path parameter's type (a UUID unless the resource is named otherwise, e.g. a
+    payment by its reference).
     """
 
     def for_role(minimum_role: str) -> Any:
@@ -157,7 +161,7 @@ def staff_of(
             raise ValueError(f"unknown role {minimum_role!r}")
 
         async def dependency(
-            session: SessionDep, principal: CurrentUser, **path: uuid.UUID
+            session: SessionDep, principal: CurrentUser, **path: Any
         ) -> StaffContext:
             resource_id = path[param]
             merchant_id = (
@@ -172,7 +176,7 @@ def staff_of(
         # FastAPI reads the path parameter from the signature: give it the resource's name
         signature = inspect.signature(dependency)
         path_parameter = inspect.Parameter(
-            param, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=uuid.UUID
+            param, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=kind
         )
         dependency.__signature__ = signature.replace(  # type: ignore[attr-defined]
             parameters=[

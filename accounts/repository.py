@@ -316,6 +316,25 @@ class PersonalDataRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
+    async def lock_owned_merchants(self, user_id: uuid.UUID) -> dict[uuid.UUID, list[Any]]:
+        """The merchants the user owns, each with its owners' user ids and its name; the
+        owner rows are locked, so of two owners leaving at once the second sees the first
+        gone (no merchant is left ownerless by a race)."""
+        mine = select(StaffMembership.merchant_id).where(
+            StaffMembership.user_id == user_id, StaffMembership.role == "owner"
+        )
+        stmt = (
+            select(StaffMembership.merchant_id, StaffMembership.user_id, Merchant.name)
+            .join(Merchant, Merchant.id == StaffMembership.merchant_id)
+            .where(StaffMembership.role == "owner", StaffMembership.merchant_id.in_(mine))
+            .order_by(StaffMembership.merchant_id, StaffMembership.user_id)
+            .with_for_update(of=StaffMembership)
+        )
+        owners: dict[uuid.UUID, list[Any]] = {}
+        for merchant_id, owner_id, name in (await self.session.execute(stmt)).all():
+            owners.setdefault(merchant_id, [name]).append(owner_id)
+        return owners
+
     async def erase(
         self,
         user_id: uuid.UUID,

@@ -89,7 +89,9 @@ async def delete_me(
     """Erase the caller's personal data (phone, name, devices, locations, subscriptions;
     customer records at every merchant anonymised); orders, ledgers and redemptions stay
     under a pseudonym. 409 `balance_remaining` (with the cards) while a card holds stored
-    value, unless `forfeit_balance` is true."""
+    value, unless `forfeit_balance` is true; 409 `sole_owner` (with the merchants) while the
+    caller is the only owner of a merchant (invite another owner first). Every access token
+    of the caller is refused from then on (401)."""
     user = await accounts.confirm_deletion(
         session,
         settings=settings,
@@ -111,5 +113,5 @@ async def delete_me(
     await customers.erase_personal_data(session, user_id=user.id)
     await orders.erase_personal_data(session, user_id=user.id)
     await push.erase_personal_data(session, user_id=user.id)
-    await accounts.erase_account(session, user=user, now=utcnow())
+    await accounts.erase_account(session, settings=settings, redis=redis, user=user, now=utcnow())
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -21,10 +21,10 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import structlog
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
@@ -47,17 +47,18 @@ from sqlalchemy.orm import Mapped, mapped_column
 from core.errors import DomainError
 from core.ids import new_id
 from core.models import Base, IdMixin, TimestampMixin
+from core.money import Money
 from core.payments import (
     CallbackEvent,
     CallbackRejected,
+    Checkout,
     PaymentAmountMismatch,
+    PaymentInstructions,
     PaymentIntent,
     PaymentMethodUnsupported,
     PaymentProvider,
     PaymentProviderFailed,
-    PaymentProviderUnavailable,
     PaymentReferenceUnknown,
-    PaymentRequest,
     PaymentSignatureInvalid,
     ProviderError,
     handler_for,
@@ -163,23 +164,10 @@ class PaymentEvent(Base):
 DEFAULT_METHODS = {"fake": "page", "wechatpay": "native", "alipay": "precreate"}
 
 
-def require_provider(settings: Settings, request: PaymentRequest | None) -> PaymentProvider:
-    """The provider the customer chose (the fake one when they chose none), configured."""
-    name = request.provider if request is not None else "fake"
-    provider = payment_provider(settings, name)
-    if provider is None:
-        raise PaymentProviderUnavailable(
-            f"{name} is not configured on this server", loc=["body", "payment", "provider"]
-        )
-    return provider
-
-
 async def start_payment(
     session: AsyncSession,
+    checkout: Checkout,
     *,
-    settings: Settings,
-    provider: PaymentProvider,
-    request: PaymentRequest | None,
     kind: str,
     subject_id: uuid.UUID,
     merchant_id: uuid.UUID,
@@ -187,11 +175,11 @@ async def start_payment(
     amount: int,
     currency: str,
     description: str,
-    expires_at: datetime,
-    now: datetime,
 ) -> PaymentIntent:
     """Ask the provider for a payment and record it (in the caller's transaction: if that
     rolls back, the provider's unpaid order is closed by the reconciliation job's query)."""
+    provider, request, now = checkout.provider, checkout.request, checkout.now
+    expires_at = checkout.expires_at
     method = (request.method if request else None) or DEFAULT_METHODS.get(provider.name, "page")
     methods: tuple[str, ...] = getattr(provider, "methods", ())
     if method not in methods:
@@ -230,7 +218,9 @@ async def start_payment(
             status="pending",
             instructions=intent.instructions(),
             expires_at=expires_at,
-            next_query_at=min(expires_at, now + timedelta(minutes=settings.payment_query_minutes)),
+            next_query_at=min(
+                expires_at, now + timedelta(minutes=checkout.settings.payment_query_minutes)
+            ),
         )
     )
     await session.flush()
@@ -242,6 +232,61 @@ async def payment_of(session: AsyncSession, reference: str) -> Payment | None:
     return (
         await session.execute(stmt, execution_options={"populate_existing": True})
     ).scalar_one_or_none()
+
+
+class PaymentView(BaseModel):
+    """A payment as its merchant's staff see it (the counter polls it after showing the QR)."""
+
+    reference: str = Field(description="The provider's out_trade_no")
+    provider: str
+    method: str
+    kind: Literal["order", "topup", "count_pass"]
+    subject_id: uuid.UUID = Field(description="The order, top-up or count pass paid for")
+    status: Literal["pending", "succeeded", "failed", "closed"]
+    amount: Money
+    refunded: Money
+    created_at: datetime
+    expires_at: datetime | None
+    paid_at: datetime | None
+    closed_at: datetime | None
+    payment: PaymentInstructions = Field(description="What the customer was given to pay")
+
+
+def payment_schema(payment: Payment) -> PaymentView:
+    return PaymentView(
+        reference=payment.reference,
+        provider=payment.provider,
+        method=payment.method,
+        kind=payment.kind,  # type: ignore[arg-type]  # CHECK kind_known
+        subject_id=payment.subject_id,
+        status=payment.status,  # type: ignore[arg-type]  # CHECK status_known
+        amount=Money.of(payment.amount, payment.currency),
+        refunded=Money.of(payment.refunded, payment.currency),
+        created_at=payment.created_at,
+        expires_at=payment.expires_at,
+        paid_at=payment.paid_at,
+        closed_at=payment.closed_at,
+        payment=PaymentInstructions(
+            **{"provider": payment.provider, "reference": payment.reference} | payment.instructions
+        ),
+    )
+
+
+async def merchant_of_payment(session: AsyncSession, *, reference: str) -> uuid.UUID:
+    """The merchant paid (for `accounts.permissions.staff_of`); unknown: payment_not_found."""
+    merchant_id = (
+        await session.execute(select(Payment.merchant_id).where(Payment.reference == reference))
+    ).scalar_one_or_none()
+    if merchant_id is None:
+        raise PaymentReferenceUnknown()
+    return merchant_id
+
+
+async def get_payment(session: AsyncSession, *, reference: str) -> PaymentView:
+    payment = await payment_of(session, reference)
+    if payment is None:
+        raise PaymentReferenceUnknown()
+    return payment_schema(payment)
 
 
 # -- callbacks --------------------------------------------------------------------------------

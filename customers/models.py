@@ -58,6 +58,8 @@ class Customer(IdMixin, Base):
     last_visit_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     first_purchase_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     visits: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # bookings the customer did not come to (staff marked them no_show on the bookings board)
+    no_shows: Mapped[int] = mapped_column(Integer, server_default="0")
     total_spend: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     currency: Mapped[str] = mapped_column(String(3), default="CNY", server_default="CNY")
     source: Mapped[str] = mapped_column(String(32))

@@ -107,9 +107,20 @@ class Offering(IdMixin, TimestampMixin, Base):
     # archived offerings (DELETE) leave the menu; orders keep their own snapshot of the price
     active: Mapped[bool] = mapped_column(default=True, server_default="true")
     archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # what a buyer may do with a paid, unconsumed order (orders.service.refunds); 'none' is
+    # the behaviour from before policies existed: only the merchant refunds
+    refund_policy: Mapped[str] = mapped_column(String(16), default="none", server_default="none")
+    # a paid order is usable for this many days (None: no end)
+    valid_days: Mapped[int | None] = mapped_column(SmallInteger)
 
     __table_args__ = (
         CheckConstraint("price_amount >= 0", name="price_non_negative"),
+        CheckConstraint(
+            "refund_policy IN ('anytime', 'before_expiry', 'none')", name="refund_policy_known"
+        ),
+        CheckConstraint(
+            "valid_days IS NULL OR valid_days BETWEEN 1 AND 3650", name="valid_days_range"
+        ),
         Index("ix_offerings_shop_id", "shop_id", "id"),
     )
 

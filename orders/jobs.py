@@ -1,4 +1,5 @@
-"""Background jobs of orders: expire unpaid orders, mark booking reminders due."""
+"""Background jobs of orders: expire unpaid orders, refund paid ones whose validity ended
+unused (refund_policy `anytime`), mark booking reminders due."""
 
 from __future__ import annotations
 
@@ -14,6 +15,19 @@ async def expire_unpaid_orders(ctx: JobContext) -> int:
     while True:  # batches, each its own transaction, until nothing is due
         async with ctx.sessionmaker.begin() as session:
             done = await service.expire_due_orders(session, now=utcnow(), limit=200)
+        total += done
+        if done < 200:
+            return total
+
+
+@job("refund_expired_orders", interval_seconds=300)
+async def refund_expired_orders(ctx: JobContext) -> int:
+    """Paid orders sold `anytime` (随时退, 过期退) whose validity ended unused are refunded; the
+    provider hears of each refund from the payment outbox after the batch commits."""
+    total = 0
+    while True:  # batches, each its own transaction, until nothing is due
+        async with ctx.sessionmaker.begin() as session:
+            done = await service.refund_expired_orders(session, now=utcnow(), limit=200)
         total += done
         if done < 200:
             return total

@@ -71,6 +71,12 @@ class Order(IdMixin, TimestampMixin, Base):
         ForeignKey("users.id", ondelete="SET NULL")
     )
     refund_reference: Mapped[str | None] = mapped_column(String(64))
+    # snapshot of the offerings' refund terms at order time (the strictest of its lines):
+    # a later change of the offering does not change what the buyer was sold
+    refund_policy: Mapped[str] = mapped_column(String(16), default="none", server_default="none")
+    valid_days: Mapped[int | None] = mapped_column(SmallInteger)
+    # paid_at + valid_days: past it the order can no longer be consumed
+    usable_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
@@ -91,6 +97,9 @@ class Order(IdMixin, TimestampMixin, Base):
         CheckConstraint(
             "(status = 'consumed') = (consumed_at IS NOT NULL)", name="consumed_has_time"
         ),
+        CheckConstraint(
+            "refund_policy IN ('anytime', 'before_expiry', 'none')", name="refund_policy_known"
+        ),
         Index("ix_orders_user_created", "user_id", "created_at", "id"),
         Index("ix_orders_merchant_created", "merchant_id", "created_at"),
         # the expiry job's scan: only pending orders are indexed
@@ -103,6 +112,12 @@ class Order(IdMixin, TimestampMixin, Base):
         Index("ix_orders_merchant_paid", "merchant_id", "paid_at"),
         Index("ix_orders_merchant_refunded", "merchant_id", "refunded_at"),
         Index("ix_orders_user_shop", "user_id", "consumed_shop_id"),
+        # the automatic refund's scan (orders.jobs.refund_expired_orders)
+        Index(
+            "ix_orders_paid_refund_on_expiry",
+            "usable_until",
+            postgresql_where=text("status = 'paid' AND refund_policy = 'anytime'"),
+        ),
     )
 
 
@@ -174,7 +189,13 @@ class Booking(IdMixin, TimestampMixin, Base):
     merchant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
     shop_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
     offering_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("offerings.id", ondelete="CASCADE"))
-    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # null for a walk-in customer without the app, booked by staff (then `customer_id` names them)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    customer_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="SET NULL")
+    )
+    # the staff member who booked for a customer who phoned or came by; null: the customer did
+    booked_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     slot_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("booking_slots.id"))
     starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -182,12 +203,20 @@ class Booking(IdMixin, TimestampMixin, Base):
     status: Mapped[str] = mapped_column(String(16), default="booked", server_default="booked")
     note: Mapped[str | None] = mapped_column(String(500))
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    arrived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    no_show_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
-        CheckConstraint("status IN ('booked', 'cancelled')", name="status_known"),
+        CheckConstraint(
+            "status IN ('booked', 'arrived', 'completed', 'no_show', 'cancelled')",
+            name="status_known",
+        ),
+        CheckConstraint("user_id IS NOT NULL OR customer_id IS NOT NULL", name="someone"),
         CheckConstraint("party_size >= 1", name="party_positive"),
         Index("ix_bookings_merchant_starts", "merchant_id", "starts_at"),
         Index("ix_bookings_user_starts", "user_id", "starts_at", "id"),
+        Index("ix_bookings_customer_id", "customer_id"),
     )
 
 

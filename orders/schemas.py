@@ -4,15 +4,26 @@ import uuid
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
+from accounts.schemas import normalise_phone
 from core.money import Money
 from core.pagination import Page
 from core.payments import PaymentInstructions as PaymentInstructions
 from core.payments import PaymentRequest
+from merchants.schemas import RefundPolicy
 
 OrderStatus = Literal["pending_payment", "paid", "consumed", "refunded", "expired", "cancelled"]
-BookingStatus = Literal["booked", "cancelled"]
+BookingStatus = Literal["booked", "arrived", "completed", "no_show", "cancelled"]
+# what staff set on the bookings board (cancelling has its own route)
+BoardStatus = Literal["arrived", "completed", "no_show"]
 
 
 class OrderItemCreate(BaseModel):
@@ -88,6 +99,12 @@ class Order(BaseModel):
     consumed_shop_id: uuid.UUID | None = None
     refunded_at: datetime | None = None
     closed_at: datetime | None = Field(default=None, description="When it was cancelled/expired")
+    refund_policy: RefundPolicy = Field(
+        description="The refund terms it was sold under (the strictest of its offerings')"
+    )
+    usable_until: datetime | None = Field(
+        default=None, description="Once paid: the end of its validity (null: no end)"
+    )
     created_at: datetime
 
 
@@ -164,16 +181,34 @@ class BookingCreate(BaseModel):
     starts_at: AwareDatetime
     party_size: int = Field(default=1, ge=1, le=50)
     note: str | None = Field(default=None, max_length=500)
+    customer_id: uuid.UUID | None = Field(
+        default=None, description="Staff only: book for this customer of the merchant"
+    )
+    phone: str | None = Field(
+        default=None,
+        description="Staff only: book for the customer with this phone (a new walk-in "
+        "customer when the merchant does not know it)",
+    )
+    customer_name: str | None = Field(
+        default=None, min_length=1, max_length=64, description="Name of a new walk-in customer"
+    )
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str | None) -> str | None:
+        return normalise_phone(value) if value is not None else None
 
 
 class BookingUpdate(BaseModel):
-    """Reschedule (a new `starts_at`), or change the party size or the note."""
+    """Reschedule (a new `starts_at`), or change the party size or the note; or (staff, alone)
+    move the booking on the board: `status` arrived, completed or no_show."""
 
     model_config = ConfigDict(extra="forbid")
 
     starts_at: AwareDatetime | None = None
     party_size: int | None = Field(default=None, ge=1, le=50)
     note: str | None = Field(default=None, max_length=500)
+    status: BoardStatus | None = None
 
 
 class Booking(BaseModel):
@@ -182,7 +217,11 @@ class Booking(BaseModel):
     shop_id: uuid.UUID
     offering_id: uuid.UUID
     offering_name: str
-    user_id: uuid.UUID
+    user_id: uuid.UUID | None = Field(description="Null for a walk-in customer without the app")
+    customer_id: uuid.UUID | None
+    customer_name: str | None
+    customer_phone: str | None = Field(description="Masked (138****5678) for clerks")
+    booked_by: uuid.UUID | None = Field(description="The staff member who booked, if staff did")
     starts_at: datetime
     ends_at: datetime
     party_size: int
@@ -190,6 +229,9 @@ class Booking(BaseModel):
     note: str | None
     created_at: datetime
     cancelled_at: datetime | None
+    arrived_at: datetime | None
+    completed_at: datetime | None
+    no_show_at: datetime | None
 
 
 # -- settlement ----------------------------------------------------------------------------

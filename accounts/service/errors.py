@@ -66,3 +66,14 @@ class SmsUnavailable(DomainError):
     # limits fail closed: without Redis codes can be neither counted nor checked
     status, code, title = 503, "service_unavailable", "Sign-in by code is temporarily unavailable"
     title_zh = "验证码服务暂时不可用"
+
+
+class SoleOwner(Conflict):
+    code, title = "sole_owner", "You are the only owner of a merchant"
+    title_zh = "您是商户的唯一所有者，请先添加其他所有者"
+
+
+class DeletionUnavailable(DomainError):
+    # the deny-list that ends the account's sessions lives in Redis: without it, no deletion
+    status, code, title = 503, "service_unavailable", "Account deletion is temporarily unavailable"
+    title_zh = "注销服务暂时不可用"

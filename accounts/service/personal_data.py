@@ -3,9 +3,12 @@
 Erasure keeps the row (orders, ledgers and redemptions point at it) under a pseudonym: no
 phone, an email address that names nobody (`deleted-<id>@deleted.invalid`, because an
 account needs a login column), the display name `已注销用户`, no password, inactive. Refresh
-tokens, staff roles and staff invitations go. Access tokens already issued are verified
-from the JWT alone and lapse within CORNER_ACCESS_TOKEN_TTL_SECONDS; what they can still
-read is keyed by the pseudonymous id and names nobody.
+tokens, staff roles and staff invitations go. Every access token of the user is denied from
+the deletion on (accounts/revocation.py, `revoked:user:<id>`): each later request
+with one is 401. The sole owner of a merchant cannot leave it ownerless: deletion is refused
+(409 `sole_owner`, naming the merchants) until another owner is added (invite one with role
+`owner`, they accept), and concurrent deletions of a merchant's last two owners are
+serialised on their staff rows.
 """
 
 from __future__ import annotations
@@ -15,13 +18,15 @@ from datetime import datetime
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from accounts import sms_codes
+from accounts import revocation, sms_codes
 from accounts.models import RefreshToken, StaffInvitation, StaffMembership, User
 from accounts.repository import PersonalDataRepository
 from accounts.security import burn_verification, verify_secret
-from accounts.service.errors import InvalidCredentials
+from accounts.service.errors import DeletionUnavailable, InvalidCredentials, SoleOwner
 from accounts.service.signin import NO_PASSWORD
 from accounts.service.users import get_user
 from core.export import export_tables
@@ -65,6 +70,13 @@ async def confirm_deletion(
     """The holder proves it is them: their password, or a code sent to their phone (purpose
     `delete`, or a `login` code). 401 `invalid_credentials` / 400 `sms_code_invalid`."""
     user = await get_user(session, user_id=user_id)
+    owned = await PersonalDataRepository(session).lock_owned_merchants(user_id)
+    sole = [(mid, row[0]) for mid, row in owned.items() if row[1:] == [user_id]]
+    if sole:  # before the proof, so an SMS code is not spent on a refusal
+        raise SoleOwner(
+            "Add another owner to these merchants before deleting your account",
+            extra={"merchants": [{"merchant_id": str(m), "name": n} for m, n in sole]},
+        )
     if code is not None:
         if user.phone is None:
             raise sms_codes.SmsCodeInvalid()
@@ -85,7 +97,9 @@ async def confirm_deletion(
     return user
 
 
-async def erase_account(session: AsyncSession, *, user: User, now: datetime) -> None:
+async def erase_account(
+    session: AsyncSession, *, settings: Settings, redis: Redis, user: User, now: datetime
+) -> None:
     await PersonalDataRepository(session).erase(
         user.id,
         phone=user.phone,
@@ -93,3 +107,7 @@ async def erase_account(session: AsyncSession, *, user: User, now: datetime) -> 
         display_name=ERASED_NAME,
         password_hash=NO_PASSWORD,
     )
+    try:  # before the commit: without the deny-list entry nothing is erased (503, retry)
+        await revocation.revoke_user(redis, settings, user.id)
+    except (RedisConnectionError, RedisTimeoutError) as exc:
+        raise DeletionUnavailable() from exc

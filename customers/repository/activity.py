@@ -279,3 +279,39 @@ class ActivityRepository:
             .returning(Customer.id)
         )
         return result.first() is not None
+
+    async def record_no_show(
+        self,
+        *,
+        merchant_id: uuid.UUID,
+        customer_id: uuid.UUID | None,
+        user_id: uuid.UUID | None,
+        booking_id: uuid.UUID,
+        at: datetime,
+    ) -> uuid.UUID | None:
+        """Count a no-show on the customer (by record id, else by user) and put it on the
+        timeline; None when the merchant has no such customer. Not activity: last_activity_at
+        and the weekly figures stay as they are."""
+        who = Customer.id == customer_id if customer_id is not None else Customer.user_id == user_id
+        found = (
+            await self.session.execute(
+                update(Customer)
+                .where(Customer.merchant_id == merchant_id, who)
+                .values(no_shows=Customer.no_shows + 1, updated_at=func.now())
+                .returning(Customer.id)
+            )
+        ).first()
+        if found is None:
+            return None
+        self.session.add(
+            CustomerEvent(
+                merchant_id=merchant_id,
+                customer_id=found[0],
+                kind="no_show",
+                at=at,
+                visit=False,
+                reference_id=booking_id,
+            )
+        )
+        await self.session.flush()
+        return found[0]

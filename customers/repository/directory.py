@@ -77,6 +77,10 @@ class CustomerRepository:
         )
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
+    async def of_ids(self, merchant_id: uuid.UUID, ids: list[uuid.UUID]) -> list[Customer]:
+        stmt = select(Customer).where(Customer.merchant_id == merchant_id, Customer.id.in_(ids))
+        return list((await self.session.execute(stmt)).scalars())
+
     async def get_for_update(
         self, merchant_id: uuid.UUID, customer_id: uuid.UUID
     ) -> Customer | None:
@@ -142,6 +146,22 @@ class CustomerRepository:
             )
             rows.extend((await self.session.execute(stmt)).scalars())
         return rows
+
+    async def no_shows(
+        self, customer_id: uuid.UUID, *, limit: int
+    ) -> list[tuple[uuid.UUID, datetime]]:
+        """The customer's no-shows (booking id, its start), latest first."""
+        rows = await self.session.execute(
+            select(CustomerEvent.reference_id, CustomerEvent.at)
+            .where(
+                CustomerEvent.customer_id == customer_id,
+                CustomerEvent.kind == "no_show",
+                CustomerEvent.reference_id.is_not(None),
+            )
+            .order_by(CustomerEvent.at.desc(), CustomerEvent.id.desc())
+            .limit(limit)
+        )
+        return [(r[0], r[1]) for r in rows if r[0] is not None]
 
     async def timeline(
         self,

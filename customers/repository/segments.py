@@ -61,6 +61,8 @@ def compile_rules(rules: SegmentRules, *, now: datetime) -> list[ColumnElement[b
         conds.append(c.tags.contains(array([literal(t) for t in rules.tags_all])))
     if rules.refuses_calls is not None:
         conds.append(c.refuses_calls.is_(rules.refuses_calls))
+    if rules.no_shows_at_least is not None:
+        conds.append(c.no_shows >= rules.no_shows_at_least)
     return conds
 
 

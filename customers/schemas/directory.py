@@ -44,6 +44,7 @@ class CustomerSummary(BaseModel):
     tier: str | None
     tags: list[str]
     visits: int
+    no_shows: int = Field(description="Bookings the customer did not come to")
     total_spend: Money
     first_seen_at: datetime
     last_visit_at: datetime | None
@@ -59,6 +60,11 @@ class TimelineEntry(BaseModel):
     summary: str | None = None
 
 
+class NoShow(BaseModel):
+    booking_id: uuid.UUID
+    starts_at: datetime
+
+
 class CustomerProfile(CustomerSummary):
     birthday: date | None = None
     notes: str | None
@@ -70,6 +76,7 @@ class CustomerProfile(CustomerSummary):
     rfm: Rfm | None
     allowed_follow_up_methods: list[FollowUpMethod]
     open_follow_up_tasks: list[FollowUpTask]
+    no_show_bookings: list[NoShow] = Field(description="Latest first, at most 20")
     timeline: list[TimelineEntry]
     timeline_next_cursor: str | None
 

@@ -55,6 +55,9 @@ class SegmentRules(BaseModel):
     tags_any: list[Tag] | None = Field(default=None, min_length=1, max_length=20)
     tags_all: list[Tag] | None = Field(default=None, min_length=1, max_length=20)
     refuses_calls: bool | None = None
+    no_shows_at_least: int | None = Field(
+        default=None, ge=1, le=1000, description="Bookings not come to (marked no_show)"
+    )
 
     @model_validator(mode="after")
     def _not_empty(self) -> SegmentRules:

@@ -4,7 +4,13 @@
 - `segment_user_ids`, `segment_contains`, `segment_user_ids_select`: segment audiences.
 """
 
-from customers.service.activity import VISIT_KINDS, ActivityKind, record_activity, set_tier
+from customers.service.activity import (
+    VISIT_KINDS,
+    ActivityKind,
+    record_activity,
+    record_no_show,
+    set_tier,
+)
 from customers.service.directory import csv_cell
 from customers.service.personal_data import erase_personal_data, export_personal_data
 from customers.service.segments import (
@@ -16,8 +22,10 @@ from customers.service.segments import (
 from customers.service.walk_in import (
     CustomerExists,
     create_walk_in,
+    customer_for_phone,
     customers_with_phone,
     known_customer,
+    known_customers,
     link_customers_to_user,
     upsert_member,
 )
@@ -28,14 +36,17 @@ __all__ = [
     "export_personal_data",
     "CustomerExists",
     "create_walk_in",
+    "customer_for_phone",
     "customers_with_phone",
     "known_customer",
+    "known_customers",
     "link_customers_to_user",
     "upsert_member",
     "VISIT_KINDS",
     "ActivityKind",
     "SegmentNotFound",
     "record_activity",
+    "record_no_show",
     "segment_contains",
     "segment_user_ids",
     "segment_user_ids_select",

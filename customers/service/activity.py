@@ -85,6 +85,29 @@ async def record_activity(
     return customer_id
 
 
+async def record_no_show(
+    session: AsyncSession,
+    *,
+    merchant_id: uuid.UUID,
+    customer_id: uuid.UUID | None,
+    user_id: uuid.UUID | None,
+    booking_id: uuid.UUID,
+    at: datetime,
+) -> uuid.UUID | None:
+    """Orders call this when staff mark a booking no_show (in the same transaction): the
+    customer's `no_shows` count (segments' `no_shows_at_least`) and a `no_show` timeline row
+    whose `at` is the booking's start. Returns the customer id, None if there is no record."""
+    if customer_id is None and user_id is None:
+        raise ValueError("record_no_show needs a user or a customer")
+    return await ActivityRepository(session).record_no_show(
+        merchant_id=merchant_id,
+        customer_id=customer_id,
+        user_id=user_id,
+        booking_id=booking_id,
+        at=at,
+    )
+
+
 async def set_tier(
     session: AsyncSession, *, merchant_id: uuid.UUID, user_id: uuid.UUID, tier: str
 ) -> bool:

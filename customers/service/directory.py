@@ -44,6 +44,7 @@ from customers.service.followups import CustomerNotFound, allowed_methods, sched
 from customers.service.segments import segment_conditions
 
 TIMELINE_PAGE = 50
+NO_SHOW_LIST = 20
 EXPORT_BATCH = 1000
 
 
@@ -56,6 +57,7 @@ def summary(customer: Customer, *, mask: bool) -> schemas.CustomerSummary:
         tier=customer.tier,
         tags=list(customer.tags or []),
         visits=customer.visits,
+        no_shows=customer.no_shows,
         total_spend=Money.of(customer.total_spend, customer.currency),
         first_seen_at=customer.first_seen_at,
         last_visit_at=customer.last_visit_at,
@@ -242,6 +244,7 @@ async def profile(
         session, merchant_id=merchant_id, customer_id=customer_id, cursor=None, limit=TIMELINE_PAGE
     )
     tasks = await FollowUpRepository(session).open_tasks(merchant_id, customer_id)
+    no_shows = await CustomerRepository(session).no_shows(customer_id, limit=NO_SHOW_LIST)
     rfm = None
     if customer.r_score and customer.f_score and customer.m_score and customer.rfm_scored_at:
         rfm = schemas.Rfm(
@@ -263,6 +266,9 @@ async def profile(
         rfm=rfm,
         allowed_follow_up_methods=allowed_methods(customer.refuses_calls),
         open_follow_up_tasks=[schemas.FollowUpTask.model_validate(t) for t in tasks],
+        no_show_bookings=[
+            schemas.NoShow(booking_id=booking_id, starts_at=at) for booking_id, at in no_shows
+        ],
         timeline=entries,
         timeline_next_cursor=next_cursor,
     )

@@ -128,6 +128,48 @@ async def upsert_member(
     raise CustomerExists()
 
 
+async def customer_for_phone(
+    session: AsyncSession,
+    *,
+    merchant_id: uuid.UUID,
+    phone: str,
+    name: str | None,
+    now: datetime,
+) -> schemas.KnownCustomer:
+    """The merchant's customer with this phone (the app customer first), or a new walk-in
+    customer when the phone is unknown to the merchant (staff booking for someone who phoned).
+    A concurrent insert of the same phone: the unique index decides, the loser reads it."""
+    repo = WalkInRepository(session)
+    for _ in range(2):
+        existing = await repo.with_phone(merchant_id, phone)
+        if existing:
+            return known(existing[0])
+        created = await _insert(
+            session,
+            merchant_id=merchant_id,
+            phone=phone,
+            name=name.strip() if name else None,
+            birthday=None,
+            tags=[],
+            refuses_calls=False,
+            source="walk_in",
+            now=now,
+        )
+        if created is not None:
+            return known(created)
+    raise CustomerExists()
+
+
+async def known_customers(
+    session: AsyncSession, *, merchant_id: uuid.UUID, customer_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, schemas.KnownCustomer]:
+    """The merchant's customers of these ids (others are left out), in one query."""
+    if not customer_ids:
+        return {}
+    rows = await CustomerRepository(session).of_ids(merchant_id, customer_ids)
+    return {c.id: known(c) for c in rows}
+
+
 async def customers_with_phone(
     session: AsyncSession, *, merchant_id: uuid.UUID, phone: str
 ) -> list[schemas.KnownCustomer]:

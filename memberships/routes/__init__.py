@@ -8,7 +8,7 @@ from accounts.permissions import AnyStaff, CurrentUser, ManagerStaff
 from core.database import SessionDep
 from core.idempotency import Idempotent
 from core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
-from core.payment_records import require_provider
+from core.payments import StartsPayment
 from core.redis import RedisDep
 from core.settings import SettingsDep
 from core.timezones import utcnow
@@ -227,23 +227,14 @@ async def start_topup(
     principal: CurrentUser,
     session: SessionDep,
     settings: SettingsDep,
-    idempotent: Idempotent,
+    pay: StartsPayment,
 ) -> Response:
-    provider = require_provider(settings, data.payment)
-
-    return await idempotent(
+    return await pay(
         f"card_topup:{principal.user_id}:{card_id}",
         data,
-        lambda: service.start_topup(
-            session,
-            settings=settings,
-            provider=provider,
-            card_id=card_id,
-            user_id=principal.user_id,
-            data=data,
-            now=utcnow(),
+        lambda checkout: service.start_topup(
+            session, checkout, card_id=card_id, user_id=principal.user_id, data=data
         ),
-        status_code=status.HTTP_201_CREATED,
     )
 
 

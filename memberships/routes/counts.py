@@ -11,9 +11,8 @@ from starlette.datastructures import UploadFile
 from accounts.permissions import CurrentUser
 from core.database import SessionDep
 from core.errors import InvalidInput
-from core.idempotency import Idempotent
 from core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
-from core.payment_records import require_provider
+from core.payments import StartsPayment
 from core.settings import SettingsDep
 from core.timezones import utcnow
 from memberships import physical, schemas, service
@@ -81,23 +80,14 @@ async def buy_count_pass(
     principal: CurrentUser,
     session: SessionDep,
     settings: SettingsDep,
-    idempotent: Idempotent,
+    pay: StartsPayment,
 ) -> Response:
-    provider = require_provider(settings, data.payment)
-
-    return await idempotent(
+    return await pay(
         f"card_count_pass:{principal.user_id}:{card_id}",
         data,
-        lambda: service.buy_count_pass(
-            session,
-            settings=settings,
-            provider=provider,
-            card_id=card_id,
-            user_id=principal.user_id,
-            data=data,
-            now=utcnow(),
+        lambda checkout: service.buy_count_pass(
+            session, checkout, card_id=card_id, user_id=principal.user_id, data=data
         ),
-        status_code=status.HTTP_201_CREATED,
     )
 
 

@@ -17,8 +17,7 @@ from core import payment_records
 from core.errors import DomainError, InvalidInput
 from core.money import Money
 from core.pagination import page_from_rows
-from core.payments import CallbackEvent, PaymentProvider, instructions_schema
-from core.settings import Settings
+from core.payments import CallbackEvent, Checkout, PaymentProvider, instructions_schema
 from customers.service import record_activity
 from memberships import schemas
 from memberships.models import CountPass, CountProduct, LedgerEntry
@@ -131,13 +130,11 @@ async def list_count_products(
 
 async def buy_count_pass(
     session: AsyncSession,
+    checkout: Checkout,
     *,
-    settings: Settings,
-    provider: PaymentProvider,
     card_id: uuid.UUID,
     user_id: uuid.UUID,
     data: schemas.CountPassCreate,
-    now: datetime,
 ) -> schemas.CountPass:
     """The holder buys a count card onto their card: a pending pass and a payment; the uses
     are credited when the provider's signed callback says it was paid."""
@@ -151,9 +148,7 @@ async def buy_count_pass(
     pass_id = uuid.uuid4()
     intent = await payment_records.start_payment(
         session,
-        settings=settings,
-        provider=provider,
-        request=data.payment,
+        checkout,
         kind="count_pass",
         subject_id=pass_id,
         merchant_id=ctx.card.merchant_id,
@@ -161,8 +156,6 @@ async def buy_count_pass(
         amount=product.price,
         currency=product.currency,
         description=f"{ctx.program.name} {product.name}",
-        expires_at=now + timedelta(minutes=settings.order_payment_minutes),
-        now=now,
     )
     created = await repo.add_pass(
         CountPass(
@@ -179,11 +172,11 @@ async def buy_count_pass(
             validity_days=product.validity_days,
             shop_ids=product.shop_ids,
             status="pending",
-            provider=provider.name,
+            provider=checkout.provider.name,
             provider_reference=intent.reference,
         )
     )
-    return count_pass_schema(created, now, instructions_schema(intent))
+    return count_pass_schema(created, checkout.now, instructions_schema(intent))
 
 
 async def card_count_passes(

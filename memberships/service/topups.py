@@ -7,7 +7,7 @@ separate purses; a refund returns the unused principal only and the bonus lapses
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,8 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import payment_records
 from core.errors import Forbidden
 from core.money import Money
-from core.payments import CallbackEvent, PaymentIntent, PaymentProvider, instructions_schema
-from core.settings import Settings
+from core.payments import (
+    CallbackEvent,
+    Checkout,
+    PaymentIntent,
+    PaymentProvider,
+    instructions_schema,
+)
 from memberships import rules, schemas
 from memberships.models import Topup
 from memberships.repository.cards import CardRepository
@@ -54,13 +59,11 @@ def topup_schema(topup: Topup, intent: PaymentIntent | None = None) -> schemas.T
 
 async def start_topup(
     session: AsyncSession,
+    checkout: Checkout,
     *,
-    settings: Settings,
-    provider: PaymentProvider,
     card_id: uuid.UUID,
     user_id: uuid.UUID,
     data: schemas.TopupCreate,
-    now: datetime,
 ) -> schemas.Topup:
     """The holder tops up their card: a pending payment; the card is credited on callback."""
     ctx = (await access_card(session, card_id=card_id, user_id=user_id, holder_only=True)).ctx
@@ -75,9 +78,7 @@ async def start_topup(
     topup_id = uuid.uuid4()
     intent = await payment_records.start_payment(
         session,
-        settings=settings,
-        provider=provider,
-        request=data.payment,
+        checkout,
         kind="topup",
         subject_id=topup_id,
         merchant_id=ctx.card.merchant_id,
@@ -85,8 +86,6 @@ async def start_topup(
         amount=data.amount.amount,
         currency=data.amount.currency,
         description=f"{ctx.program.name} top-up",
-        expires_at=now + timedelta(minutes=settings.order_payment_minutes),
-        now=now,
     )
     topup = await TopupRepository(session).add(
         Topup(
@@ -98,7 +97,7 @@ async def start_topup(
             bonus=bonus,
             currency=ctx.card.currency,
             status="pending",
-            provider=provider.name,
+            provider=checkout.provider.name,
             provider_reference=intent.reference,
         )
     )

@@ -178,6 +178,8 @@ def offering_schema(offering: Offering) -> schemas.Offering:
         photo_id=offering.photo_id,
         bookable=offering.bookable,
         active=offering.active,
+        refund_policy=offering.refund_policy,  # type: ignore[arg-type]
+        valid_days=offering.valid_days,
         created_at=offering.created_at,
         updated_at=offering.updated_at,
     )
@@ -219,6 +221,8 @@ async def create_offering(
             currency=data.price.currency,
             photo_id=data.photo_id,
             bookable=data.bookable,
+            refund_policy=data.refund_policy,
+            valid_days=data.valid_days,
         )
     )
     await session.refresh(offering)
@@ -265,6 +269,10 @@ async def update_offering(
         offering.description = data.description.strip()
     if data.bookable is not None:
         offering.bookable = data.bookable
+    if data.refund_policy is not None:
+        offering.refund_policy = data.refund_policy
+    if "valid_days" in data.model_fields_set:
+        offering.valid_days = data.valid_days
     if data.active is not None and data.active != offering.active:
         offering.active = data.active
         offering.archived_at = None if data.active else now

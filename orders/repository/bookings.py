@@ -141,8 +141,10 @@ class BookingRepository:
         end: datetime,
         *,
         shop_id: uuid.UUID | None = None,
-        include_cancelled: bool = False,
+        statuses: list[str] | None = None,
     ) -> list[Booking]:
+        """The merchant's bookings starting in [start, end) of these statuses (default
+        booked only), earliest first."""
         stmt = select(Booking).where(
             Booking.merchant_id == merchant_id,
             Booking.starts_at >= start,
@@ -150,8 +152,7 @@ class BookingRepository:
         )
         if shop_id is not None:
             stmt = stmt.where(Booking.shop_id == shop_id)
-        if not include_cancelled:
-            stmt = stmt.where(Booking.status == "booked")
+        stmt = stmt.where(Booking.status.in_(statuses or ["booked"]))
         return list(
             (await self.session.execute(stmt.order_by(Booking.starts_at, Booking.id))).scalars()
         )

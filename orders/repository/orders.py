@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orders.models import (
@@ -59,12 +59,22 @@ class OrderRepository:
         return found
 
     async def transition(
-        self, order_id: uuid.UUID, *, from_: str, to: str, values: dict[str, Any]
+        self,
+        order_id: uuid.UUID,
+        *,
+        from_: str,
+        to: str,
+        values: dict[str, Any],
+        usable_at: datetime | None = None,
     ) -> Order | None:
-        """The one way an order changes state: only if it is still in `from_`."""
+        """The one way an order changes state: only if it is still in `from_` (and, given
+        `usable_at`, only if its validity has not ended by then)."""
+        conditions = [Order.id == order_id, Order.status == from_]
+        if usable_at is not None:
+            conditions.append(or_(Order.usable_until.is_(None), Order.usable_until > usable_at))
         stmt = (
             update(Order)
-            .where(Order.id == order_id, Order.status == from_)
+            .where(*conditions)
             .values(status=to, updated_at=func.now(), **values)
             .returning(Order)
             .execution_options(populate_existing=True)
@@ -109,6 +119,21 @@ class OrderRepository:
             select(Order.id)
             .where(Order.status == "pending_payment", Order.expires_at <= now)
             .order_by(Order.expires_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return list((await self.session.execute(stmt)).scalars())
+
+    async def due_for_expiry_refund(self, now: datetime, limit: int) -> list[uuid.UUID]:
+        """Paid orders sold `anytime` whose validity has ended; held rows are skipped."""
+        stmt = (
+            select(Order.id)
+            .where(
+                Order.status == "paid",
+                Order.refund_policy == "anytime",
+                Order.usable_until <= now,
+            )
+            .order_by(Order.usable_until)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )

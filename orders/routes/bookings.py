@@ -107,10 +107,17 @@ async def shop_bookings(
     principal: CurrentUser,
     session: SessionDep,
     day: Annotated[CalendarDate | None, Query(alias="date")] = None,
+    status_: Annotated[schemas.BookingStatus | None, Query(alias="status")] = None,
 ) -> schemas.Page[schemas.Booking]:
-    """Staff: the shop's bookings of the day (today by default). Others: their own there."""
+    """Staff: the shop's bookings of the day (today by default), every status unless one is
+    asked, with the customer's name and phone (the bookings board). Others: their own there."""
     return await service.shop_bookings(
-        session, shop_id=shop_id, user_id=principal.user_id, day=day, now=utcnow()
+        session,
+        shop_id=shop_id,
+        user_id=principal.user_id,
+        day=day,
+        status=status_,
+        now=utcnow(),
     )
 
 
@@ -157,9 +164,18 @@ async def merchant_bookings(
         CalendarDate | None, Query(alias="date", description="Local date (default today)")
     ] = None,
     shop_id: uuid.UUID | None = None,
+    status_: Annotated[schemas.BookingStatus | None, Query(alias="status")] = None,
 ) -> schemas.Page[schemas.Booking]:
+    """The merchant's bookings of the local day: all but cancelled ones unless a `status` is
+    asked."""
     timezone = await accounts.merchant_timezone(session, merchant_id=staff.merchant_id)
     local_day = day or utcnow().astimezone(zone(timezone)).date()
     return await service.merchant_day(
-        session, merchant_id=staff.merchant_id, timezone=timezone, day=local_day, shop_id=shop_id
+        session,
+        merchant_id=staff.merchant_id,
+        timezone=timezone,
+        day=local_day,
+        shop_id=shop_id,
+        status=status_,
+        role=staff.role,
     )

@@ -1,4 +1,5 @@
-"""Order routes: create, list, QR, cancel, refund, and the counter's consume and lookup."""
+"""Order routes: create, list, QR, cancel, refund (merchant and buyer), and the counter's
+consume and lookup."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from accounts.permissions import CurrentUser
 from core.database import SessionDep
 from core.idempotency import Idempotent
 from core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
-from core.payment_records import require_provider
+from core.payments import StartsPayment
 from core.settings import SettingsDep
 from core.timezones import utcnow
 from orders import codes, schemas, service
@@ -31,22 +32,14 @@ async def create_order(
     principal: CurrentUser,
     session: SessionDep,
     settings: SettingsDep,
-    idempotent: Idempotent,
+    pay: StartsPayment,
 ) -> Response:
-    provider = require_provider(settings, data.payment)
-    return await idempotent(
+    return await pay(
         f"order:{principal.user_id}:{shop_id}",
         data,
-        lambda: service.create_order(
-            session,
-            settings=settings,
-            provider=provider,
-            shop_id=shop_id,
-            user_id=principal.user_id,
-            data=data,
-            now=utcnow(),
+        lambda checkout: service.create_order(
+            session, checkout, shop_id=shop_id, user_id=principal.user_id, data=data
         ),
-        status_code=status.HTTP_201_CREATED,
     )
 
 
@@ -113,6 +106,29 @@ async def refund_order(
     )
 
 
+@router.post(
+    "/me/orders/{order_id}/refund",
+    response_model=schemas.Order,
+    responses={409: {"description": "refund_not_allowed (the order's terms), or not paid"}},
+)
+async def refund_my_order(
+    order_id: uuid.UUID,
+    principal: CurrentUser,
+    session: SessionDep,
+    idempotent: Idempotent,
+) -> Response:
+    """The buyer refunds their own paid, unconsumed order when its `refund_policy` allows it:
+    `anytime`, or `before_expiry` while it is usable. The money goes back through the payment
+    provider the order was paid with; its coupon and points come back."""
+    return await idempotent(
+        f"order_refund:{principal.user_id}",
+        {"order_id": str(order_id), "by": "holder"},
+        lambda: service.refund_by_holder(
+            session, order_id=order_id, user_id=principal.user_id, now=utcnow()
+        ),
+    )
+
+
 # -- the counter ---------------------------------------------------------------------------
 
 
@@ -174,5 +190,9 @@ async def lookup_order(
     """What consuming would do (no side effect); answers `kind: "order"` like the console
     expects from a counter lookup."""
     return await service.lookup_order(
-        session, staff_user_id=principal.user_id, data=data, keys=settings.signing_keys()
+        session,
+        staff_user_id=principal.user_id,
+        data=data,
+        keys=settings.signing_keys(),
+        now=utcnow(),
     )

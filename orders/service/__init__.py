@@ -1,6 +1,7 @@
 """Order, booking and settlement rules. Other packages call what is exported here.
 
-Split by concept: orders (placing, reading, cancel, refund, expiry), payments (provider
+Split by concept: orders (placing, reading, cancel, expiry), refunds (merchant, buyer,
+automatic at the end of validity), payments (provider
 callbacks), consume (the counter), bookings (slots, book, reschedule, cancel, reminders),
 settlement (monthly statements).
 """
@@ -34,10 +35,10 @@ from orders.service.orders import (
     is_own_consumed_order,
     my_orders,
     order_qr_payload,
-    refund_order,
 )
 from orders.service.payments import apply_payment_event
 from orders.service.personal_data import erase_personal_data, export_personal_data
+from orders.service.refunds import refund_by_holder, refund_expired_orders, refund_order
 from orders.service.settlement import statement, statement_csv
 
 __all__ = [
@@ -71,6 +72,8 @@ __all__ = [
     "my_orders",
     "order_qr_payload",
     "put_booking_rule",
+    "refund_by_holder",
+    "refund_expired_orders",
     "refund_order",
     "my_bookings",
     "next_free_slots",

@@ -17,18 +17,26 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts import service as accounts
+from accounts.schemas import mask_phone
 from core.pagination import aware_time_value, decode_cursor_as, encode_cursor, uuid_value
 from core.settings import Settings
 from core.timezones import zone
+from customers import schemas as customer_schemas
 from customers import service as customers
 from merchants import schemas as merchant_schemas
 from merchants import service as merchants
-from orders import schemas, slots
+from orders import schemas, slots, states
 from orders.models import Booking, BookingReminder
 from orders.repository import BookingRepository, ReminderRepository
 from orders.service.errors import (
     BookingCancelled,
+    BookingCustomerAmbiguous,
+    BookingCustomerStaffOnly,
     BookingNotFound,
+    BookingNotStarted,
+    BookingStatusStaffOnly,
+    BookingTransitionInvalid,
+    BookingUpdateMixed,
     OfferingNotBookable,
     SlotFull,
     SlotInPast,
@@ -193,7 +201,15 @@ async def list_slots(
     )
 
 
-def booking_schema(booking: Booking, offering_name: str, timezone: str) -> schemas.Booking:
+def booking_schema(
+    booking: Booking,
+    offering_name: str,
+    timezone: str,
+    customer: customer_schemas.KnownCustomer | None = None,
+    *,
+    mask: bool = True,
+) -> schemas.Booking:
+    """`customer` (staff views) fills the customer's name and phone, masked for clerks."""
     tz = zone(timezone)
     return schemas.Booking(
         id=booking.id,
@@ -202,6 +218,12 @@ def booking_schema(booking: Booking, offering_name: str, timezone: str) -> schem
         offering_id=booking.offering_id,
         offering_name=offering_name,
         user_id=booking.user_id,
+        customer_id=booking.customer_id,
+        customer_name=customer.name if customer else None,
+        customer_phone=(mask_phone(customer.phone) if mask else customer.phone)
+        if customer
+        else None,
+        booked_by=booking.booked_by,
         starts_at=booking.starts_at.astimezone(tz),
         ends_at=booking.ends_at.astimezone(tz),
         party_size=booking.party_size,
@@ -209,6 +231,9 @@ def booking_schema(booking: Booking, offering_name: str, timezone: str) -> schem
         note=booking.note,
         created_at=booking.created_at,
         cancelled_at=booking.cancelled_at,
+        arrived_at=booking.arrived_at,
+        completed_at=booking.completed_at,
+        no_show_at=booking.no_show_at,
     )
 
 
@@ -251,6 +276,36 @@ def _remind_at(settings: Settings, start: datetime, now: datetime) -> datetime:
     return max(now, start - timedelta(minutes=settings.booking_reminder_minutes))
 
 
+async def _named_customer(
+    session: AsyncSession,
+    *,
+    merchant_id: uuid.UUID,
+    caller_id: uuid.UUID,
+    data: schemas.BookingCreate,
+    now: datetime,
+) -> tuple[customer_schemas.KnownCustomer | None, str | None]:
+    """The customer staff book for (`customer_id`, or `phone`: a walk-in customer made when the
+    merchant does not know the phone) and the caller's role; (None, role) when none is named."""
+    named = data.customer_id is not None or data.phone is not None
+    if data.customer_id is not None and data.phone is not None:
+        raise BookingCustomerAmbiguous()
+    role = await _staff_role(session, merchant_id, caller_id) if named else None
+    if not named:
+        return None, None
+    if role is None:
+        raise BookingCustomerStaffOnly()
+    if data.customer_id is not None:
+        customer = await customers.known_customer(
+            session, merchant_id=merchant_id, customer_id=data.customer_id
+        )
+    else:
+        assert data.phone is not None
+        customer = await customers.customer_for_phone(
+            session, merchant_id=merchant_id, phone=data.phone, name=data.customer_name, now=now
+        )
+    return customer, role
+
+
 async def book(
     session: AsyncSession,
     *,
@@ -260,10 +315,15 @@ async def book(
     data: schemas.BookingCreate,
     now: datetime,
 ) -> schemas.Booking:
+    """The caller books for themselves, or staff book for a customer they name."""
     shop, offering = await _bookable(session, shop_id=shop_id, offering_id=data.offering_id)
+    customer, role = await _named_customer(
+        session, merchant_id=offering.merchant_id, caller_id=user_id, data=data, now=now
+    )
     slot_id, start, end = await _slot_for(
         session, settings=settings, shop=shop, offering=offering, starts_at=data.starts_at, now=now
     )
+    holder = customer.user_id if customer is not None else user_id
     repo = BookingRepository(session)
     if not await repo.take(slot_id, data.party_size):
         raise SlotFull()
@@ -272,7 +332,9 @@ async def book(
             merchant_id=offering.merchant_id,
             shop_id=shop.id,
             offering_id=offering.id,
-            user_id=user_id,
+            user_id=holder,
+            customer_id=customer.id if customer is not None else None,
+            booked_by=user_id if customer is not None else None,
             slot_id=slot_id,
             starts_at=start,
             ends_at=end,
@@ -281,29 +343,42 @@ async def book(
             note=data.note,
         )
     )
-    # the reminder is written with the booking (outbox): a job marks it due, push sends it
-    await ReminderRepository(session).add(
-        BookingReminder(
-            merchant_id=offering.merchant_id,
-            booking_id=booking.id,
-            user_id=user_id,
-            remind_at=_remind_at(settings, start, now),
-            status="pending",
-            title=offering.name,
-            body=_reminder_body(offering.name, shop.name, start, shop.timezone),
+    if holder is not None:
+        # the reminder is written with the booking (outbox): a job marks it due, push sends
+        # it (a walk-in customer without the app has no device to remind)
+        await ReminderRepository(session).add(
+            BookingReminder(
+                merchant_id=offering.merchant_id,
+                booking_id=booking.id,
+                user_id=holder,
+                remind_at=_remind_at(settings, start, now),
+                status="pending",
+                title=offering.name,
+                body=_reminder_body(offering.name, shop.name, start, shop.timezone),
+            )
         )
-    )
-    await customers.record_activity(
+    booking.customer_id = await customers.record_activity(
         session,
         merchant_id=offering.merchant_id,
-        user_id=user_id,
+        user_id=holder,
+        customer_id=customer.id if customer is not None else None,
         kind="booking",
         at=now,
         visit=False,
         reference_id=booking.id,
     )
+    await session.flush()
     await session.refresh(booking)
-    return booking_schema(booking, offering.name, shop.timezone)
+    if customer is None:
+        return booking_schema(booking, offering.name, shop.timezone)
+    return booking_schema(
+        booking, offering.name, shop.timezone, customer, mask=not _sees_phones(role)
+    )
+
+
+def _sees_phones(role: str | None) -> bool:
+    """Managers and owners see customers' phones; clerks see them masked."""
+    return role in ("manager", "owner")
 
 
 async def _access(
@@ -325,12 +400,22 @@ async def _names(session: AsyncSession, booking: Booking) -> tuple[str, merchant
     return offering.name, shop
 
 
+async def _shaped(session: AsyncSession, booking: Booking, role: str | None) -> schemas.Booking:
+    """One booking as its holder (no customer fields) or staff (`role`) see it."""
+    name, shop = await _names(session, booking)
+    if role is None:
+        return booking_schema(booking, name, shop.timezone)
+    found = await _customers_of(session, booking.merchant_id, [booking])
+    return booking_schema(
+        booking, name, shop.timezone, found.get(booking.customer_id), mask=not _sees_phones(role)
+    )
+
+
 async def get_booking(
     session: AsyncSession, *, booking_id: uuid.UUID, user_id: uuid.UUID
 ) -> schemas.Booking:
-    booking, _, _ = await _access(session, booking_id=booking_id, user_id=user_id)
-    name, shop = await _names(session, booking)
-    return booking_schema(booking, name, shop.timezone)
+    booking, _, role = await _access(session, booking_id=booking_id, user_id=user_id)
+    return await _shaped(session, booking, role)
 
 
 async def update_booking(
@@ -342,10 +427,16 @@ async def update_booking(
     data: schemas.BookingUpdate,
     now: datetime,
 ) -> schemas.Booking:
-    """Reschedule (the holder or staff) and/or change the party size or note."""
-    booking, _, _ = await _access(session, booking_id=booking_id, user_id=user_id, lock=True)
-    if booking.status != "booked":
-        raise BookingCancelled()
+    """Reschedule (the holder or staff) and/or change the party size or note; or (staff)
+    set the board status."""
+    if data.status is not None:
+        if data.model_fields_set - {"status"}:
+            raise BookingUpdateMixed()
+        return await set_board_status(
+            session, booking_id=booking_id, user_id=user_id, to=data.status, now=now
+        )
+    booking, _, role = await _access(session, booking_id=booking_id, user_id=user_id, lock=True)
+    _require_booked(booking, "booked")
     shop, offering = await _bookable(
         session, shop_id=booking.shop_id, offering_id=booking.offering_id
     )
@@ -386,32 +477,99 @@ async def update_booking(
             _remind_at(settings, start, now),
             _reminder_body(offering.name, shop.name, start, shop.timezone),
         )
-    return booking_schema(booking, offering.name, shop.timezone)
+    return await _shaped(session, booking, role)
+
+
+def _require_booked(booking: Booking, to: str) -> None:
+    if booking.status == "cancelled":
+        raise BookingCancelled()
+    if booking.status != "booked":
+        raise BookingTransitionInvalid(booking.status, to)
+
+
+async def set_board_status(
+    session: AsyncSession,
+    *,
+    booking_id: uuid.UUID,
+    user_id: uuid.UUID,
+    to: str,
+    now: datetime,
+) -> schemas.Booking:
+    """Staff move a booking on the board (states.BOOKING_TRANSITIONS). The row is locked and
+    read afresh first, so of two staff setting conflicting statuses at once the second sees
+    the first's move and is refused (409), never overwrites it."""
+    booking, _, role = await _access(session, booking_id=booking_id, user_id=user_id, lock=True)
+    if role is None:
+        raise BookingStatusStaffOnly()
+    if not states.booking_can_move(booking.status, to):
+        raise BookingTransitionInvalid(booking.status, to)
+    if to == "no_show" and now < booking.starts_at:
+        raise BookingNotStarted()
+    booking.status, booking.updated_at = to, now
+    if to == "arrived":
+        booking.arrived_at = now
+    elif to == "completed":
+        booking.completed_at = now
+    else:
+        booking.no_show_at = now
+        await customers.record_no_show(
+            session,
+            merchant_id=booking.merchant_id,
+            customer_id=booking.customer_id,
+            user_id=booking.user_id,
+            booking_id=booking.id,
+            at=booking.starts_at,
+        )
+    await session.flush()
+    # a reminder not sent yet has nothing left to remind of
+    await ReminderRepository(session).cancel(booking.id)
+    return await _shaped(session, booking, role)
 
 
 async def cancel_booking(
     session: AsyncSession, *, booking_id: uuid.UUID, user_id: uuid.UUID, now: datetime
 ) -> schemas.Booking:
-    booking, _, _ = await _access(session, booking_id=booking_id, user_id=user_id, lock=True)
-    if booking.status != "booked":
-        raise BookingCancelled()
+    booking, _, role = await _access(session, booking_id=booking_id, user_id=user_id, lock=True)
+    _require_booked(booking, "cancelled")
     await BookingRepository(session).give_back(booking.slot_id, booking.party_size)
     booking.status, booking.cancelled_at, booking.updated_at = "cancelled", now, now
     await session.flush()
     await ReminderRepository(session).cancel(booking.id)
-    name, shop = await _names(session, booking)
-    return booking_schema(booking, name, shop.timezone)
+    return await _shaped(session, booking, role)
+
+
+async def _customers_of(
+    session: AsyncSession, merchant_id: uuid.UUID, rows: list[Booking]
+) -> dict[uuid.UUID | None, customer_schemas.KnownCustomer]:
+    ids = list({r.customer_id for r in rows if r.customer_id is not None})
+    found = await customers.known_customers(session, merchant_id=merchant_id, customer_ids=ids)
+    return dict(found.items())
 
 
 async def _named(
-    session: AsyncSession, rows: list[Booking], timezone: str
+    session: AsyncSession,
+    rows: list[Booking],
+    timezone: str,
+    *,
+    merchant_id: uuid.UUID | None = None,
+    role: str | None = None,
 ) -> list[schemas.Booking]:
-    names: dict[uuid.UUID, str] = {}
-    for row in rows:
-        if row.offering_id not in names:
-            offering = await merchants.get_offering(session, offering_id=row.offering_id)
-            names[row.offering_id] = offering.name
-    return [booking_schema(r, names[r.offering_id], timezone) for r in rows]
+    """Bookings with their offering's name; for staff (`merchant_id` given) with the customer's
+    name and phone too (masked for clerks)."""
+    labels = await merchants.offering_labels(
+        session, offering_ids=list({r.offering_id for r in rows})
+    )
+    found = await _customers_of(session, merchant_id, rows) if merchant_id is not None else {}
+    return [
+        booking_schema(
+            r,
+            labels.get(r.offering_id, ("", timezone))[0],
+            timezone,
+            found.get(r.customer_id),
+            mask=not _sees_phones(role),
+        )
+        for r in rows
+    ]
 
 
 async def shop_bookings(
@@ -420,21 +578,28 @@ async def shop_bookings(
     shop_id: uuid.UUID,
     user_id: uuid.UUID,
     day: date | None,
+    status: str | None = None,
     now: datetime,
 ) -> schemas.Page[schemas.Booking]:
-    """Staff: the shop's bookings of a day (today by default); others: their own there."""
+    """Staff: the shop's bookings of a day (today by default), every status unless one is
+    asked, with the customers' names (the bookings board); others: their own there."""
     shop = await merchants.get_shop(session, shop_id=shop_id)
     repo = BookingRepository(session)
-    if await _staff_role(session, shop.merchant_id, user_id) is not None:
+    role = await _staff_role(session, shop.merchant_id, user_id)
+    if role is not None:
         local_day = day or now.astimezone(zone(shop.timezone)).date()
         start, end = day_bounds(local_day, shop.timezone)
         rows = await repo.of_shop_between(shop.id, shop.merchant_id, start, end)
+        items = await _named(session, rows, shop.timezone, merchant_id=shop.merchant_id, role=role)
     else:
         rows = await repo.of_user_at_shop(user_id, shop.id, limit=100)
         if day is not None:
             start, end = day_bounds(day, shop.timezone)
             rows = [r for r in rows if start <= r.starts_at < end]
-    return schemas.Page[schemas.Booking](items=await _named(session, rows, shop.timezone))
+        items = await _named(session, rows, shop.timezone)
+    if status is not None:
+        items = [b for b in items if b.status == status]
+    return schemas.Page[schemas.Booking](items=items)
 
 
 def _optional_time(raw: object) -> datetime | None:
@@ -492,15 +657,23 @@ async def merchant_day(
     timezone: str,
     day: date,
     shop_id: uuid.UUID | None,
+    status: str | None = None,
+    role: str | None = None,
 ) -> schemas.Page[schemas.Booking]:
-    """The day's bookings of the merchant (its local day), earliest first."""
+    """The day's bookings of the merchant (its local day), earliest first: all but the
+    cancelled ones, or those of the `status` asked."""
     if shop_id is not None:
         await merchants.require_shop_of_merchant(session, merchant_id=merchant_id, shop_id=shop_id)
     start, end = day_bounds(day, timezone)
     rows = await BookingRepository(session).of_merchant_between(
-        merchant_id, start, end, shop_id=shop_id
+        merchant_id,
+        start,
+        end,
+        shop_id=shop_id,
+        statuses=[status] if status else ["booked", "arrived", "completed", "no_show"],
     )
-    return schemas.Page[schemas.Booking](items=await _named(session, rows, timezone))
+    items = await _named(session, rows, timezone, merchant_id=merchant_id, role=role)
+    return schemas.Page[schemas.Booking](items=items)
 
 
 @dataclass(frozen=True)

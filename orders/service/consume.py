@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts import service as accounts
 from core.errors import DomainError
+from core.timezones import utcnow
 from customers import service as customers
 from memberships import service as memberships
 from merchants import service as merchants
@@ -27,6 +28,7 @@ from orders.service.errors import (
     OrderCodeInvalid,
     OrderNotFound,
     OrderQrInvalid,
+    OrderValidityOver,
 )
 from orders.service.orders import transition_refused, view
 
@@ -67,8 +69,13 @@ async def _staff_order(
     return order
 
 
-def _refusal(order: Order) -> DomainError | None:
+def _refusal(order: Order, now: datetime) -> DomainError | None:
     if order.status == "paid":
+        if order.usable_until is not None and order.usable_until <= now:
+            return OrderValidityOver(
+                "This order was valid until " + order.usable_until.isoformat(),
+                extra={"usable_until": order.usable_until.isoformat()},
+            )
         return None
     if order.status == "consumed":
         return _already_consumed(order)
@@ -103,11 +110,12 @@ async def consume_order(
         from_="paid",
         to="consumed",
         values={"consumed_at": now, "consumed_shop_id": shop_id, "consumed_by": staff_user_id},
+        usable_at=now,
     )
     if consumed is None:
         current = await repo.get(order.id)
         assert current is not None
-        refusal = _refusal(current) or transition_refused(current, "consumed")
+        refusal = _refusal(current, now) or transition_refused(current, "consumed")
         raise refusal
     tier = None
     if consumed.card_id is not None:
@@ -165,6 +173,7 @@ async def lookup_order(
     staff_user_id: uuid.UUID,
     data: schemas.OrderCounterRequest,
     keys: list[tuple[str, bytes]],
+    now: datetime,
 ) -> schemas.OrderLookup:
     """What consuming would do, changing nothing."""
     code = code_of(data, keys)
@@ -174,7 +183,7 @@ async def lookup_order(
         staff_user_id=staff_user_id,
         shop_id=data.shop_id,
     )
-    refusal = _refusal(order)
+    refusal = _refusal(order, now)
     return schemas.OrderLookup(
         consumable=refusal is None,
         refusal=(
@@ -208,4 +217,5 @@ async def counter_lookup(
         staff_user_id=staff_user_id,
         data=schemas.OrderCounterRequest(code=code, shop_id=data.shop_id),
         keys=keys,
+        now=utcnow(),  # the shared lookup's handlers take no clock
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.errors import Conflict, DomainError, InvalidInput, NotFound
+from core.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 
 
 class OrderNotFound(NotFound):
@@ -20,6 +20,16 @@ class OrderAlreadyConsumed(Conflict):
 
 class OrderNotPaid(Conflict):
     code, title, title_zh = "order_not_paid", "The order has not been paid", "订单尚未支付"
+
+
+class RefundNotAllowed(Conflict):
+    code = "refund_not_allowed"
+    title, title_zh = "The order's terms do not allow this refund", "该订单不支持此退款"
+
+
+class OrderValidityOver(Conflict):
+    code = "order_validity_over"
+    title, title_zh = "The order's validity period is over", "订单已过有效期"
 
 
 class OrderCodeInvalid(InvalidInput):
@@ -89,3 +99,47 @@ class PeriodInvalid(InvalidInput):
 
     def __init__(self) -> None:
         super().__init__(self.title, loc=["query", "period"])
+
+
+class BookingTransitionInvalid(Conflict):
+    code = "booking_transition_invalid"
+    title, title_zh = "The booking cannot move to that status", "预约当前状态不允许该变更"
+
+    def __init__(self, current: str, to: str) -> None:
+        super().__init__(
+            f"A {current} booking cannot become {to}", extra={"from": current, "to": to}
+        )
+
+
+class BookingNotStarted(Conflict):
+    code = "booking_not_started"
+    title = "A booking can be marked no-show only once it has started"
+    title_zh = "预约时间未到，不能标记为爽约"
+
+
+class BookingStatusStaffOnly(Forbidden):
+    code = "booking_status_staff_only"
+    title, title_zh = "Only the shop's staff set a booking's status", "只有门店员工可以变更预约状态"
+
+
+class BookingCustomerStaffOnly(Forbidden):
+    code = "booking_customer_staff_only"
+    title, title_zh = "Only the shop's staff book for a customer", "只有门店员工可以替客户预约"
+
+
+class BookingUpdateMixed(InvalidInput):
+    code = "booking_update_mixed"
+    title = "Set the status alone, without starts_at, party_size or note"
+    title_zh = "变更预约状态时不能同时修改时间、人数或备注"
+
+    def __init__(self) -> None:
+        super().__init__(self.title, loc=["body", "status"])
+
+
+class BookingCustomerAmbiguous(InvalidInput):
+    code = "booking_customer_ambiguous"
+    title = "Name the customer by customer_id or by phone, not both"
+    title_zh = "请只用客户编号或手机号其中之一指定客户"
+
+    def __init__(self) -> None:
+        super().__init__(self.title, loc=["body", "phone"])

@@ -1,5 +1,5 @@
 """Placing orders (price snapshot, coupon reserved, card discount and points), reading them,
-and the holder's cancel, the manager's refund and the expiry of unpaid orders.
+and the holder's cancel and the expiry of unpaid orders (refunds: orders.service.refunds).
 
 Pricing, in this order: the lines' sum (subtotal) → the coupon (its minimum spend is checked
 against the subtotal) → the card tier's discount on what is left (rounded down, as at the
@@ -22,7 +22,7 @@ from core.errors import Forbidden
 from core.ids import new_id
 from core.money import Money
 from core.pagination import decode_cursor, encode_cursor
-from core.payments import PaymentIntent, PaymentProvider, instructions_schema
+from core.payments import Checkout, PaymentIntent, instructions_schema
 from core.settings import Settings
 from coupons import service as coupons
 from customers import service as customers
@@ -118,6 +118,8 @@ def order_schema(
         consumed_shop_id=order.consumed_shop_id,
         refunded_at=order.refunded_at,
         closed_at=order.closed_at,
+        refund_policy=order.refund_policy,  # type: ignore[arg-type]
+        usable_until=order.usable_until,
         created_at=order.created_at,
     )
 
@@ -156,6 +158,25 @@ class _Line:
     unit_price: int
     quantity: int
     currency: str
+    refund_policy: str
+    valid_days: int | None
+
+
+# the order's refund terms are its strictest line's: a buyer is never promised more than
+# every item of the order allows
+_POLICY_STRICTNESS = {"none": 0, "before_expiry": 1, "anytime": 2}
+
+
+def _refund_terms(lines: list[_Line]) -> tuple[str, int | None]:
+    policy = min((line.refund_policy for line in lines), key=_POLICY_STRICTNESS.__getitem__)
+    days = [line.valid_days for line in lines if line.valid_days is not None]
+    return policy, min(days) if days else None
+
+
+def paid_values(order: Order, now: datetime) -> dict[str, object]:
+    """The columns set when an order becomes paid: its validity starts then."""
+    until = now + timedelta(days=order.valid_days) if order.valid_days is not None else None
+    return {"paid_at": now, "usable_until": until}
 
 
 async def _lines(
@@ -178,6 +199,8 @@ async def _lines(
                 offering.price.amount,
                 item.quantity,
                 offering.price.currency,
+                offering.refund_policy,
+                offering.valid_days,
             )
         )
     return lines
@@ -185,14 +208,13 @@ async def _lines(
 
 async def create_order(
     session: AsyncSession,
+    checkout: Checkout,
     *,
-    settings: Settings,
-    provider: PaymentProvider,
     shop_id: uuid.UUID,
     user_id: uuid.UUID,
     data: schemas.OrderCreate,
-    now: datetime,
 ) -> schemas.Order:
+    now = checkout.now
     merchant_id = await merchants.merchant_of_shop(session, shop_id=shop_id)
     await merchants.require_selling_shop(session, merchant_id=merchant_id, shop_id=shop_id)
     lines = await _lines(session, shop_id=shop_id, data=data)
@@ -234,6 +256,7 @@ async def create_order(
                     extra={"points_value": {"amount": points_value, "currency": currency}},
                 )
     total = after_coupon - card_discount - points_value
+    refund_policy, valid_days = _refund_terms(lines)
 
     repo = OrderRepository(session)
     code = codes.new_code()
@@ -257,14 +280,14 @@ async def create_order(
         points_used=data.use_points or 0,
         points_value=points_value,
         total=total,
-        expires_at=now + timedelta(minutes=settings.order_payment_minutes),
+        refund_policy=refund_policy,
+        valid_days=valid_days,
+        expires_at=checkout.expires_at,
     )
     if total > 0:
         intent = await payment_records.start_payment(
             session,
-            settings=settings,
-            provider=provider,
-            request=data.payment,
+            checkout,
             kind="order",
             subject_id=order_id,
             merchant_id=merchant_id,
@@ -272,10 +295,8 @@ async def create_order(
             amount=total,
             currency=currency,
             description=lines[0].name,
-            expires_at=order.expires_at,
-            now=now,
         )
-        order.provider, order.provider_reference = provider.name, intent.reference
+        order.provider, order.provider_reference = checkout.provider.name, intent.reference
     items = [
         OrderItem(
             order_id=order_id,
@@ -302,7 +323,7 @@ async def create_order(
         )
         await session.flush()
     if total == 0:  # nothing to pay (coupon, discount and points cover it): paid at once
-        order = await move(session, order, to="paid", values={"paid_at": now})
+        order = await move(session, order, to="paid", values=paid_values(order, now))
         await after_payment(session, order, now=now)
     return order_schema(order, items, intent)
 
@@ -406,45 +427,6 @@ async def cancel_order(
     order = await move(session, access.order, to="cancelled", values={"closed_at": now})
     await release_holds(session, order, reason="cancelled")
     await close_payment(session, order, now=now)
-    return await view(session, order)
-
-
-async def refund_order(
-    session: AsyncSession,
-    *,
-    order_id: uuid.UUID,
-    user_id: uuid.UUID,
-    now: datetime,
-) -> schemas.Order:
-    """A manager refunds a paid order that was not consumed: the money goes back through the
-    provider, the coupon becomes usable again and spent points are returned."""
-    access = await access_order(session, order_id=order_id, user_id=user_id)
-    if access.staff_role is None:
-        raise Forbidden("Refunds are made by the merchant")
-    if access.staff_role not in ("manager", "owner"):
-        raise Forbidden("This needs the manager role or higher")
-    order = await move(
-        session, access.order, to="refunded", values={"refunded_at": now, "refunded_by": user_id}
-    )
-    # the state moved first: a concurrent second refund is refused before any money moves;
-    # the provider hears of it after the commit (core.payment_records' outbox)
-    if order.total > 0 and order.provider_reference is not None:
-        refund_no = await payment_records.request_refund(
-            session,
-            reference=order.provider_reference,
-            amount=order.total,
-            reason=f"order {order.code}",
-        )
-        order.refund_reference = refund_no
-        await OrderRepository(session).set_values(order.id, {"refund_reference": refund_no})
-    if order.redemption_id is not None:
-        await coupons.reverse_order_redemption(
-            session, redemption_id=order.redemption_id, order_id=order.id, by=user_id, now=now
-        )
-    if order.points_entry_id is not None:
-        await memberships.return_order_points(
-            session, entry_id=order.points_entry_id, note="order refunded"
-        )
     return await view(session, order)
 
 

@@ -18,7 +18,7 @@ from core.payments import CallbackEvent, PaymentProvider
 from orders import schemas
 from orders.repository import OrderRepository
 from orders.service.errors import OrderNotFound
-from orders.service.orders import after_payment, release_holds, view
+from orders.service.orders import after_payment, paid_values, release_holds, view
 
 log = structlog.get_logger("corner.orders")
 
@@ -32,7 +32,7 @@ async def apply_payment_event(
         raise OrderNotFound()
     if event.status == "succeeded":
         paid = await repo.transition(
-            order.id, from_="pending_payment", to="paid", values={"paid_at": now}
+            order.id, from_="pending_payment", to="paid", values=paid_values(order, now)
         )
         if paid is not None:
             await after_payment(session, paid, now=now)

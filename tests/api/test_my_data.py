@@ -3,6 +3,7 @@ endpoint, export or CSV shows the phone or the name afterwards."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from typing import Any
@@ -11,7 +12,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from accounts.security import create_access_token
 from core.settings import Settings
+from core.timezones import utcnow
 from tests.accounts.test_sms_signin import ask_code, last_code
 from tests.coupons.helpers import claim, published_campaign, shopfront
 from tests.helpers import Actor, ApiClient, assert_problem
@@ -145,8 +148,12 @@ async def test_export_then_delete_leaves_no_phone_or_name_anywhere(
         assert NAME not in page
     assert len(customers.json()["items"]) == 1  # the record stays, anonymised
 
-    # the account: gone for its holder, its phone free for a new one
-    assert (await client.get("/v1/me", headers=me.headers)).status_code in (401, 404)
+    # the account: gone for its holder (every request with its access token is refused at
+    # once, not when the token expires), its phone free for a new one
+    for method, url in (("GET", "/v1/me"), ("GET", "/v1/me/export"), ("GET", "/v1/me/coupons"),
+                        ("GET", "/v1/me/orders"), ("GET", "/v1/me/bookings")):  # fmt: skip
+        r = await client.request(method, url, headers=me.headers)
+        assert_problem(r, 401, "invalid_token")
     r = await client.post("/v1/auth/token", data={"username": me.phone, "password": "s3cret-pass"})
     assert_problem(r, 401, "invalid_credentials")
     r = await client.post("/v1/auth/refresh", json={"refresh_token": me.refresh_token})
@@ -232,3 +239,80 @@ async def test_export_is_only_ever_the_caller_s(client: ApiClient) -> None:
     text_a = json.dumps(r.json(), ensure_ascii=False)
     assert "甲" in text_a and "乙" not in text_a and b.phone not in text_a
     assert (await client.get("/v1/me/export")).status_code == 401
+
+
+async def test_a_deleted_user_s_tokens_are_refused_whatever_their_sign_in(
+    client: ApiClient, test_settings: Settings
+) -> None:
+    me = await client.register(name=NAME)
+    # a token that names no sign-in (tools mint these) is refused too
+    bare = create_access_token(test_settings, uuid.UUID(me.user_id), utcnow())
+    second = await client.login(me.phone, "s3cret-pass")
+    assert (await client.get("/v1/me", headers=_bearer(bare))).status_code == 200
+    r = await client.request(
+        "DELETE", "/v1/me", json={"password": "s3cret-pass"}, headers=me.headers
+    )
+    assert r.status_code == 204, r.text
+    for token in (me.token, second["access_token"], bare):
+        assert_problem(await client.get("/v1/me", headers=_bearer(token)), 401, "invalid_token")
+    # someone else is untouched
+    other = await client.register()
+    assert (await client.get("/v1/me", headers=other.headers)).status_code == 200
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_the_sole_owner_must_hand_over_before_deleting(client: ApiClient) -> None:
+    owner = await client.register(name=NAME)
+    merchant = await client.merchant(owner, name="独资小店")
+    body = assert_problem(
+        await client.request(
+            "DELETE", "/v1/me", json={"password": "s3cret-pass"}, headers=owner.headers
+        ),
+        409,
+        "sole_owner",
+    )
+    assert body["merchants"] == [{"merchant_id": merchant["id"], "name": "独资小店"}]
+    assert (await client.get("/v1/me", headers=owner.headers)).status_code == 200
+    # a manager is not an owner: still refused
+    await client.staff(owner, merchant["id"], "manager")
+    r = await client.request(
+        "DELETE", "/v1/me", json={"password": "s3cret-pass"}, headers=owner.headers
+    )
+    assert_problem(r, 409, "sole_owner")
+    # hand over: a second owner accepts, then the first may leave; the merchant keeps one
+    heir = await client.staff(owner, merchant["id"], "owner")
+    r = await client.request(
+        "DELETE", "/v1/me", json={"password": "s3cret-pass"}, headers=owner.headers
+    )
+    assert r.status_code == 204, r.text
+    staff = await client.get(f"/v1/merchants/{merchant['id']}/staff", headers=heir.headers)
+    assert [(s["user_id"], s["role"]) for s in staff.json() if s["role"] == "owner"] == [
+        (heir.user_id, "owner")
+    ]
+    r = await client.request(
+        "DELETE", "/v1/me", json={"password": "s3cret-pass"}, headers=heir.headers
+    )
+    assert_problem(r, 409, "sole_owner")
+
+
+async def test_two_owners_deleting_at_once_leave_one(client: ApiClient) -> None:
+    for _ in range(3):
+        first = await client.register()
+        merchant = await client.merchant(first)
+        second = await client.staff(first, merchant["id"], "owner")
+        results = await asyncio.gather(
+            *(
+                client.request(
+                    "DELETE", "/v1/me", json={"password": "s3cret-pass"}, headers=who.headers
+                )
+                for who in (first, second)
+            )
+        )
+        assert sorted(r.status_code for r in results) == [204, 409], [r.text for r in results]
+        loser = first if results[0].status_code == 409 else second
+        assert_problem(results[0] if loser is first else results[1], 409, "sole_owner")
+        staff = await client.get(f"/v1/merchants/{merchant['id']}/staff", headers=loser.headers)
+        assert [s["user_id"] for s in staff.json() if s["role"] == "owner"] == [loser.user_id]

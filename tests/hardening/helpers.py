@@ -154,7 +154,8 @@ async def build_world(client: ApiClient, *, tag: str = "A") -> World:
 
     # orders and bookings: an unpaid order and tomorrow's 10:00 booking of a bookable service
     items = {"items": [{"offering_id": offering["id"], "quantity": 1}]}
-    ids["order_id"] = (await post(f"/v1/shops/{sid}/orders", consumer, items))["id"]
+    order = await post(f"/v1/shops/{sid}/orders", consumer, items)
+    ids["order_id"], ids["reference"] = order["id"], order["payment"]["reference"]
     haircut = {"name": "剪发", "price": money(8800), "bookable": True}
     bookable = await post(f"/v1/shops/{sid}/offerings", owner, haircut)
     shanghai = ZoneInfo("Asia/Shanghai")

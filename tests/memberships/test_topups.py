@@ -161,3 +161,41 @@ async def test_bonus_first_rule(client: ApiClient, test_settings: Settings) -> N
     assert (entry["principal_delta"], entry["bonus_delta"]) == (-1_000, -5_000)
     r = await client.post(f"/v1/cards/{card['id']}/refund", headers=setup.owner.headers)
     assert r.json()["refunded"] == money(49_000)
+
+
+async def test_staff_poll_a_payment_until_it_is_paid(
+    client: ApiClient, setup: Setup, test_settings: Settings
+) -> None:
+    """GET /v1/payments/{reference}: the counter's view of a payment it showed the QR of;
+    staff of another merchant, the payer and strangers get the payment's own 404."""
+    member, card = await join(client, setup)
+    r = await client.post(
+        f"/v1/cards/{card['id']}/topups", json={"amount": money(12_345)}, headers=member.headers
+    )
+    assert r.status_code == 201, r.text
+    topup = r.json()
+    reference = topup["payment"]["reference"]
+    path = f"/v1/payments/{reference}"
+
+    r = await client.get(path, headers=setup.clerk.headers)
+    assert r.status_code == 200, r.text
+    seen = r.json()
+    assert seen["status"] == "pending" and seen["paid_at"] is None
+    assert (seen["reference"], seen["provider"], seen["kind"]) == (reference, "fake", "topup")
+    assert seen["subject_id"] == topup["id"]
+    assert seen["amount"] == money(12_345) and seen["refunded"] == money(0)
+    assert seen["payment"] == topup["payment"]
+
+    assert (await post_callback(client, *callback(test_settings, reference))).status_code == 200
+    paid = (await client.get(path, headers=setup.clerk.headers)).json()
+    assert paid["status"] == "succeeded" and paid["paid_at"] is not None
+
+    other = await make_setup(client)
+    for outsider in (other.owner, member, await client.register()):
+        assert_problem(await client.get(path, headers=outsider.headers), 404, "payment_not_found")
+    unknown = "tu_" + "a" * 26
+    assert_problem(await client.get(f"/v1/payments/{unknown}", headers=setup.owner.headers),
+                   404, "payment_not_found")  # fmt: skip
+    assert (await client.get(path)).status_code == 401
+    r = await client.get("/v1/payments/" + "x" * 65, headers=setup.owner.headers)
+    assert_problem(r, 422, "validation_error")

@@ -11,7 +11,7 @@ import pytest
 from core.payments import SIGNATURE_HEADER, FakePaymentProvider
 from core.settings import Settings
 from tests.helpers import Actor, ApiClient, create_shop
-from tests.orders.wechatpay_setup import (  # noqa: F401  (payment stand-in fixtures)
+from tests.orders.helpers import (  # noqa: F401  (payment stand-in fixtures)
     alipay,
     alipay_standin,
     standin,

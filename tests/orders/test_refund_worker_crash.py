@@ -23,7 +23,7 @@ from core.standins.wechatpay import WeChatPayStandin
 from core.timezones import utcnow
 from tests.helpers import ApiClient
 from tests.orders.conftest import make_store
-from tests.orders.wechatpay_setup import deliver
+from tests.orders.helpers import deliver
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 LAUNCHER = """

@@ -23,7 +23,7 @@ from core.standins.wechatpay import WeChatPayKeys, WeChatPayStandin
 from core.timezones import utcnow
 from tests.helpers import ApiClient, assert_problem
 from tests.orders.conftest import Store, make_store
-from tests.orders.wechatpay_setup import deliver
+from tests.orders.helpers import deliver
 
 WECHAT = {"provider": "wechatpay", "method": "native"}
 

@@ -1,5 +1,6 @@
-"""Fixtures for WeChat Pay and Alipay tests: the stand-ins on loopback ports, settings with the
-merchant's generated credentials pointing at them, and an app built from those settings."""
+"""Helpers of the orders tests: the WeChat Pay and Alipay stand-ins on loopback ports,
+settings with the merchant's generated credentials pointing at them, an app built from those
+settings (fixtures, re-exported by conftest.py), and `deliver` for a stand-in's notification."""
 
 from __future__ import annotations
 
