@@ -10,11 +10,14 @@ import { get, newIdempotencyKey, post } from "../api.js";
 import { field, h, mount } from "../dom.js";
 import { formatDateTime, formatMoney, formatTime, lang, t, tMaybe } from "../i18n.js";
 import { session } from "../state.js";
-import { heading, parseYuan } from "./common.js";
+import { qrSvg } from "../qr.js";
+import { heading, isMissingRoute, parseYuan } from "./common.js";
 
 const CJK = /[\u3400-\u9fff]/;
 const LAST_KEY = "corner.counter.last";
 const MANAGER_ROLES = ["owner", "manager"];
+const PROVIDERS = { wechatpay: "native", alipay: "precreate" }; // the QR method of each
+const POLL_MS = 2000;
 
 const CODE_LIKE = /^[0-9A-Za-z][0-9A-Za-z -]{5,24}$/;
 
@@ -87,6 +90,7 @@ export function renderCounter(main) {
   let stopScanner = null;
   let attempt = null; // {path, body, key} of the confirm in flight or to retry
   let scannedQr = null;
+  let stopPolling = () => {}; // the payment being waited for, if any
 
   // -- input panel ------------------------------------------------------------------------
   const codeInput = h("input", {
@@ -189,6 +193,7 @@ export function renderCounter(main) {
   }
 
   function idle() {
+    stopPolling();
     attempt = null;
     scannedQr = null;
     setState("idle", h("p", { class: "idle-hint" }, t("counter.idle")));
@@ -574,6 +579,25 @@ export function renderCounter(main) {
     const pinF = field(t("counter.pin"), pin, card && !card.has_pin ? t("counter.pin_not_set") : null);
     const productF = field(card ? t("counter.count_pass") : t("counter.count_product"), product);
     const submit = h("button", { type: "submit", class: "btn btn-confirm btn-huge btn-block" }, t("counter.card_confirm"));
+    // selling a top-up or a count card: the customer pays by scanning a QR
+    const providerRadios = Object.keys(PROVIDERS).map((name, i) =>
+      h("label", { class: "segment" },
+        h("input", { type: "radio", name: "provider", value: name, checked: i === 0 }),
+        h("span", {}, t(`provider.${name}`))));
+    const providerF = h("fieldset", { class: "segmented" }, h("legend", {}, t("counter.pay_with")), providerRadios);
+    const saleProduct = h("select", { name: "sale_product" });
+    const saleProductF = field(t("counter.sale_product"), saleProduct);
+    let saleChoices = null;
+    const fillSaleProducts = async () => {
+      if (saleChoices) return;
+      try {
+        saleChoices = await loadCountProducts();
+      } catch {
+        saleChoices = [];
+      }
+      for (const p of saleChoices) saleProduct.append(h("option", { value: p.id }, `${p.name} · ${t("counter.uses", { uses: p.uses })} · ${formatMoney(p.price)}`));
+      sync();
+    };
     let choices = null; // [{value, label}] for count use, null until loaded
     const fillProducts = async () => {
       if (choices) return;
@@ -592,7 +616,12 @@ export function renderCounter(main) {
       sync();
     };
     const sync = () => {
-      amountF.hidden = kind === "spend_points" || kind === "count_use";
+      const selling = kind === "topup" || kind === "buy_count";
+      providerF.hidden = !selling;
+      saleProductF.hidden = kind !== "buy_count" || (saleChoices !== null && !saleChoices.length);
+      amountF.hidden = kind === "spend_points" || kind === "count_use" || kind === "buy_count";
+      amountF.querySelector("label").textContent = t(kind === "topup" ? "counter.topup_amount" : "counter.amount");
+      submit.textContent = t(selling ? "counter.sell_confirm" : "counter.card_confirm");
       pointsF.hidden = kind !== "spend_points";
       pinF.hidden = kind === "purchase" || kind === "count_use";
       const countUse = kind === "count_use";
@@ -602,8 +631,15 @@ export function renderCounter(main) {
       noProducts.textContent = card ? t("counter.no_usable_passes") : t("counter.no_count_products");
       submit.disabled = countUse && (choices === null || none);
       if (countUse) fillProducts();
+      if (kind === "buy_count") {
+        const nothing = saleChoices !== null && !saleChoices.length;
+        noProducts.hidden = !nothing;
+        if (nothing) noProducts.textContent = t("counter.no_count_products_to_sell");
+        submit.disabled = saleChoices === null || nothing;
+        fillSaleProducts();
+      }
     };
-    const kinds = ["purchase", "spend_points", "spend_balance", "count_use"].map((k) =>
+    const kinds = ["purchase", "spend_points", "spend_balance", "count_use", "topup", "buy_count"].map((k) =>
       h("label", { class: "segment" },
         h("input", { type: "radio", name: "card-kind", value: k, checked: k === kind, onchange: () => { kind = k; sync(); } }),
         h("span", {}, t(`counter.kind_${k}`))),
@@ -614,6 +650,17 @@ export function renderCounter(main) {
         class: "stack",
         onsubmit: (event) => {
           event.preventDefault();
+          if (kind === "topup" || kind === "buy_count") {
+            const provider = providerF.querySelector("input:checked").value;
+            const payment = { provider, method: PROVIDERS[provider] };
+            if (kind === "buy_count") {
+              if (!saleProduct.value) return saleProduct.focus();
+              return sell("/v1/counter/count-passes", { card: cardRef, shop_id: shop.id, product_id: saleProduct.value, payment });
+            }
+            const value = parseYuan(amount.value);
+            if (value === null || Number.isNaN(value) || value <= 0) return amount.focus();
+            return sell("/v1/counter/topups", { card: cardRef, shop_id: shop.id, amount: { amount: value, currency: "CNY" }, payment });
+          }
           const body = { card: cardRef, shop_id: shop.id, kind };
           if (kind === "count_use") {
             if (!product.value) return product.focus();
@@ -644,6 +691,8 @@ export function renderCounter(main) {
       pointsF,
       pinF,
       productF,
+      saleProductF,
+      providerF,
       noProducts,
       submit,
     );
@@ -656,6 +705,72 @@ export function renderCounter(main) {
       h("button", { type: "button", class: "btn btn-ghost btn-block", onclick: () => { idle(); focusCode(); } }, t("common.cancel")),
     );
     amount.focus();
+  }
+
+  // -- selling a top-up or a count card: the QR, then "paid" when the callback arrived ---------
+  async function sell(path, body) {
+    attempt ??= { path, body, key: newIdempotencyKey() };
+    busy("redeeming", t("counter.creating_payment"));
+    let data;
+    try {
+      data = await post(attempt.path, attempt.body, { "Idempotency-Key": attempt.key });
+    } catch (error) {
+      if (!error.answered) return networkFailure(t("counter.sell_failed"), () => sell(path, body));
+      attempt = null;
+      if (isMissingRoute(error)) return refusal(t("counter.sell_failed"), { code: "sell_unavailable", title: t("counter.sell_unavailable") }, { state: "failed" });
+      return refusal(t("counter.sell_failed"), error.problem, { state: "failed" });
+    }
+    attempt = null;
+    showPayment(data, body);
+  }
+
+  function showPayment(sale, body) {
+    const payment = sale.payment || {};
+    const text = payment.code_url || payment.pay_url;
+    const amount = sale.amount || sale.price;
+    const what = sale.name ? `${t("counter.sale_count", { name: sale.name })} · ${formatMoney(amount)}` : t("counter.sale_topup", { amount: formatMoney(amount) });
+    const status = h("p", { class: "pay-status", role: "status" }, t("counter.waiting_payment"));
+    setState(
+      "paying",
+      h("h2", {}, t("counter.scan_to_pay", { provider: t(`provider.${payment.provider || body.payment.provider}`) })),
+      h("p", { class: "outcome-detail" }, what),
+      text ? h("div", { class: "qr-box" }, qrSvg(text, t("counter.qr_label", { amount: formatMoney(amount) }))) : h("p", {}, t("counter.no_qr")),
+      status,
+      h("button", { type: "button", class: "btn btn-ghost btn-block", onclick: () => { idle(); focusCode(); } }, t("counter.stop_waiting")),
+    );
+    let stopped = false;
+    let timer = null;
+    stopPolling = () => {
+      stopped = true;
+      clearTimeout(timer);
+    };
+    const poll = async () => {
+      if (stopped) return;
+      let view;
+      try {
+        view = await get(`/v1/payments/${encodeURIComponent(payment.reference)}`);
+      } catch (error) {
+        if (error.answered && error.status !== 429) {
+          status.textContent = `${t("counter.payment_unknown")} ${tMaybe(`problem.${error.code}`, "")}`.trim();
+          return;
+        }
+        view = null; // a dropped connection: ask again
+      }
+      if (stopped) return;
+      if (view?.status === "succeeded") {
+        stopPolling();
+        return success(t("counter.paid"), [
+          h("p", { class: "outcome-detail" }, what),
+          sale.bonus?.amount ? h("p", {}, t("counter.topup_bonus", { bonus: formatMoney(sale.bonus) })) : null,
+        ]);
+      }
+      if (view && view.status !== "pending") {
+        stopPolling();
+        return refusal(t("counter.payment_failed"), { code: `payment_${view.status}`, title: t(`counter.payment_${view.status === "closed" ? "closed" : "failed"}_line`) }, { state: "failed" });
+      }
+      timer = setTimeout(poll, POLL_MS);
+    };
+    timer = setTimeout(poll, POLL_MS);
   }
 
   async function confirmCard(body, card = null) {
@@ -742,5 +857,8 @@ export function renderCounter(main) {
   renderLastBar();
   idle();
   focusCode();
-  return () => closeScanner();
+  return () => {
+    closeScanner();
+    stopPolling();
+  };
 }
