@@ -1,6 +1,7 @@
 // The console's entry: hash routes, the top bar, language switch.
 import { h, mount } from "./dom.js";
 import { lang, setLang, t } from "./i18n.js";
+import { renderBookings } from "./pages/bookings.js";
 import { renderCampaign, renderCampaignNew, renderCampaigns } from "./pages/campaigns.js";
 import { renderCatalogue } from "./pages/catalogue.js";
 import { renderChoose } from "./pages/choose.js";
@@ -21,6 +22,7 @@ const ROUTES = [
   { path: /^campaigns\/([\w-]+)$/, render: renderCampaign, needs: ["merchant"], nav: "campaigns" },
   { path: /^catalogue$/, render: renderCatalogue, needs: ["merchant", "shop"], nav: "catalogue" },
   { path: /^day-close$/, render: renderDayClose, needs: ["merchant", "shop"], nav: "day-close" },
+  { path: /^bookings$/, render: renderBookings, needs: ["merchant", "shop"], nav: "bookings" },
 ];
 
 let cleanup = null;
@@ -65,6 +67,7 @@ function renderTopbar(active) {
       ["customers", t("nav.customers")],
       ["campaigns", t("nav.campaigns")],
       ["catalogue", t("nav.catalogue")],
+      ["bookings", t("nav.bookings")],
       ["day-close", t("nav.dayclose")],
     ].map(([key, label]) =>
       h(
