@@ -415,7 +415,7 @@ const STRINGS = {
     "counter.payment_failed_line": "付款失败，请让顾客重新扫码。",
     "counter.payment_closed_line": "收款码已过期或已关闭。",
     "nav.bookings": "预约",
-    "bookings.title": "今日预约看板",
+    "bookings.title": "预约看板",
     "bookings.all": "全部状态",
     "bookings.status": "状态",
     "bookings.today": "回到今天",

@@ -48,7 +48,7 @@ async def test_bookings_board_moves_and_phone_booking(
     page.on("dialog", lambda dialog: dialog.accept())
     await open_counter(page, owner.phone, shop)
     await page.get_by_role("link", name="预约", exact=True).click()
-    await page.get_by_role("heading", name="今日预约看板").wait_for()
+    await page.get_by_role("heading", name="预约看板").wait_for()
     await page.get_by_text("这一天没有预约").wait_for()
     await page.get_by_role("button", name="后一天").click()
     rows = page.locator("ol.booking-list li")

@@ -75,7 +75,9 @@ export async function renderBookings(main, { params, navigate }) {
         booking = to === "cancel"
           ? await post(`/v1/bookings/${booking.id}/cancel`)
           : await patch(`/v1/bookings/${booking.id}`, { status: to });
+        items = items.map((b) => (b.id === booking.id ? booking : b));
         show();
+        renderCounts();
         li.querySelector("button")?.focus();
       } catch (error) {
         status.show("error", errorText(error));
@@ -107,10 +109,15 @@ export async function renderBookings(main, { params, navigate }) {
     return li;
   }
 
-  const counts = STATUSES.map((s) => [s, items.filter((b) => b.status === s).length]).filter(([, n]) => n);
+  const countsLine = h("p", { class: "booking-counts", "aria-live": "polite" });
+  function renderCounts() {
+    const counts = STATUSES.map((s) => [s, items.filter((b) => b.status === s).length]).filter(([, n]) => n);
+    mount(countsLine, counts.map(([s, n]) => h("span", { class: `badge booking-badge status-${s}` }, `${t(`booking.${s}`)} ${n}`)));
+  }
+  renderCounts();
   mount(
     board,
-    counts.length ? h("p", { class: "booking-counts" }, counts.map(([s, n]) => h("span", { class: `badge booking-badge status-${s}` }, `${t(`booking.${s}`)} ${n}`))) : null,
+    countsLine,
     items.length
       ? h("ol", { class: "booking-list", "aria-label": t("bookings.list", { date }) }, items.map(row))
       : h("p", { class: "empty" }, t("bookings.empty")),
