@@ -103,3 +103,41 @@ export function query(params) {
   const s = q.toString();
   return s ? `?${s}` : "";
 }
+
+/**
+ * Download a file the API serves behind the bearer token (a plain link would carry none):
+ * fetched with the session, handed to the browser as a blob with the server's file name.
+ */
+export async function download(path, fallbackName) {
+  const h = { "Accept-Language": lang() };
+  if (session.accessToken) h.Authorization = `Bearer ${session.accessToken}`;
+  let response;
+  try {
+    response = await fetch(path, { headers: h });
+    if (response.status === 401 && (await refreshTokens())) {
+      h.Authorization = `Bearer ${session.accessToken}`;
+      response = await fetch(path, { headers: h });
+    }
+  } catch (error) {
+    throw new ApiError(0, { code: "network_error", detail: String(error) });
+  }
+  if (!response.ok) {
+    let problem = null;
+    try {
+      problem = await response.json();
+    } catch {
+      problem = null;
+    }
+    throw new ApiError(response.status, problem);
+  }
+  const disposition = response.headers.get("Content-Disposition") || "";
+  const named = /filename\*=UTF-8''([^;]+)/i.exec(disposition) || /filename="?([^";]+)"?/i.exec(disposition);
+  const name = named ? decodeURIComponent(named[1]) : fallbackName;
+  const url = URL.createObjectURL(await response.blob());
+  const link = Object.assign(document.createElement("a"), { href: url, download: name });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  return name;
+}

@@ -1,9 +1,11 @@
 // The console's entry: hash routes, the top bar, language switch.
 import { h, mount } from "./dom.js";
 import { lang, setLang, t } from "./i18n.js";
+import { renderBookings } from "./pages/bookings.js";
 import { renderCampaign, renderCampaignNew, renderCampaigns } from "./pages/campaigns.js";
 import { renderCatalogue } from "./pages/catalogue.js";
 import { renderChoose } from "./pages/choose.js";
+import { renderDayClose } from "./pages/dayclose.js";
 import { renderCounter } from "./pages/counter.js";
 import { renderCustomer, renderCustomers } from "./pages/customers.js";
 import { renderSignin } from "./pages/signin.js";
@@ -19,6 +21,8 @@ const ROUTES = [
   { path: /^campaigns\/new$/, render: renderCampaignNew, needs: ["merchant"], nav: "campaigns" },
   { path: /^campaigns\/([\w-]+)$/, render: renderCampaign, needs: ["merchant"], nav: "campaigns" },
   { path: /^catalogue$/, render: renderCatalogue, needs: ["merchant", "shop"], nav: "catalogue" },
+  { path: /^day-close$/, render: renderDayClose, needs: ["merchant", "shop"], nav: "day-close" },
+  { path: /^bookings$/, render: renderBookings, needs: ["merchant", "shop"], nav: "bookings" },
 ];
 
 let cleanup = null;
@@ -45,9 +49,13 @@ function renderTopbar(active) {
       id: "lang-switch",
       lang: lang() === "zh-CN" ? "en" : "zh-CN",
       "aria-label": t("lang.switch_label"),
-      onclick: () => {
+      onclick: async () => {
+        // what the user typed survives the switch: the page is rendered again in the new language
+        const typed = snapshotInputs();
         setLang(lang() === "zh-CN" ? "en" : "zh-CN");
-        route();
+        await route();
+        restoreInputs(typed);
+        document.getElementById("lang-switch")?.focus();
       },
     },
     t("lang.switch"),
@@ -59,6 +67,8 @@ function renderTopbar(active) {
       ["customers", t("nav.customers")],
       ["campaigns", t("nav.campaigns")],
       ["catalogue", t("nav.catalogue")],
+      ["bookings", t("nav.bookings")],
+      ["day-close", t("nav.dayclose")],
     ].map(([key, label]) =>
       h(
         "a",
@@ -68,7 +78,12 @@ function renderTopbar(active) {
     );
     children.push(h("nav", { "aria-label": t("nav.main") }, links));
     const context = [session.merchant.name, session.shop?.name].filter(Boolean).join(" · ");
-    children.push(h("a", { href: "#/choose", class: "context", title: t("nav.change") }, context));
+    // the shop switch is a visible control (a button-like link), not a line of small text
+    children.push(
+      h("a", { href: "#/choose", class: "btn btn-ghost shop-switch", title: `${t("nav.change")}: ${context}`, "aria-label": `${t("nav.change")}: ${context}` },
+        h("span", { class: "shop-switch-icon", "aria-hidden": "true" }, "⇄"),
+        h("span", { class: "shop-switch-name" }, session.shop?.name || session.merchant.name)),
+    );
   }
   children.push(h("span", { class: "spacer" }));
   children.push(langButton);
@@ -96,6 +111,41 @@ function renderTopbar(active) {
     );
   }
   mount(bar, children);
+}
+
+/** The values of the page's named fields (passwords and files excepted), by name and position. */
+function fieldsOf(root) {
+  const seen = new Map();
+  return [...root.querySelectorAll("input[name], select[name], textarea[name]")]
+    .filter((el) => el.type !== "password" && el.type !== "file")
+    .map((el) => {
+      const n = seen.get(el.name) || 0;
+      seen.set(el.name, n + 1);
+      return { key: `${el.name}#${n}`, el };
+    });
+}
+
+function snapshotInputs() {
+  const saved = new Map();
+  for (const { key, el } of fieldsOf(document.getElementById("main"))) {
+    saved.set(key, el.type === "checkbox" || el.type === "radio" ? { checked: el.checked } : { value: el.value });
+  }
+  return saved;
+}
+
+function restoreInputs(saved) {
+  for (const { key, el } of fieldsOf(document.getElementById("main"))) {
+    const before = saved.get(key);
+    if (!before) continue;
+    if ("checked" in before) {
+      if (el.checked !== before.checked) {
+        el.checked = before.checked;
+        el.dispatchEvent(new Event("change", { bubbles: true })); // e.g. the counter's mode
+      }
+    } else if (el.value !== before.value) {
+      el.value = before.value;
+    }
+  }
 }
 
 async function route() {

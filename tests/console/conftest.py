@@ -101,7 +101,9 @@ def live_server(test_settings: Settings) -> Iterator[LiveServer]:
                 assert proc.poll() is None, log.read_text()
                 assert time.monotonic() < deadline, "server did not become ready"
                 time.sleep(0.1)
-            paths = {_shape(p) for p in httpx.get(f"{url}/openapi.json").json()["paths"]}
+            # building the schema takes seconds on a loaded machine: wait for it
+            schema = httpx.get(f"{url}/openapi.json", timeout=120).json()
+            paths = {_shape(p) for p in schema["paths"]}
             yield LiveServer(url, paths)
         finally:
             proc.terminate()

@@ -69,6 +69,13 @@ export async function renderCampaigns(main, { navigate, params }) {
 }
 
 const DISCOUNT_KINDS = ["amount_off", "percent_off", "gift"];
+// each state change is its own route (spelled out: the contract test reads them from the source)
+const ACTIONS = {
+  publish: (id) => `/v1/campaigns/${id}/publish`,
+  pause: (id) => `/v1/campaigns/${id}/pause`,
+  resume: (id) => `/v1/campaigns/${id}/resume`,
+  end: (id) => `/v1/campaigns/${id}/end`,
+};
 const AUDIENCE_KINDS = ["public", "tiers", "segment"];
 
 /**
@@ -282,7 +289,7 @@ export async function renderCampaign(main, { id }) {
     const act = (action) => async () => {
       if (action === "end" && !window.confirm(t("campaigns.end_confirm", { name: campaign.name }))) return;
       try {
-        campaign = await post(`/v1/campaigns/${campaign.id}/${action}`);
+        campaign = await post(ACTIONS[action](campaign.id));
         show();
         status.show("ok", t(`campaigns.done_${action}`));
       } catch (error) {

@@ -53,8 +53,12 @@ export async function renderChoose(main, { navigate }) {
   };
 
   const renderTopbarContext = () => {
-    const ctx = document.querySelector("#topbar .context");
-    if (ctx) ctx.textContent = [session.merchant?.name, session.shop?.name].filter(Boolean).join(" · ");
+    const link = document.querySelector("#topbar .shop-switch");
+    if (!link) return;
+    const context = [session.merchant?.name, session.shop?.name].filter(Boolean).join(" · ");
+    link.querySelector(".shop-switch-name").textContent = session.shop?.name || session.merchant?.name || "";
+    link.title = `${t("nav.change")}: ${context}`;
+    link.setAttribute("aria-label", link.title);
   };
 
   const showShops = async (merchant, preloaded) => {

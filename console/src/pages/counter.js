@@ -1,13 +1,23 @@
 // The counter: scan or type a code, see what redeeming does (lookup), then confirm.
 // Coupons: POST /v1/counter/lookup then POST /v1/counter/redeem.
-// Member cards: POST /v1/counter/transactions.
+// Member cards: POST /v1/counter/transactions; a member who forgot the card is found by phone
+// (POST /v1/counter/members/lookup) and the clerk confirms the card shown before charging.
+// The last redemption or card transaction of this device can be reversed (managers: the API
+// requires the role).
 // Every confirm attempt gets a fresh Idempotency-Key; a retry after a network failure reuses
 // it with the same body, so the server answers the first result instead of redeeming twice.
 import { get, newIdempotencyKey, post } from "../api.js";
 import { field, h, mount } from "../dom.js";
-import { formatDateTime, formatMoney, formatTime, t, tMaybe } from "../i18n.js";
+import { formatDateTime, formatMoney, formatTime, lang, t, tMaybe } from "../i18n.js";
 import { session } from "../state.js";
-import { heading, parseYuan } from "./common.js";
+import { qrSvg } from "../qr.js";
+import { heading, isMissingRoute, parseYuan } from "./common.js";
+
+const CJK = /[\u3400-\u9fff]/;
+const LAST_KEY = "corner.counter.last";
+const MANAGER_ROLES = ["owner", "manager"];
+const PROVIDERS = { wechatpay: "native", alipay: "precreate" }; // the QR method of each
+const POLL_MS = 2000;
 
 const CODE_LIKE = /^[0-9A-Za-z][0-9A-Za-z -]{5,24}$/;
 
@@ -80,6 +90,7 @@ export function renderCounter(main) {
   let stopScanner = null;
   let attempt = null; // {path, body, key} of the confirm in flight or to retry
   let scannedQr = null;
+  let stopPolling = () => {}; // the payment being waited for, if any
 
   // -- input panel ------------------------------------------------------------------------
   const codeInput = h("input", {
@@ -117,7 +128,7 @@ export function renderCounter(main) {
     h("p", { class: "hint", role: "status" }, t("counter.scan_hint")),
   );
 
-  const modeRadios = ["coupon", "card"].map((m) =>
+  const modeRadios = ["coupon", "card", "phone"].map((m) =>
     h(
       "label",
       { class: "segment" },
@@ -150,6 +161,7 @@ export function renderCounter(main) {
   );
 
   // -- result panel -----------------------------------------------------------------------
+  const lastBar = h("div", { class: "last-bar" }); // the last redemption/transaction, to reverse
   const result = h("section", {
     class: "result",
     id: "counter-result",
@@ -169,6 +181,7 @@ export function renderCounter(main) {
         heading(t("counter.title")),
         h("p", { class: "shop-name" }, t("counter.shop", { name: shop.name })),
         form,
+        lastBar,
       ),
       result,
     ),
@@ -180,6 +193,7 @@ export function renderCounter(main) {
   }
 
   function idle() {
+    stopPolling();
     attempt = null;
     scannedQr = null;
     setState("idle", h("p", { class: "idle-hint" }, t("counter.idle")));
@@ -188,9 +202,13 @@ export function renderCounter(main) {
   function setMode(m) {
     mode = m;
     for (const r of modeRadios) r.querySelector("input").checked = r.querySelector("input").value === m;
-    codeField.querySelector("label").textContent = t(m === "coupon" ? "counter.code" : "counter.card");
-    codeField.querySelector(".hint").textContent = t(m === "coupon" ? "counter.code_hint" : "counter.card_hint");
+    const labels = { coupon: ["counter.code", "counter.code_hint"], card: ["counter.card", "counter.card_hint"], phone: ["counter.phone", "counter.phone_hint"] };
+    codeField.querySelector("label").textContent = t(labels[m][0]);
+    codeField.querySelector(".hint").textContent = t(labels[m][1]);
+    codeInput.inputMode = m === "coupon" ? "text" : "numeric";
+    codeInput.classList.toggle("phone-input", m === "phone");
     amountField.hidden = m !== "coupon";
+    scanButton.hidden = m === "phone";
     idle();
   }
 
@@ -203,21 +221,132 @@ export function renderCounter(main) {
     setState(state, h("p", { class: "spinner", role: "status" }, text));
   }
 
-  async function refusal(titleText, problem, { state = "refused" } = {}) {
+  /** The one line a refusal shows, in the page's language, money in yuan. `card` (when the
+   * member was looked up) lets "not enough balance" say how much there is. */
+  async function refusalLine(problem, card) {
     const code = problem?.code;
-    let detail = problem?.detail && problem.detail !== problem.title ? problem.detail : null;
-    if (code === "coupon_already_redeemed") detail = (await alreadyRedeemedText(problem)) || detail;
-    if (code === "not_found" || code === "coupon_not_found") detail = t("counter.not_found");
+    const extra = { ...(problem?.extra || {}), ...(problem || {}) };
+    if (code === "coupon_already_redeemed") {
+      const where = await alreadyRedeemedText(problem);
+      return where ? `${t("problem.coupon_already_redeemed")}：${where}`.replace("：", lang() === "en" ? ": " : "：") : t("problem.coupon_already_redeemed");
+    }
+    if (code === "not_found" || code === "coupon_not_found") return t("counter.not_found");
+    if (code === "min_spend_not_met" && extra.min_spend) return t("counter.min_spend_not_met", { min: formatMoney(extra.min_spend) });
+    if (code === "insufficient_balance" && card) return t("counter.insufficient_balance", { balance: formatMoney(card.balance) });
+    if (code === "insufficient_points" && card) return t("counter.insufficient_points", { points: card.points });
+    const own = tMaybe(`problem.${code}`, null);
+    if (own) return own;
+    const zh = lang() === "zh-CN";
+    for (const text of [problem?.title, problem?.detail]) if (text && CJK.test(text) === zh) return text;
+    return t("common.error");
+  }
+
+  async function refusal(titleText, problem, { state = "refused", card = null } = {}) {
+    const code = problem?.code;
+    if (code === "order_amount_required") return askOrderAmount(problem);
+    const line = await refusalLine(problem, card);
     setState(
       state,
       h("div", { class: "outcome outcome-bad", role: "alert" },
         h("span", { class: "outcome-icon", "aria-hidden": "true" }, "✕"),
         h("h2", {}, titleText),
-        h("p", { class: "outcome-reason", "data-code": code || "" }, tMaybe(`problem.${code}`, problem?.title || t("common.error"))),
-        detail ? h("p", { class: "outcome-detail" }, detail) : null,
+        h("p", { class: "outcome-reason", "data-code": code || "" }, line),
       ),
       h("button", { type: "button", class: "btn btn-secondary btn-large btn-block", onclick: () => { idle(); focusCode(); } }, t("counter.next")),
     );
+  }
+
+  /** The coupon has a minimum spend: ask for the bill here, then look it up again. */
+  function askOrderAmount(problem) {
+    const zh = lang() === "zh-CN";
+    const hint = problem?.detail && CJK.test(problem.detail) === zh ? problem.detail : t("problem.order_amount_required");
+    const input = h("input", { type: "text", name: "ask_order_amount", inputmode: "decimal", autocomplete: "off", placeholder: "0.00" });
+    setState(
+      "amount",
+      h("h2", {}, t("counter.amount_needed")),
+      h("p", { class: "outcome-reason" }, hint),
+      h("form", {
+        class: "stack",
+        onsubmit: (event) => {
+          event.preventDefault();
+          const value = parseYuan(input.value);
+          if (value === null || Number.isNaN(value)) {
+            input.setAttribute("aria-invalid", "true");
+            return input.focus();
+          }
+          amountInput.value = input.value.trim();
+          lookupCoupon();
+        },
+      },
+      field(t("counter.order_amount_short"), input),
+      h("button", { type: "submit", class: "btn btn-primary btn-large btn-block" }, t("counter.lookup"))),
+      h("button", { type: "button", class: "btn btn-ghost btn-block", onclick: () => { idle(); focusCode(); } }, t("common.cancel")),
+    );
+    input.focus();
+  }
+
+  // -- reversing the last redemption or card transaction -----------------------------------
+  const canReverse = MANAGER_ROLES.includes(session.merchant?.role);
+  function remember(kind, id, label) {
+    const last = { kind, id, label, shop: shop.id, at: Date.now() };
+    sessionStorage.setItem(LAST_KEY, JSON.stringify(last));
+    renderLastBar();
+    return last;
+  }
+  function lastOperation() {
+    try {
+      const last = JSON.parse(sessionStorage.getItem(LAST_KEY));
+      return last && last.shop === shop.id ? last : null;
+    } catch {
+      return null;
+    }
+  }
+  function renderLastBar() {
+    const last = lastOperation();
+    if (!last) return mount(lastBar);
+    mount(
+      lastBar,
+      h("span", { class: "muted" }, t("counter.last", { label: last.label })),
+      canReverse
+        ? h("button", { type: "button", class: "btn btn-ghost", id: "reverse-last", onclick: () => askReverse(last) }, t("counter.reverse_last"))
+        : h("span", { class: "hint" }, t("counter.reverse_needs_manager")),
+    );
+  }
+  function reverseButton(last) {
+    return canReverse
+      ? h("button", { type: "button", class: "btn btn-ghost btn-block", onclick: () => askReverse(last) }, t("counter.reverse_this"))
+      : h("p", { class: "hint" }, t("counter.reverse_needs_manager"));
+  }
+  function askReverse(last) {
+    const reason = h("input", { type: "text", name: "reason", maxlength: "255", autocomplete: "off" });
+    const confirm = h("button", { type: "submit", class: "btn btn-confirm btn-large btn-block", id: "confirm-reverse" }, t("counter.reverse_confirm"));
+    setState(
+      "reverse",
+      h("h2", {}, t("counter.reverse_title")),
+      h("p", { class: "outcome-detail" }, last.label),
+      h("form", {
+        class: "stack",
+        onsubmit: async (event) => {
+          event.preventDefault();
+          confirm.disabled = true;
+          const note = reason.value.trim() || null;
+          try {
+            if (last.kind === "redemption") await post(`/v1/redemptions/${encodeURIComponent(last.id)}/reverse`, { reason: note });
+            else await post(`/v1/counter/transactions/${encodeURIComponent(last.id)}/reverse`, { note });
+          } catch (error) {
+            if (!error.answered) return refusal(t("counter.reverse_failed"), { code: "network_error", title: t("common.network_error") }, { state: "failed" });
+            return refusal(t("counter.reverse_failed"), error.problem, { state: "failed" });
+          }
+          sessionStorage.removeItem(LAST_KEY);
+          renderLastBar();
+          success(t("counter.reversed"), [h("p", { class: "outcome-detail" }, last.label)]);
+        },
+      },
+      field(t("counter.reverse_reason"), reason),
+      confirm),
+      h("button", { type: "button", class: "btn btn-ghost btn-block", onclick: () => { idle(); focusCode(); } }, t("common.cancel")),
+    );
+    confirm.focus();
   }
 
   // -- coupons ----------------------------------------------------------------------------
@@ -305,14 +434,16 @@ export function renderCounter(main) {
     attempt = null;
     const tz = shop.timezone || undefined;
     const discountText = data.discount?.amount ? formatMoney(data.discount.amount) : describeDiscount(data.discount);
+    const code = data.coupon?.code_display || data.coupon?.code || "";
+    const last = data.redemption_id ? remember("redemption", data.redemption_id, t("counter.last_redemption", { code, discount: discountText })) : null;
     success(t("counter.success"), [
       h("p", { class: "outcome-detail" }, t("counter.success_detail", { discount: discountText })),
       data.pay_amount ? h("p", {}, `${t("counter.pay_amount")}: ${formatMoney(data.pay_amount)}`) : null,
       h("p", { class: "muted" }, [data.coupon?.code_display || data.coupon?.code, data.redeemed_at ? formatTime(data.redeemed_at, tz) : null].filter(Boolean).join(" · ")),
-    ]);
+    ], { last });
   }
 
-  function success(title, details) {
+  function success(title, details, { last = null } = {}) {
     const next = h("button", { type: "button", class: "btn btn-primary btn-large btn-block", onclick: () => { codeInput.value = ""; amountInput.value = ""; idle(); focusCode(); } }, t("counter.next"));
     setState(
       "success",
@@ -322,6 +453,7 @@ export function renderCounter(main) {
         details,
       ),
       next,
+      last ? reverseButton(last) : null,
     );
     next.focus();
   }
@@ -372,7 +504,8 @@ export function renderCounter(main) {
   }
 
   // -- member cards -----------------------------------------------------------------------
-  // count cards (次卡) on sale at this merchant, loaded once when the clerk picks "count use"
+  // count cards (次卡) on sale at this merchant, for a card typed or scanned (its passes are
+  // not known before charging); a member found by phone shows their own passes instead
   let countProducts = null;
   async function loadCountProducts() {
     if (countProducts) return countProducts;
@@ -380,40 +513,133 @@ export function renderCounter(main) {
     const programs = await get(`/v1/merchants/${encodeURIComponent(merchantId)}/programs`);
     const lists = await Promise.all((programs.items || []).map((program) =>
       get(`/v1/programs/${encodeURIComponent(program.id)}/count-products`).then((page) => page.items || [])));
-    countProducts = lists.flat();
+    countProducts = lists.flat().filter((p) => p.active !== false && (!p.shop_ids || p.shop_ids.includes(shop.id)));
     return countProducts;
   }
 
-  function showCardForm(cardRef) {
+  const usablePasses = (card) => (card?.count_passes || []).filter((p) => p.status === "active" && p.uses_left > 0 && (!p.shop_ids || p.shop_ids.includes(shop.id)));
+
+  /** What the clerk reads to the member before charging: name, tier name, points, balance, passes. */
+  function memberFacts(item) {
+    const card = item.card;
+    const passes = card.count_passes || [];
+    const rows = [
+      [t("counter.member_name"), item.name || t("counter.member_unnamed")],
+      [t("counter.card"), card.card_number],
+      [t("counter.tier"), card.tier?.name || "—"],
+      [t("counter.points"), String(card.points ?? 0)],
+      [t("counter.balance"), formatMoney(card.balance)],
+      [t("counter.count_passes"), passes.length ? passes.map((p) => t("counter.uses_left", { name: p.name, uses: p.uses_left })).join("；") : t("counter.no_passes")],
+    ];
+    return h("dl", { class: "facts member-facts" }, rows.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
+  }
+
+  async function lookupPhone() {
+    const phone = codeInput.value.replace(/[\s-]/g, "");
+    if (!/^\+?\d{6,15}$/.test(phone)) {
+      codeInput.setAttribute("aria-invalid", "true");
+      return refusal(t("counter.member_refused"), { code: "phone_invalid", title: t("counter.phone_invalid") });
+    }
+    codeInput.removeAttribute("aria-invalid");
+    busy("checking", t("counter.checking"));
+    let data;
+    try {
+      data = await post("/v1/counter/members/lookup", { phone, shop_id: shop.id });
+    } catch (error) {
+      if (error.status === 0) return networkFailure(t("counter.member_refused"), () => lookupPhone());
+      return refusal(t("counter.member_refused"), error.problem);
+    }
+    const items = data.items || [];
+    if (!items.length) return refusal(t("counter.member_refused"), { code: "member_not_found", title: t("counter.member_not_found", { phone: data.phone || phone }) });
+    setState(
+      "members",
+      h("h2", {}, t("counter.members_found", { phone: data.phone || phone, count: items.length })),
+      h("p", { class: "hint" }, t("counter.member_confirm_hint")),
+      h("ul", { class: "member-list" }, items.map((item) =>
+        h("li", { class: "member" },
+          memberFacts(item),
+          h("button", { type: "button", class: "btn btn-confirm btn-large btn-block", onclick: () => showCardForm(item.card.card_number, item) },
+            t("counter.member_confirm", { name: item.name || item.card.card_number }))))),
+      h("button", { type: "button", class: "btn btn-ghost btn-block", onclick: () => { idle(); focusCode(); } }, t("common.cancel")),
+    );
+    result.querySelector(".member button")?.focus();
+  }
+
+  function showCardForm(cardRef, member = null) {
     attempt = null;
     let kind = "purchase";
+    const card = member?.card || null;
     const amount = h("input", { type: "text", inputmode: "decimal", autocomplete: "off", name: "amount", placeholder: "0.00" });
     const points = h("input", { type: "text", inputmode: "numeric", autocomplete: "off", name: "points", pattern: "\\d+" });
     const pin = h("input", { type: "password", inputmode: "numeric", autocomplete: "off", name: "pin", maxlength: "6", pattern: "\\d{6}" });
     const product = h("select", { name: "count_product" });
+    const noProducts = h("p", { class: "outcome-reason no-count", role: "status", hidden: true });
     const amountF = field(t("counter.amount"), amount);
     const pointsF = field(t("counter.points"), points);
-    const pinF = field(t("counter.pin"), pin);
-    const productF = field(t("counter.count_product"), product);
-    const fillProducts = async () => {
-      if (product.options.length) return;
-      let items = [];
+    const pinF = field(t("counter.pin"), pin, card && !card.has_pin ? t("counter.pin_not_set") : null);
+    const productF = field(card ? t("counter.count_pass") : t("counter.count_product"), product);
+    const submit = h("button", { type: "submit", class: "btn btn-confirm btn-huge btn-block" }, t("counter.card_confirm"));
+    // selling a top-up or a count card: the customer pays by scanning a QR
+    const providerRadios = Object.keys(PROVIDERS).map((name, i) =>
+      h("label", { class: "segment" },
+        h("input", { type: "radio", name: "provider", value: name, checked: i === 0 }),
+        h("span", {}, t(`provider.${name}`))));
+    const providerF = h("fieldset", { class: "segmented" }, h("legend", {}, t("counter.pay_with")), providerRadios);
+    const saleProduct = h("select", { name: "sale_product" });
+    const saleProductF = field(t("counter.sale_product"), saleProduct);
+    let saleChoices = null;
+    const fillSaleProducts = async () => {
+      if (saleChoices) return;
       try {
-        items = await loadCountProducts();
+        saleChoices = await loadCountProducts();
       } catch {
-        items = [];
+        saleChoices = [];
       }
-      if (!items.length) product.append(h("option", { value: "", disabled: true }, t("counter.no_count_products")));
-      for (const p of items) product.append(h("option", { value: p.id }, `${p.name} · ${t("counter.uses", { uses: p.uses })}`));
+      for (const p of saleChoices) saleProduct.append(h("option", { value: p.id }, `${p.name} · ${t("counter.uses", { uses: p.uses })} · ${formatMoney(p.price)}`));
+      sync();
+    };
+    let choices = null; // [{value, label}] for count use, null until loaded
+    const fillProducts = async () => {
+      if (choices) return;
+      if (card) {
+        choices = usablePasses(card).map((p) => ({ value: `pass:${p.id}`, label: `${p.name} · ${t("counter.uses_left_short", { uses: p.uses_left })}` }));
+      } else {
+        let items = [];
+        try {
+          items = await loadCountProducts();
+        } catch {
+          items = [];
+        }
+        choices = items.map((p) => ({ value: `product:${p.id}`, label: `${p.name} · ${t("counter.uses", { uses: p.uses })}` }));
+      }
+      for (const c of choices) product.append(h("option", { value: c.value }, c.label));
+      sync();
     };
     const sync = () => {
-      amountF.hidden = kind === "spend_points" || kind === "count_use";
+      const selling = kind === "topup" || kind === "buy_count";
+      providerF.hidden = !selling;
+      saleProductF.hidden = kind !== "buy_count" || (saleChoices !== null && !saleChoices.length);
+      amountF.hidden = kind === "spend_points" || kind === "count_use" || kind === "buy_count";
+      amountF.querySelector("label").textContent = t(kind === "topup" ? "counter.topup_amount" : "counter.amount");
+      submit.textContent = t(selling ? "counter.sell_confirm" : "counter.card_confirm");
       pointsF.hidden = kind !== "spend_points";
       pinF.hidden = kind === "purchase" || kind === "count_use";
-      productF.hidden = kind !== "count_use";
-      if (kind === "count_use") fillProducts();
+      const countUse = kind === "count_use";
+      const none = countUse && choices !== null && choices.length === 0;
+      productF.hidden = !countUse || none;
+      noProducts.hidden = !none;
+      noProducts.textContent = card ? t("counter.no_usable_passes") : t("counter.no_count_products");
+      submit.disabled = countUse && (choices === null || none);
+      if (countUse) fillProducts();
+      if (kind === "buy_count") {
+        const nothing = saleChoices !== null && !saleChoices.length;
+        noProducts.hidden = !nothing;
+        if (nothing) noProducts.textContent = t("counter.no_count_products_to_sell");
+        submit.disabled = saleChoices === null || nothing;
+        fillSaleProducts();
+      }
     };
-    const kinds = ["purchase", "spend_points", "spend_balance", "count_use"].map((k) =>
+    const kinds = ["purchase", "spend_points", "spend_balance", "count_use", "topup", "buy_count"].map((k) =>
       h("label", { class: "segment" },
         h("input", { type: "radio", name: "card-kind", value: k, checked: k === kind, onchange: () => { kind = k; sync(); } }),
         h("span", {}, t(`counter.kind_${k}`))),
@@ -424,12 +650,25 @@ export function renderCounter(main) {
         class: "stack",
         onsubmit: (event) => {
           event.preventDefault();
+          if (kind === "topup" || kind === "buy_count") {
+            const provider = providerF.querySelector("input:checked").value;
+            const payment = { provider, method: PROVIDERS[provider] };
+            if (kind === "buy_count") {
+              if (!saleProduct.value) return saleProduct.focus();
+              return sell("/v1/counter/count-passes", { card: cardRef, shop_id: shop.id, product_id: saleProduct.value, payment });
+            }
+            const value = parseYuan(amount.value);
+            if (value === null || Number.isNaN(value) || value <= 0) return amount.focus();
+            return sell("/v1/counter/topups", { card: cardRef, shop_id: shop.id, amount: { amount: value, currency: "CNY" }, payment });
+          }
           const body = { card: cardRef, shop_id: shop.id, kind };
           if (kind === "count_use") {
             if (!product.value) return product.focus();
-            body.count_product_id = product.value;
+            const [what, id] = product.value.split(":");
+            if (what === "pass") body.pass_id = id;
+            else body.count_product_id = id;
             attempt = null;
-            return confirmCard(body);
+            return confirmCard(body, card);
           }
           if (kind === "spend_points") {
             if (!/^\d+$/.test(points.value.trim())) return points.focus();
@@ -444,7 +683,7 @@ export function renderCounter(main) {
             body.pin = pin.value;
           }
           attempt = null;
-          confirmCard(body);
+          confirmCard(body, card);
         },
       },
       h("fieldset", { class: "segmented" }, h("legend", {}, t("counter.card_kind")), kinds),
@@ -452,45 +691,127 @@ export function renderCounter(main) {
       pointsF,
       pinF,
       productF,
-      h("button", { type: "submit", class: "btn btn-confirm btn-huge btn-block" }, t("counter.card_confirm")),
+      saleProductF,
+      providerF,
+      noProducts,
+      submit,
     );
     sync();
-    setState("lookup", h("h2", {}, t("counter.mode_card")), h("p", { class: "facts-line" }, cardRef.length > 24 ? t("counter.scanned") : cardRef), confirmForm);
+    setState(
+      "lookup",
+      h("h2", {}, t("counter.mode_card")),
+      member ? memberFacts(member) : h("p", { class: "facts-line" }, cardRef.length > 24 ? t("counter.scanned") : cardRef),
+      confirmForm,
+      h("button", { type: "button", class: "btn btn-ghost btn-block", onclick: () => { idle(); focusCode(); } }, t("common.cancel")),
+    );
     amount.focus();
   }
 
-  async function confirmCard(body) {
+  // -- selling a top-up or a count card: the QR, then "paid" when the callback arrived ---------
+  async function sell(path, body) {
+    attempt ??= { path, body, key: newIdempotencyKey() };
+    busy("redeeming", t("counter.creating_payment"));
+    let data;
+    try {
+      data = await post(attempt.path, attempt.body, { "Idempotency-Key": attempt.key });
+    } catch (error) {
+      if (!error.answered) return networkFailure(t("counter.sell_failed"), () => sell(path, body));
+      attempt = null;
+      if (isMissingRoute(error)) return refusal(t("counter.sell_failed"), { code: "sell_unavailable", title: t("counter.sell_unavailable") }, { state: "failed" });
+      return refusal(t("counter.sell_failed"), error.problem, { state: "failed" });
+    }
+    attempt = null;
+    showPayment(data, body);
+  }
+
+  function showPayment(sale, body) {
+    const payment = sale.payment || {};
+    const text = payment.code_url || payment.pay_url;
+    const amount = sale.amount || sale.price;
+    const what = sale.name ? `${t("counter.sale_count", { name: sale.name })} · ${formatMoney(amount)}` : t("counter.sale_topup", { amount: formatMoney(amount) });
+    const status = h("p", { class: "pay-status", role: "status" }, t("counter.waiting_payment"));
+    setState(
+      "paying",
+      h("h2", {}, t("counter.scan_to_pay", { provider: t(`provider.${payment.provider || body.payment.provider}`) })),
+      h("p", { class: "outcome-detail" }, what),
+      text ? h("div", { class: "qr-box" }, qrSvg(text, t("counter.qr_label", { amount: formatMoney(amount) }))) : h("p", {}, t("counter.no_qr")),
+      status,
+      h("button", { type: "button", class: "btn btn-ghost btn-block", onclick: () => { idle(); focusCode(); } }, t("counter.stop_waiting")),
+    );
+    let stopped = false;
+    let timer = null;
+    stopPolling = () => {
+      stopped = true;
+      clearTimeout(timer);
+    };
+    const poll = async () => {
+      if (stopped) return;
+      let view;
+      try {
+        view = await get(`/v1/payments/${encodeURIComponent(payment.reference)}`);
+      } catch (error) {
+        if (error.answered && error.status !== 429) {
+          status.textContent = `${t("counter.payment_unknown")} ${tMaybe(`problem.${error.code}`, "")}`.trim();
+          return;
+        }
+        view = null; // a dropped connection: ask again
+      }
+      if (stopped) return;
+      if (view?.status === "succeeded") {
+        stopPolling();
+        return success(t("counter.paid"), [
+          h("p", { class: "outcome-detail" }, what),
+          sale.bonus?.amount ? h("p", {}, t("counter.topup_bonus", { bonus: formatMoney(sale.bonus) })) : null,
+        ]);
+      }
+      if (view && view.status !== "pending") {
+        stopPolling();
+        return refusal(t("counter.payment_failed"), { code: `payment_${view.status}`, title: t(`counter.payment_${view.status === "closed" ? "closed" : "failed"}_line`) }, { state: "failed" });
+      }
+      timer = setTimeout(poll, POLL_MS);
+    };
+    timer = setTimeout(poll, POLL_MS);
+  }
+
+  async function confirmCard(body, card = null) {
     attempt ??= { path: "/v1/counter/transactions", body, key: newIdempotencyKey() };
     busy("redeeming", t("counter.redeeming"));
     let data;
     try {
       data = await post(attempt.path, attempt.body, { "Idempotency-Key": attempt.key });
     } catch (error) {
-      if (!error.answered) return networkFailure(t("counter.failed"), () => confirmCard(body));
+      if (!error.answered) return networkFailure(t("counter.failed"), () => confirmCard(body, card));
       attempt = null;
-      return refusal(t("counter.failed"), error.problem, { state: "failed" });
+      return refusal(t("counter.failed"), error.problem, { state: "failed", card });
     }
     attempt = null;
-    const card = data.card || {};
+    const after = data.card || {};
     const entry = data.entry || {};
     const delta = (n) => (n > 0 ? `+${n}` : String(n));
+    const label = t("counter.last_transaction", {
+      kind: t(`counter.kind_${body.kind}`),
+      number: after.card_number || body.card,
+      amount: entry.amount ? formatMoney(entry.amount) : body.points ? `${body.points}` : data.count_pass?.name || "",
+    });
+    const last = entry.id ? remember("transaction", entry.id, label) : null;
     success(t("counter.card_success"), [
       entry.points_delta ? h("p", { class: "outcome-detail" }, t("counter.points_delta", { points: delta(entry.points_delta) })) : null,
       entry.balance_delta ? h("p", { class: "outcome-detail" }, t("counter.balance_delta", { balance: formatMoney(entry.balance_delta) })) : null,
       data.count_pass ? h("p", { class: "outcome-detail" }, t("counter.uses_left", { name: data.count_pass.name, uses: data.count_pass.uses_left })) : null,
       h("p", { class: "muted" }, t("counter.card_summary", {
-        number: card.card_number || "",
-        tier: card.tier?.name || "",
-        points: card.points ?? "—",
-        balance: formatMoney(card.balance),
+        number: after.card_number || "",
+        tier: after.tier?.name || "",
+        points: after.points ?? "—",
+        balance: formatMoney(after.balance),
       })),
-    ]);
+    ], { last });
   }
 
   // -- dispatch ---------------------------------------------------------------------------
   function submit() {
     const typed = codeInput.value.trim();
     if (!scannedQr && !typed) return focusCode();
+    if (mode === "phone") return lookupPhone();
     if (mode === "coupon" && !scannedQr && looksLikeCardNumber(typed)) setMode("card");
     if (mode === "card") return showCardForm(scannedQr || typed.replace(/\s/g, ""));
     return lookupCoupon();
@@ -533,7 +854,11 @@ export function renderCounter(main) {
     codeInput.placeholder = "";
   });
 
+  renderLastBar();
   idle();
   focusCode();
-  return () => closeScanner();
+  return () => {
+    closeScanner();
+    stopPolling();
+  };
 }

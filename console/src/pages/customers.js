@@ -3,13 +3,14 @@ import { get, query } from "../api.js";
 import { field, h, mount } from "../dom.js";
 import { formatDateTime, formatMoney, t, tMaybe } from "../i18n.js";
 import { session } from "../state.js";
-import { alertBox, errorText, heading, isMissingRoute, loading } from "./common.js";
+import { alertBox, errorText, heading, isMissingRoute, loading, merchantTiers, tierName } from "./common.js";
 
 const SORTS = ["last_visit", "total_spend", "visits"];
 
 const nameOf = (c) => c.name || c.display_name || c.user?.display_name || "—";
 const spendOf = (c) => (typeof c.total_spend === "number" ? { amount: c.total_spend, currency: c.currency || "CNY" } : c.total_spend);
-const tierOf = (c) => (typeof c.tier === "object" && c.tier ? c.tier.name || c.tier.code : c.tier) || "—";
+// the API gives a tier's code: people read its name (from the merchant's programmes)
+const tierOf = (c, tiers = []) => (typeof c.tier === "object" && c.tier ? c.tier.name || c.tier.code : tierName(tiers, c.tier)) || "—";
 
 function failure(body, error) {
   if (isMissingRoute(error)) mount(body, alertBox("info", t("common.not_available")));
@@ -28,7 +29,8 @@ export async function renderCustomers(main, { params, navigate }) {
   const page = Number(params.get("page") || 1);
 
   const q = h("input", { type: "search", name: "q", value: filters.q, autocomplete: "off", enterkeyhint: "search" });
-  const tier = h("input", { type: "text", name: "tier", value: filters.tier, autocomplete: "off" });
+  const tier = h("select", { name: "tier" }, h("option", { value: "" }, t("customers.all")));
+  if (filters.tier) tier.append(h("option", { value: filters.tier, selected: true }, filters.tier));
   const segment = h("select", { name: "segment_id" }, h("option", { value: "" }, t("customers.all")));
   const sort = h(
     "select",
@@ -39,23 +41,31 @@ export async function renderCustomers(main, { params, navigate }) {
   const form = h(
     "form",
     { class: "filters", role: "search", onsubmit: (e) => { e.preventDefault(); go(); } },
-    field(t("customers.search"), q),
+    field(t("customers.search"), q, t("customers.search_hint")),
     field(t("customers.tier"), tier),
     field(t("customers.segment"), segment),
     field(t("customers.sort"), sort),
     h("button", { type: "submit", class: "btn btn-primary" }, t("customers.apply")),
   );
   sort.addEventListener("change", () => go());
+  tier.addEventListener("change", () => go());
   segment.addEventListener("change", () => go());
   const body = h("div", { class: "table-area" }, loading());
   mount(main, h("section", { class: "card wide" }, heading(t("customers.title")), form, body));
   main.querySelector("h1").focus();
 
   // the list and the segment names in one round trip
-  const [list, segments] = await Promise.allSettled([
+  const [list, segments, tierList] = await Promise.allSettled([
     get(`/v1/merchants/${merchantId}/customers${query({ ...filters, cursor, limit: 20 })}`),
     get(`/v1/merchants/${merchantId}/segments?limit=100`),
+    merchantTiers(merchantId),
   ]);
+  const tiers = tierList.status === "fulfilled" ? tierList.value : [];
+  // one option per code (programmes may share a code), named by the tier's name
+  const codes = [...new Map(tiers.map((x) => [x.code, x])).values()];
+  for (const option of [...tier.options].slice(1)) option.remove();
+  for (const x of codes) tier.append(h("option", { value: x.code, selected: x.code === filters.tier }, x.name));
+  if (filters.tier && !codes.some((x) => x.code === filters.tier)) tier.append(h("option", { value: filters.tier, selected: true }, filters.tier));
   if (segments.status === "fulfilled") {
     const items = Array.isArray(segments.value) ? segments.value : segments.value?.items || [];
     for (const s of items) segment.append(h("option", { value: s.id, selected: s.id === filters.segment_id }, s.name));
@@ -71,7 +81,7 @@ export async function renderCustomers(main, { params, navigate }) {
       {},
       h("th", { scope: "row" }, h("a", { href: `#/customers/${c.id}` }, nameOf(c))),
       h("td", {}, c.phone || "—"),
-      h("td", {}, tierOf(c)),
+      h("td", {}, tierOf(c, tiers)),
       h("td", { class: "num" }, c.visits ?? "—"),
       h("td", { class: "num" }, formatMoney(spendOf(c))),
       h("td", {}, formatDateTime(c.last_visit_at, tz)),
@@ -115,8 +125,12 @@ export async function renderCustomer(main, { id }) {
   );
   main.querySelector("h1").focus();
   let c;
+  let tiers = [];
   try {
-    c = await get(`/v1/merchants/${merchantId}/customers/${encodeURIComponent(id)}`);
+    [c, tiers] = await Promise.all([
+      get(`/v1/merchants/${merchantId}/customers/${encodeURIComponent(id)}`),
+      merchantTiers(merchantId).catch(() => []),
+    ]);
   } catch (error) {
     return failure(body, error);
   }
@@ -124,7 +138,7 @@ export async function renderCustomer(main, { id }) {
   main.querySelector("h1").textContent = nameOf(c);
   const facts = [
     [t("customers.phone"), c.phone],
-    [t("customers.tier"), tierOf(c)],
+    [t("customers.tier"), tierOf(c, tiers)],
     [t("customers.visits"), c.visits],
     [t("customers.total_spend"), formatMoney(spendOf(c))],
     [t("customers.last_visit"), formatDateTime(c.last_visit_at, tz)],
