@@ -268,6 +268,24 @@ async def known_customer(
     return known(customer)
 
 
+async def holder_customer(
+    session: AsyncSession,
+    *,
+    merchant_id: uuid.UUID,
+    user_id: uuid.UUID | None,
+    customer_id: uuid.UUID | None,
+) -> schemas.KnownCustomer | None:
+    """The merchant's record of a card's holder (the record a walk-in card names, else the
+    account's record at that merchant), or None when the merchant has none yet."""
+    repo = CustomerRepository(session)
+    if customer_id is None and user_id is not None:
+        customer_id = await repo.id_of_user(merchant_id, user_id)
+    if customer_id is None:
+        return None
+    customer = await repo.get(merchant_id, customer_id)
+    return known(customer) if customer is not None else None
+
+
 async def link_customers_to_user(
     session: AsyncSession, *, user_id: uuid.UUID, phone: str | None
 ) -> list[tuple[uuid.UUID, uuid.UUID]]:

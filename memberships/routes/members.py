@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request, status
 from accounts import service as accounts
 from accounts.permissions import CurrentUser, ManagerStaff, staff_or_not_found
 from core.database import SessionDep
+from core.settings import SettingsDep
 from core.timezones import utcnow, zone
 from memberships import memberbook, schemas, service
 from memberships.auth import ProgramStaff
@@ -104,4 +105,19 @@ async def lookup_members(
         phone=data.phone,
         mask=not staff.at_least("manager"),
         now=utcnow(),
+    )
+
+
+@router.post("/counter/cards/lookup", response_model=schemas.MemberCard, tags=["counter"])
+async def look_up_card(
+    data: schemas.CounterCardLookup,
+    principal: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> schemas.MemberCard:
+    """A typed or scanned card shown before charging: holder's name, tier, points, balance,
+    count passes, so the clerk confirms who stands there. Nothing is written; a QR token is
+    not used up (the charge uses it)."""
+    return await service.look_up_card(
+        session, settings=settings, staff_user_id=principal.user_id, data=data, now=utcnow()
     )

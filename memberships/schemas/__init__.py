@@ -42,6 +42,7 @@ from memberships.schemas.ledger import (
     ReversalCreate,
 )
 from memberships.schemas.members import (
+    CounterCardLookup,
     GrantCard,
     MemberCard,
     MemberImportReport,
@@ -83,6 +84,7 @@ __all__ = [
     "MemberLookupRequest",
     "MemberLookup",
     "MemberImportReport",
+    "CounterCardLookup",
     "MemberCard",
     "GrantCard",
     "AdjustmentCreate",

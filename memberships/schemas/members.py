@@ -41,6 +41,13 @@ class MemberLookupRequest(BaseModel):
         return normalise_phone(value)
 
 
+class CounterCardLookup(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    card: str = Field(min_length=1, max_length=512, description="Card number or QR token")
+    shop_id: uuid.UUID
+
+
 class MemberCard(BaseModel):
     customer_id: uuid.UUID | None
     name: str | None

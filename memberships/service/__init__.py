@@ -11,7 +11,12 @@ from memberships.service.cards import (
     tier_members,
     tier_members_select,
 )
-from memberships.service.counter import counter_transaction, sell_count_pass, sell_topup
+from memberships.service.counter import (
+    counter_transaction,
+    look_up_card,
+    sell_count_pass,
+    sell_topup,
+)
 from memberships.service.counts import (
     COUNT_PASS_PREFIX,
     apply_count_pass_event,
@@ -116,6 +121,7 @@ __all__ = [
     "counter_transaction",
     "sell_count_pass",
     "sell_topup",
+    "look_up_card",
     "send_pin_code",
     "reset_pin_with_code",
     "create_program",

@@ -15,6 +15,7 @@ from accounts import service as accounts
 from core.money import Money
 from core.payments import Checkout
 from core.settings import Settings
+from customers import service as customers
 from customers.service import record_activity
 from memberships import cardnumbers, physical, rules, schemas
 from memberships.repository.cards import CardContext, CardRepository
@@ -82,8 +83,10 @@ async def card_at_counter(
     *,
     staff_user_id: uuid.UUID,
     shop_id: uuid.UUID,
+    use_token: bool = True,
 ) -> CardContext:
-    """The card a clerk of the shop's merchant typed or scanned (a QR token is used up).
+    """The card a clerk of the shop's merchant typed or scanned (a QR token is used up unless
+    `use_token` is false: a look before charging leaves the QR for the charge).
 
     Staff of another merchant learn nothing about the card: the same 404 as an unknown one;
     a shop that is not the card's merchant's is the shop's 404."""
@@ -94,11 +97,44 @@ async def card_at_counter(
         raise CardNotFound()
     if not shop_of_merchant:
         raise merchants.ShopNotFound()
-    if token_id is not None and not await CardRepository(session).use_qr_token(
-        token_id, ctx.card.id
+    if (
+        use_token
+        and token_id is not None
+        and not await CardRepository(session).use_qr_token(token_id, ctx.card.id)
     ):
         raise QrUsed()
     return ctx
+
+
+async def look_up_card(
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    staff_user_id: uuid.UUID,
+    data: schemas.CounterCardLookup,
+    now: datetime,
+) -> schemas.MemberCard:
+    """What the clerk shows the member before charging a typed or scanned card: the holder's
+    name, tier, points, balance and count passes. Nothing is written; a QR stays usable."""
+    ctx = await card_at_counter(
+        session,
+        settings,
+        data.card,
+        now,
+        staff_user_id=staff_user_id,
+        shop_id=data.shop_id,
+        use_token=False,
+    )
+    card = ctx.card
+    holder = await customers.holder_customer(
+        session, merchant_id=card.merchant_id, user_id=card.user_id, customer_id=card.customer_id
+    )
+    extras = await card_extras(session, [card.id], now)
+    return schemas.MemberCard(
+        customer_id=holder.id if holder else None,
+        name=holder.name if holder else None,
+        card=card_schema(card, ctx, extras=extras[card.id]),
+    )
 
 
 async def sell_topup(

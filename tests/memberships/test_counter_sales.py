@@ -165,3 +165,62 @@ async def test_counter_sales_refuse_strangers_and_bad_input(
         json={"card": number, "shop_id": setup.shop_id, "product_id": product["id"]},
     )
     assert r.status_code == 401
+
+
+async def test_a_card_is_looked_up_before_charging_and_its_qr_stays_usable(
+    client: ApiClient, setup: Setup
+) -> None:
+    """POST /v1/counter/cards/lookup: the clerk sees who holds a typed or scanned card
+    (name, tier, points, balance, passes) before charging; nothing is written."""
+    member, card = await join(client, setup)
+    r = await client.get(f"/v1/cards/{card['id']}/qr-token", headers=member.headers)
+    token = r.json()["token"]
+    await client.post(
+        "/v1/counter/transactions",
+        json={
+            "card": card["card_number"],
+            "shop_id": setup.shop_id,
+            "kind": "purchase",
+            "amount": money(12_300),
+        },  # fmt: skip
+        headers=setup.clerk.headers,
+    )
+    for typed in (card["card_number"], token, token):  # looking twice leaves the QR unused
+        r = await client.post(
+            "/v1/counter/cards/lookup",
+            json={"card": typed, "shop_id": setup.shop_id},
+            headers=setup.clerk.headers,
+        )
+        assert r.status_code == 200, r.text
+        seen = r.json()
+        assert seen["card"]["id"] == card["id"] and seen["card"]["points"] == 123
+        assert seen["name"] == "张三" and seen["customer_id"] is not None
+        assert seen["card"]["tier"]["name"]
+    r = await client.post(
+        "/v1/counter/transactions",
+        json={"card": token, "shop_id": setup.shop_id, "kind": "purchase", "amount": money(100)},
+        headers=setup.clerk.headers,
+    )
+    assert r.status_code == 201, r.text  # the charge uses the token the lookup left alone
+
+    walk_in = await walk_in_card(client, setup, "13712345670")
+    r = await client.post(
+        "/v1/counter/cards/lookup",
+        json={"card": walk_in["card_number"], "shop_id": setup.shop_id},
+        headers=setup.clerk.headers,
+    )
+    assert r.status_code == 200 and r.json()["name"] == "李阿姨", r.text
+
+    other = await make_setup(client)
+    elsewhere = {"card": card["card_number"], "shop_id": other.shop_id}
+    here = {"card": card["card_number"], "shop_id": setup.shop_id}
+    for who, body, code in (
+        (other.clerk, here, "card_not_found"),  # another merchant's clerk learns nothing
+        (setup.clerk, elsewhere, "shop_not_found"),  # a shop of another merchant
+        (member, here, "card_not_found"),  # the holder is not the counter
+    ):
+        r = await client.post("/v1/counter/cards/lookup", json=body, headers=who.headers)
+        assert_problem(r, 404, code)
+    for bad in ({"card": ""}, {"card": "x", "shop_id": "nope"}, {"shop_id": setup.shop_id}):
+        r = await client.post("/v1/counter/cards/lookup", json=bad, headers=setup.clerk.headers)
+        assert_problem(r, 422, "validation_error")
