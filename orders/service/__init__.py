@@ -2,25 +2,23 @@
 
 Split by concept: orders (placing, reading, cancel, expiry), refunds (merchant, buyer,
 automatic at the end of validity), payments (provider
-callbacks), consume (the counter), bookings (slots, book, reschedule, cancel, reminders),
+callbacks), consume (the counter), bookings (book, reschedule, cancel, the board), booking_slots
+(rules, free slots), reminders (the outbox),
 settlement (monthly statements).
 """
 
-from orders.service.bookings import (
-    DueReminder,
-    book,
+from orders.service.booking_slots import (
     booking_rule,
-    cancel_booking,
-    drop_undeliverable_reminders,
-    get_booking,
     list_slots,
-    lock_due_reminders,
-    mark_reminders_due,
-    mark_reminders_sent,
-    merchant_day,
-    my_bookings,
     next_free_slots,
     put_booking_rule,
+)
+from orders.service.bookings import (
+    book,
+    cancel_booking,
+    get_booking,
+    merchant_day,
+    my_bookings,
     shop_bookings,
     update_booking,
 )
@@ -39,6 +37,13 @@ from orders.service.orders import (
 from orders.service.payments import apply_payment_event, apply_payment_fast
 from orders.service.personal_data import erase_personal_data, export_personal_data
 from orders.service.refunds import refund_by_holder, refund_expired_orders, refund_order
+from orders.service.reminders import (
+    DueReminder,
+    drop_undeliverable_reminders,
+    lock_due_reminders,
+    mark_reminders_due,
+    mark_reminders_sent,
+)
 from orders.service.settlement import statement, statement_csv
 
 __all__ = [

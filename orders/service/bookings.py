@@ -1,5 +1,5 @@
-"""Bookings of bookable offerings: a slot grid from the shop's opening hours (in the
-merchant's timezone), book, reschedule, cancel, and reminders through an outbox.
+"""Bookings of bookable offerings: book, reschedule, cancel, the staff's bookings board
+(arrived, completed, no-show) and the lists (slots: booking_slots.py; reminders: reminders.py).
 
 Capacity is the database's: a slot row carries `capacity` and `booked`, and a booking takes
 its seats with one conditional `UPDATE … SET booked = booked + n WHERE booked + n <=
@@ -11,8 +11,7 @@ reschedules crossing each other cannot deadlock.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,6 +27,7 @@ from merchants import service as merchants
 from orders import schemas, slots, states
 from orders.models import Booking, BookingReminder
 from orders.repository import BookingRepository, ReminderRepository
+from orders.service.booking_slots import bookable, booking_rule, day_bounds, periods_of
 from orders.service.errors import (
     BookingCancelled,
     BookingCustomerAmbiguous,
@@ -37,7 +37,6 @@ from orders.service.errors import (
     BookingStatusStaffOnly,
     BookingTransitionInvalid,
     BookingUpdateMixed,
-    OfferingNotBookable,
     SlotFull,
     SlotInPast,
     SlotInvalid,
@@ -48,157 +47,6 @@ async def _staff_role(
     session: AsyncSession, merchant_id: uuid.UUID, user_id: uuid.UUID
 ) -> str | None:
     return await accounts.staff_role(session, merchant_id=merchant_id, user_id=user_id)
-
-
-def day_bounds(day: date, timezone: str) -> tuple[datetime, datetime]:
-    """The UTC instants where the merchant's local `day` starts and the next one starts."""
-    tz = zone(timezone)
-    start = datetime.combine(day, time(), tzinfo=tz)
-    end = datetime.combine(day + timedelta(days=1), time(), tzinfo=tz)
-    return start.astimezone(UTC), end.astimezone(UTC)
-
-
-async def booking_rule(
-    session: AsyncSession, *, settings: Settings, offering_id: uuid.UUID
-) -> schemas.BookingRule:
-    rule = await BookingRepository(session).rule(offering_id)
-    if rule is None:
-        return schemas.BookingRule(
-            offering_id=offering_id,
-            slot_minutes=settings.booking_default_slot_minutes,
-            capacity=1,
-        )
-    return schemas.BookingRule(
-        offering_id=offering_id, slot_minutes=rule.slot_minutes, capacity=rule.capacity
-    )
-
-
-async def next_free_slots(
-    session: AsyncSession,
-    *,
-    settings: Settings,
-    shop: merchant_schemas.Shop,
-    offering_ids: list[uuid.UUID],
-    now: datetime,
-    count: int = 3,
-    days: int = 7,
-) -> dict[uuid.UUID, list[schemas.Slot]]:
-    """The next `count` slots with a seat left of each bookable offering, within `days`
-    local days from today: two statements whatever the number of offerings (the shop page)."""
-    if not offering_ids:
-        return {}
-    repo = BookingRepository(session)
-    rules = await repo.rules_of(offering_ids)
-    tz = zone(shop.timezone)
-    today = now.astimezone(tz).date()
-    periods = _periods(shop)
-    horizon = now + timedelta(days=days + 1)
-    taken: dict[tuple[uuid.UUID, datetime], tuple[int, int]] = {
-        (row.offering_id, row.starts_at.astimezone(UTC)): (row.capacity, row.booked)
-        for row in await repo.slots_of_between(offering_ids, now, horizon)
-    }
-    found: dict[uuid.UUID, list[schemas.Slot]] = {}
-    for offering_id in offering_ids:
-        rule = rules.get(offering_id)
-        minutes = rule.slot_minutes if rule else settings.booking_default_slot_minutes
-        default_capacity = rule.capacity if rule else 1
-        free: list[schemas.Slot] = []
-        for offset in range(days):
-            for start in slots.slot_starts(periods, today + timedelta(days=offset), minutes, tz):
-                if start <= now or len(free) >= count:
-                    continue
-                capacity, booked = taken.get((offering_id, start), (default_capacity, 0))
-                if booked < capacity:
-                    free.append(
-                        schemas.Slot(
-                            starts_at=start.astimezone(tz),
-                            ends_at=(start + timedelta(minutes=minutes)).astimezone(tz),
-                            capacity=capacity,
-                            booked=booked,
-                            available=capacity - booked,
-                        )
-                    )
-            if len(free) >= count:
-                break
-        found[offering_id] = free
-    return found
-
-
-async def put_booking_rule(
-    session: AsyncSession,
-    *,
-    offering: merchant_schemas.Offering,
-    data: schemas.BookingRuleUpdate,
-) -> schemas.BookingRule:
-    """A manager sets the slot length and seats per slot (slots already booked keep theirs)."""
-    await BookingRepository(session).put_rule(
-        offering_id=offering.id,
-        merchant_id=offering.merchant_id,
-        slot_minutes=data.slot_minutes,
-        capacity=data.capacity,
-    )
-    return schemas.BookingRule(offering_id=offering.id, **data.model_dump())
-
-
-async def _bookable(
-    session: AsyncSession, *, shop_id: uuid.UUID, offering_id: uuid.UUID
-) -> tuple[merchant_schemas.Shop, merchant_schemas.Offering]:
-    offering = await merchants.get_sellable_offering(session, offering_id=offering_id)
-    if offering.shop_id != shop_id:
-        raise merchants.OfferingNotFound()
-    shop = await merchants.require_selling_shop(
-        session, merchant_id=offering.merchant_id, shop_id=shop_id
-    )
-    if not offering.bookable:
-        raise OfferingNotBookable()
-    return shop, offering
-
-
-def _periods(shop: merchant_schemas.Shop) -> slots.PeriodsOn:
-    """The shop's periods of a local date, special hours (holidays, changed hours) first."""
-    weekly = [p.model_dump() for p in shop.opening_hours]
-    special = [s.model_dump(mode="json") for s in shop.special_hours]
-    return lambda day: merchants.periods_on(weekly, special, day)
-
-
-async def list_slots(
-    session: AsyncSession,
-    *,
-    settings: Settings,
-    shop_id: uuid.UUID,
-    offering_id: uuid.UUID,
-    day: date,
-) -> schemas.SlotList:
-    """The offering's slots on the merchant's local `day`, with what is left of each."""
-    shop, offering = await _bookable(session, shop_id=shop_id, offering_id=offering_id)
-    rule = await booking_rule(session, settings=settings, offering_id=offering.id)
-    tz = zone(shop.timezone)
-    starts = slots.slot_starts(_periods(shop), day, rule.slot_minutes, tz)
-    taken: dict[datetime, tuple[int, int]] = {}
-    if starts:
-        rows = await BookingRepository(session).slots_between(
-            offering.id, starts[0], starts[-1] + timedelta(seconds=1)
-        )
-        taken = {r.starts_at.astimezone(UTC): (r.capacity, r.booked) for r in rows}
-    items = []
-    for start in starts:
-        capacity, booked = taken.get(start, (rule.capacity, 0))
-        items.append(
-            schemas.Slot(
-                starts_at=start.astimezone(tz),
-                ends_at=(start + timedelta(minutes=rule.slot_minutes)).astimezone(tz),
-                capacity=capacity,
-                booked=booked,
-                available=max(0, capacity - booked),
-            )
-        )
-    return schemas.SlotList(
-        offering_id=offering.id,
-        date=day,
-        timezone=shop.timezone,
-        slot_minutes=rule.slot_minutes,
-        items=items,
-    )
 
 
 def booking_schema(
@@ -250,7 +98,7 @@ async def _slot_for(
     start = starts_at.astimezone(UTC)
     if start <= now:
         raise SlotInPast(SlotInPast.title, loc=["body", "starts_at"])
-    if not slots.is_slot_start(_periods(shop), start, rule.slot_minutes, zone(shop.timezone)):
+    if not slots.is_slot_start(periods_of(shop), start, rule.slot_minutes, zone(shop.timezone)):
         raise SlotInvalid(
             f"Slots of this offering last {rule.slot_minutes} minutes within opening hours",
             loc=["body", "starts_at"],
@@ -316,7 +164,7 @@ async def book(
     now: datetime,
 ) -> schemas.Booking:
     """The caller books for themselves, or staff book for a customer they name."""
-    shop, offering = await _bookable(session, shop_id=shop_id, offering_id=data.offering_id)
+    shop, offering = await bookable(session, shop_id=shop_id, offering_id=data.offering_id)
     customer, role = await _named_customer(
         session, merchant_id=offering.merchant_id, caller_id=user_id, data=data, now=now
     )
@@ -437,7 +285,7 @@ async def update_booking(
         )
     booking, _, role = await _access(session, booking_id=booking_id, user_id=user_id, lock=True)
     _require_booked(booking, "booked")
-    shop, offering = await _bookable(
+    shop, offering = await bookable(
         session, shop_id=booking.shop_id, offering_id=booking.offering_id
     )
     repo = BookingRepository(session)
@@ -674,43 +522,3 @@ async def merchant_day(
     )
     items = await _named(session, rows, timezone, merchant_id=merchant_id, role=role)
     return schemas.Page[schemas.Booking](items=items)
-
-
-@dataclass(frozen=True)
-class DueReminder:
-    id: uuid.UUID
-    booking_id: uuid.UUID
-    merchant_id: uuid.UUID
-    user_id: uuid.UUID
-    title: str
-    body: str
-    starts_at: datetime
-
-
-async def lock_due_reminders(session: AsyncSession, *, limit: int = 100) -> list[DueReminder]:
-    """Reminders to send now, locked for the caller's transaction (the push package sends
-    them and calls `mark_reminders_sent` before it commits)."""
-    rows = await ReminderRepository(session).lock_due(limit)
-    return [
-        DueReminder(r.id, r.booking_id, r.merchant_id, r.user_id, r.title, r.body, starts)
-        for r, starts in rows
-    ]
-
-
-async def mark_reminders_sent(
-    session: AsyncSession, *, reminder_ids: list[uuid.UUID], now: datetime
-) -> None:
-    if reminder_ids:
-        await ReminderRepository(session).finish_due(reminder_ids, "sent", now)
-
-
-async def drop_undeliverable_reminders(
-    session: AsyncSession, *, reminder_ids: list[uuid.UUID]
-) -> None:
-    """No device took it, or the booking has begun: the reminder is cancelled, not retried."""
-    if reminder_ids:
-        await ReminderRepository(session).finish_due(reminder_ids, "cancelled", None)
-
-
-async def mark_reminders_due(session: AsyncSession, *, now: datetime, limit: int = 500) -> int:
-    return await ReminderRepository(session).mark_due(now, limit)
