@@ -7,7 +7,7 @@ import structlog
 from fastapi import APIRouter, BackgroundTasks, Form, Request, Response, status
 
 from accounts import schemas, service
-from accounts.permissions import CurrentUser, ManagerStaff
+from accounts.auth import CurrentUser, ManagerStaff
 from core.clientip import ClientIp
 from core.database import SessionDep
 from core.redis import RedisDep

@@ -10,12 +10,12 @@ from fastapi import APIRouter, BackgroundTasks, Query, Request, status
 from fastapi.responses import StreamingResponse
 
 from accounts import service as accounts_service
-from accounts.permissions import AnyStaff, ManagerStaff, StaffContext
 from core.database import SessionDep, get_sessionmaker
 from core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 from core.redis import RedisDep
 from core.timezones import utcnow
 from customers import schemas
+from customers.auth import AnyStaff, ManagerStaff, StaffContext
 from customers.repository.directory import CustomerRepository
 from customers.service import analytics, directory, segments, walk_in
 

@@ -8,12 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 from fastapi.responses import Response
 
-from accounts.permissions import AnyStaff, CurrentUser, ManagerStaff
+from accounts.permissions import CurrentUser
 from core.database import SessionDep
 from core.dates import CalendarDate, CalendarDateTime, YearMonth
 from core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 from core.timezones import utcnow
 from customers import schemas
+from customers.auth import AnyStaff, ManagerStaff
 from customers.service import complaints, desk, followups
 
 router = APIRouter(prefix="/v1", tags=["customer service"])

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from accounts import service as accounts
-from accounts.permissions import AnyStaff, CurrentUser
+from accounts.permissions import CurrentUser
 from core.database import SessionDep
 from core.dates import CalendarDate
 from core.idempotency import Idempotent
@@ -18,6 +18,7 @@ from core.timezones import utcnow, zone
 from merchants import service as merchants
 from merchants.auth import OfferingManager
 from orders import schemas, service
+from orders.auth import AnyStaff
 
 router = APIRouter(prefix="/v1", tags=["orders"])
 

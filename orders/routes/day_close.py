@@ -9,18 +9,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 
 from accounts import service as accounts
-from accounts.permissions import ManagerStaff, StaffContext
 from core.database import SessionDep
 from core.errors import InvalidInput
 from core.timezones import utcnow, zone
 from merchants import service as merchants
-from merchants.auth import shop_staff
 from orders import schemas, service
+from orders.auth import ManagerStaff, ShopStaff
 
 router = APIRouter(prefix="/v1", tags=["day close"])
 
-
-ShopStaff = Annotated[StaffContext, shop_staff("clerk")]
 DayParam = Annotated[
     date | None, Query(alias="date", description="Local date YYYY-MM-DD (default: today)")
 ]

@@ -8,12 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from accounts import service as accounts
-from accounts.permissions import ManagerStaff
 from core.database import SessionDep
 from core.dates import YearMonth
 from core.settings import SettingsDep
 from core.timezones import utcnow, zone
 from orders import schemas, service
+from orders.auth import ManagerStaff
 
 router = APIRouter(prefix="/v1", tags=["orders"])
 
