@@ -92,6 +92,7 @@ def _body_for(method: str, path: str, w: World, b: World) -> dict[str, Any]:
         ("POST", "/v1/cards/{card_id}/count-passes"): {"product_id": a["product_id"]},
         ("POST", "/v1/cards/{card_id}/physical-card"): {"number": "880000000017"},
         ("POST", "/v1/counter/orders/{order_id}/consume"): {"shop_id": b.ids["shop_id"]},
+        ("PUT", "/v1/counter/cards/{card_id}/pin"): {"code": "123456", "pin": "583920"},
         ("PUT", "/v1/offerings/{offering_id}/booking-rule"): {"slot_minutes": 30, "capacity": 1},
         # the bookings board: only A's staff move A's bookings
         ("PATCH", "/v1/bookings/{booking_id}"): {"status": "arrived"},
