@@ -394,7 +394,7 @@ const STRINGS = {
     "provider.wechatpay": "微信支付",
     "provider.alipay": "支付宝",
     "provider.fake": "测试支付",
-    "counter.sale_product": "次卡",
+    "counter.sale_product": "要卖的次卡",
     "counter.topup_amount": "充值金额（元）",
     "counter.sell_confirm": "生成收款码",
     "counter.no_count_products_to_sell": "本店没有在售的次卡。",
@@ -489,6 +489,7 @@ const STRINGS = {
     "desk.category_other": "其他",
     "desk.status_open": "待处理",
     "desk.status_responded": "已回复",
+    "common.colon": "：",
   },
   en: {
     "app.title": "Corner merchant console",
@@ -883,7 +884,7 @@ const STRINGS = {
     "provider.wechatpay": "WeChat Pay",
     "provider.alipay": "Alipay",
     "provider.fake": "Test payment",
-    "counter.sale_product": "Count card",
+    "counter.sale_product": "Count card to sell",
     "counter.topup_amount": "Top-up amount (CNY)",
     "counter.sell_confirm": "Show the payment QR",
     "counter.no_count_products_to_sell": "No count card is on sale here.",
@@ -978,6 +979,7 @@ const STRINGS = {
     "desk.category_other": "Other",
     "desk.status_open": "Open",
     "desk.status_responded": "Responded",
+    "common.colon": ": ",
   },
 };
 

@@ -8,6 +8,7 @@ starts, not when the browser launches.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import subprocess
@@ -152,8 +153,17 @@ async def page(browser: Any, live_server: LiveServer) -> AsyncIterator[Any]:
     pg = await context.new_page()
     errors: list[str] = []
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    in_flight: set[Any] = set()
+    pg.on("request", in_flight.add)
+    pg.on("requestfinished", in_flight.discard)
+    pg.on("requestfailed", in_flight.discard)
     try:
         yield pg
+        # let the page's last requests finish: a request still running in the server while the
+        # next test truncates the tables can deadlock that TRUNCATE
+        deadline = time.monotonic() + 5
+        while in_flight and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
     finally:
         await context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"

@@ -13,8 +13,15 @@ from typing import Any
 import pytest
 
 from tests.console.conftest import TABLET_LANDSCAPE, TABLET_PORTRAIT, LiveServer, screenshot
-from tests.console.helpers import choose_shop, open_counter, owner_with_shop, result_state, sign_in
-from tests.console.test_console_catalogue import PHONE, no_sideways_scroll
+from tests.console.helpers import (
+    PHONE,
+    choose_shop,
+    no_sideways_scroll,
+    open_counter,
+    owner_with_shop,
+    result_state,
+    sign_in,
+)
 from tests.helpers import Actor, ApiClient, fresh_phone
 
 MEMBER_ROUTES = (

@@ -7,8 +7,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tests.console.conftest import LiveServer, screenshot
-from tests.console.helpers import choose_shop, open_counter, owner_with_shop, sign_in
-from tests.console.test_console_catalogue import PHONE, no_sideways_scroll
+from tests.console.helpers import (
+    PHONE,
+    choose_shop,
+    no_sideways_scroll,
+    open_counter,
+    owner_with_shop,
+    sign_in,
+)
 from tests.helpers import Actor, ApiClient, fresh_phone
 
 CLERK = "测试用户"  # the display name ApiClient.register gives

@@ -18,8 +18,13 @@ import qrcode
 
 from core.settings import Settings
 from tests.console.conftest import LiveServer, screenshot
-from tests.console.helpers import open_counter, owner_with_shop, result_state
-from tests.console.test_console_catalogue import PHONE, no_sideways_scroll
+from tests.console.helpers import (
+    PHONE,
+    no_sideways_scroll,
+    open_counter,
+    owner_with_shop,
+    result_state,
+)
 from tests.helpers import ApiClient
 from tests.memberships.test_topups import callback, post_callback
 

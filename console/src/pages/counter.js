@@ -8,14 +8,12 @@
 // it with the same body, so the server answers the first result instead of redeeming twice.
 import { get, newIdempotencyKey, post } from "../api.js";
 import { field, h, mount } from "../dom.js";
-import { formatDateTime, formatMoney, formatTime, lang, t, tMaybe } from "../i18n.js";
+import { formatDateTime, formatMoney, formatTime, t, tMaybe } from "../i18n.js";
 import { session } from "../state.js";
 import { qrSvg } from "../qr.js";
-import { heading, isMissingRoute, parseYuan } from "./common.js";
+import { heading, inLanguage, isMissingRoute, MANAGER_ROLES, parseYuan } from "./common.js";
 
-const CJK = /[\u3400-\u9fff]/;
 const LAST_KEY = "corner.counter.last";
-const MANAGER_ROLES = ["owner", "manager"];
 const PROVIDERS = { wechatpay: "native", alipay: "precreate" }; // the QR method of each
 const POLL_MS = 2000;
 
@@ -228,7 +226,7 @@ export function renderCounter(main) {
     const extra = { ...(problem?.extra || {}), ...(problem || {}) };
     if (code === "coupon_already_redeemed") {
       const where = await alreadyRedeemedText(problem);
-      return where ? `${t("problem.coupon_already_redeemed")}：${where}`.replace("：", lang() === "en" ? ": " : "：") : t("problem.coupon_already_redeemed");
+      return where ? `${t("problem.coupon_already_redeemed")}${t("common.colon")}${where}` : t("problem.coupon_already_redeemed");
     }
     if (code === "not_found" || code === "coupon_not_found") return t("counter.not_found");
     if (code === "min_spend_not_met" && extra.min_spend) return t("counter.min_spend_not_met", { min: formatMoney(extra.min_spend) });
@@ -236,9 +234,7 @@ export function renderCounter(main) {
     if (code === "insufficient_points" && card) return t("counter.insufficient_points", { points: card.points });
     const own = tMaybe(`problem.${code}`, null);
     if (own) return own;
-    const zh = lang() === "zh-CN";
-    for (const text of [problem?.title, problem?.detail]) if (text && CJK.test(text) === zh) return text;
-    return t("common.error");
+    return [problem?.title, problem?.detail].find(inLanguage) || t("common.error");
   }
 
   async function refusal(titleText, problem, { state = "refused", card = null } = {}) {
@@ -258,8 +254,7 @@ export function renderCounter(main) {
 
   /** The coupon has a minimum spend: ask for the bill here, then look it up again. */
   function askOrderAmount(problem) {
-    const zh = lang() === "zh-CN";
-    const hint = problem?.detail && CJK.test(problem.detail) === zh ? problem.detail : t("problem.order_amount_required");
+    const hint = inLanguage(problem?.detail) ? problem.detail : t("problem.order_amount_required");
     const input = h("input", { type: "text", name: "ask_order_amount", inputmode: "decimal", autocomplete: "off", placeholder: "0.00" });
     setState(
       "amount",

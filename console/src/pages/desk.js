@@ -5,9 +5,8 @@ import { get, patch, query } from "../api.js";
 import { field, h, mount } from "../dom.js";
 import { formatDateTime, t, tMaybe } from "../i18n.js";
 import { session } from "../state.js";
-import { alertBox, errorText, heading, loading, localDate, statusLine } from "./common.js";
+import { alertBox, errorText, heading, loading, localDate, MANAGER_ROLES, statusLine } from "./common.js";
 
-const MANAGER_ROLES = ["owner", "manager"];
 const FILTERS = ["all", "mine", "none"];
 
 export async function renderDesk(main, { params, navigate }) {
