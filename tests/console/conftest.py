@@ -9,6 +9,7 @@ starts, not when the browser launches.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import subprocess
@@ -154,16 +155,27 @@ async def page(browser: Any, live_server: LiveServer) -> AsyncIterator[Any]:
     errors: list[str] = []
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
     in_flight: set[Any] = set()
-    pg.on("request", in_flight.add)
-    pg.on("requestfinished", in_flight.discard)
-    pg.on("requestfailed", in_flight.discard)
+    idle = asyncio.Event()
+    idle.set()
+
+    def started(request: Any) -> None:
+        in_flight.add(request)
+        idle.clear()
+
+    def ended(request: Any) -> None:
+        in_flight.discard(request)
+        if not in_flight:
+            idle.set()
+
+    pg.on("request", started)
+    pg.on("requestfinished", ended)
+    pg.on("requestfailed", ended)
     try:
         yield pg
         # let the page's last requests finish: a request still running in the server while the
         # next test truncates the tables can deadlock that TRUNCATE
-        deadline = time.monotonic() + 5
-        while in_flight and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(idle.wait(), timeout=5)
     finally:
         await context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
