@@ -490,6 +490,8 @@ const STRINGS = {
     "desk.status_open": "待处理",
     "desk.status_responded": "已回复",
     "common.colon": "：",
+    "desk.me": "我",
+    "desk.other_staff": "其他同事",
   },
   en: {
     "app.title": "Corner merchant console",
@@ -980,6 +982,8 @@ const STRINGS = {
     "desk.status_open": "Open",
     "desk.status_responded": "Responded",
     "common.colon": ": ",
+    "desk.me": "me",
+    "desk.other_staff": "a colleague",
   },
 };
 

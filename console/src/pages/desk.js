@@ -21,18 +21,20 @@ export async function renderDesk(main, { params, navigate }) {
   main.querySelector("h1").focus();
 
   let me;
-  let staff;
   try {
-    [me, staff] = await Promise.all([get("/v1/me"), get(`/v1/merchants/${merchantId}/staff`)]);
+    me = await get("/v1/me");
   } catch (error) {
     return mount(body, alertBox("error", t("common.error"), errorText(error)));
   }
+  // the staff list is for managers (who assign anyone); a clerk only takes or gives back
+  const staff = manager ? await get(`/v1/merchants/${merchantId}/staff`).catch(() => []) : [];
   const assignee = filter === "mine" ? me.id : filter === "none" ? "none" : "";
   const [due, complaints] = await Promise.allSettled([
     get(`/v1/merchants/${merchantId}/follow-ups/due${query({ date: localDate(new Date(), tz), assignee, limit: 100 })}`),
     get(`/v1/merchants/${merchantId}/complaints${query({ assignee, limit: 100 })}`),
   ]);
-  const staffName = (id) => staff.find((s) => s.user_id === id)?.display_name || t("desk.unknown_staff");
+  const staffName = (id) =>
+    id === me.id ? me.display_name || t("desk.me") : staff.find((s) => s.user_id === id)?.display_name || t(manager ? "desk.unknown_staff" : "desk.other_staff");
 
   /** Who has it, and the control to change that: a select for managers, take/give back for clerks. */
   function assignControl(item, save, label) {
