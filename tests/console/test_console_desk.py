@@ -93,7 +93,7 @@ async def test_service_desk_due_follow_ups_and_complaints_assigned(
     await page.get_by_text("等位太久").wait_for()
     await page.get_by_role("button", name="我来处理").click()
     await page.get_by_text(f"已分配给 {CLERK}").first.wait_for()
-    await page.get_by_label("显示").select_option(label="分配给我的")
+    await page.get_by_label("显示").select_option(label="分给我的")
     mine = page.locator("section[aria-labelledby=desk-complaints] li.desk-item")
     await mine.nth(1).wait_for()
     assert await mine.count() == 2
