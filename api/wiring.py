@@ -8,6 +8,7 @@
 - flash-offer audiences of kind `tiers` (push asks memberships for the tier members' SELECT);
 - the counter's lookup (coupons) recognises order codes and QRs (orders);
 - a new account takes over the customer records and cards merchants made with its phone;
+- a removed staff member's open follow-up tasks and complaints go to the managers;
 - payment provider callbacks: `ord_…` references to orders, `cnt_…` to count-card purchases,
   anything else to card top-ups.
 
@@ -146,3 +147,5 @@ def wire_packages() -> None:
     coupons.register_counter_lookup("order", orders.counter_lookup)
     # customers (and their cards) staff added by phone join the account that phone creates
     accounts.register_user_created_hook(memberships.link_new_user)
+    # a staff member who leaves hands their open follow-ups and complaints to the managers
+    accounts.register_staff_removed_hook(customers.hand_over_work)

@@ -32,6 +32,8 @@ DELETE_CODE = "delete_code"
 FLASH_OFFER = "flash_offer"
 BOOKING_REMINDER = "booking_reminder"
 FOLLOW_UP = "follow_up"
+SERVICE_DESK = "service_desk"
+BIRTHDAY = "birthday"
 
 # the text a sink shows (and a free-text provider sends) for each kind; params fill it in
 TEXTS: dict[str, str] = {
@@ -41,6 +43,8 @@ TEXTS: dict[str, str] = {
     FLASH_OFFER: "{title}：{body}",
     BOOKING_REMINDER: "{title}：{body}",
     FOLLOW_UP: "{body}",
+    SERVICE_DESK: "{title}：{body}",
+    BIRTHDAY: "{body}",
 }
 
 MAX_TEXT = 300

@@ -153,6 +153,14 @@ class Customer(IdMixin, Base):
         ),
         # New customers by week: first visits in a range.
         Index("ix_customers_merchant_first_visit", "merchant_id", "first_visit_at"),
+        # Birthday greetings: the merchant's customers born on a month and day.
+        Index(
+            "ix_customers_merchant_birthday_md",
+            "merchant_id",
+            text("(EXTRACT(month FROM birthday))"),
+            text("(EXTRACT(day FROM birthday))"),
+            postgresql_where=text("birthday IS NOT NULL"),
+        ),
     )
 
 
@@ -320,6 +328,12 @@ class FollowUpTask(IdMixin, Base):
         ForeignKey("follow_ups.id", ondelete="SET NULL")
     )
     done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # the staff member who should do it (null: anyone); removing them hands it to a manager
+    assignee: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # the resolved complaint this follow-up checks on (reason complaint_resolved)
+    complaint_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("complaints.id", ondelete="SET NULL")
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     __table_args__ = (
@@ -329,6 +343,26 @@ class FollowUpTask(IdMixin, Base):
         UniqueConstraint("plan_id", "customer_id", "due_at"),
         Index("ix_follow_up_tasks_merchant_status_due", "merchant_id", "status", "due_at"),
         Index("ix_follow_up_tasks_customer_id", "customer_id"),
+        Index(
+            "ix_follow_up_tasks_merchant_assignee",
+            "merchant_id",
+            "assignee",
+            postgresql_where=text("status = 'pending'"),
+        ),
+        # the triggers' idempotency: one follow-up per resolved complaint, and one pending
+        # churn-risk follow-up per customer, however often (and concurrently) they fire
+        Index(
+            "uq_follow_up_tasks_complaint",
+            "complaint_id",
+            unique=True,
+            postgresql_where=text("reason = 'complaint_resolved'"),
+        ),
+        Index(
+            "uq_follow_up_tasks_churn_pending",
+            "customer_id",
+            unique=True,
+            postgresql_where=text("reason = 'churn_risk' AND status = 'pending'"),
+        ),
     )
 
 
@@ -356,6 +390,9 @@ class Complaint(IdMixin, Base):
     handled_by: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")
     )
+    assignee: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # set once by the escalation job when the complaint is still open past its due time
+    escalated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     __table_args__ = (
@@ -365,4 +402,39 @@ class Complaint(IdMixin, Base):
         Index("ix_complaints_merchant_status_due", "merchant_id", "status", "due_at"),
         Index("ix_complaints_merchant_opened", "merchant_id", "opened_at"),
         Index("ix_complaints_customer_id", "customer_id"),
+        Index("ix_complaints_merchant_assignee", "merchant_id", "assignee"),
+        Index(
+            "ix_complaints_to_escalate",
+            "due_at",
+            postgresql_where=text("status = 'open' AND escalated_at IS NULL"),
+        ),
+    )
+
+
+class ServiceDeskNotice(IdMixin, Base):
+    """Outbox of service-desk notices to staff (an escalated complaint to each manager):
+    written in the escalating transaction, sent by push's job (devices, else SMS), marked
+    `sent` or `failed` there. One per (complaint, staff member, kind)."""
+
+    __tablename__ = "service_desk_notices"
+
+    merchant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
+    complaint_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("complaints.id", ondelete="CASCADE"))
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(24))
+    title: Mapped[str] = mapped_column(String(120))
+    body: Mapped[str] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(12), default="pending", server_default="pending")
+    channel: Mapped[str | None] = mapped_column(String(8))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'sent', 'failed')", name="status"),
+        UniqueConstraint("complaint_id", "user_id", "kind"),
+        Index(
+            "ix_service_desk_notices_pending",
+            "created_at",
+            postgresql_where=text("status = 'pending'"),
+        ),
     )

@@ -11,6 +11,7 @@ from typing import Any
 from geoalchemy2 import Geography
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Date,
     DateTime,
@@ -301,3 +302,56 @@ class UserDailyCount(Base):
     sent: Mapped[int] = mapped_column(Integer)
 
     __table_args__ = (Index("ix_push_user_daily_counts_day", "day"),)
+
+
+class BirthdayRule(Base):
+    """A merchant's birthday greeting: `days_before` the customer's birthday (in the
+    merchant's timezone) a coupon of `campaign_id` is issued and `message` sent by `channel`."""
+
+    __tablename__ = "birthday_rules"
+
+    merchant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("merchants.id", ondelete="CASCADE"), primary_key=True
+    )
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    days_before: Mapped[int] = mapped_column(SmallInteger, default=3, server_default="3")
+    campaign_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("coupon_campaigns.id", ondelete="SET NULL")
+    )
+    channel: Mapped[str] = mapped_column(String(8), default="push", server_default="push")
+    message: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    updated_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        CheckConstraint("days_before BETWEEN 0 AND 60", name="days_before"),
+        CheckConstraint("channel IN ('push', 'sms')", name="channel"),
+    )
+
+
+class BirthdayGreeting(IdMixin, Base):
+    """One greeting per customer and birthday year: the unique key is what makes the job
+    safe to run twice or concurrently (the loser of the insert sends nothing)."""
+
+    __tablename__ = "birthday_greetings"
+
+    merchant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
+    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    year: Mapped[int] = mapped_column(SmallInteger)
+    # the day celebrated (Feb 29 birthdays: Feb 28 in common years) and the local day greeted
+    birthday_on: Mapped[date] = mapped_column(Date)
+    greeted_on: Mapped[date] = mapped_column(Date)
+    coupon_issued: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    channel: Mapped[str] = mapped_column(String(8))
+    delivery: Mapped[str] = mapped_column(String(12))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        UniqueConstraint("merchant_id", "customer_id", "year"),
+        CheckConstraint(
+            "delivery IN ('sent', 'no_device', 'no_phone', 'failed', 'no_message')",
+            name="delivery",
+        ),
+    )

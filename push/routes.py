@@ -5,9 +5,9 @@ from datetime import timedelta
 
 from fastapi import APIRouter, Query, Response, status
 
-from accounts.permissions import CurrentUser, ManagerStaff
+from accounts.permissions import AnyStaff, CurrentUser, ManagerStaff
 from core.database import SessionDep
-from core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
+from core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 from core.settings import SettingsDep
 from core.timezones import utcnow
 from geo.schemas import Crs
@@ -158,4 +158,44 @@ async def offer_opened(
 ) -> schemas.Opened:
     return await service.mark_opened(
         session, offer_id=flash_offer_id, user_id=principal.user_id, now=utcnow()
+    )
+
+
+@router.get("/merchants/{merchant_id}/birthday-rule", response_model=schemas.BirthdayRule)
+async def get_birthday_rule(
+    merchant_id: uuid.UUID, staff: AnyStaff, session: SessionDep
+) -> schemas.BirthdayRule:
+    """The merchant's birthday greeting (defaults, disabled, until first set)."""
+    return await service.get_birthday_rule(session, merchant_id=staff.merchant_id)
+
+
+@router.put("/merchants/{merchant_id}/birthday-rule", response_model=schemas.BirthdayRule)
+async def put_birthday_rule(
+    merchant_id: uuid.UUID,
+    data: schemas.BirthdayRuleUpdate,
+    staff: ManagerStaff,
+    session: SessionDep,
+) -> schemas.BirthdayRule:
+    """Set the birthday greeting: `days_before` each customer's birthday (merchant's timezone)
+    the job `push_birthday_greetings` issues a coupon of `campaign_id` and sends `message`
+    (`{name}` is the customer's name) by `channel`, once a year per customer."""
+    return await service.put_birthday_rule(
+        session, merchant_id=staff.merchant_id, user_id=staff.user_id, data=data, now=utcnow()
+    )
+
+
+@router.get(
+    "/merchants/{merchant_id}/birthday-greetings",
+    response_model=Page[schemas.BirthdayGreeting],
+)
+async def list_birthday_greetings(
+    merchant_id: uuid.UUID,
+    staff: AnyStaff,
+    session: SessionDep,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+) -> Page[schemas.BirthdayGreeting]:
+    """The birthday greetings made for the merchant's customers, latest first."""
+    return await service.list_birthday_greetings(
+        session, merchant_id=staff.merchant_id, cursor=cursor, limit=limit
     )

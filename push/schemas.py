@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, time
+from datetime import date, datetime, time
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -254,3 +254,51 @@ class ReceivedOffer(BaseModel):
 class ReceivedOfferPage(BaseModel):
     items: list[ReceivedOffer]
     next_cursor: str | None
+
+
+# -- birthday greetings ---------------------------------------------------------------------
+
+
+class BirthdayRuleUpdate(_In):
+    """The merchant's birthday greeting. Enabled, it needs a coupon campaign, a message, or both;
+    the message may contain `{name}` (the customer's name)."""
+
+    enabled: bool
+    days_before: int = Field(ge=0, le=60, description="Days before the birthday (0: on the day)")
+    campaign_id: uuid.UUID | None = Field(
+        default=None, description="A published coupon campaign of the merchant to issue from"
+    )
+    channel: Channel = "push"
+    message: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = ""
+
+    @model_validator(mode="after")
+    def _something_to_give(self) -> BirthdayRuleUpdate:
+        if self.enabled and self.campaign_id is None and not self.message:
+            raise ValueError("an enabled birthday rule needs a campaign_id, a message, or both")
+        return self
+
+
+class BirthdayRule(BaseModel):
+    merchant_id: uuid.UUID
+    enabled: bool
+    days_before: int
+    campaign_id: uuid.UUID | None
+    channel: Channel
+    message: str
+    updated_at: datetime | None = Field(description="Null until the rule is first set")
+
+
+class BirthdayGreeting(BaseModel):
+    """A greeting the job made: which birthday, when, whether a coupon went with it, and how
+    the message went (`sent`, `no_device`, `no_phone`, `failed`, `no_message`)."""
+
+    id: uuid.UUID
+    customer_id: uuid.UUID
+    customer_name: str | None
+    year: int
+    birthday_on: date
+    greeted_on: date
+    coupon_issued: bool
+    channel: Channel
+    delivery: str
+    created_at: datetime

@@ -4,6 +4,7 @@ invitations (a person becomes staff only by accepting)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -217,6 +218,19 @@ async def list_staff(session: AsyncSession, *, merchant_id: uuid.UUID) -> list[s
     ]
 
 
+# Called in the removing transaction after a staff member left a merchant (merchant id, their
+# user id): packages above accounts plug in through api/wiring.py (customers hands the person's
+# open follow-up tasks and complaints to the managers).
+StaffRemovedHook = Callable[[AsyncSession, uuid.UUID, uuid.UUID], Awaitable[None]]
+_staff_removed_hooks: list[StaffRemovedHook] = []
+
+
+def register_staff_removed_hook(hook: StaffRemovedHook) -> None:
+    """Run `hook(session, merchant_id, user_id)` after each staff removal, in its transaction."""
+    if hook not in _staff_removed_hooks:
+        _staff_removed_hooks.append(hook)
+
+
 async def remove_staff(
     session: AsyncSession, *, merchant_id: uuid.UUID, granter_role: str, user_id: uuid.UUID
 ) -> None:
@@ -229,6 +243,19 @@ async def remove_staff(
     if role == "owner" and await repo.count_owners(merchant_id) <= 1:
         raise Conflict("A merchant must keep at least one owner")
     await repo.remove_staff(merchant_id, user_id)
+    for hook in _staff_removed_hooks:
+        await hook(session, merchant_id, user_id)
+
+
+async def managers_of(session: AsyncSession, *, merchant_id: uuid.UUID) -> list[uuid.UUID]:
+    """The merchant's owners and managers (user ids), owners first: who escalations reach
+    and who takes over a leaver's work."""
+    rows = await MerchantRepository(session).staff(merchant_id)
+    ranked = sorted(
+        ((s.role, u.id) for s, u in rows if s.role in ("owner", "manager")),
+        key=lambda r: (r[0] != "owner", str(r[1])),
+    )
+    return [user_id for _, user_id in ranked]
 
 
 async def find_user_by_login(session: AsyncSession, *, username: str) -> User | None:

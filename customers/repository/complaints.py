@@ -70,7 +70,8 @@ class ComplaintRepository:
             )
             .values(**values, updated_at=func.now())
             .returning(Complaint)
-            .execution_options(synchronize_session=False)
+            # the row may already be in the session (locked before an assignment): refresh it
+            .execution_options(synchronize_session=False, populate_existing=True)
         )
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
@@ -83,13 +84,21 @@ class ComplaintRepository:
         customer_id: uuid.UUID | None,
         after: tuple[int, datetime, uuid.UUID] | None,
         limit: int,
+        assignee: Any = None,
     ) -> list[tuple[Complaint, int]]:
+        """`assignee`: an AssigneeFilter (that person's, or unassigned ones) or None."""
         rank = urgency(now)
         stmt = select(Complaint, rank.label("rank")).where(Complaint.merchant_id == merchant_id)
         if status is not None:
             stmt = stmt.where(Complaint.status == status)
         if customer_id is not None:
             stmt = stmt.where(Complaint.customer_id == customer_id)
+        if assignee is not None:
+            stmt = stmt.where(
+                Complaint.assignee.is_(None)
+                if assignee.unassigned
+                else Complaint.assignee == assignee.user_id
+            )
         if after is not None:
             stmt = stmt.where(tuple_(rank, Complaint.due_at, Complaint.id) > tuple_(*after))
         stmt = stmt.order_by(rank, Complaint.due_at, Complaint.id).limit(limit)

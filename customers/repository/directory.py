@@ -9,10 +9,12 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     String,
+    and_,
     cast,
     func,
     literal,
     null,
+    or_,
     select,
     tuple_,
     union_all,
@@ -76,6 +78,23 @@ class CustomerRepository:
             Customer.merchant_id == merchant_id, Customer.id == customer_id
         )
         return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def born_on(
+        self, merchant_id: uuid.UUID, month_days: list[tuple[int, int]]
+    ) -> list[Customer]:
+        """The merchant's customers whose birthday falls on one of these (month, day)."""
+        month = func.extract("month", Customer.birthday)
+        day = func.extract("day", Customer.birthday)
+        stmt = (
+            select(Customer)
+            .where(
+                Customer.merchant_id == merchant_id,
+                Customer.birthday.is_not(None),
+                or_(*(and_(month == m, day == d) for m, d in month_days)),
+            )
+            .order_by(Customer.id)
+        )
+        return list((await self.session.execute(stmt)).scalars())
 
     async def of_ids(self, merchant_id: uuid.UUID, ids: list[uuid.UUID]) -> list[Customer]:
         stmt = select(Customer).where(Customer.merchant_id == merchant_id, Customer.id.in_(ids))

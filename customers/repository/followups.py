@@ -196,7 +196,11 @@ class FollowUpRepository:
         )
         return list((await self.session.execute(stmt)).scalars())
 
-    async def due(self, merchant_id: uuid.UUID, *, until: datetime, limit: int) -> list[Any]:
+    async def due(
+        self, merchant_id: uuid.UUID, *, until: datetime, limit: int, assignee: Any = None
+    ) -> list[Any]:
+        """Pending tasks due before `until`; `assignee` (an AssigneeFilter) narrows them to
+        one person's or to unassigned ones."""
         stmt = (
             select(FollowUpTask, Customer.name, Customer.phone, Customer.refuses_calls)
             .join(Customer, Customer.id == FollowUpTask.customer_id)
@@ -208,6 +212,12 @@ class FollowUpRepository:
             .order_by(FollowUpTask.due_at, FollowUpTask.id)
             .limit(limit)
         )
+        if assignee is not None:
+            stmt = stmt.where(
+                FollowUpTask.assignee.is_(None)
+                if assignee.unassigned
+                else FollowUpTask.assignee == assignee.user_id
+            )
         return list((await self.session.execute(stmt)).all())
 
     async def month_figures(

@@ -26,5 +26,6 @@ async def erase(session: AsyncSession, user_id: uuid.UUID) -> None:
     await session.execute(
         update(Customer)
         .where(Customer.user_id == user_id)
-        .values(name=None, phone=None, notes=None, tags=[])
+        # the birthday too: no greeting (and no birthday coupon) reaches an erased person
+        .values(name=None, phone=None, notes=None, tags=[], birthday=None)
     )

@@ -14,10 +14,14 @@ from core.dates import CalendarDate, CalendarDateTime, YearMonth
 from core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 from core.timezones import utcnow
 from customers import schemas
-from customers.service import complaints, followups
+from customers.service import complaints, desk, followups
 
 router = APIRouter(prefix="/v1", tags=["customer service"])
 M = "/merchants/{merchant_id}"
+AssigneeQuery = Annotated[
+    str | None,
+    Query(max_length=40, description="A staff user id, `me`, or `none` (unassigned only)"),
+]
 
 
 # -- follow-ups -----------------------------------------------------------------------------
@@ -67,6 +71,7 @@ async def due_follow_ups(
         CalendarDate | None, Query(alias="date", description="Local date; default today")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 200,
+    assignee: AssigneeQuery = None,
 ) -> schemas.DueList:
     """Pending follow-ups due by the end of the day (merchant's time zone), overdue included."""
     return await followups.due_list(
@@ -76,7 +81,29 @@ async def due_follow_ups(
         now=utcnow(),
         mask=not staff.at_least("manager"),
         limit=limit,
+        assignee=desk.parse_assignee_filter(assignee, staff.user_id),
     )
+
+
+@router.patch(M + "/follow-up-tasks/{task_id}", response_model=schemas.FollowUpTask)
+async def assign_follow_up_task(
+    merchant_id: uuid.UUID,
+    task_id: uuid.UUID,
+    data: schemas.FollowUpTaskUpdate,
+    staff: AnyStaff,
+    session: SessionDep,
+) -> schemas.FollowUpTask:
+    """Assign a pending task: managers to any staff member; clerks take an unassigned one or
+    give back their own."""
+    task = await desk.assign_task(
+        session,
+        merchant_id=staff.merchant_id,
+        task_id=task_id,
+        caller_id=staff.user_id,
+        caller_role=staff.role,
+        assignee=data.assignee,
+    )
+    return desk.task_schema(task)
 
 
 @router.post(
@@ -125,7 +152,12 @@ async def record_complaint(
 ) -> schemas.Complaint:
     now = utcnow()
     complaint = await complaints.record_complaint(
-        session, merchant_id=staff.merchant_id, staff_user_id=staff.user_id, data=data, now=now
+        session,
+        merchant_id=staff.merchant_id,
+        staff_user_id=staff.user_id,
+        staff_role=staff.role,
+        data=data,
+        now=now,
     )
     return complaints.complaint_schema(complaint, now)
 
@@ -137,14 +169,17 @@ async def list_complaints(
     session: SessionDep,
     status_: Annotated[schemas.ComplaintStatus | None, Query(alias="status")] = None,
     customer_id: uuid.UUID | None = None,
+    assignee: AssigneeQuery = None,
     cursor: CursorQuery = None,
     limit: LimitQuery = DEFAULT_LIMIT,
 ) -> Page[schemas.Complaint]:
+    """Overdue unanswered complaints first, then open, responded, finished; by due time."""
     items, next_cursor = await complaints.list_complaints(
         session,
         merchant_id=staff.merchant_id,
         status=status_,
         customer_id=customer_id,
+        assignee=desk.parse_assignee_filter(assignee, staff.user_id),
         cursor=cursor,
         limit=limit,
         now=utcnow(),
@@ -190,6 +225,7 @@ async def update_complaint(
         merchant_id=staff.merchant_id,
         complaint_id=complaint_id,
         staff_user_id=staff.user_id,
+        staff_role=staff.role,
         data=data,
         now=now,
     )

@@ -33,6 +33,7 @@ from customers.schemas.complaints import (
     ComplaintUpdate,
     MyComplaintCreate,
     ServiceReport,
+    StaffServiceFigures,
 )
 from customers.schemas.directory import (
     AccessLogEntry,
@@ -53,6 +54,7 @@ from customers.schemas.followups import (
     FollowUpPlanCreate,
     FollowUpPlanUpdate,
     FollowUpTask,
+    FollowUpTaskUpdate,
 )
 from customers.schemas.segments import (
     Range,
@@ -92,6 +94,7 @@ __all__ = [
     "FollowUpPlanCreate",
     "FollowUpPlanUpdate",
     "FollowUpTask",
+    "FollowUpTaskUpdate",
     "InterestLevel",
     "MyComplaintCreate",
     "Range",
@@ -109,6 +112,7 @@ __all__ = [
     "SegmentRules",
     "Series",
     "ServiceReport",
+    "StaffServiceFigures",
     "SortKey",
     "Tag",
     "TimelineEntry",

@@ -26,6 +26,7 @@ class ComplaintCreate(BaseModel):
     channel: ComplaintChannel = "in_person"
     content: str = Field(min_length=1, max_length=4000)
     opened_at: AwareDatetime | None = None
+    assignee: uuid.UUID | None = Field(default=None, description="A staff user id")
 
 
 class MyComplaintCreate(BaseModel):
@@ -44,6 +45,9 @@ class ComplaintUpdate(BaseModel):
     resolution: str | None = Field(default=None, min_length=1, max_length=4000)
     satisfaction: int | None = Field(default=None, ge=1, le=5)
     category: ComplaintCategory | None = None
+    assignee: uuid.UUID | None = Field(
+        default=None, description="A staff user id; null unassigns (managers: anyone)"
+    )
 
 
 class Complaint(BaseModel):
@@ -67,6 +71,10 @@ class Complaint(BaseModel):
     resolved_at: datetime | None
     closed_at: datetime | None
     satisfaction: int | None
+    assignee: uuid.UUID | None = None
+    escalated_at: datetime | None = Field(
+        default=None, description="When it was escalated to the managers (open past due)"
+    )
 
 
 class ComplaintStats(BaseModel):
@@ -82,6 +90,23 @@ class ComplaintStats(BaseModel):
     response_minutes_avg: float | None
     response_minutes_p50: float | None
     response_minutes_p90: float | None
+
+
+class StaffServiceFigures(BaseModel):
+    """One staff member's month: follow-ups they recorded, the tasks assigned to them that fell
+    due in the month (done, done by their due time), the complaints they resolved (and those
+    answered within the 48-hour target), the satisfaction their follow-ups and complaints got."""
+
+    staff_user_id: uuid.UUID
+    name: str | None
+    follow_ups_done: int
+    tasks_due: int
+    tasks_done: int
+    tasks_on_time: int
+    complaints_resolved: int
+    complaints_on_time: int
+    satisfaction_avg: float | None
+    satisfaction_responses: int
 
 
 class ServiceReport(BaseModel):
@@ -100,3 +125,6 @@ class ServiceReport(BaseModel):
     complaint_response_minutes_avg: float | None
     satisfaction_avg: float | None
     satisfaction_responses: int
+    by_staff: list[StaffServiceFigures] = Field(
+        default_factory=list, description="Per staff member, most work done first"
+    )

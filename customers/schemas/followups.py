@@ -19,8 +19,22 @@ class FollowUpTask(BaseModel):
     plan_id: uuid.UUID | None
     due_at: datetime
     method: FollowUpMethod
-    reason: str
+    reason: str = Field(
+        description="first_purchase, interest_level, next_at, complaint_resolved or churn_risk"
+    )
     status: str
+    assignee: uuid.UUID | None = Field(description="The staff user id who should do it")
+    complaint_id: uuid.UUID | None = Field(
+        description="The resolved complaint this follow-up checks on"
+    )
+
+
+class FollowUpTaskUpdate(BaseModel):
+    """Assign a task (managers: to any staff member; clerks: take it, or drop their own)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    assignee: uuid.UUID | None
 
 
 # -- follow-ups -----------------------------------------------------------------------------

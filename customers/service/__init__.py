@@ -2,6 +2,9 @@
 
 - `record_activity` / `set_tier`: report an interaction (or a tier change) with a merchant.
 - `segment_user_ids`, `segment_contains`, `segment_user_ids_select`: segment audiences.
+- `hand_over_work`: accounts' staff-removed hook (wired in api/wiring.py).
+- `lock_pending_notices` / `finish_notices`: the service-desk notices push sends.
+- `record_no_show`: orders reports a booking marked no_show.
 """
 
 from customers.service.activity import (
@@ -10,6 +13,12 @@ from customers.service.activity import (
     record_activity,
     record_no_show,
     set_tier,
+)
+from customers.service.desk import (
+    PendingNotice,
+    finish_notices,
+    hand_over_work,
+    lock_pending_notices,
 )
 from customers.service.directory import csv_cell
 from customers.service.personal_data import erase_personal_data, export_personal_data
@@ -23,6 +32,7 @@ from customers.service.walk_in import (
     CustomerExists,
     create_walk_in,
     customer_for_phone,
+    customers_born_on,
     customers_with_phone,
     known_customer,
     known_customers,
@@ -31,12 +41,17 @@ from customers.service.walk_in import (
 )
 
 __all__ = [
+    "PendingNotice",
+    "finish_notices",
+    "hand_over_work",
+    "lock_pending_notices",
     "csv_cell",
     "erase_personal_data",
     "export_personal_data",
     "CustomerExists",
     "create_walk_in",
     "customer_for_phone",
+    "customers_born_on",
     "customers_with_phone",
     "known_customer",
     "known_customers",

@@ -21,7 +21,9 @@ from core.timezones import zone
 from customers import schemas
 from customers.models import Complaint
 from customers.repository.complaints import ComplaintRepository
+from customers.repository.desk import DeskRepository
 from customers.repository.followups import FollowUpRepository
+from customers.service import desk
 from customers.service.activity import record_activity
 from customers.service.directory import csv_line, get_customer
 from customers.service.errors import ComplaintClosed, ComplaintNotFound, ComplaintTransitionInvalid
@@ -62,6 +64,8 @@ def complaint_schema(complaint: Complaint, now: datetime) -> schemas.Complaint:
         resolved_at=complaint.resolved_at,
         closed_at=complaint.closed_at,
         satisfaction=complaint.satisfaction,
+        assignee=complaint.assignee,
+        escalated_at=complaint.escalated_at,
     )
 
 
@@ -70,6 +74,7 @@ async def record_complaint(
     *,
     merchant_id: uuid.UUID,
     staff_user_id: uuid.UUID,
+    staff_role: str,
     data: schemas.ComplaintCreate,
     now: datetime,
 ) -> Complaint:
@@ -77,6 +82,14 @@ async def record_complaint(
     opened_at = data.opened_at or now
     if opened_at > now + timedelta(minutes=5):
         raise InvalidInput("opened_at must not be in the future", loc=["body", "opened_at"])
+    await desk.check_assignment(
+        session,
+        merchant_id=merchant_id,
+        caller_id=staff_user_id,
+        caller_role=staff_role,
+        current=None,
+        assignee=data.assignee,
+    )
     return await ComplaintRepository(session).add(
         Complaint(
             merchant_id=merchant_id,
@@ -89,6 +102,7 @@ async def record_complaint(
             opened_at=opened_at,
             due_at=opened_at + RESPONSE_TARGET,
             recorded_by=staff_user_id,
+            assignee=data.assignee,
         )
     )
 
@@ -133,12 +147,27 @@ async def update_complaint(
     merchant_id: uuid.UUID,
     complaint_id: uuid.UUID,
     staff_user_id: uuid.UUID,
+    staff_role: str,
     data: schemas.ComplaintUpdate,
     now: datetime,
 ) -> Complaint:
     repo = ComplaintRepository(session)
-    values: dict[str, Any] = data.model_dump(exclude_unset=True, exclude={"status"})
+    values: dict[str, Any] = data.model_dump(exclude_unset=True, exclude={"status", "assignee"})
     values = {k: v for k, v in values.items() if v is not None}
+    if "assignee" in data.model_fields_set:
+        # locked so that the clerk rules (take if free, give back if theirs) see the truth
+        locked = await DeskRepository(session).lock_complaint(merchant_id, complaint_id)
+        if locked is None:
+            raise ComplaintNotFound()
+        await desk.check_assignment(
+            session,
+            merchant_id=merchant_id,
+            caller_id=staff_user_id,
+            caller_role=staff_role,
+            current=locked.assignee,
+            assignee=data.assignee,
+        )
+        values["assignee"] = data.assignee
     target = data.status
     if target is None:
         if not values:
@@ -163,6 +192,10 @@ async def update_complaint(
         values=values,
     )
     if updated is not None:
+        if target == "resolved":
+            await desk.follow_up_resolved_complaint(
+                session, complaint=updated, resolver_id=staff_user_id, now=now
+            )
         return updated
     current = await repo.get(merchant_id, complaint_id)
     if current is None:
@@ -190,6 +223,7 @@ async def list_complaints(
     cursor: str | None,
     limit: int,
     now: datetime,
+    assignee: desk.AssigneeFilter | None = None,
 ) -> tuple[list[schemas.Complaint], str | None]:
     """Overdue unanswered complaints first, then open, responded, finished; by due time."""
     values = decode_cursor(cursor, ("rank", "due", "id"))
@@ -205,6 +239,7 @@ async def list_complaints(
         now=now,
         status=status,
         customer_id=customer_id,
+        assignee=assignee,
         after=after,
         limit=limit + 1,
     )
@@ -295,15 +330,26 @@ async def service_report(
         complaint_response_minutes_avg=_round(comp["avg"]),
         satisfaction_avg=round(total / answers, 2) if answers else None,
         satisfaction_responses=answers,
+        by_staff=await desk.staff_figures(
+            session, merchant_id=merchant_id, since=since, until=until, tz=tz
+        ),
     )
 
 
 def report_csv(report: schemas.ServiceReport) -> bytes:
-    """metric,value rows (UTF-8 with BOM): one month reads well in a spreadsheet."""
+    """metric,value rows (UTF-8 with BOM): one month reads well in a spreadsheet. Per-staff
+    figures are rows `by_staff.<staff user id>.<figure>` (name first), so the file keeps its
+    two columns."""
     lines = ["\ufeff" + csv_line(["metric", "value"])]
-    for key, value in report.model_dump(mode="json").items():
+    for key, value in report.model_dump(mode="json", exclude={"by_staff"}).items():
         if isinstance(value, dict):
             lines += [csv_line([f"{key}.{k}", v]) for k, v in sorted(value.items())]
         else:
             lines.append(csv_line([key, "" if value is None else value]))
+    for staff in report.by_staff:
+        figures = staff.model_dump(mode="json", exclude={"staff_user_id"})
+        lines += [
+            csv_line([f"by_staff.{staff.staff_user_id}.{k}", "" if v is None else v])
+            for k, v in figures.items()
+        ]
     return "".join(lines).encode()

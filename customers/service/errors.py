@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.errors import Conflict, InvalidInput, NotFound
+from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 
 class SegmentNotFound(NotFound):
@@ -62,3 +62,27 @@ class PhoneSearchTooPartial(InvalidInput):
 class CustomerExists(Conflict):
     code, title = "customer_exists", "A customer with this phone already exists"
     title_zh = "该手机号的客户已存在"
+
+
+class AssigneeNotStaff(InvalidInput):
+    code = "assignee_not_staff"
+    title = "The assignee must be a staff member of this merchant"
+    title_zh = "指派对象必须是本商户的员工"
+
+    def __init__(self) -> None:
+        super().__init__(self.title, loc=["body", "assignee"])
+
+
+class AssignmentManagersOnly(Forbidden):
+    code = "assignment_managers_only"
+    title = "Clerks may only take unassigned work or give back their own"
+    title_zh = "店员只能认领未指派的工作或退回自己的工作，指派他人需店长或以上角色"
+
+
+class AssigneeFilterInvalid(InvalidInput):
+    code = "assignee_filter_invalid"
+    title = "assignee is a staff user id, `me` or `none`"
+    title_zh = "assignee 应为员工用户编号、me 或 none"
+
+    def __init__(self) -> None:
+        super().__init__(self.title, loc=["query", "assignee"])

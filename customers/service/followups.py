@@ -21,6 +21,7 @@ from customers import schemas
 from customers.models import FollowUp, FollowUpPlan
 from customers.repository.directory import CustomerRepository
 from customers.repository.followups import FollowUpRepository
+from customers.service.desk import AssigneeFilter
 from customers.service.errors import (
     CustomerNotFound,
     CustomerRefusesCalls,
@@ -223,6 +224,7 @@ async def due_list(
     now: datetime,
     mask: bool,
     limit: int,
+    assignee: AssigneeFilter | None = None,
 ) -> schemas.DueList:
     from accounts.schemas import mask_phone
 
@@ -230,7 +232,9 @@ async def due_list(
     today = now.astimezone(zone(tz)).date()
     the_day = day or today
     start, end = local_day_bounds(the_day, tz)
-    rows = await FollowUpRepository(session).due(merchant_id, until=end, limit=limit)
+    rows = await FollowUpRepository(session).due(
+        merchant_id, until=end, limit=limit, assignee=assignee
+    )
     items = [
         schemas.DueFollowUp(
             task=schemas.FollowUpTask.model_validate(task),

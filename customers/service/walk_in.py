@@ -160,6 +160,16 @@ async def customer_for_phone(
     raise CustomerExists()
 
 
+async def customers_born_on(
+    session: AsyncSession, *, merchant_id: uuid.UUID, month_days: list[tuple[int, int]]
+) -> list[schemas.KnownCustomer]:
+    """The merchant's customers with a birthday on one of these (month, day) pairs."""
+    if not month_days:
+        return []
+    rows = await CustomerRepository(session).born_on(merchant_id, month_days)
+    return [known(c) for c in rows]
+
+
 async def known_customers(
     session: AsyncSession, *, merchant_id: uuid.UUID, customer_ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, schemas.KnownCustomer]:

@@ -9,6 +9,8 @@ from core.jobs import JobContext, job
 from core.timezones import utcnow
 from push import service
 from push.jobs.outbox import Consumer, dispatch_due
+from push.service.birthdays import send_birthday_greetings
+from push.service.personal import send_service_desk_notices
 from push.service.reminders import send_booking_reminders
 from push.service.senders import build_senders
 
@@ -43,6 +45,26 @@ async def push_booking_reminders(ctx: JobContext) -> int:
         senders = consumer_for(ctx).senders
         return await send_booking_reminders(
             session, sender=senders.push, jpush=senders.jpush, now=utcnow()
+        )
+
+
+@job("push_service_desk_notices", interval_seconds=30)
+async def push_service_desk_notices(ctx: JobContext) -> int:
+    """Escalated complaints' notices to the managers (push, else SMS)."""
+    async with ctx.sessionmaker.begin() as session:
+        senders = consumer_for(ctx).senders
+        return await send_service_desk_notices(
+            session, sender=senders.push, sms=senders.sms, jpush=senders.jpush, now=utcnow()
+        )
+
+
+@job("push_birthday_greetings", interval_seconds=3600)
+async def push_birthday_greetings(ctx: JobContext) -> int:
+    """Birthday coupons and messages due today in each merchant's timezone."""
+    async with ctx.sessionmaker.begin() as session:
+        senders = consumer_for(ctx).senders
+        return await send_birthday_greetings(
+            session, sender=senders.push, sms=senders.sms, jpush=senders.jpush, now=utcnow()
         )
 
 

@@ -7,6 +7,9 @@ from push.service.areas import (
     purge_expired_locations,
     record_ping,
 )
+from push.service.birthdays import get_rule as get_birthday_rule
+from push.service.birthdays import list_greetings as list_birthday_greetings
+from push.service.birthdays import put_rule as put_birthday_rule
 from push.service.devices import DeviceNotFound, register_device, remove_device
 from push.service.offers import (
     AudienceNotAvailable,
@@ -28,6 +31,9 @@ from push.service.subscriptions import (
 )
 
 __all__ = [
+    "get_birthday_rule",
+    "list_birthday_greetings",
+    "put_birthday_rule",
     "erase_personal_data",
     "export_personal_data",
     "AudienceNotAvailable",

@@ -23,3 +23,12 @@ class AudienceNotAvailable(Conflict):
 class DeviceNotFound(NotFound):
     code, title = "device_not_found", "Device not registered"
     title_zh = "设备未注册"
+
+
+class BirthdayCampaignInvalid(InvalidInput):
+    code = "birthday_campaign_invalid"
+    title = "The birthday coupon must come from one of this merchant's campaigns"
+    title_zh = "生日券必须来自本商户的优惠券活动"
+
+    def __init__(self) -> None:
+        super().__init__(self.title, loc=["body", "campaign_id"])

@@ -14,13 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from orders import service as orders_service
 from push import repository
-from push.service.senders import (
-    FCM_MAX_TOKENS_PER_CALL,
-    LOG_SINK,
-    Outcome,
-    PushSender,
-    ReminderMessage,
-)
+from push.service.personal import push_to_devices
+from push.service.senders import Outcome, PushSender, ReminderMessage
 
 
 async def send_booking_reminders(
@@ -43,7 +38,7 @@ async def send_booking_reminders(
     dropped: list[uuid.UUID] = []
     dead_devices: list[uuid.UUID] = []
     for reminder in due:
-        mine = devices.get(reminder.user_id, [])[:FCM_MAX_TOKENS_PER_CALL]
+        mine = devices.get(reminder.user_id, [])
         if reminder.starts_at <= now or not mine:
             dropped.append(reminder.id)  # too late, or nowhere to send it
             continue
@@ -55,18 +50,8 @@ async def send_booking_reminders(
             body=reminder.body,
             expires_at=reminder.starts_at,
         )
-        results = []
-        for provider, through in (("fcm", sender), ("jpush", jpush or LOG_SINK)):
-            theirs = [d for d in mine if d[2] == provider]
-            if theirs:
-                answers = await through.send(message, [token for _, token, _ in theirs], now)
-                results += answers
-                dead_devices += [
-                    device_id
-                    for (device_id, _, _), r in zip(theirs, answers, strict=True)
-                    if r.outcome is Outcome.UNREGISTERED
-                ]
-        outcomes = {r.outcome for r in results}
+        outcomes, dead = await push_to_devices(message, mine, sender=sender, jpush=jpush, now=now)
+        dead_devices += dead
         if Outcome.SENT in outcomes:
             sent.append(reminder.id)
         elif Outcome.RETRY not in outcomes:

@@ -143,8 +143,14 @@ async def build_world(client: ApiClient, *, tag: str = "A") -> World:
     customer_id = ids["customer_id"] = mine[0]["id"]
     segment = {"name": f"seg {mark}", "rules": {"visits": {"min": 1}}}
     ids["segment_id"] = (await post(f"/v1/merchants/{mid}/segments", owner, segment))["id"]
-    follow_up = {"customer_id": customer_id, "method": "phone", "content": f"called {mark}"}
+    next_at = (datetime.now(UTC) + timedelta(days=2)).isoformat()
+    follow_up = {"customer_id": customer_id, "method": "phone", "content": f"called {mark}",
+                 "next_at": next_at}  # fmt: skip
     ids["follow_up_id"] = (await post(f"/v1/merchants/{mid}/follow-ups", owner, follow_up))["id"]
+    profile = await ok(
+        await client.get(f"/v1/merchants/{mid}/customers/{customer_id}", headers=owner.headers)
+    )
+    ids["task_id"] = profile["open_follow_up_tasks"][0]["id"]
     plan = {"name": f"plan {tag}", "trigger": "first_purchase", "offsets_days": [3]}
     ids["plan_id"] = (await post(f"/v1/merchants/{mid}/follow-up-plans", owner, plan))["id"]
     complaint = {"customer_id": customer_id, "category": "service",

@@ -93,6 +93,9 @@ def _body_for(method: str, path: str, w: World, b: World) -> dict[str, Any]:
         ("PUT", "/v1/offerings/{offering_id}/booking-rule"): {"slot_minutes": 30, "capacity": 1},
         # the bookings board: only A's staff move A's bookings
         ("PATCH", "/v1/bookings/{booking_id}"): {"status": "arrived"},
+        ("PATCH", "/v1/merchants/{merchant_id}/follow-up-tasks/{task_id}"): {"assignee": None},
+        ("PUT", "/v1/merchants/{merchant_id}/birthday-rule"): {
+            "enabled": True, "days_before": 3, "channel": "sms", "message": "生日快乐"},
     }  # fmt: skip
     if path.endswith("/campaigns") and method == "POST":
         from tests.hardening.helpers import campaign_body
