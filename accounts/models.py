@@ -20,6 +20,9 @@ class User(IdMixin, TimestampMixin, Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     display_name: Mapped[str] = mapped_column(String(64))
     is_active: Mapped[bool] = mapped_column(default=True, server_default="true")
+    # set when the account proved its phone by an SMS code (first SMS sign-in, a sign-in or a
+    # password reset by code): only then do merchants' records of that phone join it
+    phone_verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (CheckConstraint("phone IS NOT NULL OR email IS NOT NULL", name="has_login"),)
 

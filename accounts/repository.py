@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
@@ -43,19 +43,55 @@ class UserRepository:
         result = await self.session.execute(select(User).where(or_(*conditions)).limit(1))
         return result.scalar_one_or_none()
 
+    async def by_phones(self, phones: list[str]) -> dict[str, tuple[uuid.UUID, str]]:
+        """Active users who proved these phones: phone → (id, display name)."""
+        # a join with the phones: a long `IN` list of parameters plans badly when prepared
+        rows = await self.session.execute(
+            text(
+                "SELECT u.phone, u.id, u.display_name"
+                " FROM unnest(CAST(:phones AS text[])) AS p(phone)"
+                " JOIN users u ON u.phone = p.phone"
+                " WHERE u.is_active AND u.phone_verified_at IS NOT NULL"
+            ),
+            {"phones": phones},
+        )
+        return {str(row[0]): (row[1], row[2]) for row in rows}
+
     async def insert(
-        self, *, phone: str | None, email: str | None, password_hash: str, display_name: str
+        self,
+        *,
+        phone: str | None,
+        email: str | None,
+        password_hash: str,
+        display_name: str,
+        phone_verified: bool = False,
     ) -> User | None:
         """Insert unless the phone or email is taken (then None): no check-then-insert race."""
         stmt = (
             insert(User)
             .values(
-                phone=phone, email=email, password_hash=password_hash, display_name=display_name
+                phone=phone,
+                email=email,
+                password_hash=password_hash,
+                display_name=display_name,
+                phone_verified_at=func.now() if phone_verified else None,
             )
             .on_conflict_do_nothing()
             .returning(User)
         )
         result = await self.session.execute(stmt)
+        return result.scalar_one_or_none()
+
+    async def mark_phone_verified(self, user_id: uuid.UUID) -> User | None:
+        """Set `phone_verified_at` if not yet set: the user when this call set it (the row
+        lock makes concurrent proofs of one account set it once), else None."""
+        stmt = (
+            update(User)
+            .where(User.id == user_id, User.phone_verified_at.is_(None), User.phone.is_not(None))
+            .values(phone_verified_at=func.now())
+            .returning(User)
+        )
+        result = await self.session.execute(stmt, execution_options={"populate_existing": True})
         return result.scalar_one_or_none()
 
     async def set_password(self, user_id: uuid.UUID, password_hash: str) -> None:
@@ -222,8 +258,9 @@ class InvitationRepository:
         )
         upsert = stmt.on_conflict_do_update(
             index_elements=["merchant_id", target],
-            index_where=(StaffInvitation.status == "pending")
-            & getattr(StaffInvitation, target).is_not(None),
+            # literal SQL, not bound values: once psycopg prepares the statement (its 5th run
+            # on a connection) a parameter can no longer prove the partial index's predicate
+            index_where=text(f"status = 'pending' AND {target} IS NOT NULL"),
             set_={
                 "role": stmt.excluded.role,
                 "invited_by": stmt.excluded.invited_by,

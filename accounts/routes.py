@@ -4,39 +4,19 @@ import uuid
 from typing import Annotated
 
 import structlog
-from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request, Response, status
+from fastapi import APIRouter, BackgroundTasks, Form, Request, Response, status
 
 from accounts import schemas, service
 from accounts.permissions import CurrentUser, ManagerStaff
-from core.clientip import client_ip
+from core.clientip import ClientIp
 from core.database import SessionDep
 from core.redis import RedisDep
 from core.settings import SettingsDep
-from core.sms import SmsMessage, SmsSender
+from core.sms import send_after_answer
 from core.timezones import utcnow
 
 router = APIRouter(prefix="/v1", tags=["accounts"])
 log = structlog.get_logger("corner.accounts")
-
-
-async def client_address(request: Request, settings: SettingsDep) -> str:
-    """The real client behind the trusted reverse proxies (CORNER_TRUSTED_PROXIES)."""
-    return client_ip(request, settings.trusted_proxies)
-
-
-ClientIp = Annotated[str, Depends(client_address)]
-
-
-async def _send(sender: SmsSender, message: SmsMessage) -> None:
-    """Runs after the 202 is sent: a provider's refusal is logged, never shown to the caller
-    (it would tell whether a code was sent, i.e. whether the phone has an account)."""
-    try:
-        result = await sender.send(message)
-    except Exception as exc:  # a transport failure: the user asks again after the interval
-        log.warning("sms_code_send_failed", kind=message.kind, error=str(exc))
-        return
-    if not result.ok:
-        log.warning("sms_code_refused", kind=message.kind, error=result.error)
 
 
 @router.post("/auth/register", status_code=status.HTTP_201_CREATED, response_model=schemas.User)
@@ -109,7 +89,7 @@ async def sms_code(
         client_ip=ip,
     )
     if message is not None:
-        background.add_task(_send, request.app.state.sms, message)
+        background.add_task(send_after_answer, request.app.state.sms, message)
     return Response(status_code=status.HTTP_202_ACCEPTED)
 
 

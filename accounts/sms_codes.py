@@ -1,4 +1,4 @@
-"""One-time SMS codes for sign-in, password reset and account deletion, kept in Redis.
+"""One-time SMS codes for sign-in, password reset, account deletion and card PINs, in Redis.
 
 Invariants:
 - a code is 6 random digits; Redis holds only its HMAC (keyed with the server secret, so a
@@ -32,7 +32,8 @@ from core import ratelimit
 from core.errors import RateLimited
 from core.settings import Settings
 
-Purpose = Literal["login", "reset", "delete"]
+# card_pin: a member resets a card PIN at the counter (memberships.service.pin_reset)
+Purpose = Literal["login", "reset", "delete", "card_pin"]
 DAY_SECONDS = 24 * 3600
 HOUR_SECONDS = 3600
 

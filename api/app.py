@@ -16,6 +16,7 @@ from api.limits import BodyLimitMiddleware
 from api.me import router as me_router
 from api.middleware import RequestContextMiddleware
 from api.openapi import install_openapi, route_operation_id
+from api.payments import add_callback_route as add_payment_callback_route
 from api.payments import router as payments_router
 from api.shop_page import router as shop_page_router
 from api.wiring import wire_packages
@@ -27,14 +28,24 @@ from core.logging import configure_logging
 from core.redis import create_redis
 from core.settings import Settings, get_settings
 from core.sms import sms_sender
-from coupons.routes import add_lean_routes as add_coupon_counter_routes
+from coupons.routes import add_lean_routes as add_coupon_lean_routes
 from coupons.routes import router as coupons_router
 from customers.routes import router as customers_router
+from memberships.routes import add_lean_routes as add_membership_lean_routes
 from memberships.routes import router as memberships_router
 from merchants.routes import add_direct_routes
 from merchants.routes import router as merchants_router
+from orders.routes import add_lean_routes as add_order_lean_routes
 from orders.routes import router as orders_router
 from push.routes import router as push_router
+
+# the counter's writes (and claims, joins) as lean routes on the app's own router (core.lean)
+LEAN_ROUTES = [
+    add_coupon_lean_routes,
+    add_membership_lean_routes,
+    add_order_lean_routes,
+    add_payment_callback_route,
+]
 
 API_ROUTERS = [
     accounts_router,
@@ -107,7 +118,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(RequestContextMiddleware)
     add_direct_routes(app.router)
-    add_coupon_counter_routes(app.router)
+    for add_lean_routes in LEAN_ROUTES:
+        add_lean_routes(app.router)
     app.include_router(health_router)
     for router in API_ROUTERS:
         app.include_router(router)

@@ -16,9 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from accounts import service as accounts
 from accounts.permissions import CurrentUser, SettingsDep
-from accounts.routes import ClientIp
+from core.clientip import ClientIp
 from core.database import SessionDep
 from core.errors import Conflict
+from core.i18n import localised
 from core.redis import RedisDep
 from core.timezones import utcnow
 from coupons import service as coupons
@@ -105,7 +106,10 @@ async def delete_me(
         cards = await memberships.stored_value(session, user_id=user.id)
         if cards:
             raise BalanceRemaining(
-                "Spend or forfeit the balance first (forfeit_balance: true)",
+                localised(
+                    "会员卡仍有余额：请先用完，或确认放弃余额后再注销",
+                    "Your cards still hold stored value: spend it, or confirm giving it up",
+                ),
                 extra={"cards": cards},
             )
     else:

@@ -17,6 +17,7 @@ Called once by the app factory (and by `corner worker`); registering twice is ha
 
 from __future__ import annotations
 
+import os
 import uuid
 from typing import Any
 
@@ -131,7 +132,10 @@ def wire_packages() -> None:
     merchants.register_consumption_verifier("card_transaction", _own_card_transaction)
     merchants.register_consumption_verifier("order", _own_order)
     merchants.register_offer_predicate(claimable_offer_sql())
-    merchants.register_best_offer(best_offer_sql(), coupons.offer_line_of_json)
+    # CORNER_BENCH_NEARBY_BEST_OFFER=0 (bench/nearby.py --best-offer off only): nearby without
+    # `best_offer`, to measure what the line costs; never set in production
+    if os.environ.get("CORNER_BENCH_NEARBY_BEST_OFFER", "1") != "0":
+        merchants.register_best_offer(best_offer_sql(), coupons.offer_line_of_json)
     coupons.register_audience_resolver(
         "tiers", coupons.AudienceResolver(contains=_in_tiers, members=_tier_members)
     )
@@ -140,12 +144,15 @@ def wire_packages() -> None:
     )
     push.register_tier_audience(memberships.tier_members_select)
     payments.register_callback_handler("", memberships.apply_topup_event)
-    payments.register_callback_handler(orders.REFERENCE_PREFIX, orders.apply_payment_event)
+    payments.register_callback_handler(
+        orders.REFERENCE_PREFIX, orders.apply_payment_event, fast=orders.apply_payment_fast
+    )
     payments.register_callback_handler(
         memberships.COUNT_PASS_PREFIX, memberships.apply_count_pass_event
     )
     coupons.register_counter_lookup("order", orders.counter_lookup)
-    # customers (and their cards) staff added by phone join the account that phone creates
-    accounts.register_user_created_hook(memberships.link_new_user)
+    # customers (and their cards) staff added by phone join the account that proves the phone
+    # by an SMS code (never a password registration alone: anyone can type a number)
+    accounts.register_phone_verified_hook(memberships.link_new_user)
     # a staff member who leaves hands their open follow-ups and complaints to the managers
     accounts.register_staff_removed_hook(customers.hand_over_work)

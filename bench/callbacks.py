@@ -1,51 +1,56 @@
-"""1,000 concurrent WeChat Pay notifications for distinct orders: Corner vs a raw reference.
+"""1,000 concurrent WeChat Pay notifications for distinct orders: Corner vs a raw reference,
+both over HTTP, in the same run.
 
-    uv run python bench/callbacks.py [--orders 1000] [--concurrency 100]
+    uv run python bench/callbacks.py [--orders 1000] [--connections 100] [--rounds 4]
 
-Sets up `corner_bench_callbacks` on the embedded cluster (migrated with Alembic) and seeds a
-merchant, a shop, a customer and 2 × N pending orders paid through WeChat Pay (with their
-`payments` rows). The WeChat Pay stand-in (core/standins/wechatpay.py) signs and encrypts one
-TRANSACTION.SUCCESS notification per order, as WeChat Pay would. Then, in one process and one
-run, alternating in rounds:
+Sets up `corner_bench_callbacks` on the embedded cluster (migrated), seeds a merchant, a shop, a
+customer and 2 × (N + warm-up) pending orders paid through WeChat Pay (with their `payments`
+rows). The WeChat Pay stand-in (core/standins/wechatpay.py) signs and encrypts one
+TRANSACTION.SUCCESS notification per order, as WeChat Pay would. Then it starts Corner (`corner
+serve`, one worker, WeChat Pay configured with the stand-in's keys) and bench/reference.py, and
+posts each its own orders' notifications with aiohttp (bench/common.py: alternating rounds, the
+CPU per request of each server, of PostgreSQL and of the load generator):
 
-- Corner: the notifications posted to `/v1/payments/wechatpay/callback` of the real app
-  (in-process ASGI: framework, wechatpayv3 verification and decryption, the payment checks,
-  the conditional UPDATEs, the order's own effects, the event log);
-- reference: the same RSA-SHA256 signature check and AES-GCM decryption with `cryptography`,
-  then the two conditional UPDATEs (payment, order) in one transaction on a psycopg pool.
+- Corner: `/v1/payments/wechatpay/callback` of the real app: wechatpayv3's signature check and
+  decryption, the timestamp and key-id checks, mchid/appid, the payment's amount and currency,
+  the conditional UPDATEs, the event log, the order's own effects (customer activity);
+- reference: the same RSA-SHA256 check and AES-GCM decryption with `cryptography`, mchid/appid,
+  then the two conditional UPDATEs (payment, order) in one transaction, nothing else.
 
 Every notification is then delivered a second time to both (replays), and the bench counts
-effects: each order paid once, each payment succeeded once, no extra event. JSON lines: one
-per target (throughput, p50/p99 ms), the ratio, the duplicate check. Figures are indicative
-(one shared machine; ASGI in-process, so no HTTP parsing cost on either side).
+effects in the database: each order paid once, each payment succeeded once, one `applied` event
+and one `order_paid` activity per Corner order. JSON lines: one per target, the replays, and the
+summary (ratio, target 0.6, `duplicated_effects` must be false, the load average).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import json
 import sys
-import time
 from pathlib import Path
-from typing import Any
 
-import httpx
 import psycopg
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from psycopg_pool import AsyncConnectionPool
-from pydantic import SecretStr
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import fresh_database, percentile, redis_db, service_urls  # noqa: E402
+from bench.common import (  # noqa: E402
+    Call,
+    Tally,
+    compare,
+    drive,
+    emit,
+    fresh_database,
+    redis_db,
+    server_env,
+    service_urls,
+    start_pair,
+    stop_all,
+    verdict,
+)
 from core.ids import new_id  # noqa: E402
 from core.payments import payment_reference  # noqa: E402
-from core.settings import Settings  # noqa: E402
 from core.standins.wechatpay import Notification, WeChatPayKeys, WeChatPayStandin  # noqa: E402
 
 DB_NAME = "corner_bench_callbacks"
@@ -53,15 +58,19 @@ AMOUNT = 3800
 
 
 def seed(url: str, keys: WeChatPayKeys, count: int) -> list[str]:
-    """2 × count pending WeChat Pay orders; their references."""
-    merchant, shop, user = new_id(), new_id(), new_id()
+    """`count` pending WeChat Pay orders, each of its own customer (callbacks for distinct
+    orders of distinct people: one customer's record is one row, which serialises that
+    customer's own concurrent payments, as it should); their references."""
+    merchant, shop = new_id(), new_id()
     orders = [new_id() for _ in range(count)]
+    users = [new_id() for _ in range(count)]
     refs = [payment_reference("ord_", o) for o in orders]
     with psycopg.connect(url) as conn:
         conn.execute(
             "INSERT INTO users (id, phone, password_hash, display_name)"
-            " VALUES (%s, '13000000009', 'x', 'bench customer')",
-            (user,),
+            " SELECT u, '139' || lpad(n::text, 8, '0'), 'x', 'bench customer'"
+            " FROM unnest(%s::uuid[]) WITH ORDINALITY AS t(u, n)",
+            (users,),
         )
         conn.execute(
             "INSERT INTO merchants (id, name, timezone) VALUES (%s, 'bench', 'Asia/Shanghai')",
@@ -76,10 +85,10 @@ def seed(url: str, keys: WeChatPayKeys, count: int) -> list[str]:
         conn.execute(
             "INSERT INTO orders (id, merchant_id, shop_id, user_id, code, status, currency,"
             " subtotal, total, provider, provider_reference, expires_at)"
-            " SELECT o, %s, %s, %s, upper(substr(md5(o::text), 1, 12)), 'pending_payment', 'CNY',"
+            " SELECT o, %s, %s, u, upper(substr(md5(o::text), 1, 12)), 'pending_payment', 'CNY',"
             " %s, %s, 'wechatpay', r, now() + interval '1 hour'"
-            " FROM unnest(%s::uuid[], %s::text[]) AS t(o, r)",
-            (merchant, shop, user, AMOUNT, AMOUNT, orders, refs),
+            " FROM unnest(%s::uuid[], %s::text[], %s::uuid[]) AS t(o, r, u)",
+            (merchant, shop, AMOUNT, AMOUNT, orders, refs, users),
         )
         conn.execute(
             "INSERT INTO payments (id, merchant_id, kind, subject_id, provider, method, reference,"
@@ -113,169 +122,87 @@ def notifications(standin: WeChatPayStandin, refs: list[str]) -> list[Notificati
     ]
 
 
-class Reference:
-    """The same checks and conditional updates, without the framework."""
-
-    def __init__(self, pool: AsyncConnectionPool[Any], keys: WeChatPayKeys) -> None:
-        self.pool = pool
-        self.public = keys.platform_key.public_key()
-        self.aead = AESGCM(keys.apiv3_key.encode())
-        self.keys = keys
-
-    async def handle(self, note: Notification) -> bool:
-        h = note.headers
-        message = f"{h['Wechatpay-Timestamp']}\n{h['Wechatpay-Nonce']}\n{note.body.decode()}\n"
-        self.public.verify(base64.b64decode(h["Wechatpay-Signature"]), message.encode(),
-                           padding.PKCS1v15(), hashes.SHA256())  # fmt: skip
-        resource = json.loads(note.body)["resource"]
-        plain = self.aead.decrypt(resource["nonce"].encode(),
-                                  base64.b64decode(resource["ciphertext"]),
-                                  resource["associated_data"].encode())  # fmt: skip
-        tx = json.loads(plain)
-        assert tx["mchid"] == self.keys.mchid and tx["appid"] == self.keys.appid
-        async with self.pool.connection() as conn, conn.transaction():
-            moved = await conn.execute(
-                "UPDATE payments SET status = 'succeeded', paid_at = now(),"
-                " provider_transaction_id = %s WHERE reference = %s AND status = 'pending'"
-                " AND amount = %s AND currency = %s RETURNING id",
-                (tx["transaction_id"], tx["out_trade_no"], tx["amount"]["total"],
-                 tx["amount"]["currency"]),
-            )  # fmt: skip
-            if await moved.fetchone() is None:
-                return False
-            await conn.execute(
-                "UPDATE orders SET status = 'paid', paid_at = now() WHERE provider_reference = %s"
-                " AND status = 'pending_payment'",
-                (tx["out_trade_no"],),
-            )
-        return True
+PATH = "/v1/payments/wechatpay/callback"
+SECRET = "bench-secret-key-for-the-callbacks-benchmark"
+WARMUP = 50
 
 
-async def timed(calls: list[Any], concurrency: int) -> tuple[float, list[float]]:
-    gate = asyncio.Semaphore(concurrency)
-    latencies: list[float] = []
-
-    async def one(call: Any) -> None:
-        async with gate:
-            started = time.perf_counter()
-            await call()
-            latencies.append(time.perf_counter() - started)
-
-    started = time.perf_counter()
-    await asyncio.gather(*(one(c) for c in calls))
-    return time.perf_counter() - started, sorted(latencies)
+def calls(notes: list[Notification]) -> list[Call]:
+    return [
+        Call("POST", PATH, headers=n.headers, content=n.body, expect=204, label="callback")
+        for n in notes
+    ]
 
 
-async def main(args: argparse.Namespace) -> None:
-    from api.app import create_app
+def effects(url: str) -> dict[str, int]:
+    counts = {
+        "orders_paid": "SELECT count(*) FROM orders WHERE status = 'paid'",
+        "payments_succeeded": "SELECT count(*) FROM payments WHERE status = 'succeeded'",
+        "corner_applied_events": "SELECT count(*) FROM payment_events WHERE outcome = 'applied'",
+        "corner_order_paid_activity": "SELECT count(*) FROM customer_events"
+        " WHERE kind = 'order_paid'",
+    }
+    with psycopg.connect(url) as conn:
+        return {name: int(conn.execute(sql).fetchone()[0]) for name, sql in counts.items()}  # type: ignore[index]
 
-    database_url, redis_url = service_urls()
-    url = fresh_database(database_url, DB_NAME)
+
+async def run(args: argparse.Namespace) -> None:
+    admin_url, redis_base = service_urls()
+    url = fresh_database(admin_url, DB_NAME)
     keys = WeChatPayKeys.generate()
     standin = WeChatPayStandin(keys)
-    refs = seed(url, keys, 2 * args.orders)
-    corner_notes = notifications(standin, refs[: args.orders])
-    raw_notes = notifications(standin, refs[args.orders :])
-
-    state = ROOT / ".corner" / "bench-callbacks"
-    files = keys.write(state)
-    settings = Settings(
-        database_url=url,
-        database_replica_url=None,
-        redis_url=redis_db(redis_url, 14),
-        state_dir=state,
-        secret_key=SecretStr("bench-secret-key-for-the-callbacks-benchmark"),
-        log_level="ERROR",
-    ).model_copy(
-        update=files
-        | {k: Path(v) for k, v in files.items() if k.endswith("_file")}
-        | {"wechatpay_apiv3_key": SecretStr(files["wechatpay_apiv3_key"])}
-    )
-    app = create_app(settings)
-    results: dict[str, dict[str, Any]] = {}
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://bench"
-        ) as client,
-        AsyncConnectionPool(url, min_size=10, max_size=20, open=False) as pool,
-    ):
-        reference = Reference(pool, keys)
-
-        def post(note: Notification) -> Any:
-            async def call() -> None:
-                r = await client.post(
-                    "/v1/payments/wechatpay/callback",
-                    content=note.body,
-                    headers=note.headers | {"Content-Type": "application/json"},
-                )
-                assert r.status_code == 204, r.text  # fmt: skip
-
-            return call
-
-        def raw(note: Notification) -> Any:
-            async def call() -> None:
-                await reference.handle(note)
-
-            return call
-
-        rounds = 4
-        size = args.orders // rounds
-        elapsed_of: dict[str, float] = {"corner": 0.0, "reference": 0.0}
-        latencies_of: dict[str, list[float]] = {"corner": [], "reference": []}
-        for i in range(rounds):
-            chunk = slice(i * size, (i + 1) * size)
-            order = [("corner", corner_notes, post), ("reference", raw_notes, raw)]
-            for name, notes, make in order if i % 2 == 0 else order[::-1]:
-                elapsed, latencies = await timed([make(n) for n in notes[chunk]], args.concurrency)
-                elapsed_of[name] += elapsed
-                latencies_of[name] += latencies
-        for name, elapsed in elapsed_of.items():
-            latencies = sorted(latencies_of[name])
-            results[name] = {
-                "bench": "callbacks",
-                "target": name,
-                "requests": len(latencies),
-                "per_second": round(len(latencies) / elapsed, 1),
-                "p50_ms": round(percentile(latencies, 0.5) * 1000, 2),
-                "p99_ms": round(percentile(latencies, 0.99) * 1000, 2),
-            }
-            print(json.dumps(results[name]))
-        # replays: every notification again, to both; nothing may change twice
-        await timed([post(n) for n in corner_notes], args.concurrency)
-        await timed([raw(n) for n in raw_notes], args.concurrency)
-    with psycopg.connect(url) as conn:
-        paid = conn.execute("SELECT count(*) FROM orders WHERE status = 'paid'").fetchone()
-        succeeded = conn.execute(
-            "SELECT count(*) FROM payments WHERE status = 'succeeded'"
-        ).fetchone()
-        applied = conn.execute(
-            "SELECT count(*) FROM payment_events WHERE outcome = 'applied'"
-        ).fetchone()
-        activity = conn.execute(
-            "SELECT count(*) FROM customer_events WHERE kind = 'order_paid'"
-        ).fetchone()
-    ratio = results["corner"]["per_second"] / results["reference"]["per_second"]
-    print(json.dumps({"bench": "callbacks", "ratio_corner_to_reference": round(ratio, 3)}))
-    check = {
-        "bench": "callbacks",
-        "orders_paid": paid[0] if paid else None,
-        "payments_succeeded": succeeded[0] if succeeded else None,
-        "corner_applied_events": applied[0] if applied else None,
-        "corner_order_paid_activity": activity[0] if activity else None,
-        "expected": {"orders_paid": 2 * args.orders, "corner_applied": args.orders},
+    per_target = args.orders + WARMUP
+    refs = seed(url, keys, 2 * per_target)
+    files = keys.write(ROOT / ".corner" / "bench-callbacks")
+    wechatpay = {f"CORNER_{name.upper()}": value for name, value in files.items()}
+    bench_keys = {
+        f"BENCH_{name.upper()}": files[name]
+        for name in ("wechatpay_public_key_file", "wechatpay_apiv3_key", "wechatpay_mchid",
+                     "wechatpay_appid")
+    }  # fmt: skip
+    # the notifications are signed before the run: allow them the run's length (still checked)
+    env = server_env(url, redis_db(redis_base, 14), SECRET, **wechatpay, **bench_keys,
+                     CORNER_PAYMENT_CALLBACK_MAX_SKEW_SECONDS="7200")  # fmt: skip
+    env["CORNER_LOG_LEVEL"] = "ERROR"  # the replays' warnings would flood the JSON lines
+    servers = start_pair(env)
+    try:
+        load: dict[str, list[Call]] = {}
+        warm: dict[str, list[Call]] = {}
+        for index, name in enumerate(servers):
+            mine = calls(
+                notifications(standin, refs[index * per_target : (index + 1) * per_target])
+            )
+            warm[name], load[name] = mine[:WARMUP], mine[WARMUP:]
+        results = await compare(servers, load, rounds=args.rounds, connections=args.connections,
+                                warmup=warm)  # fmt: skip
+        for name, result in results.items():
+            emit("callbacks", target=name, kind="distinct", connections=args.connections, **result)
+        for name, server in servers.items():
+            replays = Tally()
+            await drive(server.base, warm[name] + load[name], args.connections, replays)
+            emit("callbacks", target=name, kind="replays", statuses=dict(replays.statuses),
+                 unexpected=sum(replays.unexpected.values()))  # fmt: skip
+    finally:
+        stop_all(servers)
+    found = effects(url)
+    expected = {
+        "orders_paid": 2 * per_target,
+        "payments_succeeded": 2 * per_target,
+        "corner_applied_events": per_target,
+        "corner_order_paid_activity": per_target,
     }
-    check["duplicated_effects"] = (
-        check["orders_paid"] != 2 * args.orders
-        or check["payments_succeeded"] != 2 * args.orders
-        or check["corner_applied_events"] != args.orders
-        or check["corner_order_paid_activity"] != args.orders
-    )
-    print(json.dumps(check))
+    emit("callbacks", kind="summary",
+         **verdict(results["corner"], results["reference"], target_ratio=0.6),
+         effects=found, expected=expected, duplicated_effects=found != expected)  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--orders", type=int, default=1000, help="notifications per target")
+    parser.add_argument("--connections", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=4, help="alternating load rounds")
+    asyncio.run(run(parser.parse_args()))
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--orders", type=int, default=1000)
-    parser.add_argument("--concurrency", type=int, default=100)
-    asyncio.run(main(parser.parse_args()))
+    main()

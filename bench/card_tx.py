@@ -34,11 +34,13 @@ sys.path.insert(0, str(ROOT))
 from bench.common import (  # noqa: E402
     Call,
     Tally,
+    add_profile_options,
     bearer,
     compare,
     drive,
     emit,
     fresh_database,
+    profile_round,
     redis_db,
     seed_counter,
     server_env,
@@ -46,6 +48,7 @@ from bench.common import (  # noqa: E402
     start_pair,
     stop_all,
     verdict,
+    wants_profile,
 )
 from core.ids import new_id  # noqa: E402
 from memberships.cardnumbers import new_card_number  # noqa: E402
@@ -98,8 +101,8 @@ def seed(url: str, cards: int, mixed_cards: int) -> dict[str, Any]:
         conn.execute(
             "INSERT INTO card_ledger (id, card_id, merchant_id, kind, points_delta,"
             " principal_delta, bonus_delta, points_after, principal_after, bonus_after, currency,"
-            " spend_delta) SELECT gen_random_uuid(), c, %s, 'topup', 0, 100000, 0, 0, 100000, 0,"
-            " 'CNY', 0 FROM unnest(%s::uuid[]) AS t(c)",
+            " spend_delta, rule_version) SELECT gen_random_uuid(), c, %s, 'topup', 0, 100000, 0,"
+            " 0, 100000, 0, 'CNY', 0, 1 FROM unnest(%s::uuid[]) AS t(c)",
             (merchant_id, hot),
         )
         # each hot card holds a paid count card (次卡), also through the ledger
@@ -122,9 +125,9 @@ def seed(url: str, cards: int, mixed_cards: int) -> dict[str, Any]:
         conn.execute(
             "INSERT INTO card_ledger (id, card_id, merchant_id, kind, points_delta,"
             " principal_delta, bonus_delta, points_after, principal_after, bonus_after, currency,"
-            " spend_delta, count_pass_id, uses_delta, uses_after)"
+            " spend_delta, count_pass_id, uses_delta, uses_after, rule_version)"
             " SELECT gen_random_uuid(), c.id, %s, 'count_purchase', 0, 0, 0, c.points,"
-            " c.principal, c.bonus, 'CNY', 0, p, %s, %s"
+            " c.principal, c.bonus, 'CNY', 0, p, %s, %s, 1"
             " FROM unnest(%s::uuid[], %s::uuid[]) AS t(p, cid) JOIN cards c ON c.id = t.cid",
             (merchant_id, PASS_USES, PASS_USES, pass_ids, hot),
         )
@@ -233,6 +236,7 @@ async def main() -> None:
     parser.add_argument("--mixed-ops", type=int, default=2000)
     parser.add_argument("--mixed-cards", type=int, default=40)
     parser.add_argument("--rounds", type=int, default=6, help="alternating load rounds")
+    add_profile_options(parser)
     args = parser.parse_args()
 
     admin_url, redis_url = service_urls()
@@ -260,6 +264,12 @@ async def main() -> None:
                                 warmup=warm, headers=headers)  # fmt: skip
         for name, result in results.items():
             emit("card_tx", target=name, kind="purchase", connections=args.connections, **result)
+        summary = verdict(results["corner"], results["reference"], target_ratio=0.6,
+                          p99_factor=2.0)  # fmt: skip
+        if wants_profile(args, summary):  # purchases again on the same cards: all still 201
+            await profile_round("card_tx", servers["corner"],
+                                load["corner"][: args.profile_requests], args.connections,
+                                headers)  # fmt: skip
         started = time.perf_counter()
         bodies = mixed_bodies(data["hot_numbers"], data["hot_passes"], data["shop_id"],
                               args.mixed_ops)  # fmt: skip
@@ -269,11 +279,7 @@ async def main() -> None:
         mixed_seconds = time.perf_counter() - started
     finally:
         stop_all(servers)
-    emit(
-        "card_tx",
-        kind="summary",
-        **verdict(results["corner"], results["reference"], target_ratio=0.6, p99_factor=2.0),
-    )
+    emit("card_tx", kind="summary", **summary)
 
     with psycopg.connect(url) as conn:
         row = conn.execute(INVARIANT_SQL).fetchone()

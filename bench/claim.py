@@ -27,10 +27,12 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import (  # noqa: E402
     Call,
+    add_profile_options,
     bearer,
     compare,
     emit,
     fresh_database,
+    profile_round,
     redis_db,
     seed_campaign,
     seed_counter,
@@ -39,6 +41,7 @@ from bench.common import (  # noqa: E402
     start_pair,
     stop_all,
     verdict,
+    wants_profile,
 )
 
 DB_NAME = "corner_bench_claim"
@@ -50,7 +53,8 @@ async def run(args: argparse.Namespace) -> None:
     url, redis_url = fresh_database(admin_url, DB_NAME), redis_db(redis_base, 61)
     per_target = args.warmup + args.count
     with psycopg.connect(url) as conn:
-        base = seed_counter(conn, users=2 * per_target)
+        spare = args.profile_requests if args.profile != "never" else 0
+        base = seed_counter(conn, users=2 * per_target + spare)
         campaign = seed_campaign(conn, base)
         conn.execute("ANALYZE")
     path = f"/v1/campaigns/{campaign}/claim"
@@ -67,6 +71,12 @@ async def run(args: argparse.Namespace) -> None:
                                 warmup=warm)  # fmt: skip
         for name, result in results.items():
             emit("claim", target=name, connections=args.connections, **result)
+        summary = verdict(results["corner"], results["reference"], target_ratio=0.6,
+                          p99_factor=2.0)  # fmt: skip
+        if wants_profile(args, summary):
+            spare_calls = [Call("POST", path, headers=bearer(SECRET, u), expect=201)
+                           for u in base["users"][2 * per_target :]]  # fmt: skip
+            await profile_round("claim", servers["corner"], spare_calls, args.connections)
     finally:
         stop_all(servers)
     with psycopg.connect(url) as conn:
@@ -76,8 +86,7 @@ async def run(args: argparse.Namespace) -> None:
             (campaign, campaign),
         ).fetchone()
     assert row is not None
-    emit("claim", kind="summary",
-         **verdict(results["corner"], results["reference"], target_ratio=0.6, p99_factor=2.0),
+    emit("claim", kind="summary", **summary,
          handed_out=row[0], coupons=row[1], counts_agree=row[0] == row[1])  # fmt: skip
 
 
@@ -87,6 +96,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=100)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=6, help="alternating load rounds")
+    add_profile_options(parser)
     asyncio.run(run(parser.parse_args()))
 
 

@@ -21,6 +21,7 @@ Rules every HTTP bench follows (issue 21):
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import json
 import os
@@ -209,15 +210,29 @@ def cpu_seconds(pid: int) -> float:
     return tree_cpu_seconds(pid)
 
 
+def _postmaster() -> int | None:
+    """The pid of the embedded cluster's postmaster (the one the benches use), or None (an
+    outside DATABASE_URL: then every PostgreSQL process on the machine counts)."""
+    try:
+        return int((ROOT / ".corner" / "pg" / "data" / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def postgres_cpu() -> dict[int, float]:
-    """CPU so far of every PostgreSQL process, by pid (the backends of both servers' pools)."""
+    """CPU so far of the bench's PostgreSQL processes, by pid (the postmaster of the embedded
+    cluster and its children: the backends of both servers' pools; other clusters on a
+    shared machine, e.g. other worktrees' test databases, are not counted)."""
+    postmaster = _postmaster()
     seen: dict[int, float] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 if (entry / "comm").read_text().startswith("postgres"):
                     stat = (entry / "stat").read_text().rpartition(")")[2].split()
-                    seen[int(entry.name)] = (int(stat[11]) + int(stat[12])) / CLOCK_TICKS
+                    pid, parent = int(entry.name), int(stat[1])
+                    if postmaster is None or postmaster in (pid, parent):
+                        seen[pid] = (int(stat[11]) + int(stat[12])) / CLOCK_TICKS
             except (OSError, ValueError, IndexError):  # the process ended meanwhile
                 pass
     return seen
@@ -244,6 +259,7 @@ class Call:
     params: Mapping[str, str] | None = None
     expect: int = 200
     label: str = ""
+    content: bytes | None = None  # a body sent as these bytes (signed bodies), JSON typed
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float:
@@ -339,7 +355,9 @@ async def drive(
 
         async def worker() -> None:
             for call in pending:
-                data = None if call.body is None else orjson.dumps(call.body)
+                data = call.content
+                if data is None and call.body is not None:
+                    data = orjson.dumps(call.body)
                 extra = dict(call.headers or {})
                 if data is not None:
                     extra |= json_headers
@@ -491,10 +509,18 @@ def bearer(secret: str, user_id: Any) -> dict[str, str]:
     from datetime import UTC, datetime
 
     from accounts.security import create_access_token
+
+    token = create_access_token(_token_settings(secret), user_id, datetime.now(UTC))
+    return {"Authorization": f"Bearer {token}"}
+
+
+@functools.cache
+def _token_settings(secret: str) -> Any:
+    """Settings built once per secret (building them reads the environment and .env: a
+    claim bench signing a token for each of thousands of users spent minutes there)."""
     from core.settings import Settings
 
-    settings = Settings(secret_key=secret, access_token_ttl_seconds=86400)  # type: ignore[arg-type]
-    return {"Authorization": f"Bearer {create_access_token(settings, user_id, datetime.now(UTC))}"}
+    return Settings(secret_key=secret, access_token_ttl_seconds=86400)  # type: ignore[arg-type]
 
 
 def seed_counter(conn: Any, users: int = 0) -> dict[str, Any]:
@@ -551,3 +577,120 @@ def seed_campaign(conn: Any, base: dict[str, Any], *, per_user_limit: int = 100)
          now + timedelta(days=1), per_user_limit, base["owner"], now),
     )  # fmt: skip
     return campaign
+
+
+# -- where the CPU goes (issue 21: a bench that misses its target says why) -------------------
+
+
+def _frame_name(frame: str) -> str:
+    """`function (package/module.py:12)` -> `package/module.py:function` (py-spy's raw
+    frames)."""
+    function, _, place = frame.rpartition(" (")
+    return f"{place.rstrip(')').rpartition(':')[0]}:{function or frame}"
+
+
+def summarise_profile(raw: str, top: int = 15) -> dict[str, Any]:
+    """py-spy's collapsed stacks (`a;b;c count` lines, GIL holders only) as the functions with
+    the most samples on top of the stack (self) and anywhere in the event loop's callback
+    (inclusive, the frames below the event loop's callback left out, and those in more than 60 %
+    of the samples: the ASGI chain), in percent of the samples, and the self share of each
+    top-level package."""
+    own: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    packages: Counter[str] = Counter()
+    total = 0
+    for line in raw.splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        total += count
+        frames = [_frame_name(f) for f in stack.split(";") if f and not f.startswith("process ")]
+        if not frames:
+            continue
+        own[frames[-1]] += count
+        path = frames[-1].partition(":")[0]
+        packages[path.partition("/")[0] if "/" in path else path] += count
+        # below the event loop's callback (asyncio's Handle._run; under uvloop, whose loop
+        # is native, the coroutine's frames come right after asyncio's Runner.run)
+        runs = [i for i, name in enumerate(frames) if name.endswith(("Handle._run", "Runner.run"))]
+        for name in set(frames[runs[-1] + 1 :] if runs else frames):
+            inclusive[name] += count
+
+    def share(counter: Counter[str], limit: int = top) -> list[tuple[str, float]]:
+        return [(name, round(100 * n / total, 1)) for name, n in counter.most_common(limit)]
+
+    # the ASGI chain every request runs through (server, middleware, router) is in nearly
+    # every sample and says nothing: inclusive shares start below 60 %
+    inner = Counter({name: n for name, n in inclusive.items() if n < 0.6 * total})
+    return {
+        "samples": total,
+        "self_percent": share(own),
+        "inclusive_percent": share(inner, 2 * top),
+        "self_by_package_percent": share(packages),
+    }
+
+
+async def profiled(pid: int, work: Awaitable[T], *, rate: int = 250) -> tuple[T, dict[str, Any]]:
+    """Run `work` (load on the server `pid`) while py-spy samples that server's process tree
+    (only stacks holding the GIL: where its CPU goes, not where it waits); `work`'s result and
+    `summarise_profile` of the samples (or why there are none)."""
+    import signal
+    import tempfile
+
+    spy = Path(sys.executable).with_name("py-spy")
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "profile.txt"
+        command = ["record", "--pid", str(pid), "--subprocesses", "--gil", "--nonblocking",
+                   "--function", "--format", "raw", "--rate", str(rate),
+                   "--output", str(out)]  # fmt: skip
+        try:
+            process = await asyncio.create_subprocess_exec(
+                str(spy), *command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            )
+        except OSError as exc:
+            return await work, {"error": f"py-spy did not start: {exc}"}
+        await asyncio.sleep(0.5)  # attached before the load starts
+        try:
+            result = await work
+        finally:
+            process.send_signal(signal.SIGINT)  # py-spy writes its file when interrupted
+            _, errors = await asyncio.wait_for(process.communicate(), timeout=60)
+        text = await asyncio.to_thread(out.read_text) if out.exists() else ""
+        if not text.strip():
+            return result, {"error": (errors or b"").decode(errors="replace")[-500:]}
+        return result, summarise_profile(text)
+
+
+async def profile_round(
+    bench: str,
+    server: Server,
+    calls: Sequence[Call],
+    connections: int,
+    headers: Mapping[str, str] | None = None,
+) -> None:
+    """One extra, unmeasured round of `calls` on `server` under py-spy; prints the profile
+    (`kind: profile`) — what a bench shows when its target is not met."""
+    tally = Tally()
+    _, profile = await profiled(
+        server.process.pid, drive(server.base, calls, connections, tally, headers)
+    )
+    emit(bench, kind="profile", target=server.name, requests=sum(tally.statuses.values()),
+         statuses=dict(tally.statuses), **profile)  # fmt: skip
+
+
+def add_profile_options(parser: Any, requests: int = 1000) -> None:
+    """`--profile auto|always|never` (auto: when the target is not met) and the size of the
+    profiled round."""
+    parser.add_argument(
+        "--profile",
+        choices=["auto", "always", "never"],
+        default="auto",
+        help="profile Corner in an extra round (auto: when the target is missed)",
+    )
+    parser.add_argument("--profile-requests", type=int, default=requests,
+                        help="requests of the profiled round")  # fmt: skip
+
+
+def wants_profile(args: Any, summary: Mapping[str, Any]) -> bool:
+    return args.profile == "always" or (args.profile == "auto" and not summary.get("met", False))

@@ -28,10 +28,12 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import (  # noqa: E402
     Call,
+    add_profile_options,
     bearer,
     compare,
     emit,
     fresh_database,
+    profile_round,
     redis_db,
     seed_counter,
     server_env,
@@ -39,6 +41,7 @@ from bench.common import (  # noqa: E402
     start_pair,
     stop_all,
     verdict,
+    wants_profile,
 )
 from core.ids import new_id  # noqa: E402
 from orders.codes import new_code  # noqa: E402
@@ -74,7 +77,8 @@ async def run(args: argparse.Namespace) -> None:
     per_target = args.warmup + args.count
     with psycopg.connect(url) as conn:
         base = seed_counter(conn, users=200)
-        codes = seed_orders(conn, base, 2 * per_target)
+        spare = args.profile_requests if args.profile != "never" else 0
+        codes = seed_orders(conn, base, 2 * per_target + spare)
         conn.execute("ANALYZE")
     env = server_env(url, redis_url, SECRET, BENCH_STAFF_USER_ID=str(base["owner"]),
                      BENCH_POOL_SIZE=str(args.connections))  # fmt: skip
@@ -91,6 +95,13 @@ async def run(args: argparse.Namespace) -> None:
                                 warmup=warm, headers=bearer(SECRET, base["owner"]))  # fmt: skip
         for name, result in results.items():
             emit("consume", target=name, connections=args.connections, **result)
+        summary = verdict(results["corner"], results["reference"], target_ratio=0.6,
+                          p99_factor=2.0)  # fmt: skip
+        if wants_profile(args, summary):
+            spare_calls = [Call("POST", PATH, {"code": c, "shop_id": shop})
+                           for c in codes[2 * per_target :]]  # fmt: skip
+            await profile_round("consume", servers["corner"], spare_calls, args.connections,
+                                bearer(SECRET, base["owner"]))  # fmt: skip
     finally:
         stop_all(servers)
     with psycopg.connect(url) as conn:
@@ -98,9 +109,7 @@ async def run(args: argparse.Namespace) -> None:
             "SELECT count(*) FILTER (WHERE status = 'consumed'), count(*) FROM orders"
         ).fetchone()
     assert row is not None
-    emit("consume", kind="summary",
-         **verdict(results["corner"], results["reference"], target_ratio=0.6, p99_factor=2.0),
-         consumed=row[0], orders=row[1])  # fmt: skip
+    emit("consume", kind="summary", **summary, consumed=row[0], orders=row[1])
 
 
 def main() -> None:
@@ -109,6 +118,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=100)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=6, help="alternating load rounds")
+    add_profile_options(parser)
     asyncio.run(run(parser.parse_args()))
 
 

@@ -2,6 +2,7 @@
 
     uv run python bench/nearby.py                    # the issue's full size: 1M shops
     uv run python bench/nearby.py --shops 300000     # quicker (the seed is reused when N matches)
+    uv run python bench/nearby.py --best-offer off   # Corner without nearby's `best_offer`
 
 Seeds N shops into `corner_bench_nearby` on the embedded cluster (or DATABASE_URL's server):
 uniform over a Shanghai-sized box plus dense Gaussian clusters. Then measures
@@ -223,7 +224,17 @@ def reference_statement() -> str:
 async def measure_http(bench_url: str, redis_url: str, args: argparse.Namespace) -> None:
     """Corner's `GET /v1/shops/nearby` and the reference's (Corner's statement, the same page
     fields) on the same points, alternating rounds (bench/common.py)."""
-    from bench.common import Call, compare, emit, server_env, start_pair, stop_all, verdict
+    from bench.common import (
+        Call,
+        compare,
+        emit,
+        profile_round,
+        server_env,
+        start_pair,
+        stop_all,
+        verdict,
+        wants_profile,
+    )
 
     rng = random.Random(5)
     points = query_points("dense", args.http_requests // 2, args.clusters, rng)
@@ -235,7 +246,11 @@ async def measure_http(bench_url: str, redis_url: str, args: argparse.Namespace)
         for lat, lng in points
     ]  # fmt: skip
     warm = calls[: min(len(calls), 500)]
-    servers = start_pair(server_env(bench_url, redis_url, "bench-nearby-secret"))
+    # --best-offer off: Corner's nearby without the `best_offer` line (the reference never has
+    # it), to measure what the line costs (issue 18: "without slowing nearby")
+    best_offer = "1" if args.best_offer == "on" else "0"
+    servers = start_pair(server_env(bench_url, redis_url, "bench-nearby-secret",
+                                    CORNER_BENCH_NEARBY_BEST_OFFER=best_offer))  # fmt: skip
     try:
         results = await compare(
             servers,
@@ -244,12 +259,16 @@ async def measure_http(bench_url: str, redis_url: str, args: argparse.Namespace)
             connections=args.connections,
             warmup={name: warm for name in servers},
         )
+        for name, result in results.items():
+            emit("nearby", phase="http", target=name, connections=args.connections,
+                 best_offer=args.best_offer, **result)  # fmt: skip
+        summary = verdict(results["corner"], results["reference"], target_ratio=0.9)
+        if wants_profile(args, summary):
+            await profile_round("nearby", servers["corner"], calls[: args.profile_requests],
+                                args.connections)  # fmt: skip
     finally:
         stop_all(servers)
-    for name, result in results.items():
-        emit("nearby", phase="http", target=name, connections=args.connections, **result)
-    emit("nearby", phase="http_summary",
-         **verdict(results["corner"], results["reference"], target_ratio=0.9))  # fmt: skip
+    emit("nearby", phase="http_summary", best_offer=args.best_offer, **summary)
 
 
 def main() -> None:
@@ -261,6 +280,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=6, help="alternating load rounds")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--skip-http", action="store_true")
+    parser.add_argument("--skip-sql", action="store_true")
+    parser.add_argument("--best-offer", choices=("on", "off"), default="on",
+                        help="Corner's nearby with or without the best_offer line")  # fmt: skip
+    from bench.common import add_profile_options
+
+    add_profile_options(parser, requests=3000)
     args = parser.parse_args()
     from bench.common import service_urls
     from core.settings import to_libpq_url
@@ -269,7 +294,8 @@ def main() -> None:
     url = to_libpq_url(database_url)
     seed(url, args.shops, args.clusters)
     bench_url = f"{url.rpartition('/')[0]}/{DB_NAME}"
-    measure_sql(bench_url, args.sql_queries, args.clusters)
+    if not args.skip_sql:
+        measure_sql(bench_url, args.sql_queries, args.clusters)
     if not args.skip_http:
         asyncio.run(measure_http(bench_url, redis_url, args))
 

@@ -28,17 +28,20 @@ sys.path.insert(0, str(ROOT))
 from bench.common import (  # noqa: E402
     Call,
     Tally,
+    add_profile_options,
     bearer,
     compare,
     drive,
     emit,
     fresh_database,
+    profile_round,
     redis_db,
     server_env,
     service_urls,
     start_pair,
     stop_all,
     verdict,
+    wants_profile,
 )
 
 DB_NAME = "corner_bench_redeem"
@@ -174,7 +177,8 @@ async def run(args: argparse.Namespace) -> None:
     redis_url = redis_db(redis_base, 15)
     warmup = 100
     per_target = args.count + warmup + 1
-    data = await seed(db_url, redis_url, 2 * per_target)
+    spare = args.profile_requests if args.profile != "never" else 0
+    data = await seed(db_url, redis_url, 2 * per_target + spare)
     shop_id = data["shop_id"]
     env = server_env(db_url, redis_url, SECRET, BENCH_MERCHANT_ID=data["merchant_id"],
                      BENCH_STAFF_USER_ID=data["staff_id"])  # fmt: skip
@@ -200,10 +204,15 @@ async def run(args: argparse.Namespace) -> None:
             emit("redeem", target=name, kind="hot_coupon", attempts=args.hot_attempts,
                  successes=successes, statuses=dict(race.statuses),
                  double_redemptions=max(0, successes - 1))  # fmt: skip
+        summary = verdict(results["corner"], results["reference"], target_ratio=0.6,
+                          p99_factor=2.0)  # fmt: skip
+        if wants_profile(args, summary):
+            spare_codes = data["codes"][2 * per_target :]
+            await profile_round("redeem", servers["corner"], calls(spare_codes, shop_id),
+                                args.connections, headers)  # fmt: skip
     finally:
         stop_all(servers)
-    emit("redeem", kind="summary",
-         **verdict(results["corner"], results["reference"], target_ratio=0.6, p99_factor=2.0),
+    emit("redeem", kind="summary", **summary,
          double_redemptions_in_db=double_redemptions(db_url))  # fmt: skip
 
 
@@ -213,6 +222,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--hot-attempts", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=6, help="alternating load rounds")
+    add_profile_options(parser)
     asyncio.run(run(parser.parse_args()))
 
 

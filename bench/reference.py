@@ -19,7 +19,15 @@ Each route does exactly this, in one transaction where it writes:
 - `GET /v1/shops/nearby`: Corner's own nearby statement (the same SQL, see bench/nearby.py),
   one round trip on a connection with the discovery planner settings, the same page fields;
 - `GET /v1/merchants/{m}/customers` (first page, a Corner cursor, or `q`) and
-  `GET /v1/merchants/{m}/segments/{id}` (the bench's segment rules counted).
+  `GET /v1/merchants/{m}/segments/{id}` (the bench's segment rules counted);
+- `POST /v1/payments/wechatpay/callback` (BENCH_WECHATPAY_PUBLIC_KEY_FILE, _APIV3_KEY, _MCHID,
+  _APPID): the RSA-SHA256 signature check and the AES-256-GCM decryption with `cryptography`
+  (keys loaded once), mchid/appid compared, then the payment's conditional UPDATE (pending, same
+  amount and currency) and the order's (pending_payment → paid) in one transaction; 204.
+- `GET /v1/shops/{id}/page`: the statements Corner ran for one page (recorded by
+  bench/shop_page.py, pickled at BENCH_SHOP_PAGE_STATEMENTS) with their parameters, in order,
+  on one psycopg connection (Corner's driver: the statements are psycopg's text) in one
+  transaction; the rows answered as JSON.
 """
 
 from __future__ import annotations
@@ -44,6 +52,7 @@ from core.ids import new_id
 
 POOLS: dict[str, Any] = {}
 NEARBY_SQL: list[str] = []
+SHOP_PAGE: list[tuple[str, Any]] = []
 
 # -- counter writes ---------------------------------------------------------------------------
 
@@ -60,8 +69,9 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, 'CNY', now())
 RETURNING id
 """
 CARD_SQL = """
-SELECT c.id, c.merchant_id, c.currency, t.discount_percent, t.earn_points_per_unit
-FROM cards c JOIN card_tiers t ON t.id = c.tier_id
+SELECT c.id, c.merchant_id, c.currency, t.discount_percent, t.earn_points_per_unit,
+  p.rule_version
+FROM cards c JOIN card_tiers t ON t.id = c.tier_id JOIN card_programs p ON p.id = c.program_id
 WHERE c.card_number = $1
 """
 CARD_UPDATE_SQL = """
@@ -72,8 +82,8 @@ RETURNING points, principal, bonus
 LEDGER_SQL = """
 INSERT INTO card_ledger (id, card_id, merchant_id, kind, points_delta, principal_delta,
   bonus_delta, points_after, principal_after, bonus_after, currency, amount, paid_amount,
-  spend_delta, shop_id, staff_user_id)
-VALUES ($1, $2, $3, 'earn', $4, 0, 0, $5, $6, $7, $8, $9, $10, $10, $11, $12)
+  spend_delta, shop_id, staff_user_id, rule_version)
+VALUES ($1, $2, $3, 'earn', $4, 0, 0, $5, $6, $7, $8, $9, $10, $10, $11, $12, $13)
 RETURNING seq, created_at
 """
 TAKE_SQL = """
@@ -159,7 +169,7 @@ async def card_transaction(request: Request) -> Response:
         row = await conn.fetchrow(
             LEDGER_SQL, entry_id, card["id"], card["merchant_id"], points, totals["points"],
             totals["principal"], totals["bonus"], card["currency"], amount, paid,
-            uuid.UUID(body["shop_id"]), POOLS["staff_user_id"],
+            uuid.UUID(body["shop_id"]), POOLS["staff_user_id"], card["rule_version"],
         )  # fmt: skip
     payload = {
         "entry": {"id": str(entry_id), "kind": "earn", "points_delta": points,
@@ -264,6 +274,67 @@ async def segment_count(request: Request) -> Response:
     return _json({"id": request.path_params["segment_id"], "customers": count})
 
 
+# -- payment callbacks -------------------------------------------------------------------------
+
+PAY_SQL = """
+UPDATE payments SET status = 'succeeded', paid_at = now(), provider_transaction_id = $2,
+                    updated_at = now()
+WHERE reference = $1 AND status = 'pending' AND amount = $3 AND currency = $4
+RETURNING id
+"""
+PAY_ORDER_SQL = """
+UPDATE orders SET status = 'paid', paid_at = now(), updated_at = now()
+WHERE provider_reference = $1 AND status = 'pending_payment'
+"""
+
+
+async def wechatpay_callback(request: Request) -> Response:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    body = await request.body()
+    h = request.headers
+    message = b"%s\n%s\n%s\n" % (h["wechatpay-timestamp"].encode(), h["wechatpay-nonce"].encode(),
+                                  body)  # fmt: skip
+    POOLS["wechatpay_key"].verify(base64.b64decode(h["wechatpay-signature"]), message,
+                                  padding.PKCS1v15(), hashes.SHA256())  # fmt: skip
+    resource = orjson.loads(body)["resource"]
+    plain = POOLS["wechatpay_aead"].decrypt(resource["nonce"].encode(),
+                                            base64.b64decode(resource["ciphertext"]),
+                                            resource["associated_data"].encode())  # fmt: skip
+    tx = orjson.loads(plain)
+    if tx["mchid"] != POOLS["wechatpay_mchid"] or tx["appid"] != POOLS["wechatpay_appid"]:
+        return _json({"code": "FAIL", "message": "not ours"}, 400)
+    async with POOLS["write"].acquire() as conn, conn.transaction():
+        moved = await conn.fetchrow(PAY_SQL, tx["out_trade_no"], tx["transaction_id"],
+                                    tx["amount"]["total"], tx["amount"]["currency"])  # fmt: skip
+        if moved is not None:
+            await conn.execute(PAY_ORDER_SQL, tx["out_trade_no"])
+    return Response(status_code=204)
+
+
+def _wechatpay_keys() -> None:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    key_file = os.environ.get("BENCH_WECHATPAY_PUBLIC_KEY_FILE")
+    if key_file:
+        with open(key_file, "rb") as pem:
+            POOLS["wechatpay_key"] = load_pem_public_key(pem.read())
+        POOLS["wechatpay_aead"] = AESGCM(os.environ["BENCH_WECHATPAY_APIV3_KEY"].encode())
+        POOLS["wechatpay_mchid"] = os.environ["BENCH_WECHATPAY_MCHID"]
+        POOLS["wechatpay_appid"] = os.environ["BENCH_WECHATPAY_APPID"]
+
+
+async def shop_page(request: Request) -> Response:
+    parts = []
+    async with POOLS["psycopg"].connection() as conn:  # one transaction, committed at the end
+        for statement, parameters in SHOP_PAGE:
+            cursor = await conn.execute(statement, parameters)
+            parts.append(await cursor.fetchall())
+    return Response(orjson.dumps(parts, default=str), media_type="application/json")
+
+
 async def healthz(request: Request) -> Response:
     return _json({"status": "ok"})
 
@@ -287,6 +358,20 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     for key in ("staff_user_id", "merchant_id"):
         value = os.environ.get(f"BENCH_{key.upper()}")
         POOLS[key] = uuid.UUID(value) if value else None
+    _wechatpay_keys()
+    recorded = os.environ.get("BENCH_SHOP_PAGE_STATEMENTS")
+    if recorded:
+        import pickle
+        from pathlib import Path
+
+        from psycopg_pool import AsyncConnectionPool
+
+        # written by bench/shop_page.py; read once at start-up, before any request
+        SHOP_PAGE[:] = pickle.loads(Path(recorded).read_bytes())  # noqa: ASYNC240, S301
+        POOLS["psycopg"] = AsyncConnectionPool(
+            dsn, min_size=4, max_size=size, kwargs={"options": "-c jit=off"}, open=False
+        )
+        await POOLS["psycopg"].open()
     gc.collect()
     gc.freeze()  # as Corner's app does after start-up: no long full collections under load
     try:
@@ -294,6 +379,8 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     finally:
         await POOLS["write"].close()
         await POOLS["discovery"].close()
+        if "psycopg" in POOLS:
+            await POOLS["psycopg"].close()
 
 
 app = Starlette(
@@ -306,6 +393,8 @@ app = Starlette(
         Route("/v1/shops/nearby", nearby),
         Route("/v1/merchants/{merchant_id}/customers", customers_page),
         Route("/v1/merchants/{merchant_id}/segments/{segment_id}", segment_count),
+        Route("/v1/payments/wechatpay/callback", wechatpay_callback, methods=["POST"]),
+        Route("/v1/shops/{shop_id}/page", shop_page),
     ],
     exception_handlers={_Refused: _refusal_handler},
     lifespan=lifespan,

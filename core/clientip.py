@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import ipaddress
 from functools import lru_cache
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
+
+from core.settings import SettingsDep
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -62,3 +65,12 @@ def client_ip(request: Request, trusted_proxies: str) -> str:
     return real_client_ip(
         peer, request.headers.getlist("x-forwarded-for"), parse_trusted(trusted_proxies)
     )
+
+
+async def client_address(request: Request, settings: SettingsDep) -> str:
+    """The real client behind the trusted reverse proxies (CORNER_TRUSTED_PROXIES)."""
+    return client_ip(request, settings.trusted_proxies)
+
+
+# `ip: ClientIp` in a route that keeps per-address budgets
+ClientIp = Annotated[str, Depends(client_address)]

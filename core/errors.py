@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from core.i18n import message
+from core.i18n import message, readable_detail
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 log = structlog.get_logger("corner.errors")
@@ -43,6 +43,11 @@ class DomainError(Exception):
         self.detail = detail
         self.extra = extra or {}
         self.headers = headers or {}
+
+    def texts(self) -> tuple[str, str]:
+        """(title, detail) for the request's reader (problem bodies and counter lookups)."""
+        title = message(self.code, self.title, self.title_zh)
+        return title, readable_detail(self.detail, title)
 
 
 class NotFound(DomainError):
@@ -111,7 +116,7 @@ def problem(
         "type": f"https://corner.dev/problems/{code.replace('_', '-')}",
         "title": localized,
         "status": status,
-        "detail": detail or localized,
+        "detail": readable_detail(detail, localized),
         "code": code,
     }
     if extra:

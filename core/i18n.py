@@ -62,6 +62,28 @@ def message(code: str, english: str, chinese: str | None = None) -> str:
     return pair[0] if pair else english
 
 
+class Localised(str):
+    """A text already in the request's language (made by `localised`): a problem's detail
+    built this way is shown as it is."""
+
+    __slots__ = ()
+
+
 def localised(chinese: str, english: str) -> str:
     """A text written for people in the request's language (refusal details, offer lines)."""
-    return english if current_language.get() == "en" else chinese
+    return Localised(english if current_language.get() == "en" else chinese)
+
+
+def _has_chinese(text: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
+def readable_detail(detail: str | None, title: str) -> str:
+    """A refusal's detail for the request's reader: a detail written in their language as it
+    is; an English-only detail (written for developers, it may name fields) is replaced by
+    the localised title for a zh-CN reader, who would not read it."""
+    if detail is None:
+        return title
+    if current_language.get() == "en" or isinstance(detail, Localised) or _has_chinese(detail):
+        return detail
+    return title

@@ -27,6 +27,8 @@ from typing import TypeVar
 
 from PIL import Image, UnidentifiedImageError
 
+from core.i18n import localised
+
 T = TypeVar("T")
 
 DECODE_CONCURRENCY = 2
@@ -39,7 +41,12 @@ _MODE_BYTES = {"1": 1, "L": 1, "P": 1, "LA": 4, "PA": 4, "RGB": 4, "RGBA": 4, "R
 
 
 class ImageTooLarge(ValueError):
-    pass
+    """Refused by our own budget (before any pixel is decoded); `limit` names the budget
+    exceeded and its value (`max_pixels` or `max_decoded_bytes`), for the client's problem."""
+
+    def __init__(self, message: str, *, limit: dict[str, int]) -> None:
+        super().__init__(message)
+        self.limit = limit
 
 
 class ImageUnreadable(ValueError):
@@ -75,10 +82,21 @@ def open_bounded(
             if image.format == "JPEG" and draft_to is not None:
                 image.draft(image.mode, draft_to)  # the size below is then the reduced one
             if image.width * image.height > max_pixels:
-                raise ImageTooLarge(f"the image has more than {max_pixels} pixels")
-            if decoded_bytes(image.mode, image.size) > max_bytes:
                 raise ImageTooLarge(
-                    f"the image would take more than {max_bytes // (1024 * 1024)} MB to decode"
+                    localised(
+                        f"图片超过 {max_pixels:,} 像素",
+                        f"the image has more than {max_pixels:,} pixels",
+                    ),
+                    limit={"max_pixels": max_pixels},
+                )
+            if decoded_bytes(image.mode, image.size) > max_bytes:
+                megabytes = max_bytes // (1024 * 1024)
+                raise ImageTooLarge(
+                    localised(
+                        f"图片解码后将超过 {megabytes} MB",
+                        f"the image would take more than {megabytes} MB to decode",
+                    ),
+                    limit={"max_decoded_bytes": max_bytes},
                 )
             image.load()
     except (ImageTooLarge, ImageUnreadable):

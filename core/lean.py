@@ -17,6 +17,16 @@ routes use instead; nothing in it weakens a check:
   autocommit) inside one transaction, committed when the block ends, that is before the
   handler returns its response (decision 0001: a client that sees 2xx can read its write);
   rolled back on any error, so a refusal writes nothing.
+- `session_transaction(request)`: the same for a route whose service still works on an ORM
+  session (card transactions, order consumption, claims, joins): the session of the app's
+  sessionmaker, committed before the response, rolled back on any error; its statements can
+  move to `Statement`s one at a time (`driver_connection` shares the transaction).
+- `read_path(request, name, type)` / `read_path_params(request, {name: type})`: path
+  parameters validated as FastAPI does (one 422, located under "path");
+  `json_response(model, status)`: the answer FastAPI would send for a response model
+  (aliases, JSON mode), serialised with orjson.
+- `Detached(Entity)`: an entity's columns to select and a detached instance built from a
+  row (what a repository would load, never flushed).
 - `Statement`: a SQLAlchemy Core statement compiled once to psycopg SQL and run on a driver
   connection, rows as tuples. The same statement runs on a lean route's connection and on an
   ORM session's (`driver_connection(session)`), so a service has one way to do each thing
@@ -34,22 +44,31 @@ from contextlib import asynccontextmanager
 from email.message import Message
 from typing import Annotated, Any, TypeVar
 
+import orjson
 import psycopg
-from fastapi import Body, HTTPException, Request
+from fastapi import Body, HTTPException, Path, Request
 from fastapi.exceptions import RequestValidationError
 from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel, StringConstraints, TypeAdapter, ValidationError
+from sqlalchemy import ColumnElement
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
+from core.database import get_session
 from core.query import DirectRoute
 from core.settings import Settings, to_libpq_url
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 Connection = psycopg.AsyncConnection[Any]
 Row = tuple[Any, ...]
 LeanHandler = Callable[[Request], Awaitable[Response]]
+# builders of SQL expressions another package exports for a lean lookup to fold its checks
+# in: (merchant id column, bind parameter) -> the caller's role there / whether the shop is
+# that merchant's (accounts.service.staff_role_expression, merchants.service.shop_of_merchant_sql)
+RoleSql = Callable[[Any, Any], ColumnElement[Any]]
+ShopSql = Callable[[Any, Any], ColumnElement[bool]]
 
 # the same session settings as the SQLAlchemy engine's connections (core.database)
 WRITE_OPTIONS = "-c jit=off -c timezone=UTC"
@@ -97,6 +116,41 @@ _IDEMPOTENCY_KEY: TypeAdapter[str] = TypeAdapter(
 )
 
 
+_PATH_TYPES: dict[Any, TypeAdapter[Any]] = {}
+
+
+def read_path(request: Request, name: str, kind: type[T]) -> T:
+    """Path parameter `name` as `kind`, validated as FastAPI validates a path parameter (the
+    same 422: located under "path")."""
+    return read_path_params(request, {name: kind})[name]  # type: ignore[no-any-return]
+
+
+def read_path_params(request: Request, kinds: Mapping[str, Any]) -> dict[str, Any]:
+    """Several path parameters (name: type), every error in one 422 as FastAPI reports them."""
+    values: dict[str, Any] = {}
+    errors: list[dict[str, Any]] = []
+    for name, kind in kinds.items():
+        adapter = _PATH_TYPES.get(kind)
+        if adapter is None:
+            adapter = _PATH_TYPES[kind] = TypeAdapter(kind)
+        try:
+            values[name] = adapter.validate_python(request.path_params[name])
+        except ValidationError as exc:
+            errors += [{**e, "loc": ("path", name)} for e in _errors(exc)]
+    if errors:
+        raise RequestValidationError(errors)
+    return values
+
+
+def json_response(model: BaseModel, status_code: int = 200) -> Response:
+    """`model` answered as FastAPI answers a response model: its JSON-mode dump by alias."""
+    return Response(
+        orjson.dumps(model.model_dump(mode="json", by_alias=True)),
+        status_code=status_code,
+        media_type="application/json",
+    )
+
+
 def _errors(exc: ValidationError) -> list[dict[str, Any]]:
     return exc.errors(include_url=False)  # type: ignore[return-value]
 
@@ -125,12 +179,20 @@ def _is_json(content_type: str) -> bool:
     )
 
 
-def _documented(handler: LeanHandler, body: type[BaseModel] | None, idempotent: bool) -> Any:
+def _documented(
+    handler: LeanHandler,
+    body: type[BaseModel] | None,
+    idempotent: bool,
+    path: Mapping[str, Any] | None = None,
+) -> Any:
     """A stand-in endpoint whose signature is what the route takes, for FastAPI to describe
-    (request body, Idempotency-Key header); it is never called."""
+    (path parameters, request body, Idempotency-Key header); it is never called."""
     from core.idempotency import IdempotencyKey  # it runs its statements through this module
 
-    parameters = []
+    parameters = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[kind, Path()])
+        for name, kind in (path or {}).items()
+    ]
     if body is not None:
         parameters.append(
             inspect.Parameter(
@@ -157,10 +219,10 @@ def _documented(handler: LeanHandler, body: type[BaseModel] | None, idempotent: 
 
 
 class LeanRoute(DirectRoute):
-    """A POST route served by `handler(request)`; `body` and `idempotent` say what it takes
-    (for the OpenAPI document; the handler validates with `read_request`). Route-level
-    `dependencies` (e.g. the bearer scheme) are documented, never solved: the handler
-    authenticates itself."""
+    """A POST route served by `handler(request)`; `path_params` (name: type), `body` and
+    `idempotent` say what it takes (for the OpenAPI document; the handler validates with
+    `read_path` and `read_request`). Route-level `dependencies` (e.g. the bearer scheme) are
+    documented, never solved: the handler authenticates itself."""
 
     def __init__(
         self,
@@ -169,9 +231,10 @@ class LeanRoute(DirectRoute):
         *,
         body: type[BaseModel] | None = None,
         idempotent: bool = False,
+        path_params: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(path, _documented(handler, body, idempotent), **kwargs)
+        super().__init__(path, _documented(handler, body, idempotent, path_params), **kwargs)
         self.serve = handler
 
 
@@ -182,9 +245,11 @@ def lean_post(
     *,
     body: type[BaseModel] | None = None,
     idempotent: bool = False,
+    path_params: Mapping[str, Any] | None = None,
     **kwargs: Any,
 ) -> None:
-    """Add `handler` to `router` (an APIRouter or the app's router) as a POST LeanRoute."""
+    """Add `handler` to `router` (the app's own router: `include_router` would rebuild the
+    route as a plain APIRoute) as a POST LeanRoute."""
     # the router's operation-id rule, as `router.post` would apply it (readable, unique ids)
     if hasattr(router, "generate_unique_id_function"):
         kwargs.setdefault("generate_unique_id_function", router.generate_unique_id_function)
@@ -193,6 +258,7 @@ def lean_post(
         handler,
         body=body,
         idempotent=idempotent,
+        path_params=path_params,
         methods=["POST"],
         **kwargs,
     )
@@ -224,6 +290,11 @@ async def transaction(request: Request) -> AsyncIterator[Connection]:
     pool: AsyncConnectionPool = request.app.state.writes
     async with pool.connection() as connection, connection.transaction():
         yield connection
+
+
+# An ORM session of the app's sessionmaker in one transaction, as `SessionDep` opens it:
+# committed when the block ends normally, rolled back when it raises.
+session_transaction = asynccontextmanager(get_session)
 
 
 async def driver_connection(session: AsyncSession) -> Connection:
@@ -272,3 +343,18 @@ class Statement:
         async with connection.cursor() as cursor:
             await cursor.execute(self.sql, self._params(params))  # type: ignore[arg-type]
             return cursor.rowcount
+
+
+class Detached:
+    """An ORM entity's columns, to select (`columns`) and to build a detached instance from a
+    row slice (`build`): the object a repository would load, but never in a session, so never
+    flushed (a lean path writes with statements of its own)."""
+
+    def __init__(self, entity: Any) -> None:
+        self.entity = entity
+        self.columns = list(entity.__table__.c)
+        mapper = entity.__mapper__
+        self.keys = [mapper.get_property_by_column(column).key for column in self.columns]
+
+    def build(self, values: Any) -> Any:
+        return self.entity(**dict(zip(self.keys, values, strict=True)))

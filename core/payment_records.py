@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any, Literal
 
 import structlog
@@ -46,6 +47,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core.errors import DomainError
 from core.ids import new_id
+from core.lean import Connection, Statement, driver_connection
 from core.models import Base, IdMixin, TimestampMixin
 from core.money import Money
 from core.payments import (
@@ -61,6 +63,7 @@ from core.payments import (
     PaymentReferenceUnknown,
     PaymentSignatureInvalid,
     ProviderError,
+    fast_handler_for,
     handler_for,
     payment_provider,
     payment_reference,
@@ -316,6 +319,7 @@ async def dispatch_callback(
     body: bytes,
     headers: Mapping[str, str],
     now: datetime,
+    view: bool = True,
 ) -> CallbackResult:
     """Verify a provider's callback once, then apply it (or log why not). Refusals are
     returned, not raised, so that their log row commits with the answer."""
@@ -324,7 +328,7 @@ async def dispatch_callback(
     except CallbackRejected as exc:
         await log_event(session, provider.name, None, "rejected", reason=str(exc))
         return CallbackResult(error=PaymentSignatureInvalid(str(exc)))
-    return await apply_event(session, provider=provider, event=event, now=now)
+    return await apply_event(session, provider=provider, event=event, now=now, view=view)
 
 
 def _mismatch(payment: Payment, event: CallbackEvent) -> str | None:
@@ -335,46 +339,123 @@ def _mismatch(payment: Payment, event: CallbackEvent) -> str | None:
     return None
 
 
+# the states a payment may move from, by what the provider says (anything else: still pending)
+MOVES_FROM = {"succeeded": ("pending", "failed", "closed"), "failed": ("pending",),
+              "closed": ("pending",)}  # fmt: skip
+
+
+@cache
+def _move_statement() -> Statement:
+    """The hot path of a callback in one round trip: move the payment named by the provider
+    if it is (still, re-checked under the row lock the UPDATE takes) in a state it may leave
+    and the amount and currency match, and log the `applied` event with the move. No row:
+    not moved (unknown, mismatch or nothing to do)."""
+    return Statement(
+        text(
+            """
+            WITH old AS (
+                -- the state before (for the log); the UPDATE re-checks the row's current
+                -- state itself (a concurrent mover makes it wait, then it finds nothing)
+                SELECT id, status FROM payments
+                WHERE reference = CAST(:p_reference AS text)
+                  AND provider = CAST(:p_provider AS text)
+            ), moved AS (
+                UPDATE payments AS p SET
+                    status = CAST(:p_to AS text),
+                    updated_at = now(),
+                    paid_at = CASE WHEN CAST(:p_to AS text) = 'succeeded'
+                        THEN CAST(:p_now AS timestamptz) ELSE p.paid_at END,
+                    provider_transaction_id = CASE WHEN CAST(:p_to AS text) = 'succeeded'
+                        THEN CAST(:p_transaction_id AS text) ELSE p.provider_transaction_id END,
+                    closed_at = CASE WHEN CAST(:p_to AS text) = 'succeeded'
+                        THEN p.closed_at ELSE CAST(:p_now AS timestamptz) END
+                FROM old
+                WHERE p.id = old.id AND p.status = ANY(CAST(:p_from AS text[]))
+                  AND (CAST(:p_amount AS bigint) IS NULL OR p.amount = CAST(:p_amount AS bigint))
+                  AND (CAST(:p_currency AS text) IS NULL
+                       OR p.currency = CAST(:p_currency AS text))
+                RETURNING old.status AS was
+            ), logged AS (
+                INSERT INTO payment_events (id, provider, reference, outcome, detail)
+                SELECT CAST(:p_event_id AS uuid), CAST(:p_provider AS text),
+                       CAST(:p_reference AS text), 'applied',
+                       jsonb_build_object('status', CAST(:p_to AS text), 'was', moved.was)
+                FROM moved
+            )
+            SELECT was FROM moved
+            """
+        )
+    )
+
+
+async def _move(
+    connection: Connection, *, provider: PaymentProvider, event: CallbackEvent, now: datetime
+) -> bool:
+    """The payment named by a verified event moved (and its `applied` event is written)."""
+    moved = await _move_statement().one(
+        connection,
+        {"p_reference": event.reference, "p_provider": provider.name, "p_to": event.status,
+         "p_from": list(MOVES_FROM[event.status]), "p_now": now,
+         "p_transaction_id": event.transaction_id, "p_amount": event.amount,
+         "p_currency": event.currency, "p_event_id": new_id()},
+    )  # fmt: skip
+    if moved is not None:
+        log.info("payment_callback", provider=provider.name, reference=event.reference,
+                 outcome="applied", status=event.status, was=moved[0])  # fmt: skip
+    return moved is not None
+
+
+async def apply_fast(
+    connection: Connection, *, provider: PaymentProvider, event: CallbackEvent, now: datetime
+) -> bool:
+    """The common case of a verified event on a plain connection (core.lean): a payment that
+    moves and an owner whose fast handler applies its side. False: not the common case
+    (refunds, replays, refusals, an owner that needs its full handler); the caller must roll
+    the connection's transaction back and apply the event through `apply_event`."""
+    fast = fast_handler_for(event.reference)
+    if fast is None or event.refund_no is not None or event.status not in MOVES_FROM:
+        return False
+    if not await _move(connection, provider=provider, event=event, now=now):
+        return False
+    return await fast(connection, provider, event, now)
+
+
 async def apply_event(
-    session: AsyncSession, *, provider: PaymentProvider, event: CallbackEvent, now: datetime
+    session: AsyncSession,
+    *,
+    provider: PaymentProvider,
+    event: CallbackEvent,
+    now: datetime,
+    view: bool = True,
 ) -> CallbackResult:
-    """Apply a verified event (callback or query answer) exactly once."""
+    """Apply a verified event (callback or query answer) exactly once; `view`: whether the
+    answer needs the owner's view of the paid thing (the fake provider's does)."""
     if event.refund_no is not None:
         return await _apply_refund_event(session, provider=provider, event=event, now=now)
-    payment = await payment_of(session, event.reference)
-    if payment is None or payment.provider != provider.name:
-        await log_event(session, provider.name, event.reference, "unknown_reference")
-        return CallbackResult(error=PaymentReferenceUnknown())
-    mismatch = _mismatch(payment, event)
-    if mismatch is not None:
-        await log_event(session, provider.name, event.reference, "mismatch", reason=mismatch,
-                        amount=event.amount, currency=event.currency)  # fmt: skip
-        return CallbackResult(error=PaymentAmountMismatch(mismatch))
-    if event.status == "succeeded":
-        moved = await _transition(
-            session,
-            payment.id,
-            from_=("pending", "failed", "closed"),
-            to="succeeded",
-            values={"paid_at": now, "provider_transaction_id": event.transaction_id},
-        )
-    elif event.status in ("failed", "closed"):
-        moved = await _transition(
-            session, payment.id, from_=("pending",), to=event.status, values={"closed_at": now}
-        )
-    else:  # still pending at the provider: nothing to do
-        return CallbackResult()
-    if not moved:
+    from_ = MOVES_FROM.get(event.status)
+    moved = from_ is not None and await _move(
+        await driver_connection(session), provider=provider, event=event, now=now
+    )
+    if not moved:  # say why (these paths are rare: refusals, replays, still pending)
+        payment = await payment_of(session, event.reference)
+        if payment is None or payment.provider != provider.name:
+            await log_event(session, provider.name, event.reference, "unknown_reference")
+            return CallbackResult(error=PaymentReferenceUnknown())
+        mismatch = _mismatch(payment, event)
+        if mismatch is not None:
+            await log_event(session, provider.name, event.reference, "mismatch",
+                            reason=mismatch, amount=event.amount,
+                            currency=event.currency)  # fmt: skip
+            return CallbackResult(error=PaymentAmountMismatch(mismatch))
+        if from_ is None:  # still pending at the provider: nothing to do
+            return CallbackResult()
         await log_event(session, provider.name, event.reference, "no_change",
                         status=event.status, current=payment.status)  # fmt: skip
-    else:
-        await log_event(session, provider.name, event.reference, "applied", status=event.status,
-                        was=payment.status)  # fmt: skip
     handler = handler_for(event.reference)
     if handler is None:
         return CallbackResult(error=PaymentReferenceUnknown())
     # owners apply their side with conditional UPDATEs of their own: a no-op on replays
-    return CallbackResult(view=await handler(session, provider, event, now))
+    return CallbackResult(view=await handler(session, provider, event, now, view=view))
 
 
 async def _transition(
@@ -680,13 +761,15 @@ async def reconcile_pending(sessionmaker: Any, settings: Settings, *, now: datet
             continue
         async with sessionmaker.begin() as session:
             if event is not None and event.status in ("succeeded", "failed", "closed"):
-                await apply_event(session, provider=provider, event=event, now=now)
+                await apply_event(session, provider=provider, event=event, now=now, view=False)
                 done += 1
             elif expires_at is not None and expires_at <= now:
                 if await request_close(session, reference=reference, now=now):
                     handler = handler_for(reference)
                     if handler is not None:
-                        await handler(session, provider, CallbackEvent(reference, "closed"), now)
+                        await handler(
+                            session, provider, CallbackEvent(reference, "closed"), now, view=False
+                        )
                     await log_event(session, provider.name, reference, "closed_unpaid")
                     done += 1
     return done

@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
 
 import orjson
 from fastapi import Depends, status
@@ -36,6 +36,9 @@ from core.errors import DomainError, InvalidInput, NotFound
 from core.idempotency import Idempotent, IdempotentWrite
 from core.settings import Settings, SettingsDep
 from core.timezones import utcnow
+
+if TYPE_CHECKING:
+    import psycopg
 
 SIGNATURE_HEADER = "X-Payment-Signature"
 PROVIDERS = ("fake", "wechatpay", "alipay")
@@ -318,22 +321,55 @@ class PaymentProviderFailed(DomainError):
     title, title_zh = "The payment provider did not accept the payment", "支付渠道下单失败"
 
 
-# (session, provider, verified event, now) -> the owner's view of the paid thing
-CallbackHandler = Callable[
-    [AsyncSession, PaymentProvider, CallbackEvent, datetime], Awaitable[BaseModel]
+class CallbackHandler(Protocol):
+    """The owner's side of a verified event: (session, provider, event, now) -> the owner's
+    view of the paid thing, or None when `view` is false (the provider's answer has no body:
+    the owner need not read it back)."""
+
+    def __call__(
+        self,
+        session: AsyncSession,
+        provider: PaymentProvider,
+        event: CallbackEvent,
+        now: datetime,
+        *,
+        view: bool = True,
+    ) -> Awaitable[BaseModel | None]: ...
+
+
+# The owner's side of the common case on a plain connection (core.lean): True when applied;
+# False when this event needs the owner's full handler (the caller rolls back and retries it
+# through the session: nothing written on the connection survives)
+FastCallbackHandler = Callable[
+    ["psycopg.AsyncConnection[Any]", PaymentProvider, CallbackEvent, datetime], Awaitable[bool]
 ]
 _HANDLERS: dict[str, CallbackHandler] = {}
+_FAST_HANDLERS: dict[str, FastCallbackHandler | None] = {}
 
 
-def register_callback_handler(prefix: str, handler: CallbackHandler) -> None:
+def register_callback_handler(
+    prefix: str, handler: CallbackHandler, *, fast: FastCallbackHandler | None = None
+) -> None:
     """Route callbacks whose reference starts with `prefix` to `handler` (the longest prefix
-    wins; "" is the fallback). Packages register in api/wiring.py; registering again replaces."""
+    wins; "" is the fallback), and their common case to `fast` when given. Packages register
+    in api/wiring.py; registering again replaces."""
     _HANDLERS[prefix] = handler
+    _FAST_HANDLERS[prefix] = fast
+
+
+def _prefix_of(reference: str) -> str | None:
+    matches = [p for p in _HANDLERS if reference.startswith(p)]
+    return max(matches, key=len) if matches else None
 
 
 def handler_for(reference: str) -> CallbackHandler | None:
-    matches = [p for p in _HANDLERS if reference.startswith(p)]
-    return _HANDLERS[max(matches, key=len)] if matches else None
+    prefix = _prefix_of(reference)
+    return _HANDLERS[prefix] if prefix is not None else None
+
+
+def fast_handler_for(reference: str) -> FastCallbackHandler | None:
+    prefix = _prefix_of(reference)
+    return _FAST_HANDLERS.get(prefix) if prefix is not None else None
 
 
 # -- route helpers ------------------------------------------------------------------------------

@@ -23,12 +23,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+import structlog
+
 from core.settings import Settings
 
 # the kinds known today; a provider maps each to one of its templates (CORNER_SMS_TEMPLATES)
 LOGIN_CODE = "login_code"
 RESET_CODE = "reset_code"
 DELETE_CODE = "delete_code"
+CARD_PIN_CODE = "card_pin_code"
 FLASH_OFFER = "flash_offer"
 BOOKING_REMINDER = "booking_reminder"
 FOLLOW_UP = "follow_up"
@@ -40,6 +43,8 @@ TEXTS: dict[str, str] = {
     LOGIN_CODE: "您的登录验证码为{code}，{minutes}分钟内有效。如非本人操作，请忽略。",
     RESET_CODE: "您正在重置密码，验证码为{code}，{minutes}分钟内有效。如非本人操作，请忽略。",
     DELETE_CODE: "您正在注销账号，验证码为{code}，{minutes}分钟内有效。如非本人操作，请忽略。",
+    CARD_PIN_CODE: "您正在设置{program}会员卡支付密码，验证码为{code}，{minutes}分钟内有效。"
+    "如非本人操作，请忽略。",
     FLASH_OFFER: "{title}：{body}",
     BOOKING_REMINDER: "{title}：{body}",
     FOLLOW_UP: "{body}",
@@ -48,6 +53,7 @@ TEXTS: dict[str, str] = {
 }
 
 MAX_TEXT = 300
+log = structlog.get_logger("corner.sms")
 
 
 @dataclass(frozen=True)
@@ -144,3 +150,16 @@ def read_log(path: Path) -> list[dict[str, object]]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+async def send_after_answer(sender: SmsSender, message: SmsMessage) -> None:
+    """A code message sent as a background task after the answer: a provider's refusal is
+    logged, never shown to the caller (for sign-in codes it would tell whether the phone has
+    an account); the person asks again after the interval."""
+    try:
+        result = await sender.send(message)
+    except Exception as exc:  # a transport failure
+        log.warning("sms_code_send_failed", kind=message.kind, error=str(exc))
+        return
+    if not result.ok:
+        log.warning("sms_code_refused", kind=message.kind, error=result.error)

@@ -3,7 +3,6 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-import orjson
 from fastapi import APIRouter, Depends, Query, Request, status
 from pydantic import BaseModel
 from starlette.responses import Response
@@ -19,13 +18,21 @@ from accounts.permissions import (
 )
 from core.database import SessionDep, get_sessionmaker
 from core.idempotency import idempotent
-from core.lean import lean_post, read_request, transaction
+from core.lean import (
+    json_response,
+    lean_post,
+    read_path,
+    read_request,
+    session_transaction,
+    transaction,
+)
+from core.money import DEFAULT_CURRENCY
 from core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
-from core.redis import RedisDep
 from core.settings import SettingsDep
 from core.timezones import utcnow
 from coupons import codes, schemas, service
 from coupons.auth import CampaignManager, CampaignStaff, RedemptionManager
+from coupons.offer_line import offer_line
 
 router = APIRouter(prefix="/v1", tags=["coupons"])
 
@@ -120,20 +127,6 @@ async def update_campaign(
     return await service.update_campaign(session, campaign_id=campaign_id, data=data, now=utcnow())
 
 
-@router.post(
-    "/campaigns/{campaign_id}/claim",
-    status_code=status.HTTP_201_CREATED,
-    response_model=schemas.Coupon,
-)
-async def claim_coupon(
-    campaign_id: uuid.UUID, session: SessionDep, principal: CurrentUser, redis: RedisDep
-) -> schemas.Coupon:
-    await service.check_claim_rate(redis, user_id=principal.user_id)
-    return await service.claim(
-        session, campaign_id=campaign_id, user_id=principal.user_id, now=utcnow()
-    )
-
-
 @router.post("/campaigns/{campaign_id}/issue", response_model=schemas.IssueResult)
 async def issue_coupons(
     campaign_id: uuid.UUID,
@@ -197,16 +190,21 @@ async def paper_sheet(
 
 
 def _offer_text(campaign: schemas.Campaign) -> str:
+    """The sheet's line in the reader's language, money in yuan (`立减¥10.00（满¥50.00可用）`)."""
     discount = campaign.discount
-    if isinstance(discount, schemas.AmountOff):
-        text = f"{discount.value.amount / 100:g} {discount.value.currency} off"
-    elif isinstance(discount, schemas.PercentOff):
-        text = f"{discount.value}% off"
-    else:
-        text = f"Gift: {discount.gift_name}"
-    if campaign.min_spend is not None:
-        text += f" (min {campaign.min_spend.amount / 100:g})"
-    return text
+    amount = discount.value if isinstance(discount, schemas.AmountOff) else None
+    percent = discount if isinstance(discount, schemas.PercentOff) else None
+    max_off = percent.max_off if percent else None
+    priced = [m for m in (amount, max_off, campaign.min_spend) if m is not None]
+    return offer_line(
+        discount.kind,
+        amount=amount.amount if amount else None,
+        percent=percent.value if percent else None,
+        max_off=max_off.amount if max_off else None,
+        min_spend=campaign.min_spend.amount if campaign.min_spend else None,
+        currency=priced[0].currency if priced else DEFAULT_CURRENCY,
+        gift_name=discount.gift_name if isinstance(discount, schemas.Gift) else None,
+    )
 
 
 @router.get("/me/coupons", response_model=Page[schemas.Coupon])
@@ -271,12 +269,6 @@ async def coupon_qr(
 # -- the counter: lean routes (core.lean), registered on the app's router -----------------
 
 
-def _json(model: BaseModel) -> Response:
-    return Response(
-        orjson.dumps(model.model_dump(mode="json", by_alias=True)), media_type="application/json"
-    )
-
-
 async def counter_lookup(request: Request) -> Response:
     # what redeeming would do; an order's code or QR is answered by orders' lookup handler
     principal = await request_principal(request)
@@ -292,7 +284,7 @@ async def counter_lookup(request: Request) -> Response:
             found = await service.lookup_other(
                 session, staff_user_id=principal.user_id, data=data, keys=keys
             )
-    return _json(found)
+    return json_response(found)
 
 
 async def counter_redeem(request: Request) -> Response:
@@ -314,6 +306,17 @@ async def counter_redeem(request: Request) -> Response:
             status_code=status.HTTP_200_OK,
             run=run,
         )
+
+
+async def claim_coupon(request: Request) -> Response:
+    principal = await request_principal(request)
+    campaign_id = read_path(request, "campaign_id", uuid.UUID)
+    await service.check_claim_rate(request.app.state.redis, user_id=principal.user_id)
+    async with session_transaction(request) as session:  # committed before the response
+        coupon = await service.claim(
+            session, campaign_id=campaign_id, user_id=principal.user_id, now=utcnow()
+        )
+    return json_response(coupon, status.HTTP_201_CREATED)
 
 
 def add_lean_routes(app_router: APIRouter) -> None:
@@ -347,6 +350,16 @@ def add_lean_routes(app_router: APIRouter) -> None:
         response_model=schemas.RedeemResult,
         responses={409: {"description": "coupon_already_redeemed (with redeemed_at, shop_id)"}},
         **common,
+    )
+    lean_post(
+        app_router,
+        "/v1/campaigns/{campaign_id}/claim",
+        claim_coupon,
+        path_params={"campaign_id": uuid.UUID},
+        status_code=status.HTTP_201_CREATED,
+        response_model=schemas.Coupon,
+        tags=["coupons"],
+        dependencies=[Depends(current_principal)],
     )
 
 

@@ -21,7 +21,7 @@ from core.timezones import utcnow, zone
 from memberships import memberbook, schemas
 from memberships import service as memberships
 
-BATCH = 500
+BATCH = 1000  # rows per transaction (and per set-based batch of service.import_members)
 
 
 class ImportFailed(Exception):

@@ -8,6 +8,7 @@ spreadsheet's, header = row 1) and a stable reason, and never applied in part.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from collections.abc import Iterable, Iterator
@@ -165,6 +166,21 @@ def _encoding(raw: bytes) -> str:
     raise BookInvalid("the file is neither UTF-8 nor GB18030 text")
 
 
+def _file_encoding(path: Path) -> str:
+    """`_encoding` of a file, read in chunks (a large book is never held whole)."""
+    for encoding in ("utf-8-sig", "gb18030"):
+        decoder = codecs.getincrementaldecoder(encoding)()
+        try:
+            with path.open("rb") as f:
+                while chunk := f.read(1 << 20):
+                    decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+            return encoding
+        except UnicodeDecodeError:
+            continue
+    raise BookInvalid("the file is neither UTF-8 nor GB18030 text")
+
+
 def _csv_file_cells(path: Path, encoding: str) -> Iterator[list[Any]]:
     with path.open(encoding=encoding, newline="") as f:
         yield from csv.reader(f)
@@ -209,7 +225,7 @@ def read_book(
     elif isinstance(source, bytes):
         cells = csv.reader(io.StringIO(source.decode(_encoding(source)), newline=""))
     else:
-        cells = _csv_file_cells(source, _encoding(source.read_bytes()))
+        cells = _csv_file_cells(source, _file_encoding(source))
     header = next(cells, None)
     if header is None:
         raise BookInvalid("the file is empty")

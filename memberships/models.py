@@ -60,13 +60,20 @@ class Program(IdMixin, TimestampMixin, Base):
         ForeignKey("merchants.id", ondelete="CASCADE"), index=True
     )
     name: Mapped[str] = mapped_column(String(120))
+    description: Mapped[str | None] = mapped_column(String(1000))
     currency: Mapped[str] = mapped_column(String(3), default="CNY", server_default="CNY")
+    # the version of the rules below (tiers included); `card_program_versions` keeps each
+    # version's snapshot, ledger entries name the version they used
+    rule_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     points_expire_months: Mapped[int | None] = mapped_column(SmallInteger)
     # points worth one major currency unit when spent (100 → 100 points pay 1.00 CNY)
     redeem_points_per_unit: Mapped[int] = mapped_column(Integer)
     bonus_spend_rule: Mapped[str] = mapped_column(String(16), default="principal_first")
     # [{"min_amount": 50000, "bonus": 5000}, ...]: the best rule the top-up reaches applies
     topup_bonuses: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    # the tier review (memberships/jobs.py) also moves cards down when their rolling 12-month
+    # spend fell below their tier's threshold (upgrades happen whatever this says)
+    tier_downgrade: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
 
     __table_args__ = (
         CheckConstraint("redeem_points_per_unit > 0", name="redeem_positive"),
@@ -77,7 +84,27 @@ class Program(IdMixin, TimestampMixin, Base):
             "bonus_spend_rule IN ('principal_first', 'bonus_first', 'proportional')",
             name="bonus_spend_rule",
         ),
+        CheckConstraint("rule_version > 0", name="rule_version_positive"),
     )
+
+
+class ProgramVersion(Base):
+    """The rules of a programme from one PATCH to the next (version 1: as created); never
+    updated. What a ledger entry's `rule_version` points at."""
+
+    __tablename__ = "card_program_versions"
+
+    program_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("card_programs.id", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    merchant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
+    # memberships.service.programs.rules_snapshot
+    rules: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class Tier(IdMixin, Base):
@@ -177,6 +204,9 @@ class LedgerEntry(IdMixin, Base):
     uses_delta: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     uses_after: Mapped[int | None] = mapped_column(Integer)
     note: Mapped[str | None] = mapped_column(String(255))
+    # the programme's rule version this entry was computed with (no default: every write
+    # path names it, from the same read as the rules it applied)
+    rule_version: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=text("clock_timestamp()")
     )
@@ -208,18 +238,52 @@ class LedgerEntry(IdMixin, Base):
     )
 
 
+class TierChange(IdMixin, Base):
+    """A card moved from one tier to another: by a purchase reaching a threshold, or by the
+    tier review job (up after a threshold was lowered, down when the programme's downgrade
+    rule applies). Tiers are named by code: a record outlives an edited or removed tier."""
+
+    __tablename__ = "card_tier_changes"
+
+    card_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cards.id", ondelete="CASCADE"))
+    merchant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
+    from_tier: Mapped[str] = mapped_column(String(32))
+    to_tier: Mapped[str] = mapped_column(String(32))
+    direction: Mapped[str] = mapped_column(String(8))
+    reason: Mapped[str] = mapped_column(String(16))
+    # the rolling 12-month spend the decision was taken on, by the rules of `rule_version`
+    spend_12m: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    rule_version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=text("clock_timestamp()")
+    )
+
+    __table_args__ = (
+        CheckConstraint("direction IN ('up', 'down')", name="direction"),
+        CheckConstraint("reason IN ('purchase', 'review')", name="reason"),
+        Index("ix_card_tier_changes_card_created", "card_id", "created_at"),
+    )
+
+
 class Topup(IdMixin, Base):
     __tablename__ = "card_topups"
 
     card_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cards.id", ondelete="CASCADE"))
     merchant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
-    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # the buyer; none when a clerk sold it at the counter for a member without the app
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # a counter sale: where and by whom (the callback's ledger entries carry both)
+    shop_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("shops.id", ondelete="SET NULL"))
+    sold_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     amount: Mapped[int] = mapped_column(BigInteger)
     bonus: Mapped[int] = mapped_column(BigInteger, default=0)
     currency: Mapped[str] = mapped_column(String(3))
     status: Mapped[str] = mapped_column(String(16), default="pending")
     provider: Mapped[str] = mapped_column(String(32))
     provider_reference: Mapped[str] = mapped_column(String(64), unique=True)
+    # the version whose top-up bonus rule set `bonus` (the callback's entries record it)
+    rule_version: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
@@ -296,7 +360,11 @@ class CountPass(IdMixin, Base):
 
     card_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cards.id", ondelete="CASCADE"))
     merchant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
-    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # the buyer; none when a clerk sold it at the counter for a member without the app
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # a counter sale: where and by whom (the callback's ledger entry carries both)
+    shop_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("shops.id", ondelete="SET NULL"))
+    sold_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     product_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("card_count_products.id"))
     # the product's terms when bought (a later change of the product does not alter them)
     name: Mapped[str] = mapped_column(String(120))

@@ -35,7 +35,11 @@ Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
 
 
 class ImageInvalid(ValueError):
-    pass
+    """Not a usable design image; `limit`: which of our budgets refused it, if one did."""
+
+    def __init__(self, message: str, *, limit: dict[str, int] | None = None) -> None:
+        super().__init__(message)
+        self.limit = limit
 
 
 @dataclass(frozen=True)
@@ -70,7 +74,7 @@ def _open(data: bytes, keep: tuple[int, int]) -> Image.Image:
             data, formats=DESIGN_FORMATS, max_pixels=MAX_SOURCE_PIXELS, draft_to=keep
         )
     except imaging.ImageTooLarge as exc:
-        raise ImageInvalid("the image is too large") from exc
+        raise ImageInvalid(f"the image is too large: {exc}", limit=exc.limit) from exc
     except imaging.ImageUnreadable as exc:
         raise ImageInvalid("use a readable PNG, JPEG or WebP image") from exc
     return imaging.strip_metadata(image)

@@ -68,10 +68,8 @@ def topup_bonus(amount: int, rules: list[tuple[int, int]]) -> int:
 
 
 def tier_after_spend(tiers: list[TierRule], current_rank: int, spend_12m: int) -> TierRule | None:
-    """The tier a card moves up to for its 12-month spend, or None to stay.
-
-    Upgrades only: a card never drops a tier automatically (the merchant can move it).
-    """
+    """The tier a card moves up to for its 12-month spend, or None to stay (upgrades only:
+    see `tier_after_review` for the downgrade rule)."""
     reached = [
         t
         for t in tiers
@@ -80,6 +78,39 @@ def tier_after_spend(tiers: list[TierRule], current_rank: int, spend_12m: int) -
         and spend_12m >= t.upgrade_min_spend_12m
     ]
     return max(reached, key=lambda t: t.rank) if reached else None
+
+
+def tier_after_review(
+    tiers: list[TierRule], current_rank: int, spend_12m: int, *, downgrade: bool
+) -> TierRule | None:
+    """The tier the periodic review moves a card to, or None to stay.
+
+    - Up to the highest tier whose threshold the rolling 12-month spend reaches (as a
+      purchase would; also after the merchant lowered a threshold).
+    - Down, only when the programme has the downgrade rule and the card's tier has a
+      threshold the spend no longer reaches: to the highest lower tier it does reach, the
+      entry tier at least. A tier without a threshold above the entry tier is given by hand:
+      no card is moved down into it, nor out of it.
+    """
+    up = tier_after_spend(tiers, current_rank, spend_12m)
+    if up is not None or not downgrade:
+        return up
+    current = next((t for t in tiers if t.rank == current_rank), None)
+    if current is None or current.upgrade_min_spend_12m is None:
+        return None
+    if spend_12m >= current.upgrade_min_spend_12m:
+        return None
+    entry = entry_tier(tiers)
+    reachable = [
+        t
+        for t in tiers
+        if t.rank < current_rank
+        and (
+            t.rank == entry.rank
+            or (t.upgrade_min_spend_12m is not None and spend_12m >= t.upgrade_min_spend_12m)
+        )
+    ]
+    return max(reachable, key=lambda t: t.rank) if reachable else None
 
 
 def next_tier(tiers: list[TierRule], current_rank: int) -> TierRule | None:

@@ -28,7 +28,12 @@ FORMATS: dict[str, tuple[str, str]] = {
 
 
 class ImageRejected(ValueError):
-    """The bytes are not an acceptable image; the message says why."""
+    """The bytes are not an acceptable image; the message says why, `limit` which of our
+    budgets refused it (core.imaging.ImageTooLarge), if one did."""
+
+    def __init__(self, message: str, *, limit: dict[str, int] | None = None) -> None:
+        super().__init__(message)
+        self.limit = limit
 
 
 @dataclass(frozen=True)
@@ -67,7 +72,7 @@ def process_image(data: bytes) -> ProcessedImage:
         fmt = image.format or ""
         image = ImageOps.exif_transpose(image) or image
     except imaging.ImageTooLarge as exc:
-        raise ImageRejected(str(exc)) from exc
+        raise ImageRejected(str(exc), limit=exc.limit) from exc
     except imaging.ImageUnreadable as exc:
         raise ImageRejected("only readable JPEG, PNG and WebP images are accepted") from exc
     if image.width > MAX_SIDE or image.height > MAX_SIDE:

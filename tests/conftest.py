@@ -23,6 +23,9 @@ from core.database import create_engine, create_sessionmaker
 from core.migrate import upgrade
 from core.models import Base
 from core.settings import Settings, to_libpq_url
+from core.standins.aliyun_sms import AliyunSmsStandin
+from core.standins.aliyun_sms import create_app as create_aliyun_app
+from core.standins.server import StandinServer
 from tests.helpers import ApiClient
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -134,3 +137,12 @@ def database_url(test_settings: Settings) -> Iterator[str]:
 
 
 __all__ = ["create_engine", "create_sessionmaker"]
+
+
+@pytest.fixture(scope="module")
+def aliyun() -> Iterator[tuple[AliyunSmsStandin, StandinServer]]:
+    """The Aliyun SMS stand-in on a loopback port (tests/helpers.sms_settings points at it)."""
+    standin = AliyunSmsStandin()
+    server = StandinServer(create_aliyun_app(standin)).start()
+    yield standin, server
+    server.stop()

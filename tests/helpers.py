@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import random
+import struct
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,3 +99,30 @@ def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str
     for key in ("type", "title", "detail"):
         assert body.get(key), body
     return body
+
+
+def zero_png(
+    width: int, height: int, *, depth: int = 8, colour: int = 0, channels: int = 1
+) -> bytes:
+    """A complete, valid PNG of zeros (8-bit grey by default): a few KB on disk however large
+    it claims to be, so an upload test reaches the project's own size checks (Pillow refuses
+    only above ~89 MP, and a header-only file is refused as corrupt before any cap)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data)
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0)
+    packer = zlib.compressobj(9)
+    row = b"\x00" * (1 + width * channels * depth // 8)
+    idat = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def sms_settings(settings: Any, standin: Any, server: Any, **changes: object) -> Any:
+    """`settings` with CORNER_SMS_* pointing at the Aliyun stand-in (`aliyun` fixture)."""
+    from pydantic import SecretStr
+
+    values = standin.settings(server.base_url) | changes
+    values["sms_access_key_secret"] = SecretStr(str(values["sms_access_key_secret"]))
+    return settings.model_copy(update=values)

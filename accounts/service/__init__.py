@@ -42,6 +42,7 @@ from accounts.service.merchants import (
     staff_role,
     staff_role_expression,
     update_merchant,
+    users_with_phones,
 )
 from accounts.service.personal_data import (
     ERASED_NAME,
@@ -64,12 +65,15 @@ from accounts.service.signin import (
     rotate_refresh_token,
 )
 from accounts.service.users import (
+    PhoneVerifiedHook,
     UserCreatedHook,
     create_user,
     describe_me,
     existing_user_ids,
     get_user,
     parse_login,
+    phone_proved,
+    register_phone_verified_hook,
     register_user,
     register_user_created_hook,
     take_register_budget,
@@ -105,6 +109,7 @@ __all__ = [
     "describe_me",
     "existing_user_ids",
     "find_user_by_login",
+    "users_with_phones",
     "get_merchant",
     "get_user",
     "invite_staff",
@@ -122,6 +127,9 @@ __all__ = [
     "register_user_created_hook",
     "register_staff_removed_hook",
     "StaffRemovedHook",
+    "register_phone_verified_hook",
+    "phone_proved",
+    "PhoneVerifiedHook",
     "take_register_budget",
     "remove_staff",
     "request_sms_code",

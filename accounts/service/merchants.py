@@ -263,5 +263,14 @@ async def find_user_by_login(session: AsyncSession, *, username: str) -> User | 
     return await UserRepository(session).by_login(phone=phone, email=email)
 
 
+async def users_with_phones(
+    session: AsyncSession, *, phones: list[str]
+) -> dict[str, tuple[uuid.UUID, str]]:
+    """The accounts of these phones (phone → (user id, display name)), for bulk linking."""
+    if not phones:
+        return {}
+    return await UserRepository(session).by_phones(phones)
+
+
 async def merchants_of(session: AsyncSession, *, user_id: uuid.UUID) -> list[tuple[Merchant, str]]:
     return await MerchantRepository(session).merchants_of(user_id)

@@ -30,6 +30,7 @@ from accounts.service.errors import DeletionUnavailable, InvalidCredentials, Sol
 from accounts.service.signin import NO_PASSWORD
 from accounts.service.users import get_user
 from core.export import export_tables
+from core.i18n import localised
 from core.settings import Settings
 
 ERASED_NAME = "已注销用户"
@@ -74,7 +75,10 @@ async def confirm_deletion(
     sole = [(mid, row[0]) for mid, row in owned.items() if row[1:] == [user_id]]
     if sole:  # before the proof, so an SMS code is not spent on a refusal
         raise SoleOwner(
-            "Add another owner to these merchants before deleting your account",
+            localised(
+                "请先为这些商户添加其他所有者，再注销账号",
+                "Add another owner to these merchants before deleting your account",
+            ),
             extra={"merchants": [{"merchant_id": str(m), "name": n} for m, n in sole]},
         )
     if code is not None:

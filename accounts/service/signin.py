@@ -32,7 +32,7 @@ from accounts.service.errors import (
     RefreshTokenInvalid,
     UserExists,
 )
-from accounts.service.users import create_user, parse_login
+from accounts.service.users import create_user, parse_login, phone_proved
 from core import ratelimit, sms
 from core.errors import InvalidInput, RateLimited
 from core.ids import new_id
@@ -181,7 +181,13 @@ async def login_with_code(
     client_ip: str,
     now: datetime,
 ) -> IssuedTokens:
-    """Sign in with a login code; the first sign-in of a phone creates its account."""
+    """Sign in with a login code; the first sign-in of a phone creates its account.
+
+    The code proves the phone. An account registered with a password for this phone had not
+    proved it: anyone may type someone else's number. So the first proof makes the phone's
+    owner the account's only holder — the password set before it is void and every session
+    of the account is revoked (the owner sets a password by reset) — and only then do the
+    records merchants made for the phone join the account (`phone_proved`' hooks)."""
     phone, _ = parse_login(username)
     if phone is None:
         raise sms_codes.SmsCodeInvalid()
@@ -198,11 +204,15 @@ async def login_with_code(
                 email=None,
                 password_hash=NO_PASSWORD,
                 display_name=f"用户{phone[-4:]}",
+                phone_verified=True,
             )
         except UserExists:  # a concurrent first sign-in of the same phone made it
             user = await repo.by_login(phone=phone, email=None)
     if user is None or not user.is_active:
         raise sms_codes.SmsCodeInvalid()
+    if await phone_proved(session, user=user) and user.password_hash != NO_PASSWORD:
+        await repo.set_password(user.id, NO_PASSWORD)
+        await _revoke_user_sessions(session, settings, redis, user.id, now)
     return await _issue_tokens(
         session, settings=settings, user_id=user.id, family_id=new_id(), now=now
     )
@@ -227,15 +237,24 @@ async def reset_password(
     if user is None or not user.is_active:
         raise sms_codes.SmsCodeInvalid()
     await UserRepository(session).set_password(user.id, await hash_secret(settings, new_password))
-    families = await RefreshTokenRepository(session).revoke_user(user.id, now)
-    try:  # and the access tokens already out: a thief's session ends now too
-        await revocation.revoke_families(redis, settings, families)
-    except (RedisConnectionError, RedisTimeoutError) as exc:
-        raise LoginUnavailable() from exc
+    await _revoke_user_sessions(session, settings, redis, user.id, now)
+    await phone_proved(session, user=user)  # the code proved the phone too
     try:  # the owner proved the phone: earlier wrong passwords no longer lock them out
         await ratelimit.reset(redis, f"login:fail:{phone}")
     except (RedisConnectionError, RedisTimeoutError):
         pass
+
+
+async def _revoke_user_sessions(
+    session: AsyncSession, settings: Settings, redis: Redis, user_id: uuid.UUID, now: datetime
+) -> None:
+    """Every refresh token of the user, and the access tokens already out (deny-list): a
+    thief's session ends now too."""
+    families = await RefreshTokenRepository(session).revoke_user(user_id, now)
+    try:
+        await revocation.revoke_families(redis, settings, families)
+    except (RedisConnectionError, RedisTimeoutError) as exc:
+        raise LoginUnavailable() from exc
 
 
 def _split_refresh(raw: str) -> tuple[uuid.UUID, bytes] | None:

@@ -32,18 +32,29 @@ from core.settings import Settings
 log = structlog.get_logger("corner.accounts")
 
 # Called in the creating transaction for every new account, whatever the path (registration,
-# first SMS sign-in, demo data); packages above accounts plug in through api/wiring.py (e.g.
-# customers links the walk-in records a merchant made with this phone to the new account).
+# first SMS sign-in, demo data); packages above accounts plug in through api/wiring.py.
 UserCreatedHook = Callable[[AsyncSession, User], Awaitable[None]]
+# Called in the transaction in which an account first proves its phone by an SMS code (its
+# first SMS sign-in, a later sign-in or password reset by code), once per account: what
+# merchants recorded under that phone (walk-in customers, member-book cards) joins the account
+# then, never on a password registration alone — anyone can type someone else's number.
+PhoneVerifiedHook = Callable[[AsyncSession, User], Awaitable[None]]
 
 
 _user_created_hooks: list[UserCreatedHook] = []
+_phone_verified_hooks: list[PhoneVerifiedHook] = []
 
 
 def register_user_created_hook(hook: UserCreatedHook) -> None:
     """Run `hook(session, user)` after each account creation, in its transaction."""
     if hook not in _user_created_hooks:
         _user_created_hooks.append(hook)
+
+
+def register_phone_verified_hook(hook: PhoneVerifiedHook) -> None:
+    """Run `hook(session, user)` when an account proves its phone, in that transaction."""
+    if hook not in _phone_verified_hooks:
+        _phone_verified_hooks.append(hook)
 
 
 async def create_user(
@@ -53,17 +64,38 @@ async def create_user(
     email: str | None,
     password_hash: str,
     display_name: str,
+    phone_verified: bool = False,
 ) -> User:
     """The one way an account comes to exist: insert (UserExists when the phone or email is
-    taken, also under a concurrent creation), then the on-created hooks."""
+    taken, also under a concurrent creation), then the on-created hooks, and the
+    phone-verified ones when the creation itself proved the phone (a first SMS sign-in)."""
     user = await UserRepository(session).insert(
-        phone=phone, email=email, password_hash=password_hash, display_name=display_name
+        phone=phone,
+        email=email,
+        password_hash=password_hash,
+        display_name=display_name,
+        phone_verified=phone_verified and phone is not None,
     )
     if user is None:
         raise UserExists()
     for hook in _user_created_hooks:
         await hook(session, user)
+    if user.phone_verified_at is not None:
+        for verified_hook in _phone_verified_hooks:
+            await verified_hook(session, user)
     return user
+
+
+async def phone_proved(session: AsyncSession, *, user: User) -> bool:
+    """The account's holder just proved its phone by an SMS code. The first time: record it
+    and run the phone-verified hooks; True then (the caller voids what was set before the
+    proof — see `signin.login_with_code`)."""
+    verified = await UserRepository(session).mark_phone_verified(user.id)
+    if verified is None:
+        return False
+    for hook in _phone_verified_hooks:
+        await hook(session, verified)
+    return True
 
 
 REGISTER_WINDOW_SECONDS = 3600

@@ -8,14 +8,13 @@ conditional UPDATE of the coupon's status feeding the redemption INSERT in the s
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from typing import Any
 
 from sqlalchemy import (
-    ColumnElement,
     bindparam,
     cast,
     func,
@@ -31,7 +30,7 @@ from sqlalchemy.types import Uuid
 
 from core.bulk import row_batches
 from core.ids import new_id
-from core.lean import Connection, Statement
+from core.lean import Connection, Detached, RoleSql, ShopSql, Statement, driver_connection
 from coupons.models import Campaign, ClaimCounter, Coupon, Redemption
 
 
@@ -88,32 +87,19 @@ class RedemptionRow:
     redeemed_at: datetime
 
 
-RoleSql = Callable[[Any, Any], ColumnElement[Any]]
-ShopSql = Callable[[Any, Any], ColumnElement[bool]]
-
-
 # The counter's statements are built once with bind parameters and compiled once for the
 # driver (core.lean.Statement): building, cache-keying and ORM-loading them per request cost
 # more CPU than running them. They run on the transaction's psycopg connection.
-_COUPON_COLUMNS = list(Coupon.__table__.c)
-_CAMPAIGN_COLUMNS = list(Campaign.__table__.c)
-
-
-def _attribute_keys(entity: Any, columns: list[Any]) -> list[str]:
-    mapper = entity.__mapper__
-    return [mapper.get_property_by_column(column).key for column in columns]
-
-
-_COUPON_KEYS = _attribute_keys(Coupon, _COUPON_COLUMNS)
-_CAMPAIGN_KEYS = _attribute_keys(Campaign, _CAMPAIGN_COLUMNS)
+_COUPON = Detached(Coupon)
+_CAMPAIGN = Detached(Campaign)
 
 
 @cache
 def _counter_statement(staff_role: RoleSql, shop_owned: ShopSql) -> Statement:
     return Statement(
         select(
-            *_COUPON_COLUMNS,
-            *_CAMPAIGN_COLUMNS,
+            *_COUPON.columns,
+            *_CAMPAIGN.columns,
             staff_role(Coupon.__table__.c.merchant_id, bindparam("staff_user_id", type_=Uuid)),
             shop_owned(Coupon.__table__.c.merchant_id, bindparam("shop_id", type_=Uuid)),
         )
@@ -140,11 +126,29 @@ async def counter_lookup(
     row = await statement.one(connection, params)
     if row is None:
         return None
-    split = len(_COUPON_KEYS)
-    end = split + len(_CAMPAIGN_KEYS)
-    coupon = Coupon(**dict(zip(_COUPON_KEYS, row[:split], strict=True)))
-    campaign = Campaign(**dict(zip(_CAMPAIGN_KEYS, row[split:end], strict=True)))
+    split = len(_COUPON.keys)
+    end = split + len(_CAMPAIGN.keys)
+    coupon: Coupon = _COUPON.build(row[:split])
+    campaign: Campaign = _CAMPAIGN.build(row[split:end])
     return coupon, campaign, row[end], bool(row[end + 1])
+
+
+# the columns a new coupon's row gives (coupons.service.claim._insert_coupons); every other
+# column has a server default or is empty
+_NEW_COUPON_KEYS = ("id", "merchant_id", "campaign_id", "user_id", "code", "status", "source",
+                    "valid_from", "valid_until", "issued_at")  # fmt: skip
+
+
+@cache
+def _insert_one() -> Statement:
+    c = Coupon.__table__.c
+    values = {key: bindparam(f"p_{key}", type_=c[key].type) for key in _NEW_COUPON_KEYS}
+    return Statement(
+        insert(Coupon.__table__)  # type: ignore[arg-type]
+        .values(values)
+        .on_conflict_do_nothing(index_elements=["code"])
+        .returning(*_COUPON.columns)
+    )
 
 
 @cache
@@ -273,6 +277,11 @@ class CouponRepository:
     async def insert_many(self, rows: list[dict[str, Any]]) -> list[Coupon]:
         """Insert coupons whose code is free; returns those inserted (a colliding code is
         skipped, the caller retries it with a new code)."""
+        if len(rows) == 1:  # a claim: one prepared statement on the session's connection
+            connection = await driver_connection(self.session)
+            params = {f"p_{key}": value for key, value in rows[0].items()}
+            found = await _insert_one().one(connection, params)
+            return [_COUPON.build(found)] if found is not None else []  # detached
         inserted: list[Coupon] = []
         for batch in row_batches(rows):  # under the bind-parameter limit (core.bulk)
             stmt = (

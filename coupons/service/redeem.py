@@ -185,10 +185,11 @@ async def lookup(
     ev = await _evaluate(connection, staff_user_id=staff_user_id, data=data, keys=keys, now=now)
     refusal = None
     if ev.refusal is not None:
+        title, detail = ev.refusal.texts()  # the reader's language, as in a problem body
         refusal = schemas.Refusal(
             code=ev.refusal.code,
-            title=ev.refusal.title,
-            detail=ev.refusal.detail,
+            title=title,
+            detail=detail,
             extra=ev.refusal.extra,
         )
     return schemas.Lookup(

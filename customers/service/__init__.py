@@ -30,6 +30,8 @@ from customers.service.segments import (
 )
 from customers.service.walk_in import (
     CustomerExists,
+    NewMember,
+    add_members,
     create_walk_in,
     customer_for_phone,
     customers_born_on,
@@ -37,6 +39,9 @@ from customers.service.walk_in import (
     known_customer,
     known_customers,
     link_customers_to_user,
+    members_by_phone,
+    phone_accounts,
+    refresh_members,
     upsert_member,
 )
 
@@ -45,6 +50,11 @@ __all__ = [
     "finish_notices",
     "hand_over_work",
     "lock_pending_notices",
+    "NewMember",
+    "add_members",
+    "members_by_phone",
+    "phone_accounts",
+    "refresh_members",
     "csv_cell",
     "erase_personal_data",
     "export_personal_data",

@@ -1,16 +1,20 @@
 """Customers the app never saw: staff add a walk-in regular, or a member book row brings one.
 
-A record made by staff has a phone and no user until an account with that phone exists: if it
-exists already, the record is linked at once; otherwise `link_customers_to_user` (run by the
-accounts user-created hook, wired in api/wiring.py) links every merchant's record with that
-phone when the account is created. One merchant never has two records with one phone: the
-partial unique index on (merchant, phone) for unlinked records decides concurrent inserts, and
-an app customer's phone is checked before a walk-in is added.
+A record made by staff has a phone and no user until an account proves that phone by an SMS
+code: if such an account exists already, the record is linked at once; otherwise
+`link_customers_to_user` (run by the accounts phone-verified hook, wired in api/wiring.py)
+links every merchant's record with that phone when an account proves it. An account that only
+typed the phone at a password registration gets nothing (anyone can type a number).
+
+One merchant never has two records with one phone: the partial unique index on (merchant,
+phone) for unlinked records decides concurrent inserts, and an app customer's phone is checked
+before a walk-in is added.
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -49,6 +53,8 @@ async def _insert(
     now: datetime,
 ) -> Customer | None:
     user = await accounts.find_user_by_login(session, username=phone)
+    if user is not None and user.phone_verified_at is None:
+        user = None  # the account has not proved the phone: the record waits for one that does
     return await WalkInRepository(session).insert(
         {
             "id": new_id(),
@@ -102,8 +108,13 @@ async def upsert_member(
     """The merchant's customer with this phone, created or brought up to date from a member
     book row: (customer, created). Blank cells leave what is known as it is."""
     repo = WalkInRepository(session)
+    owner = await accounts.users_with_phones(session, phones=[phone])
     for _ in range(2):  # a concurrent insert of the same phone: read it the second time
-        existing = await repo.with_phone(merchant_id, phone, lock=True)
+        existing = [  # an app record counts only if its account proved the phone
+            c
+            for c in await repo.with_phone(merchant_id, phone, lock=True)
+            if c.user_id is None or c.user_id == owner.get(phone, (None,))[0]
+        ]
         if existing:
             customer = existing[0]
             if name and customer.name != name:
@@ -126,6 +137,68 @@ async def upsert_member(
         if created is not None:
             return known(created), True
     raise CustomerExists()
+
+
+# -- the member book, a batch at a time (memberships.service.members) --------------------------
+
+
+@dataclass(frozen=True)
+class NewMember:
+    id: uuid.UUID
+    phone: str
+    name: str | None
+    birthday: date | None
+    user_id: uuid.UUID | None
+
+
+async def members_by_phone(
+    session: AsyncSession, *, merchant_id: uuid.UUID, phones: list[str]
+) -> dict[str, schemas.KnownCustomer]:
+    """The merchant's record of each phone, locked until the caller's transaction ends: the
+    app customer's when its account proved the phone, else the walk-in's (an app record of an
+    account that only typed the phone is not the phone owner's)."""
+    proved = await accounts.users_with_phones(session, phones=phones)
+    found: dict[str, schemas.KnownCustomer] = {}
+    for row in await WalkInRepository(session).with_phones(merchant_id, phones):
+        if row.user_id is not None and proved.get(row.phone, (None,))[0] != row.user_id:
+            continue
+        found.setdefault(
+            row.phone,
+            schemas.KnownCustomer(
+                id=row.id,
+                merchant_id=merchant_id,
+                user_id=row.user_id,
+                name=row.name,
+                phone=row.phone,
+                birthday=row.birthday,
+            ),
+        )
+    return found
+
+
+async def phone_accounts(
+    session: AsyncSession, *, phones: list[str]
+) -> dict[str, tuple[uuid.UUID, str]]:
+    """The app accounts a new record with one of these phones is linked to at once (phone →
+    (user id, display name))."""
+    return await accounts.users_with_phones(session, phones=phones)
+
+
+async def add_members(
+    session: AsyncSession, *, merchant_id: uuid.UUID, members: list[NewMember], now: datetime
+) -> bool:
+    """Insert the member-book records in one statement; False when any phone (or account) got
+    a record meanwhile — the caller then rolls back and takes the rows one by one."""
+    rows = [(m.id, m.user_id, m.phone, m.name, m.birthday) for m in members]
+    inserted = await WalkInRepository(session).insert_members(merchant_id, rows, now)
+    return inserted == len(members)
+
+
+async def refresh_members(
+    session: AsyncSession, *, updates: list[tuple[uuid.UUID, str | None, date | None]]
+) -> None:
+    """(record id, name, birthday) from the book: blank cells keep what is known."""
+    await WalkInRepository(session).refresh_members(updates)
 
 
 async def customer_for_phone(
@@ -198,7 +271,8 @@ async def known_customer(
 async def link_customers_to_user(
     session: AsyncSession, *, user_id: uuid.UUID, phone: str | None
 ) -> list[tuple[uuid.UUID, uuid.UUID]]:
-    """A new account with `phone`: the records merchants made with it become this user's.
+    """An account proved `phone`: the records merchants made with it become this user's
+    (except at a merchant where the user has a record already: staff merge those by hand).
     Returns (merchant id, customer id) of each linked record."""
     if not phone:
         return []

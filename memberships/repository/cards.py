@@ -4,14 +4,12 @@ entry (statements built once, cached), tiers, PINs and QR token uses."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from typing import Any
 
 from sqlalchemy import (
-    ColumnElement,
     Select,
     and_,
     bindparam,
@@ -26,10 +24,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.ids import new_id
+from core.lean import RoleSql, ShopSql
 from memberships.models import Card, LedgerEntry, Program, QrTokenUse, Tier
-
-RoleSql = Callable[[Any, Any], ColumnElement[Any]]
-ShopSql = Callable[[Any, Any], ColumnElement[bool]]
 
 _LEDGER_VALUES = (
     "card_id",
@@ -50,6 +46,7 @@ _LEDGER_VALUES = (
     "uses_delta",
     "uses_after",
     "note",
+    "rule_version",
 )
 
 
@@ -320,14 +317,6 @@ class CardRepository:
         )
         row = (await self.session.execute(stmt)).one_or_none()
         return Totals(row[0], row[1], row[2], row[3]) if row else None
-
-    async def set_tier(self, card_id: uuid.UUID, tier_id: uuid.UUID) -> None:
-        await self.session.execute(
-            update(Card)
-            .where(Card.id == card_id)
-            .values(tier_id=tier_id)
-            .execution_options(synchronize_session=False)
-        )
 
     async def set_pin_hash(self, card_id: uuid.UUID, pin_hash: str) -> None:
         await self.session.execute(

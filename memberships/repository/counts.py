@@ -12,8 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from memberships.models import CountPass, CountProduct
 
 # usable now at a shop: paid, uses left, not expired, not restricted to other shops
+# (the bind is not named `shop_id`: an UPDATE reserves column names for its SET values)
 _USABLE = "status = 'active' AND uses_left > 0 AND (expires_at IS NULL OR expires_at > :now)"
-_AT_SHOP = "(shop_ids IS NULL OR CAST(:shop_id AS uuid) = ANY(shop_ids))"
+_AT_SHOP = "(shop_ids IS NULL OR CAST(:at_shop_id AS uuid) = ANY(shop_ids))"
 
 
 class CountRepository:
@@ -141,7 +142,7 @@ class CountRepository:
         return (
             await self.session.execute(
                 stmt,
-                {"now": now, "shop_id": shop_id},
+                {"now": now, "at_shop_id": shop_id},
                 execution_options={"populate_existing": True},
             )
         ).scalar_one_or_none()
@@ -173,7 +174,7 @@ class CountRepository:
             )
             .order_by(CountPass.expires_at.asc().nulls_last(), CountPass.created_at)
         )
-        rows = await self.session.execute(stmt, {"now": now, "shop_id": shop_id})
+        rows = await self.session.execute(stmt, {"now": now, "at_shop_id": shop_id})
         return list(rows.scalars())
 
     async def passes_of_cards(

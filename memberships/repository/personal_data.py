@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from memberships.models import Card, CountPass, LedgerEntry, Topup
+from memberships.models import Card, CountPass, LedgerEntry, Program, Topup
 
 
 def export_specs(user_id: uuid.UUID) -> dict[str, Any]:
@@ -23,13 +23,15 @@ def export_specs(user_id: uuid.UUID) -> dict[str, Any]:
     }
 
 
-async def cards_with_balance(session: AsyncSession, user_id: uuid.UUID) -> list[Card]:
-    """The user's cards holding stored value, locked: a top-up landing meanwhile waits for
-    the deletion's decision instead of crediting a card about to be forfeited."""
+async def cards_with_balance(session: AsyncSession, user_id: uuid.UUID) -> list[tuple[Card, int]]:
+    """The user's cards holding stored value with their programme's rule version, the cards
+    locked: a top-up landing meanwhile waits for the deletion's decision instead of crediting a
+    card about to be forfeited."""
     stmt = (
-        select(Card)
+        select(Card, Program.rule_version)
+        .join(Program, Program.id == Card.program_id)
         .where(Card.user_id == user_id, (Card.principal + Card.bonus) > 0)
         .order_by(Card.created_at, Card.id)
-        .with_for_update()
+        .with_for_update(of=Card)
     )
-    return list((await session.execute(stmt)).scalars())
+    return [(row[0], row[1]) for row in await session.execute(stmt)]

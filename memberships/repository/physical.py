@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.ids import new_id
+from core.lean import ShopSql
 from memberships.models import PhysicalCard
-
-ShopSql = Callable[[Any, Any], ColumnElement[bool]]
 
 
 class PhysicalCardRepository:

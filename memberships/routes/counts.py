@@ -13,7 +13,6 @@ from core.database import SessionDep
 from core.errors import InvalidInput
 from core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
 from core.payments import StartsPayment
-from core.settings import SettingsDep
 from core.timezones import utcnow
 from memberships import physical, schemas, service
 from memberships.auth import ProgramManager
@@ -79,7 +78,6 @@ async def buy_count_pass(
     data: schemas.CountPassCreate,
     principal: CurrentUser,
     session: SessionDep,
-    settings: SettingsDep,
     pay: StartsPayment,
 ) -> Response:
     return await pay(
@@ -87,6 +85,27 @@ async def buy_count_pass(
         data,
         lambda checkout: service.buy_count_pass(
             session, checkout, card_id=card_id, user_id=principal.user_id, data=data
+        ),
+    )
+
+
+@router.post(
+    "/counter/count-passes",
+    status_code=status.HTTP_201_CREATED,
+    response_model=schemas.CountPass,
+)
+async def sell_count_pass(
+    data: schemas.CounterCountPassCreate,
+    principal: CurrentUser,
+    session: SessionDep,
+    pay: StartsPayment,
+) -> Response:
+    """A clerk sells a count card at the counter; the uses arrive with the payment."""
+    return await pay(
+        f"counter_count_pass:{principal.user_id}",
+        data,
+        lambda checkout: service.sell_count_pass(
+            session, checkout, staff_user_id=principal.user_id, data=data
         ),
     )
 

@@ -15,9 +15,18 @@ here (routes and services use `schemas.X`).
 from __future__ import annotations
 
 from core.pagination import Page as Page  # re-exported for routes and services
-from memberships.schemas.cards import Card, CardTier, PinSet, Progress, QrToken
+from memberships.schemas.cards import (
+    Card,
+    CardTier,
+    CounterPinReset,
+    PinCodeSent,
+    PinSet,
+    Progress,
+    QrToken,
+)
 from memberships.schemas.common import MAX_POINTS, PaymentInstructions
 from memberships.schemas.counts import (
+    CounterCountPassCreate,
     CountPass,
     CountPassCreate,
     CountProduct,
@@ -51,14 +60,23 @@ from memberships.schemas.programs import (
     EarnRule,
     Program,
     ProgramCreate,
+    ProgramRuleVersion,
+    ProgramUpdate,
     RedeemRule,
     Tier,
+    TierChange,
     TierCreate,
     TierRef,
     TopupBonusRule,
     UpgradeRule,
 )
-from memberships.schemas.topups import PaymentCallback, Refund, Topup, TopupCreate
+from memberships.schemas.topups import (
+    CounterTopupCreate,
+    PaymentCallback,
+    Refund,
+    Topup,
+    TopupCreate,
+)
 
 __all__ = [
     "RejectedMemberRow",
@@ -71,6 +89,8 @@ __all__ = [
     "Card",
     "CardTier",
     "CountPass",
+    "CounterCountPassCreate",
+    "CounterTopupCreate",
     "CountPassCreate",
     "CountProduct",
     "CountProductCreate",
@@ -88,10 +108,14 @@ __all__ = [
     "PhysicalCardBind",
     "PhysicalCardBinding",
     "PhysicalCardImport",
+    "CounterPinReset",
+    "PinCodeSent",
     "PinSet",
     "Program",
     "ShopProgram",
     "ProgramCreate",
+    "ProgramRuleVersion",
+    "ProgramUpdate",
     "Progress",
     "QrToken",
     "RedeemRule",
@@ -99,6 +123,7 @@ __all__ = [
     "RejectedRow",
     "ReversalCreate",
     "Tier",
+    "TierChange",
     "TierCreate",
     "TierRef",
     "Topup",

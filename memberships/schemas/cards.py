@@ -46,11 +46,10 @@ class Card(BaseModel):
     created_at: datetime
 
 
-class PinSet(BaseModel):
+class _NewPin(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     pin: str = Field(pattern=r"^\d{6}$", description="Six digits")
-    current_pin: str | None = Field(default=None, max_length=64)
 
     @field_validator("pin")
     @classmethod
@@ -60,6 +59,21 @@ class PinSet(BaseModel):
         return value
 
 
+class PinSet(_NewPin):
+    current_pin: str | None = Field(default=None, max_length=64)
+
+
 class QrToken(BaseModel):
     token: str
     expires_at: datetime
+
+
+class PinCodeSent(BaseModel):
+    phone: str = Field(description="Where the code went, masked (138****5678)")
+    expires_in: int = Field(description="Seconds the code stays valid")
+
+
+class CounterPinReset(_NewPin):
+    """The member types the SMS code and a new PIN on the counter's tablet."""
+
+    code: str = Field(min_length=1, max_length=12, description="The 6-digit SMS code")

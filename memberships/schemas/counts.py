@@ -76,3 +76,10 @@ class CountPass(BaseModel):
     payment: PaymentInstructions | None = Field(
         default=None, description="How to pay (the answer to the purchase only)"
     )
+
+
+class CounterCountPassCreate(CountPassCreate):
+    """A clerk sells a count card at the counter; the uses are credited on the callback."""
+
+    card: str = Field(min_length=1, max_length=512, description="Card number or QR token")
+    shop_id: uuid.UUID

@@ -37,6 +37,10 @@ class LedgerEntry(BaseModel):
     uses_delta: int = Field(default=0, description="Count card uses added (+) or used (-)")
     uses_after: int | None = Field(default=None, description="The pass's uses left after it")
     note: str | None
+    rule_version: int = Field(
+        description="The programme rule version this entry was computed with "
+        "(GET /v1/programs/{program_id}/versions)"
+    )
     created_at: datetime
 
 

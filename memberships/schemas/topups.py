@@ -35,6 +35,7 @@ class Topup(BaseModel):
     bonus: Money
     status: str
     payment: PaymentInstructions
+    rule_version: int = Field(description="The programme rule version that set the bonus")
     created_at: datetime
     completed_at: datetime | None
 
@@ -48,3 +49,12 @@ class Refund(BaseModel):
     card: Card
     entry: LedgerEntry | None
     refunded: Money
+
+
+class CounterTopupCreate(TopupCreate):
+    """A clerk sells a top-up at the counter: the card as the counter reads it (number or QR
+    token), the shop, the amount, and how the member pays (a Native/precreate QR shown on
+    the tablet). The card is credited when the provider's callback says it was paid."""
+
+    card: str = Field(min_length=1, max_length=512, description="Card number or QR token")
+    shop_id: uuid.UUID

@@ -11,7 +11,7 @@ from memberships.service.cards import (
     tier_members,
     tier_members_select,
 )
-from memberships.service.counter import counter_transaction
+from memberships.service.counter import counter_transaction, sell_count_pass, sell_topup
 from memberships.service.counts import (
     COUNT_PASS_PREFIX,
     apply_count_pass_event,
@@ -59,12 +59,16 @@ from memberships.service.physical import (
     import_batch,
     import_physical_cards,
 )
+from memberships.service.pin_reset import reset_pin_with_code, send_pin_code
 from memberships.service.programs import (
     create_program,
     get_program,
     list_programs,
+    list_rule_versions,
     program_merchant,
+    update_program,
 )
+from memberships.service.tiers import review_card_tier, tier_history
 from memberships.service.topups import (
     apply_topup_event,
     refund_stored_value,
@@ -72,6 +76,8 @@ from memberships.service.topups import (
 )
 
 __all__ = [
+    "review_card_tier",
+    "tier_history",
     "LedgerDayLine",
     "ledger_lines",
     "export_personal_data",
@@ -108,6 +114,10 @@ __all__ = [
     "apply_topup_event",
     "card_png",
     "counter_transaction",
+    "sell_count_pass",
+    "sell_topup",
+    "send_pin_code",
+    "reset_pin_with_code",
     "create_program",
     "expire_card_points",
     "get_card",
@@ -118,6 +128,8 @@ __all__ = [
     "join_program",
     "ledger_page",
     "list_programs",
+    "list_rule_versions",
+    "update_program",
     "my_cards",
     "preview_png",
     "tier_members",

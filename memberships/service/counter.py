@@ -13,13 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts import service as accounts
 from core.money import Money
+from core.payments import Checkout
 from core.settings import Settings
 from customers.service import record_activity
 from memberships import cardnumbers, physical, rules, schemas
 from memberships.repository.cards import CardContext, CardRepository
 from memberships.repository.physical import PhysicalCardRepository
 from memberships.service.cards import card_extras, card_schema, count_pass_schema, read_qr_token
-from memberships.service.counts import use_count_pass
+from memberships.service.counts import open_count_pass, use_count_pass
 from memberships.service.errors import (
     CardNotFound,
     CurrencyMismatch,
@@ -28,6 +29,7 @@ from memberships.service.errors import (
 )
 from memberships.service.ledger import entry_schema, maybe_upgrade, post_entry
 from memberships.service.pins import check_pin
+from memberships.service.topups import open_topup
 from merchants import service as merchants
 
 
@@ -72,6 +74,89 @@ async def _identify(
     return ctx, token_id, role, shop_of_merchant
 
 
+async def card_at_counter(
+    session: AsyncSession,
+    settings: Settings,
+    raw: str,
+    now: datetime,
+    *,
+    staff_user_id: uuid.UUID,
+    shop_id: uuid.UUID,
+) -> CardContext:
+    """The card a clerk of the shop's merchant typed or scanned (a QR token is used up).
+
+    Staff of another merchant learn nothing about the card: the same 404 as an unknown one;
+    a shop that is not the card's merchant's is the shop's 404."""
+    ctx, token_id, role, shop_of_merchant = await _identify(
+        session, settings, raw, now, staff_user_id=staff_user_id, shop_id=shop_id
+    )
+    if role is None:
+        raise CardNotFound()
+    if not shop_of_merchant:
+        raise merchants.ShopNotFound()
+    if token_id is not None and not await CardRepository(session).use_qr_token(
+        token_id, ctx.card.id
+    ):
+        raise QrUsed()
+    return ctx
+
+
+async def sell_topup(
+    session: AsyncSession,
+    checkout: Checkout,
+    *,
+    staff_user_id: uuid.UUID,
+    data: schemas.CounterTopupCreate,
+) -> schemas.Topup:
+    """A clerk sells a top-up: the member pays by the QR the answer carries; the card (and
+    the shop's day close, under this clerk) are credited when the callback says paid."""
+    ctx = await card_at_counter(
+        session,
+        checkout.settings,
+        data.card,
+        checkout.now,
+        staff_user_id=staff_user_id,
+        shop_id=data.shop_id,
+    )
+    return await open_topup(
+        session,
+        checkout,
+        ctx=ctx,
+        amount=data.amount,
+        user_id=ctx.card.user_id,
+        shop_id=data.shop_id,
+        sold_by=staff_user_id,
+    )
+
+
+async def sell_count_pass(
+    session: AsyncSession,
+    checkout: Checkout,
+    *,
+    staff_user_id: uuid.UUID,
+    data: schemas.CounterCountPassCreate,
+) -> schemas.CountPass:
+    """A clerk sells a count card (a product of the card's programme sold at this shop);
+    the uses are credited when the callback says paid."""
+    ctx = await card_at_counter(
+        session,
+        checkout.settings,
+        data.card,
+        checkout.now,
+        staff_user_id=staff_user_id,
+        shop_id=data.shop_id,
+    )
+    return await open_count_pass(
+        session,
+        checkout,
+        ctx=ctx,
+        product_id=data.product_id,
+        user_id=ctx.card.user_id,
+        shop_id=data.shop_id,
+        sold_by=staff_user_id,
+    )
+
+
 async def counter_transaction(
     session: AsyncSession,
     *,
@@ -81,17 +166,10 @@ async def counter_transaction(
     data: schemas.CounterTransactionCreate,
     now: datetime,
 ) -> schemas.CounterTransaction:
-    ctx, token_id, role, shop_of_merchant = await _identify(
+    ctx = await card_at_counter(
         session, settings, data.card, now, staff_user_id=staff_user_id, shop_id=data.shop_id
     )
     card = ctx.card
-    # staff of another merchant learn nothing about this card: same 404 as an unknown one
-    if role is None:
-        raise CardNotFound()
-    if not shop_of_merchant:
-        raise merchants.ShopNotFound()
-    if token_id is not None and not await CardRepository(session).use_qr_token(token_id, card.id):
-        raise QrUsed()
     currency = card.currency
     if data.amount is not None and data.amount.currency != currency:
         raise CurrencyMismatch(
@@ -115,6 +193,7 @@ async def counter_transaction(
             session,
             card=card,
             kind="earn",
+            rule_version=ctx.program.rule_version,
             points=earned,
             spend=paid,
             amount=data.amount.amount,
@@ -133,6 +212,7 @@ async def counter_transaction(
             session,
             card=card,
             kind="spend_points",
+            rule_version=ctx.program.rule_version,
             points=-data.points,
             amount=value,
             shop_id=data.shop_id,
@@ -158,6 +238,7 @@ async def counter_transaction(
             session,
             card=card,
             kind="spend_balance",
+            rule_version=ctx.program.rule_version,
             principal=-from_principal,
             bonus=-from_bonus,
             spend=amount,

@@ -139,12 +139,31 @@ async def buy_count_pass(
     """The holder buys a count card onto their card: a pending pass and a payment; the uses
     are credited when the provider's signed callback says it was paid."""
     ctx = (await access_card(session, card_id=card_id, user_id=user_id, holder_only=True)).ctx
+    return await open_count_pass(
+        session, checkout, ctx=ctx, product_id=data.product_id, user_id=user_id
+    )
+
+
+async def open_count_pass(
+    session: AsyncSession,
+    checkout: Checkout,
+    *,
+    ctx: CardContext,
+    product_id: uuid.UUID,
+    user_id: uuid.UUID | None,
+    shop_id: uuid.UUID | None = None,
+    sold_by: uuid.UUID | None = None,
+) -> schemas.CountPass:
+    """A pending pass of the programme's product and its payment, bought by the holder
+    (`user_id`) or sold by a clerk at a shop's counter (`shop_id`, `sold_by`)."""
     repo = CountRepository(session)
-    product = await repo.get_product(data.product_id)
+    product = await repo.get_product(product_id)
     if product is None or product.program_id != ctx.card.program_id:
         raise CountProductNotFound()
     if not product.active:
         raise CountProductInactive()
+    if shop_id is not None and product.shop_ids and shop_id not in product.shop_ids:
+        raise CountProductNotFound("This count card is not sold at this shop")
     pass_id = uuid.uuid4()
     intent = await payment_records.start_payment(
         session,
@@ -163,6 +182,8 @@ async def buy_count_pass(
             card_id=ctx.card.id,
             merchant_id=ctx.card.merchant_id,
             user_id=user_id,
+            shop_id=shop_id,
+            sold_by=sold_by,
             product_id=product.id,
             name=product.name,
             uses_total=product.uses,
@@ -189,7 +210,12 @@ async def card_count_passes(
 
 
 async def apply_count_pass_event(
-    session: AsyncSession, provider: PaymentProvider, event: CallbackEvent, now: datetime
+    session: AsyncSession,
+    provider: PaymentProvider,
+    event: CallbackEvent,
+    now: datetime,
+    *,
+    view: bool = True,
 ) -> schemas.CountPass:
     """A verified provider callback about a count-card purchase (core.payments dispatches
     `cnt_…` references here): applied once, a replay answers the current state."""
@@ -212,6 +238,7 @@ async def apply_count_pass_event(
             session,
             card=ctx.card,
             kind="count_purchase",
+            rule_version=ctx.program.rule_version,
             spend=done.price,  # money paid to the merchant: counts toward tier upgrades
             amount=done.price,
             paid_amount=done.price,
@@ -219,17 +246,20 @@ async def apply_count_pass_event(
             uses_delta=done.uses_total,
             uses_after=done.uses_left,
             note=done.name,
+            shop_id=done.shop_id,
+            staff_user_id=done.sold_by,
         )
         ctx = await maybe_upgrade(session, ctx=ctx, totals=totals, now=now)
         await record_activity(
             session,
             merchant_id=done.merchant_id,
-            user_id=done.user_id,
+            user_id=ctx.card.user_id,
+            customer_id=None if ctx.card.user_id else ctx.card.customer_id,
             kind="card_transaction",
             at=now,
             spend=done.price,
             currency=done.currency,
-            visit=False,  # bought online
+            visit=done.sold_by is not None,  # sold at the counter: the member came in
             reference_id=entry.id,
             tier=ctx.tier.code,
         )
@@ -282,6 +312,7 @@ async def use_count_pass(
         session,
         card=ctx.card,
         kind="count_use",
+        rule_version=ctx.program.rule_version,
         shop_id=shop_id,
         staff_user_id=staff_user_id,
         count_pass_id=used.id,

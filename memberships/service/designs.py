@@ -58,7 +58,8 @@ async def _prepare(data: str, field: str, prepare: Any) -> bytes:
         # decoding and resampling take tens of milliseconds: off the event loop
         return await imaging.decode_in_pool(prepare, raw)
     except render.ImageInvalid as exc:
-        raise ImageInvalid(str(exc), loc=["body", field]) from exc
+        extra = {"limit": exc.limit} if exc.limit is not None else None
+        raise ImageInvalid(str(exc), loc=["body", field], extra=extra) from exc
 
 
 async def set_design(

@@ -15,6 +15,14 @@ class ProgramNotFound(NotFound):
     code, title, title_zh = "program_not_found", "Membership program not found", "会员卡计划不存在"
 
 
+class TierInUse(Conflict):
+    code, title, title_zh = (
+        "tier_in_use",
+        "Cards are still in this tier",
+        "该等级下仍有会员卡",
+    )
+
+
 class CardNotFound(NotFound):
     code, title, title_zh = "card_not_found", "Card not found", "会员卡不存在"
 
@@ -210,3 +218,11 @@ class MemberBookInvalid(InvalidInput):
 class ProgramRequired(InvalidInput):
     code, title = "program_required", "The member book has card columns: name the programme"
     title_zh = "会员名册包含卡信息，请指定会员卡计划"
+
+
+class MemberPhoneMissing(Conflict):
+    code, title, title_zh = (
+        "member_phone_missing",
+        "The member has no phone number to send a code to",
+        "该会员没有可接收验证码的手机号",
+    )

@@ -33,6 +33,7 @@ async def expire_card_points(
         session,
         card=ctx.card,
         kind="expiry",
+        rule_version=ctx.program.rule_version,
         points=-due,
         note=f"points earned more than {months} months ago",
     )

@@ -2,7 +2,10 @@
 
 `post_entry` is the only way totals change: one conditional UPDATE of the card (refused if a
 total would go negative; it also takes the row lock, ordering the card's entries) and one
-INSERT of the entry with the totals after it, in the caller's transaction.
+INSERT of the entry with the totals after it, in the caller's transaction. Each entry names
+the programme rule version it was computed with (`rule_version`): the caller passes the version
+it read together with the rules it applied (the card context's programme row), never a later
+read, so a transaction racing a rule edit keeps to one version throughout.
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ from memberships.models import Card, LedgerEntry
 from memberships.repository.cards import CardContext, CardRepository, Totals
 from memberships.repository.counts import CountRepository
 from memberships.repository.ledger import LedgerRepository
-from memberships.repository.programs import ProgramRepository
 from memberships.service.cards import access_card, card_schema, months_ago
 from memberships.service.cursors import seq_cursor
 from memberships.service.errors import (
@@ -33,7 +35,8 @@ from memberships.service.errors import (
     NotReversible,
     TransactionNotFound,
 )
-from memberships.service.programs import tier_rule
+from memberships.service.programs import rule_version_tiers
+from memberships.service.tiers import move_card_tier
 
 
 async def give_back_use(session: AsyncSession, *, pass_id: uuid.UUID) -> int:
@@ -52,6 +55,7 @@ async def post_entry(
     *,
     card: Card,
     kind: str,
+    rule_version: int,
     points: int = 0,
     principal: int = 0,
     bonus: int = 0,
@@ -88,6 +92,7 @@ async def post_entry(
             "uses_delta": uses_delta,
             "uses_after": uses_after,
             "note": note,
+            "rule_version": rule_version,
         },
         points=points,
         principal=principal,
@@ -132,6 +137,7 @@ def entry_schema(entry: LedgerEntry) -> schemas.LedgerEntry:
         uses_delta=entry.uses_delta,
         uses_after=entry.uses_after,
         note=entry.note,
+        rule_version=entry.rule_version,
         created_at=entry.created_at,
     )
 
@@ -139,7 +145,8 @@ def entry_schema(entry: LedgerEntry) -> schemas.LedgerEntry:
 async def maybe_upgrade(
     session: AsyncSession, *, ctx: CardContext, totals: Totals, now: datetime
 ) -> CardContext:
-    """Move the card up a tier when its 12-month spend reached a higher tier's threshold."""
+    """Move the card up a tier when its 12-month spend reached a higher tier's threshold,
+    by the thresholds of the rule version the transaction read (`ctx.program.rule_version`)."""
     # lifetime spend bounds the 12-month spend: most purchases stop here without a sum
     if ctx.next_threshold is None or totals.lifetime_spend < ctx.next_threshold:
         return ctx
@@ -147,17 +154,18 @@ async def maybe_upgrade(
     spend = (await cards.spend_since([ctx.card.id], months_ago(now, 12)))[ctx.card.id]
     if spend < ctx.next_threshold:
         return ctx
-    tiers = (await ProgramRepository(session).tiers([ctx.program.id]))[ctx.program.id]
-    target = rules.tier_after_spend([tier_rule(t) for t in tiers], ctx.tier.rank, spend)
+    version_tiers = await rule_version_tiers(
+        session, program_id=ctx.program.id, version=ctx.program.rule_version
+    )
+    # ctx.tier was read in the same statement as ctx.program: it is of that version too
+    target = rules.tier_after_spend(version_tiers, ctx.tier.rank, spend)
     if target is None:
         return ctx
-    new_tier = next(t for t in tiers if t.code == target.code)
-    await cards.set_tier(ctx.card.id, new_tier.id)
-    mirror_database(ctx.card, tier_id=new_tier.id)
-    following = rules.next_tier([tier_rule(t) for t in tiers], new_tier.rank)
-    return CardContext(
-        ctx.card, ctx.program, new_tier, following.upgrade_min_spend_12m if following else None
+    # the card row is locked by the purchase's own UPDATE
+    moved = await move_card_tier(
+        session, ctx=ctx, target=target, reason="purchase", spend_12m=spend
     )
+    return moved[0] if moved is not None else ctx
 
 
 async def ledger_page(
@@ -190,6 +198,7 @@ async def adjust_points(
         session,
         card=access.ctx.card,
         kind="adjustment",
+        rule_version=access.ctx.program.rule_version,
         points=data.points_delta,
         staff_user_id=user_id,
         note=data.note,
@@ -239,6 +248,8 @@ async def reverse_transaction(
         session,
         card=ctx.card,
         kind="reversal",
+        # it undoes exactly what the original computed, under the original's rules
+        rule_version=original.rule_version,
         points=-original.points_delta,
         principal=-original.principal_delta,
         bonus=-original.bonus_delta,

@@ -31,6 +31,8 @@ class OrderCard:
     discount_percent: int
     points: int
     redeem_points_per_unit: int
+    # the version the discount and the points' value were read from (the order's terms)
+    rule_version: int
 
     def discounted(self, amount: int) -> tuple[int, int]:
         """(paid, discount) of an amount by the tier's percent (rounded as at the counter)."""
@@ -62,6 +64,7 @@ async def card_for_order(
         ctx.tier.discount_percent,
         ctx.card.points,
         ctx.program.redeem_points_per_unit,
+        ctx.program.rule_version,
     )
 
 
@@ -73,6 +76,7 @@ async def spend_points_for_order(
     value: int,
     shop_id: uuid.UUID,
     note: str,
+    rule_version: int,
 ) -> uuid.UUID:
     """Take the points now (refused when the card holds fewer); the ledger entry's id."""
     ctx = await CardRepository(session).context(card_id=card_id)
@@ -84,6 +88,7 @@ async def spend_points_for_order(
         session,
         card=ctx.card,
         kind="spend_points",
+        rule_version=rule_version,
         points=-points,
         amount=value,
         shop_id=shop_id,
@@ -104,6 +109,7 @@ async def return_order_points(session: AsyncSession, *, entry_id: uuid.UUID, not
         session,
         card=ctx.card,
         kind="reversal",
+        rule_version=original.rule_version,
         points=-original.points_delta,
         amount=original.amount,
         shop_id=original.shop_id,
@@ -134,6 +140,7 @@ async def credit_order_purchase(
         session,
         card=ctx.card,
         kind="earn",
+        rule_version=ctx.program.rule_version,
         points=earned,
         spend=paid,
         amount=amount,

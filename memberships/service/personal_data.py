@@ -30,18 +30,19 @@ async def stored_value(session: AsyncSession, *, user_id: uuid.UUID) -> list[dic
             "card_number": card.card_number,
             "balance": Money.of(card.principal + card.bonus, card.currency).model_dump(),
         }
-        for card in await repo.cards_with_balance(session, user_id)
+        for card, _ in await repo.cards_with_balance(session, user_id)
     ]
 
 
 async def forfeit_stored_value(session: AsyncSession, *, user_id: uuid.UUID) -> int:
     """Take every balance of the user's cards to zero through the ledger; the cards count."""
     cards = await repo.cards_with_balance(session, user_id)
-    for card in cards:
+    for card, rule_version in cards:
         await post_entry(
             session,
             card=card,
             kind="adjustment",
+            rule_version=rule_version,
             principal=-card.principal,
             bonus=-card.bonus,
             note=FORFEIT_NOTE,

@@ -100,3 +100,11 @@ async def _check_pin(
         await redis.set(_lock_key(card), str(until.timestamp()), ex=lockout.window_seconds)
         raise CardPinLocked(lockout.window_seconds)
     raise CardPinInvalid(extra={"attempts_left": MAX_PIN_FAILURES - failures})
+
+
+async def clear_pin_lock(redis: Redis, card: Card) -> None:
+    """A PIN set with a proof of the member's phone lifts the lock and forgets the failures."""
+    try:
+        await redis.delete(_lock_key(card), _failures_key(card))
+    except (RedisConnectionError, RedisTimeoutError) as exc:
+        raise CardPinUnavailable() from exc

@@ -24,7 +24,7 @@ from core.payments import (
 )
 from memberships import rules, schemas
 from memberships.models import Topup
-from memberships.repository.cards import CardRepository
+from memberships.repository.cards import CardContext, CardRepository
 from memberships.repository.topups import TopupRepository
 from memberships.service.cards import access_card, card_schema
 from memberships.service.errors import (
@@ -52,6 +52,7 @@ def topup_schema(topup: Topup, intent: PaymentIntent | None = None) -> schemas.T
         else schemas.PaymentInstructions(
             provider=topup.provider, reference=topup.provider_reference
         ),
+        rule_version=topup.rule_version,
         created_at=topup.created_at,
         completed_at=topup.completed_at,
     )
@@ -67,12 +68,27 @@ async def start_topup(
 ) -> schemas.Topup:
     """The holder tops up their card: a pending payment; the card is credited on callback."""
     ctx = (await access_card(session, card_id=card_id, user_id=user_id, holder_only=True)).ctx
-    if data.amount.currency != ctx.card.currency:
+    return await open_topup(session, checkout, ctx=ctx, amount=data.amount, user_id=user_id)
+
+
+async def open_topup(
+    session: AsyncSession,
+    checkout: Checkout,
+    *,
+    ctx: CardContext,
+    amount: Money,
+    user_id: uuid.UUID | None,
+    shop_id: uuid.UUID | None = None,
+    sold_by: uuid.UUID | None = None,
+) -> schemas.Topup:
+    """A pending top-up of the card and its payment, by the holder (`user_id`) or sold by a
+    clerk at a shop's counter (`shop_id`, `sold_by`); the bonus is the rule in force now."""
+    if amount.currency != ctx.card.currency:
         raise CurrencyMismatch(
             f"The card holds {ctx.card.currency}", loc=["body", "amount", "currency"]
         )
     bonus = rules.topup_bonus(
-        data.amount.amount,
+        amount.amount,
         [(r["min_amount"], r["bonus"]) for r in ctx.program.topup_bonuses],
     )
     topup_id = uuid.uuid4()
@@ -83,8 +99,8 @@ async def start_topup(
         subject_id=topup_id,
         merchant_id=ctx.card.merchant_id,
         prefix=TOPUP_PREFIX,
-        amount=data.amount.amount,
-        currency=data.amount.currency,
+        amount=amount.amount,
+        currency=amount.currency,
         description=f"{ctx.program.name} top-up",
     )
     topup = await TopupRepository(session).add(
@@ -93,19 +109,27 @@ async def start_topup(
             card_id=ctx.card.id,
             merchant_id=ctx.card.merchant_id,
             user_id=user_id,
-            amount=data.amount.amount,
+            shop_id=shop_id,
+            sold_by=sold_by,
+            amount=amount.amount,
             bonus=bonus,
             currency=ctx.card.currency,
             status="pending",
             provider=checkout.provider.name,
             provider_reference=intent.reference,
+            rule_version=ctx.program.rule_version,
         )
     )
     return topup_schema(topup, intent)
 
 
 async def apply_topup_event(
-    session: AsyncSession, provider: PaymentProvider, event: CallbackEvent, now: datetime
+    session: AsyncSession,
+    provider: PaymentProvider,
+    event: CallbackEvent,
+    now: datetime,
+    *,
+    view: bool = True,
 ) -> schemas.Topup:
     """A verified callback about a top-up (core.payments dispatches it here)."""
     topups = TopupRepository(session)
@@ -123,12 +147,29 @@ async def apply_topup_event(
         ctx = await CardRepository(session).context(card_id=topup.card_id)
         if ctx is None:
             raise CardNotFound()
+        # the bonus was decided by the rules in force when the top-up started: both entries
+        # name that version
+        version = topup.rule_version
         await post_entry(
-            session, card=ctx.card, kind="topup", principal=topup.amount, topup_id=topup.id
+            session,
+            card=ctx.card,
+            kind="topup",
+            rule_version=version,
+            principal=topup.amount,
+            topup_id=topup.id,
+            shop_id=topup.shop_id,
+            staff_user_id=topup.sold_by,
         )
         if topup.bonus:
             await post_entry(
-                session, card=ctx.card, kind="bonus", bonus=topup.bonus, topup_id=topup.id
+                session,
+                card=ctx.card,
+                kind="bonus",
+                rule_version=version,
+                bonus=topup.bonus,
+                topup_id=topup.id,
+                shop_id=topup.shop_id,
+                staff_user_id=topup.sold_by,
             )
     return topup_schema(topup)
 
@@ -159,6 +200,7 @@ async def refund_stored_value(
         session,
         card=card,
         kind="refund",
+        rule_version=access.ctx.program.rule_version,
         principal=-held.principal,
         bonus=-held.bonus,
         staff_user_id=user_id,

@@ -72,9 +72,10 @@ async def add_photo(
         # decoding is CPU and memory work: off the event loop, a bounded number at a time
         image = await imaging.decode_in_pool(process_image, data)
     except ImageRejected as exc:
-        raise InvalidImage(
-            str(exc), extra={"errors": [{"loc": ["body", "file"], "msg": str(exc)}]}
-        ) from exc
+        extra: dict[str, object] = {"errors": [{"loc": ["body", "file"], "msg": str(exc)}]}
+        if exc.limit is not None:  # which of our budgets refused it
+            extra["limit"] = exc.limit
+        raise InvalidImage(str(exc), extra=extra) from exc
     photo = await PhotoRepository(session).add(
         ShopPhoto(
             id=new_id(),

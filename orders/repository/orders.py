@@ -3,21 +3,185 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import func, or_, select, tuple_, update
+from sqlalchemy import DateTime, Uuid, bindparam, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.lean import Connection, Detached, RoleSql, ShopSql, Statement, driver_connection
 from orders.models import (
     Order,
     OrderItem,
 )
 
+# -- the counter's consumption (core.lean): statements built and compiled once, run on the
+# transaction's driver connection; the orders they return are detached (never flushed) -----
+
+_ORDER = Detached(Order)
+_ITEM = Detached(OrderItem)
+
+
+@cache
+def _counter_statement(staff_role: RoleSql, shop_owned: ShopSql) -> Statement:
+    merchant_id = Order.__table__.c.merchant_id
+    return Statement(
+        select(
+            *_ORDER.columns,
+            staff_role(merchant_id, bindparam("staff_user_id", type_=Uuid)),
+            shop_owned(merchant_id, bindparam("shop_id", type_=Uuid)),
+        ).where(Order.__table__.c.code == bindparam("code", type_=Order.code.type))
+    )
+
+
+async def counter_order(
+    connection: Connection,
+    code: str,
+    *,
+    staff_user_id: uuid.UUID,
+    shop_id: uuid.UUID,
+    staff_role: RoleSql,
+    shop_owned: ShopSql,
+) -> tuple[Order, str | None, bool] | None:
+    """The order with this code, the caller's role at its merchant and whether the counter's
+    shop is that merchant's, in one statement (`staff_role` and `shop_owned` build those SQL
+    expressions, from the accounts and merchants services)."""
+    row = await _counter_statement(staff_role, shop_owned).one(
+        connection, {"code": code, "staff_user_id": staff_user_id, "shop_id": shop_id}
+    )
+    if row is None:
+        return None
+    end = len(_ORDER.keys)
+    return _ORDER.build(row[:end]), row[end], bool(row[end + 1])
+
+
+@cache
+def _consume_statement() -> Statement:
+    c = Order.__table__.c
+    return Statement(
+        update(Order.__table__)  # type: ignore[arg-type]
+        .where(
+            c.id == bindparam("p_order_id", type_=Uuid),
+            c.status == "paid",
+            # as `transition(usable_at=now)`: not once its validity has ended
+            or_(
+                c.usable_until.is_(None),
+                c.usable_until > bindparam("p_now", type_=c.consumed_at.type),
+            ),
+        )
+        .values(
+            status="consumed",
+            updated_at=func.now(),
+            consumed_at=bindparam("p_now", type_=c.consumed_at.type),
+            consumed_shop_id=bindparam("p_shop_id", type_=Uuid),
+            consumed_by=bindparam("p_staff_user_id", type_=Uuid),
+        )
+        .returning(*_ORDER.columns)
+    )
+
+
+async def consume_paid(
+    connection: Connection,
+    order_id: uuid.UUID,
+    *,
+    shop_id: uuid.UUID,
+    staff_user_id: uuid.UUID,
+    now: datetime,
+) -> Order | None:
+    """`OrderRepository.transition(paid → consumed, usable_at=now)` as one prepared
+    statement: the consumed order (detached), or None when it was no longer paid (or its
+    validity had ended)."""
+    params = {"p_order_id": order_id, "p_now": now, "p_shop_id": shop_id,
+              "p_staff_user_id": staff_user_id}  # fmt: skip
+    row = await _consume_statement().one(connection, params)
+    return _ORDER.build(row) if row is not None else None
+
+
+@cache
+def _items_statement() -> Statement:
+    c = OrderItem.__table__.c
+    return Statement(
+        select(*_ITEM.columns)
+        .where(c.order_id == bindparam("order_id", type_=Uuid))
+        .order_by(c.position)
+    )
+
+
+async def order_items(connection: Connection, order_id: uuid.UUID) -> list[OrderItem]:
+    """`OrderRepository.items` of one order, as detached objects."""
+    rows = await _items_statement().all(connection, {"order_id": order_id})
+    return [_ITEM.build(row) for row in rows]
+
+
+@dataclass
+class PaidOrder:
+    """What follows a payment needs of the order (`after_payment`), as the paying UPDATE
+    returns it."""
+
+    id: uuid.UUID
+    merchant_id: uuid.UUID
+    shop_id: uuid.UUID
+    user_id: uuid.UUID
+    coupon_id: uuid.UUID | None
+    subtotal: int
+    coupon_discount: int
+    currency: str
+    redemption_id: uuid.UUID | None = None
+
+
+@cache
+def _pay_statement() -> Statement:
+    # the provider callback's hot path (compiled once, run on the session's connection)
+    t = Order.__table__.c
+    return Statement(
+        update(Order.__table__)  # type: ignore[arg-type]
+        .where(
+            t.provider_reference == bindparam("p_reference"),
+            t.provider == bindparam("p_provider"),
+            t.status == "pending_payment",
+        )
+        .values(
+            status="paid",
+            paid_at=bindparam("p_now"),
+            # as orders.service.orders.paid_values: the validity starts when it is paid
+            usable_until=bindparam("p_now", type_=DateTime(timezone=True))
+            + func.make_interval(0, 0, 0, t.valid_days),
+            updated_at=func.now(),
+        )
+        .returning(
+            t.id,
+            t.merchant_id,
+            t.shop_id,
+            t.user_id,
+            t.coupon_id,
+            t.subtotal,
+            t.coupon_discount,
+            t.currency,
+        )  # fmt: skip
+    )
+
+
+async def pay_order(
+    connection: Connection, reference: str, *, provider: str, now: datetime
+) -> PaidOrder | None:
+    """pending_payment → paid for the order paid through `provider` as `reference`; None when
+    it is not (or no longer) waiting for that payment. On any transaction's connection."""
+    row = await _pay_statement().one(
+        connection, {"p_reference": reference, "p_provider": provider, "p_now": now}
+    )
+    return PaidOrder(*row) if row is not None else None
+
 
 class OrderRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    async def pay(self, reference: str, *, provider: str, now: datetime) -> PaidOrder | None:
+        return await pay_order(
+            await driver_connection(self.session), reference, provider=provider, now=now
+        )
 
     async def add(self, order: Order, items: list[OrderItem]) -> Order:
         self.session.add(order)

@@ -6,11 +6,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
-from accounts.permissions import CurrentUser
+from accounts.permissions import CurrentUser, current_principal, request_principal
 from core.database import SessionDep
-from core.idempotency import Idempotent
+from core.idempotency import Idempotent, run_idempotent
+from core.lean import lean_post, read_request, session_transaction
 from core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
 from core.payments import StartsPayment
 from core.settings import SettingsDep
@@ -31,7 +32,6 @@ async def create_order(
     data: schemas.OrderCreate,
     principal: CurrentUser,
     session: SessionDep,
-    settings: SettingsDep,
     pay: StartsPayment,
 ) -> Response:
     return await pay(
@@ -157,29 +157,6 @@ async def consume_order(
     )
 
 
-@router.post("/counter/orders/consume", response_model=schemas.Order)
-async def consume_by_code(
-    data: schemas.OrderCounterRequest,
-    principal: CurrentUser,
-    session: SessionDep,
-    settings: SettingsDep,
-    idempotent: Idempotent,
-) -> Response:
-    """Consume by the order's typed code or its signed QR."""
-
-    return await idempotent(
-        f"order_consume:{principal.user_id}",
-        data,
-        lambda: service.consume_by_code(
-            session,
-            staff_user_id=principal.user_id,
-            data=data,
-            keys=settings.signing_keys(),
-            now=utcnow(),
-        ),
-    )
-
-
 @router.post("/counter/orders/lookup", response_model=schemas.OrderLookup)
 async def lookup_order(
     data: schemas.OrderCounterRequest,
@@ -195,4 +172,38 @@ async def lookup_order(
         data=data,
         keys=settings.signing_keys(),
         now=utcnow(),
+    )
+
+
+# -- the counter's consumption by code: a lean route (core.lean) on the app's own router ----
+
+
+async def consume_by_code(request: Request) -> Response:
+    """Consume by the order's typed code or its signed QR."""
+    principal = await request_principal(request)
+    data, key = await read_request(request, schemas.OrderCounterRequest, idempotent=True)
+    keys = request.app.state.settings.signing_keys()
+    async with session_transaction(request) as session:  # committed before the response
+        return await run_idempotent(
+            session,
+            key=key,
+            scope=f"order_consume:{principal.user_id}",
+            payload=data.model_dump(mode="json"),
+            status_code=status.HTTP_200_OK,
+            run=lambda: service.consume_by_code(
+                session, staff_user_id=principal.user_id, data=data, keys=keys, now=utcnow()
+            ),
+        )
+
+
+def add_lean_routes(app_router: APIRouter) -> None:
+    lean_post(
+        app_router,
+        "/v1/counter/orders/consume",
+        consume_by_code,
+        body=schemas.OrderCounterRequest,
+        idempotent=True,
+        response_model=schemas.Order,
+        tags=["orders"],
+        dependencies=[Depends(current_principal)],
     )

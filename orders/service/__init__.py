@@ -36,7 +36,7 @@ from orders.service.orders import (
     my_orders,
     order_qr_payload,
 )
-from orders.service.payments import apply_payment_event
+from orders.service.payments import apply_payment_event, apply_payment_fast
 from orders.service.personal_data import erase_personal_data, export_personal_data
 from orders.service.refunds import refund_by_holder, refund_expired_orders, refund_order
 from orders.service.settlement import statement, statement_csv
@@ -49,6 +49,7 @@ __all__ = [
     "export_personal_data",
     "REFERENCE_PREFIX",
     "apply_payment_event",
+    "apply_payment_fast",
     "book",
     "booking_rule",
     "cancel_booking",

@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts import service as accounts
 from core.errors import DomainError
+from core.i18n import localised
+from core.lean import driver_connection
 from core.timezones import utcnow
 from customers import service as customers
 from memberships import service as memberships
@@ -23,6 +25,7 @@ from merchants import service as merchants
 from orders import codes, schemas
 from orders.models import Order
 from orders.repository import OrderRepository
+from orders.repository.orders import consume_paid, counter_order, order_items
 from orders.service.errors import (
     OrderAlreadyConsumed,
     OrderCodeInvalid,
@@ -30,7 +33,7 @@ from orders.service.errors import (
     OrderQrInvalid,
     OrderValidityOver,
 )
-from orders.service.orders import transition_refused, view
+from orders.service.orders import order_schema, transition_refused, view
 
 
 class CounterInput(Protocol):
@@ -72,8 +75,9 @@ async def _staff_order(
 def _refusal(order: Order, now: datetime) -> DomainError | None:
     if order.status == "paid":
         if order.usable_until is not None and order.usable_until <= now:
+            until = order.usable_until.isoformat(timespec="minutes")
             return OrderValidityOver(
-                "This order was valid until " + order.usable_until.isoformat(),
+                localised(f"订单有效期至 {until}，已过期", f"This order was valid until {until}"),
                 extra={"usable_until": order.usable_until.isoformat()},
             )
         return None
@@ -101,16 +105,31 @@ async def consume_order(
     shop_id: uuid.UUID,
     now: datetime,
 ) -> schemas.Order:
-    repo = OrderRepository(session)
     order = await _staff_order(
-        session, order=await repo.get(order_id), staff_user_id=staff_user_id, shop_id=shop_id
+        session,
+        order=await OrderRepository(session).get(order_id),
+        staff_user_id=staff_user_id,
+        shop_id=shop_id,
     )
-    consumed = await repo.transition(
-        order.id,
-        from_="paid",
-        to="consumed",
-        values={"consumed_at": now, "consumed_shop_id": shop_id, "consumed_by": staff_user_id},
-        usable_at=now,
+    return await _consume(session, order, staff_user_id=staff_user_id, shop_id=shop_id, now=now)
+
+
+async def _consume(
+    session: AsyncSession,
+    order: Order,
+    *,
+    staff_user_id: uuid.UUID,
+    shop_id: uuid.UUID,
+    now: datetime,
+) -> schemas.Order:
+    """`order` (found, the caller staff at its merchant, the shop the merchant's: see
+    `_staff_order`) paid → consumed exactly once, its points and the customer record."""
+    repo = OrderRepository(session)
+    # the hot statements run on the session's driver connection (core.lean), in its
+    # transaction: compiled once, the orders they return detached
+    connection = await driver_connection(session)
+    consumed = await consume_paid(
+        connection, order.id, shop_id=shop_id, staff_user_id=staff_user_id, now=now
     )
     if consumed is None:
         current = await repo.get(order.id)
@@ -144,7 +163,7 @@ async def consume_order(
         reference_id=consumed.id,
         tier=tier,
     )
-    return await view(session, consumed)
+    return order_schema(consumed, await order_items(connection, consumed.id))
 
 
 async def consume_by_code(
@@ -156,14 +175,23 @@ async def consume_by_code(
     now: datetime,
 ) -> schemas.Order:
     code = code_of(data, keys)
-    order = await _staff_order(
-        session,
-        order=await OrderRepository(session).by_code(code),
+    # one statement: the order, the caller's role at its merchant and whether the shop is the
+    # merchant's; the checks in `_staff_order`'s order with its errors
+    found = await counter_order(
+        await driver_connection(session),
+        code,
         staff_user_id=staff_user_id,
         shop_id=data.shop_id,
+        staff_role=accounts.staff_role_expression,
+        shop_owned=merchants.shop_of_merchant_sql,
     )
-    return await consume_order(
-        session, staff_user_id=staff_user_id, order_id=order.id, shop_id=data.shop_id, now=now
+    if found is None or found[1] is None:  # another merchant's order is not found either
+        raise OrderNotFound()
+    order, _, shop_owned = found
+    if not shop_owned:
+        raise merchants.ShopNotFound()
+    return await _consume(
+        session, order, staff_user_id=staff_user_id, shop_id=data.shop_id, now=now
     )
 
 
@@ -184,15 +212,13 @@ async def lookup_order(
         shop_id=data.shop_id,
     )
     refusal = _refusal(order, now)
+    shown = None
+    if refusal is not None:
+        title, detail = refusal.texts()  # the reader's language, as in a problem body
+        shown = schemas.Refusal(code=refusal.code, title=title, detail=detail, extra=refusal.extra)
     return schemas.OrderLookup(
         consumable=refusal is None,
-        refusal=(
-            schemas.Refusal(
-                code=refusal.code, title=refusal.title, detail=refusal.detail, extra=refusal.extra
-            )
-            if refusal is not None
-            else None
-        ),
+        refusal=shown,
         order=await view(session, order),
     )
 

@@ -19,8 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from accounts import service as accounts
 from core import payment_records
 from core.errors import Forbidden
+from core.i18n import localised
 from core.ids import new_id
-from core.money import Money
+from core.lean import Connection
+from core.money import Money, format_money
 from core.pagination import decode_cursor, encode_cursor
 from core.payments import Checkout, PaymentIntent, instructions_schema
 from core.settings import Settings
@@ -31,6 +33,7 @@ from merchants import service as merchants
 from orders import codes, schemas, states
 from orders.models import Order, OrderItem
 from orders.repository import OrderRepository
+from orders.repository.orders import PaidOrder
 from orders.service.errors import (
     CurrencyMismatch,
     OfferingNotOnShop,
@@ -235,7 +238,12 @@ async def create_order(
             now=now,
         )
         if reservation.currency != currency:
-            raise CurrencyMismatch(f"The coupon is in {reservation.currency}")
+            raise CurrencyMismatch(
+                localised(
+                    f"优惠券币种为 {reservation.currency}",
+                    f"The coupon is in {reservation.currency}",
+                )
+            )
         coupon_id, coupon_discount = reservation.coupon_id, min(reservation.discount, subtotal)
     after_coupon = subtotal - coupon_discount
 
@@ -246,13 +254,22 @@ async def create_order(
             session, card_id=data.card_id, user_id=user_id, merchant_id=merchant_id
         )
         if card.currency != currency:
-            raise CurrencyMismatch(f"The card holds {card.currency}")
+            raise CurrencyMismatch(
+                localised(f"会员卡币种为 {card.currency}", f"The card holds {card.currency}")
+            )
         after_card, card_discount = card.discounted(after_coupon)
         if data.use_points is not None:
             points_value = card.points_value(data.use_points)
             if points_value > after_card:
+                worth, left = (
+                    format_money(points_value, currency),
+                    format_money(after_card, currency),
+                )
                 raise PointsExceedTotal(
-                    f"{data.use_points} points are worth {points_value}, the order {after_card}",
+                    localised(
+                        f"{data.use_points} 积分可抵 {worth}，超过订单应付 {left}",
+                        f"{data.use_points} points are worth {worth}, more than the {left} due",
+                    ),
                     extra={"points_value": {"amount": points_value, "currency": currency}},
                 )
     total = after_coupon - card_discount - points_value
@@ -320,6 +337,7 @@ async def create_order(
             value=points_value,
             shop_id=shop_id,
             note=f"order {codes.display(code)}",
+            rule_version=card.rule_version,
         )
         await session.flush()
     if total == 0:  # nothing to pay (coupon, discount and points cover it): paid at once
@@ -328,7 +346,7 @@ async def create_order(
     return order_schema(order, items, intent)
 
 
-async def after_payment(session: AsyncSession, order: Order, *, now: datetime) -> None:
+async def after_payment(session: AsyncSession, order: Order | PaidOrder, *, now: datetime) -> None:
     """The order was paid: its coupon is redeemed, the customer record learns of it."""
     if order.coupon_id is not None:
         redemption_id = await coupons.redeem_order_coupon(
@@ -344,8 +362,15 @@ async def after_payment(session: AsyncSession, order: Order, *, now: datetime) -
         if redemption_id is not None:
             order.redemption_id = redemption_id
             await OrderRepository(session).set_values(order.id, {"redemption_id": redemption_id})
+    await record_paid(session, order, now=now)
+
+
+async def record_paid(
+    db: AsyncSession | Connection, order: Order | PaidOrder, *, now: datetime
+) -> None:
+    """The customer record learns of the payment (on a session's or a lean connection)."""
     await customers.record_activity(
-        session,
+        db,
         merchant_id=order.merchant_id,
         user_id=order.user_id,
         kind="order_paid",

@@ -8,48 +8,55 @@ that arrives for an order already expired or cancelled is refunded at once (once
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import payment_records
+from core.lean import Connection
 from core.payments import CallbackEvent, PaymentProvider
 from orders import schemas
 from orders.repository import OrderRepository
+from orders.repository.orders import pay_order
 from orders.service.errors import OrderNotFound
-from orders.service.orders import after_payment, paid_values, release_holds, view
+from orders.service.orders import after_payment, record_paid, release_holds
+from orders.service.orders import view as order_view
 
 log = structlog.get_logger("corner.orders")
 
 
 async def apply_payment_event(
-    session: AsyncSession, provider: PaymentProvider, event: CallbackEvent, now: datetime
-) -> schemas.Order:
+    session: AsyncSession,
+    provider: PaymentProvider,
+    event: CallbackEvent,
+    now: datetime,
+    *,
+    view: bool = True,
+) -> schemas.Order | None:
     repo = OrderRepository(session)
+    if event.status == "succeeded":
+        # the hot path: one conditional UPDATE finds and pays the order (no read before it)
+        paid = await repo.pay(event.reference, provider=provider.name, now=now)
+        if paid is not None:
+            await after_payment(session, paid, now=now)
+            return await _view_of(repo, paid.id) if view else None
     order = await repo.by_reference(event.reference)
     if order is None or order.provider != provider.name:
         raise OrderNotFound()
-    if event.status == "succeeded":
-        paid = await repo.transition(
-            order.id, from_="pending_payment", to="paid", values=paid_values(order, now)
-        )
-        if paid is not None:
-            await after_payment(session, paid, now=now)
-            return await view(session, paid)
-        current = await repo.get(order.id)
-        assert current is not None
-        if await repo.claim_late_refund(current.id):
+    if event.status == "succeeded":  # paid already, or closed before the money came
+        if await repo.claim_late_refund(order.id):
             refund_no = await payment_records.request_refund(
                 session,
                 reference=event.reference,
-                amount=current.total,
+                amount=order.total,
                 reason="order closed before payment",
             )
-            await repo.set_values(current.id, {"refund_reference": refund_no})
-            current.refund_reference = refund_no
-            log.warning("late_payment_refunded", order_id=str(current.id), status=current.status)
-        return await view(session, current)
+            await repo.set_values(order.id, {"refund_reference": refund_no})
+            order.refund_reference = refund_no
+            log.warning("late_payment_refunded", order_id=str(order.id), status=order.status)
+        return await order_view(session, order)
     # the provider closed it (an expired payment) or the customer's payment failed
     to = "expired" if event.status == "closed" else "cancelled"
     cancelled = await repo.transition(
@@ -57,7 +64,26 @@ async def apply_payment_event(
     )
     if cancelled is not None:
         await release_holds(session, cancelled, reason="payment failed")
-        return await view(session, cancelled)
-    current = await repo.get(order.id)
+        return await order_view(session, cancelled)
+    return await _view_of(repo, order.id)
+
+
+async def apply_payment_fast(
+    connection: Connection, provider: PaymentProvider, event: CallbackEvent, now: datetime
+) -> bool:
+    """The common case on a plain connection: the order waiting for this payment is paid and
+    the customer record learns of it. An order with a coupon (its redemption runs on the
+    ORM), or one not waiting any more (late payments, replays): False, the full handler."""
+    if event.status != "succeeded":
+        return False
+    paid = await pay_order(connection, event.reference, provider=provider.name, now=now)
+    if paid is None or paid.coupon_id is not None:
+        return False
+    await record_paid(connection, paid, now=now)
+    return True
+
+
+async def _view_of(repo: OrderRepository, order_id: uuid.UUID) -> schemas.Order:
+    current = await repo.get(order_id)
     assert current is not None
-    return await view(session, current)
+    return await order_view(repo.session, current)

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import payment_records
 from core.errors import Forbidden
+from core.i18n import localised
 from coupons import service as coupons
 from memberships import service as memberships
 from orders import schemas
@@ -79,14 +80,21 @@ def holder_refusal(order: Order, now: datetime) -> RefundNotAllowed | None:
     """Why the buyer may not refund this paid order now (None: they may)."""
     if order.refund_policy == "none":
         return RefundNotAllowed(
-            "This order was sold without refunds on request; ask the shop",
+            localised(
+                "该订单不支持自助退款，请联系商家",
+                "This order cannot be refunded on request; ask the shop",
+            ),
             extra={"refund_policy": order.refund_policy},
         )
     expired = order.usable_until is not None and order.usable_until <= now
     if order.refund_policy == "before_expiry" and expired:
         assert order.usable_until is not None
+        until = order.usable_until.isoformat(timespec="minutes")
         return RefundNotAllowed(
-            "This order could be refunded only while it was valid",
+            localised(
+                f"该订单过期不退，有效期至 {until}",
+                f"This order could be refunded only while valid (until {until})",
+            ),
             extra={
                 "refund_policy": order.refund_policy,
                 "usable_until": order.usable_until.isoformat(),

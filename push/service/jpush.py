@@ -23,7 +23,14 @@ from typing import Any
 
 import structlog
 
-from push.service.senders import SENT, Outcome, PushMessage, SendResult, message_data
+from push.service.senders import (
+    SENT,
+    OfferMessage,
+    Outcome,
+    PushMessage,
+    SendResult,
+    message_data,
+)
 
 log = structlog.get_logger("corner.push")
 
@@ -67,9 +74,18 @@ class JPushSender:
         self._slots = asyncio.Semaphore(max(1, max_in_flight))
         self._apns_production = apns_production
 
-    def cid(self, key: str) -> str:
-        """JPush's de-duplication id (`{appKey}-{uuid}`), the same for every resend of a key."""
-        return f"{self.app_key}-{uuid.uuid5(uuid.NAMESPACE_URL, 'corner:' + key)}"
+    def cid(self, message: PushMessage, key: str) -> str:
+        """JPush's de-duplication id (`{appKey}-{uuid}`): the same for every resend of one
+        delivery of one message, different for any other. The key alone (a delivery id, a
+        per-database sequence) is not enough: a test database, a restored backup or a staging
+        server on the same JPush app repeats it, and JPush answers a cid it saw in the last
+        day with the first push's result without pushing (a silently lost notification)."""
+        subject = (
+            f"offer:{message.offer_id}"
+            if isinstance(message, OfferMessage)
+            else f"{message.kind}:{message.reference_id}"
+        )
+        return f"{self.app_key}-{uuid.uuid5(uuid.NAMESPACE_URL, f'corner:{subject}:{key}')}"
 
     async def send(
         self,
@@ -111,7 +127,7 @@ class JPushSender:
             },
         }
         if key:
-            payload["cid"] = self.cid(key)
+            payload["cid"] = self.cid(message, key)
         return payload
 
     async def _send_one(self, payload: dict[str, Any]) -> SendResult:

@@ -170,3 +170,19 @@ async def test_public_reviews_carry_a_pseudonym_never_the_user_id(client: ApiCli
         assert item["author"] == "李雷"
     # one pseudonym for one author at one merchant (their reviews still read as one person's)
     assert items[0]["author_id"] == items[1]["author_id"] != reviewer.user_id
+
+
+async def test_many_invitations_in_a_row(client: ApiClient) -> None:
+    """The renewing upsert names its partial unique index with literal SQL: with bound values
+    it stopped matching the index once psycopg prepared the statement (from its 5th run on
+    a connection) and every later invitation answered 500."""
+    owner = await client.register()
+    merchant = await client.merchant(owner)
+    for _ in range(12):
+        person = await client.register()
+        r = await client.post(
+            f"/v1/merchants/{merchant['id']}/staff",
+            json={"user_id": person.user_id, "role": "clerk"},
+            headers=owner.headers,
+        )
+        assert r.status_code == 201, r.text

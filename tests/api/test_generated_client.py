@@ -2,20 +2,25 @@
 consumer's journey against a real server (uvicorn on a loopback port), through that client
 only. Generation must print no warning: a dropped model or response fails the test.
 
-Covered: SMS sign-in (code read from the log sink) → nearby (with best_offer) → shop page →
-claim → my coupons → coupon QR (binary) → a clerk redeems → verified review → join the card
-→ book a slot from the page's next_slots → my bookings → my offers → export → delete.
-Not covered here: order + payment (the fake provider's signed callback) and consumption.
+Covered (SPEC §11, issue 18 point 5): SMS sign-in (code read from the log sink) → nearby
+(with best_offer) → shop page → claim → my coupons → coupon QR (binary) → a clerk redeems →
+verified review → join the card → book a slot from the page's next_slots → my bookings →
+order + pay (the fake provider: its signed callback is the provider's side, posted by hand)
+→ the clerk consumes it → a second order refunded by its buyer (refund_policy anytime) →
+my offers (a flash offer to the merchant's customers, delivered by a real `corner worker`)
+→ read it → export → delete. The clerk and the owner use the generated client too.
 """
 
 from __future__ import annotations
 
 import importlib
+import io
 import json
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,8 +29,10 @@ import httpx
 import pytest
 from redis import Redis
 
+from core.payments import SIGNATURE_HEADER, FakePaymentProvider
 from core.settings import Settings
-from tests.hardening.live import live_server
+from tests.hardening.helpers import png_bytes
+from tests.hardening.live import live_server, live_worker
 from tests.helpers import fresh_phone
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,7 +63,9 @@ def generate(spec: dict[str, Any], into: Path) -> None:
 
 
 def test_generated_client_drives_the_journey(test_settings: Settings, tmp_path: Path) -> None:
-    with live_server(test_settings) as base:
+    # flash offers reach the inbox through the worker's push jobs
+    worker = live_worker(test_settings, "push_dispatch_outbox", "push_send")
+    with live_server(test_settings) as base, worker:
         spec = httpx.get(f"{base}/openapi.json", timeout=TIMEOUT).json()
         generate(spec, tmp_path)
         sys.path.insert(0, str(tmp_path))
@@ -93,6 +102,28 @@ def _code_sent(settings: Settings, phone: str, kind: str) -> str:
                 return str(record["params"]["code"])
         time.sleep(0.05)
     raise AssertionError(f"no {kind} for {phone}")
+
+
+def _eventually(read: Callable[[], Any], done: Callable[[Any], bool], seconds: float = 30) -> Any:
+    deadline = time.monotonic() + seconds
+    while True:
+        value = read()
+        if done(value) or time.monotonic() > deadline:
+            return value
+        time.sleep(0.2)
+
+
+def _provider_pays(base: str, settings: Settings, reference: str) -> None:
+    """The fake provider's signed success callback (the provider's side, not the app's)."""
+    body = json.dumps({"reference": reference, "status": "succeeded"}).encode()
+    signature = FakePaymentProvider(settings.signing_keys()).sign_callback(body)
+    r = httpx.post(
+        f"{base}/v1/payments/fake/callback",
+        content=body,
+        headers={SIGNATURE_HEADER: signature, "Content-Type": "application/json"},
+        timeout=TIMEOUT,
+    )
+    assert r.status_code == 200, r.text
 
 
 def _sign_in(base: str, settings: Settings) -> tuple[Any, str]:
@@ -152,11 +183,30 @@ def _journey(base: str, settings: Settings) -> None:
             shop.id,
             client=owner,
             body=_model("OfferingCreate").from_dict(
-                {"name": "洗剪吹", "price": {"amount": 8800, "currency": "CNY"}, "bookable": True}
+                {
+                    "name": "洗剪吹",
+                    "price": {"amount": 8800, "currency": "CNY"},
+                    "bookable": True,
+                    "refund_policy": "anytime",
+                    "valid_days": 30,
+                }  # fmt: skip
             ),
         ),
         201,
     )
+    # a storefront photo: the generated client sends the file as a file (format: binary)
+    types = importlib.import_module("corner_client.types")
+    photo = _ok(
+        _op("shops", "shops_upload_photo").sync_detailed(
+            shop.id,
+            client=owner,
+            body=_model("PhotoUpload")(
+                file=types.File(payload=io.BytesIO(png_bytes()), file_name="front.png",
+                                mime_type="image/png"),
+            ),
+        ),
+        201,
+    )  # fmt: skip
     now = datetime.now(UTC)
     campaign = _ok(
         _op("coupons", "merchants_create_campaign").sync_detailed(
@@ -217,6 +267,7 @@ def _journey(base: str, settings: Settings) -> None:
     assert found.best_offer == "立减¥10.00"
     page = _ok(_op("shops", "shops_page").sync_detailed(shop.id, client=me))
     assert page.shop.description == "老店" and [c.id for c in page.campaigns] == [campaign.id]
+    assert [p.id for p in page.shop.photos] == [photo.id]
     assert page.campaigns[0].per_user_left == 1 and page.programs[0].my_card is None
     coupon = _ok(
         _op("coupons", "campaigns_claim_coupon").sync_detailed(campaign.id, client=me), 201
@@ -258,10 +309,93 @@ def _journey(base: str, settings: Settings) -> None:
     )
     bookings = _ok(_op("orders", "me_bookings").sync_detailed(client=me))
     assert [b.id for b in bookings.items] == [booking.id]
-    offers = _ok(_op("push", "me_offers").sync_detailed(client=me))
-    assert offers.items == []
+
+    # order + pay, then the clerk consumes it at the counter
+    order_body = _model("OrderCreate").from_dict(
+        {"items": [{"offering_id": str(page.offerings[0].id)}]}
+    )
+    create_order = _op("orders", "shops_create_order")
+    order = _ok(create_order.sync_detailed(shop.id, client=me, body=order_body), 201)
+    assert order.status == "pending_payment" and order.total.amount == 8800
+    assert order.refund_policy == "anytime"
+    _provider_pays(base, settings, order.payment.reference)
+    paid = _ok(_op("orders", "orders_get").sync_detailed(order.id, client=me))
+    assert paid.status == "paid" and paid.usable_until is not None
+    consumed = _ok(
+        _op("orders", "counter_consume_by_code").sync_detailed(
+            client=clerk,
+            body=_model("OrderCounterRequest").from_dict(
+                {"code": order.code, "shop_id": str(shop.id)}
+            ),
+        )
+    )
+    assert consumed.status == "consumed" and consumed.consumed_shop_id == shop.id
+    # a second one the buyer refunds (the offering is sold 随时退)
+    second = _ok(create_order.sync_detailed(shop.id, client=me, body=order_body), 201)
+    _provider_pays(base, settings, second.payment.reference)
+    refunded = _ok(_op("orders", "me_refund_order").sync_detailed(second.id, client=me))
+    assert refunded.status == "refunded" and refunded.refunded_at is not None
+    mine = _ok(_op("orders", "me_orders").sync_detailed(client=me))
+    assert {(o.id, o.status) for o in mine.items} == {
+        (order.id, "consumed"),
+        (second.id, "refunded"),
+    }
+
+    # my offers: a flash offer to the merchant's customers reaches my inbox
+    _ok(
+        _op("push", "me_register_device").sync_detailed(
+            client=me,
+            body=_model("DeviceCreate").from_dict(
+                {"token": "journey-device-token-0001", "platform": "android"}
+            ),
+        ),
+        201,
+    )
+    flash_campaign = _ok(
+        _op("coupons", "merchants_create_campaign").sync_detailed(
+            merchant.id,
+            client=owner,
+            body=_model("CampaignCreate").from_dict(
+                {
+                    "name": "下午半价",
+                    "discount": {"kind": "percent_off", "value": 50},
+                    "valid_from": (now - timedelta(hours=1)).isoformat(),
+                    "valid_until": (now + timedelta(days=1)).isoformat(),
+                    "flash": True,
+                }
+            ),
+        ),
+        201,
+    )
+    _ok(_op("coupons", "campaigns_publish").sync_detailed(flash_campaign.id, client=owner))
+    flash = _ok(
+        _op("push", "merchants_create_flash_offer").sync_detailed(
+            merchant.id,
+            client=owner,
+            body=_model("FlashOfferCreate").from_dict(
+                {
+                    "campaign_id": str(flash_campaign.id),
+                    "shop_id": str(shop.id),
+                    "audience": {"kind": "customers"},
+                    "expires_in_minutes": 60,
+                    "message": {"title": "限时特惠", "body": "今天下午洗剪吹立减"},
+                }
+            ),
+        ),
+        202,
+    )
+    me_offers = _op("push", "me_offers")
+    offers = _eventually(lambda: _ok(me_offers.sync_detailed(client=me)), lambda o: o.items)
+    assert [(o.id, o.status, o.claimed) for o in offers.items] == [(flash.id, "unread", False)]
+    assert offers.items[0].campaign.id == flash_campaign.id
+    _ok(_op("push", "me_read_offer").sync_detailed(flash.id, client=me), 204)
+    claim = _op("coupons", "campaigns_claim_coupon")
+    _ok(claim.sync_detailed(flash_campaign.id, client=me), 201)
+    offers = _ok(me_offers.sync_detailed(client=me))
+    assert [(o.status, o.claimed) for o in offers.items] == [("read", True)]
+
     export = _ok(_op("accounts", "me_export").sync_detailed(client=me))
-    assert len(export.data["coupons"]) == 1
+    assert len(export.data["coupons"]) == 2 and len(export.data["orders"]) == 2
     _ok(
         _op("accounts", "me_delete").sync_detailed(
             client=me, body=_model("AccountDeletion").from_dict({"code": "000000"})

@@ -4,31 +4,12 @@ refusals that are not retried, throttling and outages that are, and a wrong secr
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-from pydantic import SecretStr
-
 from core.providers.aliyun_sms import AliyunSmsSender, aliyun_number
 from core.settings import Settings
 from core.sms import FLASH_OFFER, LOGIN_CODE, sms_message, sms_sender
-from core.standins.aliyun_sms import AliyunSmsStandin, create_app
+from core.standins.aliyun_sms import AliyunSmsStandin
 from core.standins.server import StandinServer
-
-
-@pytest.fixture(scope="module")
-def aliyun() -> Iterator[tuple[AliyunSmsStandin, StandinServer]]:
-    standin = AliyunSmsStandin()
-    server = StandinServer(create_app(standin)).start()
-    yield standin, server
-    server.stop()
-
-
-def sms_settings(test_settings: Settings, standin: AliyunSmsStandin, server: StandinServer,
-                 **changes: object) -> Settings:  # fmt: skip
-    values = standin.settings(server.base_url) | changes
-    values["sms_access_key_secret"] = SecretStr(str(values["sms_access_key_secret"]))
-    return test_settings.model_copy(update=values)
+from tests.helpers import sms_settings
 
 
 async def test_messages_use_their_kind_template_and_the_merchant_signature(

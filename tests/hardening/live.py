@@ -65,9 +65,30 @@ def live_server(
             time.sleep(0.1)
         yield base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        _stop(proc)
+
+
+@contextmanager
+def live_worker(settings: Settings, *jobs: str) -> Iterator[None]:
+    """`corner worker` on the test database, running only `jobs` (all when none)."""
+    only = [arg for job in jobs for arg in ("--only", job)]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "worker", *only],
+        cwd=ROOT,
+        env=server_env(settings),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield
+    finally:
+        _stop(proc)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

@@ -87,6 +87,8 @@ def _body_for(method: str, path: str, w: World, b: World) -> dict[str, Any]:
         ("POST", "/v1/programs/{program_id}/count-products"): {
             "name": "x", "uses": 10, "price": money(1000)},
         ("PATCH", "/v1/programs/{program_id}/count-products/{product_id}"): {"active": False},
+        ("PATCH", "/v1/programs/{program_id}"): {"name": "taken over",
+                                                 "redeem": {"points_per_currency_unit": 1}},
         ("POST", "/v1/cards/{card_id}/count-passes"): {"product_id": a["product_id"]},
         ("POST", "/v1/cards/{card_id}/physical-card"): {"number": "880000000017"},
         ("POST", "/v1/counter/orders/{order_id}/consume"): {"shop_id": b.ids["shop_id"]},
@@ -175,6 +177,8 @@ async def test_every_private_route_refuses_other_tenants_and_consumers(client: A
     assert [c["id"] for c in r.json()["items"]] == [a.ids["customer_id"]]
     r = await client.get(f"/v1/shops/{a.ids['shop_id']}")
     assert r.status_code == 200 and r.json()["name"] == "店A"
+    r = await client.get(f"/v1/programs/{a.ids['program_id']}")
+    assert r.json()["name"] == "卡A" and r.json()["rule_version"] == 1
 
 
 async def test_public_and_self_routes_leak_nothing_private(client: ApiClient) -> None:

@@ -161,6 +161,8 @@ def _edges(schema: dict[str, Any]) -> list[str]:
     values: list[str] = []
     for option in options:
         kind, fmt, pattern = option.get("type"), option.get("format"), option.get("pattern", "")
+        if "$ref" in option:  # a named enum component (api/openapi.py): a string
+            kind = "string"
         if fmt == "date":
             values += DATE_EDGES
         elif fmt == "date-time":

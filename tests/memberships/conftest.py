@@ -77,6 +77,18 @@ async def join(client: ApiClient, setup: Setup, member: Actor | None = None) -> 
     return member, r.json()
 
 
+async def sms_actor(client: ApiClient, settings: Any, phone: str) -> Actor:
+    """The account of `phone` signed in by SMS code (created on first use): it proved the
+    phone, so merchants' records of that phone are its own."""
+    from tests.accounts.test_sms_signin import ask_code, last_code, sign_in
+
+    await ask_code(client, phone)
+    tokens = await sign_in(client, phone, last_code(settings, phone))
+    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+    me = (await client.get("/v1/me", headers=headers)).json()
+    return Actor(me["id"], me["phone"], str(tokens["access_token"]), str(tokens["refresh_token"]))
+
+
 async def set_pin(client: ApiClient, member: Actor, card_id: str, pin: str = "135790") -> None:
     r = await client.put(f"/v1/cards/{card_id}/pin", json={"pin": pin}, headers=member.headers)
     assert r.status_code == 200, r.text

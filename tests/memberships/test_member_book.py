@@ -17,7 +17,7 @@ from core.settings import Settings
 from memberships.member_importer import count_rows, import_file
 from memberships.models import Card, LedgerEntry
 from tests.helpers import ApiClient, assert_problem, fresh_phone
-from tests.memberships.conftest import Setup, make_setup, money
+from tests.memberships.conftest import Setup, make_setup, money, sms_actor
 
 
 async def _ledger_matches_totals(
@@ -50,7 +50,7 @@ async def _ledger_matches_totals(
 
 
 async def test_walk_in_card_lookup_and_link(
-    client: ApiClient, sessionmaker: async_sessionmaker[AsyncSession]
+    client: ApiClient, sessionmaker: async_sessionmaker[AsyncSession], test_settings: Settings
 ) -> None:
     setup = await make_setup(client)
     url = f"/v1/merchants/{setup.merchant_id}/customers"
@@ -104,8 +104,8 @@ async def test_walk_in_card_lookup_and_link(
                           headers=setup.clerk.headers)  # fmt: skip
     assert_problem(r, 422, "validation_error")
 
-    # that phone signs up: the customer record and the card become the account's
-    member = await client.register(phone=phone, name="王秀英")
+    # that phone signs in by SMS code: the customer record and the card become the account's
+    member = await sms_actor(client, test_settings, phone)
     mine = (await client.get("/v1/me/cards", headers=member.headers)).json()["items"]
     assert [c["id"] for c in mine] == [card["id"]] and mine[0]["points"] == 50
     r = await client.get(f"{url}/{customer['id']}", headers=setup.owner.headers)
@@ -136,11 +136,11 @@ async def _import(
 
 
 async def test_member_book_import_is_whole_rowed_and_idempotent(
-    client: ApiClient, sessionmaker: async_sessionmaker[AsyncSession]
+    client: ApiClient, sessionmaker: async_sessionmaker[AsyncSession], test_settings: Settings
 ) -> None:
     setup = await make_setup(client)
     phones = [fresh_phone() for _ in range(5)]
-    app_user = await client.register(phone=fresh_phone(), name="小李")
+    app_user = await sms_actor(client, test_settings, fresh_phone())  # 小李: proved the phone
     r = await client.post(f"/v1/programs/{setup.program_id}/join", headers=app_user.headers)
     app_card = r.json()
     rows: list[list[Any]] = [
@@ -258,7 +258,7 @@ async def test_import_members_cli_path(
         program_id=uuid.UUID(setup.program_id), progress=advanced.append,
     )  # fmt: skip
     assert (report.imported, report.updated, report.rejected_total) == (1200, 0, 1)
-    assert sum(advanced) == 1201 and len(advanced) == 3  # batches of 500
+    assert sum(advanced) == 1201 and len(advanced) == 2  # batches of 1000
     again = await import_file(
         test_settings, book, merchant_id=uuid.UUID(setup.merchant_id),
         program_id=uuid.UUID(setup.program_id),

@@ -84,6 +84,22 @@ def test_tier_upgrade_at_the_threshold() -> None:
     assert rules.entry_tier(TIERS).code == "regular"
 
 
+def test_tier_review_up_down_and_hand_given_tiers() -> None:
+    def review(rank: int, spend: int, downgrade: bool = True) -> str | None:
+        target = rules.tier_after_review(TIERS, rank, spend, downgrade=downgrade)
+        return target.code if target else None
+
+    assert review(0, 200_000) == "gold" and review(1, 50_000) is None  # up, or stay at edge
+    assert review(2, 199_999) == "silver" and review(2, 49_999) == "regular"
+    assert review(2, 199_999, downgrade=False) is None
+    assert review(1, 0) == "regular" and review(0, 0) is None
+    # a hand-given tier without a threshold above the entry tier: nobody falls into or out of it
+    staff = [*TIERS, rules.TierRule("staff", "员工", 3, 30, Decimal(1), None)]
+    assert rules.tier_after_review(staff, 3, 0, downgrade=True) is None
+    target = rules.tier_after_review(staff, 2, 60_000, downgrade=True)
+    assert target is not None and target.code == "silver"
+
+
 def test_fifo_expiry_amount() -> None:
     assert rules.points_to_expire(points=120, earned_before_cutoff=100, consumed=30) == 70
     assert rules.points_to_expire(points=50, earned_before_cutoff=100, consumed=100) == 0

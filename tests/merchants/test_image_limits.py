@@ -11,31 +11,15 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
-import struct
 import threading
 import time
-import zlib
 
 import pytest
 from PIL import EpsImagePlugin, Image
 
 from core import imaging
 from merchants import images
-from tests.helpers import ApiClient, assert_problem, create_shop
-
-
-def _png(width: int, height: int, *, depth: int, colour: int, channels: int) -> bytes:
-    """A complete, valid PNG of zeros: small on disk, huge once decoded."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        crc = zlib.crc32(kind + data)
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
-
-    ihdr = struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0)
-    packer = zlib.compressobj(9)
-    row = b"\x00" * (1 + width * channels * depth // 8)
-    idat = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+from tests.helpers import ApiClient, assert_problem, create_shop, zero_png
 
 
 async def _shop(client: ApiClient) -> tuple[object, str]:
@@ -47,7 +31,7 @@ async def _shop(client: ApiClient) -> tuple[object, str]:
 
 async def test_a_small_png_that_decodes_to_hundreds_of_mb_is_refused(client: ApiClient) -> None:
     owner, shop_id = await _shop(client)
-    bomb = _png(6300, 6300, depth=16, colour=6, channels=4)
+    bomb = zero_png(6300, 6300, depth=16, colour=6, channels=4)
     assert len(bomb) < 1024 * 1024 and 6300 * 6300 < images.MAX_PIXELS
     r = await client.post(
         f"/v1/shops/{shop_id}/photos",
@@ -55,7 +39,16 @@ async def test_a_small_png_that_decodes_to_hundreds_of_mb_is_refused(client: Api
         files={"file": ("bomb.png", bomb, "image/png")},
     )
     body = assert_problem(r, 422, "invalid_image")
+    assert body["detail"] == "图片解码后将超过 64 MB"  # zh-CN: no Accept-Language
+    r = await client.post(
+        f"/v1/shops/{shop_id}/photos",
+        headers={**owner.headers, "Accept-Language": "en"},  # type: ignore[attr-defined]
+        files={"file": ("bomb.png", bomb, "image/png")},
+    )
+    body = assert_problem(r, 422, "invalid_image")
     assert "MB to decode" in body["detail"]
+    # refused by our decoded-size budget (not by Pillow, not as corrupt data)
+    assert body["limit"] == {"max_decoded_bytes": imaging.MAX_DECODED_BYTES}
 
 
 def test_decoding_is_refused_before_any_pixel_is_decoded(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -69,7 +62,7 @@ def test_decoding_is_refused_before_any_pixel_is_decoded(monkeypatch: pytest.Mon
     monkeypatch.setattr(Image.Image, "load", load)
     with pytest.raises(imaging.ImageTooLarge):
         imaging.open_bounded(
-            _png(6300, 6300, depth=16, colour=6, channels=4),
+            zero_png(6300, 6300, depth=16, colour=6, channels=4),
             formats=("PNG",),
             max_pixels=images.MAX_PIXELS,
         )

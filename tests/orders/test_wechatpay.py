@@ -263,3 +263,37 @@ async def test_the_standin_refuses_a_wrong_merchant_key_and_the_sdk_a_wrong_plat
             reference="ord_x123456", amount=1, currency="CNY", description="x", method="native",
             openid=None, expires_at=None,
         )  # fmt: skip
+
+
+async def test_a_coupon_order_paid_through_wechat_pay_redeems_its_coupon_once(
+    wclient: ApiClient, standin: WeChatPayStandin, wechat_app: Any
+) -> None:
+    """An order with a coupon leaves the callback's common path (the redemption runs on the
+    ORM): what the common path wrote is rolled back and the full handler applies it, once."""
+    from tests.coupons.helpers import Shopfront, claim, published_campaign
+
+    store = await make_store(wclient)
+    front = Shopfront(store.owner, store.merchant_id, store.shop_id, store.clerk)
+    coupon = await claim(wclient, (await published_campaign(wclient, front))["id"], store.customer)
+    r = await wclient.post(
+        f"/v1/shops/{store.shop_id}/orders",
+        json={"items": [{"offering_id": store.noodles["id"], "quantity": 2}],
+              "coupon_code": coupon["code"], "payment": WECHAT},
+        headers=store.customer.headers,
+    )  # fmt: skip
+    assert r.status_code == 201, r.text
+    ref = r.json()["payment"]["reference"]
+    note = standin.pay(ref)
+    assert note is not None
+    for _ in range(2):  # the notification, then its replay
+        assert (await deliver(wclient, note)).status_code == 204
+    assert await status_of(wclient, store, r.json()["id"]) == "paid"
+    outcomes = await rows(wechat_app, "SELECT outcome FROM payment_events WHERE reference = :r "
+                          "ORDER BY created_at", r=ref)  # fmt: skip
+    assert [o for (o,) in outcomes] == ["applied", "no_change"]
+    redeemed = await rows(wechat_app, "SELECT count(*) FROM coupon_redemptions WHERE coupon_id ="
+                          " :c AND reversed_at IS NULL", c=coupon["id"])  # fmt: skip
+    assert redeemed == [(1,)]
+    paid = await rows(wechat_app, "SELECT count(*) FROM customer_events WHERE kind = 'order_paid'"
+                      " AND reference_id = :o", o=r.json()["id"])  # fmt: skip
+    assert paid == [(1,)]

@@ -90,6 +90,23 @@ class Pipeline:
         kwargs.setdefault("backoff_base_seconds", 0.01)
         return Consumer(self.sessionmaker, self.redis, settings or self.settings, senders, **kwargs)
 
+    def short_lease(self) -> Settings:
+        """Leases of 0.2 s, idle stream entries reclaimed at once (the dead-worker tests)."""
+        return self.settings.model_copy(
+            update={"push_send_lease_seconds": 0.2, "push_reclaim_idle_seconds": 0}
+        )
+
+    async def claim_as_dead_worker(self, senders: Senders) -> tuple[Consumer, Any]:
+        """A worker that reads one stream entry and claims its batch (committed) under a
+        short lease, then is never heard of again unless the test says so: (it, the batch)."""
+        dead = self.consumer(senders, settings=self.short_lease(), name="dead")
+        await dead._ensure_group()
+        entries: Any = await self.redis.xreadgroup(
+            "senders", "dead", {self.settings.push_queue_stream: ">"}, count=1
+        )
+        [[_, [(_, fields)]]] = entries
+        return dead, await dead._claim(int(fields[b"outbox_id"]), utcnow())
+
     async def dispatch(self, now: datetime | None = None) -> int:
         return await dispatch_due(
             self.sessionmaker,

@@ -167,17 +167,10 @@ async def test_dead_workers_deliveries_are_resent_with_the_same_identity(
 ) -> None:  # type: ignore[no-untyped-def]
     accepted, tokens = await _big_offer(client, sessionmaker, test_settings, devices=30)
     await pipeline.dispatch()
-    short_lease = test_settings.model_copy(
-        update={"push_send_lease_seconds": 0.2, "push_reclaim_idle_seconds": 0}
-    )
+    short_lease = pipeline.short_lease()
     # a worker reads one batch, claims it (committed), sends it (FCM accepts) and dies before
     # it can record the answers or acknowledge the entry
-    dead = pipeline.consumer(fcm_senders, settings=short_lease, name="dead")
-    await dead._ensure_group()
-    [[_, [(_, fields)]]] = await redis.xreadgroup(
-        "senders", "dead", {test_settings.push_queue_stream: ">"}, count=1
-    )
-    batch = await dead._claim(int(fields[b"outbox_id"]), utcnow())
+    dead, batch = await pipeline.claim_as_dead_worker(fcm_senders)
     assert batch is not None and len(batch.claimed) == 10
     in_flight = {d.token for d in batch.claimed}
     answers = await dead._send_push(batch, utcnow())

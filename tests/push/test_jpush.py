@@ -117,6 +117,13 @@ async def test_a_resend_carries_the_same_cid_and_is_not_pushed_twice(
         [result] = await mixed_senders.jpush.send(message, ["1a0018970a9c8fcbd1d"], now, ["k1"])
         assert result.outcome is Outcome.SENT
     assert len(standin.delivered["1a0018970a9c8fcbd1d"]) == 1
+    # the same delivery key of another message (delivery ids are a per-database sequence:
+    # a restored or staging database repeats them) is another push, not a duplicate
+    other = ReminderMessage(uuid.uuid4(), message.merchant_id, "booking_reminder", "提醒",
+                            "后天10点", now + timedelta(hours=2))  # fmt: skip
+    [result] = await mixed_senders.jpush.send(other, ["1a0018970a9c8fcbd1d"], now, ["k1"])
+    assert result.outcome is Outcome.SENT
+    assert len(standin.delivered["1a0018970a9c8fcbd1d"]) == 2
     standin.fail_next.append(503)
     [result] = await mixed_senders.jpush.send(message, ["1a0018970a9c8fcbd1d"], now, ["k2"])
     assert result.outcome is Outcome.RETRY
@@ -124,3 +131,84 @@ async def test_a_resend_carries_the_same_cid_and_is_not_pushed_twice(
     [result] = await wrong.send(message, ["1a0018970a9c8fcbd1d"], now, ["k3"])
     assert result.outcome is Outcome.RETRY and result.error == "unauthorized"
     await wrong.aclose()
+
+
+async def test_a_dead_workers_jpush_batch_is_resent_with_its_cid_and_shown_once(
+    client: ApiClient,
+    pipeline: Pipeline,
+    mixed_senders: Senders,
+    jpush_server: tuple[JPushStandin, StandinServer],
+    sessionmaker: Any,
+    redis: Any,
+    test_settings: Any,
+) -> None:
+    """Leases and requeue with JPush devices: a worker claims a batch (committed), JPush
+    takes it, the worker dies before recording anything; once its lease runs out another
+    worker sends the batch again with the same cids, which JPush answers without pushing."""
+    import asyncio
+
+    from core.timezones import utcnow
+
+    standin = jpush_server[0]
+    owner, merchant_id, shop_id = await merchant_with_shop(client)
+    ids = [f"1a0018970a9c8fcb{i:03d}" for i in range(3)]
+    for registration_id in ids:
+        user, _ = await subscriber(client, at=offset(100), categories=["dining"], devices=0)
+        await jpush_device(client, user, registration_id)
+        standin.registered.add(registration_id)
+    r = await client.post(
+        f"/v1/merchants/{merchant_id}/flash-offers", json=offer_body(shop_id), headers=owner.headers
+    )
+    assert r.status_code == 202, r.text
+    await pipeline.dispatch()
+    dead, batch = await pipeline.claim_as_dead_worker(mixed_senders)
+    assert batch is not None and {d.token for d in batch.claimed} == set(ids)
+    await dead._send_push(batch, utcnow())
+    pushes = standin.requests
+    assert {i: len(standin.delivered[i]) for i in ids} == {i: 1 for i in ids}
+
+    await asyncio.sleep(0.3)  # the lease runs out: nobody renews it
+    heir = pipeline.consumer(mixed_senders, settings=pipeline.short_lease(), name="heir")
+    await pipeline.drain(heir)
+    assert standin.requests == pushes + len(ids)  # the heir did send them again ...
+    assert {i: len(standin.delivered[i]) for i in ids} == {i: 1 for i in ids}  # ... shown once
+    rows = await pipeline.deliveries(r.json()["id"])
+    assert {(row["status"], row["attempts"]) for row in rows} == {("sent", 2)}
+
+
+async def test_jpush_devices_are_under_the_same_daily_caps(
+    client: ApiClient,
+    pipeline: Pipeline,
+    mixed_senders: Senders,
+    jpush_server: tuple[JPushStandin, StandinServer],
+    sessionmaker: Any,
+    test_settings: Any,
+) -> None:
+    """A mainland phone reached through JPush counts against the per-merchant daily cap like
+    an FCM one: the merchant's second offer of the day does not reach it."""
+    import uuid
+
+    from core.timezones import utcnow
+    from push import schemas, service
+
+    standin = jpush_server[0]
+    owner, merchant_id, shop_id = await merchant_with_shop(client)
+    user, _ = await subscriber(client, at=offset(100), categories=["dining"], devices=0)
+    await jpush_device(client, user, "1a0018970a9c8fcbcap")
+    standin.registered.add("1a0018970a9c8fcbcap")
+    capped = test_settings.model_copy(update={"push_merchant_daily_cap": 1})
+    estimates = []
+    for _ in range(2):
+        async with sessionmaker.begin() as session:
+            accepted = await service.create_flash_offer(
+                session,
+                merchant_id=uuid.UUID(merchant_id),
+                created_by=uuid.UUID(owner.user_id),
+                data=schemas.FlashOfferCreate.model_validate(offer_body(shop_id)),
+                now=utcnow(),
+                settings=capped,
+            )
+        estimates.append(accepted.recipients_estimate)
+        await pipeline.drain(pipeline.consumer(mixed_senders))
+    assert estimates == [1, 0]
+    assert len(standin.delivered["1a0018970a9c8fcbcap"]) == 1
