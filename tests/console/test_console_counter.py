@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from core.settings import Settings
+from tests.accounts.test_sms_signin import last_code
 from tests.console.conftest import TABLET_LANDSCAPE, TABLET_PORTRAIT, LiveServer, screenshot
 from tests.console.helpers import (
     PHONE,
@@ -302,3 +304,37 @@ async def test_counter_layout_top_bar_and_every_button(
     # the shop switch is a visible control that opens the choice
     await page.get_by_role("link", name="Change merchant/shop").click()
     await page.get_by_role("heading", name="Choose merchant and shop").wait_for()
+
+
+async def test_member_sets_the_payment_pin_at_the_counter_with_an_sms_code(
+    client: ApiClient, page: Any, live_server: LiveServer, test_settings: Settings
+) -> None:
+    live_server.require(
+        *MEMBER_ROUTES, "/v1/counter/cards/{card_id}/pin-code", "/v1/counter/cards/{card_id}/pin"
+    )
+    owner, merchant, shop = await owner_with_shop(client)
+    member = await walk_in_member(client, owner, merchant["id"])
+    await open_counter(page, owner.phone, shop)
+    await page.get_by_text("手机号查会员").click()
+    await page.get_by_label("会员手机号").fill(member["phone"])
+    await page.get_by_role("button", name="查询").click()
+    await (
+        (await result_state(page, "members"))
+        .get_by_role("button", name=re.compile("是本人"))
+        .click()
+    )
+    await page.get_by_role("button", name="设置支付密码").click()
+    await result_state(page, "pin")
+    await page.get_by_role("button", name="发送验证码").click()
+    await page.get_by_text("验证码已发送到").wait_for()
+    code = last_code(test_settings, member["phone"], "card_pin_code")
+    await page.get_by_label("短信验证码").fill(code)
+    await page.get_by_label("新支付密码（6 位数字）").fill("246801")
+    await page.get_by_label("再输一次新密码").fill("246810")
+    await page.get_by_role("button", name="保存支付密码").click()
+    await page.get_by_text("两次输入的密码不一致").wait_for()
+    await page.get_by_label("再输一次新密码").fill("246801")
+    await screenshot(page, "67-counter-pin-by-sms")
+    await page.get_by_role("button", name="保存支付密码").click()
+    await page.get_by_role("heading", name="支付密码已设置").wait_for()
+    assert (await card_now(client, owner, member["card"]["id"]))["has_pin"] is True

@@ -6,12 +6,12 @@
 // requires the role).
 // Every confirm attempt gets a fresh Idempotency-Key; a retry after a network failure reuses
 // it with the same body, so the server answers the first result instead of redeeming twice.
-import { get, newIdempotencyKey, post } from "../api.js";
+import { api, get, newIdempotencyKey, post } from "../api.js";
 import { field, h, mount } from "../dom.js";
 import { formatDateTime, formatMoney, formatTime, t, tMaybe } from "../i18n.js";
 import { session } from "../state.js";
 import { qrSvg } from "../qr.js";
-import { heading, inLanguage, isMissingRoute, MANAGER_ROLES, parseYuan } from "./common.js";
+import { errorText, heading, inLanguage, isMissingRoute, MANAGER_ROLES, parseYuan } from "./common.js";
 
 const LAST_KEY = "corner.counter.last";
 const PROVIDERS = { wechatpay: "native", alipay: "precreate" }; // the QR method of each
@@ -571,7 +571,7 @@ export function renderCounter(main) {
     const noProducts = h("p", { class: "outcome-reason no-count", role: "status", hidden: true });
     const amountF = field(t("counter.amount"), amount);
     const pointsF = field(t("counter.points"), points);
-    const pinF = field(t("counter.pin"), pin, card && !card.has_pin ? t("counter.pin_not_set") : null);
+    const pinF = field(t("counter.pin"), pin, card && !card.has_pin ? t("counter.pin_not_set_here") : null);
     const productF = field(card ? t("counter.count_pass") : t("counter.count_product"), product);
     const submit = h("button", { type: "submit", class: "btn btn-confirm btn-huge btn-block" }, t("counter.card_confirm"));
     // selling a top-up or a count card: the customer pays by scanning a QR
@@ -696,10 +696,73 @@ export function renderCounter(main) {
       "lookup",
       h("h2", {}, t("counter.mode_card")),
       member ? memberFacts(member) : h("p", { class: "facts-line" }, cardRef.length > 24 ? t("counter.scanned") : cardRef),
+      card ? h("button", { type: "button", class: "btn btn-ghost btn-block", onclick: () => pinPanel(cardRef, member) }, t(card.has_pin ? "counter.pin_reset" : "counter.pin_set")) : null,
       confirmForm,
       h("button", { type: "button", class: "btn btn-ghost btn-block", onclick: () => { idle(); focusCode(); } }, t("common.cancel")),
     );
     amount.focus();
+  }
+
+  /** The member sets or resets the payment PIN on this tablet with an SMS code sent to their
+   * own phone (POST …/pin-code, then PUT …/pin with the code and the new PIN). */
+  function pinPanel(cardRef, member) {
+    const card = member.card;
+    const code = h("input", { type: "text", name: "sms_code", inputmode: "numeric", autocomplete: "one-time-code", maxlength: "6" });
+    const pin = h("input", { type: "password", name: "new_pin", inputmode: "numeric", autocomplete: "off", maxlength: "6" });
+    const again = h("input", { type: "password", name: "new_pin_again", inputmode: "numeric", autocomplete: "off", maxlength: "6" });
+    const status = h("p", { class: "outcome-reason", role: "status" });
+    const send = h("button", {
+      type: "button",
+      class: "btn btn-secondary btn-block",
+      onclick: async () => {
+        send.disabled = true;
+        try {
+          const sent = await post(`/v1/counter/cards/${encodeURIComponent(card.id)}/pin-code`);
+          status.textContent = t("counter.pin_code_sent", { phone: sent.phone });
+          code.focus();
+        } catch (error) {
+          status.setAttribute("role", "alert");
+          status.textContent = errorText(error);
+        } finally {
+          send.disabled = false;
+        }
+      },
+    }, t("counter.pin_send_code"));
+    setState(
+      "pin",
+      h("h2", {}, t(card.has_pin ? "counter.pin_reset" : "counter.pin_set")),
+      memberFacts(member),
+      h("p", { class: "hint" }, t("counter.pin_hint")),
+      send,
+      h("form", {
+        class: "stack",
+        onsubmit: async (event) => {
+          event.preventDefault();
+          if (!/^\d{4,6}$/.test(code.value.trim())) return code.focus();
+          if (!/^\d{6}$/.test(pin.value)) return pin.focus();
+          if (pin.value !== again.value) {
+            status.setAttribute("role", "alert");
+            status.textContent = t("counter.pin_mismatch");
+            return again.focus();
+          }
+          try {
+            const saved = await api("PUT", `/v1/counter/cards/${encodeURIComponent(card.id)}/pin`, { json: { code: code.value.trim(), pin: pin.value } });
+            showCardForm(cardRef, { ...member, card: { ...card, ...saved } });
+            mount(result.querySelector("h2"), t("counter.pin_saved"));
+          } catch (error) {
+            status.setAttribute("role", "alert");
+            status.textContent = errorText(error);
+          }
+        },
+      },
+      field(t("counter.pin_code"), code),
+      field(t("counter.pin_new"), pin),
+      field(t("counter.pin_again"), again),
+      h("button", { type: "submit", class: "btn btn-confirm btn-large btn-block" }, t("counter.pin_save"))),
+      status,
+      h("button", { type: "button", class: "btn btn-ghost btn-block", onclick: () => showCardForm(cardRef, member) }, t("common.cancel")),
+    );
+    send.focus();
   }
 
   // -- selling a top-up or a count card: the QR, then "paid" when the callback arrived ---------
