@@ -75,6 +75,15 @@ async def walk_in_member(
     return {"phone": phone, "card": card, "program_id": program_id}
 
 
+async def confirm_member_by_phone(page: Any, phone: str) -> None:
+    """In the counter's phone mode: look the member up and confirm it is them."""
+    await page.get_by_label("会员手机号").fill(phone)
+    await page.get_by_role("button", name="查询").click()
+    members = await result_state(page, "members")
+    await members.get_by_role("button", name=re.compile("是本人")).click()
+    await result_state(page, "lookup")
+
+
 async def card_now(client: ApiClient, owner: Actor, card_id: str) -> dict[str, Any]:
     r = await client.get(f"/v1/cards/{card_id}", headers=owner.headers)
     assert r.status_code == 200, r.text
@@ -127,13 +136,7 @@ async def test_member_by_phone_confirmed_charged_and_reversed(
     await result.get_by_role("button", name="下一位顾客").click()
 
     # a purchase: points earned; then reversed by the owner
-    await page.get_by_label("会员手机号").fill(member["phone"])
-    await page.get_by_role("button", name="查询").click()
-    await (
-        (await result_state(page, "members"))
-        .get_by_role("button", name=re.compile("是本人"))
-        .click()
-    )
+    await confirm_member_by_phone(page, member["phone"])
     await page.get_by_label("金额（元）").fill("25.50")
     await page.get_by_role("button", name="确认交易").click()
     result = await result_state(page, "success")
@@ -316,13 +319,7 @@ async def test_member_sets_the_payment_pin_at_the_counter_with_an_sms_code(
     member = await walk_in_member(client, owner, merchant["id"])
     await open_counter(page, owner.phone, shop)
     await page.get_by_text("手机号查会员").click()
-    await page.get_by_label("会员手机号").fill(member["phone"])
-    await page.get_by_role("button", name="查询").click()
-    await (
-        (await result_state(page, "members"))
-        .get_by_role("button", name=re.compile("是本人"))
-        .click()
-    )
+    await confirm_member_by_phone(page, member["phone"])
     await page.get_by_role("button", name="设置支付密码").click()
     await result_state(page, "pin")
     await page.get_by_role("button", name="发送验证码").click()
