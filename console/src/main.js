@@ -6,6 +6,7 @@ import { renderCampaign, renderCampaignNew, renderCampaigns } from "./pages/camp
 import { renderCatalogue } from "./pages/catalogue.js";
 import { renderChoose } from "./pages/choose.js";
 import { renderDayClose } from "./pages/dayclose.js";
+import { renderDesk } from "./pages/desk.js";
 import { renderCounter } from "./pages/counter.js";
 import { renderCustomer, renderCustomers } from "./pages/customers.js";
 import { renderSignin } from "./pages/signin.js";
@@ -23,6 +24,7 @@ const ROUTES = [
   { path: /^catalogue$/, render: renderCatalogue, needs: ["merchant", "shop"], nav: "catalogue" },
   { path: /^day-close$/, render: renderDayClose, needs: ["merchant", "shop"], nav: "day-close" },
   { path: /^bookings$/, render: renderBookings, needs: ["merchant", "shop"], nav: "bookings" },
+  { path: /^desk$/, render: renderDesk, needs: ["merchant"], nav: "desk" },
 ];
 
 let cleanup = null;
@@ -68,6 +70,7 @@ function renderTopbar(active) {
       ["campaigns", t("nav.campaigns")],
       ["catalogue", t("nav.catalogue")],
       ["bookings", t("nav.bookings")],
+      ["desk", t("nav.desk")],
       ["day-close", t("nav.dayclose")],
     ].map(([key, label]) =>
       h(

@@ -8,6 +8,8 @@ starts, not when the browser launches.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import re
 import subprocess
@@ -152,8 +154,28 @@ async def page(browser: Any, live_server: LiveServer) -> AsyncIterator[Any]:
     pg = await context.new_page()
     errors: list[str] = []
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    in_flight: set[Any] = set()
+    idle = asyncio.Event()
+    idle.set()
+
+    def started(request: Any) -> None:
+        in_flight.add(request)
+        idle.clear()
+
+    def ended(request: Any) -> None:
+        in_flight.discard(request)
+        if not in_flight:
+            idle.set()
+
+    pg.on("request", started)
+    pg.on("requestfinished", ended)
+    pg.on("requestfailed", ended)
     try:
         yield pg
+        # let the page's last requests finish: a request still running in the server while the
+        # next test truncates the tables can deadlock that TRUNCATE
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(idle.wait(), timeout=5)
     finally:
         await context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"

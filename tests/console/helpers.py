@@ -8,6 +8,7 @@ from typing import Any
 from tests.helpers import Actor, ApiClient, create_shop
 
 PASSWORD = "s3cret-pass"
+PHONE = {"width": 390, "height": 844}  # a phone, portrait
 
 
 async def owner_with_shop(client: ApiClient, shop_name: str = "静安店") -> tuple[Actor, dict, dict]:
@@ -50,3 +51,10 @@ async def result_state(page: Any, *states: str) -> Any:
     result = page.locator(selector)
     await result.wait_for()
     return result
+
+
+async def no_sideways_scroll(page: Any) -> None:
+    overflow = await page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 0, f"the page scrolls sideways by {overflow}px"

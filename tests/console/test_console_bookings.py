@@ -8,8 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from tests.console.conftest import LiveServer, screenshot
-from tests.console.helpers import open_counter, owner_with_shop
-from tests.console.test_console_catalogue import PHONE, no_sideways_scroll
+from tests.console.helpers import PHONE, no_sideways_scroll, open_counter, owner_with_shop
 from tests.helpers import ApiClient, fresh_phone
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -7,8 +7,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from tests.console.conftest import LiveServer, screenshot
-from tests.console.helpers import open_counter, owner_with_shop
-from tests.console.test_console_catalogue import PHONE, no_sideways_scroll
+from tests.console.helpers import PHONE, no_sideways_scroll, open_counter, owner_with_shop
 from tests.helpers import Actor, ApiClient
 
 

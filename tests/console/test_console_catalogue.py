@@ -13,10 +13,8 @@ from typing import Any
 from PIL import Image
 
 from tests.console.conftest import TABLET_LANDSCAPE, LiveServer, screenshot
-from tests.console.helpers import open_counter, owner_with_shop
+from tests.console.helpers import PHONE, no_sideways_scroll, open_counter, owner_with_shop
 from tests.helpers import Actor, ApiClient
-
-PHONE = {"width": 390, "height": 844}
 
 
 def png(colour: str) -> bytes:
@@ -31,13 +29,6 @@ async def offerings(client: ApiClient, owner: Actor, shop_id: str) -> list[dict[
     )
     assert r.status_code == 200, r.text
     return r.json()["items"]  # type: ignore[no-any-return]
-
-
-async def no_sideways_scroll(page: Any) -> None:
-    overflow = await page.evaluate(
-        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-    )
-    assert overflow <= 0, f"the page scrolls sideways by {overflow}px"
 
 
 async def test_catalogue_offerings_photos_description_and_special_hours(

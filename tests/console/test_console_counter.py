@@ -12,9 +12,18 @@ from typing import Any
 
 import pytest
 
+from core.settings import Settings
+from tests.accounts.test_sms_signin import last_code
 from tests.console.conftest import TABLET_LANDSCAPE, TABLET_PORTRAIT, LiveServer, screenshot
-from tests.console.helpers import choose_shop, open_counter, owner_with_shop, result_state, sign_in
-from tests.console.test_console_catalogue import PHONE, no_sideways_scroll
+from tests.console.helpers import (
+    PHONE,
+    choose_shop,
+    no_sideways_scroll,
+    open_counter,
+    owner_with_shop,
+    result_state,
+    sign_in,
+)
 from tests.helpers import Actor, ApiClient, fresh_phone
 
 MEMBER_ROUTES = (
@@ -64,6 +73,15 @@ async def walk_in_member(
     )
     assert r.status_code in (200, 201), r.text
     return {"phone": phone, "card": card, "program_id": program_id}
+
+
+async def confirm_member_by_phone(page: Any, phone: str) -> None:
+    """In the counter's phone mode: look the member up and confirm it is them."""
+    await page.get_by_label("会员手机号").fill(phone)
+    await page.get_by_role("button", name="查询").click()
+    members = await result_state(page, "members")
+    await members.get_by_role("button", name=re.compile("是本人")).click()
+    await result_state(page, "lookup")
 
 
 async def card_now(client: ApiClient, owner: Actor, card_id: str) -> dict[str, Any]:
@@ -118,13 +136,7 @@ async def test_member_by_phone_confirmed_charged_and_reversed(
     await result.get_by_role("button", name="下一位顾客").click()
 
     # a purchase: points earned; then reversed by the owner
-    await page.get_by_label("会员手机号").fill(member["phone"])
-    await page.get_by_role("button", name="查询").click()
-    await (
-        (await result_state(page, "members"))
-        .get_by_role("button", name=re.compile("是本人"))
-        .click()
-    )
+    await confirm_member_by_phone(page, member["phone"])
     await page.get_by_label("金额（元）").fill("25.50")
     await page.get_by_role("button", name="确认交易").click()
     result = await result_state(page, "success")
@@ -295,3 +307,31 @@ async def test_counter_layout_top_bar_and_every_button(
     # the shop switch is a visible control that opens the choice
     await page.get_by_role("link", name="Change merchant/shop").click()
     await page.get_by_role("heading", name="Choose merchant and shop").wait_for()
+
+
+async def test_member_sets_the_payment_pin_at_the_counter_with_an_sms_code(
+    client: ApiClient, page: Any, live_server: LiveServer, test_settings: Settings
+) -> None:
+    live_server.require(
+        *MEMBER_ROUTES, "/v1/counter/cards/{card_id}/pin-code", "/v1/counter/cards/{card_id}/pin"
+    )
+    owner, merchant, shop = await owner_with_shop(client)
+    member = await walk_in_member(client, owner, merchant["id"])
+    await open_counter(page, owner.phone, shop)
+    await page.get_by_text("手机号查会员").click()
+    await confirm_member_by_phone(page, member["phone"])
+    await page.get_by_role("button", name="设置支付密码").click()
+    await result_state(page, "pin")
+    await page.get_by_role("button", name="发送验证码").click()
+    await page.get_by_text("验证码已发送到").wait_for()
+    code = last_code(test_settings, member["phone"], "card_pin_code")
+    await page.get_by_label("短信验证码").fill(code)
+    await page.get_by_label("新支付密码（6 位数字）").fill("246801")
+    await page.get_by_label("再输一次新密码").fill("246810")
+    await page.get_by_role("button", name="保存支付密码").click()
+    await page.get_by_text("两次输入的密码不一致").wait_for()
+    await page.get_by_label("再输一次新密码").fill("246801")
+    await screenshot(page, "67-counter-pin-by-sms")
+    await page.get_by_role("button", name="保存支付密码").click()
+    await page.get_by_role("heading", name="支付密码已设置").wait_for()
+    assert (await card_now(client, owner, member["card"]["id"]))["has_pin"] is True

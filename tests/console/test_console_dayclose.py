@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.console.conftest import LiveServer, screenshot
-from tests.console.helpers import open_counter, owner_with_shop
-from tests.console.test_console_catalogue import PHONE, no_sideways_scroll
+from tests.console.helpers import PHONE, no_sideways_scroll, open_counter, owner_with_shop
 from tests.console.test_console_counter import walk_in_member
 from tests.helpers import ApiClient
 

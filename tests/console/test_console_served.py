@@ -85,22 +85,11 @@ def console_paths() -> dict[str, set[str]]:
     return found
 
 
-# Staff routes the counter needs to sell a top-up or a count card (issue 20 point 7), proposed in
-# /work/notes/h19-console.md; top-ups and count-card purchases are holder-only today, so the page
-# says "not available" when it gets a 404. Remove them from here when the API serves them.
-AWAITED = {"/v1/counter/topups", "/v1/counter/count-passes"}
-
-
 async def test_console_calls_only_routes_the_api_serves(client: ApiClient) -> None:
     """A renamed or removed route fails here, not in a merchant's browser."""
     paths = (await client.get("/openapi.json")).json()["paths"]
     served = {re.sub(r"\{[^}]*\}", "{}", p) for p in paths}
     called = console_paths()
     assert len(called) > 30, called
-    missing = {
-        shape: sorted(files)
-        for shape, files in called.items()
-        if shape not in served and shape not in AWAITED
-    }
+    missing = {shape: sorted(files) for shape, files in called.items() if shape not in served}
     assert not missing, f"the console calls routes the API does not serve: {missing}"
-    assert AWAITED <= set(called) and not AWAITED & served, "update AWAITED"

@@ -6,31 +6,25 @@ import { get, patch, post, query } from "../api.js";
 import { field, h, mount } from "../dom.js";
 import { formatTime, t } from "../i18n.js";
 import { session } from "../state.js";
-import { alertBox, errorText, heading, loading, localDate, statusLine } from "./common.js";
+import { alertBox, errorText, heading, ISO_DATE, loading, localDate, shiftDate, statusLine } from "./common.js";
 
-const DATE = /^\d{4}-\d{2}-\d{2}$/;
 const STATUSES = ["booked", "arrived", "completed", "no_show", "cancelled"];
 // the moves staff can make from each status (the API refuses any other with 409)
 const MOVES = { booked: ["arrived", "no_show", "cancel"], arrived: ["completed"] };
 
 let flash = null; // "booked X at 14:00", shown once after the board reloads with it
 
-function shiftDate(iso, days) {
-  const d = new Date(`${iso}T12:00:00Z`);
-  d.setUTCDate(d.getUTCDate() + days);
-  return d.toISOString().slice(0, 10);
-}
 
 export async function renderBookings(main, { params, navigate }) {
   const shop = session.shop;
   const tz = shop.timezone || undefined;
   const today = localDate(new Date(), tz);
-  const date = DATE.test(params.get("date") || "") ? params.get("date") : today;
+  const date = ISO_DATE.test(params.get("date") || "") ? params.get("date") : today;
   const filter = STATUSES.includes(params.get("status")) ? params.get("status") : "";
   const go = (changes) => navigate(`bookings${query({ date, status: filter, ...changes })}`);
 
   const dateInput = h("input", { type: "date", name: "date", value: date });
-  dateInput.addEventListener("change", () => DATE.test(dateInput.value) && go({ date: dateInput.value }));
+  dateInput.addEventListener("change", () => ISO_DATE.test(dateInput.value) && go({ date: dateInput.value }));
   const statusSelect = h("select", { name: "status" }, h("option", { value: "" }, t("bookings.all")),
     STATUSES.map((s) => h("option", { value: s, selected: s === filter }, t(`booking.${s}`))));
   statusSelect.addEventListener("change", () => go({ status: statusSelect.value }));

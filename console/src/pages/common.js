@@ -9,6 +9,22 @@ export function heading(text) {
 
 const CJK = /[\u3400-\u9fff]/;
 
+/** True when `text` is in the page's language (Chinese characters or not): some server
+ * details are English whatever was asked, and a page shows one language. */
+export function inLanguage(text) {
+  return Boolean(text) && CJK.test(text) === (lang() === "zh-CN");
+}
+
+export const MANAGER_ROLES = ["owner", "manager"];
+export const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+/** The ISO date `days` after `iso` (calendar days, no timezone involved). */
+export function shiftDate(iso, days) {
+  const d = new Date(`${iso}T12:00:00Z`);
+  d.setUTCDate(d.getUTCDate() + days);
+  return d.toISOString().slice(0, 10);
+}
+
 /** The human text for an ApiError, in the page's language: our own words for a known code,
  * else the server's localised title; its detail only when it is in the page's language too
  * (some details are English whatever was asked); the fields a 422 names, by name. */
@@ -16,8 +32,6 @@ export function errorText(error) {
   if (!error) return t("common.error");
   if (error.status === 0) return t("common.network_error");
   const p = error.problem || {};
-  const zh = lang() === "zh-CN";
-  const inLanguage = (text) => Boolean(text) && CJK.test(text) === zh;
   const main = tMaybe(`problem.${p.code}`, null) || (inLanguage(p.title) ? p.title : null) || p.title || p.detail || error.message || t("common.error");
   const parts = [main];
   if (p.detail && p.detail !== p.title && p.detail !== main && inLanguage(p.detail)) parts.push(p.detail);

@@ -6,16 +6,14 @@
 // requires the role).
 // Every confirm attempt gets a fresh Idempotency-Key; a retry after a network failure reuses
 // it with the same body, so the server answers the first result instead of redeeming twice.
-import { get, newIdempotencyKey, post } from "../api.js";
+import { api, get, newIdempotencyKey, post } from "../api.js";
 import { field, h, mount } from "../dom.js";
-import { formatDateTime, formatMoney, formatTime, lang, t, tMaybe } from "../i18n.js";
+import { formatDateTime, formatMoney, formatTime, t, tMaybe } from "../i18n.js";
 import { session } from "../state.js";
 import { qrSvg } from "../qr.js";
-import { heading, isMissingRoute, parseYuan } from "./common.js";
+import { errorText, heading, inLanguage, isMissingRoute, MANAGER_ROLES, parseYuan } from "./common.js";
 
-const CJK = /[\u3400-\u9fff]/;
 const LAST_KEY = "corner.counter.last";
-const MANAGER_ROLES = ["owner", "manager"];
 const PROVIDERS = { wechatpay: "native", alipay: "precreate" }; // the QR method of each
 const POLL_MS = 2000;
 
@@ -228,7 +226,7 @@ export function renderCounter(main) {
     const extra = { ...(problem?.extra || {}), ...(problem || {}) };
     if (code === "coupon_already_redeemed") {
       const where = await alreadyRedeemedText(problem);
-      return where ? `${t("problem.coupon_already_redeemed")}：${where}`.replace("：", lang() === "en" ? ": " : "：") : t("problem.coupon_already_redeemed");
+      return where ? `${t("problem.coupon_already_redeemed")}${t("common.colon")}${where}` : t("problem.coupon_already_redeemed");
     }
     if (code === "not_found" || code === "coupon_not_found") return t("counter.not_found");
     if (code === "min_spend_not_met" && extra.min_spend) return t("counter.min_spend_not_met", { min: formatMoney(extra.min_spend) });
@@ -236,9 +234,7 @@ export function renderCounter(main) {
     if (code === "insufficient_points" && card) return t("counter.insufficient_points", { points: card.points });
     const own = tMaybe(`problem.${code}`, null);
     if (own) return own;
-    const zh = lang() === "zh-CN";
-    for (const text of [problem?.title, problem?.detail]) if (text && CJK.test(text) === zh) return text;
-    return t("common.error");
+    return [problem?.title, problem?.detail].find(inLanguage) || t("common.error");
   }
 
   async function refusal(titleText, problem, { state = "refused", card = null } = {}) {
@@ -258,8 +254,7 @@ export function renderCounter(main) {
 
   /** The coupon has a minimum spend: ask for the bill here, then look it up again. */
   function askOrderAmount(problem) {
-    const zh = lang() === "zh-CN";
-    const hint = problem?.detail && CJK.test(problem.detail) === zh ? problem.detail : t("problem.order_amount_required");
+    const hint = inLanguage(problem?.detail) ? problem.detail : t("problem.order_amount_required");
     const input = h("input", { type: "text", name: "ask_order_amount", inputmode: "decimal", autocomplete: "off", placeholder: "0.00" });
     setState(
       "amount",
@@ -576,7 +571,7 @@ export function renderCounter(main) {
     const noProducts = h("p", { class: "outcome-reason no-count", role: "status", hidden: true });
     const amountF = field(t("counter.amount"), amount);
     const pointsF = field(t("counter.points"), points);
-    const pinF = field(t("counter.pin"), pin, card && !card.has_pin ? t("counter.pin_not_set") : null);
+    const pinF = field(t("counter.pin"), pin, card && !card.has_pin ? t("counter.pin_not_set_here") : null);
     const productF = field(card ? t("counter.count_pass") : t("counter.count_product"), product);
     const submit = h("button", { type: "submit", class: "btn btn-confirm btn-huge btn-block" }, t("counter.card_confirm"));
     // selling a top-up or a count card: the customer pays by scanning a QR
@@ -701,10 +696,73 @@ export function renderCounter(main) {
       "lookup",
       h("h2", {}, t("counter.mode_card")),
       member ? memberFacts(member) : h("p", { class: "facts-line" }, cardRef.length > 24 ? t("counter.scanned") : cardRef),
+      card ? h("button", { type: "button", class: "btn btn-ghost btn-block", onclick: () => pinPanel(cardRef, member) }, t(card.has_pin ? "counter.pin_reset" : "counter.pin_set")) : null,
       confirmForm,
       h("button", { type: "button", class: "btn btn-ghost btn-block", onclick: () => { idle(); focusCode(); } }, t("common.cancel")),
     );
     amount.focus();
+  }
+
+  /** The member sets or resets the payment PIN on this tablet with an SMS code sent to their
+   * own phone (POST …/pin-code, then PUT …/pin with the code and the new PIN). */
+  function pinPanel(cardRef, member) {
+    const card = member.card;
+    const code = h("input", { type: "text", name: "sms_code", inputmode: "numeric", autocomplete: "one-time-code", maxlength: "6" });
+    const pin = h("input", { type: "password", name: "new_pin", inputmode: "numeric", autocomplete: "off", maxlength: "6" });
+    const again = h("input", { type: "password", name: "new_pin_again", inputmode: "numeric", autocomplete: "off", maxlength: "6" });
+    const status = h("p", { class: "outcome-reason", role: "status" });
+    const send = h("button", {
+      type: "button",
+      class: "btn btn-secondary btn-block",
+      onclick: async () => {
+        send.disabled = true;
+        try {
+          const sent = await post(`/v1/counter/cards/${encodeURIComponent(card.id)}/pin-code`);
+          status.textContent = t("counter.pin_code_sent", { phone: sent.phone });
+          code.focus();
+        } catch (error) {
+          status.setAttribute("role", "alert");
+          status.textContent = errorText(error);
+        } finally {
+          send.disabled = false;
+        }
+      },
+    }, t("counter.pin_send_code"));
+    setState(
+      "pin",
+      h("h2", {}, t(card.has_pin ? "counter.pin_reset" : "counter.pin_set")),
+      memberFacts(member),
+      h("p", { class: "hint" }, t("counter.pin_hint")),
+      send,
+      h("form", {
+        class: "stack",
+        onsubmit: async (event) => {
+          event.preventDefault();
+          if (!/^\d{4,6}$/.test(code.value.trim())) return code.focus();
+          if (!/^\d{6}$/.test(pin.value)) return pin.focus();
+          if (pin.value !== again.value) {
+            status.setAttribute("role", "alert");
+            status.textContent = t("counter.pin_mismatch");
+            return again.focus();
+          }
+          try {
+            const saved = await api("PUT", `/v1/counter/cards/${encodeURIComponent(card.id)}/pin`, { json: { code: code.value.trim(), pin: pin.value } });
+            showCardForm(cardRef, { ...member, card: { ...card, ...saved } });
+            mount(result.querySelector("h2"), t("counter.pin_saved"));
+          } catch (error) {
+            status.setAttribute("role", "alert");
+            status.textContent = errorText(error);
+          }
+        },
+      },
+      field(t("counter.pin_code"), code),
+      field(t("counter.pin_new"), pin),
+      field(t("counter.pin_again"), again),
+      h("button", { type: "submit", class: "btn btn-confirm btn-large btn-block" }, t("counter.pin_save"))),
+      status,
+      h("button", { type: "button", class: "btn btn-ghost btn-block", onclick: () => showCardForm(cardRef, member) }, t("common.cancel")),
+    );
+    send.focus();
   }
 
   // -- selling a top-up or a count card: the QR, then "paid" when the callback arrived ---------

@@ -6,15 +6,9 @@ import { download, get, query } from "../api.js";
 import { field, h, mount } from "../dom.js";
 import { formatDateTime, formatMoney, t } from "../i18n.js";
 import { session } from "../state.js";
-import { alertBox, errorText, heading, loading, localDate, statusLine } from "./common.js";
+import { alertBox, errorText, heading, ISO_DATE, loading, localDate, shiftDate, statusLine } from "./common.js";
 
-const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
-function shiftDate(iso, days) {
-  const d = new Date(`${iso}T12:00:00Z`);
-  d.setUTCDate(d.getUTCDate() + days);
-  return d.toISOString().slice(0, 10);
-}
 
 const money = (amount, currency) => formatMoney({ amount: amount || 0, currency });
 const signed = (n) => (n > 0 ? `+${n}` : String(n || 0));
@@ -39,12 +33,12 @@ export async function renderDayClose(main, { params, navigate }) {
   const shop = session.shop;
   const tz = shop?.timezone || undefined;
   const scope = params.get("scope") === "merchant" || !shop ? "merchant" : "shop";
-  const date = DATE.test(params.get("date") || "") ? params.get("date") : localDate(new Date(), tz);
+  const date = ISO_DATE.test(params.get("date") || "") ? params.get("date") : localDate(new Date(), tz);
   const base = scope === "shop" ? `/v1/shops/${shop.id}/day-close` : `/v1/merchants/${merchantId}/day-close`;
   const go = (changes) => navigate(`day-close${query({ scope, date, ...changes })}`);
 
   const dateInput = h("input", { type: "date", name: "date", value: date, max: localDate(new Date(), tz) });
-  dateInput.addEventListener("change", () => DATE.test(dateInput.value) && go({ date: dateInput.value }));
+  dateInput.addEventListener("change", () => ISO_DATE.test(dateInput.value) && go({ date: dateInput.value }));
   const scopes = ["shop", "merchant"].map((s) =>
     h("label", { class: "segment" },
       h("input", { type: "radio", name: "scope", value: s, checked: s === scope, disabled: s === "shop" && !shop, onchange: () => go({ scope: s }) }),
