@@ -53,6 +53,14 @@ async def result_state(page: Any, *states: str) -> Any:
     return result
 
 
+async def confirm_member(page: Any) -> Any:
+    """A typed or scanned card is shown before charging (name, tier, points, balance, passes):
+    the clerk confirms it is the customer's; returns the card form."""
+    members = await result_state(page, "members")
+    await members.get_by_role("button", name=re.compile("是本人|That.s them")).click()
+    return await result_state(page, "lookup")
+
+
 async def no_sideways_scroll(page: Any) -> None:
     overflow = await page.evaluate(
         "document.documentElement.scrollWidth - document.documentElement.clientWidth"

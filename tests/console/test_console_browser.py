@@ -18,7 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.console.conftest import TABLET_LANDSCAPE, TABLET_PORTRAIT, LiveServer, screenshot
 from tests.console.conftest import write_y4m as write_camera
-from tests.console.helpers import PASSWORD, choose_shop, open_counter, owner_with_shop, result_state
+from tests.console.helpers import (
+    PASSWORD,
+    choose_shop,
+    confirm_member,
+    open_counter,
+    owner_with_shop,
+    result_state,
+)
 from tests.helpers import Actor, ApiClient
 
 COUPON_ROUTES = (
@@ -373,7 +380,7 @@ async def test_member_card_purchase_earns_points(
     await open_counter(page, owner.phone, shop)
     await page.get_by_label("券码").fill(card_number)
     await page.get_by_role("button", name="查询").click()
-    await result_state(page, "lookup")
+    await confirm_member(page)
     await page.get_by_label("金额（元）").fill("25.50")
     await page.get_by_role("button", name="确认交易").click()
     result = await result_state(page, "success")
@@ -422,9 +429,10 @@ async def test_member_count_card_use_at_the_counter(
     await open_counter(page, owner.phone, shop)
     await page.get_by_label("券码").fill(card["card_number"])
     await page.get_by_role("button", name="查询").click()
-    await result_state(page, "lookup")
+    await confirm_member(page)
     await page.get_by_text("次卡核销").click()
-    await page.get_by_label("次卡", exact=True).select_option(label="洗剪吹10次卡 · 10 次")
+    # the member's own usable passes (the card was looked up and confirmed)
+    await page.get_by_label("使用哪张次卡").select_option(label="洗剪吹10次卡 · 剩余 10 次")
     await page.get_by_role("button", name="确认交易").click()
     result = await result_state(page, "success")
     text = await result.inner_text()

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import qrcode
 
 from tests.console.conftest import screenshot, write_y4m
-from tests.console.helpers import open_counter, owner_with_shop, result_state
+from tests.console.helpers import confirm_member, open_counter, owner_with_shop, result_state
 from tests.helpers import ApiClient
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -351,10 +351,34 @@ async def test_member_card_payment_with_pin(client: ApiClient, page: Any) -> Non
         await route.fulfill(**next(answers))
 
     await page.route("**/v1/counter/transactions", transaction)
-    # a Luhn-valid number typed in coupon mode switches to the card form
+    looked_up: list[dict[str, Any]] = []
+    member_card = {
+        "customer_id": str(uuid.uuid4()),
+        "name": "钱七",
+        "card": {
+            "id": str(uuid.uuid4()),
+            "card_number": "6280000000000008",
+            "tier": {"code": "gold", "name": "金卡"},
+            "points": 120,
+            "balance": {"amount": 10000, "currency": "CNY"},
+            "has_pin": True,
+            "count_passes": [],
+        },
+    }
+
+    async def card_lookup(route: Any) -> None:
+        looked_up.append(route.request.post_data_json)
+        await route.fulfill(**ok(member_card))
+
+    await page.route("**/v1/counter/cards/lookup", card_lookup)
+    # a Luhn-valid number typed in coupon mode switches to the card, shown before charging
     await page.get_by_label("券码").fill("6280 0000 0000 0008")
     await page.get_by_role("button", name="查询").click()
-    await result_state(page, "lookup")
+    members = await result_state(page, "members")
+    facts = await members.inner_text()
+    assert "钱七" in facts and "金卡" in facts and "¥100.00" in facts, facts
+    await confirm_member(page)
+    assert looked_up == [{"card": "6280000000000008", "shop_id": shop["id"]}]
     await page.get_by_text("余额支付").click()
     await page.get_by_label("金额（元）").fill("25.5")
     await page.get_by_label("支付密码（6 位）").fill("111111")
@@ -364,6 +388,7 @@ async def test_member_card_payment_with_pin(client: ApiClient, page: Any) -> Non
 
     await result.get_by_role("button", name="下一位顾客").click()
     await page.get_by_role("button", name="查询").click()
+    await confirm_member(page)
     await page.get_by_text("余额支付").click()
     await page.get_by_label("金额（元）").fill("25.5")
     await page.get_by_label("支付密码（6 位）").fill("135790")

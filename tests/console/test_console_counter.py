@@ -18,6 +18,7 @@ from tests.console.conftest import TABLET_LANDSCAPE, TABLET_PORTRAIT, LiveServer
 from tests.console.helpers import (
     PHONE,
     choose_shop,
+    confirm_member,
     no_sideways_scroll,
     open_counter,
     owner_with_shop,
@@ -153,14 +154,16 @@ async def test_member_by_phone_confirmed_charged_and_reversed(
     assert (await card_now(client, owner, member["card"]["id"]))["points"] == 500
     assert await page.locator(".last-bar").inner_text() == ""
 
-    # a card number typed: count-card use with nothing on sale says so
+    # a card number typed: shown and confirmed first; count-card use with no pass says so
     await result.get_by_role("button", name="下一位顾客").click()
     await page.get_by_text("会员卡", exact=True).click()
     await page.get_by_label("会员卡号").fill(member["card"]["card_number"])
     await page.get_by_role("button", name="查询").click()
-    await result_state(page, "lookup")
+    members = await result_state(page, "members")
+    assert "赵六" in await members.inner_text()
+    await confirm_member(page)
     await page.get_by_text("次卡核销").click()
-    await page.get_by_text("本店没有在售的次卡").wait_for()
+    await page.get_by_text("该会员没有可在本店使用的次卡").wait_for()
     assert await page.get_by_role("button", name="确认交易").is_disabled()
     await screenshot(page, "62-counter-no-count-cards")
 
@@ -265,6 +268,7 @@ async def test_clerk_is_told_reversal_needs_a_manager(
     await page.get_by_text("会员卡", exact=True).click()
     await page.get_by_label("会员卡号").fill(member["card"]["card_number"])
     await page.get_by_role("button", name="查询").click()
+    await confirm_member(page)
     await page.get_by_label("金额（元）").fill("8")
     await page.get_by_role("button", name="确认交易").click()
     result = await result_state(page, "success")

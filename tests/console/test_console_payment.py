@@ -18,6 +18,7 @@ from core.settings import Settings
 from tests.console.conftest import LiveServer, screenshot
 from tests.console.helpers import (
     PHONE,
+    confirm_member,
     no_sideways_scroll,
     open_counter,
     owner_with_shop,
@@ -107,7 +108,7 @@ async def test_top_up_sold_qr_shown_and_paid_when_the_callback_arrives(
     await page.get_by_text("会员卡", exact=True).click()
     await page.get_by_label("会员卡号").fill(card["card_number"])
     await page.get_by_role("button", name="查询").click()
-    await result_state(page, "lookup")
+    await confirm_member(page)
     await page.get_by_text("充值", exact=True).click()
     await page.get_by_label("充值金额（元）").fill("123.45")
     await page.get_by_text("微信支付").click()
@@ -142,6 +143,7 @@ async def test_top_up_sold_qr_shown_and_paid_when_the_callback_arrives(
     await page.set_viewport_size(PHONE)
     await page.get_by_label("会员卡号").fill(card["card_number"])
     await page.get_by_role("button", name="查询").click()
+    await confirm_member(page)
     await page.get_by_text("充值", exact=True).click()
     await page.get_by_label("充值金额（元）").fill("123.45")
     await page.get_by_role("button", name="生成收款码").click()
@@ -162,6 +164,7 @@ async def test_selling_a_count_card_when_none_is_on_sale_says_so(
     await page.get_by_text("会员卡", exact=True).click()
     await page.get_by_label("会员卡号").fill(card["card_number"])
     await page.get_by_role("button", name="查询").click()
+    await confirm_member(page)
     await page.get_by_text("购买次卡").click()
     await page.get_by_text("本店没有在售的次卡。").wait_for()
     assert await page.get_by_role("button", name="生成收款码").is_disabled()

@@ -383,7 +383,7 @@ export function renderCounter(main) {
       return refusal(t("counter.refused"), { ...r.extra, ...r, extra: r.extra });
     }
     // the lookup may recognise other things a customer shows at the counter
-    if (data?.kind === "card" || (data?.card && !data.coupon)) return showCardForm(data.card?.card_number || body.code || body.qr);
+    if (data?.kind === "card" || (data?.card && !data.coupon)) return lookupCard(data.card?.card_number || body.code || body.qr);
     if (data?.kind === "order" || (data?.order && !data.coupon)) return showOrder(data.order || data);
     showLookup(body, data);
   }
@@ -546,14 +546,33 @@ export function renderCounter(main) {
     }
     const items = data.items || [];
     if (!items.length) return refusal(t("counter.member_refused"), { code: "member_not_found", title: t("counter.member_not_found", { phone: data.phone || phone }) });
+    confirmMembers(t("counter.members_found", { phone: data.phone || phone, count: items.length }), items);
+  }
+
+  // a typed or scanned card is shown before charging (POST /v1/counter/cards/lookup): the
+  // clerk checks name and tier with the customer; a scanned QR stays usable for the charge
+  async function lookupCard(cardRef) {
+    busy("checking", t("counter.checking"));
+    let item;
+    try {
+      item = await post("/v1/counter/cards/lookup", { card: cardRef, shop_id: shop.id });
+    } catch (error) {
+      if (error.status === 0) return networkFailure(t("counter.member_refused"), () => lookupCard(cardRef));
+      return refusal(t("counter.member_refused"), error.problem);
+    }
+    confirmMembers(t("counter.card_found", { number: item.card.card_number }), [item], cardRef);
+  }
+
+  // the members found (by phone, or the one card typed or scanned), each confirmed by the clerk
+  function confirmMembers(title, items, cardRef = null) {
     setState(
       "members",
-      h("h2", {}, t("counter.members_found", { phone: data.phone || phone, count: items.length })),
+      h("h2", {}, title),
       h("p", { class: "hint" }, t("counter.member_confirm_hint")),
       h("ul", { class: "member-list" }, items.map((item) =>
         h("li", { class: "member" },
           memberFacts(item),
-          h("button", { type: "button", class: "btn btn-confirm btn-large btn-block", onclick: () => showCardForm(item.card.card_number, item) },
+          h("button", { type: "button", class: "btn btn-confirm btn-large btn-block", onclick: () => showCardForm(cardRef || item.card.card_number, item) },
             t("counter.member_confirm", { name: item.name || item.card.card_number }))))),
       h("button", { type: "button", class: "btn btn-ghost btn-block", onclick: () => { idle(); focusCode(); } }, t("common.cancel")),
     );
@@ -871,7 +890,7 @@ export function renderCounter(main) {
     if (!scannedQr && !typed) return focusCode();
     if (mode === "phone") return lookupPhone();
     if (mode === "coupon" && !scannedQr && looksLikeCardNumber(typed)) setMode("card");
-    if (mode === "card") return showCardForm(scannedQr || typed.replace(/\s/g, ""));
+    if (mode === "card") return lookupCard(scannedQr || typed.replace(/\s/g, ""));
     return lookupCoupon();
   }
 
