@@ -137,6 +137,23 @@ async def look_up_card(
     )
 
 
+async def _sale(
+    session: AsyncSession,
+    checkout: Checkout,
+    *,
+    staff_user_id: uuid.UUID,
+    card: str,
+    shop_id: uuid.UUID,
+) -> dict[str, Any]:
+    """What a counter sale passes to `open_topup` / `open_count_pass`: the card the clerk
+    typed or scanned, its holder as the buyer, and where and by whom it was sold (the
+    callback's ledger entries carry both, so the sale lands in that shop's day close)."""
+    ctx = await card_at_counter(
+        session, checkout.settings, card, checkout.now, staff_user_id=staff_user_id, shop_id=shop_id
+    )
+    return {"ctx": ctx, "user_id": ctx.card.user_id, "shop_id": shop_id, "sold_by": staff_user_id}
+
+
 async def sell_topup(
     session: AsyncSession,
     checkout: Checkout,
@@ -144,25 +161,12 @@ async def sell_topup(
     staff_user_id: uuid.UUID,
     data: schemas.CounterTopupCreate,
 ) -> schemas.Topup:
-    """A clerk sells a top-up: the member pays by the QR the answer carries; the card (and
-    the shop's day close, under this clerk) are credited when the callback says paid."""
-    ctx = await card_at_counter(
-        session,
-        checkout.settings,
-        data.card,
-        checkout.now,
-        staff_user_id=staff_user_id,
-        shop_id=data.shop_id,
+    """A clerk sells a top-up: the member pays by the QR the answer carries; the card is
+    credited when the callback says paid."""
+    sale = await _sale(
+        session, checkout, staff_user_id=staff_user_id, card=data.card, shop_id=data.shop_id
     )
-    return await open_topup(
-        session,
-        checkout,
-        ctx=ctx,
-        amount=data.amount,
-        user_id=ctx.card.user_id,
-        shop_id=data.shop_id,
-        sold_by=staff_user_id,
-    )
+    return await open_topup(session, checkout, amount=data.amount, **sale)
 
 
 async def sell_count_pass(
@@ -174,23 +178,10 @@ async def sell_count_pass(
 ) -> schemas.CountPass:
     """A clerk sells a count card (a product of the card's programme sold at this shop);
     the uses are credited when the callback says paid."""
-    ctx = await card_at_counter(
-        session,
-        checkout.settings,
-        data.card,
-        checkout.now,
-        staff_user_id=staff_user_id,
-        shop_id=data.shop_id,
+    sale = await _sale(
+        session, checkout, staff_user_id=staff_user_id, card=data.card, shop_id=data.shop_id
     )
-    return await open_count_pass(
-        session,
-        checkout,
-        ctx=ctx,
-        product_id=data.product_id,
-        user_id=ctx.card.user_id,
-        shop_id=data.shop_id,
-        sold_by=staff_user_id,
-    )
+    return await open_count_pass(session, checkout, product_id=data.product_id, **sale)
 
 
 async def counter_transaction(
