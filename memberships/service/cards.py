@@ -226,13 +226,22 @@ class CardAccess:
 
 
 async def access_card(
-    session: AsyncSession, *, card_id: uuid.UUID, user_id: uuid.UUID, holder_only: bool = False
+    session: AsyncSession,
+    *,
+    card_id: uuid.UUID,
+    user_id: uuid.UUID,
+    holder_only: bool = False,
+    staff_only: bool = False,
 ) -> CardAccess:
-    """The card for its holder or (unless holder_only) its merchant's staff; else 404."""
+    """The card for its holder (unless staff_only) or (unless holder_only) its merchant's
+    staff; anyone else gets the card's 404. With staff_only the holder gets it too: a
+    stored-value refund or a PIN reset at the counter is staff serving a member."""
     ctx = await CardRepository(session).context(card_id=card_id)
     if ctx is None:
         raise CardNotFound()
     if ctx.card.user_id == user_id:
+        if staff_only:
+            raise CardNotFound()
         return CardAccess(ctx, None)
     if not holder_only:
         role = await accounts.staff_role(session, merchant_id=ctx.card.merchant_id, user_id=user_id)

@@ -29,17 +29,15 @@ from customers import service as customers
 from memberships import schemas
 from memberships.repository.cards import CardContext, CardRepository
 from memberships.service.cards import access_card, card_schema
-from memberships.service.errors import CardNotFound, MemberPhoneMissing
+from memberships.service.errors import MemberPhoneMissing
 from memberships.service.pins import clear_pin_lock
 
 
 async def _staff_card(
     session: AsyncSession, *, card_id: uuid.UUID, staff_user_id: uuid.UUID
 ) -> CardContext:
-    access = await access_card(session, card_id=card_id, user_id=staff_user_id)
-    if access.staff_role is None:  # the holder or a stranger: this is the counter's route
-        raise CardNotFound()
-    return access.ctx
+    # the holder or a stranger gets the card's 404: this is the counter's route
+    return (await access_card(session, card_id=card_id, user_id=staff_user_id, staff_only=True)).ctx
 
 
 async def _member_phone(session: AsyncSession, ctx: CardContext) -> str:

@@ -182,9 +182,7 @@ async def refund_stored_value(
     now: datetime,
 ) -> schemas.Refund:
     """A manager refunds the unused stored value: the principal goes back, the bonus lapses."""
-    access = await access_card(session, card_id=card_id, user_id=user_id)
-    if access.staff_role is None:
-        raise CardNotFound()
+    access = await access_card(session, card_id=card_id, user_id=user_id, staff_only=True)
     if access.staff_role not in ("manager", "owner"):
         raise Forbidden("This needs the manager role or higher")
     card = access.ctx.card
