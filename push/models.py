@@ -230,6 +230,9 @@ class Delivery(Base):
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     opened_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     error: Mapped[str | None] = mapped_column(Text)
+    # JPush's dedup key for this delivery, issued by JPush and stored before the first push,
+    # so every resend carries it (push/jobs/outbox.py)
+    jpush_cid: Mapped[str | None] = mapped_column(String(80))
 
     __table_args__ = (
         CheckConstraint("channel IN ('push', 'sms')", name="channel"),

@@ -24,6 +24,12 @@ What is guaranteed when a worker dies at any point (SIGKILL included):
   the notification it may already show: the user sees the offer once, and the app can drop a
   repeated data message by `delivery_id`. Duplicates at FCM are bounded by what was in flight
   (at most `push_consumer_concurrency` batches of one worker);
+- JPush has an idempotency key, `cid`, which JPush itself issues: before a JPush delivery is
+  first pushed, its cid is fetched (`GET /v3/push/cid`) and stored on the delivery in a
+  committed, claim-fenced UPDATE; every resend carries the stored cid and JPush answers it
+  with the first push's result without pushing again (exactly once at JPush, within the
+  day a cid lives, which outlasts any flash offer). No cid (JPush or the database down): no
+  push, the delivery is retried later;
 - SMS has no such identity: an SMS in doubt is failed `outcome_unknown`, never sent twice;
 - a stopping worker (SIGTERM, task cancellation) finishes the batches it is sending first.
 """
@@ -53,6 +59,7 @@ from push.repository.outbox import ClaimedDelivery
 from push.service.devices import forget_dead_devices
 from push.service.senders import (
     FCM_MAX_TOKENS_PER_CALL,
+    DedupIdIssuer,
     OfferMessage,
     Outcome,
     Senders,
@@ -297,16 +304,48 @@ class Consumer:
             sender = self.senders.for_provider(provider)
             for start in range(0, len(with_token), FCM_MAX_TOKENS_PER_CALL):
                 chunk = with_token[start : start + FCM_MAX_TOKENS_PER_CALL]
+                dedup_ids: list[str] | None = None
+                if isinstance(sender, DedupIdIssuer):
+                    stored = await self._dedup_ids(sender, [batch.claimed[i] for i in chunk])
+                    for i in chunk:  # no stored key, no push: sent later with one
+                        if batch.claimed[i].id not in stored:
+                            results[i] = SendResult(Outcome.RETRY, "dedup_id_unavailable")
+                    chunk = [i for i in chunk if batch.claimed[i].id in stored]
+                    dedup_ids = [stored[batch.claimed[i].id] for i in chunk]
+                if not chunk:
+                    continue
                 tokens = [batch.claimed[i].token or "" for i in chunk]
                 keys = [str(batch.claimed[i].id) for i in chunk]
                 try:
-                    answers = await sender.send(batch.message, tokens, now, keys)
+                    answers = await sender.send(batch.message, tokens, now, keys, dedup_ids)
                 except Exception as exc:  # the transport failed as a whole: retry the chunk
                     log.warning("push_send_failed", provider=provider, error=str(exc))
                     answers = [SendResult(Outcome.RETRY, "transport_error") for _ in chunk]
                 for i, answer in zip(chunk, answers, strict=True):
                     results[i] = answer
         return results
+
+    async def _dedup_ids(
+        self, sender: DedupIdIssuer, deliveries: list[ClaimedDelivery]
+    ) -> dict[int, str]:
+        """Each delivery's provider-issued dedup key (JPush cid), stored and committed before
+        anything is pushed: the one a previous attempt stored, else a fresh one from the
+        provider. A delivery whose key could not be fetched or stored is left out (not pushed
+        now, retried later), so a push never goes out with a key a resend would not repeat."""
+        known = {d.id: d.jpush_cid for d in deliveries if d.jpush_cid}
+        missing = [d for d in deliveries if not d.jpush_cid]
+        if not missing:
+            return known
+        try:
+            fresh = await sender.issue_dedup_ids(len(missing))
+            async with self.sessionmaker.begin() as session:
+                stored = await repository.OutboxRepository(session).store_dedup_ids(
+                    ids={(d.id, d.attempts): key for d, key in zip(missing, fresh, strict=True)}
+                )
+        except Exception as exc:  # provider or database down: these wait for the retry
+            log.warning("push_dedup_ids_unavailable", deliveries=len(missing), error=str(exc))
+            return known
+        return known | stored
 
     async def _send_sms(self, batch: _Batch) -> list[SendResult]:
         results: list[SendResult] = []

@@ -23,6 +23,7 @@ class ClaimedDelivery:
     platform: str | None
     attempts: int
     provider: str | None = None  # the device's push provider (fcm, jpush)
+    jpush_cid: str | None = None  # JPush's dedup key, once one was stored for it
 
 
 # A claim is (delivery id, attempts after claiming it): `attempts` grows with every claim, so
@@ -102,15 +103,37 @@ class OutboxRepository:
                   SET status = 'sending', attempts = attempts + 1, lease_until = :lease_until
                   WHERE offer_id = :offer_id AND batch_no = :batch_no
                     AND status IN ('queued', 'retry') AND next_attempt_at <= :now
-                  RETURNING id, user_id, device_id, attempts
+                  RETURNING id, user_id, device_id, attempts, jpush_cid
                 )
-                SELECT c.id, c.user_id, c.device_id, d.token, d.platform, c.attempts, d.provider
+                SELECT c.id, c.user_id, c.device_id, d.token, d.platform, c.attempts, d.provider,
+                       c.jpush_cid
                 FROM claimed c LEFT JOIN push_devices d ON d.id = c.device_id
                 ORDER BY c.id
             """),
             {"offer_id": offer_id, "batch_no": batch_no, "now": now, "lease_until": lease_until},
         )
         return [ClaimedDelivery(*r) for r in rows]
+
+    async def store_dedup_ids(self, *, ids: dict[Claim, str]) -> dict[int, str]:
+        """Give claimed deliveries that have none the provider's dedup key (JPush cid), before
+        they are pushed; answers the ones stored (delivery id -> key). Fenced like every write
+        of a claim: not once another worker claimed the delivery again, and never over a key
+        already stored (that one may have reached the provider)."""
+        if not ids:
+            return {}
+        claims = list(ids)
+        rows = await self.session.execute(
+            text("""
+                UPDATE flash_offer_deliveries d SET jpush_cid = c.cid
+                FROM unnest(CAST(:ids AS bigint[]), CAST(:attempts AS smallint[]),
+                            CAST(:cids AS varchar[])) AS c(id, attempts, cid)
+                WHERE d.id = c.id AND d.attempts = c.attempts AND d.status = 'sending'
+                  AND d.jpush_cid IS NULL
+                RETURNING d.id, d.jpush_cid
+            """),
+            _claim_params(claims) | {"cids": list(ids.values())},
+        )
+        return {r[0]: r[1] for r in rows}
 
     async def renew_leases(self, *, claims: list[Claim], lease_until: datetime) -> int:
         """Extend the lease of the deliveries this worker still holds (it is alive and sending)."""

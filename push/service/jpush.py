@@ -1,13 +1,17 @@
 """JPush (极光推送) through its `jpush` SDK, beside FCM: it reaches mainland Android phones,
 which have no Google Play services. A device registered with `provider: "jpush"` gives its
 JPush registration id as the token; the outbox routes it here with the same caps, leases,
-requeue, dedup and pruning as FCM (push/service/outbox.py).
+requeue, dedup and pruning as FCM (push/jobs/outbox.py).
 
 - One push per registration id, so each device gets its own answer: JPush answers 400 with
   error code 1011 when the audience matches no device (an unknown or long-inactive
   registration id): the device is forgotten, as FCM's UNREGISTERED.
-- A resend after a crash carries the same `cid` (JPush's guard against a caller's retries
-  pushing twice), derived from the delivery's key, and the same `delivery_id` extra.
+- `cid`, JPush's guard against a caller's retries pushing twice, must be one JPush issued
+  (`GET /v3/push/cid`, the SDK's `Push.get_cid`; at most 10 per call for an ordinary app,
+  1000 for a VIP one; valid a day): `issue_dedup_ids` fetches them in batches, the outbox
+  stores each on its delivery (committed) before the push, and every resend of that delivery
+  carries it (`send(..., dedup_ids=...)`). Flash offers live at most a day, so a stored cid
+  never outlives JPush's memory of it while its delivery can still be sent.
 - The SDK is synchronous (requests): calls run in threads, at most `max_in_flight` at once.
   Its endpoints are a module-level table (`jpush.common.ZONES`); our base URL
   (`CORNER_JPUSH_BASE_URL`) is added there as a zone of its own.
@@ -17,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,7 +28,6 @@ import structlog
 
 from push.service.senders import (
     SENT,
-    OfferMessage,
     Outcome,
     PushMessage,
     SendResult,
@@ -37,6 +39,11 @@ log = structlog.get_logger("corner.push")
 UNKNOWN_AUDIENCE = 1011  # "cannot find user by this audience"
 RETRYABLE_CODES = {1000, 1030, 2002}  # server error, internal timeout, rate limited
 MAX_TTL_SECONDS = 10 * 24 * 3600
+CID_BATCH = 1000  # JPush's most per call (VIP apps; others get 10 whatever they ask)
+
+
+class CidUnavailable(Exception):
+    """JPush issued no cid (unreachable, refused, or an answer without a cidlist)."""
 
 
 def zone_for(base_url: str) -> str:
@@ -74,18 +81,31 @@ class JPushSender:
         self._slots = asyncio.Semaphore(max(1, max_in_flight))
         self._apns_production = apns_production
 
-    def cid(self, message: PushMessage, key: str) -> str:
-        """JPush's de-duplication id (`{appKey}-{uuid}`): the same for every resend of one
-        delivery of one message, different for any other. The key alone (a delivery id, a
-        per-database sequence) is not enough: a test database, a restored backup or a staging
-        server on the same JPush app repeats it, and JPush answers a cid it saw in the last
-        day with the first push's result without pushing (a silently lost notification)."""
-        subject = (
-            f"offer:{message.offer_id}"
-            if isinstance(message, OfferMessage)
-            else f"{message.kind}:{message.reference_id}"
-        )
-        return f"{self.app_key}-{uuid.uuid5(uuid.NAMESPACE_URL, f'corner:{subject}:{key}')}"
+    async def issue_dedup_ids(self, count: int) -> list[str]:
+        """`count` cids issued by JPush for this app (several calls when JPush gives fewer
+        per call than asked). Raises `CidUnavailable` when JPush gives none."""
+        cids: list[str] = []
+        while len(cids) < count:
+            async with self._slots:
+                more = await asyncio.to_thread(self._fetch_cids, min(CID_BATCH, count - len(cids)))
+            if not more:
+                raise CidUnavailable("JPush issued no cid")
+            cids += more
+        return cids[:count]
+
+    def _fetch_cids(self, count: int) -> list[str]:
+        from jpush import common
+
+        try:
+            answer = self._jpush.create_push().get_cid(count, "push")
+        except (common.Unauthorized, common.JPushFailure) as exc:
+            raise CidUnavailable(f"refused: {exc}") from exc
+        except (common.APIConnectionException, common.APIRequestException) as exc:
+            raise CidUnavailable(f"unreachable: {exc}") from exc
+        cidlist = answer.payload.get("cidlist") if isinstance(answer.payload, dict) else None
+        if not isinstance(cidlist, list) or not all(isinstance(c, str) for c in cidlist):
+            raise CidUnavailable("no cidlist in JPush's answer")
+        return cidlist
 
     async def send(
         self,
@@ -93,16 +113,27 @@ class JPushSender:
         tokens: list[str],
         now: datetime,
         keys: list[str] | None = None,
+        dedup_ids: list[str] | None = None,
     ) -> list[SendResult]:
         if keys is not None and len(keys) != len(tokens):
             raise ValueError("one key per token")
+        if dedup_ids is not None and len(dedup_ids) != len(tokens):
+            raise ValueError("one cid per token")
         ttl = max(timedelta(seconds=1), message.expires_at - now)
-        payloads = [self._payload(message, token, ttl, keys[i] if keys else None)
-                    for i, token in enumerate(tokens)]  # fmt: skip
+        payloads = [
+            self._payload(
+                message,
+                token,
+                ttl,
+                keys[i] if keys else None,
+                dedup_ids[i] if dedup_ids else None,
+            )
+            for i, token in enumerate(tokens)
+        ]
         return list(await asyncio.gather(*(self._send_one(p) for p in payloads)))
 
     def _payload(
-        self, message: PushMessage, token: str, ttl: timedelta, key: str | None
+        self, message: PushMessage, token: str, ttl: timedelta, key: str | None, cid: str | None
     ) -> dict[str, Any]:
         import jpush
 
@@ -126,8 +157,8 @@ class JPushSender:
                 "apns_collapse_id": collapse[:64],
             },
         }
-        if key:
-            payload["cid"] = self.cid(message, key)
+        if cid:
+            payload["cid"] = cid
         return payload
 
     async def _send_one(self, payload: dict[str, Any]) -> SendResult:

@@ -16,7 +16,7 @@ import warnings
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import httpx
 import structlog
@@ -100,15 +100,28 @@ class PushSender(Protocol):
         tokens: list[str],
         now: datetime,
         keys: list[str] | None = None,
+        dedup_ids: list[str] | None = None,
     ) -> list[SendResult]:
         """One result per token, in order. At most FCM_MAX_TOKENS_PER_CALL tokens.
 
         `keys` (one per token) identify each (message, device) pair; a resend carries the
         same key and display identity, so the device replaces rather than repeats it.
+        `dedup_ids` (one per token) are the provider's own idempotency keys, issued by it
+        (`DedupIdIssuer`); providers without one (FCM) ignore them.
         """
         ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class DedupIdIssuer(Protocol):
+    """A provider whose idempotency keys it issues itself (JPush's `cid`): the outbox asks for
+    them and stores each on its delivery before the first push (push/jobs/outbox.py)."""
+
+    async def issue_dedup_ids(self, count: int) -> list[str]:
+        """`count` fresh keys; raises when the provider issues none."""
+        ...
 
 
 class LogPushSender:
@@ -120,6 +133,7 @@ class LogPushSender:
         tokens: list[str],
         now: datetime,
         keys: list[str] | None = None,
+        dedup_ids: list[str] | None = None,
     ) -> list[SendResult]:
         data, _ = message_data(message)
         log.info(
@@ -206,6 +220,7 @@ class FcmPushSender:
         tokens: list[str],
         now: datetime,
         keys: list[str] | None = None,
+        dedup_ids: list[str] | None = None,  # FCM's HTTP v1 API has no idempotency key
     ) -> list[SendResult]:
         if not tokens:
             return []

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from core.sms import LogSmsSender
 from core.standins.jpush import JPushStandin, create_app
 from core.standins.server import StandinServer
-from push.service.jpush import JPushSender
+from push.service.jpush import CidUnavailable, JPushSender
 from push.service.senders import Outcome, ReminderMessage, Senders
 from tests.helpers import ApiClient
 from tests.push.conftest import Pipeline, merchant_with_shop, offer_body, offset, subscriber
@@ -41,6 +41,8 @@ async def mixed_senders(
     standin, server = jpush_server
     standin.registered.clear()
     standin.delivered.clear()
+    standin.fail_next_cid.clear()
+    standin.refused.clear()
     senders = Senders(
         push=FcmPushSender(fcm_credentials, fake_fcm.base_url, timeout=5.0),
         sms=LogSmsSender(tmp_path / "sms.jsonl"),
@@ -84,7 +86,11 @@ async def test_offers_reach_jpush_and_fcm_devices_and_dead_ids_are_pruned(
 
     [pushed] = standin.delivered["1a0018970a9c8fcbd1d"]
     assert pushed["notification"]["android"]["extras"]["offer_id"] == r.json()["id"]
-    assert pushed["cid"].startswith(standin.app_key + "-")
+    # the cid is one JPush issued to this app, and the one stored on the delivery
+    assert standin.issued[pushed["cid"]].app_key == standin.app_key
+    stored = {row["token"]: row["jpush_cid"] for row in await pipeline.deliveries(r.json()["id"])}
+    assert stored["1a0018970a9c8fcbd1d"] == pushed["cid"]
+    assert stored[fcm_token] is None  # FCM has no such key
     assert fake_fcm.state.delivered_counts() == {fcm_token: 1}  # FCM devices stay on FCM
     async with sessionmaker() as session:
         tokens = set((await session.execute(text("SELECT token FROM push_devices"))).scalars())
@@ -99,7 +105,7 @@ async def test_offers_reach_jpush_and_fcm_devices_and_dead_ids_are_pruned(
     assert statuses == {"sent": 2, "failed": 1}
 
 
-async def test_a_resend_carries_the_same_cid_and_is_not_pushed_twice(
+async def test_cids_come_from_jpush_and_a_resend_with_one_is_not_pushed_twice(
     mixed_senders: Senders, jpush_server: tuple[JPushStandin, StandinServer]
 ) -> None:
     import uuid
@@ -107,29 +113,53 @@ async def test_a_resend_carries_the_same_cid_and_is_not_pushed_twice(
 
     from core.timezones import utcnow
 
-    standin = jpush_server[0]
+    standin, server = jpush_server
     standin.registered.add("1a0018970a9c8fcbd1d")
+    sender = mixed_senders.jpush
+    assert isinstance(sender, JPushSender)
     now = utcnow()
     message = ReminderMessage(uuid.uuid4(), uuid.uuid4(), "booking_reminder", "提醒", "明天10点",
                               now + timedelta(hours=2))  # fmt: skip
-    assert mixed_senders.jpush is not None
+    device = ["1a0018970a9c8fcbd1d"]
+
+    # an ordinary app gets at most 10 cids per call: 25 take three calls
+    asked = standin.cid_requests
+    cids = await sender.issue_dedup_ids(25)
+    assert len(set(cids)) == 25 and standin.cid_requests == asked + 3
+    assert all(standin.issued[c].app_key == standin.app_key for c in cids)
+
     for _ in range(2):  # a worker died after JPush took it: the next one sends it again
-        [result] = await mixed_senders.jpush.send(message, ["1a0018970a9c8fcbd1d"], now, ["k1"])
+        [result] = await sender.send(message, device, now, ["k1"], [cids[0]])
         assert result.outcome is Outcome.SENT
-    assert len(standin.delivered["1a0018970a9c8fcbd1d"]) == 1
-    # the same delivery key of another message (delivery ids are a per-database sequence:
-    # a restored or staging database repeats them) is another push, not a duplicate
-    other = ReminderMessage(uuid.uuid4(), message.merchant_id, "booking_reminder", "提醒",
-                            "后天10点", now + timedelta(hours=2))  # fmt: skip
-    [result] = await mixed_senders.jpush.send(other, ["1a0018970a9c8fcbd1d"], now, ["k1"])
-    assert result.outcome is Outcome.SENT
-    assert len(standin.delivered["1a0018970a9c8fcbd1d"]) == 2
+    assert len(standin.delivered[device[0]]) == 1
+
+    # cids JPush did not issue are refused, pushed nowhere: made up in JPush's format,
+    # issued to another app of the same account, or older than the day a cid lives
+    other_app = "7a7a7a7a7a7a7a7a7a7a7a7a"
+    standin.other_apps[other_app] = "e2e2e2e2e2e2e2e2e2e2e2e2"
+    neighbour = JPushSender(other_app, standin.other_apps[other_app], server.base_url, 5.0)
+    [foreign] = await neighbour.issue_dedup_ids(1)
+    await neighbour.aclose()
+    clock = standin.clock
+    standin.clock = lambda: clock() - 86_401  # issued more than a day ago
+    [stale] = await sender.issue_dedup_ids(1)
+    standin.clock = clock
+    for cid in (f"{standin.app_key}-{uuid.uuid4()}", foreign, stale):
+        [result] = await sender.send(message, device, now, ["k2"], [cid])
+        assert (result.outcome, result.error) == (Outcome.FAILED, "jpush:1003"), cid
+    assert len(standin.delivered[device[0]]) == 1
+
     standin.fail_next.append(503)
-    [result] = await mixed_senders.jpush.send(message, ["1a0018970a9c8fcbd1d"], now, ["k2"])
+    [result] = await sender.send(message, device, now, ["k2"], [cids[1]])
     assert result.outcome is Outcome.RETRY
-    wrong = JPushSender(standin.app_key, "not-the-secret", jpush_server[1].base_url, timeout=5.0)
-    [result] = await wrong.send(message, ["1a0018970a9c8fcbd1d"], now, ["k3"])
+    standin.fail_next_cid.append(503)
+    with pytest.raises(CidUnavailable):
+        await sender.issue_dedup_ids(1)
+    wrong = JPushSender(standin.app_key, "not-the-secret", server.base_url, timeout=5.0)
+    [result] = await wrong.send(message, device, now, ["k3"], [cids[2]])
     assert result.outcome is Outcome.RETRY and result.error == "unauthorized"
+    with pytest.raises(CidUnavailable):
+        await wrong.issue_dedup_ids(1)
     await wrong.aclose()
 
 
@@ -166,14 +196,18 @@ async def test_a_dead_workers_jpush_batch_is_resent_with_its_cid_and_shown_once(
     await dead._send_push(batch, utcnow())
     pushes = standin.requests
     assert {i: len(standin.delivered[i]) for i in ids} == {i: 1 for i in ids}
+    first = {i: standin.delivered[i][0]["cid"] for i in ids}
+    assert all(standin.issued[c].app_key == standin.app_key for c in first.values())
 
     await asyncio.sleep(0.3)  # the lease runs out: nobody renews it
     heir = pipeline.consumer(mixed_senders, settings=pipeline.short_lease(), name="heir")
     await pipeline.drain(heir)
     assert standin.requests == pushes + len(ids)  # the heir did send them again ...
     assert {i: len(standin.delivered[i]) for i in ids} == {i: 1 for i in ids}  # ... shown once
+    assert standin.refused == []  # with the cids the dead worker stored, which JPush issued
     rows = await pipeline.deliveries(r.json()["id"])
     assert {(row["status"], row["attempts"]) for row in rows} == {("sent", 2)}
+    assert {row["token"]: row["jpush_cid"] for row in rows} == first
 
 
 async def test_jpush_devices_are_under_the_same_daily_caps(
@@ -212,3 +246,43 @@ async def test_jpush_devices_are_under_the_same_daily_caps(
         await pipeline.drain(pipeline.consumer(mixed_senders))
     assert estimates == [1, 0]
     assert len(standin.delivered["1a0018970a9c8fcbcap"]) == 1
+
+
+async def test_a_cid_that_cannot_be_fetched_holds_the_push_back_and_loses_nothing(
+    client: ApiClient,
+    pipeline: Pipeline,
+    mixed_senders: Senders,
+    jpush_server: tuple[JPushStandin, StandinServer],
+) -> None:
+    """JPush's cid endpoint fails: nothing is pushed without a cid (a resend could not repeat
+    it); the deliveries wait for a retry, get their cids then, and each phone gets the offer
+    once."""
+    standin = jpush_server[0]
+    owner, merchant_id, shop_id = await merchant_with_shop(client)
+    ids = [f"1a0018970a9c8fcf{i:03d}" for i in range(2)]
+    for registration_id in ids:
+        user, _ = await subscriber(client, at=offset(100), categories=["dining"], devices=0)
+        await jpush_device(client, user, registration_id)
+        standin.registered.add(registration_id)
+    standin.fail_next_cid.extend([503, 500])
+    pushes, asked = standin.requests, standin.cid_requests
+    r = await client.post(
+        f"/v1/merchants/{merchant_id}/flash-offers", json=offer_body(shop_id), headers=owner.headers
+    )
+    assert r.status_code == 202, r.text
+
+    consumer = pipeline.consumer(mixed_senders)
+    await pipeline.dispatch()
+    await consumer.run_once(block_ms=100)
+    assert standin.requests == pushes  # no cid, no push
+    rows = await pipeline.deliveries(r.json()["id"])
+    assert {(row["status"], row["error"], row["jpush_cid"]) for row in rows} == {
+        ("retry", "dedup_id_unavailable", None)
+    }
+
+    await pipeline.drain(consumer)
+    assert standin.cid_requests == asked + 3  # two failures, then the cids
+    assert {i: len(standin.delivered[i]) for i in ids} == {i: 1 for i in ids}
+    rows = await pipeline.deliveries(r.json()["id"])
+    assert {row["status"] for row in rows} == {"sent"}
+    assert {row["jpush_cid"] for row in rows} == {standin.delivered[i][0]["cid"] for i in ids}
