@@ -49,6 +49,8 @@ class Merchant(IdMixin, TimestampMixin, Base):
     name: Mapped[str] = mapped_column(String(120))
     timezone: Mapped[str] = mapped_column(String(64), default=DEFAULT_TIMEZONE)
     contact_phone: Mapped[str | None] = mapped_column(String(20))
+    # the signature of the SMS the merchant sends its customers; NULL: the platform's
+    sms_sign_name: Mapped[str | None] = mapped_column(String(12))
 
 
 class StaffMembership(Base):

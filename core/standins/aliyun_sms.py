@@ -4,10 +4,11 @@ It checks what the service checks: the ACS3-HMAC-SHA256 `Authorization` (the acc
 known, the signed headers present, `x-acs-content-sha256` equal to the body's hash, and the
 signature recomputed over the canonical request with the access key secret), `x-acs-action`
 and `x-acs-version`, an `x-acs-date` within 15 minutes and a nonce never seen before; then the
-fields: a mainland number, an approved sign name and template code, and a `TemplateParam`
-JSON that fills every `${name}` of the template. Answers as the service does: HTTP 400
-`SignatureDoesNotMatch`/… for authentication, HTTP 200 with `Code` `OK` and a `BizId`, or a
-business `Code` such as `isv.MOBILE_NUMBER_ILLEGAL`.
+fields: a mainland number, a sign name approved for the account of the signing access key
+(`isv.SMS_SIGNATURE_ILLEGAL`, "该账号下找不到对应签名", for another account's or an unknown one),
+a template code, and a `TemplateParam` JSON that fills every `${name}` of the template.
+Answers as the service does: HTTP 400 `SignatureDoesNotMatch`/… for authentication, HTTP 200
+with `Code` `OK` and a `BizId`, or a business `Code` such as `isv.MOBILE_NUMBER_ILLEGAL`.
 """
 
 from __future__ import annotations
@@ -39,7 +40,9 @@ def canonical_query(params: list[tuple[str, str]]) -> str:
 class AliyunSmsStandin:
     access_key_id: str = "LTAI5tStandinKeyId000000"
     access_key_secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
-    sign_names: set[str] = field(default_factory=lambda: {"街角"})
+    sign_names: set[str] = field(default_factory=lambda: {"街角"})  # approved for this key
+    # other accounts: access key id -> (secret, the signatures approved for that account)
+    other_accounts: dict[str, tuple[str, set[str]]] = field(default_factory=dict)
     templates: dict[str, str] = field(
         default_factory=lambda: {
             "SMS_100000001": "您的登录验证码为${code}，${minutes}分钟内有效。",
@@ -82,7 +85,8 @@ class AliyunSmsStandin:
         if match is None:
             return self.error(400, "IncompleteSignature", "The request signature is incomplete.")
         key_id, signed, signature = match.groups()
-        if key_id != self.access_key_id:
+        secret = self.secret_of(key_id)
+        if secret is None:
             return self.error(
                 404, "InvalidAccessKeyId.NotFound", "Specified access key is not found."
             )
@@ -99,7 +103,7 @@ class AliyunSmsStandin:
             "".join(f"{n}:{headers.get(n, '').strip()}\n" for n in names), signed, digest,
         ])  # fmt: skip
         to_sign = f"{ALGORITHM}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
-        expected = hmac.new(self.access_key_secret.encode(), to_sign.encode(), hashlib.sha256)
+        expected = hmac.new(secret.encode(), to_sign.encode(), hashlib.sha256)
         if not hmac.compare_digest(expected.hexdigest(), signature):
             return self.error(400, "SignatureDoesNotMatch", "Specified signature is not matched.")
         try:
@@ -116,7 +120,17 @@ class AliyunSmsStandin:
             return self.error(400, "InvalidAction.NotFound", "Specified api is not found.")
         return None
 
-    def send_sms(self, params: dict[str, str]) -> Response:
+    def secret_of(self, key_id: str) -> str | None:
+        if key_id == self.access_key_id:
+            return self.access_key_secret
+        return self.other_accounts[key_id][0] if key_id in self.other_accounts else None
+
+    def signs_of(self, key_id: str) -> set[str]:
+        if key_id == self.access_key_id:
+            return self.sign_names
+        return self.other_accounts[key_id][1] if key_id in self.other_accounts else set()
+
+    def send_sms(self, params: dict[str, str], key_id: str | None = None) -> Response:
         def answer(code: str, message: str) -> Response:
             if code != "OK":
                 self.refused.append(code)
@@ -129,7 +143,7 @@ class AliyunSmsStandin:
         number = params.get("PhoneNumbers", "")
         if not MAINLAND.match(number):
             return answer("isv.MOBILE_NUMBER_ILLEGAL", "非法手机号")
-        if params.get("SignName") not in self.sign_names:
+        if params.get("SignName") not in self.signs_of(key_id or self.access_key_id):
             return answer("isv.SMS_SIGNATURE_ILLEGAL", "该账号下找不到对应签名")
         template = self.templates.get(params.get("TemplateCode", ""))
         if template is None:
@@ -160,6 +174,7 @@ def create_app(standin: AliyunSmsStandin) -> Starlette:
         if refused is not None:
             return refused
         params = dict(query) | dict(parse_qsl(body.decode(), keep_blank_values=True))
-        return standin.send_sms(params)
+        key_id = re.search(r"Credential=([^,]+)", headers["authorization"])
+        return standin.send_sms(params, key_id.group(1) if key_id else None)
 
     return Starlette(routes=[Route("/", rpc, methods=["POST"])])

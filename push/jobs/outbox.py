@@ -131,6 +131,7 @@ class _Batch:
     batch_no: int
     claimed: list[ClaimedDelivery]
     phones: dict[uuid.UUID, str | None]
+    sign_name: str | None = None  # the merchant's SMS signature (None: the platform's)
 
 
 class Consumer:
@@ -276,9 +277,14 @@ class Consumer:
                 lease_until=now + self.lease,
             )
             phones: dict[uuid.UUID, str | None] = {}
+            sign_name = None
             if entry.channel == "sms":
                 for delivery in claimed:
                     phones[delivery.user_id] = await _phone_of(session, delivery.user_id)
+                merchant = await accounts_service.get_merchant(
+                    session, merchant_id=offer.merchant_id
+                )
+                sign_name = merchant.sms_sign_name
             message = OfferMessage(
                 offer_id=offer.id,
                 merchant_id=offer.merchant_id,
@@ -289,7 +295,7 @@ class Consumer:
                 expires_at=offer.expires_at,
             )
         # committed: these deliveries are this consumer's alone from here on
-        return _Batch(message, entry.channel, offer.id, entry.batch_no, claimed, phones)
+        return _Batch(message, entry.channel, offer.id, entry.batch_no, claimed, phones, sign_name)
 
     async def _send_push(self, batch: _Batch, now: datetime) -> list[SendResult]:
         results: list[SendResult] = [SendResult(Outcome.FAILED, "device_removed")] * len(
@@ -355,7 +361,7 @@ class Consumer:
                 results.append(SendResult(Outcome.FAILED, "no_phone"))
                 continue
             try:
-                answer = await self.senders.sms.send(sms_of(batch.message, phone))
+                answer = await self.senders.sms.send(sms_of(batch.message, phone, batch.sign_name))
                 results.append(sms_outcome(answer))
             except Exception as exc:
                 log.warning("sms_send_failed", error=str(exc))

@@ -20,6 +20,7 @@ import calendar
 import uuid
 from datetime import date, datetime, timedelta
 
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts import service as accounts_service
@@ -36,6 +37,8 @@ from push.repository.birthdays import BirthdayRepository
 from push.service.errors import BirthdayCampaignInvalid
 from push.service.personal import push_to_devices
 from push.service.senders import Outcome, PushSender, ReminderMessage, sms_outcome
+
+log = structlog.get_logger("corner.push")
 
 DEFAULT_DAYS_BEFORE = 3
 
@@ -175,6 +178,7 @@ async def _deliver(
     jpush: PushSender | None,
     sms: SmsSender,
     now: datetime,
+    sign_name: str | None = None,
 ) -> str:
     text = rule.message.replace("{name}", customer.name or "")
     if not text:
@@ -182,7 +186,11 @@ async def _deliver(
     if rule.channel == "sms":
         if not customer.phone:
             return "no_phone"
-        answer = await sms.send(sms_message(customer.phone, BIRTHDAY, {"body": text}))
+        answer = await sms.send(
+            sms_message(customer.phone, BIRTHDAY, {"body": text}, sign_name=sign_name)
+        )
+        if not answer.ok:  # the greeting row says `failed`; the provider's reason is here
+            log.warning("birthday_sms_failed", merchant=str(rule.merchant_id), error=answer.error)
         return "sent" if sms_outcome(answer).outcome is Outcome.SENT else "failed"
     if customer.user_id is None:
         return "no_device"
@@ -245,6 +253,7 @@ async def send_birthday_greetings(
                 rule=rule,
                 customer=customer,
                 title=merchant.name,
+                sign_name=merchant.sms_sign_name,
                 sender=sender,
                 jpush=jpush,
                 sms=sms,

@@ -151,10 +151,11 @@ class LogPushSender:
 LOG_SINK = LogPushSender()
 
 
-def sms_of(message: PushMessage, phone: str) -> SmsMessage:
-    """The SMS form of a push message (core.sms), of kind `flash_offer` or the reminder's."""
+def sms_of(message: PushMessage, phone: str, sign_name: str | None = None) -> SmsMessage:
+    """The SMS form of a push message (core.sms), of kind `flash_offer` or the reminder's,
+    signed `sign_name` (the merchant's signature; None: the platform's)."""
     kind = FLASH_OFFER if isinstance(message, OfferMessage) else message.kind
-    return sms_message(phone, kind, {"title": message.title, "body": message.body})
+    return sms_message(phone, kind, {"title": message.title, "body": message.body}, sign_name)
 
 
 def sms_outcome(result: SmsResult) -> SendResult:

@@ -55,6 +55,34 @@ async def test_patch_merchant_needs_manager(client: ApiClient) -> None:
     assert r.json()["name"] == "新名字" and r.json()["timezone"] == "Asia/Urumqi"
 
 
+async def test_merchant_sms_sign_name_follows_aliyuns_rule(client: ApiClient) -> None:
+    """The merchant's SMS signature: 2-12 Chinese characters, letters or digits (Aliyun's
+    rule); anything else is refused whole; null goes back to the platform's signature."""
+    owner = await client.register()
+    merchant = await client.merchant(owner)
+    url = f"/v1/merchants/{merchant['id']}"
+    assert merchant["sms_sign_name"] is None
+    for bad in (
+        "王",
+        "街角咖啡街角咖啡街角咖啡街",
+        "老王 面馆",
+        "【老王面馆】",
+        "老王面馆!",
+        "",
+        "café",
+    ):
+        r = await client.patch(
+            url, json={"name": "改名", "sms_sign_name": bad}, headers=owner.headers
+        )
+        assert_problem(r, 422, "validation_error")
+    assert (await client.get(url)).json()["name"] == merchant["name"]  # nothing half-applied
+    for good in ("老王面馆", "Corner2", "街角咖啡街角咖啡街角咖啡"):
+        r = await client.patch(url, json={"sms_sign_name": good}, headers=owner.headers)
+        assert r.status_code == 200 and r.json()["sms_sign_name"] == good, r.text
+    r = await client.patch(url, json={"sms_sign_name": None}, headers=owner.headers)
+    assert r.status_code == 200 and r.json()["sms_sign_name"] is None
+
+
 async def test_staff_roles_and_grants(client: ApiClient) -> None:
     owner = await client.register()
     merchant = await client.merchant(owner)

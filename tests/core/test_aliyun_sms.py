@@ -41,6 +41,22 @@ async def test_refusals_are_final_and_throttling_is_retried(
     assert bad_number.error == "isv.MOBILE_NUMBER_ILLEGAL"
     foreign_sign = await sender.send(sms_message("+8613800000001", LOGIN_CODE, code, "别家"))
     assert foreign_sign.error == "isv.SMS_SIGNATURE_ILLEGAL" and not foreign_sign.retryable
+    # a signature approved for another Aliyun account is not this access key's to use
+    standin.other_accounts["LTAI5tOtherAccount000001"] = ("other-secret", {"隔壁面馆"})
+    theirs = await sender.send(sms_message("+8613800000001", LOGIN_CODE, code, "隔壁面馆"))
+    assert theirs.error == "isv.SMS_SIGNATURE_ILLEGAL" and not theirs.retryable
+    other_account = sms_sender(
+        sms_settings(
+            test_settings,
+            standin,
+            server,
+            sms_access_key_id="LTAI5tOtherAccount000001",
+            sms_access_key_secret="other-secret",
+        )
+    )
+    assert (
+        await other_account.send(sms_message("+8613800000001", LOGIN_CODE, code, "隔壁面馆"))
+    ).ok
     missing = await sender.send(sms_message("+8613800000001", LOGIN_CODE, {"code": "1"}))
     assert missing.error == "isv.TEMPLATE_MISSING_PARAMETERS"
     unknown_kind = await sender.send(sms_message("+8613800000001", "birthday", {"name": "x"}))

@@ -1,6 +1,7 @@
 """Flash offers by SMS through the real Aliyun SDK to its stand-in (core/standins/aliyun_sms.py),
 driven by the push outbox: the `flash_offer` template, a throttled send retried until sent,
-a refusal recorded on the delivery and not retried (issue 20 point 4)."""
+a refusal recorded on the delivery and not retried, the merchant's own signature (issue 20
+point 4)."""
 
 from __future__ import annotations
 
@@ -67,3 +68,49 @@ async def test_offer_sms_are_retried_when_throttled_and_refusals_recorded(
         1,
     )
     assert len(standin.sent) == sent_before + 1
+
+
+async def test_offer_sms_carry_the_merchants_signature_and_an_unapproved_one_is_recorded(
+    client: ApiClient,
+    pipeline: Pipeline,
+    aliyun_senders: Senders,
+    aliyun: tuple[AliyunSmsStandin, StandinServer],
+) -> None:
+    """A merchant with an SMS signature approved for the platform's Aliyun account sends its
+    offers under it; one the account does not have (another account's) is refused by Aliyun
+    (`isv.SMS_SIGNATURE_ILLEGAL`): the delivery records it and is not retried."""
+    standin = aliyun[0]
+    standin.sign_names.add("老王面馆")
+    standin.other_accounts["LTAI5tOtherAccount000000"] = ("secret", {"别家小店"})
+    reader, _ = await subscriber(
+        client, at=offset(100), categories=["dining"], devices=0, channels=["sms"]
+    )
+    sent_before = len(standin.sent)
+
+    signed: list[str] = []
+    for sign in ("老王面馆", "别家小店"):
+        owner, merchant_id, shop_id = await merchant_with_shop(client)
+        r = await client.patch(
+            f"/v1/merchants/{merchant_id}", json={"sms_sign_name": sign}, headers=owner.headers
+        )
+        assert r.status_code == 200, r.text
+        r = await client.post(
+            f"/v1/merchants/{merchant_id}/flash-offers",
+            json=offer_body(shop_id),
+            headers=owner.headers,
+        )
+        assert r.status_code == 202, r.text
+        signed.append(r.json()["id"])
+    await pipeline.drain(pipeline.consumer(aliyun_senders))
+
+    [sms] = standin.sent[sent_before:]
+    assert sms["to"] == reader.phone.removeprefix("+86") and sms["sign"] == "老王面馆"
+    assert sms["text"] == "【老王面馆】限时特惠：牛肉面半价，仅限今天下午"
+    [ok] = await pipeline.deliveries(signed[0])
+    [refused] = await pipeline.deliveries(signed[1])
+    assert (ok["status"], ok["attempts"]) == ("sent", 1)
+    assert (refused["status"], refused["error"], refused["attempts"]) == (
+        "failed",
+        "isv.SMS_SIGNATURE_ILLEGAL",
+        1,
+    )
