@@ -53,7 +53,8 @@ def live_server(
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        # a loaded machine (CI beside other jobs) can take over a minute to import and start
+        deadline = time.monotonic() + 240
         while True:
             try:
                 if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
