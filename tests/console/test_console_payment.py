@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import httpx
 import qrcode
 
 from tests.console.conftest import LiveServer, screenshot
@@ -161,6 +162,59 @@ async def test_top_up_sold_qr_shown_and_paid_when_the_callback_arrives(
     assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
     await no_sideways_scroll(page)
     await screenshot(page, "82-counter-topup-qr-390")
+
+
+async def test_count_card_sold_with_alipay_and_active_when_the_callback_arrives(
+    client: ApiClient, page: Any, live_server: LiveServer
+) -> None:
+    """The other provider and the other sale: a count card (次卡) sold with Alipay's precreate
+    QR; the customer pays at the Alipay stand-in, its RSA2-signed notify reaches the live
+    server, the page turns paid and the pass is usable."""
+    live_server.require("/v1/counter/count-passes", "/v1/programs/{program_id}/count-products")
+    alipay = live_server.standins.alipay
+    assert alipay is not None, "the live server runs with the Alipay stand-in"
+    owner, merchant, shop = await owner_with_shop(client)
+    member, card = await member_with_card(client, owner, merchant["id"])
+    r = await client.post(
+        f"/v1/programs/{card['program_id']}/count-products",
+        json={"name": "洗剪吹5次卡", "uses": 5, "price": {"amount": 20000, "currency": "CNY"}},
+        headers=owner.headers,
+    )
+    assert r.status_code == 201, r.text
+    product = r.json()
+
+    await open_counter(page, owner.phone, shop)
+    await page.get_by_text("会员卡", exact=True).click()
+    await page.get_by_label("会员卡号").fill(card["card_number"])
+    await page.get_by_role("button", name="查询").click()
+    await confirm_member(page)
+    await page.get_by_text("购买次卡").click()
+    await page.get_by_label("要卖的次卡").select_option(product["id"])
+    await page.get_by_text("支付宝").click()
+    async with page.expect_response("**/v1/counter/count-passes") as answered:
+        await page.get_by_role("button", name="生成收款码").click()
+    sale = await answered.value
+    assert sale.status == 201, await sale.text()
+    assert sale.request.post_data_json["payment"] == {"provider": "alipay", "method": "precreate"}
+    payment = (await sale.json())["payment"]
+    assert payment["provider"] == "alipay" and payment["code_url"].startswith(
+        "https://qr.alipay.com/"
+    )
+    result = await result_state(page, "paying")
+    assert "请顾客用支付宝扫码付款" in await result.inner_text()
+    path_d = await result.locator("svg.qr path").get_attribute("d")
+    assert encodes(qr_matrix(path_d), payment["code_url"])
+
+    standin_url = live_server.standins.servers["alipay"].base_url
+    async with httpx.AsyncClient() as customer:  # the customer scans and pays
+        paid = await customer.post(f"{standin_url}/standin/pay/{payment['reference']}")
+    assert paid.status_code == 200, paid.text
+    result = await result_state(page, "success")
+    assert "已收款" in await result.inner_text()
+    await screenshot(page, "83-counter-count-card-alipay-paid")
+    r = await client.get(f"/v1/cards/{card['id']}", headers=member.headers)
+    [bought] = r.json()["count_passes"]
+    assert bought["uses_left"] == 5
 
 
 async def test_selling_a_count_card_when_none_is_on_sale_says_so(
