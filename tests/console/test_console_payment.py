@@ -77,6 +77,15 @@ async def member_with_card(client: ApiClient, owner: Any, merchant_id: str) -> t
     return member, r.json()
 
 
+async def card_at_counter(page: Any, owner: Any, shop: dict, card: dict) -> None:
+    """The counter open on `shop`, the member's card typed, looked up and confirmed."""
+    await open_counter(page, owner.phone, shop)
+    await page.get_by_text("会员卡", exact=True).click()
+    await page.get_by_label("会员卡号").fill(card["card_number"])
+    await page.get_by_role("button", name="查询").click()
+    await confirm_member(page)
+
+
 async def customer_pays(page: Any, standin_url: str, reference: str) -> None:
     """The customer scans the QR and pays: the stand-in's development page, in another tab."""
     customer = await page.context.new_page()
@@ -101,11 +110,7 @@ async def test_top_up_sold_qr_shown_and_paid_when_the_callback_arrives(
     owner, merchant, shop = await owner_with_shop(client)
     member, card = await member_with_card(client, owner, merchant["id"])
 
-    await open_counter(page, owner.phone, shop)
-    await page.get_by_text("会员卡", exact=True).click()
-    await page.get_by_label("会员卡号").fill(card["card_number"])
-    await page.get_by_role("button", name="查询").click()
-    await confirm_member(page)
+    await card_at_counter(page, owner, shop, card)
     await page.get_by_text("充值", exact=True).click()
     await page.get_by_label("充值金额（元）").fill("123.45")
     await page.get_by_text("微信支付").click()
@@ -183,11 +188,7 @@ async def test_count_card_sold_with_alipay_and_active_when_the_callback_arrives(
     assert r.status_code == 201, r.text
     product = r.json()
 
-    await open_counter(page, owner.phone, shop)
-    await page.get_by_text("会员卡", exact=True).click()
-    await page.get_by_label("会员卡号").fill(card["card_number"])
-    await page.get_by_role("button", name="查询").click()
-    await confirm_member(page)
+    await card_at_counter(page, owner, shop, card)
     await page.get_by_text("购买次卡").click()
     await page.get_by_label("要卖的次卡").select_option(product["id"])
     await page.get_by_text("支付宝").click()
@@ -223,11 +224,7 @@ async def test_selling_a_count_card_when_none_is_on_sale_says_so(
     live_server.require("/v1/counter/topups", "/v1/counter/count-passes")
     owner, merchant, shop = await owner_with_shop(client)
     _, card = await member_with_card(client, owner, merchant["id"])
-    await open_counter(page, owner.phone, shop)
-    await page.get_by_text("会员卡", exact=True).click()
-    await page.get_by_label("会员卡号").fill(card["card_number"])
-    await page.get_by_role("button", name="查询").click()
-    await confirm_member(page)
+    await card_at_counter(page, owner, shop, card)
     await page.get_by_text("购买次卡").click()
     await page.get_by_text("本店没有在售的次卡。").wait_for()
     assert await page.get_by_role("button", name="生成收款码").is_disabled()
