@@ -1,5 +1,11 @@
 """Browser fixtures: Corner served by uvicorn in a subprocess, Debian's Chromium via Playwright.
 
+The live server is configured as `corner dev` configures itself: WeChat Pay and Alipay
+stand-ins (core/standins/dev.py, started here in the test process) with their keys, and the
+live server's own URL as the notify URL, so a sale at the counter goes through the API and the
+real SDK to the stand-in, and the stand-in's signed callback reaches the live server when a
+test plays the customer paying (`LiveServer.standins`).
+
 One server and one browser per test session (per xdist worker); a fresh browser context (so
 fresh localStorage) per test. Chromium gets a fake camera that plays `camera.y4m`, which a
 test writes (from a QR image) before it opens the scanner: the file is read when the camera
@@ -26,6 +32,7 @@ from PIL import Image
 
 from core.embedded import free_port
 from core.settings import Settings
+from core.standins.dev import DevStandins, payment_standins
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts" / "console"
@@ -47,6 +54,7 @@ TABLET_PORTRAIT = {"width": 768, "height": 1024}
 class LiveServer:
     url: str
     paths: set[str]
+    standins: DevStandins
 
     def require(self, *templates: str) -> None:
         """Fail (never skip) when a route the page calls is not served: a console page whose
@@ -81,19 +89,21 @@ def live_server(test_settings: Settings) -> Iterator[LiveServer]:
     if not CHROMIUM.exists():
         pytest.skip("Debian's chromium is not installed (make bootstrap installs it)")
     port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    standins, standin_env = payment_standins(test_settings, url)
     log = ARTIFACTS / f"server-{os.environ.get('PYTEST_XDIST_WORKER', 'gw0')}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as sink:
         proc = subprocess.Popen(
             [sys.executable, "-m", "cli.main", "serve", "--port", str(port), "--workers", "1"],
             cwd=ROOT,
-            env=_server_env(test_settings),
+            env=_server_env(test_settings) | standin_env,
             stdout=sink,
             stderr=subprocess.STDOUT,
         )
-        url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 60
+            # importing and building the app takes 80 s on the shared 2 cores at load 12
+            deadline = time.monotonic() + 240
             while True:
                 try:
                     if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
@@ -106,10 +116,11 @@ def live_server(test_settings: Settings) -> Iterator[LiveServer]:
             # building the schema takes seconds on a loaded machine: wait for it
             schema = httpx.get(f"{url}/openapi.json", timeout=120).json()
             paths = {_shape(p) for p in schema["paths"]}
-            yield LiveServer(url, paths)
+            yield LiveServer(url, paths, standins)
         finally:
             proc.terminate()
             proc.wait(timeout=30)
+            standins.stop()
 
 
 @pytest.fixture(scope="session")

@@ -2,9 +2,10 @@
 page) and turns "paid" by itself when the provider's callback arrives (it polls
 GET /v1/payments/{reference}).
 
-The first test answers the sale request (`POST /v1/counter/topups`) in the browser with a real
-top-up the member started through the fake provider (the live server has no WeChat Pay
-credentials): the payment, its reference, the QR, the polling and the signed callback are real.
+End to end, as in `make run`: the live server has the WeChat Pay stand-in's credentials
+(tests/console/conftest.py), so the console's sale request goes through the API and the real
+SDK to the stand-in, the QR is the stand-in's `code_url`, the test plays the customer paying on
+the stand-in's development page, and the stand-in's signed callback reaches the live server.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import httpx
 import qrcode
 
-from core.settings import Settings
 from tests.console.conftest import LiveServer, screenshot
 from tests.console.helpers import (
     PHONE,
@@ -25,7 +26,6 @@ from tests.console.helpers import (
     result_state,
 )
 from tests.helpers import ApiClient
-from tests.memberships.test_topups import callback, post_callback
 
 QUIET = 4  # the page's quiet zone, in modules
 
@@ -77,66 +77,81 @@ async def member_with_card(client: ApiClient, owner: Any, merchant_id: str) -> t
     return member, r.json()
 
 
-async def test_top_up_sold_qr_shown_and_paid_when_the_callback_arrives(
-    client: ApiClient, page: Any, live_server: LiveServer, test_settings: Settings
-) -> None:
-    live_server.require("/v1/payments/{reference}", "/v1/payments/{provider_name}/callback")
-    owner, merchant, shop = await owner_with_shop(client)
-    member, card = await member_with_card(client, owner, merchant["id"])
-    # a real pending top-up and its payment (what the counter route will answer)
-    r = await client.post(
-        f"/v1/cards/{card['id']}/topups",
-        json={"amount": {"amount": 12345, "currency": "CNY"}},
-        headers=member.headers,
-    )
-    assert r.status_code == 201, r.text
-    topup = r.json()
-    reference = topup["payment"]["reference"]
-    qr_text = topup["payment"].get("code_url") or topup["payment"].get("pay_url")
-    assert qr_text, topup
-
-    sent: list[tuple[str, dict[str, Any]]] = []
-
-    async def counter_topup(route: Any) -> None:
-        sent.append(
-            (route.request.headers.get("idempotency-key", ""), route.request.post_data_json)
-        )
-        await route.fulfill(status=201, content_type="application/json", json=topup)
-
-    await page.route("**/v1/counter/topups", counter_topup)
+async def card_at_counter(page: Any, owner: Any, shop: dict, card: dict) -> None:
+    """The counter open on `shop`, the member's card typed, looked up and confirmed."""
     await open_counter(page, owner.phone, shop)
     await page.get_by_text("会员卡", exact=True).click()
     await page.get_by_label("会员卡号").fill(card["card_number"])
     await page.get_by_role("button", name="查询").click()
     await confirm_member(page)
+
+
+async def customer_pays(page: Any, standin_url: str, reference: str) -> None:
+    """The customer scans the QR and pays: the stand-in's development page, in another tab."""
+    customer = await page.context.new_page()
+    try:
+        await customer.goto(f"{standin_url}/standin/pay/{reference}")
+        await customer.get_by_text("NOTPAY").wait_for()
+        await customer.get_by_role("button", name="确认支付 / Pay").click()
+        await customer.get_by_text(f"paid: {reference}").wait_for()
+    finally:
+        await customer.close()
+
+
+async def test_top_up_sold_qr_shown_and_paid_when_the_callback_arrives(
+    client: ApiClient, page: Any, live_server: LiveServer
+) -> None:
+    live_server.require(
+        "/v1/counter/topups", "/v1/payments/{reference}", "/v1/payments/{provider_name}/callback"
+    )
+    wechatpay = live_server.standins.wechatpay
+    assert wechatpay is not None, "the live server runs with the WeChat Pay stand-in"
+    standin_url = live_server.standins.servers["wechatpay"].base_url
+    owner, merchant, shop = await owner_with_shop(client)
+    member, card = await member_with_card(client, owner, merchant["id"])
+
+    await card_at_counter(page, owner, shop, card)
     await page.get_by_text("充值", exact=True).click()
     await page.get_by_label("充值金额（元）").fill("123.45")
     await page.get_by_text("微信支付").click()
-    async with page.expect_request(re.compile(rf"/v1/payments/{reference}$")):
+    async with page.expect_response("**/v1/counter/topups") as answered:
         await page.get_by_role("button", name="生成收款码").click()
-        result = await result_state(page, "paying")
-    assert sent[0][0], "the sale carries an Idempotency-Key"
-    assert sent[0][1] == {
+    sale = await answered.value
+    assert sale.status == 201, await sale.text()
+    assert sale.request.headers.get("idempotency-key"), "the sale carries an Idempotency-Key"
+    assert sale.request.post_data_json == {
         "card": card["card_number"],
         "shop_id": shop["id"],
         "amount": {"amount": 12345, "currency": "CNY"},
         "payment": {"provider": "wechatpay", "method": "native"},
     }
-    # the provider named is the payment's (the tests' payments go through the fake provider)
-    assert "请顾客用测试支付扫码付款" in await result.inner_text()
+    payment = (await sale.json())["payment"]
+    reference = payment["reference"]
+    # the API asked WeChat Pay (the stand-in) for a Native order: its code_url is the QR
+    assert ("POST", "/v3/pay/transactions/native") in wechatpay.requests
+    assert wechatpay.transactions[reference]["amount"]["total"] == 12345
+    assert payment["provider"] == "wechatpay"
+    assert payment["code_url"].startswith("weixin://wxpay/bizpayurl?pr=")
+    result = await result_state(page, "paying")
+    assert "请顾客用微信支付扫码付款" in await result.inner_text()
     # the QR drawn in the page is the payment's, module for module
     path_d = await result.locator("svg.qr path").get_attribute("d")
-    assert encodes(qr_matrix(path_d), qr_text)
+    assert encodes(qr_matrix(path_d), payment["code_url"])
     await screenshot(page, "80-counter-topup-qr")
+    r = await client.get(f"/v1/cards/{card['id']}", headers=member.headers)
+    assert r.json()["balance"]["amount"] == 0  # nothing credited before the customer pays
 
-    # the customer pays: the provider's signed callback reaches the API, the page turns "paid"
-    assert (await post_callback(client, *callback(test_settings, reference))).status_code == 200
+    # the customer pays: WeChat Pay's signed callback reaches the API, the page turns "paid"
+    await customer_pays(page, standin_url, reference)
     result = await result_state(page, "success")
     text = await result.inner_text()
     assert "已收款" in text and "123.45" in text, text
     await screenshot(page, "81-counter-topup-paid")
+    [note] = [n for n in wechatpay.outbox if n.url.startswith(live_server.url)][-1:]
+    # answered as WeChat Pay expects: 200 or 204, no body needed
+    assert note.answered in (200, 204) and note.url.endswith("/v1/payments/wechatpay/callback")
     r = await client.get(f"/v1/cards/{card['id']}", headers=member.headers)
-    assert r.json()["balance"]["amount"] >= 12345
+    assert r.json()["balance"]["amount"] == 12345
 
     # a phone-sized screen shows the whole QR
     await result.get_by_role("button", name="下一位顾客").click()
@@ -154,17 +169,62 @@ async def test_top_up_sold_qr_shown_and_paid_when_the_callback_arrives(
     await screenshot(page, "82-counter-topup-qr-390")
 
 
+async def test_count_card_sold_with_alipay_and_active_when_the_callback_arrives(
+    client: ApiClient, page: Any, live_server: LiveServer
+) -> None:
+    """The other provider and the other sale: a count card (次卡) sold with Alipay's precreate
+    QR; the customer pays at the Alipay stand-in, its RSA2-signed notify reaches the live
+    server, the page turns paid and the pass is usable."""
+    live_server.require("/v1/counter/count-passes", "/v1/programs/{program_id}/count-products")
+    alipay = live_server.standins.alipay
+    assert alipay is not None, "the live server runs with the Alipay stand-in"
+    owner, merchant, shop = await owner_with_shop(client)
+    member, card = await member_with_card(client, owner, merchant["id"])
+    r = await client.post(
+        f"/v1/programs/{card['program_id']}/count-products",
+        json={"name": "洗剪吹5次卡", "uses": 5, "price": {"amount": 20000, "currency": "CNY"}},
+        headers=owner.headers,
+    )
+    assert r.status_code == 201, r.text
+    product = r.json()
+
+    await card_at_counter(page, owner, shop, card)
+    await page.get_by_text("购买次卡").click()
+    await page.get_by_label("要卖的次卡").select_option(product["id"])
+    await page.get_by_text("支付宝").click()
+    async with page.expect_response("**/v1/counter/count-passes") as answered:
+        await page.get_by_role("button", name="生成收款码").click()
+    sale = await answered.value
+    assert sale.status == 201, await sale.text()
+    assert sale.request.post_data_json["payment"] == {"provider": "alipay", "method": "precreate"}
+    payment = (await sale.json())["payment"]
+    assert payment["provider"] == "alipay" and payment["code_url"].startswith(
+        "https://qr.alipay.com/"
+    )
+    result = await result_state(page, "paying")
+    assert "请顾客用支付宝扫码付款" in await result.inner_text()
+    path_d = await result.locator("svg.qr path").get_attribute("d")
+    assert encodes(qr_matrix(path_d), payment["code_url"])
+
+    standin_url = live_server.standins.servers["alipay"].base_url
+    async with httpx.AsyncClient() as customer:  # the customer scans and pays
+        paid = await customer.post(f"{standin_url}/standin/pay/{payment['reference']}")
+    assert paid.status_code == 200, paid.text
+    result = await result_state(page, "success")
+    assert "已收款" in await result.inner_text()
+    await screenshot(page, "83-counter-count-card-alipay-paid")
+    r = await client.get(f"/v1/cards/{card['id']}", headers=member.headers)
+    [bought] = r.json()["count_passes"]
+    assert bought["uses_left"] == 5
+
+
 async def test_selling_a_count_card_when_none_is_on_sale_says_so(
     client: ApiClient, page: Any, live_server: LiveServer
 ) -> None:
     live_server.require("/v1/counter/topups", "/v1/counter/count-passes")
     owner, merchant, shop = await owner_with_shop(client)
     _, card = await member_with_card(client, owner, merchant["id"])
-    await open_counter(page, owner.phone, shop)
-    await page.get_by_text("会员卡", exact=True).click()
-    await page.get_by_label("会员卡号").fill(card["card_number"])
-    await page.get_by_role("button", name="查询").click()
-    await confirm_member(page)
+    await card_at_counter(page, owner, shop, card)
     await page.get_by_text("购买次卡").click()
     await page.get_by_text("本店没有在售的次卡。").wait_for()
     assert await page.get_by_role("button", name="生成收款码").is_disabled()

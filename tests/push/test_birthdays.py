@@ -14,17 +14,19 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.settings import Settings
-from core.sms import read_log
+from core.sms import read_log, sms_sender
+from core.standins.aliyun_sms import AliyunSmsStandin
+from core.standins.server import StandinServer
 from push.service.birthdays import (
     celebrated_on,
     next_celebration,
     send_birthday_greetings,
     window_month_days,
 )
-from push.service.senders import Senders
+from push.service.senders import LogPushSender, Senders
 from tests.accounts.test_sms_signin import ask_code, last_code
 from tests.coupons.helpers import Shopfront, published_campaign, shopfront
-from tests.helpers import Actor, ApiClient, assert_problem, fresh_phone
+from tests.helpers import Actor, ApiClient, assert_problem, fresh_phone, sms_settings
 from tests.memberships.conftest import sms_actor
 from tests.push.fake_fcm import FakeFcmServer
 
@@ -255,3 +257,43 @@ async def test_greetings_with_a_moved_clock(
             {"u": app_user.user_id, "leapling": leapling},
         )
     assert left == 0
+
+
+async def test_birthday_sms_carry_the_merchants_signature(
+    client: ApiClient,
+    sessionmaker: Maker,
+    aliyun: tuple[AliyunSmsStandin, StandinServer],
+    test_settings: Settings,
+) -> None:
+    """A greeting by SMS through Aliyun (its stand-in) is signed with the merchant's own SMS
+    signature when it set one; without it, the platform's."""
+    standin, server = aliyun
+    standin.sign_names.add("街角理发")
+    templates = standin.settings(server.base_url)["sms_templates"] + ",birthday:SMS_100000005"
+    sms = sms_sender(sms_settings(test_settings, standin, server, sms_templates=templates))
+    signed, unsigned = await shopfront(client, name="街角理发店"), await shopfront(client)
+    r = await client.patch(
+        f"/v1/merchants/{signed.merchant_id}",
+        json={"sms_sign_name": "街角理发"},
+        headers=signed.owner.headers,
+    )
+    assert r.status_code == 200, r.text
+    phones = {}
+    for front in (signed, unsigned):
+        r = await _rule(
+            client, front, enabled=True, days_before=0, channel="sms", message="{name}，生日快乐！"
+        )
+        assert r.status_code == 200, r.text
+        phones[front.merchant_id] = fresh_phone()
+        await _customer(client, front, phones[front.merchant_id], "1990-03-04")
+    before = len(standin.sent)
+    async with sessionmaker.begin() as session:
+        made = await send_birthday_greetings(
+            session, sender=LogPushSender(), sms=sms, now=datetime(2027, 3, 4, 2, tzinfo=UTC)
+        )
+    assert made == 2
+    texts = {m["to"]: m["text"] for m in standin.sent[before:]}
+    assert texts == {
+        phones[signed.merchant_id].removeprefix("+86"): "【街角理发】小李，生日快乐！",
+        phones[unsigned.merchant_id].removeprefix("+86"): "【街角】小李，生日快乐！",
+    }

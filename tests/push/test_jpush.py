@@ -61,6 +61,18 @@ async def jpush_device(client: ApiClient, user: Any, token: str) -> None:
     assert r.status_code == 201 and r.json()["provider"] == "jpush", r.text
 
 
+async def jpush_subscribers(
+    client: ApiClient, standin: JPushStandin, prefix: str, count: int
+) -> list[str]:
+    """`count` subscribers near the shop, each with a JPush device JPush knows: their ids."""
+    ids = [f"{prefix}{i:03d}" for i in range(count)]
+    for registration_id in ids:
+        user, _ = await subscriber(client, at=offset(100), categories=["dining"], devices=0)
+        await jpush_device(client, user, registration_id)
+        standin.registered.add(registration_id)
+    return ids
+
+
 async def test_offers_reach_jpush_and_fcm_devices_and_dead_ids_are_pruned(
     client: ApiClient,
     pipeline: Pipeline,
@@ -181,11 +193,7 @@ async def test_a_dead_workers_jpush_batch_is_resent_with_its_cid_and_shown_once(
 
     standin = jpush_server[0]
     owner, merchant_id, shop_id = await merchant_with_shop(client)
-    ids = [f"1a0018970a9c8fcb{i:03d}" for i in range(3)]
-    for registration_id in ids:
-        user, _ = await subscriber(client, at=offset(100), categories=["dining"], devices=0)
-        await jpush_device(client, user, registration_id)
-        standin.registered.add(registration_id)
+    ids = await jpush_subscribers(client, standin, "1a0018970a9c8fcb", 3)
     r = await client.post(
         f"/v1/merchants/{merchant_id}/flash-offers", json=offer_body(shop_id), headers=owner.headers
     )
@@ -259,11 +267,7 @@ async def test_a_cid_that_cannot_be_fetched_holds_the_push_back_and_loses_nothin
     once."""
     standin = jpush_server[0]
     owner, merchant_id, shop_id = await merchant_with_shop(client)
-    ids = [f"1a0018970a9c8fcf{i:03d}" for i in range(2)]
-    for registration_id in ids:
-        user, _ = await subscriber(client, at=offset(100), categories=["dining"], devices=0)
-        await jpush_device(client, user, registration_id)
-        standin.registered.add(registration_id)
+    ids = await jpush_subscribers(client, standin, "1a0018970a9c8fcf", 2)
     standin.fail_next_cid.extend([503, 500])
     pushes, asked = standin.requests, standin.cid_requests
     r = await client.post(
