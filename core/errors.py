@@ -2,10 +2,15 @@
 
 Services raise `DomainError` subclasses carrying a stable snake_case `code`; handlers here turn
 them, validation failures, 404/405 and anything unexpected into problem documents.
+
+A refusal's `detail` is for people: None (the title says it all) or a text made with
+`core.i18n.localised` in both languages, money in yuan and times on the local clock, no field
+names (tests/conftest.py fails a test that makes a DomainError with any other detail).
 """
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 import orjson
@@ -15,7 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from core.i18n import message, readable_detail
+from core.i18n import localised, message, readable_detail
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 log = structlog.get_logger("corner.errors")
@@ -44,9 +49,12 @@ class DomainError(Exception):
         self.extra = extra or {}
         self.headers = headers or {}
 
+    def localised_title(self) -> str:
+        return message(self.code, self.title, self.title_zh)
+
     def texts(self) -> tuple[str, str]:
         """(title, detail) for the request's reader (problem bodies and counter lookups)."""
-        title = message(self.code, self.title, self.title_zh)
+        title = self.localised_title()
         return title, readable_detail(self.detail, title)
 
 
@@ -75,10 +83,13 @@ class InvalidInput(DomainError):
 
     status, code, title = 422, "validation_error", "The request is not valid"
 
-    def __init__(self, detail: str, *, loc: list[str | int] | None = None, **kw: Any) -> None:
+    def __init__(
+        self, detail: str | None = None, *, loc: list[str | int] | None = None, **kw: Any
+    ) -> None:
         super().__init__(detail, **kw)
         if loc is not None:
-            self.extra.setdefault("errors", [{"loc": loc, "msg": detail}])
+            msg = detail or self.localised_title()
+            self.extra.setdefault("errors", [{"loc": loc, "msg": msg}])
 
 
 class InvalidCursor(DomainError):
@@ -173,8 +184,12 @@ _HTTP_CODES = {
 async def handle_http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
-    title = str(exc.detail) if exc.detail else code.replace("_", " ").capitalize()
-    return problem(exc.status_code, code, title, None, headers=dict(exc.headers or {}))
+    title = message(code, HTTPStatus(exc.status_code).phrase)
+    # Starlette's own detail is the status phrase; a sentence of ours (an unreadable body) is
+    # for the developer reading English, the zh-CN reader gets the title
+    said = str(exc.detail) if exc.detail else ""
+    detail = localised(title, said) if said and said != HTTPStatus(exc.status_code).phrase else None
+    return problem(exc.status_code, code, title, detail, headers=dict(exc.headers or {}))
 
 
 async def handle_unexpected(request: Request, exc: Exception) -> Response:

@@ -1,4 +1,13 @@
-"""Human-readable messages in zh-CN (default) and en, chosen per request by Accept-Language."""
+"""Human-readable messages in zh-CN (default) and en, chosen per request by Accept-Language.
+
+One mechanism for every text a person reads (problem titles and details, counter lookup
+refusals, offer lines): titles come from the error class (`title` / `title_zh`) or `MESSAGES`
+through `message`; every detail is written in both languages with `localised(chinese,
+english)`, which picks the request's language when the refusal is made. Details say things in
+words: money with `core.money.format_money` (`¥50.00`, never minor units), times with
+`core.timezones.format_local` (the shop's or merchant's wall clock), never a field name or an
+enum code (those stay in the problem's machine-readable members: `code`, `errors[].loc`, extras).
+"""
 
 from __future__ import annotations
 
@@ -26,6 +35,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "payload_too_large": ("请求体过大", "The request body is too large"),
     "invalid_value": ("请求中的某个值无法保存", "A value in the request cannot be stored"),
+    "bad_request": ("请求无法解析", "Bad request"),
+    "unsupported_media_type": ("不支持该内容类型", "Unsupported media type"),
 }
 
 
