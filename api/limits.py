@@ -54,7 +54,9 @@ def _too_large(limit: int) -> Response:
         413,
         "payload_too_large",
         "The request body is too large",
-        localised(f"请求内容不能超过 {_size(limit)}", f"This request may carry at most {_size(limit)}"),
+        localised(
+            f"请求内容不能超过 {_size(limit)}", f"This request may carry at most {_size(limit)}"
+        ),
         extra={"max_bytes": limit},
         title_zh="请求内容过大",
     )

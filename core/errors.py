@@ -95,13 +95,44 @@ class InvalidInput(DomainError):
 class InvalidCursor(DomainError):
     status, code, title = 422, "invalid_cursor", "The pagination cursor is not valid"
 
+    # why, in words; one wording for every list
+    @classmethod
+    def not_ours(cls) -> InvalidCursor:
+        return cls(
+            localised("分页游标不是本服务签发的", "The cursor was not issued by this server")
+        )
+
+    @classmethod
+    def unreadable(cls) -> InvalidCursor:
+        return cls(localised("分页游标无法解析", "The cursor could not be decoded"))
+
+    @classmethod
+    def other_list(cls) -> InvalidCursor:
+        return cls(localised("分页游标不属于这个列表", "The cursor does not belong to this list"))
+
+    @classmethod
+    def other_order(cls) -> InvalidCursor:
+        return cls(localised("分页游标属于另一种排序", "The cursor belongs to another sort order"))
+
 
 class RateLimited(DomainError):
     status, code, title = 429, "rate_limited", "Too many requests"
 
     def __init__(self, retry_after: int, detail: str | None = None) -> None:
-        super().__init__(detail, headers={"Retry-After": str(max(1, retry_after))})
-        self.extra["retry_after"] = max(1, retry_after)
+        wait = max(1, retry_after)
+        super().__init__(detail or _try_again(wait), headers={"Retry-After": str(wait)})
+        self.extra["retry_after"] = wait
+
+
+def _try_again(seconds: int) -> str:
+    """When to try again, for people: seconds, then minutes, then hours (rounded up)."""
+    if seconds < 120:
+        return localised(f"请 {seconds} 秒后再试", f"Try again in {seconds} seconds")
+    if seconds < 7200:
+        minutes = -(-seconds // 60)
+        return localised(f"请 {minutes} 分钟后再试", f"Try again in {minutes} minutes")
+    hours = -(-seconds // 3600)
+    return localised(f"请 {hours} 小时后再试", f"Try again in {hours} hours")
 
 
 class ServiceUnavailable(DomainError):

@@ -22,6 +22,7 @@ current_language: ContextVar[str] = ContextVar("current_language", default=DEFAU
 MESSAGES: dict[str, tuple[str, str]] = {
     "validation_error": ("请求参数无效", "The request is not valid"),
     "not_found": ("资源不存在", "Not found"),
+    "conflict": ("与当前状态冲突", "Conflict"),
     "method_not_allowed": ("不支持该请求方法", "Method not allowed"),
     "internal_error": ("服务器内部错误", "Internal server error"),
     "service_unavailable": ("服务暂时不可用", "Service temporarily unavailable"),
@@ -83,6 +84,18 @@ class Localised(str):
 def localised(chinese: str, english: str) -> str:
     """A text written for people in the request's language (refusal details, offer lines)."""
     return Localised(english if current_language.get() == "en" else chinese)
+
+
+class Words:
+    """The values of an enum said in words, `{code: (chinese, english)}`: a refusal says
+    "已消费" / "consumed", never `consumed` or `no_show` (the codes stay in the API)."""
+
+    def __init__(self, table: dict[str, tuple[str, str]]) -> None:
+        self.table = table
+
+    def say(self, code: str) -> str:
+        chinese, english = self.table[code]
+        return localised(chinese, english)
 
 
 def _has_chinese(text: str) -> bool:

@@ -152,8 +152,17 @@ def aliyun() -> Iterator[tuple[AliyunSmsStandin, StandinServer]]:
 
 
 # Raise sites whose texts are not localised yet: the files another engineer was splitting
-# while issue 18's messages were written (see docs/problems.md, "Languages of messages").
-NOT_YET_LOCALISED: frozenset[str] = frozenset()
+# while issue 18's messages were written (docs/architecture.md, "Languages of messages"); emptied when they land.
+NOT_YET_LOCALISED = frozenset(
+    {
+        "coupons/service/campaigns.py",
+        "orders/service/orders.py",
+        "orders/service/bookings.py",
+        "memberships/service/members.py",
+        "core/payment_records.py",
+        "core/payments.py",
+    }
+)
 
 
 def _raise_site() -> str:

@@ -3,6 +3,25 @@
 from __future__ import annotations
 
 from core.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
+from core.i18n import Words
+
+# enum values said in words (the codes stay in the API)
+CAMPAIGN_STATUS = Words(
+    {
+        "draft": ("草稿", "a draft"),
+        "published": ("已发布", "published"),
+        "paused": ("已暂停", "paused"),
+        "ended": ("已结束", "ended"),
+    }
+)
+AUDIENCE_KIND = Words(
+    {
+        "public": ("所有人", "everyone"),
+        "tiers": ("会员等级", "membership tiers"),
+        "segment": ("客户分群", "customer segments"),
+        "customers": ("指定客户", "named customers"),
+    }
+)
 
 
 class CampaignNotFound(NotFound):
@@ -62,7 +81,7 @@ class CouponCodeInvalid(InvalidInput):
     title_zh = "券码无效，请检查是否输错"
 
     def __init__(self) -> None:
-        super().__init__(self.title, loc=["body", "code"])
+        super().__init__(loc=["body", "code"])
 
 
 class QrInvalid(InvalidInput):
@@ -70,7 +89,7 @@ class QrInvalid(InvalidInput):
     title_zh = "二维码无效或已被篡改"
 
     def __init__(self) -> None:
-        super().__init__(self.title, loc=["body", "qr"])
+        super().__init__(loc=["body", "qr"])
 
 
 class CouponAlreadyRedeemed(Conflict):
