@@ -152,7 +152,7 @@ def aliyun() -> Iterator[tuple[AliyunSmsStandin, StandinServer]]:
 
 
 # Raise sites whose texts are not localised yet: the files another engineer was splitting
-# while issue 18's messages were written (docs/architecture.md, "Languages of messages"); emptied when they land.
+# while issue 18's messages were written (docs/architecture.md, "Languages of messages").
 NOT_YET_LOCALISED = frozenset(
     {
         "coupons/service/campaigns.py",
@@ -190,7 +190,9 @@ def refusals_are_localised(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     def checked(self: DomainError, detail: str | None = None, **kwargs: object) -> None:
         if detail is not None and not isinstance(detail, Localised):
             site = _raise_site()
-            if site.split(":")[0] not in NOT_YET_LOCALISED:
+            path = site.split(":")[0]
+            # the project's refusals; a test may make an error of its own with any text
+            if path not in NOT_YET_LOCALISED and not path.startswith("tests/"):
                 found.append(f"{site}: {type(self).__name__}({detail!r})")
         original(self, detail, **kwargs)  # type: ignore[arg-type]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
-from core.i18n import Words
+from core.i18n import Words, localised
 
 # enum values said in words (the codes stay in the API)
 CAMPAIGN_STATUS = Words(
@@ -12,6 +12,22 @@ CAMPAIGN_STATUS = Words(
         "published": ("已发布", "published"),
         "paused": ("已暂停", "paused"),
         "ended": ("已结束", "ended"),
+    }
+)
+CAMPAIGN_FIELDS = Words(
+    {
+        "name": ("名称", "name"),
+        "description": ("说明", "description"),
+        "discount": ("优惠内容", "discount"),
+        "min_spend": ("最低消费", "minimum spend"),
+        "valid_from": ("生效时间", "start of validity"),
+        "valid_until": ("有效期", "end of validity"),
+        "claim_until": ("领取截止时间", "end of claiming"),
+        "total_quantity": ("发放总量", "total quantity"),
+        "per_user_limit": ("每人限领", "limit per person"),
+        "audience": ("发放对象", "audience"),
+        "shop_ids": ("适用门店", "shops"),
+        "flash": ("限时优惠", "flash offer"),
     }
 )
 AUDIENCE_KIND = Words(
@@ -55,6 +71,14 @@ class AudienceNotAvailable(Conflict):
 class CampaignNotEditable(Conflict):
     code, title = "campaign_not_editable", "This field of the campaign cannot change now"
     title_zh = "该优惠活动当前不能修改此项"
+
+
+def claim_after_validity() -> InvalidInput:
+    """Claiming may not run past the coupons' validity (a new design or a live edit)."""
+    return InvalidInput(
+        localised("领取截止时间不能晚于有效期结束", "Claiming cannot end after the validity does"),
+        loc=["body", "claim_until"],
+    )
 
 
 class QuantityBelowClaimed(InvalidInput):
