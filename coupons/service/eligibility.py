@@ -17,7 +17,7 @@ from core.money import Money, format_money
 from core.timezones import format_local
 from coupons import discounts
 from coupons.models import Campaign, Coupon
-from coupons.repository.coupons import live_redemption
+from coupons.repository.counter import live_redemption
 from coupons.service.errors import (
     CouponAlreadyRedeemed,
     CouponExpired,
