@@ -68,17 +68,21 @@ async def test_order_refusals_follow_the_language(
     ]
     assert zh["code"] == en["code"] == "order_already_consumed"
     assert zh["title"] == "订单已消费" and en["title"] == "Order already consumed"
-    assert _is_chinese(zh["detail"]) and en["detail"].startswith("This order was already consumed")
+    assert zh["detail"].startswith("该订单已于 ") and zh["detail"].endswith(" 消费")
+    assert en["detail"].startswith("This order was already consumed at ")
+    assert "+00:00" not in en["detail"] and "T" not in en["detail"].split(" at ")[1]
 
-    # a problem whose detail was written in English only: a zh-CN reader gets the zh title
+    # the order's status in words, never its code
     r = await client.post(f"/v1/orders/{order['id']}/cancel", headers=store.customer.headers)
     body = assert_problem(r, 409, "order_transition_invalid")
-    assert body["detail"] == body["title"] == "订单当前状态不允许该操作"
+    assert body["title"] == "订单当前状态不允许该操作"
+    assert body["detail"] == "订单已消费，不能改为已取消"
     r = await client.post(
         f"/v1/orders/{order['id']}/cancel", headers={**store.customer.headers, **EN}
     )
     body = assert_problem(r, 409, "order_transition_invalid")
     assert body["detail"] == "The order is consumed; it cannot become cancelled"
+    assert body["order_status"] == "consumed"  # the code stays for machines
 
     # refusals written for people, in both languages, without field names
     r = await client.post(f"/v1/me/orders/{order['id']}/refund", headers=store.customer.headers)
