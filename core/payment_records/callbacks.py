@@ -235,7 +235,9 @@ async def _apply_refund_event(
         return CallbackResult(error=PaymentReferenceUnknown())
     refund, payment = call
     if event.amount is not None and event.amount != refund.amount:
-        given, held = (format_money(a, payment.currency) for a in (event.amount, refund.amount))
+        given, held = (
+            format_money(a or 0, payment.currency) for a in (event.amount, refund.amount)
+        )
         reason = f"The refund amount {given} differs from {held}"
         await log_event(session, provider.name, event.reference, "mismatch", reason=reason,
                         refund_no=event.refund_no)  # fmt: skip
