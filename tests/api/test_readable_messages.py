@@ -291,6 +291,17 @@ async def test_http_errors_are_titled_in_the_readers_language(client: ApiClient)
     assert assert_problem(r, 404, "not_found")["title"] == "Not Found"
 
 
+async def test_an_unreadable_body_is_refused_in_the_readers_language(client: ApiClient) -> None:
+    front = await shopfront(client)
+    garbled = {**front.clerk.headers, "Content-Type": "application/json"}
+    r = await client.post("/v1/counter/redeem", content=b"\xff\xfe{", headers=garbled)
+    zh = assert_problem(r, 400, "bad_request")
+    assert zh["title"] == zh["detail"] == "请求无法解析"
+    r = await client.post("/v1/counter/redeem", content=b"\xff\xfe{", headers={**garbled, **EN})
+    en = assert_problem(r, 400, "bad_request")
+    assert (en["title"], en["detail"]) == ("Bad Request", "There was an error parsing the body")
+
+
 async def test_cursor_refusals_are_localised(client: ApiClient) -> None:
     me = await client.register()
     url = "/v1/me/coupons?cursor=not-a-cursor"
