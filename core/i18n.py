@@ -94,7 +94,10 @@ class Words:
         self.table = table
 
     def say(self, code: str) -> str:
-        chinese, english = self.table[code]
+        # a value the table does not know yet (a new status) is said plainly rather than
+        # failing the refusal with a 500; tests check every table covers its enum
+        plain = code.replace("_", " ")
+        chinese, english = self.table.get(code, (plain, plain))
         return localised(chinese, english)
 
 
