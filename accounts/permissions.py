@@ -24,9 +24,9 @@ from fastapi.security.utils import get_authorization_scheme_param
 
 from accounts import revocation, service
 from accounts.security import InvalidAccessToken, decode_access_claims
-from accounts.service.errors import InvalidToken
+from accounts.service.errors import InvalidToken, role_needed
 from core.database import SessionDep
-from core.errors import DomainError, Forbidden, Unauthorized
+from core.errors import DomainError, Unauthorized
 from core.settings import Settings, SettingsDep, get_settings
 
 ROLE_RANK = {"clerk": 1, "manager": 2, "owner": 3}
@@ -113,7 +113,7 @@ async def staff_context(
         raise service.MerchantNotFound()
     context = StaffContext(merchant_id, principal.user_id, role)
     if not context.at_least(minimum_role):
-        raise Forbidden(f"This needs the {minimum_role} role or higher")
+        raise role_needed(minimum_role)
     return context
 
 

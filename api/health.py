@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 
 from core.errors import problem
+from core.i18n import localised
 from core.metrics import render_metrics
 
 router = APIRouter(tags=["health"])
@@ -47,7 +48,7 @@ async def readyz(request: Request) -> Response:
         503,
         "service_unavailable",
         "Not ready",
-        "A backing service is unreachable",
+        localised("数据库或缓存暂时无法连接", "A backing service is unreachable"),
         extra={"checks": status},
     )
 

@@ -15,6 +15,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.errors import problem
+from core.i18n import localised
 
 KB = 1024
 MB = 1024 * KB
@@ -41,12 +42,21 @@ def body_limit(method: str, path: str) -> int:
     return DEFAULT_LIMIT
 
 
+def _size(limit: int) -> str:
+    """A body limit for people: `512 KB`, `4.1 MB` (the exact bytes are in `max_bytes`)."""
+    if limit < MB:
+        return f"{limit / KB:g} KB"
+    return f"{round(limit / MB, 1):g} MB"
+
+
 def _too_large(limit: int) -> Response:
     return problem(
         413,
         "payload_too_large",
         "The request body is too large",
-        f"This route accepts at most {limit} bytes",
+        localised(
+            f"请求内容不能超过 {_size(limit)}", f"This request may carry at most {_size(limit)}"
+        ),
         extra={"max_bytes": limit},
         title_zh="请求内容过大",
     )

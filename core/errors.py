@@ -2,10 +2,15 @@
 
 Services raise `DomainError` subclasses carrying a stable snake_case `code`; handlers here turn
 them, validation failures, 404/405 and anything unexpected into problem documents.
+
+A refusal's `detail` is for people: None (the title says it all) or a text made with
+`core.i18n.localised` in both languages, money in yuan and times on the local clock, no field
+names (tests/conftest.py fails a test that makes a DomainError with any other detail).
 """
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 import orjson
@@ -15,7 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from core.i18n import message, readable_detail
+from core.i18n import localised, message, readable_detail
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 log = structlog.get_logger("corner.errors")
@@ -44,9 +49,12 @@ class DomainError(Exception):
         self.extra = extra or {}
         self.headers = headers or {}
 
+    def localised_title(self) -> str:
+        return message(self.code, self.title, self.title_zh)
+
     def texts(self) -> tuple[str, str]:
         """(title, detail) for the request's reader (problem bodies and counter lookups)."""
-        title = message(self.code, self.title, self.title_zh)
+        title = self.localised_title()
         return title, readable_detail(self.detail, title)
 
 
@@ -75,22 +83,56 @@ class InvalidInput(DomainError):
 
     status, code, title = 422, "validation_error", "The request is not valid"
 
-    def __init__(self, detail: str, *, loc: list[str | int] | None = None, **kw: Any) -> None:
+    def __init__(
+        self, detail: str | None = None, *, loc: list[str | int] | None = None, **kw: Any
+    ) -> None:
         super().__init__(detail, **kw)
         if loc is not None:
-            self.extra.setdefault("errors", [{"loc": loc, "msg": detail}])
+            msg = detail or self.localised_title()
+            self.extra.setdefault("errors", [{"loc": loc, "msg": msg}])
 
 
 class InvalidCursor(DomainError):
     status, code, title = 422, "invalid_cursor", "The pagination cursor is not valid"
+
+    # why, in words; one wording for every list
+    @classmethod
+    def not_ours(cls) -> InvalidCursor:
+        return cls(
+            localised("分页游标不是本服务签发的", "The cursor was not issued by this server")
+        )
+
+    @classmethod
+    def unreadable(cls) -> InvalidCursor:
+        return cls(localised("分页游标无法解析", "The cursor could not be decoded"))
+
+    @classmethod
+    def other_list(cls) -> InvalidCursor:
+        return cls(localised("分页游标不属于这个列表", "The cursor does not belong to this list"))
+
+    @classmethod
+    def other_order(cls) -> InvalidCursor:
+        return cls(localised("分页游标属于另一种排序", "The cursor belongs to another sort order"))
 
 
 class RateLimited(DomainError):
     status, code, title = 429, "rate_limited", "Too many requests"
 
     def __init__(self, retry_after: int, detail: str | None = None) -> None:
-        super().__init__(detail, headers={"Retry-After": str(max(1, retry_after))})
-        self.extra["retry_after"] = max(1, retry_after)
+        wait = max(1, retry_after)
+        super().__init__(detail or _try_again(wait), headers={"Retry-After": str(wait)})
+        self.extra["retry_after"] = wait
+
+
+def _try_again(seconds: int) -> str:
+    """When to try again, for people: seconds, then minutes, then hours (rounded up)."""
+    if seconds < 120:
+        return localised(f"请 {seconds} 秒后再试", f"Try again in {seconds} seconds")
+    if seconds < 7200:
+        minutes = -(-seconds // 60)
+        return localised(f"请 {minutes} 分钟后再试", f"Try again in {minutes} minutes")
+    hours = -(-seconds // 3600)
+    return localised(f"请 {hours} 小时后再试", f"Try again in {hours} hours")
 
 
 class ServiceUnavailable(DomainError):
@@ -173,8 +215,12 @@ _HTTP_CODES = {
 async def handle_http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
-    title = str(exc.detail) if exc.detail else code.replace("_", " ").capitalize()
-    return problem(exc.status_code, code, title, None, headers=dict(exc.headers or {}))
+    title = message(code, HTTPStatus(exc.status_code).phrase)
+    # Starlette's own detail is the status phrase; a sentence of ours (an unreadable body) is
+    # for the developer reading English, the zh-CN reader gets the title
+    said = str(exc.detail) if exc.detail else ""
+    detail = localised(title, said) if said and said != HTTPStatus(exc.status_code).phrase else None
+    return problem(exc.status_code, code, title, detail, headers=dict(exc.headers or {}))
 
 
 async def handle_unexpected(request: Request, exc: Exception) -> Response:

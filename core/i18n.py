@@ -1,4 +1,13 @@
-"""Human-readable messages in zh-CN (default) and en, chosen per request by Accept-Language."""
+"""Human-readable messages in zh-CN (default) and en, chosen per request by Accept-Language.
+
+One mechanism for every text a person reads (problem titles and details, counter lookup
+refusals, offer lines): titles come from the error class (`title` / `title_zh`) or `MESSAGES`
+through `message`; every detail is written in both languages with `localised(chinese,
+english)`, which picks the request's language when the refusal is made. Details say things in
+words: money with `core.money.format_money` (`¥50.00`, never minor units), times with
+`core.timezones.format_local` (the shop's or merchant's wall clock), never a field name or an
+enum code (those stay in the problem's machine-readable members: `code`, `errors[].loc`, extras).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +22,7 @@ current_language: ContextVar[str] = ContextVar("current_language", default=DEFAU
 MESSAGES: dict[str, tuple[str, str]] = {
     "validation_error": ("请求参数无效", "The request is not valid"),
     "not_found": ("资源不存在", "Not found"),
+    "conflict": ("与当前状态冲突", "Conflict"),
     "method_not_allowed": ("不支持该请求方法", "Method not allowed"),
     "internal_error": ("服务器内部错误", "Internal server error"),
     "service_unavailable": ("服务暂时不可用", "Service temporarily unavailable"),
@@ -26,6 +36,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "payload_too_large": ("请求体过大", "The request body is too large"),
     "invalid_value": ("请求中的某个值无法保存", "A value in the request cannot be stored"),
+    "bad_request": ("请求无法解析", "Bad request"),
+    "unsupported_media_type": ("不支持该内容类型", "Unsupported media type"),
 }
 
 
@@ -72,6 +84,21 @@ class Localised(str):
 def localised(chinese: str, english: str) -> str:
     """A text written for people in the request's language (refusal details, offer lines)."""
     return Localised(english if current_language.get() == "en" else chinese)
+
+
+class Words:
+    """The values of an enum said in words, `{code: (chinese, english)}`: a refusal says
+    "已消费" / "consumed", never `consumed` or `no_show` (the codes stay in the API)."""
+
+    def __init__(self, table: dict[str, tuple[str, str]]) -> None:
+        self.table = table
+
+    def say(self, code: str) -> str:
+        # a value the table does not know yet (a new status) is said plainly rather than
+        # failing the refusal with a 500; tests check every table covers its enum
+        plain = code.replace("_", " ")
+        chinese, english = self.table.get(code, (plain, plain))
+        return localised(chinese, english)
 
 
 def _has_chinese(text: str) -> bool:

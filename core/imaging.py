@@ -42,7 +42,8 @@ _MODE_BYTES = {"1": 1, "L": 1, "P": 1, "LA": 4, "PA": 4, "RGB": 4, "RGBA": 4, "R
 
 class ImageTooLarge(ValueError):
     """Refused by our own budget (before any pixel is decoded); `limit` names the budget
-    exceeded and its value (`max_pixels` or `max_decoded_bytes`), for the client's problem."""
+    exceeded and its value (`max_pixels` or `max_decoded_bytes`), for the client's problem.
+    The message (`args[0]`, not `str(exc)`, which drops it) is a `localised` text."""
 
     def __init__(self, message: str, *, limit: dict[str, int]) -> None:
         super().__init__(message)
@@ -50,7 +51,7 @@ class ImageTooLarge(ValueError):
 
 
 class ImageUnreadable(ValueError):
-    pass
+    """Not an image of an allowed format; the message (`args[0]`) is a `localised` text."""
 
 
 def decoded_bytes(mode: str, size: tuple[int, int]) -> int:
@@ -78,14 +79,17 @@ def open_bounded(
             # only the allowed plugins are consulted: nothing else ever parses the bytes
             image = Image.open(io.BytesIO(data), formats=list(formats))
             if image.format not in formats:
-                raise ImageUnreadable(f"use a {', '.join(formats)} image")
+                kinds = "、".join(formats), ", ".join(formats)
+                raise ImageUnreadable(
+                    localised(f"请使用 {kinds[0]} 格式的图片", f"Use a {kinds[1]} image")
+                )
             if image.format == "JPEG" and draft_to is not None:
                 image.draft(image.mode, draft_to)  # the size below is then the reduced one
             if image.width * image.height > max_pixels:
                 raise ImageTooLarge(
                     localised(
                         f"图片超过 {max_pixels:,} 像素",
-                        f"the image has more than {max_pixels:,} pixels",
+                        f"The image has more than {max_pixels:,} pixels",
                     ),
                     limit={"max_pixels": max_pixels},
                 )
@@ -94,7 +98,7 @@ def open_bounded(
                 raise ImageTooLarge(
                     localised(
                         f"图片解码后将超过 {megabytes} MB",
-                        f"the image would take more than {megabytes} MB to decode",
+                        f"The image would take more than {megabytes} MB to decode",
                     ),
                     limit={"max_decoded_bytes": max_bytes},
                 )
@@ -110,7 +114,9 @@ def open_bounded(
         ValueError,
         EOFError,
     ) as exc:
-        raise ImageUnreadable("the file is not a readable image") from exc
+        raise ImageUnreadable(
+            localised("文件不是可读取的图片", "The file is not a readable image")
+        ) from exc
     return image
 
 

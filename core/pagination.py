@@ -59,12 +59,12 @@ def decode_cursor(cursor: str | None, required_keys: tuple[str, ...]) -> dict[st
         # bits, so an edited last character could otherwise decode to the genuine tag
         canonical = _b64(given) == tag
         if not canonical or not hmac.compare_digest(given, _tag(body.encode())):
-            raise InvalidCursor("The cursor was not issued by this server")
+            raise InvalidCursor.not_ours()
         values = orjson.loads(base64.urlsafe_b64decode((body + "=" * (-len(body) % 4)).encode()))
     except (ValueError, orjson.JSONDecodeError) as exc:
-        raise InvalidCursor("The cursor could not be decoded") from exc
+        raise InvalidCursor.unreadable() from exc
     if not isinstance(values, dict) or any(k not in values for k in required_keys):
-        raise InvalidCursor("The cursor does not belong to this list")
+        raise InvalidCursor.other_list()
     return values
 
 
@@ -79,7 +79,7 @@ def decode_cursor_as(
     try:
         return {key: convert(values[key]) for key, convert in converters.items()}
     except (TypeError, ValueError, ArithmeticError) as exc:
-        raise InvalidCursor("The cursor does not belong to this list") from exc
+        raise InvalidCursor.other_list() from exc
 
 
 def uuid_value(raw: Any) -> uuid.UUID:

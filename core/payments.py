@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from core.errors import DomainError, InvalidInput, NotFound
+from core.i18n import localised
 from core.idempotency import Idempotent, IdempotentWrite
 from core.settings import Settings, SettingsDep
 from core.timezones import utcnow
@@ -382,7 +383,8 @@ def chosen_provider(settings: Settings, request: PaymentRequest | None) -> Payme
     provider = payment_provider(settings, name)
     if provider is None:
         raise PaymentProviderUnavailable(
-            f"{name} is not configured on this server", loc=["body", "payment", "provider"]
+            localised(f"本服务未配置支付方式 {name}", f"{name} is not configured on this server"),
+            loc=["body", "payment", "provider"],
         )
     return provider
 

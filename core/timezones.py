@@ -1,4 +1,5 @@
-"""IANA time zones: validation and "local" conversions for merchant rules."""
+"""IANA time zones: validation, "local" conversions for merchant rules, and times for people
+(`format_local`: the shop's or merchant's wall clock, never ISO with +00:00)."""
 
 from __future__ import annotations
 
@@ -35,3 +36,9 @@ def local_now(name: str, now: datetime) -> datetime:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def format_local(moment: datetime, timezone: str = DEFAULT_TIMEZONE) -> str:
+    """A time for people, on the shop's or merchant's wall clock: `2026-12-02 21:30` (read the
+    same in zh-CN and en; refusal texts put it in their sentence with `core.i18n.localised`)."""
+    return moment.astimezone(zone(timezone)).strftime("%Y-%m-%d %H:%M")

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from accounts.schemas import normalise_phone
+from core.i18n import localised
 from core.money import MAX_AMOUNT
 from customers.schemas.walk_in import EARLIEST_BIRTHDAY
 
@@ -34,7 +35,15 @@ CARD_COLUMNS = frozenset({"card_number", "balance", "points"})
 MAX_POINTS = 10**12
 
 
+def _not_text() -> str:
+    return localised(
+        "文件不是 UTF-8 或 GB18030 编码的文本", "The file is neither UTF-8 nor GB18030 text"
+    )
+
+
 class BookInvalid(ValueError):
+    """The file cannot be read as a member book; the message (`args[0]`) is `localised`."""
+
     """The whole file cannot be read as a member book."""
 
 
@@ -69,7 +78,12 @@ def header_map(cells: Iterable[Any]) -> dict[str, int]:
             if key in names and column not in found:
                 found[column] = index
     if "phone" not in found:
-        raise BookInvalid("the header row has no phone column (phone / 手机)")
+        raise BookInvalid(
+            localised(
+                "表头没有手机号列（手机 / phone）",
+                "The header row has no phone column (phone / 手机)",
+            )
+        )
     return found
 
 
@@ -163,7 +177,7 @@ def _encoding(raw: bytes) -> str:
             return encoding
         except UnicodeDecodeError:
             continue
-    raise BookInvalid("the file is neither UTF-8 nor GB18030 text")
+    raise BookInvalid(_not_text())
 
 
 def _file_encoding(path: Path) -> str:
@@ -178,7 +192,7 @@ def _file_encoding(path: Path) -> str:
             return encoding
         except UnicodeDecodeError:
             continue
-    raise BookInvalid("the file is neither UTF-8 nor GB18030 text")
+    raise BookInvalid(_not_text())
 
 
 def _csv_file_cells(path: Path, encoding: str) -> Iterator[list[Any]]:
@@ -200,7 +214,9 @@ def _xlsx_cells(source: bytes | Path) -> Iterator[list[Any]]:
     try:
         workbook = load_workbook(handle, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a damaged file
-        raise BookInvalid("the file is not a readable XLSX workbook") from exc
+        raise BookInvalid(
+            localised("文件不是可读取的 XLSX 工作簿", "The file is not a readable XLSX workbook")
+        ) from exc
     try:
         sheet = workbook.worksheets[0]
         for values in sheet.iter_rows(values_only=True):
@@ -228,7 +244,7 @@ def read_book(
         cells = _csv_file_cells(source, _file_encoding(source))
     header = next(cells, None)
     if header is None:
-        raise BookInvalid("the file is empty")
+        raise BookInvalid(localised("文件是空的", "The file is empty"))
     columns = header_map(header)
 
     def rows() -> Iterator[MemberRow | Rejected]:

@@ -8,6 +8,7 @@ import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from core.i18n import Words
 from memberships import cardnumbers
 
 MIN_LENGTH, MAX_LENGTH = 8, 19
@@ -15,7 +16,22 @@ HEADER_NAMES = frozenset({"number", "card_number", "cardnumber", "卡号"})
 
 
 class NumberRejected(ValueError):
-    """A row's number is not acceptable; the message is a stable reason code."""
+    """A row's number is not acceptable; the message is a stable reason code (REASONS says
+    it in words)."""
+
+
+REASONS = Words(
+    {
+        "empty": ("卡号为空", "the number is empty"),
+        "not_digits": ("卡号只能包含数字", "a card number is digits only"),
+        "bad_length": (
+            f"卡号应为 {MIN_LENGTH} 到 {MAX_LENGTH} 位",
+            f"a card number has {MIN_LENGTH} to {MAX_LENGTH} digits",
+        ),
+        "luhn_failed": ("校验位不符，请检查是否输错", "the check digit does not match (a typo?)"),
+        "reserved_range": ("该号段留给系统发放的卡", "numbers of this range are Corner's own"),
+    }
+)
 
 
 def luhn_valid(number: str) -> bool:

@@ -18,6 +18,7 @@ import qrcode
 from PIL import Image, ImageDraw, ImageFont
 
 from core import imaging
+from core.i18n import localised
 
 CARD_SIZE = (1080, 680)
 LOGO_BOX = (160, 160)
@@ -35,7 +36,8 @@ Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
 
 
 class ImageInvalid(ValueError):
-    """Not a usable design image; `limit`: which of our budgets refused it, if one did."""
+    """Not a usable design image (the message, `args[0]`, a `localised` text); `limit`: which
+    of our budgets refused it, if one did."""
 
     def __init__(self, message: str, *, limit: dict[str, int] | None = None) -> None:
         super().__init__(message)
@@ -74,9 +76,13 @@ def _open(data: bytes, keep: tuple[int, int]) -> Image.Image:
             data, formats=DESIGN_FORMATS, max_pixels=MAX_SOURCE_PIXELS, draft_to=keep
         )
     except imaging.ImageTooLarge as exc:
-        raise ImageInvalid(f"the image is too large: {exc}", limit=exc.limit) from exc
+        raise ImageInvalid(exc.args[0], limit=exc.limit) from exc
     except imaging.ImageUnreadable as exc:
-        raise ImageInvalid("use a readable PNG, JPEG or WebP image") from exc
+        raise ImageInvalid(
+            localised(
+                "请使用可读取的 PNG、JPEG 或 WebP 图片", "Use a readable PNG, JPEG or WebP image"
+            )
+        ) from exc
     return imaging.strip_metadata(image)
 
 
@@ -110,7 +116,9 @@ def decode_upload(data_b64: str) -> bytes:
     try:
         return base64.b64decode(data_b64, validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise ImageInvalid("the image is not valid base64") from exc
+        raise ImageInvalid(
+            localised("图片不是有效的 Base64 编码", "The image is not valid base64")
+        ) from exc
 
 
 def prepare_background(data: bytes) -> bytes:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from PIL import Image, ImageOps
 
 from core import imaging
+from core.i18n import localised
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_PIXELS = 40_000_000  # e.g. 8000×5000; bigger is a decompression bomb for our purposes
@@ -28,8 +29,8 @@ FORMATS: dict[str, tuple[str, str]] = {
 
 
 class ImageRejected(ValueError):
-    """The bytes are not an acceptable image; the message says why, `limit` which of our
-    budgets refused it (core.imaging.ImageTooLarge), if one did."""
+    """The bytes are not an acceptable image; the message (`args[0]`, a `localised` text) says
+    why, `limit` which of our budgets refused it (core.imaging.ImageTooLarge), if one did."""
 
     def __init__(self, message: str, *, limit: dict[str, int] | None = None) -> None:
         super().__init__(message)
@@ -61,7 +62,10 @@ def _encode(image: Image.Image, fmt: str) -> bytes:
 
 def process_image(data: bytes) -> ProcessedImage:
     if len(data) > MAX_UPLOAD_BYTES:
-        raise ImageRejected(f"the file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB")
+        megabytes = MAX_UPLOAD_BYTES // (1024 * 1024)
+        raise ImageRejected(
+            localised(f"文件超过 {megabytes} MB", f"The file is larger than {megabytes} MB")
+        )
     try:
         image = imaging.open_bounded(
             data,
@@ -72,9 +76,14 @@ def process_image(data: bytes) -> ProcessedImage:
         fmt = image.format or ""
         image = ImageOps.exif_transpose(image) or image
     except imaging.ImageTooLarge as exc:
-        raise ImageRejected(str(exc), limit=exc.limit) from exc
+        raise ImageRejected(exc.args[0], limit=exc.limit) from exc
     except imaging.ImageUnreadable as exc:
-        raise ImageRejected("only readable JPEG, PNG and WebP images are accepted") from exc
+        raise ImageRejected(
+            localised(
+                "只接受可读取的 JPEG、PNG 或 WebP 图片",
+                "Only readable JPEG, PNG and WebP images are accepted",
+            )
+        ) from exc
     if image.width > MAX_SIDE or image.height > MAX_SIDE:
         image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
     # no EXIF (GPS, serials), XMP, ICC, JPEG comment or PNG text survives the re-encoding

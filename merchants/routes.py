@@ -12,7 +12,7 @@ from accounts.permissions import AnyStaff, CurrentUser, ManagerStaff
 from core.database import ReadSessionDep, SessionDep
 from core.discovery import discovery_reads
 from core.errors import InvalidInput
-from core.i18n import current_language
+from core.i18n import current_language, localised
 from core.pagination import CursorQuery, LimitQuery, Page
 from core.query import DirectRoute, query_parameters, validate_query
 from core.settings import SettingsDep
@@ -48,7 +48,9 @@ async def nearby_shops(request: Request) -> Response:
     """Shops within `radius_m` geodesic metres, exactly ordered; keyset pages."""
     query = validate_query(schemas.NearbyQuery, request)
     if query.category is not None and not categories.is_known(query.category):
-        raise InvalidInput("unknown category code", loc=["query", "category"])
+        raise InvalidInput(
+            localised("没有这个分类", "There is no such category"), loc=["query", "category"]
+        )
     discovery = discovery_reads(request)
     items, next_cursor = await discovery.read(service.find_nearby, query=query, at=utcnow())
     # plain dicts straight to orjson: this is the hottest read of the API

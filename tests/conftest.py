@@ -8,6 +8,7 @@ empty Redis database.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -20,6 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from api.app import create_app
 from core import embedded
 from core.database import create_engine, create_sessionmaker
+from core.errors import DomainError
+from core.i18n import Localised
 from core.migrate import upgrade
 from core.models import Base
 from core.settings import Settings, to_libpq_url
@@ -146,3 +149,38 @@ def aliyun() -> Iterator[tuple[AliyunSmsStandin, StandinServer]]:
     server = StandinServer(create_aliyun_app(standin)).start()
     yield standin, server
     server.stop()
+
+
+def _raise_site() -> str:
+    frame = sys._getframe(2)
+    while frame is not None:
+        path = frame.f_code.co_filename
+        if not path.endswith(("errors.py", "conftest.py")):
+            break
+        frame = frame.f_back  # type: ignore[assignment]
+    try:
+        where = Path(frame.f_code.co_filename).relative_to(PROJECT_ROOT)
+    except ValueError:
+        where = Path(frame.f_code.co_filename)
+    return f"{where}:{frame.f_lineno}"
+
+
+@pytest.fixture(autouse=True)
+def refusals_are_localised(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A refusal's detail is None (the title says it) or written in both languages with
+    `core.i18n.localised`: a test that makes any other DomainError fails, naming the raise
+    site (issue 18 point 8)."""
+    found: list[str] = []
+    original = DomainError.__init__
+
+    def checked(self: DomainError, detail: str | None = None, **kwargs: object) -> None:
+        if detail is not None and not isinstance(detail, Localised):
+            site = _raise_site()
+            # the project's refusals; a test may make an error of its own with any text
+            if not site.startswith("tests/"):
+                found.append(f"{site}: {type(self).__name__}({detail!r})")
+        original(self, detail, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(DomainError, "__init__", checked)
+    yield
+    assert not found, "refusal details not written with core.i18n.localised:\n" + "\n".join(found)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import itertools
 import random
+import re
 import struct
 import zlib
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
+from core.i18n import parse_accept_language
 
 _phones = itertools.count(random.randint(0, 10_000) * 10_000)
 
@@ -31,7 +34,57 @@ class Actor:
         return {"Authorization": f"Bearer {self.token}"}
 
 
+# What a person must never read in a refusal (issue 18 point 8): a field or enum name
+# (`per_user_limit`, `valid_until`, `min_spend_not_met`) or money in minor units ("5000 CNY")
+SNAKE_CASE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
+MINOR_UNITS = re.compile(r"\d\s*(?:CNY|HKD|USD|EUR)\b")
+
+
+def has_chinese(text: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
+def unreadable(body: dict[str, Any], language: str) -> list[str]:
+    """Why a problem body or a lookup refusal ({code, title, detail}) is not for people in
+    `language` (zh-CN or en); empty when it is. Pydantic's own 422 details (errors with a
+    `type`) stay as FastAPI writes them for the en reader: they name the request's fields."""
+    faults = []
+    texts = {key: body.get(key) for key in ("title", "detail")}
+    pydantic = body.get("code") == "validation_error" and any(
+        isinstance(e, dict) and "type" in e for e in body.get("errors") or ()
+    )
+    for key, text in texts.items():
+        if not isinstance(text, str) or not text:
+            faults.append(f"no {key}")
+            continue
+        if language == "zh-CN" and not has_chinese(text):
+            faults.append(f"{key} is not Chinese: {text!r}")
+        if language == "en" and key == "title" and has_chinese(text):
+            faults.append(f"{key} is not English: {text!r}")
+        if MINOR_UNITS.search(text):
+            faults.append(f"{key} shows money in minor units: {text!r}")
+        if not (pydantic and key == "detail") and SNAKE_CASE.search(text):
+            faults.append(f"{key} names an internal field or code: {text!r}")
+    return faults
+
+
 class ApiClient(httpx.AsyncClient):
+    async def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
+        """Every problem body and lookup refusal a test sees is checked for its reader."""
+        response = await super().send(request, **kwargs)
+        media = response.headers.get("content-type", "")
+        if media.startswith(("application/problem+json", "application/json")):
+            await response.aread()
+            language = parse_accept_language(request.headers.get("accept-language"))
+            body = response.json() if response.content else None
+            found = []
+            if media.startswith("application/problem+json") and isinstance(body, dict):
+                found = unreadable(body, language)
+            elif isinstance(body, dict) and isinstance(body.get("refusal"), dict):
+                found = unreadable(body["refusal"], language)
+            assert not found, f"{request.method} {request.url.path}: {found} in {body}"
+        return response
+
     async def register(
         self, phone: str | None = None, password: str = "s3cret-pass", name: str = "测试用户"
     ) -> Actor:

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from core.errors import Conflict, DomainError, NotFound, Unauthorized
+from core.errors import Conflict, DomainError, Forbidden, NotFound, Unauthorized
+from core.i18n import Words, localised
+
+ROLES = Words(
+    {"owner": ("店主", "owner"), "manager": ("店长", "manager"), "clerk": ("店员", "clerk")}
+)
+
+
+def role_needed(minimum_role: str) -> Forbidden:
+    """403 for staff whose role is too small, saying which role it takes."""
+    role = ROLES.say(minimum_role)
+    return Forbidden(localised(f"需要{role}或更高的角色", f"This needs the {role} role or higher"))
 
 
 class UserExists(Conflict):

@@ -20,6 +20,7 @@ from accounts.repository import (
     role_expression,
 )
 from accounts.service.errors import (
+    ROLES,
     MerchantNotFound,
     StaffExists,
     StaffInvitationNotFound,
@@ -30,6 +31,7 @@ from core.errors import (
     Conflict,
     Forbidden,
 )
+from core.i18n import localised
 
 # an invitation not answered within a week lapses; the inviter can invite again
 INVITATION_TTL = timedelta(days=7)
@@ -109,7 +111,12 @@ async def invite_staff(
     merchant's own staff list is consulted (409 `staff_exists`), which the inviter sees anyway.
     """
     if not may_grant(granter_role, data.role):
-        raise Forbidden(f"A {granter_role} cannot grant the role {data.role}")
+        raise Forbidden(
+            localised(
+                f"{ROLES.say(granter_role)}不能授予{ROLES.say(data.role)}角色",
+                f"A {ROLES.say(granter_role)} cannot grant the {ROLES.say(data.role)} role",
+            )
+        )
     merchants = MerchantRepository(session)
     if await merchants.is_staff(merchant_id, user_id=data.user_id, phone=data.phone):
         raise StaffExists()
@@ -239,9 +246,16 @@ async def remove_staff(
     if role is None:
         raise UserNotFound()
     if not may_grant(granter_role, role):
-        raise Forbidden(f"A {granter_role} cannot remove a {role}")
+        raise Forbidden(
+            localised(
+                f"{ROLES.say(granter_role)}不能移除{ROLES.say(role)}",
+                f"A {ROLES.say(granter_role)} cannot remove a {ROLES.say(role)}",
+            )
+        )
     if role == "owner" and await repo.count_owners(merchant_id) <= 1:
-        raise Conflict("A merchant must keep at least one owner")
+        raise Conflict(
+            localised("商户至少要保留一位店主", "A merchant must keep at least one owner")
+        )
     await repo.remove_staff(merchant_id, user_id)
     for hook in _staff_removed_hooks:
         await hook(session, merchant_id, user_id)

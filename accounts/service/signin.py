@@ -35,6 +35,7 @@ from accounts.service.errors import (
 from accounts.service.users import create_user, parse_login, phone_proved
 from core import ratelimit, sms
 from core.errors import InvalidInput, RateLimited
+from core.i18n import localised
 from core.ids import new_id
 from core.settings import Settings
 
@@ -113,7 +114,10 @@ async def login(
     now: datetime,
 ) -> IssuedTokens:
     if len(username) > MAX_USERNAME_LENGTH or len(password) > MAX_PASSWORD_LENGTH:
-        raise InvalidInput("The username or password is too long", loc=["body", "username"])
+        raise InvalidInput(
+            localised("账号或密码过长", "The username or password is too long"),
+            loc=["body", "username"],
+        )
     phone, email = parse_login(username)
     account = phone or email or username.strip().lower()
     try:

@@ -27,8 +27,10 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import DomainError
+from core.i18n import localised
 from core.ids import new_id
 from core.lean import Connection, Statement, driver_connection
+from core.money import format_money
 from core.payment_records.models import Payment, PaymentCall, PaymentEvent
 from core.payment_records.records import payment_of
 from core.payments import (
@@ -77,15 +79,20 @@ async def dispatch_callback(
         event = provider.parse_callback(body, headers, now)
     except CallbackRejected as exc:
         await log_event(session, provider.name, None, "rejected", reason=str(exc))
-        return CallbackResult(error=PaymentSignatureInvalid(str(exc)))
+        return CallbackResult(
+            error=PaymentSignatureInvalid(
+                localised("支付通知未通过验证", f"The notification was rejected: {exc}")
+            )
+        )
     return await apply_event(session, provider=provider, event=event, now=now, view=view)
 
 
 def _mismatch(payment: Payment, event: CallbackEvent) -> str | None:
     if event.amount is not None and event.amount != payment.amount:
-        return f"amount {event.amount} differs from the payment's {payment.amount}"
+        given, held = (format_money(a, payment.currency) for a in (event.amount, payment.amount))
+        return f"The amount {given} differs from the payment's {held}"
     if event.currency is not None and event.currency != payment.currency:
-        return f"currency {event.currency} differs from the payment's {payment.currency}"
+        return f"The currency {event.currency} differs from the payment's {payment.currency}"
     return None
 
 
@@ -196,7 +203,11 @@ async def apply_event(
             await log_event(session, provider.name, event.reference, "mismatch",
                             reason=mismatch, amount=event.amount,
                             currency=event.currency)  # fmt: skip
-            return CallbackResult(error=PaymentAmountMismatch(mismatch))
+            return CallbackResult(
+                error=PaymentAmountMismatch(
+                    localised("支付通知的金额或币种与支付记录不符", mismatch)
+                )
+            )
         if from_ is None:  # still pending at the provider: nothing to do
             return CallbackResult()
         await log_event(session, provider.name, event.reference, "no_change",
@@ -224,10 +235,15 @@ async def _apply_refund_event(
         return CallbackResult(error=PaymentReferenceUnknown())
     refund, payment = call
     if event.amount is not None and event.amount != refund.amount:
-        reason = f"refund amount {event.amount} differs from {refund.amount}"
+        given, held = (
+            format_money(a or 0, payment.currency) for a in (event.amount, refund.amount)
+        )
+        reason = f"The refund amount {given} differs from {held}"
         await log_event(session, provider.name, event.reference, "mismatch", reason=reason,
                         refund_no=event.refund_no)  # fmt: skip
-        return CallbackResult(error=PaymentAmountMismatch(reason))
+        return CallbackResult(
+            error=PaymentAmountMismatch(localised("退款通知的金额与退款记录不符", reason))
+        )
     to = "succeeded" if event.status == "refunded" else "failed"
     moved = (
         await session.execute(

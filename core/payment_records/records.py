@@ -15,6 +15,7 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.i18n import localised
 from core.payment_records.models import Payment
 from core.payment_records.views import PaymentView, payment_schema
 from core.payments import (
@@ -52,12 +53,20 @@ async def start_payment(
     methods: tuple[str, ...] = getattr(provider, "methods", ())
     if method not in methods:
         raise PaymentMethodUnsupported(
-            f"{provider.name} offers {', '.join(methods)}", loc=["body", "payment", "method"]
+            localised(
+                f"{provider.name} 支持的支付方式：{'、'.join(methods)}",
+                f"{provider.name} offers {', '.join(methods)}",
+            ),
+            loc=["body", "payment", "method"],
         )
     openid = request.openid if request else None
     if method == "jsapi" and not openid:
         raise PaymentMethodUnsupported(
-            "JSAPI payments need the payer's openid", loc=["body", "payment", "openid"]
+            localised(
+                "公众号/小程序支付需要付款人的 openid",
+                "JSAPI payments need the payer's WeChat openid",
+            ),
+            loc=["body", "payment", "openid"],
         )
     reference = payment_reference(prefix, subject_id)
     try:
@@ -72,7 +81,13 @@ async def start_payment(
         )
     except ProviderError as exc:
         log.warning("payment_create_failed", provider=provider.name, error=str(exc))
-        raise PaymentProviderFailed(str(exc), extra={"provider_code": exc.code}) from exc
+        raise PaymentProviderFailed(
+            localised(
+                "支付服务商未能创建支付，请稍后再试",
+                f"The payment provider could not create the payment: {exc}",
+            ),
+            extra={"provider_code": exc.code},
+        ) from exc
     session.add(
         Payment(
             merchant_id=merchant_id,

@@ -15,8 +15,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import InvalidInput
+from core.i18n import localised
 from coupons.models import Campaign
-from coupons.service.errors import AudienceNotAvailable, NotInAudience
+from coupons.service.errors import AUDIENCE_KIND, AudienceNotAvailable, NotInAudience
 
 
 class AudienceResolver:
@@ -50,8 +51,9 @@ def unregister_audience_resolver(kind: str) -> None:
 def _resolver(kind: str) -> AudienceResolver:
     resolver = _resolvers.get(kind)
     if resolver is None:
+        who = AUDIENCE_KIND.say(kind)
         raise AudienceNotAvailable(
-            f"Campaigns for a {kind} audience cannot be claimed until {kind} are available"
+            localised(f"暂不支持面向{who}的优惠活动", f"Campaigns for {who} cannot be claimed yet")
         )
     return resolver
 
@@ -78,9 +80,16 @@ async def audience_members(session: AsyncSession, *, campaign: Campaign) -> list
         return list(campaign.audience_user_ids or [])
     if kind == "public":
         raise InvalidInput(
-            "A public campaign has no member list: give `user_ids`", loc=["body", "user_ids"]
+            localised(
+                "面向所有人的活动没有成员名单，请指定发放对象",
+                "A campaign for everyone has no member list: name the recipients",
+            ),
+            loc=["body", "user_ids"],
         )
     resolver = _resolver(kind)
     if resolver.members is None:
-        raise AudienceNotAvailable(f"The {kind} audience cannot list its members")
+        who = AUDIENCE_KIND.say(kind)
+        raise AudienceNotAvailable(
+            localised(f"无法列出{who}的成员", f"The members of {who} cannot be listed")
+        )
     return await resolver.members(session, campaign.merchant_id, campaign.audience)

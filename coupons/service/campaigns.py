@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts import service as accounts_service
 from core.errors import InvalidInput
+from core.i18n import localised
 from core.pagination import decode_cursor_as, page_from_rows, uuid_value
 from core.timezones import zone
 from coupons import schemas
@@ -25,12 +26,15 @@ from coupons.models import Campaign
 from coupons.repository.campaigns import CampaignRepository
 from coupons.repository.coupons import CouponRepository
 from coupons.service.errors import (
+    CAMPAIGN_FIELDS,
+    CAMPAIGN_STATUS,
     CampaignNotEditable,
     CampaignNotFound,
     CampaignTransitionInvalid,
     CurrencyMismatch,
     QuantityBelowClaimed,
     ValidityShortened,
+    claim_after_validity,
 )
 from coupons.service.views import campaign_schema
 from merchants import service as merchants_service
@@ -62,7 +66,12 @@ def _currency(data: schemas.CampaignCreate) -> str:
         amounts.append(data.discount.max_off)
     currencies = {m.currency for m in amounts if m is not None}
     if len(currencies) > 1:
-        raise CurrencyMismatch("discount, max_off and min_spend must use one currency")
+        raise CurrencyMismatch(
+            localised(
+                "优惠金额、最高优惠和最低消费必须使用同一币种",
+                "The discount, its cap and the minimum spend must use one currency",
+            )
+        )
     return currencies.pop() if currencies else "CNY"
 
 
@@ -80,13 +89,19 @@ async def _designed_values(
         else to_instant(data.claim_until, timezone, end_of_day=True)
     )
     if valid_until <= valid_from:
-        raise InvalidInput("valid_until must be after valid_from", loc=["body", "valid_until"])
+        raise InvalidInput(
+            localised("有效期结束时间必须晚于开始时间", "The validity must end after it starts"),
+            loc=["body", "valid_until"],
+        )
     if claim_until > valid_until:
-        raise InvalidInput("claim_until must not be after valid_until", loc=["body", "claim_until"])
+        raise claim_after_validity()
     currency = _currency(data)
     discount = data.discount
     if isinstance(discount, schemas.AmountOff) and discount.value.amount <= 0:
-        raise InvalidInput("the amount off must be positive", loc=["body", "discount", "value"])
+        raise InvalidInput(
+            localised("优惠金额必须大于零", "The amount off must be more than zero"),
+            loc=["body", "discount", "value"],
+        )
     shop_ids = sorted(set(data.shop_ids)) if data.shop_ids is not None else None
     if shop_ids:
         foreign = await merchants_service.foreign_shop_ids(
@@ -94,7 +109,10 @@ async def _designed_values(
         )
         if foreign:
             raise InvalidInput(
-                f"not shops of this merchant: {', '.join(sorted(map(str, foreign)))}",
+                localised(
+                    f"这些门店不属于本商户：{'、'.join(sorted(map(str, foreign)))}",
+                    f"Not shops of this merchant: {', '.join(sorted(map(str, foreign)))}",
+                ),
                 loc=["body", "shop_ids"],
             )
     audience: dict[str, Any] = {}
@@ -104,7 +122,10 @@ async def _designed_values(
         known = await accounts_service.existing_user_ids(session, user_ids=audience_user_ids)
         if unknown := set(audience_user_ids) - known:
             raise InvalidInput(
-                f"unknown users: {', '.join(sorted(map(str, unknown))[:5])}",
+                localised(
+                    f"这些用户不存在：{'、'.join(sorted(map(str, unknown))[:5])}",
+                    f"Unknown users: {', '.join(sorted(map(str, unknown))[:5])}",
+                ),
                 loc=["body", "audience", "user_ids"],
             )
     elif isinstance(data.audience, schemas.TiersAudience | schemas.SegmentAudience):
@@ -179,7 +200,9 @@ async def update_campaign(
         raise CampaignNotFound()
     given = data.model_fields_set
     if campaign.status == "ended":
-        raise CampaignNotEditable("An ended campaign cannot be changed")
+        raise CampaignNotEditable(
+            localised("已结束的活动不能修改", "An ended campaign cannot be changed")
+        )
     if campaign.status == "draft":
         merged = campaign_schema(campaign, staff=True, now=now).model_dump(
             include=set(schemas.CampaignCreate.model_fields)
@@ -188,7 +211,13 @@ async def update_campaign(
         try:
             design = schemas.CampaignCreate.model_validate(merged)
         except ValidationError as exc:
-            raise InvalidInput(str(exc.errors()[0]["msg"]), loc=["body"]) from exc
+            raise InvalidInput(
+                localised(
+                    "修改后的活动设置无效",
+                    f"The campaign as changed is not valid: {exc.errors()[0]['msg']}",
+                ),
+                loc=["body"],
+            ) from exc
         for key, value in (
             await _designed_values(session, merchant_id=campaign.merchant_id, data=design)
         ).items():
@@ -196,7 +225,12 @@ async def update_campaign(
     else:
         if refused := sorted(given - LIVE_EDITABLE):
             raise CampaignNotEditable(
-                f"A {campaign.status} campaign cannot change {', '.join(refused)}",
+                localised(
+                    f"{CAMPAIGN_STATUS.say(campaign.status)}的活动不能修改"
+                    f"{'、'.join(CAMPAIGN_FIELDS.say(f) for f in refused)}",
+                    f"A {CAMPAIGN_STATUS.say(campaign.status)} campaign cannot change its "
+                    f"{', '.join(CAMPAIGN_FIELDS.say(f) for f in refused)}",
+                ),
                 extra={"fields": refused, "campaign_status": campaign.status},
             )
         await _update_live(session, campaign, data, now)
@@ -217,7 +251,10 @@ async def _update_live(
         # the row is locked (claims take it with a conditional UPDATE): handed_out is exact
         if data.total_quantity is not None and data.total_quantity < campaign.handed_out:
             raise QuantityBelowClaimed(
-                f"{campaign.handed_out} coupons are already handed out",
+                localised(
+                    f"已发放 {campaign.handed_out} 张",
+                    f"{campaign.handed_out} coupons are already handed out",
+                ),
                 loc=["body", "total_quantity"],
                 extra={"handed_out": campaign.handed_out},
             )
@@ -228,7 +265,10 @@ async def _update_live(
         until = to_instant(data.valid_until, timezone, end_of_day=True)
         if until < campaign.valid_until:
             raise ValidityShortened(
-                "valid_until can only move later once coupons are out",
+                localised(
+                    "已有券发出，有效期只能延长",
+                    "Once coupons are out, their validity can only be extended",
+                ),
                 loc=["body", "valid_until"],
             )
         if campaign.claim_until == campaign.valid_until and data.claim_until is None:
@@ -237,9 +277,7 @@ async def _update_live(
     if data.claim_until is not None:
         claim = to_instant(data.claim_until, timezone, end_of_day=True)
         if claim > campaign.valid_until:
-            raise InvalidInput(
-                "claim_until must not be after valid_until", loc=["body", "claim_until"]
-            )
+            raise claim_after_validity()
         campaign.claim_until = claim
     if campaign.valid_until != old_until:
         await CouponRepository(session).extend_validity(
@@ -314,7 +352,11 @@ async def change_status(
     if to == "published":
         current = await load_campaign(session, campaign_id=campaign_id)
         if current.status in sources and current.claim_until <= now:
-            raise CampaignTransitionInvalid("The claim period of this campaign is already over")
+            raise CampaignTransitionInvalid(
+                localised(
+                    "该活动的领取期已结束", "The claim period of this campaign is already over"
+                )
+            )
         if current.published_at is None:
             values["published_at"] = now
     elif to == "ended":
@@ -324,7 +366,11 @@ async def change_status(
     if changed is None:
         current = await load_campaign(session, campaign_id=campaign_id)
         raise CampaignTransitionInvalid(
-            f"A {current.status} campaign cannot become {to}",
+            localised(
+                f"{CAMPAIGN_STATUS.say(current.status)}的活动不能改为{CAMPAIGN_STATUS.say(to)}",
+                f"A campaign that is {CAMPAIGN_STATUS.say(current.status)} cannot become "
+                f"{CAMPAIGN_STATUS.say(to)}",
+            ),
             extra={"campaign_status": current.status},
         )
     return campaign_schema(changed, staff=True, now=now)

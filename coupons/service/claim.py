@@ -15,8 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts import service as accounts_service
 from core.errors import InvalidInput
+from core.i18n import localised
 from core.ids import new_id
 from core.pagination import Page, decode_cursor_as, encode_cursor, page_from_rows, uuid_value
+from core.timezones import format_local
 from coupons import codes, discounts, schemas
 from coupons.models import Campaign, Coupon
 from coupons.repository.campaigns import CampaignRepository
@@ -25,6 +27,7 @@ from coupons.repository.coupons import CouponRepository
 from coupons.service.audience import audience_members, require_in_audience
 from coupons.service.campaigns import load_campaign
 from coupons.service.errors import (
+    CAMPAIGN_STATUS,
     CampaignNotActive,
     CampaignNotFound,
     CampaignSoldOut,
@@ -38,15 +41,27 @@ from merchants import service as merchants_service
 MAX_CODE_ATTEMPTS = 5
 
 
+def _not_active(campaign: Campaign) -> CampaignNotActive:
+    said = CAMPAIGN_STATUS.say(campaign.status)
+    return CampaignNotActive(
+        localised(f"该活动{said}，暂不能领取", f"The campaign is {said}"),
+        extra={"campaign_status": campaign.status},
+    )
+
+
 def _refuse_unless_open(campaign: Campaign, now: datetime) -> None:
     if campaign.status == "draft":
         raise CampaignNotFound()
     if campaign.status != "published":
-        raise CampaignNotActive(
-            f"The campaign is {campaign.status}", extra={"campaign_status": campaign.status}
-        )
+        raise _not_active(campaign)
     if campaign.claim_until <= now or campaign.valid_until <= now:
-        raise CampaignNotActive("The claim period of this campaign is over")
+        ended = format_local(min(campaign.claim_until, campaign.valid_until))
+        raise CampaignNotActive(
+            localised(
+                f"该活动已于 {ended} 停止领取",
+                f"The claim period of this campaign ended at {ended}",
+            )
+        )
     if campaign.total_quantity is not None and campaign.handed_out >= campaign.total_quantity:
         raise CampaignSoldOut()
 
@@ -129,9 +144,7 @@ async def issue(
     quantity goes (in recipient id order). Set-based: a few statements for any list."""
     campaign = await load_campaign(session, campaign_id=campaign_id)
     if campaign.status != "published" or campaign.claim_until <= now:
-        raise CampaignNotActive(
-            f"The campaign is {campaign.status}", extra={"campaign_status": campaign.status}
-        )
+        raise _not_active(campaign)
     wanted = sorted(set(user_ids if user_ids is not None else await audience_members(
         session, campaign=campaign
     )))  # fmt: skip
@@ -139,8 +152,12 @@ async def issue(
         return schemas.IssueResult(issued=0, skipped=0)
     known = await accounts_service.existing_user_ids(session, user_ids=wanted)
     if user_ids is not None and (unknown := set(wanted) - known):
+        listed = sorted(map(str, unknown))[:5]
         raise InvalidInput(
-            f"unknown users: {', '.join(sorted(map(str, unknown))[:5])}", loc=["body", "user_ids"]
+            localised(
+                f"这些用户不存在：{'、'.join(listed)}", f"Unknown users: {', '.join(listed)}"
+            ),
+            loc=["body", "user_ids"],
         )
     recipients = [u for u in wanted if u in known]
     # campaign row first, then counters: the lock order of claim (see there)
@@ -172,19 +189,30 @@ async def issue_paper(
     missing = start + count - await coupons.count_paper(campaign_id)
     if missing > MAX_PAPER_ISSUED_PER_REQUEST:
         raise InvalidInput(
-            f"This sheet would issue {missing} new paper coupons; one request issues at most "
-            f"{MAX_PAPER_ISSUED_PER_REQUEST} (print the earlier sheets first)",
+            localised(
+                f"这一页需要新发 {missing} 张纸质券，一次最多 {MAX_PAPER_ISSUED_PER_REQUEST:,} 张"
+                "（请先打印前面的页）",
+                f"This sheet would issue {missing:,} new paper coupons; one request issues at most "
+                f"{MAX_PAPER_ISSUED_PER_REQUEST:,} (print the earlier sheets first)",
+            ),
             loc=["query", "start"],
         )
     if missing > 0:
         if campaign.status != "published" or campaign.claim_until <= now:
+            said = CAMPAIGN_STATUS.say(campaign.status)
             raise CampaignNotActive(
-                f"Paper coupons are printed for a published campaign (this one is "
-                f"{campaign.status})"
+                localised(
+                    f"只有已发布且可领取的活动可以打印纸质券（该活动{said}）",
+                    f"Paper coupons are printed for a published campaign (this one is {said})",
+                )
             )
         granted = await repo.take(campaign_id, count=missing, now=now)
         if granted < missing:
-            raise CampaignSoldOut(f"Only {granted} more coupons can be handed out")
+            raise CampaignSoldOut(
+                localised(
+                    f"只能再发放 {granted} 张", f"Only {granted} more coupons can be handed out"
+                )
+            )
         await _insert_coupons(session, campaign, [None] * missing, source="paper", now=now)
     return campaign, await coupons.paper_coupons(campaign_id, start=start, count=count)
 

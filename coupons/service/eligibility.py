@@ -14,6 +14,7 @@ from core.errors import DomainError
 from core.i18n import localised
 from core.lean import Connection
 from core.money import Money, format_money
+from core.timezones import format_local
 from coupons import discounts
 from coupons.models import Campaign, Coupon
 from coupons.repository.counter import live_redemption
@@ -34,7 +35,7 @@ async def already_redeemed(connection: Connection, coupon_id: uuid.UUID) -> Coup
     core.lean.driver_connection), so the counter's checks have one implementation."""
     live = await live_redemption(connection, coupon_id)
     extra = {}
-    when = ""
+    text = localised("该优惠券已核销", "This coupon was already redeemed")
     if live is not None:
         redemption_id, shop_id, redeemed_at = live
         extra = {
@@ -42,8 +43,9 @@ async def already_redeemed(connection: Connection, coupon_id: uuid.UUID) -> Coup
             "shop_id": str(shop_id) if shop_id else None,
             "redemption_id": str(redemption_id),
         }
-        when = f" at {redeemed_at.isoformat()}"
-    return CouponAlreadyRedeemed(f"This coupon was already redeemed{when}", extra=extra)
+        when = format_local(redeemed_at)
+        text = localised(f"该优惠券已于 {when} 核销", f"This coupon was already redeemed at {when}")
+    return CouponAlreadyRedeemed(text, extra=extra)
 
 
 async def refusal_of(
@@ -61,21 +63,27 @@ async def refusal_of(
     if coupon.status == "reserved":
         return CouponReserved()
     if coupon.valid_until <= now:
+        until = format_local(coupon.valid_until)
         return CouponExpired(
-            f"The coupon expired at {coupon.valid_until.isoformat()}",
+            localised(f"优惠券已于 {until} 过期", f"The coupon expired at {until}"),
             extra={"valid_until": coupon.valid_until.isoformat()},
         )
     if coupon.valid_from > now:
+        since = format_local(coupon.valid_from)
         return CouponNotYetValid(
-            f"The coupon is valid from {coupon.valid_from.isoformat()}",
+            localised(f"优惠券自 {since} 起可用", f"The coupon is valid from {since}"),
             extra={"valid_from": coupon.valid_from.isoformat()},
         )
     if campaign.shop_ids is not None and shop_id not in campaign.shop_ids:
         return ShopNotEligible(extra={"shop_ids": [str(s) for s in campaign.shop_ids]})
     if not shop_of_merchant:
-        return ShopNotEligible("The shop is not one of the coupon's merchant")
+        return ShopNotEligible(
+            localised("该门店不属于发券商户", "The shop is not one of the coupon's merchant")
+        )
     if order_amount is not None and order_amount.currency != campaign.currency:
-        return CurrencyMismatch(f"The coupon is in {campaign.currency}")
+        return CurrencyMismatch(
+            localised(f"优惠券币种为 {campaign.currency}", f"The coupon is in {campaign.currency}")
+        )
     met = discounts.meets_min_spend(
         campaign.min_spend, order_amount.amount if order_amount else None
     )

@@ -3,6 +3,41 @@
 from __future__ import annotations
 
 from core.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
+from core.i18n import Words, localised
+
+# enum values said in words (the codes stay in the API)
+CAMPAIGN_STATUS = Words(
+    {
+        "draft": ("草稿", "a draft"),
+        "published": ("已发布", "published"),
+        "paused": ("已暂停", "paused"),
+        "ended": ("已结束", "ended"),
+    }
+)
+CAMPAIGN_FIELDS = Words(
+    {
+        "name": ("名称", "name"),
+        "description": ("说明", "description"),
+        "discount": ("优惠内容", "discount"),
+        "min_spend": ("最低消费", "minimum spend"),
+        "valid_from": ("生效时间", "start of validity"),
+        "valid_until": ("有效期", "end of validity"),
+        "claim_until": ("领取截止时间", "end of claiming"),
+        "total_quantity": ("发放总量", "total quantity"),
+        "per_user_limit": ("每人限领", "limit per person"),
+        "audience": ("发放对象", "audience"),
+        "shop_ids": ("适用门店", "shops"),
+        "flash": ("限时优惠", "flash offer"),
+    }
+)
+AUDIENCE_KIND = Words(
+    {
+        "public": ("所有人", "everyone"),
+        "tiers": ("会员等级", "membership tiers"),
+        "segment": ("客户分群", "customer segments"),
+        "customers": ("指定客户", "named customers"),
+    }
+)
 
 
 class CampaignNotFound(NotFound):
@@ -38,6 +73,14 @@ class CampaignNotEditable(Conflict):
     title_zh = "该优惠活动当前不能修改此项"
 
 
+def claim_after_validity() -> InvalidInput:
+    """Claiming may not run past the coupons' validity (a new design or a live edit)."""
+    return InvalidInput(
+        localised("领取截止时间不能晚于有效期结束", "Claiming cannot end after the validity does"),
+        loc=["body", "claim_until"],
+    )
+
+
 class QuantityBelowClaimed(InvalidInput):
     code, title = "quantity_below_claimed", "The quantity is below what is already handed out"
     title_zh = "发放总量不能低于已领取数量"
@@ -62,7 +105,7 @@ class CouponCodeInvalid(InvalidInput):
     title_zh = "券码无效，请检查是否输错"
 
     def __init__(self) -> None:
-        super().__init__(self.title, loc=["body", "code"])
+        super().__init__(loc=["body", "code"])
 
 
 class QrInvalid(InvalidInput):
@@ -70,7 +113,7 @@ class QrInvalid(InvalidInput):
     title_zh = "二维码无效或已被篡改"
 
     def __init__(self) -> None:
-        super().__init__(self.title, loc=["body", "qr"])
+        super().__init__(loc=["body", "qr"])
 
 
 class CouponAlreadyRedeemed(Conflict):

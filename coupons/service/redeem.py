@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts import service as accounts_service
 from core.errors import DomainError
+from core.i18n import localised
 from core.lean import Connection
 from core.money import Money
 from coupons import codes, discounts, schemas
@@ -309,7 +310,10 @@ async def reverse(
         if current.reversed_at is not None:
             raise RedemptionAlreadyReversed(extra={"reversed_at": current.reversed_at.isoformat()})
         raise ReversalWindowPassed(
-            f"Redemptions can be reversed within {window} minutes",
+            localised(
+                f"核销后 {window} 分钟内才能撤销",
+                f"Redemptions can be reversed within {window} minutes",
+            ),
             extra={"reversal_window_minutes": window},
         )
     await CouponRepository(session).reactivate(reversed_row.coupon_id)

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.i18n import localised
 from core.lean import driver_connection
 from core.money import Money
 from coupons import codes, discounts
@@ -61,7 +62,9 @@ async def reserve_for_order(
         raise CouponNotFound()
     coupon, campaign = found
     if coupon.merchant_id != merchant_id:
-        raise ShopNotEligible("The coupon is for another merchant")
+        raise ShopNotEligible(
+            localised("该优惠券属于其他商户", "The coupon is for another merchant")
+        )
     # the order's shop is the merchant's (orders resolve merchant_id from the shop) and the
     # coupon's merchant was just checked against it
     # the counter's checks, run on this session's transaction

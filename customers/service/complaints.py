@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from accounts import service as accounts_service
 from core.dates import check_year_month
 from core.errors import InvalidInput
+from core.i18n import localised
 from core.ids import new_id
 from core.pagination import decode_cursor, encode_cursor
 from core.timezones import zone
@@ -26,7 +27,12 @@ from customers.repository.followups import FollowUpRepository
 from customers.service import desk
 from customers.service.activity import record_activity
 from customers.service.directory import csv_line, get_customer
-from customers.service.errors import ComplaintClosed, ComplaintNotFound, ComplaintTransitionInvalid
+from customers.service.errors import (
+    COMPLAINT_STATUS,
+    ComplaintClosed,
+    ComplaintNotFound,
+    ComplaintTransitionInvalid,
+)
 
 RESPONSE_TARGET = timedelta(hours=48)
 # target status -> statuses it may be reached from
@@ -81,7 +87,10 @@ async def record_complaint(
     await get_customer(session, merchant_id=merchant_id, customer_id=data.customer_id)
     opened_at = data.opened_at or now
     if opened_at > now + timedelta(minutes=5):
-        raise InvalidInput("opened_at must not be in the future", loc=["body", "opened_at"])
+        raise InvalidInput(
+            localised("投诉时间不能晚于现在", "The complaint cannot be opened in the future"),
+            loc=["body", "opened_at"],
+        )
     await desk.check_assignment(
         session,
         merchant_id=merchant_id,
@@ -171,7 +180,7 @@ async def update_complaint(
     target = data.status
     if target is None:
         if not values:
-            raise InvalidInput("nothing to change", loc=["body"])
+            raise InvalidInput(localised("没有要修改的内容", "Nothing to change"), loc=["body"])
         from_statuses: tuple[str, ...] = ("open", "responded", "resolved")
     else:
         from_statuses = TRANSITIONS.get(target, ())
@@ -179,7 +188,10 @@ async def update_complaint(
         values["handled_by"] = staff_user_id
         if target == "responded":
             if not data.response:
-                raise InvalidInput("a response is required", loc=["body", "response"])
+                raise InvalidInput(
+                    localised("请填写回复内容", "Write the response to the customer"),
+                    loc=["body", "response"],
+                )
             values["responded_at"] = now
         elif target == "resolved":
             values["resolved_at"] = now
@@ -202,7 +214,10 @@ async def update_complaint(
         raise ComplaintNotFound()
     if target is None:
         raise ComplaintClosed()
-    raise ComplaintTransitionInvalid(f"A complaint cannot go from {current.status} to {target}")
+    was, to = COMPLAINT_STATUS.say(current.status), COMPLAINT_STATUS.say(target)
+    raise ComplaintTransitionInvalid(
+        localised(f"{was}的投诉不能改为{to}", f"A complaint that is {was} cannot become {to}")
+    )
 
 
 async def get_complaint(
@@ -294,7 +309,10 @@ def month_bounds(month: str, tz: str) -> tuple[datetime, datetime]:
     try:
         check_year_month(month)
     except ValueError as exc:
-        raise InvalidInput(f"month: {exc}", loc=["query", "month"]) from exc
+        raise InvalidInput(
+            localised("月份格式应为 YYYY-MM", "The month is written YYYY-MM"),
+            loc=["query", "month"],
+        ) from exc
     year, mon = int(month[:4]), int(month[5:])
     first = date(year, mon, 1)
     following = date(year + (mon == 12), mon % 12 + 1, 1)

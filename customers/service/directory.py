@@ -156,7 +156,7 @@ def _after(cursor: str | None, sort: str) -> tuple[Any, uuid.UUID] | None:
     if values is None:
         return None
     if values["s"] != sort:
-        raise InvalidCursor("The cursor belongs to another sort order")
+        raise InvalidCursor.other_order()
     try:
         raw = values["v"]
         if sort == "last_visit":
@@ -165,7 +165,7 @@ def _after(cursor: str | None, sort: str) -> tuple[Any, uuid.UUID] | None:
             value = int(raw)
         return value, uuid.UUID(values["id"])
     except (TypeError, ValueError) as exc:
-        raise InvalidCursor("The cursor does not belong to this list") from exc
+        raise InvalidCursor.other_list() from exc
 
 
 async def list_customers(

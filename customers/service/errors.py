@@ -3,6 +3,18 @@
 from __future__ import annotations
 
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from core.i18n import Words
+
+# enum values said in words (the codes stay in the API)
+FOLLOW_UP_METHOD = Words(
+    {
+        "phone": ("电话", "phone"),
+        "sms": ("短信", "text message"),
+        "wechat": ("微信", "WeChat"),
+        "visit": ("上门拜访", "visit"),
+        "email": ("邮件", "email"),
+    }
+)
 
 
 class SegmentNotFound(NotFound):
@@ -40,6 +52,16 @@ class ComplaintNotFound(NotFound):
     title_zh = "投诉不存在"
 
 
+COMPLAINT_STATUS = Words(
+    {
+        "open": ("待处理", "open"),
+        "responded": ("已回复", "responded"),
+        "resolved": ("已解决", "resolved"),
+        "closed": ("已关闭", "closed"),
+    }
+)
+
+
 class ComplaintTransitionInvalid(Conflict):
     code, title = "complaint_transition_invalid", "The complaint cannot move to that status"
     title_zh = "投诉状态不允许这样变更"
@@ -56,7 +78,7 @@ class PhoneSearchTooPartial(InvalidInput):
     title_zh = "请输入完整手机号或手机尾号后四位"
 
     def __init__(self) -> None:
-        super().__init__(self.title, loc=["query", "q"])
+        super().__init__(loc=["query", "q"])
 
 
 class CustomerExists(Conflict):
@@ -70,7 +92,7 @@ class AssigneeNotStaff(InvalidInput):
     title_zh = "指派对象必须是本商户的员工"
 
     def __init__(self) -> None:
-        super().__init__(self.title, loc=["body", "assignee"])
+        super().__init__(loc=["body", "assignee"])
 
 
 class AssignmentManagersOnly(Forbidden):
@@ -81,8 +103,8 @@ class AssignmentManagersOnly(Forbidden):
 
 class AssigneeFilterInvalid(InvalidInput):
     code = "assignee_filter_invalid"
-    title = "assignee is a staff user id, `me` or `none`"
-    title_zh = "assignee 应为员工用户编号、me 或 none"
+    title = "Filter by a staff member's user id, me or none"
+    title_zh = "负责人筛选应为员工的用户编号、me 或 none"
 
     def __init__(self) -> None:
-        super().__init__(self.title, loc=["query", "assignee"])
+        super().__init__(loc=["query", "assignee"])

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts import service as accounts_service
 from core.errors import InvalidInput
+from core.i18n import localised
 from core.ids import new_id
 from core.pagination import decode_cursor, encode_cursor
 from core.timezones import zone
@@ -23,6 +24,7 @@ from customers.repository.directory import CustomerRepository
 from customers.repository.followups import FollowUpRepository
 from customers.service.desk import AssigneeFilter
 from customers.service.errors import (
+    FOLLOW_UP_METHOD,
     CustomerNotFound,
     CustomerRefusesCalls,
     FollowUpPlanNotFound,
@@ -67,17 +69,32 @@ async def create_follow_up(
         )
         if role is None:
             raise InvalidInput(
-                "staff must be a staff member of this merchant", loc=["body", "staff"]
+                localised(
+                    "跟进人必须是本商户的员工", "The follow-up is made by staff of this merchant"
+                ),
+                loc=["body", "staff"],
             )
     if data.method not in allowed_methods(customer.refuses_calls):
+        how = FOLLOW_UP_METHOD.say(data.method)
         raise CustomerRefusesCalls(
-            f"{data.method} follow-ups are refused by this customer; use sms or email"
+            localised(
+                f"该客户不接受{how}跟进，请改用短信或邮件",
+                f"This customer refuses follow-ups by {how}; send a text message or an email",
+            )
         )
     occurred_at = data.occurred_at or now
     if occurred_at > now + timedelta(minutes=5):
-        raise InvalidInput("occurred_at must not be in the future", loc=["body", "occurred_at"])
+        raise InvalidInput(
+            localised("跟进时间不能晚于现在", "A follow-up cannot have happened in the future"),
+            loc=["body", "occurred_at"],
+        )
     if data.next_at is not None and data.next_at <= occurred_at:
-        raise InvalidInput("next_at must be after the follow-up", loc=["body", "next_at"])
+        raise InvalidInput(
+            localised(
+                "下次跟进时间必须晚于本次跟进", "The next follow-up must come after this one"
+            ),
+            loc=["body", "next_at"],
+        )
     repo = FollowUpRepository(session)
     if data.task_id is not None:
         task = await repo.lock_pending_task(merchant_id, data.task_id)

@@ -11,6 +11,7 @@ from starlette.datastructures import UploadFile
 from accounts.permissions import CurrentUser
 from core.database import SessionDep
 from core.errors import InvalidInput
+from core.i18n import localised
 from core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
 from core.payments import StartsPayment
 from core.timezones import utcnow
@@ -126,7 +127,12 @@ def _decode(raw: bytes) -> str:
             return raw.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise PhysicalImportInvalid("The file is neither UTF-8 nor GB18030 text", loc=["body"])
+    raise PhysicalImportInvalid(
+        localised(
+            "文件不是 UTF-8 或 GB18030 编码的文本", "The file is neither UTF-8 nor GB18030 text"
+        ),
+        loc=["body"],
+    )
 
 
 # how a file read by `read_upload` is declared in OpenAPI: raw CSV text, or a multipart `file`
@@ -146,6 +152,11 @@ UPLOAD_BODY: dict[str, Any] = {
 }
 
 
+def _too_large(limit: int) -> str:
+    megabytes = f"{limit / (1024 * 1024):g}"
+    return localised(f"文件不能超过 {megabytes} MB", f"The file may be at most {megabytes} MB")
+
+
 async def read_upload(
     request: Request,
     *,
@@ -155,20 +166,25 @@ async def read_upload(
     """(bytes, file name) of an upload sent as a multipart `file` field or as the raw body;
     `invalid` is raised when it is missing or larger than `limit`."""
     if int(request.headers.get("content-length") or 0) > limit + 64 * 1024:
-        raise invalid("The file is too large for the API", loc=["body"])
+        raise invalid(_too_large(limit), loc=["body"])
     content_type = request.headers.get("content-type", "")
     filename = None
     if content_type.startswith("multipart/form-data"):
         form = await request.form(max_files=1, max_fields=5)
         uploads = [v for v in form.values() if isinstance(v, UploadFile)]
         if not uploads:
-            raise invalid("Send the file as a file field", loc=["body", "file"])
+            raise invalid(
+                localised(
+                    "请用名为 file 的表单字段上传文件", "Send the file in a form field named file"
+                ),
+                loc=["body", "file"],
+            )
         raw = await uploads[0].read(limit + 1)
         filename = uploads[0].filename
     else:
         raw = await request.body()
     if len(raw) > limit:
-        raise invalid("The file is too large for the API", loc=["body"])
+        raise invalid(_too_large(limit), loc=["body"])
     return raw, filename
 
 

@@ -67,7 +67,8 @@ async def import_member_book(
             now=now,
         )
     except memberbook.BookInvalid as exc:
-        raise MemberBookInvalid(str(exc), loc=["body", "file"]) from exc
+        # args[0]: the localised text (str() would drop which language it is in)
+        raise MemberBookInvalid(exc.args[0], loc=["body", "file"]) from exc
     return tally.report()
 
 

@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts import service as accounts
+from core.i18n import localised
 from core.money import Money
 from core.payments import Checkout
 from core.settings import Settings
@@ -64,7 +65,11 @@ async def _identify(
             )
             found = await repo.counter_context(card_id=card_id, **checks) if card_id else None
         else:
-            raise CardNotFound("No card has this number (check the digits)")
+            raise CardNotFound(
+                localised(
+                    "没有这个卡号的会员卡，请检查数字", "No card has this number (check the digits)"
+                )
+            )
     else:
         claim = read_qr_token(settings, raw, now)
         found = await repo.counter_context(card_id=claim.card_id, **checks)
@@ -200,7 +205,10 @@ async def counter_transaction(
     currency = card.currency
     if data.amount is not None and data.amount.currency != currency:
         raise CurrencyMismatch(
-            f"The card holds {currency}, the amount is in {data.amount.currency}",
+            localised(
+                f"会员卡币种为 {currency}，金额币种为 {data.amount.currency}",
+                f"The card holds {currency}, the amount is in {data.amount.currency}",
+            ),
             loc=["body", "amount", "currency"],
         )
 

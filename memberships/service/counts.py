@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import payment_records
 from core.errors import DomainError, InvalidInput
+from core.i18n import localised
 from core.money import Money
 from core.pagination import page_from_rows
 from core.payments import CallbackEvent, Checkout, PaymentProvider, instructions_schema
@@ -71,7 +72,10 @@ async def create_count_product(
         raise ProgramNotFound()
     if data.price.currency != program.currency:
         raise CurrencyMismatch(
-            f"The program is in {program.currency}", loc=["body", "price", "currency"]
+            localised(
+                f"会员计划币种为 {program.currency}", f"The programme is in {program.currency}"
+            ),
+            loc=["body", "price", "currency"],
         )
     shop_ids = list(dict.fromkeys(data.shop_ids)) if data.shop_ids else None
     if shop_ids:
@@ -80,7 +84,10 @@ async def create_count_product(
         )
         if foreign:
             raise InvalidInput(
-                f"Not shops of this merchant: {', '.join(sorted(map(str, foreign)))}",
+                localised(
+                    f"这些门店不属于本商户：{'、'.join(sorted(map(str, foreign)))}",
+                    f"Not shops of this merchant: {', '.join(sorted(map(str, foreign)))}",
+                ),
                 loc=["body", "shop_ids"],
             )
     product = await CountRepository(session).add_product(
@@ -163,7 +170,9 @@ async def open_count_pass(
     if not product.active:
         raise CountProductInactive()
     if shop_id is not None and product.shop_ids and shop_id not in product.shop_ids:
-        raise CountProductNotFound("This count card is not sold at this shop")
+        raise CountProductNotFound(
+            localised("本门店不出售该次卡", "This count card is not sold at this shop")
+        )
     pass_id = uuid.uuid4()
     intent = await payment_records.start_payment(
         session,

@@ -20,5 +20,5 @@ def seq_cursor(cursor: str | None) -> int | None:
         return None
     seq = position["seq"]
     if not isinstance(seq, int) or isinstance(seq, bool) or not 0 < seq < 2**63:
-        raise InvalidCursor("The cursor does not belong to this list")
+        raise InvalidCursor.other_list()
     return seq

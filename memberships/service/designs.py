@@ -59,7 +59,8 @@ async def _prepare(data: str, field: str, prepare: Any) -> bytes:
         return await imaging.decode_in_pool(prepare, raw)
     except render.ImageInvalid as exc:
         extra = {"limit": exc.limit} if exc.limit is not None else None
-        raise ImageInvalid(str(exc), loc=["body", field], extra=extra) from exc
+        # args[0]: the localised text (str() would drop which language it is in)
+        raise ImageInvalid(exc.args[0], loc=["body", field], extra=extra) from exc
 
 
 async def set_design(

@@ -96,8 +96,8 @@ class CardPinLocked(DomainError):
 class QrInvalid(InvalidInput):
     code, title, title_zh = "qr_invalid", "The member QR code is not valid", "会员码无效"
 
-    def __init__(self, detail: str = "The member QR code is not valid") -> None:
-        super().__init__(detail, loc=["body", "card"])
+    def __init__(self) -> None:
+        super().__init__(loc=["body", "card"])
 
 
 class QrExpired(Conflict):

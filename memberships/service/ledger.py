@@ -16,8 +16,9 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts import service as accounts
+from accounts.service.errors import role_needed
 from core.database import mirror_database
-from core.errors import Forbidden
+from core.i18n import localised
 from core.money import Money
 from core.pagination import encode_cursor
 from memberships import rules, schemas
@@ -43,7 +44,9 @@ async def give_back_use(session: AsyncSession, *, pass_id: uuid.UUID) -> int:
     """One use back on a pass (a reversed count_use): its uses left after."""
     given = await CountRepository(session).give_back(pass_id)
     if given is None:  # uses_left == uses_total: cannot happen while the use is unreversed
-        raise NotReversible("The count card already has all its uses")
+        raise NotReversible(
+            localised("该次卡的次数已是全部次数", "The count card already has all its uses")
+        )
     return given.uses_left
 
 
@@ -212,7 +215,7 @@ def _require_manager(role: str | None) -> None:
     if role is None:  # the holder: same answer as a stranger would get
         raise CardNotFound()
     if role not in ("manager", "owner"):
-        raise Forbidden("This needs the manager role or higher")
+        raise role_needed("manager")
 
 
 async def reverse_transaction(

@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from accounts.models import User
 from accounts.schemas import mask_phone
 from core.errors import DomainError
+from core.i18n import localised
 from core.ids import new_id
 from customers import service as customers
 from memberships import cardnumbers, schemas
@@ -93,7 +94,10 @@ async def load_program(
 def check_book_columns(columns: frozenset[str], program_id: uuid.UUID | None) -> None:
     if program_id is None and columns & CARD_COLUMNS:
         raise ProgramRequired(
-            "the book has card_number, balance or points columns: give ?program_id=",
+            localised(
+                "名单包含卡号、余额或积分列：请指定会员计划",
+                "The book has card numbers, balances or points: name the programme they belong to",
+            ),
             loc=["query", "program_id"],
         )
 
@@ -475,7 +479,11 @@ async def grant_card(
         customer_id=customer.id,
     )
     if card is None:
-        raise CardExists("This customer already holds a card of this programme")
+        raise CardExists(
+            localised(
+                "该客户已持有本会员计划的卡", "This customer already holds a card of this programme"
+            )
+        )
     await customers.record_activity(
         session,
         merchant_id=merchant_id,

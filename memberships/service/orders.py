@@ -15,6 +15,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.i18n import localised
 from memberships import rules
 from memberships.repository.cards import CardRepository
 from memberships.repository.ledger import LedgerRepository
@@ -83,7 +84,7 @@ async def spend_points_for_order(
     if ctx is None:
         raise CardNotFound()
     if points <= 0:
-        raise InsufficientPoints("Give a positive number of points")
+        raise InsufficientPoints(localised("积分数必须大于零", "Give a positive number of points"))
     entry, _ = await post_entry(
         session,
         card=ctx.card,

@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import Forbidden
+from core.i18n import localised
 from memberships import physical, schemas
 from memberships.physical import NumberRejected, Row
 from memberships.repository.cards import CardRepository
@@ -121,12 +122,16 @@ async def bind_physical_card(
     """Staff hand a pre-printed card to a member: its number now identifies their card."""
     access = await access_card(session, card_id=card_id, user_id=user_id)
     if access.staff_role is None:
-        raise Forbidden("Staff of the merchant bind pre-printed cards")
+        raise Forbidden(
+            localised("只有商户员工可以绑定实体卡", "Staff of the merchant bind pre-printed cards")
+        )
     try:
         number = physical.normalise(data.number)
     except NumberRejected as exc:
+        why = physical.REASONS.say(str(exc))
         raise PhysicalCardInvalid(
-            f"Not a valid pre-printed card number ({exc})", loc=["body", "number"]
+            localised(f"不是有效的实体卡号：{why}", f"Not a valid pre-printed card number: {why}"),
+            loc=["body", "number"],
         ) from exc
     card = access.ctx.card
     # the card's row lock serialises binds to one card (one number per card); the unique

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.i18n import localised
 from core.money import Money
 from core.pagination import encode_cursor, page_from_rows
 from memberships import rules, schemas
@@ -217,7 +218,10 @@ async def update_program(
     fields = data.model_fields_set
     for loc, currency in foreign_amounts(program.currency, data.tiers, data.topup_bonuses):
         raise CurrencyMismatch(
-            f"The programme counts in {program.currency}, this amount is in {currency}",
+            localised(
+                f"会员计划以 {program.currency} 计价，此金额为 {currency}",
+                f"The programme counts in {program.currency}, this amount is in {currency}",
+            ),
             loc=["body", *loc, "currency"],
         )
     tiers = (await repo.tiers([program.id]))[program.id]
@@ -272,13 +276,21 @@ async def _replace_tiers(
         held = await repo.tiers_holding_cards([t.id for t in removed])
         if held:
             codes = sorted(t.code for t in removed if t.id in held)
+            names = [t.name for t in sorted(removed, key=lambda t: t.code) if t.id in held]
             raise TierInUse(
-                f"Cards are still in the tier {', '.join(codes)}: move them first",
+                localised(
+                    f"仍有会员卡属于等级{'、'.join(names)}，请先调整这些卡的等级",
+                    f"Cards are still in the tier {', '.join(names)}: move them first",
+                ),
                 extra={"tiers": codes},
             )
         if not await repo.delete_tiers([t.id for t in removed]):
             # a card was upgraded into one of them since the check (the foreign key refused)
-            raise TierInUse("A card moved into a removed tier meanwhile")
+            raise TierInUse(
+                localised(
+                    "刚有会员卡升入了要删除的等级", "A card moved into a removed tier meanwhile"
+                )
+            )
     kept = [t for t in current if t.code in wanted_codes]
     # ranks are unique per programme: park the kept tiers on free (negative) ranks first, so
     # that a swap of two ranks never meets the constraint half-way

@@ -12,8 +12,9 @@ from datetime import datetime
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from accounts.service.errors import role_needed
 from core import payment_records
-from core.errors import Forbidden
+from core.i18n import localised
 from core.money import Money
 from core.payments import (
     CallbackEvent,
@@ -85,7 +86,8 @@ async def open_topup(
     clerk at a shop's counter (`shop_id`, `sold_by`); the bonus is the rule in force now."""
     if amount.currency != ctx.card.currency:
         raise CurrencyMismatch(
-            f"The card holds {ctx.card.currency}", loc=["body", "amount", "currency"]
+            localised(f"会员卡币种为 {ctx.card.currency}", f"The card holds {ctx.card.currency}"),
+            loc=["body", "amount", "currency"],
         )
     bonus = rules.topup_bonus(
         amount.amount,
@@ -184,7 +186,7 @@ async def refund_stored_value(
     """A manager refunds the unused stored value: the principal goes back, the bonus lapses."""
     access = await access_card(session, card_id=card_id, user_id=user_id, staff_only=True)
     if access.staff_role not in ("manager", "owner"):
-        raise Forbidden("This needs the manager role or higher")
+        raise role_needed("manager")
     card = access.ctx.card
     held = await CardRepository(session).lock(card.id)
     if held is None:

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from core.i18n import localised
 from core.pagination import decode_cursor_as, page_from_rows, uuid_value
 from core.timezones import utcnow
 from geo.schemas import Crs, LatLng
@@ -84,7 +85,10 @@ def checked_special_hours(entries: list[schemas.SpecialHours]) -> list[dict[str,
     if clash is not None:
         first, second = stored[clash[0]], stored[clash[1]]
         raise SpecialHoursOverlap(
-            f"the entries of {first['date']} and {second['date']} overlap",
+            localised(
+                f"{first['date']} 与 {second['date']} 的特殊营业时间重叠",
+                f"The special hours of {first['date']} and {second['date']} overlap",
+            ),
             loc=["body", "special_hours"],
         )
     return stored

@@ -10,6 +10,7 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import imaging
+from core.i18n import localised
 from core.ids import new_id
 from core.money import Money
 from core.pagination import decode_cursor_as, encode_cursor, page_from_rows, uuid_value
@@ -72,10 +73,11 @@ async def add_photo(
         # decoding is CPU and memory work: off the event loop, a bounded number at a time
         image = await imaging.decode_in_pool(process_image, data)
     except ImageRejected as exc:
-        extra: dict[str, object] = {"errors": [{"loc": ["body", "file"], "msg": str(exc)}]}
+        why = exc.args[0]  # the localised text (str() would drop which language it is in)
+        extra: dict[str, object] = {"errors": [{"loc": ["body", "file"], "msg": why}]}
         if exc.limit is not None:  # which of our budgets refused it
             extra["limit"] = exc.limit
-        raise InvalidImage(str(exc), extra=extra) from exc
+        raise InvalidImage(why, extra=extra) from exc
     photo = await PhotoRepository(session).add(
         ShopPhoto(
             id=new_id(),
@@ -135,13 +137,19 @@ async def reorder_photos(
 ) -> list[schemas.Photo]:
     """Put the named photos first, in that order; the others follow in their old order."""
     if len(set(photo_ids)) != len(photo_ids):
-        raise PhotoOrderInvalid("a photo is named twice", loc=["body", "photo_ids"])
+        raise PhotoOrderInvalid(
+            localised("同一张照片出现了两次", "A photo is named twice"), loc=["body", "photo_ids"]
+        )
     repo = PhotoRepository(session)
     current = await repo.all_of_shop(shop_id, lock=True)
     known = {p.id: p for p in current if p.merchant_id == merchant_id}
     if unknown := [str(i) for i in photo_ids if i not in known]:
         raise PhotoOrderInvalid(
-            f"not photos of this shop: {', '.join(unknown[:5])}", loc=["body", "photo_ids"]
+            localised(
+                f"这些不是本门店的照片：{'、'.join(unknown[:5])}",
+                f"Not photos of this shop: {', '.join(unknown[:5])}",
+            ),
+            loc=["body", "photo_ids"],
         )
     named = set(photo_ids)
     ordered = [known[i] for i in photo_ids] + [p for p in current if p.id not in named]
@@ -188,7 +196,10 @@ def offering_schema(offering: Offering) -> schemas.Offering:
 
 def _check_price(price: Money) -> None:
     if price.amount <= 0:
-        raise PriceNotPositive("the price must be more than zero", loc=["body", "price", "amount"])
+        raise PriceNotPositive(
+            localised("价格必须大于零", "The price must be more than zero"),
+            loc=["body", "price", "amount"],
+        )
 
 
 async def _check_photo(

@@ -90,12 +90,12 @@ def _after(cursor: str | None, sort: str) -> dict[str, Any] | None:
 
     try:
         if values["s"] != sort:
-            raise InvalidCursor("The cursor belongs to another sort order")
+            raise InvalidCursor.other_order()
         after: dict[str, Any] = {"d": float(values["d"]), "id": uuid.UUID(str(values["id"]))}
         if sort == "rating":
             after["rating"] = Decimal(str(values["rating"]))
     except (ValueError, ArithmeticError, TypeError) as exc:
-        raise InvalidCursor("The cursor could not be decoded") from exc
+        raise InvalidCursor.unreadable() from exc
     return after
 
 

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Response
 from accounts import service as accounts
 from core.database import SessionDep
 from core.errors import InvalidInput
+from core.i18n import localised
 from core.timezones import utcnow, zone
 from merchants import service as merchants
 from orders import schemas, service
@@ -34,7 +35,10 @@ async def _day_close(
         timezone = await accounts.merchant_timezone(session, merchant_id=merchant_id)
         day = utcnow().astimezone(zone(timezone)).date()
     elif not schemas.DAY_CLOSE_EARLIEST <= day <= schemas.DAY_CLOSE_LATEST:
-        raise InvalidInput("no day close that far out", loc=["query", "date"])
+        raise InvalidInput(
+            localised("没有这么久远的日结", "There is no day close that far out"),
+            loc=["query", "date"],
+        )
     return await service.day_close(session, merchant_id=merchant_id, shop_id=shop_id, day=day)
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts import service as accounts
 from accounts.schemas import mask_phone
+from core.i18n import localised
 from core.pagination import aware_time_value, decode_cursor_as, encode_cursor, uuid_value
 from core.settings import Settings
 from core.timezones import zone
@@ -97,10 +98,13 @@ async def _slot_for(
     rule = await booking_rule(session, settings=settings, offering_id=offering.id)
     start = starts_at.astimezone(UTC)
     if start <= now:
-        raise SlotInPast(SlotInPast.title, loc=["body", "starts_at"])
+        raise SlotInPast(loc=["body", "starts_at"])
     if not slots.is_slot_start(periods_of(shop), start, rule.slot_minutes, zone(shop.timezone)):
         raise SlotInvalid(
-            f"Slots of this offering last {rule.slot_minutes} minutes within opening hours",
+            localised(
+                f"该服务的时段为营业时间内每 {rule.slot_minutes} 分钟一个",
+                f"Slots of this offering last {rule.slot_minutes} minutes within opening hours",
+            ),
             loc=["body", "starts_at"],
         )
     end = start + timedelta(minutes=rule.slot_minutes)

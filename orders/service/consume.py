@@ -18,7 +18,7 @@ from accounts import service as accounts
 from core.errors import DomainError
 from core.i18n import localised
 from core.lean import driver_connection
-from core.timezones import utcnow
+from core.timezones import format_local, utcnow
 from customers import service as customers
 from memberships import service as memberships
 from merchants import service as merchants
@@ -76,7 +76,7 @@ async def _staff_order(
 def _refusal(order: Order, now: datetime) -> DomainError | None:
     if order.status == "paid":
         if order.usable_until is not None and order.usable_until <= now:
-            until = order.usable_until.isoformat(timespec="minutes")
+            until = format_local(order.usable_until)
             return OrderValidityOver(
                 localised(f"订单有效期至 {until}，已过期", f"This order was valid until {until}"),
                 extra={"usable_until": order.usable_until.isoformat()},
@@ -89,8 +89,12 @@ def _refusal(order: Order, now: datetime) -> DomainError | None:
 
 def _already_consumed(order: Order) -> OrderAlreadyConsumed:
     when = order.consumed_at.isoformat() if order.consumed_at else None
+    text = localised("该订单已消费", "This order was already consumed")
+    if order.consumed_at is not None:
+        at = format_local(order.consumed_at)
+        text = localised(f"该订单已于 {at} 消费", f"This order was already consumed at {at}")
     return OrderAlreadyConsumed(
-        f"This order was already consumed at {when}",
+        text,
         extra={
             "consumed_at": when,
             "shop_id": str(order.consumed_shop_id) if order.consumed_shop_id else None,

@@ -3,6 +3,28 @@
 from __future__ import annotations
 
 from core.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
+from core.i18n import Words, localised
+
+# statuses said in words (the codes stay in the API)
+ORDER_STATUS = Words(
+    {
+        "pending_payment": ("待支付", "awaiting payment"),
+        "paid": ("已支付", "paid"),
+        "consumed": ("已消费", "consumed"),
+        "refunded": ("已退款", "refunded"),
+        "expired": ("已过期", "expired"),
+        "cancelled": ("已取消", "cancelled"),
+    }
+)
+BOOKING_STATUS = Words(
+    {
+        "booked": ("已预约", "booked"),
+        "arrived": ("已到店", "arrived"),
+        "completed": ("已完成", "completed"),
+        "no_show": ("爽约", "no-show"),
+        "cancelled": ("已取消", "cancelled"),
+    }
+)
 
 
 class OrderNotFound(NotFound):
@@ -37,7 +59,7 @@ class OrderCodeInvalid(InvalidInput):
     title_zh = "订单码无效，请检查是否输错"
 
     def __init__(self) -> None:
-        super().__init__(self.title, loc=["body", "code"])
+        super().__init__(loc=["body", "code"])
 
 
 class OrderQrInvalid(InvalidInput):
@@ -45,7 +67,7 @@ class OrderQrInvalid(InvalidInput):
     title_zh = "二维码无效或已被篡改"
 
     def __init__(self) -> None:
-        super().__init__(self.title, loc=["body", "qr"])
+        super().__init__(loc=["body", "qr"])
 
 
 class OfferingNotOnShop(InvalidInput):
@@ -98,7 +120,7 @@ class PeriodInvalid(InvalidInput):
     title, title_zh = "The period must be a month, YYYY-MM", "结算周期格式应为 YYYY-MM"
 
     def __init__(self) -> None:
-        super().__init__(self.title, loc=["query", "period"])
+        super().__init__(loc=["query", "period"])
 
 
 class BookingTransitionInvalid(Conflict):
@@ -107,7 +129,11 @@ class BookingTransitionInvalid(Conflict):
 
     def __init__(self, current: str, to: str) -> None:
         super().__init__(
-            f"A {current} booking cannot become {to}", extra={"from": current, "to": to}
+            localised(
+                f"{BOOKING_STATUS.say(current)}的预约不能改为{BOOKING_STATUS.say(to)}",
+                f"A {BOOKING_STATUS.say(current)} booking cannot become {BOOKING_STATUS.say(to)}",
+            ),
+            extra={"from": current, "to": to},
         )
 
 
@@ -129,17 +155,17 @@ class BookingCustomerStaffOnly(Forbidden):
 
 class BookingUpdateMixed(InvalidInput):
     code = "booking_update_mixed"
-    title = "Set the status alone, without starts_at, party_size or note"
+    title = "Change the status alone, without the time, party size or note"
     title_zh = "变更预约状态时不能同时修改时间、人数或备注"
 
     def __init__(self) -> None:
-        super().__init__(self.title, loc=["body", "status"])
+        super().__init__(loc=["body", "status"])
 
 
 class BookingCustomerAmbiguous(InvalidInput):
     code = "booking_customer_ambiguous"
-    title = "Name the customer by customer_id or by phone, not both"
+    title = "Name the customer by their customer id or by phone, not both"
     title_zh = "请只用客户编号或手机号其中之一指定客户"
 
     def __init__(self) -> None:
-        super().__init__(self.title, loc=["body", "phone"])
+        super().__init__(loc=["body", "phone"])

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import payment_records
+from core.i18n import localised
 from core.lean import Connection
 from coupons import service as coupons
 from customers import service as customers
@@ -22,12 +23,15 @@ from orders import states
 from orders.models import Order
 from orders.repository import OrderRepository
 from orders.repository.orders import PaidOrder
-from orders.service.errors import OrderTransitionInvalid
+from orders.service.errors import ORDER_STATUS, OrderTransitionInvalid
 
 
 def transition_refused(order: Order, to: str) -> OrderTransitionInvalid:
+    was, becomes = ORDER_STATUS.say(order.status), ORDER_STATUS.say(to)
     return OrderTransitionInvalid(
-        f"The order is {order.status}; it cannot become {to}",
+        localised(
+            f"订单{was}，不能改为{becomes}", f"The order is {was}; it cannot become {becomes}"
+        ),
         extra={"order_status": order.status, "to": to},
     )
 

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts import service as accounts
 from core.errors import Forbidden
+from core.i18n import localised
 from core.pagination import decode_cursor, encode_cursor
 from core.settings import Settings
 from orders import codes, schemas
@@ -74,7 +75,11 @@ async def cancel_order(
     """The holder gives up an unpaid order."""
     access = await access_order(session, order_id=order_id, user_id=user_id)
     if not access.holder:
-        raise Forbidden("Only the customer who placed the order can cancel it")
+        raise Forbidden(
+            localised(
+                "只有下单的顾客可以取消订单", "Only the customer who placed the order can cancel it"
+            )
+        )
     order = await move(session, access.order, to="cancelled", values={"closed_at": now})
     await release_holds(session, order, reason="cancelled")
     await close_payment(session, order, now=now)

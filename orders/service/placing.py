@@ -68,11 +68,15 @@ async def _lines(
         offering = await merchants.get_sellable_offering(session, offering_id=item.offering_id)
         if offering.shop_id != shop_id:
             raise OfferingNotOnShop(
-                "The offering is not sold by this shop",
                 loc=["body", "items", position, "offering_id"],
             )
         if lines and offering.price.currency != lines[0].currency:
-            raise CurrencyMismatch("All items of an order must be in one currency")
+            raise CurrencyMismatch(
+                localised(
+                    "一个订单的商品必须使用同一币种",
+                    "All items of an order must be in one currency",
+                )
+            )
         lines.append(
             _Line(
                 offering.id,

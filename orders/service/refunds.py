@@ -21,9 +21,11 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from accounts.service.errors import role_needed
 from core import payment_records
 from core.errors import Forbidden
 from core.i18n import localised
+from core.timezones import format_local
 from coupons import service as coupons
 from memberships import service as memberships
 from orders import schemas
@@ -68,9 +70,9 @@ async def refund_order(
     """A manager refunds a paid order that was not consumed, whatever its refund terms."""
     access = await access_order(session, order_id=order_id, user_id=user_id)
     if access.staff_role is None:
-        raise Forbidden("Refunds are made by the merchant")
+        raise Forbidden(localised("退款由商户办理", "Refunds are made by the merchant"))
     if access.staff_role not in ("manager", "owner"):
-        raise Forbidden("This needs the manager role or higher")
+        raise role_needed("manager")
     order = await move(
         session, access.order, to="refunded", values={"refunded_at": now, "refunded_by": user_id}
     )
@@ -91,7 +93,7 @@ def holder_refusal(order: Order, now: datetime) -> RefundNotAllowed | None:
     expired = order.usable_until is not None and order.usable_until <= now
     if order.refund_policy == "before_expiry" and expired:
         assert order.usable_until is not None
-        until = order.usable_until.isoformat(timespec="minutes")
+        until = format_local(order.usable_until)
         return RefundNotAllowed(
             localised(
                 f"该订单过期不退，有效期至 {until}",

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import InvalidInput
+from core.i18n import localised
 from geo.schemas import Crs, LatLng
 from push import repository, schemas
 
@@ -33,9 +34,15 @@ async def record_ping(
 ) -> schemas.LocationPingAccepted:
     at = data.at or now
     if at > now + FUTURE_TOLERANCE:
-        raise InvalidInput("the ping is in the future", loc=["body", "at"])
+        raise InvalidInput(
+            localised("位置上报时间不能晚于现在", "The location is dated in the future"),
+            loc=["body", "at"],
+        )
     if at < now - retention:
-        raise InvalidInput("the ping is older than the retention period", loc=["body", "at"])
+        raise InvalidInput(
+            localised("位置上报时间早于保留期限", "The location is older than we keep locations"),
+            loc=["body", "at"],
+        )
     point = data.location.to_wgs84(data.crs)
     await repository.LocationRepository(session).add_ping(
         user_id=user_id, lat=point.lat, lng=point.lng, at=at

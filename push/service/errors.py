@@ -31,4 +31,4 @@ class BirthdayCampaignInvalid(InvalidInput):
     title_zh = "生日券必须来自本商户的优惠券活动"
 
     def __init__(self) -> None:
-        super().__init__(self.title, loc=["body", "campaign_id"])
+        super().__init__(loc=["body", "campaign_id"])

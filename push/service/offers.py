@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine.interfaces import BindTyping
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.i18n import localised
 from core.pagination import aware_time_value, decode_cursor_as, page_from_rows, uuid_value
 from core.settings import Settings
 from coupons import service as coupons_service
@@ -33,7 +34,10 @@ async def _require_flash_campaign(
         session, campaign_id=campaign_id, merchant_id=merchant_id
     ):
         raise CampaignNotFlash(
-            "Not a published flash campaign of this merchant", loc=["body", "campaign_id"]
+            localised(
+                "不是本商户已发布的限时优惠活动", "Not a published flash campaign of this merchant"
+            ),
+            loc=["body", "campaign_id"],
         )
 
 
@@ -158,7 +162,11 @@ async def audience_sql(
     if audience.kind == "tiers":
         assert audience.tier_codes
         if _tier_members_select is None:
-            raise AudienceNotAvailable("Membership tiers are not available as an audience")
+            raise AudienceNotAvailable(
+                localised(
+                    "暂不支持按会员等级推送", "Membership tiers are not available as an audience"
+                )
+            )
         members = _tier_members_select(
             merchant_id=merchant_id,
             tier_codes=list(audience.tier_codes),

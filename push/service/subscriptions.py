@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts import service as accounts_service
 from core.errors import InvalidInput
+from core.i18n import localised
 from core.timezones import DEFAULT_TIMEZONE
 from customers import service as customers_service
 from push import repository, schemas
@@ -58,7 +59,8 @@ async def put_subscription(
             await accounts_service.get_merchant(session, merchant_id=merchant_id)
         except accounts_service.MerchantNotFound as exc:
             raise InvalidInput(
-                f"merchant {merchant_id} does not exist", loc=["body", "merchant_ids", index]
+                localised(f"商户 {merchant_id} 不存在", f"Merchant {merchant_id} does not exist"),
+                loc=["body", "merchant_ids", index],
             ) from exc
     sub = await repository.SubscriptionRepository(session).put_subscription(
         {
