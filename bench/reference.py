@@ -73,7 +73,6 @@ from __future__ import annotations
 import base64
 import gc
 import os
-import re
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -261,27 +260,17 @@ async def consume(request: Request) -> Response:
 
 # -- same statements as Corner (BENCH_REFERENCE=same-sql) ------------------------------------
 
-_NUMBERED = re.compile(r"%\((\w+)\)s|%%")
-
 
 class Same:
-    """One of Corner's compiled statements (`core.lean.Statement`: psycopg's `%(name)s`
-    parameters) as asyncpg runs it: the same text with the parameters numbered `$1…` in order
-    of first use (a name used twice is one parameter, as in psycopg's rendering) and the
-    statement's anonymous literal values (`'active'`) bound as Corner binds them."""
+    """One of Corner's compiled statements (`core.lean.Statement`) as asyncpg runs it: the
+    text Corner's own asyncpg path sends (`core.lean.numbered`: psycopg's `%(name)s`
+    parameters numbered `$1…` in order of first use) and the statement's anonymous literal
+    values (`'active'`) bound as Corner binds them."""
 
     def __init__(self, statement: Any) -> None:
-        names: list[str] = []
+        from core.lean import numbered
 
-        def number(match: re.Match[str]) -> str:
-            if match.group(0) == "%%":
-                return "%"
-            if match.group(1) not in names:
-                names.append(match.group(1))
-            return f"${names.index(match.group(1)) + 1}"
-
-        self.sql = _NUMBERED.sub(number, statement.sql)
-        self.names = names
+        self.sql, self.names = numbered(statement.sql)
         self.defaults = dict(statement.defaults)
 
     def args(self, params: dict[str, Any]) -> list[Any]:
