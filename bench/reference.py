@@ -291,9 +291,9 @@ def _same_statements() -> None:
     """Corner's statements, from the modules that run them (built once, at start-up)."""
     from accounts.service import staff_role_expression
     from core.idempotency import _statements as idempotency_statements
-    from core.payment_records import _move_statement
+    from core.payment_records.callbacks import _move_statement
     from coupons.models import Campaign, Coupon
-    from coupons.repository.coupons import _counter_statement, _redeem
+    from coupons.repository.counter import _counter_statement, _redeem
     from customers.repository.activity import _record
     from customers.repository.followups import _schedule_first_purchase
     from merchants.service import shop_of_merchant_sql
