@@ -263,19 +263,16 @@ async def consume(request: Request) -> Response:
 
 class Same:
     """One of Corner's compiled statements (`core.lean.Statement`) as asyncpg runs it: the
-    text Corner's own asyncpg path sends (`core.lean.numbered`: psycopg's `%(name)s`
-    parameters numbered `$1…` in order of first use) and the statement's anonymous literal
-    values (`'active'`) bound as Corner binds them."""
+    text and argument order Corner's own asyncpg path uses (`Statement.numbered_sql`,
+    `Statement.args`: psycopg's `%(name)s` numbered `$1…`, the statement's anonymous literal
+    values such as `'active'` bound as Corner binds them)."""
 
     def __init__(self, statement: Any) -> None:
-        from core.lean import numbered
-
-        self.sql, self.names = numbered(statement.sql)
-        self.defaults = dict(statement.defaults)
+        self.statement = statement
+        self.sql = statement.numbered_sql
 
     def args(self, params: dict[str, Any]) -> list[Any]:
-        merged = self.defaults | params
-        return [merged.get(name) for name in self.names]
+        return self.statement.args(params)  # type: ignore[no-any-return]
 
     async def one(self, conn: Any, params: dict[str, Any]) -> Any:
         return await conn.fetchrow(self.sql, *self.args(params))
