@@ -73,7 +73,6 @@ from __future__ import annotations
 import base64
 import gc
 import os
-import re
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -261,32 +260,19 @@ async def consume(request: Request) -> Response:
 
 # -- same statements as Corner (BENCH_REFERENCE=same-sql) ------------------------------------
 
-_NUMBERED = re.compile(r"%\((\w+)\)s|%%")
-
 
 class Same:
-    """One of Corner's compiled statements (`core.lean.Statement`: psycopg's `%(name)s`
-    parameters) as asyncpg runs it: the same text with the parameters numbered `$1…` in order
-    of first use (a name used twice is one parameter, as in psycopg's rendering) and the
-    statement's anonymous literal values (`'active'`) bound as Corner binds them."""
+    """One of Corner's compiled statements (`core.lean.Statement`) as asyncpg runs it: the
+    text and argument order Corner's own asyncpg path uses (`Statement.numbered_sql`,
+    `Statement.args`: psycopg's `%(name)s` numbered `$1…`, the statement's anonymous literal
+    values such as `'active'` bound as Corner binds them)."""
 
     def __init__(self, statement: Any) -> None:
-        names: list[str] = []
-
-        def number(match: re.Match[str]) -> str:
-            if match.group(0) == "%%":
-                return "%"
-            if match.group(1) not in names:
-                names.append(match.group(1))
-            return f"${names.index(match.group(1)) + 1}"
-
-        self.sql = _NUMBERED.sub(number, statement.sql)
-        self.names = names
-        self.defaults = dict(statement.defaults)
+        self.statement = statement
+        self.sql = statement.numbered_sql
 
     def args(self, params: dict[str, Any]) -> list[Any]:
-        merged = self.defaults | params
-        return [merged.get(name) for name in self.names]
+        return self.statement.args(params)  # type: ignore[no-any-return]
 
     async def one(self, conn: Any, params: dict[str, Any]) -> Any:
         return await conn.fetchrow(self.sql, *self.args(params))

@@ -12,7 +12,6 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-import psycopg
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.lean import Connection, driver_connection
@@ -63,7 +62,7 @@ async def record_activity(
         raise ValueError("spend must not be negative")
     counts_as_visit = kind in VISIT_KINDS if visit is None else visit
     # the same statements whether a lean route's connection or a session's transaction
-    connection = db if isinstance(db, psycopg.AsyncConnection) else await driver_connection(db)
+    connection = await driver_connection(db) if isinstance(db, AsyncSession) else db
     # the upsert and the timeline row are one statement (one round trip on hot paths)
     customer_id, first_purchase = await record_event(
         connection,

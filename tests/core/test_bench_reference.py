@@ -17,10 +17,13 @@ import httpx
 import psycopg
 import pytest
 from redis.asyncio import Redis
+from sqlalchemy import text
 
 from bench.common import bearer, seed_campaign, seed_counter
 from bench.reference import Same, create_app
 from core.ids import new_id
+from core.lean import Statement
+from core.lean import numbered as lean_numbered
 from core.settings import Settings, to_libpq_url
 from coupons.codes import new_code
 from orders.codes import new_code as new_order_code
@@ -72,15 +75,9 @@ class Recorder:
         return taken
 
 
-class _Text:
-    def __init__(self, sql: str) -> None:
-        self.sql = sql
-        self.defaults: dict[str, Any] = {}
-
-
 def numbered(statements: list[str]) -> list[str]:
-    """Corner's psycopg statements as the reference sends them to asyncpg."""
-    return [" ".join(Same(_Text(sql)).sql.split()) for sql in statements]
+    """Corner's psycopg statements as asyncpg takes them (`core.lean.numbered`)."""
+    return [" ".join(lean_numbered(sql)[0].split()) for sql in statements]
 
 
 @pytest.fixture
@@ -168,6 +165,7 @@ async def test_same_sql_reference_runs_corners_statements(
 
 
 def test_numbering_keeps_literal_percent_and_reuses_names() -> None:
-    same = Same(_Text("SELECT %(a)s, %(b)s, %(a)s, '100%%'"))
-    assert same.sql == "SELECT $1, $2, $1, '100%'"
-    assert same.args({"a": 1, "b": uuid.UUID(int=0)}) == [1, uuid.UUID(int=0)]
+    statement = Statement(text("SELECT :a, :b, :a, '100%'"))
+    assert statement.numbered_sql == "SELECT $1, $2, $1, '100%'"
+    assert statement.args({"a": 1, "b": uuid.UUID(int=0)}) == [1, uuid.UUID(int=0)]
+    assert Same(statement).sql == statement.numbered_sql
