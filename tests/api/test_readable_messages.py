@@ -9,7 +9,7 @@ from typing import Any
 from core.settings import Settings
 from tests.coupons.helpers import published_campaign, shopfront
 from tests.helpers import ApiClient, assert_problem
-from tests.orders.conftest import make_store, money, pay
+from tests.orders.helpers import make_store, money, pay
 
 EN = {"Accept-Language": "en"}
 

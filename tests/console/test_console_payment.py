@@ -15,14 +15,15 @@ from typing import Any
 import qrcode
 
 from core.settings import Settings
-from tests.console.conftest import LiveServer, screenshot
 from tests.console.helpers import (
     PHONE,
+    LiveServer,
     confirm_member,
     no_sideways_scroll,
     open_counter,
     owner_with_shop,
     result_state,
+    screenshot,
 )
 from tests.helpers import ApiClient
 from tests.memberships.test_topups import callback, post_callback

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from core.timezones import utcnow
 from customers.models import Customer
 from tests.helpers import ApiClient, assert_problem
-from tests.memberships.conftest import Setup, counter, join, make_setup, money, set_pin
+from tests.memberships.helpers import Setup, counter, join, make_setup, money, set_pin
 
 
 async def test_purchase_applies_discount_then_earns_and_upgrades_at_threshold(
