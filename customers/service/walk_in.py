@@ -139,7 +139,7 @@ async def upsert_member(
     raise CustomerExists()
 
 
-# -- the member book, a batch at a time (memberships.service.members) --------------------------
+# -- the member book, a batch at a time (memberships.service.member_book) --------------------------
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from memberships.service.counts import (
     set_count_product_active,
 )
 from memberships.service.designs import card_png, get_design, preview_png, set_design
+from memberships.service.errors import ProgramRequired
 from memberships.service.expiry import expire_card_points
 from memberships.service.ledger import (
     adjust_points,
@@ -34,12 +35,13 @@ from memberships.service.ledger import (
     ledger_page,
     reverse_transaction,
 )
-from memberships.service.members import (
+from memberships.service.member_book import (
     MemberImportTally,
-    ProgramRequired,
     check_book_columns,
-    grant_card,
     import_members,
+)
+from memberships.service.members import (
+    grant_card,
     link_new_user,
     load_program,
     lookup_members,

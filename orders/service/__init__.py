@@ -3,25 +3,19 @@
 Split by concept: placing (new orders), orders (reading, cancel, expiry), moves (state moves
 and their effects), views (the order's schema), refunds (merchant, buyer, automatic at the end
 of validity), payments (provider callbacks), consume (the counter), bookings (book,
-reschedule, cancel, the board), booking_slots (rules, free slots), reminders (the outbox),
-day_close (the shop's day), settlement (monthly statements).
+reschedule, cancel, the board), booking_lists, booking_views (what holder and staff see),
+booking_slots (rules, free slots), reminders (the outbox), day_close (the shop's day),
+settlement (monthly statements).
 """
 
+from orders.service.booking_lists import merchant_day, my_bookings, shop_bookings
 from orders.service.booking_slots import (
     booking_rule,
     list_slots,
     next_free_slots,
     put_booking_rule,
 )
-from orders.service.bookings import (
-    book,
-    cancel_booking,
-    get_booking,
-    merchant_day,
-    my_bookings,
-    shop_bookings,
-    update_booking,
-)
+from orders.service.bookings import book, cancel_booking, get_booking, update_booking
 from orders.service.consume import consume_by_code, consume_order, counter_lookup, lookup_order
 from orders.service.day_close import day_close, day_close_csv, day_close_pdf
 from orders.service.orders import (

@@ -1,5 +1,6 @@
-"""Bookings of bookable offerings: book, reschedule, cancel, the staff's bookings board
-(arrived, completed, no-show) and the lists (slots: booking_slots.py; reminders: reminders.py).
+"""Bookings of bookable offerings: book, reschedule, cancel and the staff's bookings board
+(arrived, completed, no-show). Beside: booking_slots.py (rules, free slots), booking_lists.py
+(the lists), booking_views.py (what holder and staff see), reminders.py (the outbox).
 
 Capacity is the database's: a slot row carries `capacity` and `booked`, and a booking takes
 its seats with one conditional `UPDATE … SET booked = booked + n WHERE booked + n <=
@@ -11,24 +12,26 @@ reschedules crossing each other cannot deadlock.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from accounts import service as accounts
-from accounts.schemas import mask_phone
 from core.i18n import localised
-from core.pagination import aware_time_value, decode_cursor_as, encode_cursor, uuid_value
 from core.settings import Settings
 from core.timezones import zone
 from customers import schemas as customer_schemas
 from customers import service as customers
 from merchants import schemas as merchant_schemas
-from merchants import service as merchants
 from orders import schemas, slots, states
 from orders.models import Booking, BookingReminder
 from orders.repository import BookingRepository, ReminderRepository
-from orders.service.booking_slots import bookable, booking_rule, day_bounds, periods_of
+from orders.service.booking_slots import bookable, booking_rule, periods_of
+from orders.service.booking_views import (
+    booking_schema,
+    sees_phones,
+    shaped,
+    staff_role,
+)
 from orders.service.errors import (
     BookingCancelled,
     BookingCustomerAmbiguous,
@@ -42,48 +45,6 @@ from orders.service.errors import (
     SlotInPast,
     SlotInvalid,
 )
-
-
-async def _staff_role(
-    session: AsyncSession, merchant_id: uuid.UUID, user_id: uuid.UUID
-) -> str | None:
-    return await accounts.staff_role(session, merchant_id=merchant_id, user_id=user_id)
-
-
-def booking_schema(
-    booking: Booking,
-    offering_name: str,
-    timezone: str,
-    customer: customer_schemas.KnownCustomer | None = None,
-    *,
-    mask: bool = True,
-) -> schemas.Booking:
-    """`customer` (staff views) fills the customer's name and phone, masked for clerks."""
-    tz = zone(timezone)
-    return schemas.Booking(
-        id=booking.id,
-        merchant_id=booking.merchant_id,
-        shop_id=booking.shop_id,
-        offering_id=booking.offering_id,
-        offering_name=offering_name,
-        user_id=booking.user_id,
-        customer_id=booking.customer_id,
-        customer_name=customer.name if customer else None,
-        customer_phone=(mask_phone(customer.phone) if mask else customer.phone)
-        if customer
-        else None,
-        booked_by=booking.booked_by,
-        starts_at=booking.starts_at.astimezone(tz),
-        ends_at=booking.ends_at.astimezone(tz),
-        party_size=booking.party_size,
-        status=booking.status,  # type: ignore[arg-type]
-        note=booking.note,
-        created_at=booking.created_at,
-        cancelled_at=booking.cancelled_at,
-        arrived_at=booking.arrived_at,
-        completed_at=booking.completed_at,
-        no_show_at=booking.no_show_at,
-    )
 
 
 async def _slot_for(
@@ -141,7 +102,7 @@ async def _named_customer(
     named = data.customer_id is not None or data.phone is not None
     if data.customer_id is not None and data.phone is not None:
         raise BookingCustomerAmbiguous()
-    role = await _staff_role(session, merchant_id, caller_id) if named else None
+    role = await staff_role(session, merchant_id, caller_id) if named else None
     if not named:
         return None, None
     if role is None:
@@ -224,13 +185,8 @@ async def book(
     if customer is None:
         return booking_schema(booking, offering.name, shop.timezone)
     return booking_schema(
-        booking, offering.name, shop.timezone, customer, mask=not _sees_phones(role)
+        booking, offering.name, shop.timezone, customer, mask=not sees_phones(role)
     )
-
-
-def _sees_phones(role: str | None) -> bool:
-    """Managers and owners see customers' phones; clerks see them masked."""
-    return role in ("manager", "owner")
 
 
 async def _access(
@@ -240,34 +196,17 @@ async def _access(
     if booking is None:
         raise BookingNotFound()
     holder = booking.user_id == user_id
-    role = await _staff_role(session, booking.merchant_id, user_id)
+    role = await staff_role(session, booking.merchant_id, user_id)
     if not holder and role is None:
         raise BookingNotFound()
     return booking, holder, role
-
-
-async def _names(session: AsyncSession, booking: Booking) -> tuple[str, merchant_schemas.Shop]:
-    offering = await merchants.get_offering(session, offering_id=booking.offering_id)
-    shop = await merchants.get_shop(session, shop_id=booking.shop_id)
-    return offering.name, shop
-
-
-async def _shaped(session: AsyncSession, booking: Booking, role: str | None) -> schemas.Booking:
-    """One booking as its holder (no customer fields) or staff (`role`) see it."""
-    name, shop = await _names(session, booking)
-    if role is None:
-        return booking_schema(booking, name, shop.timezone)
-    found = await _customers_of(session, booking.merchant_id, [booking])
-    return booking_schema(
-        booking, name, shop.timezone, found.get(booking.customer_id), mask=not _sees_phones(role)
-    )
 
 
 async def get_booking(
     session: AsyncSession, *, booking_id: uuid.UUID, user_id: uuid.UUID
 ) -> schemas.Booking:
     booking, _, role = await _access(session, booking_id=booking_id, user_id=user_id)
-    return await _shaped(session, booking, role)
+    return await shaped(session, booking, role)
 
 
 async def update_booking(
@@ -329,7 +268,7 @@ async def update_booking(
             _remind_at(settings, start, now),
             _reminder_body(offering.name, shop.name, start, shop.timezone),
         )
-    return await _shaped(session, booking, role)
+    return await shaped(session, booking, role)
 
 
 def _require_booked(booking: Booking, to: str) -> None:
@@ -375,7 +314,7 @@ async def set_board_status(
     await session.flush()
     # a reminder not sent yet has nothing left to remind of
     await ReminderRepository(session).cancel(booking.id)
-    return await _shaped(session, booking, role)
+    return await shaped(session, booking, role)
 
 
 async def cancel_booking(
@@ -387,142 +326,4 @@ async def cancel_booking(
     booking.status, booking.cancelled_at, booking.updated_at = "cancelled", now, now
     await session.flush()
     await ReminderRepository(session).cancel(booking.id)
-    return await _shaped(session, booking, role)
-
-
-async def _customers_of(
-    session: AsyncSession, merchant_id: uuid.UUID, rows: list[Booking]
-) -> dict[uuid.UUID | None, customer_schemas.KnownCustomer]:
-    ids = list({r.customer_id for r in rows if r.customer_id is not None})
-    found = await customers.known_customers(session, merchant_id=merchant_id, customer_ids=ids)
-    return dict(found.items())
-
-
-async def _named(
-    session: AsyncSession,
-    rows: list[Booking],
-    timezone: str,
-    *,
-    merchant_id: uuid.UUID | None = None,
-    role: str | None = None,
-) -> list[schemas.Booking]:
-    """Bookings with their offering's name; for staff (`merchant_id` given) with the customer's
-    name and phone too (masked for clerks)."""
-    labels = await merchants.offering_labels(
-        session, offering_ids=list({r.offering_id for r in rows})
-    )
-    found = await _customers_of(session, merchant_id, rows) if merchant_id is not None else {}
-    return [
-        booking_schema(
-            r,
-            labels.get(r.offering_id, ("", timezone))[0],
-            timezone,
-            found.get(r.customer_id),
-            mask=not _sees_phones(role),
-        )
-        for r in rows
-    ]
-
-
-async def shop_bookings(
-    session: AsyncSession,
-    *,
-    shop_id: uuid.UUID,
-    user_id: uuid.UUID,
-    day: date | None,
-    status: str | None = None,
-    now: datetime,
-) -> schemas.Page[schemas.Booking]:
-    """Staff: the shop's bookings of a day (today by default), every status unless one is
-    asked, with the customers' names (the bookings board); others: their own there."""
-    shop = await merchants.get_shop(session, shop_id=shop_id)
-    repo = BookingRepository(session)
-    role = await _staff_role(session, shop.merchant_id, user_id)
-    if role is not None:
-        local_day = day or now.astimezone(zone(shop.timezone)).date()
-        start, end = day_bounds(local_day, shop.timezone)
-        rows = await repo.of_shop_between(shop.id, shop.merchant_id, start, end)
-        items = await _named(session, rows, shop.timezone, merchant_id=shop.merchant_id, role=role)
-    else:
-        rows = await repo.of_user_at_shop(user_id, shop.id, limit=100)
-        if day is not None:
-            start, end = day_bounds(day, shop.timezone)
-            rows = [r for r in rows if start <= r.starts_at < end]
-        items = await _named(session, rows, shop.timezone)
-    if status is not None:
-        items = [b for b in items if b.status == status]
-    return schemas.Page[schemas.Booking](items=items)
-
-
-def _optional_time(raw: object) -> datetime | None:
-    return None if raw is None else aware_time_value(raw)
-
-
-def _optional_id(raw: object) -> uuid.UUID | None:
-    return None if raw is None else uuid_value(raw)
-
-
-async def my_bookings(
-    session: AsyncSession, *, user_id: uuid.UUID, limit: int, cursor: str | None, now: datetime
-) -> schemas.Page[schemas.Booking]:
-    """The caller's bookings: upcoming ones soonest first, then the rest latest first.
-
-    The cursor carries the first page's `now`, so a booking that ends while the client pages
-    does not move from the upcoming part to the past part (seen twice or never)."""
-    position = decode_cursor_as(
-        cursor,
-        {"n": aware_time_value, "s": int, "t": _optional_time, "id": _optional_id},
-    )
-    at = position["n"] if position else now
-    part = position["s"] if position else 0
-    after = (position["t"], position["id"]) if position and position["t"] else None
-    repo = BookingRepository(session)
-    rows: list[Booking] = []
-    next_position: dict[str, object] | None = None
-    if part == 0:
-        upcoming = await repo.of_user(user_id, upcoming=True, now=at, after=after, limit=limit)
-        rows = upcoming[:limit]
-        if len(upcoming) > limit:
-            next_position = {"s": 0, "t": rows[-1].starts_at, "id": rows[-1].id}
-        after = None
-    if next_position is None and part in (0, 1):
-        room = limit - len(rows)
-        rest = await repo.of_user(user_id, upcoming=False, now=at, after=after, limit=room)
-        rows += rest[:room]
-        if len(rest) > room:
-            last = rest[room - 1] if room else None  # None: the past part from its start
-            next_position = {
-                "s": 1,
-                "t": last.starts_at if last else None,
-                "id": last.id if last else None,
-            }
-    labels = await merchants.offering_labels(session, offering_ids=[r.offering_id for r in rows])
-    items = [booking_schema(r, *labels.get(r.offering_id, ("", "UTC"))) for r in rows]
-    next_cursor = encode_cursor({"n": at.isoformat(), **next_position}) if next_position else None
-    return schemas.Page[schemas.Booking](items=items, next_cursor=next_cursor)
-
-
-async def merchant_day(
-    session: AsyncSession,
-    *,
-    merchant_id: uuid.UUID,
-    timezone: str,
-    day: date,
-    shop_id: uuid.UUID | None,
-    status: str | None = None,
-    role: str | None = None,
-) -> schemas.Page[schemas.Booking]:
-    """The day's bookings of the merchant (its local day), earliest first: all but the
-    cancelled ones, or those of the `status` asked."""
-    if shop_id is not None:
-        await merchants.require_shop_of_merchant(session, merchant_id=merchant_id, shop_id=shop_id)
-    start, end = day_bounds(day, timezone)
-    rows = await BookingRepository(session).of_merchant_between(
-        merchant_id,
-        start,
-        end,
-        shop_id=shop_id,
-        statuses=[status] if status else ["booked", "arrived", "completed", "no_show"],
-    )
-    items = await _named(session, rows, timezone, merchant_id=merchant_id, role=role)
-    return schemas.Page[schemas.Booking](items=items)
+    return await shaped(session, booking, role)

@@ -18,7 +18,7 @@ from core.timezones import utcnow
 from tests.accounts.test_sms_signin import ask_code, last_code
 from tests.coupons.helpers import claim, published_campaign, shopfront
 from tests.helpers import Actor, ApiClient, assert_problem
-from tests.memberships.conftest import money, program_body
+from tests.memberships.helpers import money, program_body
 from tests.memberships.test_topups import topped_up
 
 NAME = "注销测试王五"

@@ -10,7 +10,7 @@ from core.errors import DomainError
 from core.settings import Settings
 from tests.coupons.helpers import campaign_body, published_campaign, shopfront
 from tests.helpers import SNAKE_CASE, ApiClient, assert_problem, unreadable
-from tests.orders.conftest import make_store, money, pay
+from tests.orders.helpers import make_store, money, pay
 
 EN = {"Accept-Language": "en"}
 

@@ -13,7 +13,7 @@ from sqlalchemy import event
 
 from tests.coupons.helpers import Shopfront, claim, published_campaign
 from tests.helpers import Actor, ApiClient, assert_problem, create_shop
-from tests.memberships.conftest import money, program_body
+from tests.memberships.helpers import money, program_body
 
 
 @contextmanager

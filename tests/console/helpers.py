@@ -1,10 +1,19 @@
-"""Steps the browser tests share: set up a merchant, sign in, choose the shop."""
+"""Steps the browser tests share (set up a merchant, sign in, choose the shop), the live
+server's settings and viewports, screenshots and the fake camera's video (`write_y4m`).
+Fixtures are in conftest.py."""
 
 from __future__ import annotations
 
+import os
 import re
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from PIL import Image
+
+from core.settings import Settings
+from core.standins.dev import DevStandins
 from tests.helpers import Actor, ApiClient, create_shop
 
 PASSWORD = "s3cret-pass"
@@ -66,3 +75,88 @@ async def no_sideways_scroll(page: Any) -> None:
         "document.documentElement.scrollWidth - document.documentElement.clientWidth"
     )
     assert overflow <= 0, f"the page scrolls sideways by {overflow}px"
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+ARTIFACTS = ROOT / "tests" / "artifacts" / "console"
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+TABLET_LANDSCAPE = {"width": 1024, "height": 768}
+
+
+TABLET_PORTRAIT = {"width": 768, "height": 1024}
+
+
+@dataclass
+class LiveServer:
+    url: str
+    paths: set[str]
+    standins: DevStandins
+
+    def require(self, *templates: str) -> None:
+        """Fail (never skip) when a route the page calls is not served: a console page whose
+        route disappeared is a defect, not a test to leave out."""
+        missing = [t for t in templates if shape(t) not in self.paths]
+        assert not missing, f"routes the console calls are not served: {', '.join(missing)}"
+
+
+def shape(template: str) -> str:
+    return re.sub(r"\{[^}]*\}", "{}", template)
+
+
+def server_env(settings: Settings) -> dict[str, str]:
+    env = dict(os.environ)
+    assert settings.database_url and settings.redis_url and settings.secret_key
+    env.update(
+        DATABASE_URL=settings.database_url,
+        REDIS_URL=settings.redis_url,
+        # the same secret as the in-process app, so QR payloads and tokens made there verify here
+        CORNER_SECRET_KEY=settings.secret_key.get_secret_value(),
+        CORNER_STATE_DIR=str(settings.state_dir),
+        CORNER_MEDIA_ROOT=str(settings.media_root),
+        CORNER_LOG_LEVEL="WARNING",
+        CORNER_DB_POOL_SIZE="5",
+        CORNER_DB_MAX_OVERFLOW="5",
+    )
+    return env
+
+
+async def screenshot(page: Any, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    await page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def write_y4m(image: Image.Image, path: Path, frames: int = 3) -> None:
+    """A Y4M (YUV 4:2:0) video of `image` on a 640x480 white frame, for Chromium's fake camera."""
+    width, height = 640, 480
+    canvas = Image.new("RGB", (width, height), "white")
+    picture = image.convert("RGB")
+    picture.thumbnail((400, 400))
+    canvas.paste(picture, ((width - picture.width) // 2, (height - picture.height) // 2))
+    y, cb, cr = canvas.convert("YCbCr").split()
+    half = (width // 2, height // 2)
+    frame = y.tobytes() + cb.resize(half).tobytes() + cr.resize(half).tobytes()
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("wb") as out:
+        out.write(f"YUV4MPEG2 W{width} H{height} F10:1 Ip A1:1 C420jpeg\n".encode())
+        for _ in range(frames):
+            out.write(b"FRAME\n" + frame)
+    tmp.replace(path)

@@ -7,8 +7,14 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tests.console.conftest import LiveServer, screenshot
-from tests.console.helpers import PHONE, no_sideways_scroll, open_counter, owner_with_shop
+from tests.console.helpers import (
+    PHONE,
+    LiveServer,
+    no_sideways_scroll,
+    open_counter,
+    owner_with_shop,
+    screenshot,
+)
 from tests.helpers import ApiClient, fresh_phone
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -16,16 +16,19 @@ import pytest
 from PIL import Image
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.console.conftest import TABLET_LANDSCAPE, TABLET_PORTRAIT, LiveServer, screenshot
-from tests.console.conftest import write_y4m as write_camera
 from tests.console.helpers import (
     PASSWORD,
+    TABLET_LANDSCAPE,
+    TABLET_PORTRAIT,
+    LiveServer,
     choose_shop,
     confirm_member,
     open_counter,
     owner_with_shop,
     result_state,
+    screenshot,
 )
+from tests.console.helpers import write_y4m as write_camera
 from tests.helpers import Actor, ApiClient
 
 COUPON_ROUTES = (
@@ -393,7 +396,7 @@ async def test_member_count_card_use_at_the_counter(
     client: ApiClient, page: Any, live_server: LiveServer, test_settings: Any
 ) -> None:
     """次卡: the clerk picks the product, the pass goes one use down."""
-    from tests.memberships.conftest import bought_pass
+    from tests.memberships.helpers import bought_pass
 
     live_server.require(
         "/v1/programs/{program_id}/count-products",

@@ -6,8 +6,14 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from tests.console.conftest import LiveServer, screenshot
-from tests.console.helpers import PHONE, no_sideways_scroll, open_counter, owner_with_shop
+from tests.console.helpers import (
+    PHONE,
+    LiveServer,
+    no_sideways_scroll,
+    open_counter,
+    owner_with_shop,
+    screenshot,
+)
 from tests.helpers import Actor, ApiClient
 
 

@@ -12,8 +12,15 @@ from typing import Any
 
 from PIL import Image
 
-from tests.console.conftest import TABLET_LANDSCAPE, LiveServer, screenshot
-from tests.console.helpers import PHONE, no_sideways_scroll, open_counter, owner_with_shop
+from tests.console.helpers import (
+    PHONE,
+    TABLET_LANDSCAPE,
+    LiveServer,
+    no_sideways_scroll,
+    open_counter,
+    owner_with_shop,
+    screenshot,
+)
 from tests.helpers import Actor, ApiClient
 
 

@@ -19,8 +19,14 @@ from zoneinfo import ZoneInfo
 
 import qrcode
 
-from tests.console.conftest import screenshot, write_y4m
-from tests.console.helpers import confirm_member, open_counter, owner_with_shop, result_state
+from tests.console.helpers import (
+    confirm_member,
+    open_counter,
+    owner_with_shop,
+    result_state,
+    screenshot,
+    write_y4m,
+)
 from tests.helpers import ApiClient
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

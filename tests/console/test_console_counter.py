@@ -14,15 +14,18 @@ import pytest
 
 from core.settings import Settings
 from tests.accounts.test_sms_signin import last_code
-from tests.console.conftest import TABLET_LANDSCAPE, TABLET_PORTRAIT, LiveServer, screenshot
 from tests.console.helpers import (
     PHONE,
+    TABLET_LANDSCAPE,
+    TABLET_PORTRAIT,
+    LiveServer,
     choose_shop,
     confirm_member,
     no_sideways_scroll,
     open_counter,
     owner_with_shop,
     result_state,
+    screenshot,
     sign_in,
 )
 from tests.helpers import Actor, ApiClient, fresh_phone

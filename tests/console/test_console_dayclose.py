@@ -8,8 +8,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tests.console.conftest import LiveServer, screenshot
-from tests.console.helpers import PHONE, no_sideways_scroll, open_counter, owner_with_shop
+from tests.console.helpers import (
+    PHONE,
+    LiveServer,
+    no_sideways_scroll,
+    open_counter,
+    owner_with_shop,
+    screenshot,
+)
 from tests.console.test_console_counter import walk_in_member
 from tests.helpers import ApiClient
 

@@ -6,13 +6,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.console.conftest import LiveServer, screenshot
 from tests.console.helpers import (
     PHONE,
+    LiveServer,
     choose_shop,
     no_sideways_scroll,
     open_counter,
     owner_with_shop,
+    screenshot,
     sign_in,
 )
 from tests.helpers import Actor, ApiClient, fresh_phone

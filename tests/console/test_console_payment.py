@@ -16,14 +16,15 @@ from typing import Any
 import httpx
 import qrcode
 
-from tests.console.conftest import LiveServer, screenshot
 from tests.console.helpers import (
     PHONE,
+    LiveServer,
     confirm_member,
     no_sideways_scroll,
     open_counter,
     owner_with_shop,
     result_state,
+    screenshot,
 )
 from tests.helpers import ApiClient
 

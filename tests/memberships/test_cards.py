@@ -9,7 +9,7 @@ from sqlalchemy import select
 from customers.models import Customer
 from memberships import cardnumbers
 from tests.helpers import ApiClient, assert_problem
-from tests.memberships.conftest import Setup, join, make_setup, money, program_body
+from tests.memberships.helpers import Setup, join, make_setup, money, program_body
 
 
 async def test_program_created_listed_and_read_publicly(client: ApiClient, setup: Setup) -> None:

@@ -14,7 +14,7 @@ from core.settings import Settings
 from core.timezones import utcnow
 from memberships.models import CountPass, LedgerEntry
 from tests.helpers import ApiClient, assert_problem, create_shop
-from tests.memberships.conftest import (
+from tests.memberships.helpers import (
     Setup,
     bought_pass,
     count_product,

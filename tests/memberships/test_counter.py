@@ -9,7 +9,7 @@ from sqlalchemy import select
 from core.timezones import utcnow
 from customers.models import Customer
 from tests.helpers import ApiClient, assert_problem
-from tests.memberships.conftest import Setup, counter, join, make_setup, money, set_pin
+from tests.memberships.helpers import Setup, counter, join, make_setup, money, set_pin
 
 
 async def test_purchase_applies_discount_then_earns_and_upgrades_at_threshold(
@@ -140,11 +140,11 @@ async def test_pin_lockout_and_unlock_after_window(
     assert r.status_code == 201
     # 14 minutes later: still locked; 15 minutes and a second later: open again
     base = utcnow()
-    monkeypatch.setattr("memberships.routes.utcnow", lambda: base + timedelta(minutes=14))
+    monkeypatch.setattr("memberships.routes.counter.utcnow", lambda: base + timedelta(minutes=14))
     r = await counter(client, setup.clerk, setup, number, "spend_points", points=1, pin="135790")
     assert_problem(r, 423, "card_pin_locked")
     monkeypatch.setattr(
-        "memberships.routes.utcnow", lambda: base + timedelta(minutes=15, seconds=1)
+        "memberships.routes.counter.utcnow", lambda: base + timedelta(minutes=15, seconds=1)
     )
     r = await counter(client, setup.clerk, setup, number, "spend_points", points=1, pin="135790")
     assert r.status_code == 201, r.text
@@ -251,7 +251,7 @@ async def test_dynamic_qr_single_use_and_expiry(
         "token"
     ]
     later = utcnow() + timedelta(seconds=61)
-    monkeypatch.setattr("memberships.routes.utcnow", lambda: later)
+    monkeypatch.setattr("memberships.routes.counter.utcnow", lambda: later)
     assert_problem(
         await counter(client, setup.clerk, setup, fresh, "purchase", amount=money(1)),
         409,

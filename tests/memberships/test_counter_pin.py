@@ -9,7 +9,7 @@ from typing import Any
 from core.settings import Settings
 from tests.accounts.test_sms_signin import last_code, sent_to
 from tests.helpers import Actor, ApiClient, assert_problem
-from tests.memberships.conftest import Setup, counter, join, make_setup, money, set_pin
+from tests.memberships.helpers import Setup, counter, join, make_setup, money, set_pin
 from tests.memberships.test_counter_sales import walk_in_card
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from core.settings import Settings
 from tests.helpers import ApiClient, assert_problem
-from tests.memberships.conftest import Setup, count_product, join, make_setup, money
+from tests.memberships.helpers import Setup, count_product, join, make_setup, money
 from tests.memberships.test_topups import callback, post_callback
 
 

@@ -8,7 +8,7 @@ from PIL import Image
 
 from memberships import render
 from tests.helpers import ApiClient, assert_problem
-from tests.memberships.conftest import Setup, join
+from tests.memberships.helpers import Setup, join
 
 
 def b64_png(size: tuple[int, int], colour: str) -> str:

@@ -9,7 +9,7 @@ from core.timezones import utcnow
 from memberships.jobs import expire_points
 from memberships.models import LedgerEntry
 from tests.helpers import ApiClient
-from tests.memberships.conftest import counter, join, make_setup, money, set_pin
+from tests.memberships.helpers import counter, join, make_setup, money, set_pin
 
 
 async def test_points_expire_fifo_by_earning_date(client: ApiClient, sessionmaker) -> None:  # type: ignore[no-untyped-def]

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from core.settings import Settings
 from memberships.models import Card, CountPass, LedgerEntry
 from tests.helpers import ApiClient
-from tests.memberships.conftest import (
+from tests.memberships.helpers import (
     bought_pass,
     count_product,
     counter,

@@ -17,7 +17,7 @@ from core.settings import Settings
 from memberships.member_importer import count_rows, import_file
 from memberships.models import Card, LedgerEntry
 from tests.helpers import ApiClient, assert_problem, fresh_phone
-from tests.memberships.conftest import Setup, make_setup, money, sms_actor
+from tests.memberships.helpers import Setup, make_setup, money, sms_actor
 
 
 async def _ledger_matches_totals(

@@ -20,7 +20,7 @@ from memberships import service as memberships
 from memberships.memberbook import MemberRow
 from memberships.models import LedgerEntry
 from tests.helpers import ApiClient, fresh_phone
-from tests.memberships.conftest import make_setup, money, sms_actor
+from tests.memberships.helpers import make_setup, money, sms_actor
 from tests.memberships.test_member_book import _book_csv, _import, _ledger_matches_totals
 
 

@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 from core.settings import Settings
 from tests.accounts.test_sms_signin import ask_code, last_code
 from tests.helpers import ApiClient, fresh_phone
-from tests.memberships.conftest import Setup, join, make_setup, money, sms_actor
+from tests.memberships.helpers import Setup, join, make_setup, money, sms_actor
 from tests.memberships.test_member_book import _book_csv, _import
 
 

@@ -17,7 +17,7 @@ from memberships.cardnumbers import luhn_check_digit
 from memberships.importer import ImportFailed, import_file
 from tests.core.test_cli import ROOT, _env
 from tests.helpers import ApiClient, assert_problem
-from tests.memberships.conftest import Setup, counter, join, make_setup, money, program_body
+from tests.memberships.helpers import Setup, counter, join, make_setup, money, program_body
 
 _serial = itertools.count(int(uuid.uuid4().int % 10**6))
 RESERVED = "8" + "0" * 14 + luhn_check_digit("8" + "0" * 14)  # a virtual card number's shape

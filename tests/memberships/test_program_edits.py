@@ -13,7 +13,7 @@ import pytest
 
 from core.settings import Settings, to_libpq_url
 from tests.helpers import ApiClient, assert_problem
-from tests.memberships.conftest import Setup, counter, join, make_setup, money, program_body
+from tests.memberships.helpers import Setup, counter, join, make_setup, money, program_body
 from tests.memberships.test_topups import callback, post_callback
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import text
 from core.timezones import utcnow
 from memberships.jobs import review_tiers
 from tests.helpers import ApiClient
-from tests.memberships.conftest import Setup, counter, join, make_setup, money, program_body
+from tests.memberships.helpers import Setup, counter, join, make_setup, money, program_body
 
 
 def three_tiers() -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ import orjson
 from core.payments import SIGNATURE_HEADER, FakePaymentProvider
 from core.settings import Settings
 from tests.helpers import Actor, ApiClient, assert_problem
-from tests.memberships.conftest import Setup, counter, join, make_setup, money, set_pin
+from tests.memberships.helpers import Setup, counter, join, make_setup, money, set_pin
 
 
 def callback(settings: Settings, reference: str, status: str = "succeeded") -> tuple[bytes, str]:

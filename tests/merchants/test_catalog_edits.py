@@ -12,7 +12,7 @@ from PIL import Image
 from core.settings import Settings
 from merchants.service import photo_path
 from tests.helpers import ApiClient, assert_problem
-from tests.orders.conftest import make_store, money
+from tests.orders.helpers import make_store, money
 
 
 def _png(colour: tuple[int, int, int]) -> bytes:

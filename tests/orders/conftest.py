@@ -1,98 +1,109 @@
-"""Shared setup for order tests: a merchant with a shop, staff, offerings and a customer."""
+"""Fixtures of the orders tests: a store (a merchant with a shop, staff, offerings and a
+customer), the WeChat Pay and Alipay stand-ins on loopback ports, settings with the merchant's
+generated credentials pointing at them, and an app and client built from those settings.
+Helpers test modules import live in helpers.py."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
-import orjson
+import httpx
 import pytest
+from pydantic import SecretStr
 
-from core.payments import SIGNATURE_HEADER, FakePaymentProvider
+from api.app import create_app
 from core.settings import Settings
-from tests.helpers import Actor, ApiClient, create_shop
-from tests.orders.helpers import (  # noqa: F401  (payment stand-in fixtures)
-    alipay,
-    alipay_standin,
-    standin,
-    wclient,
-    wechat_app,
-    wechat_settings,
-    wechat_standin,
+from core.standins.alipay import AlipayKeys, AlipayStandin
+from core.standins.alipay import create_app as alipay_app
+from core.standins.server import StandinServer
+from core.standins.wechatpay import (
+    WeChatPayKeys,
+    WeChatPayStandin,
 )
+from core.standins.wechatpay import (
+    create_app as standin_app,
+)
+from tests.helpers import ApiClient
+from tests.orders.helpers import Store, make_store
 
 
-def money(amount: int) -> dict[str, Any]:
-    return {"amount": amount, "currency": "CNY"}
+@pytest.fixture(scope="module")
+def wechat_standin() -> Iterator[tuple[WeChatPayStandin, StandinServer]]:
+    standin = WeChatPayStandin(WeChatPayKeys.generate())
+    server = StandinServer(standin_app(standin)).start()
+    yield standin, server
+    server.stop()
 
 
-@dataclass
-class Store:
-    owner: Actor
-    manager: Actor
-    clerk: Actor
-    customer: Actor
-    merchant_id: str
-    shop_id: str
-    noodles: dict[str, Any]  # 38.00, not bookable
-    haircut: dict[str, Any]  # 88.00, bookable
-
-    async def order(
-        self, client: ApiClient, *, quantity: int = 1, who: Actor | None = None, **extra: Any
-    ) -> dict[str, Any]:
-        r = await client.post(
-            f"/v1/shops/{self.shop_id}/orders",
-            json={"items": [{"offering_id": self.noodles["id"], "quantity": quantity}], **extra},
-            headers=(who or self.customer).headers,
-        )
-        assert r.status_code == 201, r.text
-        return r.json()  # type: ignore[no-any-return]
+@pytest.fixture
+def standin(wechat_standin: tuple[WeChatPayStandin, StandinServer]) -> WeChatPayStandin:
+    standin = wechat_standin[0]
+    standin.fail_next.clear()
+    standin.delay_seconds = standin.hold_seconds = 0.0
+    standin.outbox.clear()
+    standin.transactions.clear()
+    standin.refunds.clear()
+    standin.refused.clear()
+    return standin
 
 
-async def offering(
-    client: ApiClient, owner: Actor, shop_id: str, name: str, price: int, bookable: bool = False
-) -> dict[str, Any]:
-    r = await client.post(
-        f"/v1/shops/{shop_id}/offerings",
-        json={"name": name, "price": money(price), "bookable": bookable},
-        headers=owner.headers,
+@pytest.fixture(scope="module")
+def alipay_standin() -> Iterator[tuple[AlipayStandin, StandinServer]]:
+    standin = AlipayStandin(AlipayKeys.generate())
+    server = StandinServer(alipay_app(standin)).start()
+    yield standin, server
+    server.stop()
+
+
+@pytest.fixture
+def alipay(alipay_standin: tuple[AlipayStandin, StandinServer]) -> AlipayStandin:
+    standin = alipay_standin[0]
+    standin.fail_next.clear()
+    standin.delay_seconds = 0.0
+    for collection in (standin.outbox, standin.refused, standin.trades, standin.refunds):
+        collection.clear()
+    return standin
+
+
+@pytest.fixture(scope="module")
+def wechat_settings(
+    test_settings: Settings,
+    wechat_standin: tuple[WeChatPayStandin, StandinServer],
+    alipay_standin: tuple[AlipayStandin, StandinServer],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Settings:
+    """Settings with WeChat Pay and Alipay configured (pointing at the stand-ins)."""
+    standin, server = wechat_standin
+    files = standin.keys.write(Path(tmp_path_factory.mktemp("wechatpay")))
+    files |= alipay_standin[0].keys.write(Path(tmp_path_factory.mktemp("alipay")))
+    return test_settings.model_copy(
+        update=files
+        | {k: Path(v) for k, v in files.items() if k.endswith("_file")}
+        | {
+            "wechatpay_apiv3_key": SecretStr(files["wechatpay_apiv3_key"]),
+            "wechatpay_base_url": server.base_url,
+            "alipay_gateway": alipay_standin[1].base_url + "/gateway.do",
+            "payment_http_timeout_seconds": 2.0,
+        }
     )
-    assert r.status_code == 201, r.text
-    return r.json()  # type: ignore[no-any-return]
 
 
-async def make_store(client: ApiClient) -> Store:
-    owner = await client.register()
-    merchant = await client.merchant(owner)
-    shop = await create_shop(client, owner, merchant["id"])
-    manager = await client.staff(owner, merchant["id"], "manager")
-    clerk = await client.staff(owner, merchant["id"], "clerk")
-    customer = await client.register(name="李四")
-    noodles = await offering(client, owner, shop["id"], "牛肉面", 3800)
-    haircut = await offering(client, owner, shop["id"], "洗剪吹", 8800, bookable=True)
-    return Store(owner, manager, clerk, customer, merchant["id"], shop["id"], noodles, haircut)
+@pytest.fixture(scope="module")
+async def wechat_app(wechat_settings: Settings) -> AsyncIterator[Any]:
+    application = create_app(wechat_settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def wclient(wechat_app: Any) -> AsyncIterator[ApiClient]:
+    transport = httpx.ASGITransport(app=wechat_app)
+    async with ApiClient(transport=transport, base_url="http://test") as c:
+        yield c
 
 
 @pytest.fixture
 async def store(client: ApiClient) -> Store:
     return await make_store(client)
-
-
-def callback(settings: Settings, reference: str, status: str = "succeeded") -> tuple[bytes, str]:
-    body = orjson.dumps({"reference": reference, "status": status})
-    return body, FakePaymentProvider(settings.signing_keys()).sign_callback(body)
-
-
-async def post_callback(client: ApiClient, body: bytes, signature: str) -> Any:
-    return await client.post(
-        "/v1/payments/fake/callback",
-        content=body,
-        headers={SIGNATURE_HEADER: signature, "Content-Type": "application/json"},
-    )
-
-
-async def pay(client: ApiClient, settings: Settings, order: dict[str, Any]) -> dict[str, Any]:
-    r = await post_callback(client, *callback(settings, order["payment"]["reference"]))
-    assert r.status_code == 200, r.text
-    assert r.json()["status"] == "paid", r.text
-    return r.json()  # type: ignore[no-any-return]

@@ -16,7 +16,7 @@ from core.settings import Settings
 from core.standins.alipay import AlipayKeys, AlipayStandin
 from core.timezones import utcnow
 from tests.helpers import ApiClient, assert_problem
-from tests.orders.conftest import Store, make_store
+from tests.orders.helpers import Store, make_store
 
 ALIPAY = {"provider": "alipay", "method": "precreate"}
 

@@ -16,7 +16,7 @@ from orders import service, slots
 from orders.models import BookingReminder
 from tests.coupons.helpers import fast_users
 from tests.helpers import ApiClient, assert_problem
-from tests.orders.conftest import Store
+from tests.orders.helpers import Store
 
 SHANGHAI = zone("Asia/Shanghai")
 

@@ -12,7 +12,7 @@ import pytest
 
 from core.timezones import utcnow, zone
 from tests.helpers import Actor, ApiClient, assert_problem, fresh_phone
-from tests.orders.conftest import Store
+from tests.orders.helpers import Store
 
 SHANGHAI = zone("Asia/Shanghai")
 

@@ -12,8 +12,8 @@ from core.timezones import utcnow
 from orders import service
 from tests.coupons.helpers import Shopfront, claim, published_campaign
 from tests.helpers import ApiClient, assert_problem
-from tests.memberships.conftest import program_body
-from tests.orders.conftest import Store, money, pay
+from tests.memberships.helpers import program_body
+from tests.orders.helpers import Store, money, pay
 
 
 def _front(store: Store) -> Shopfront:

@@ -15,8 +15,8 @@ from coupons.models import Redemption
 from memberships.models import LedgerEntry
 from tests.coupons.helpers import campaign_body, claim
 from tests.helpers import ApiClient, assert_problem, create_shop, fresh_phone
-from tests.memberships.conftest import program_body
-from tests.orders.conftest import make_store, money, pay
+from tests.memberships.helpers import program_body
+from tests.orders.helpers import make_store, money, pay
 
 
 async def test_day_close_reconciles(

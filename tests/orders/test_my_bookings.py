@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.timezones import utcnow, zone
 from tests.helpers import ApiClient, assert_problem
-from tests.orders.conftest import make_store
+from tests.orders.helpers import make_store
 
 SHANGHAI = zone("Asia/Shanghai")
 

@@ -18,7 +18,7 @@ from core.signing import sign
 from core.timezones import utcnow
 from orders import codes, service, states
 from tests.helpers import ApiClient, assert_problem
-from tests.orders.conftest import Store, callback, money, pay, post_callback
+from tests.orders.helpers import Store, callback, money, pay, post_callback
 
 
 async def test_order_snapshot_idempotency_and_listing(client: ApiClient, store: Store) -> None:
@@ -72,7 +72,7 @@ async def test_order_refusals(client: ApiClient, store: Store) -> None:
     other_owner = await client.register()
     other = await client.merchant(other_owner, name="别家")
     from tests.helpers import create_shop
-    from tests.orders.conftest import offering
+    from tests.orders.helpers import offering
 
     foreign_shop = await create_shop(client, other_owner, other["id"])
     foreign = await offering(client, other_owner, foreign_shop["id"], "别家面", 1000)

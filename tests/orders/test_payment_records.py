@@ -16,7 +16,7 @@ from core.payments import FakePaymentProvider, payment_provider
 from core.settings import Settings
 from core.timezones import utcnow
 from tests.helpers import ApiClient, assert_problem
-from tests.orders.conftest import Store, pay, post_callback
+from tests.orders.helpers import Store, pay, post_callback
 
 
 def signed(settings: Settings, **payload: Any) -> tuple[bytes, str]:

@@ -22,8 +22,7 @@ from core.settings import Settings
 from core.standins.wechatpay import WeChatPayStandin
 from core.timezones import utcnow
 from tests.helpers import ApiClient
-from tests.orders.conftest import make_store
-from tests.orders.helpers import deliver
+from tests.orders.helpers import deliver, make_store
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 LAUNCHER = """

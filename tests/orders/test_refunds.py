@@ -20,7 +20,7 @@ from core.settings import Settings
 from core.timezones import utcnow
 from orders import jobs
 from tests.helpers import ApiClient, assert_problem
-from tests.orders.conftest import Store, money, pay
+from tests.orders.helpers import Store, money, pay
 
 
 async def _sold(

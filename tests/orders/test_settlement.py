@@ -20,7 +20,7 @@ from core.timezones import utcnow, zone
 from orders import fees
 from orders.models import Order
 from tests.helpers import ApiClient, assert_problem
-from tests.orders.conftest import Store, money, pay
+from tests.orders.helpers import Store, money, pay
 
 BPS = st.integers(min_value=0, max_value=10_000)
 TOTALS = st.lists(st.integers(min_value=0, max_value=10**10), max_size=60)

@@ -22,8 +22,7 @@ from core.settings import Settings
 from core.standins.wechatpay import WeChatPayKeys, WeChatPayStandin
 from core.timezones import utcnow
 from tests.helpers import ApiClient, assert_problem
-from tests.orders.conftest import Store, make_store
-from tests.orders.helpers import deliver
+from tests.orders.helpers import Store, deliver, make_store
 
 WECHAT = {"provider": "wechatpay", "method": "native"}
 

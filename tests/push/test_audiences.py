@@ -12,7 +12,7 @@ from sqlalchemy import text
 from push import service
 from push.service import offers
 from tests.helpers import Actor, ApiClient, assert_problem
-from tests.push.conftest import Pipeline, merchant_with_shop, offer_body, subscriber
+from tests.push.helpers import Pipeline, merchant_with_shop, offer_body, subscriber
 
 
 def _tier(code: str, rank: int) -> dict:

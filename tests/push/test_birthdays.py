@@ -27,7 +27,7 @@ from push.service.senders import LogPushSender, Senders
 from tests.accounts.test_sms_signin import ask_code, last_code
 from tests.coupons.helpers import Shopfront, published_campaign, shopfront
 from tests.helpers import Actor, ApiClient, assert_problem, fresh_phone, sms_settings
-from tests.memberships.conftest import sms_actor
+from tests.memberships.helpers import sms_actor
 from tests.push.fake_fcm import FakeFcmServer
 
 Maker = async_sessionmaker[AsyncSession]

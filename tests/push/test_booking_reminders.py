@@ -12,7 +12,7 @@ from orders import service as orders_service
 from push.service.reminders import send_booking_reminders
 from push.service.senders import Senders
 from tests.helpers import ApiClient
-from tests.orders.conftest import make_store
+from tests.orders.helpers import make_store
 from tests.push.fake_fcm import FakeFcmServer
 
 

@@ -16,8 +16,8 @@ from push import repository, schemas, service
 from push.jobs.outbox import requeue_stale_sends
 from push.service.senders import LogPushSender, Outcome, Senders, _classify, build_senders
 from tests.helpers import ApiClient
-from tests.push.conftest import Pipeline, merchant_with_shop, offer_body, offset, subscriber
 from tests.push.fake_fcm import FakeFcmServer
+from tests.push.helpers import Pipeline, merchant_with_shop, offer_body, offset, subscriber
 
 
 async def _device_tokens(sessionmaker) -> set[str]:  # type: ignore[no-untyped-def]

@@ -11,7 +11,7 @@ from customers.service import record_activity
 from push import schemas, service
 from push.repository.offers import NEARBY_AUDIENCE
 from tests.helpers import ApiClient, assert_problem
-from tests.push.conftest import Pipeline, merchant_with_shop, offer_body, offset, subscriber
+from tests.push.helpers import Pipeline, merchant_with_shop, offer_body, offset, subscriber
 
 
 async def test_nearby_audience_matches_subscriptions_and_areas(

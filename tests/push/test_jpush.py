@@ -17,8 +17,8 @@ from core.standins.server import StandinServer
 from push.service.jpush import CidUnavailable, JPushSender
 from push.service.senders import Outcome, ReminderMessage, Senders
 from tests.helpers import ApiClient
-from tests.push.conftest import Pipeline, merchant_with_shop, offer_body, offset, subscriber
 from tests.push.fake_fcm import FakeFcmServer
+from tests.push.helpers import Pipeline, merchant_with_shop, offer_body, offset, subscriber
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from core.timezones import utcnow
 from customers.models import Customer
 from push import service
 from tests.helpers import ApiClient, assert_problem
-from tests.push.conftest import offset
+from tests.push.helpers import offset
 
 
 async def test_devices_upsert_move_and_delete(client: ApiClient, sessionmaker) -> None:  # type: ignore[no-untyped-def]

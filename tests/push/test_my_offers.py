@@ -10,7 +10,7 @@ from sqlalchemy import text
 from core.settings import Settings
 from push.service.senders import Senders
 from tests.helpers import ApiClient, assert_problem
-from tests.push.conftest import (
+from tests.push.helpers import (
     FLASH_CAMPAIGN_OF_SHOP,
     Pipeline,
     merchant_with_shop,

@@ -16,7 +16,7 @@ from core.standins.aliyun_sms import AliyunSmsStandin
 from core.standins.server import StandinServer
 from push.service.senders import LogPushSender, Senders
 from tests.helpers import ApiClient, sms_settings
-from tests.push.conftest import Pipeline, merchant_with_shop, offer_body, offset, subscriber
+from tests.push.helpers import Pipeline, merchant_with_shop, offer_body, offset, subscriber
 
 
 @pytest.fixture

@@ -26,8 +26,8 @@ from core.settings import Settings
 from core.timezones import utcnow
 from push import schemas, service
 from tests.helpers import ApiClient
-from tests.push.conftest import merchant_with_shop, offer_body, offset, subscriber
 from tests.push.fake_fcm import FakeFcmServer
+from tests.push.helpers import merchant_with_shop, offer_body, offset, subscriber
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 BATCH = 10
