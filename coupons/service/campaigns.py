@@ -11,10 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts import service as accounts_service
 from core.errors import InvalidInput
+from core.lean import Connection
 from core.pagination import decode_cursor_as, page_from_rows, uuid_value
 from core.timezones import zone
 from coupons import schemas
 from coupons.models import Campaign
+from coupons.repository import campaigns as campaigns_repository
 from coupons.repository.campaigns import CampaignRepository
 from coupons.repository.coupons import CouponRepository
 from coupons.repository.settings import SettingsRepository
@@ -380,7 +382,7 @@ async def shops_with_claimable_offers(
 
 
 async def claimable_at_shop(
-    session: AsyncSession,
+    connection: Connection,
     *,
     shop_id: uuid.UUID,
     merchant_id: uuid.UUID,
@@ -390,8 +392,8 @@ async def claimable_at_shop(
 ) -> list[schemas.ShopCampaign]:
     """The public campaigns claimable now at the shop (one statement), with the caller's
     claims left and usable coupons when signed in."""
-    rows = await CampaignRepository(session).claimable_at_shop(
-        shop_id=shop_id, merchant_id=merchant_id, user_id=user_id, now=now, limit=limit
+    rows = await campaigns_repository.claimable_at_shop(
+        connection, shop_id=shop_id, merchant_id=merchant_id, user_id=user_id, now=now, limit=limit
     )
     return [
         schemas.ShopCampaign(
