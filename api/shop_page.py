@@ -30,7 +30,7 @@ from starlette.responses import Response
 
 from accounts.permissions import OptionalUser, optional_request_principal
 from core.discovery import discovery_reads
-from core.lean import Connection, json_response, read_path
+from core.lean import Connection, read_path
 from core.query import DirectRoute, validate_query
 from core.settings import Settings
 from core.timezones import utcnow
@@ -102,7 +102,8 @@ async def serve_shop_page(request: Request) -> Response:
         user_id=principal.user_id if principal is not None else None,
         now=utcnow(),
     )
-    return json_response(page)
+    # the response model's JSON by alias, as FastAPI sends it, serialised in one pass
+    return Response(page.model_dump_json(by_alias=True), media_type="application/json")
 
 
 async def read_page(
@@ -138,7 +139,7 @@ async def read_page(
     return ShopPage(
         shop=shop,
         offerings=[
-            ShopPageOffering(**o.model_dump(), next_slots=slots.get(o.id, []))
+            ShopPageOffering(**dict(o), next_slots=slots.get(o.id, []))
             for o in (parts.offerings if selling else [])
         ],
         campaigns=campaigns,

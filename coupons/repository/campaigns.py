@@ -274,6 +274,5 @@ async def claimable_at_shop(
     rows = await _claimable_at_shop_statement(user_id is not None).all(connection, params)
     end = len(_CAMPAIGN.keys)
     return [
-        ShopCampaignRow(_CAMPAIGN.build(row[:end]), int(row[end]), int(row[end + 1]))
-        for row in rows
+        ShopCampaignRow(_CAMPAIGN.view(row[:end]), int(row[end]), int(row[end + 1])) for row in rows
     ]

@@ -397,7 +397,7 @@ async def claimable_at_shop(
     )
     return [
         schemas.ShopCampaign(
-            **campaign_schema(r.campaign, staff=False, now=now).model_dump(),
+            **dict(campaign_schema(r.campaign, staff=False, now=now)),
             per_user_left=(
                 max(0, r.campaign.per_user_limit - r.claimed) if user_id is not None else None
             ),

@@ -59,7 +59,7 @@ async def programs_of_merchant(
 ) -> list[Program]:
     """The merchant's first `limit` programmes by creation."""
     rows = await _programs_statement().all(connection, {"merchant_id": merchant_id, "limit": limit})
-    return [_PROGRAM.build(row) for row in rows]
+    return [_PROGRAM.view(row) for row in rows]
 
 
 @cache
@@ -74,7 +74,7 @@ async def tiers_of(
 ) -> dict[uuid.UUID, list[Tier]]:
     grouped: dict[uuid.UUID, list[Tier]] = {pid: [] for pid in program_ids}
     for row in await _tiers_statement().all(connection, {"program_ids": list(program_ids)}):
-        tier: Tier = _TIER.build(row)
+        tier: Tier = _TIER.view(row)
         grouped[tier.program_id].append(tier)
     return grouped
 
@@ -94,7 +94,7 @@ async def active_products_of(
 ) -> dict[uuid.UUID, list[CountProduct]]:
     grouped: dict[uuid.UUID, list[CountProduct]] = {pid: [] for pid in program_ids}
     for row in await _products_statement().all(connection, {"program_ids": list(program_ids)}):
-        product: CountProduct = _PRODUCT.build(row)
+        product: CountProduct = _PRODUCT.view(row)
         grouped[product.program_id].append(product)
     return grouped
 
@@ -150,7 +150,7 @@ async def cards_of_user_in(
     c = b + len(_TIER.keys)
     return [
         PageCard(
-            CardContext(_CARD.build(row[:a]), _PROGRAM.build(row[a:b]), _TIER.build(row[b:c]),
+            CardContext(_CARD.view(row[:a]), _PROGRAM.view(row[a:b]), _TIER.view(row[b:c]),
                         row[c]),
             max(0, int(row[c + 1])),
             row[c + 2],
@@ -176,6 +176,6 @@ async def paid_passes_of(
     """The cards' paid (active) count passes, newest first."""
     grouped: dict[uuid.UUID, list[CountPass]] = {cid: [] for cid in card_ids}
     for row in await _passes_statement().all(connection, {"card_ids": list(card_ids)}):
-        found: CountPass = _PASS.build(row)
+        found: CountPass = _PASS.view(row)
         grouped[found.card_id].append(found)
     return grouped

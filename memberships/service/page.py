@@ -46,7 +46,7 @@ async def programs_for_shop_page(
             cards[card.program_id] = card_schema(card, c.context, progress=progress, extras=extras)
     return [
         schemas.ShopProgram(
-            **program_schema(p, tiers[p.id]).model_dump(),
+            **dict(program_schema(p, tiers[p.id])),
             count_products=[product_schema(x) for x in products[p.id]],
             my_card=cards.get(p.id),
         )

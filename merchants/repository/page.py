@@ -94,7 +94,7 @@ async def shop_with_others(
         return None
     end = len(_SHOP.keys)
     shops = [
-        ShopRow(_SHOP.build(row[:end]), float(row[end]), float(row[end + 1]), row[end + 2],
+        ShopRow(_SHOP.view(row[:end]), float(row[end]), float(row[end + 1]), row[end + 2],
                 bool(row[end + 3]))
         for row in rows
     ]  # fmt: skip
@@ -115,7 +115,7 @@ def _photos_statement() -> Statement:
 
 async def photos_of_shop(connection: Connection, shop_id: uuid.UUID, limit: int) -> list[ShopPhoto]:
     rows = await _photos_statement().all(connection, {"shop_id": shop_id, "limit": limit})
-    return [_PHOTO.build(row) for row in rows]
+    return [_PHOTO.view(row) for row in rows]
 
 
 @cache
@@ -133,7 +133,7 @@ async def active_offerings(
     connection: Connection, shop_id: uuid.UUID, limit: int
 ) -> list[Offering]:
     rows = await _offerings_statement().all(connection, {"shop_id": shop_id, "limit": limit})
-    return [_OFFERING.build(row) for row in rows]
+    return [_OFFERING.view(row) for row in rows]
 
 
 @cache
@@ -154,4 +154,4 @@ async def latest_reviews(
     """Verified reviews first, each part newest first, with the author's display name."""
     rows = await _reviews_statement().all(connection, {"shop_id": shop_id, "limit": limit})
     end = len(_REVIEW.keys)
-    return [(_REVIEW.build(row[:end]), row[end]) for row in rows]
+    return [(_REVIEW.view(row[:end]), row[end]) for row in rows]

@@ -39,7 +39,7 @@ async def shop_page_parts(
     counts = found.review_counts
     return schemas.ShopPageParts(
         shop=schemas.ShopDetail(
-            **shop.model_dump(),
+            **dict(shop),  # its fields as they are: not dumped and validated again
             photos=[photo_schema(p) for p in photos],
             rating_summary=schemas.ReviewSummary(
                 all=rating_summary(counts, None),

@@ -69,13 +69,18 @@ async def next_free_slots(
     )
     taken = found_rows.taken
     found: dict[uuid.UUID, list[schemas.Slot]] = {}
+    grids: dict[tuple[int, int], list[datetime]] = {}  # (day, slot minutes): the day's starts
     for offering_id in offering_ids:
         minutes, default_capacity = found_rows.rules.get(
             offering_id, (settings.booking_default_slot_minutes, 1)
         )
         free: list[schemas.Slot] = []
         for offset in range(days):
-            for start in slots.slot_starts(periods, today + timedelta(days=offset), minutes, tz):
+            grid = grids.get((offset, minutes))
+            if grid is None:
+                day = today + timedelta(days=offset)
+                grid = grids[offset, minutes] = slots.slot_starts(periods, day, minutes, tz)
+            for start in grid:
                 if start <= now or len(free) >= count:
                     continue
                 capacity, booked = taken.get((offering_id, start), (default_capacity, 0))
