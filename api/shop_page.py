@@ -136,10 +136,12 @@ async def read_page(
         if selling
         else []
     )
-    return ShopPage(
+    # every part is a validated model already: the page assembles them (model_construct)
+    # instead of validating them all a second time
+    return ShopPage.model_construct(
         shop=shop,
         offerings=[
-            ShopPageOffering(**dict(o), next_slots=slots.get(o.id, []))
+            ShopPageOffering.model_construct(**o.__dict__, next_slots=slots.get(o.id, []))
             for o in (parts.offerings if selling else [])
         ],
         campaigns=campaigns,

@@ -396,8 +396,9 @@ async def claimable_at_shop(
         connection, shop_id=shop_id, merchant_id=merchant_id, user_id=user_id, now=now, limit=limit
     )
     return [
-        schemas.ShopCampaign(
-            **dict(campaign_schema(r.campaign, staff=False, now=now)),
+        # a validated campaign with the caller's numbers: assembled, not validated again
+        schemas.ShopCampaign.model_construct(
+            **campaign_schema(r.campaign, staff=False, now=now).__dict__,
             per_user_left=(
                 max(0, r.campaign.per_user_limit - r.claimed) if user_id is not None else None
             ),

@@ -2,7 +2,8 @@
 
 Core statements built once with bind parameters and compiled once for the driver
 (core.lean.Statement), run on the page's psycopg connection; rows come back as tuples and
-become detached entities (never in a session) for the package's schema builders. A fixed
+become read-only views with the entities' attribute names (core.lean `Detached.view`) for
+the package's schema builders. A fixed
 number whatever the counts: programmes, their tiers, their count products; signed in, the
 caller's cards there (each with its context, 12-month spend and physical number) and their
 paid count passes.

@@ -45,8 +45,9 @@ async def programs_for_shop_page(
             progress = progress_of(c.context, c.spend_since, tiers[card.program_id])
             cards[card.program_id] = card_schema(card, c.context, progress=progress, extras=extras)
     return [
-        schemas.ShopProgram(
-            **dict(program_schema(p, tiers[p.id])),
+        # validated parts: assembled, not validated again
+        schemas.ShopProgram.model_construct(
+            **program_schema(p, tiers[p.id]).__dict__,
             count_products=[product_schema(x) for x in products[p.id]],
             my_card=cards.get(p.id),
         )

@@ -2,8 +2,9 @@
 
 Core statements built once with bind parameters and compiled once for the driver
 (core.lean.Statement), run on a psycopg connection (the page reads through the discovery
-pools: the replica when one is configured); rows come back as tuples and become detached
-entities (never in a session) for the package's schema builders. Four statements whatever the
+pools: the replica when one is configured); rows come back as tuples and become read-only
+views with the entities' attribute names (core.lean `Detached.view`) for the package's
+schema builders. Four statements whatever the
 counts: the shop with the merchant's other shops and the review counts, its photos, its
 offerings, the latest reviews.
 """

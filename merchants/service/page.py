@@ -38,8 +38,9 @@ async def shop_page_parts(
     latest = await page.latest_reviews(connection, shop_id, MAX_REVIEWS)
     counts = found.review_counts
     return schemas.ShopPageParts(
-        shop=schemas.ShopDetail(
-            **dict(shop),  # its fields as they are: not dumped and validated again
+        # built from validated models: assembled, not validated again (model_construct)
+        shop=schemas.ShopDetail.model_construct(
+            **shop.__dict__,
             photos=[photo_schema(p) for p in photos],
             rating_summary=schemas.ReviewSummary(
                 all=rating_summary(counts, None),
