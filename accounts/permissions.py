@@ -76,15 +76,28 @@ async def optional_principal(
 async def request_principal(request: Request) -> Principal:
     """`CurrentUser` for a lean route (core.lean), which solves no dependencies: the same
     bearer parsing as HTTPBearer and the same checks (`authenticate`)."""
-    authorization = request.headers.get("Authorization")
-    scheme, token = get_authorization_scheme_param(authorization)
-    credentials = (
-        HTTPAuthorizationCredentials(scheme=scheme, credentials=token)
-        if authorization and scheme and token and scheme.lower() == "bearer"
-        else None
-    )
+    settings = getattr(request.app.state, "settings", None) or get_settings()
+    return await authenticate(request, settings, _bearer_credentials(request))
+
+
+async def optional_request_principal(request: Request) -> Principal | None:
+    """`OptionalUser` for a direct route (core.query): None without a bearer token, else the
+    same checks as `request_principal` (a bad token is refused, not ignored)."""
+    credentials = _bearer_credentials(request)
+    if credentials is None:
+        return None
     settings = getattr(request.app.state, "settings", None) or get_settings()
     return await authenticate(request, settings, credentials)
+
+
+def _bearer_credentials(request: Request) -> HTTPAuthorizationCredentials | None:
+    """The bearer token as `HTTPBearer(auto_error=False)` reads it (None when absent or of
+    another scheme)."""
+    authorization = request.headers.get("Authorization")
+    scheme, token = get_authorization_scheme_param(authorization)
+    if authorization and scheme and token and scheme.lower() == "bearer":
+        return HTTPAuthorizationCredentials(scheme=scheme, credentials=token)
+    return None
 
 
 CurrentUser = Annotated[Principal, Depends(current_principal)]
@@ -202,6 +215,7 @@ __all__ = [
     "DomainError",
     "ManagerStaff",
     "OptionalUser",
+    "optional_request_principal",
     "OwnerStaff",
     "Principal",
     "StaffContext",

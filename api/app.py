@@ -18,7 +18,7 @@ from api.middleware import RequestContextMiddleware
 from api.openapi import install_openapi, route_operation_id
 from api.payments import add_callback_route as add_payment_callback_route
 from api.payments import router as payments_router
-from api.shop_page import router as shop_page_router
+from api.shop_page import add_shop_page_route
 from api.wiring import wire_packages
 from core.database import ReadRouter, create_engine, create_sessionmaker
 from core.discovery import DiscoveryReads
@@ -56,7 +56,6 @@ API_ROUTERS = [
     push_router,
     orders_router,
     payments_router,
-    shop_page_router,
     me_router,
 ]
 
@@ -118,6 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(RequestContextMiddleware)
     add_direct_routes(app.router)
+    add_shop_page_route(app.router)
     for add_lean_routes in LEAN_ROUTES:
         add_lean_routes(app.router)
     app.include_router(health_router)

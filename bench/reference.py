@@ -64,8 +64,9 @@ exactly this, in one transaction where it writes:
   amount and currency) and the order's (pending_payment → paid) in one transaction; 204.
 - `GET /v1/shops/{id}/page`: the statements Corner ran for one page (recorded by
   bench/shop_page.py, pickled at BENCH_SHOP_PAGE_STATEMENTS) with their parameters, in order,
-  on one psycopg connection (Corner's driver: the statements are psycopg's text) in one
-  transaction; the rows answered as JSON.
+  on one psycopg connection (Corner's driver: the statements are psycopg's text) that is, as
+  Corner's discovery connections the page reads on, autocommit with the same settings; the
+  rows answered as JSON.
 """
 
 from __future__ import annotations
@@ -666,7 +667,7 @@ def _wechatpay_keys() -> None:
 
 async def shop_page(request: Request) -> Response:
     parts = []
-    async with POOLS["psycopg"].connection() as conn:  # one transaction, committed at the end
+    async with POOLS["psycopg"].connection() as conn:  # autocommit, as Corner's
         for statement, parameters in SHOP_PAGE:
             cursor = await conn.execute(statement, parameters)
             parts.append(await cursor.fetchall())
@@ -723,9 +724,13 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
 
         # written by bench/shop_page.py; read once at start-up, before any request
         SHOP_PAGE[:] = pickle.loads(Path(recorded).read_bytes())  # noqa: ASYNC240, S301
+        from core.discovery import DISCOVERY_OPTIONS
+
+        # the settings of Corner's discovery connections, which the page reads on
         POOLS["psycopg"] = AsyncConnectionPool(
-            dsn, min_size=4, max_size=size, kwargs={"options": "-c jit=off"}, open=False
-        )
+            dsn, min_size=4, max_size=size, open=False,
+            kwargs={"autocommit": True, "options": DISCOVERY_OPTIONS},
+        )  # fmt: skip
         await POOLS["psycopg"].open()
     gc.collect()
     gc.freeze()  # as Corner's app does after start-up: no long full collections under load

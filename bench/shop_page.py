@@ -6,10 +6,12 @@ Sets up its own database (`corner_bench_shop_page` on the embedded cluster, migr
 through Corner's own API in-process, a merchant with the page's shop and a second shop, 20
 offerings (5 bookable), 5 published campaigns, 2 programmes (two tiers, a top-up bonus, a
 count product) and a signed-in customer holding a card. It then loads the page once in-process
-with a statement recorder on the engine and prints every statement the page runs (no N+1:
+with a statement recorder on the page's connections (core.discovery.recording_statements) and
+prints every statement the page runs (no N+1:
 tests/api/test_shop_page.py asserts the count does not grow with the counts). The raw
 reference (bench/reference.py, `GET /v1/shops/{id}/page`) runs exactly those statements with
-those parameters on one psycopg connection in one transaction and answers their rows as JSON:
+those parameters on one psycopg connection as Corner runs them (autocommit, the discovery
+connections' settings) and answers their rows as JSON:
 the same SQL without the framework (no auth, no dependency solving, no pydantic models).
 Both servers take the same signed-in request, alternating rounds of the aiohttp generator
 (bench/common.py); the ratio counts only when every answer was a 200.
@@ -31,16 +33,19 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import (  # noqa: E402
     Call,
+    add_profile_options,
     bearer,
     compare,
     emit,
     fresh_database,
+    profile_round,
     redis_db,
     server_env,
     service_urls,
     start_pair,
     stop_all,
     verdict,
+    wants_profile,
 )
 
 DB_NAME = "corner_bench_shop_page"
@@ -70,9 +75,9 @@ def _program(name: str) -> dict[str, Any]:
 async def seed_and_capture(db_url: str, redis_url: str) -> dict[str, Any]:
     """Seed through the API (in-process) and record the page's statements and parameters."""
     import httpx
-    from sqlalchemy import event
 
     from api.app import create_app
+    from core.discovery import recording_statements
     from core.settings import Settings
 
     settings = Settings(
@@ -142,21 +147,14 @@ async def seed_and_capture(db_url: str, redis_url: str) -> dict[str, Any]:
 
             page_url = f"/v1/shops/{shop_id}/page"
             await ok("GET", page_url, headers=customer)  # warm: the first load connects
-            recorded: list[tuple[str, Any]] = []
-
-            def record(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
-                recorded.append((statement, parameters))
-
-            engine = app.state.engine.sync_engine
-            event.listen(engine, "before_cursor_execute", record)
-            try:
+            # the page reads on the discovery pools' psycopg connections: their cursors
+            # record every statement it runs, with its parameters
+            with recording_statements(app.state.discovery) as recorded:
                 page = await ok("GET", page_url, headers=customer)
-            finally:
-                event.remove(engine, "before_cursor_execute", record)
     assert len(page["offerings"]) == OFFERINGS and len(page["campaigns"]) == CAMPAIGNS
     assert len(page["programs"]) == PROGRAMS and page["programs"][0]["my_card"] is not None
     return {"shop_id": shop_id, "customer_id": customer_id, "owner_id": owner_id,
-            "statements": recorded}  # fmt: skip
+            "statements": list(recorded)}  # fmt: skip
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -182,14 +180,17 @@ async def run(args: argparse.Namespace) -> None:
             warmup={name: [call] * 200 for name in servers},
             headers=headers,
         )
+        for name, result in results.items():
+            emit("shop_page", target=name, connections=args.connections, offerings=OFFERINGS,
+                 campaigns=CAMPAIGNS, programs=PROGRAMS, **result)  # fmt: skip
+        summary = verdict(results["corner"], results["reference"], target_ratio=0.6)
+        emit("shop_page", kind="summary", **summary)
+        if wants_profile(args, summary):
+            calls = [call] * args.profile_requests
+            await profile_round("shop_page", servers["corner"], calls, args.connections, headers)
     finally:
         stop_all(servers)
         Path(handle.name).unlink(missing_ok=True)  # noqa: ASYNC240 (once, after the load)
-    for name, result in results.items():
-        emit("shop_page", target=name, connections=args.connections, offerings=OFFERINGS,
-             campaigns=CAMPAIGNS, programs=PROGRAMS, **result)  # fmt: skip
-    emit("shop_page", kind="summary",
-         **verdict(results["corner"], results["reference"], target_ratio=0.6))  # fmt: skip
 
 
 def main() -> None:
@@ -197,6 +198,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000, help="page loads per target")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=6, help="alternating load rounds")
+    add_profile_options(parser)
     asyncio.run(run(parser.parse_args()))
 
 

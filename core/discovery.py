@@ -15,7 +15,8 @@ replica is skipped for `retry_seconds`.
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import psycopg
@@ -119,6 +120,39 @@ class DiscoveryReads:
                     log.warning("replica_read_failed", error=type(exc).__name__)
         async with self.primary.connection() as connection:
             return await reader(connection, *args, **kwargs)
+
+
+@contextmanager
+def recording_statements(reads: DiscoveryReads) -> Iterator[list[tuple[str, Any]]]:
+    """Every statement (driver SQL, parameters) that readers run through `reads` while the
+    block runs, in order: what tests count and what the benches' raw reference replays. The
+    cursors of each reader's connection record what they execute, so a statement cannot run
+    unseen; outside the block nothing changes."""
+    seen: list[tuple[str, Any]] = []
+
+    class Recording(psycopg.AsyncCursor[Any]):
+        async def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+            seen.append((query if isinstance(query, str) else str(query), params))
+            return await super().execute(query, params, **kwargs)
+
+    original = reads.read
+
+    async def read(reader: Any, *args: Any, **kwargs: Any) -> Any:
+        async def recorded(connection: Connection, *a: Any, **k: Any) -> Any:
+            previous = connection.cursor_factory
+            connection.cursor_factory = Recording
+            try:
+                return await reader(connection, *a, **k)
+            finally:
+                connection.cursor_factory = previous
+
+        return await original(recorded, *args, **kwargs)
+
+    reads.read = read  # type: ignore[method-assign]
+    try:
+        yield seen
+    finally:
+        del reads.read  # the class's method again
 
 
 def discovery_reads(request: Request) -> DiscoveryReads:

@@ -44,6 +44,7 @@ from __future__ import annotations
 import inspect
 import json
 import re
+from collections import namedtuple
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from email.message import Message
@@ -442,13 +443,19 @@ class Statement:
 class Detached:
     """An ORM entity's columns, to select (`columns`) and to build a detached instance from a
     row slice (`build`): the object a repository would load, but never in a session, so never
-    flushed (a lean path writes with statements of its own)."""
+    flushed (a lean path writes with statements of its own). A read that only looks at the
+    values takes a `view` instead: a named tuple with the entity's attribute names, several
+    times cheaper to build than an instrumented instance."""
 
     def __init__(self, entity: Any) -> None:
         self.entity = entity
         self.columns = list(entity.__table__.c)
         mapper = entity.__mapper__
         self.keys = [mapper.get_property_by_column(column).key for column in self.columns]
+        self._view: Any = namedtuple(f"{entity.__name__}View", self.keys)  # type: ignore[misc]
 
     def build(self, values: Any) -> Any:
         return self.entity(**dict(zip(self.keys, values, strict=True)))
+
+    def view(self, values: Any) -> Any:
+        return self._view._make(values)

@@ -59,14 +59,23 @@ def query_parameters(model: type[BaseModel]) -> dict[str, Any]:
 
 
 class DirectRoute(APIRoute):
-    """Calls `serve(request)` (the endpoint unless a subclass says otherwise, see
-    core.lean.LeanRoute) and sends the `Response` it returns: no dependency solving, no
-    response-model serialisation. Errors it raises reach the app's exception handlers like
-    any route's. Routing, methods and the OpenAPI description stay FastAPI's."""
+    """Calls `serve(request)` (the endpoint unless `serve` is given, or a subclass says
+    otherwise, see core.lean.LeanRoute) and sends the `Response` it returns: no dependency
+    solving, no response-model serialisation. Errors it raises reach the app's exception
+    handlers like any route's. Routing, methods and the OpenAPI description stay FastAPI's:
+    with `serve`, the endpoint is a stand-in that is never called, whose signature (path and
+    query parameters, dependencies such as the optional bearer scheme) FastAPI describes."""
 
-    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        *,
+        serve: Callable[[Request], Awaitable[Response]] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(path, endpoint, **kwargs)
-        self.serve: Callable[[Request], Awaitable[Response]] = endpoint
+        self.serve: Callable[[Request], Awaitable[Response]] = serve or endpoint
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] not in (self.methods or ()):

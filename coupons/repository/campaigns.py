@@ -6,12 +6,16 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    DateTime,
+    Integer,
     Text,
     and_,
+    bindparam,
     case,
     cast,
     exists,
@@ -25,6 +29,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import Uuid
 
+from core.lean import Connection, Detached, Statement
 from coupons.models import Campaign, ClaimCounter, Coupon
 
 
@@ -122,51 +127,6 @@ class CampaignRepository:
         stmt = select(Campaign).where(Campaign.id.in_(campaign_ids))
         return list((await self.session.execute(stmt)).scalars())
 
-    async def claimable_at_shop(
-        self,
-        *,
-        shop_id: uuid.UUID,
-        merchant_id: uuid.UUID,
-        user_id: uuid.UUID | None,
-        now: datetime,
-        limit: int,
-    ) -> list[ShopCampaignRow]:
-        """Public campaigns claimable now at the shop (nearby's `has_offers` test), ending
-        soonest first, with the caller's claims and usable coupons: one statement."""
-        if user_id is None:
-            claimed: Any = literal(0)
-            held: Any = literal(0)
-        else:
-            claimed = func.coalesce(
-                select(ClaimCounter.count)
-                .where(ClaimCounter.campaign_id == Campaign.id, ClaimCounter.user_id == user_id)
-                .scalar_subquery(),
-                0,
-            )
-            held = (
-                select(func.count())
-                .select_from(Coupon)
-                .where(
-                    Coupon.campaign_id == Campaign.id,
-                    Coupon.user_id == user_id,
-                    Coupon.status == "active",
-                    Coupon.valid_until > now,
-                )
-                .scalar_subquery()
-            )
-        stmt = (
-            select(Campaign, claimed, held)
-            .where(
-                Campaign.merchant_id == merchant_id,
-                Campaign.audience_kind == "public",
-                claim_deadline_open(now),
-                or_(Campaign.shop_ids.is_(None), literal(shop_id) == func.any(Campaign.shop_ids)),
-            )
-            .order_by(Campaign.claim_until, Campaign.id)
-            .limit(limit)
-        )
-        return [ShopCampaignRow(c, int(n), int(h)) for c, n, h in await self.session.execute(stmt)]
-
     async def page_of_merchant(
         self, merchant_id: uuid.UUID, status: str | None, before: uuid.UUID | None, limit: int
     ) -> list[Campaign]:
@@ -250,3 +210,69 @@ class CampaignRepository:
             claimable_offer_exists(pairs.c.shop_id, pairs.c.merchant_id, now)
         )
         return set((await self.session.execute(stmt)).scalars())
+
+
+# -- the shop page's campaigns (on the driver, core.lean.Statement) ---------------------------
+
+_CAMPAIGN = Detached(Campaign)
+
+
+@cache
+def _claimable_at_shop_statement(signed_in: bool) -> Statement:
+    """Public campaigns claimable now at the shop, ending soonest first; signed in, with the
+    caller's claims and usable coupons (zeros for an anonymous caller)."""
+    now = bindparam("now", type_=DateTime(timezone=True))
+    c = Campaign.__table__.c
+    if signed_in:
+        user_id = bindparam("user_id", type_=Uuid)
+        claimed: Any = func.coalesce(
+            select(ClaimCounter.count)
+            .where(ClaimCounter.campaign_id == c.id, ClaimCounter.user_id == user_id)
+            .scalar_subquery(),
+            0,
+        )
+        held: Any = (
+            select(func.count())
+            .select_from(Coupon)
+            .where(
+                Coupon.campaign_id == c.id,
+                Coupon.user_id == user_id,
+                Coupon.status == "active",
+                Coupon.valid_until > now,
+            )
+            .scalar_subquery()
+        )
+    else:
+        claimed = held = literal(0)
+    return Statement(
+        select(*_CAMPAIGN.columns, claimed, held)
+        .where(
+            c.merchant_id == bindparam("merchant_id", type_=Uuid),
+            c.audience_kind == "public",
+            claim_deadline_open(now),
+            or_(c.shop_ids.is_(None), bindparam("shop_id", type_=Uuid) == func.any(c.shop_ids)),
+        )
+        .order_by(c.claim_until, c.id)
+        .limit(bindparam("limit", type_=Integer))
+    )
+
+
+async def claimable_at_shop(
+    connection: Connection,
+    *,
+    shop_id: uuid.UUID,
+    merchant_id: uuid.UUID,
+    user_id: uuid.UUID | None,
+    now: datetime,
+    limit: int,
+) -> list[ShopCampaignRow]:
+    """Public campaigns claimable now at the shop (nearby's `has_offers` test), ending
+    soonest first, with the caller's claims and usable coupons: one statement."""
+    params = {"shop_id": shop_id, "merchant_id": merchant_id, "now": now, "limit": limit}
+    if user_id is not None:
+        params["user_id"] = user_id
+    rows = await _claimable_at_shop_statement(user_id is not None).all(connection, params)
+    end = len(_CAMPAIGN.keys)
+    return [
+        ShopCampaignRow(_CAMPAIGN.view(row[:end]), int(row[end]), int(row[end + 1])) for row in rows
+    ]

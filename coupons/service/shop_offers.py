@@ -12,7 +12,9 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.lean import Connection
 from coupons import schemas
+from coupons.repository import campaigns as campaigns_repository
 from coupons.repository.campaigns import CampaignRepository
 from coupons.service.views import campaign_schema
 
@@ -28,7 +30,7 @@ async def shops_with_claimable_offers(
 
 
 async def claimable_at_shop(
-    session: AsyncSession,
+    connection: Connection,
     *,
     shop_id: uuid.UUID,
     merchant_id: uuid.UUID,
@@ -36,14 +38,15 @@ async def claimable_at_shop(
     now: datetime,
     limit: int = 20,
 ) -> list[schemas.ShopCampaign]:
-    """The public campaigns claimable now at the shop (one statement), with the caller's
-    claims left and usable coupons when signed in."""
-    rows = await CampaignRepository(session).claimable_at_shop(
-        shop_id=shop_id, merchant_id=merchant_id, user_id=user_id, now=now, limit=limit
+    """The public campaigns claimable now at the shop (one statement, on the page's psycopg
+    connection), with the caller's claims left and usable coupons when signed in."""
+    rows = await campaigns_repository.claimable_at_shop(
+        connection, shop_id=shop_id, merchant_id=merchant_id, user_id=user_id, now=now, limit=limit
     )
     return [
-        schemas.ShopCampaign(
-            **campaign_schema(r.campaign, staff=False, now=now).model_dump(),
+        # a validated campaign with the caller's numbers: assembled, not validated again
+        schemas.ShopCampaign.model_construct(
+            **campaign_schema(r.campaign, staff=False, now=now).__dict__,
             per_user_left=(
                 max(0, r.campaign.per_user_limit - r.claimed) if user_id is not None else None
             ),

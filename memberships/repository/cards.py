@@ -226,15 +226,6 @@ class CardRepository:
             return None
         return CardContext(row[0], row[1], row[2], row[3])
 
-    async def contexts_for_user_in(
-        self, user_id: uuid.UUID, program_ids: list[uuid.UUID]
-    ) -> list[CardContext]:
-        """The user's cards of these programs (one per program at most)."""
-        if not program_ids:
-            return []
-        stmt = cards_with_context().where(Card.user_id == user_id, Card.program_id.in_(program_ids))
-        return [CardContext(r[0], r[1], r[2], r[3]) for r in await self.session.execute(stmt)]
-
     async def contexts_for_user(
         self, user_id: uuid.UUID, after: tuple[datetime, uuid.UUID] | None, limit: int
     ) -> list[CardContext]:

@@ -30,21 +30,6 @@ class CountRepository:
     async def get_product(self, product_id: uuid.UUID) -> CountProduct | None:
         return await self.session.get(CountProduct, product_id)
 
-    async def active_products_of(
-        self, program_ids: list[uuid.UUID]
-    ) -> dict[uuid.UUID, list[CountProduct]]:
-        grouped: dict[uuid.UUID, list[CountProduct]] = {pid: [] for pid in program_ids}
-        if not program_ids:
-            return grouped
-        stmt = (
-            select(CountProduct)
-            .where(CountProduct.program_id.in_(program_ids), CountProduct.active.is_(True))
-            .order_by(CountProduct.created_at, CountProduct.id)
-        )
-        for product in (await self.session.execute(stmt)).scalars():
-            grouped[product.program_id].append(product)
-        return grouped
-
     async def products(
         self,
         program_id: uuid.UUID,

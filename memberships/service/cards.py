@@ -137,23 +137,24 @@ async def card_progress(
         [c.card.id for c in contexts], months_ago(now, 12)
     )
     tiers = await ProgramRepository(session).tiers(list({c.program.id for c in contexts}))
-    result: dict[uuid.UUID, schemas.Progress] = {}
-    for ctx in contexts:
-        currency = ctx.card.currency
-        following = rules.next_tier([tier_rule(t) for t in tiers[ctx.program.id]], ctx.tier.rank)
-        spent = spend[ctx.card.id]
-        result[ctx.card.id] = schemas.Progress(
-            spend_12m=Money.of(spent, currency),
-            next_tier=(
-                schemas.TierRef(code=following.code, name=following.name) if following else None
-            ),
-            remaining=(
-                Money.of(max(0, (following.upgrade_min_spend_12m or 0) - spent), currency)
-                if following
-                else None
-            ),
-        )
-    return result
+    return {
+        ctx.card.id: progress_of(ctx, spend[ctx.card.id], tiers[ctx.program.id]) for ctx in contexts
+    }
+
+
+def progress_of(ctx: CardContext, spent: int, tiers: list[Tier]) -> schemas.Progress:
+    """A card's way to its next tier: `spent` in the last 12 months, `tiers` its programme's."""
+    currency = ctx.card.currency
+    following = rules.next_tier([tier_rule(t) for t in tiers], ctx.tier.rank)
+    return schemas.Progress(
+        spend_12m=Money.of(spent, currency),
+        next_tier=schemas.TierRef(code=following.code, name=following.name) if following else None,
+        remaining=(
+            Money.of(max(0, (following.upgrade_min_spend_12m or 0) - spent), currency)
+            if following
+            else None
+        ),
+    )
 
 
 async def issue_card(

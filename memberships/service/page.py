@@ -1,19 +1,24 @@
 """A merchant's programmes for a shop's page: tiers and rules, top-up bonuses, count cards on
-sale and the caller's card, in a fixed number of statements whatever the counts (programs,
-tiers, products; with a caller: their cards, the 12-month spend and card extras)."""
+sale and the caller's card, in a fixed number of statements whatever the counts
+(memberships.repository.page: programs, tiers, products; with a caller: their cards with
+context, 12-month spend and physical number, and their paid passes), on the page's psycopg
+connection."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
+from core.lean import Connection
 from memberships import schemas
-from memberships.repository.cards import CardRepository
-from memberships.repository.counts import CountRepository
-from memberships.repository.programs import ProgramRepository
-from memberships.service.cards import card_extras, card_progress, card_schema
+from memberships.repository import page
+from memberships.service.cards import (
+    CardExtras,
+    card_schema,
+    count_pass_schema,
+    months_ago,
+    progress_of,
+)
 from memberships.service.counts import product_schema
 from memberships.service.programs import program_schema
 
@@ -21,29 +26,28 @@ MAX_PROGRAMS = 20
 
 
 async def programs_for_shop_page(
-    session: AsyncSession, *, merchant_id: uuid.UUID, user_id: uuid.UUID | None, now: datetime
+    connection: Connection, *, merchant_id: uuid.UUID, user_id: uuid.UUID | None, now: datetime
 ) -> list[schemas.ShopProgram]:
-    repo = ProgramRepository(session)
-    programs = (await repo.list_for_merchant(merchant_id, None, MAX_PROGRAMS))[:MAX_PROGRAMS]
+    programs = await page.programs_of_merchant(connection, merchant_id, MAX_PROGRAMS)
     ids = [p.id for p in programs]
     if not ids:
         return []
-    tiers = await repo.tiers(ids)
-    products = await CountRepository(session).active_products_of(ids)
+    tiers = await page.tiers_of(connection, ids)
+    products = await page.active_products_of(connection, ids)
     cards: dict[uuid.UUID, schemas.Card] = {}
     if user_id is not None:
-        contexts = await CardRepository(session).contexts_for_user_in(user_id, ids)
-        progress = await card_progress(session, contexts, now)
-        extras = await card_extras(session, [c.card.id for c in contexts], now)
-        cards = {
-            c.card.program_id: card_schema(
-                c.card, c, progress=progress[c.card.id], extras=extras[c.card.id]
-            )
-            for c in contexts
-        }
+        found = await page.cards_of_user_in(connection, user_id, ids, months_ago(now, 12))
+        passes = await page.paid_passes_of(connection, [c.context.card.id for c in found])
+        for c in found:
+            card = c.context.card
+            extras = CardExtras([count_pass_schema(p, now) for p in passes[card.id]],
+                                c.physical_number)  # fmt: skip
+            progress = progress_of(c.context, c.spend_since, tiers[card.program_id])
+            cards[card.program_id] = card_schema(card, c.context, progress=progress, extras=extras)
     return [
-        schemas.ShopProgram(
-            **program_schema(p, tiers[p.id]).model_dump(),
+        # validated parts: assembled, not validated again
+        schemas.ShopProgram.model_construct(
+            **program_schema(p, tiers[p.id]).__dict__,
             count_products=[product_schema(x) for x in products[p.id]],
             my_card=cards.get(p.id),
         )

@@ -23,8 +23,9 @@ def point(lat: float, lng: float) -> Any:
     return func.ST_SetSRID(func.ST_MakePoint(lng, lat), 4326).cast(Shop.location.type)
 
 
-def open_at(hours: Any, special: Any, timezone: Any, at: datetime) -> Any:
-    """SQL: is a shop with these weekly and special hours open at `at` (migration 1031)."""
+def open_at(hours: Any, special: Any, timezone: Any, at: Any) -> Any:
+    """SQL: is a shop with these weekly and special hours open at `at` (a datetime or an
+    SQL expression such as a bind parameter; migration 1031)."""
     return func.corner_shop_open_at(hours, special, timezone, at)
 
 

@@ -55,19 +55,6 @@ class ReviewRepository:
         stmt = stmt.order_by(Review.id.desc()).limit(limit)
         return [(r, name) for r, name in (await self.session.execute(stmt)).all()]
 
-    async def latest_verified_first(
-        self, shop_id: uuid.UUID, limit: int
-    ) -> list[tuple[Review, str]]:
-        """The shop page's reviews: verified ones first, each part newest first."""
-        stmt = (
-            select(Review, User.display_name)
-            .join(User, User.id == Review.user_id)
-            .where(Review.shop_id == shop_id)
-            .order_by(Review.verified.desc(), Review.id.desc())
-            .limit(limit)
-        )
-        return [(r, name) for r, name in (await self.session.execute(stmt)).all()]
-
     async def counts(self, shop_id: uuid.UUID) -> list[tuple[bool, int, int]]:
         """(verified, stars, count) for every combination present."""
         stmt = (

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import and_, func, not_, select, tuple_, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import DateTime, Uuid, and_, bindparam, func, not_, select, tuple_, update
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.lean import Connection, Statement
 from orders.models import (
     Booking,
     BookingReminder,
@@ -17,31 +20,56 @@ from orders.models import (
 )
 
 
+@dataclass(frozen=True)
+class SlotRows:
+    """Booking rules (offering id -> slot minutes, capacity) and slot rows (offering id,
+    start -> capacity, booked) of several offerings."""
+
+    rules: dict[uuid.UUID, tuple[int, int]]
+    taken: dict[tuple[uuid.UUID, datetime], tuple[int, int]]
+
+
+@cache
+def _rules_and_slots_statement() -> Statement:
+    """One row: the offerings' rules and their slot rows in [start, end) as two JSON arrays
+    (one statement whatever the number of offerings: the shop page)."""
+    ids = bindparam("offering_ids", type_=ARRAY(Uuid))
+    r, s = BookingRule.__table__.c, BookingSlot.__table__.c
+    rules = select(
+        func.json_agg(func.json_build_array(r.offering_id, r.slot_minutes, r.capacity))
+    ).where(r.offering_id == func.any(ids))
+    taken = select(
+        func.json_agg(func.json_build_array(s.offering_id, s.starts_at, s.capacity, s.booked))
+    ).where(
+        s.offering_id == func.any(ids),
+        s.starts_at >= bindparam("start", type_=DateTime(timezone=True)),
+        s.starts_at < bindparam("end", type_=DateTime(timezone=True)),
+    )
+    return Statement(select(rules.scalar_subquery(), taken.scalar_subquery()))
+
+
+async def rules_and_slots(
+    connection: Connection, offering_ids: list[uuid.UUID], start: datetime, end: datetime
+) -> SlotRows:
+    row = await _rules_and_slots_statement().one(
+        connection, {"offering_ids": offering_ids, "start": start, "end": end}
+    )
+    rules, taken = row if row is not None else (None, None)
+    return SlotRows(
+        {uuid.UUID(o): (minutes, capacity) for o, minutes, capacity in rules or ()},
+        {
+            (uuid.UUID(o), datetime.fromisoformat(at)): (capacity, booked)
+            for o, at, capacity, booked in taken or ()
+        },
+    )
+
+
 class BookingRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
     async def rule(self, offering_id: uuid.UUID) -> BookingRule | None:
         return await self.session.get(BookingRule, offering_id, populate_existing=True)
-
-    async def rules_of(self, offering_ids: list[uuid.UUID]) -> dict[uuid.UUID, BookingRule]:
-        if not offering_ids:
-            return {}
-        stmt = select(BookingRule).where(BookingRule.offering_id.in_(offering_ids))
-        return {r.offering_id: r for r in (await self.session.execute(stmt)).scalars()}
-
-    async def slots_of_between(
-        self, offering_ids: list[uuid.UUID], start: datetime, end: datetime
-    ) -> list[BookingSlot]:
-        """Slot rows (with what is booked) of several offerings in one statement."""
-        if not offering_ids:
-            return []
-        stmt = select(BookingSlot).where(
-            BookingSlot.offering_id.in_(offering_ids),
-            BookingSlot.starts_at >= start,
-            BookingSlot.starts_at < end,
-        )
-        return list((await self.session.execute(stmt)).scalars())
 
     async def put_rule(
         self, *, offering_id: uuid.UUID, merchant_id: uuid.UUID, slot_minutes: int, capacity: int

@@ -12,12 +12,14 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.lean import Connection
 from core.settings import Settings
 from core.timezones import zone
 from merchants import schemas as merchant_schemas
 from merchants import service as merchants
 from orders import schemas, slots
 from orders.repository import BookingRepository
+from orders.repository.bookings import rules_and_slots
 from orders.service.errors import OfferingNotBookable
 
 
@@ -45,7 +47,7 @@ async def booking_rule(
 
 
 async def next_free_slots(
-    session: AsyncSession,
+    connection: Connection,
     *,
     settings: Settings,
     shop: merchant_schemas.Shop,
@@ -55,27 +57,30 @@ async def next_free_slots(
     days: int = 7,
 ) -> dict[uuid.UUID, list[schemas.Slot]]:
     """The next `count` slots with a seat left of each bookable offering, within `days`
-    local days from today: two statements whatever the number of offerings (the shop page)."""
+    local days from today: one statement whatever the number of offerings (the shop page,
+    on its psycopg connection)."""
     if not offering_ids:
         return {}
-    repo = BookingRepository(session)
-    rules = await repo.rules_of(offering_ids)
     tz = zone(shop.timezone)
     today = now.astimezone(tz).date()
     periods = periods_of(shop)
-    horizon = now + timedelta(days=days + 1)
-    taken: dict[tuple[uuid.UUID, datetime], tuple[int, int]] = {
-        (row.offering_id, row.starts_at.astimezone(UTC)): (row.capacity, row.booked)
-        for row in await repo.slots_of_between(offering_ids, now, horizon)
-    }
+    found_rows = await rules_and_slots(
+        connection, offering_ids, now, now + timedelta(days=days + 1)
+    )
+    taken = found_rows.taken
     found: dict[uuid.UUID, list[schemas.Slot]] = {}
+    grids: dict[tuple[int, int], list[datetime]] = {}  # (day, slot minutes): the day's starts
     for offering_id in offering_ids:
-        rule = rules.get(offering_id)
-        minutes = rule.slot_minutes if rule else settings.booking_default_slot_minutes
-        default_capacity = rule.capacity if rule else 1
+        minutes, default_capacity = found_rows.rules.get(
+            offering_id, (settings.booking_default_slot_minutes, 1)
+        )
         free: list[schemas.Slot] = []
         for offset in range(days):
-            for start in slots.slot_starts(periods, today + timedelta(days=offset), minutes, tz):
+            grid = grids.get((offset, minutes))
+            if grid is None:
+                day = today + timedelta(days=offset)
+                grid = grids[offset, minutes] = slots.slot_starts(periods, day, minutes, tz)
+            for start in grid:
                 if start <= now or len(free) >= count:
                     continue
                 capacity, booked = taken.get((offering_id, start), (default_capacity, 0))
