@@ -12,7 +12,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import payment_records
@@ -30,12 +29,7 @@ from orders.service.errors import CurrencyMismatch, OfferingNotOnShop, PointsExc
 from orders.service.moves import after_payment, move, paid_values
 from orders.service.views import order_schema
 
-log = structlog.get_logger("corner.orders")
 REFERENCE_PREFIX = "ord_"
-
-
-def reference_of(order_id: uuid.UUID) -> str:
-    return REFERENCE_PREFIX + order_id.hex
 
 
 @dataclass
