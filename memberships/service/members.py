@@ -32,13 +32,14 @@ from accounts.models import User
 from accounts.schemas import mask_phone
 from core.errors import DomainError
 from core.ids import new_id
+from core.lean import connection_of
 from customers import service as customers
 from memberships import cardnumbers, schemas
 from memberships.memberbook import CARD_COLUMNS, MemberRow, Rejected
 from memberships.models import Card, Program, Tier
-from memberships.repository.cards import CardContext, CardRepository
+from memberships.repository.cards import CardContext, lock_card
 from memberships.repository.members import MemberCardRepository
-from memberships.repository.programs import ProgramRepository
+from memberships.repository.programs import program_with_entry_tier
 from memberships.service.cards import card_extras, card_schema, issue_card
 from memberships.service.errors import CardExists, ProgramNotFound, ProgramRequired
 from memberships.service.ledger import post_entry
@@ -82,12 +83,10 @@ async def load_program(
     session: AsyncSession, *, merchant_id: uuid.UUID, program_id: uuid.UUID
 ) -> tuple[Program, Tier]:
     """The merchant's programme and its entry tier (for new cards)."""
-    programs = ProgramRepository(session)
-    program = await programs.get(program_id)
-    if program is None or program.merchant_id != merchant_id:
+    found = await program_with_entry_tier(await connection_of(session), program_id)
+    if found is None or found[0].merchant_id != merchant_id:
         raise ProgramNotFound()
-    tiers = (await programs.tiers([program.id]))[program.id]
-    return program, min(tiers, key=lambda t: t.rank)
+    return found
 
 
 def check_book_columns(columns: frozenset[str], program_id: uuid.UUID | None) -> None:
@@ -160,7 +159,7 @@ async def _apply_row(
             raise _RowRefused("concurrent_import", "phone")
     elif card.customer_id is None:
         card.customer_id = customer.id  # an app member's card, now known by phone too
-    held = await CardRepository(session).lock(card.id)  # orders the opening check
+    held = await lock_card(await connection_of(session), card.id)  # orders the opening check
     assert held is not None
     entries, balance, points = await cards.opening_totals(card.id)
     if entries:
