@@ -5,8 +5,10 @@ a conditional upsert of the per-user counter, and a conditional UPDATE of the co
 feeding the redemption INSERT in the same statement.
 
 - `campaigns`: campaigns, their `handed_out` counter and the claimable predicate;
-- `coupons`: the per-user claim counter, codes, wallet, paper sheets, the counter's statements
-  (built once, cached) and order reservations;
+- `claim_counters`: the per-user claim counter;
+- `coupons`: the claim insert, wallet, paper sheets and order reservations;
+- `counter`: the counter's lean statements (built once, cached): lookup, status, redeem;
+- `rows`: the detached coupon and campaign columns and the redemption row they share;
 - `redemptions`: lookups and reversals;
 - `stats`: campaign totals and per-day counts;
 - `settings`: the merchant's coupon settings.
@@ -19,10 +21,8 @@ from coupons.repository.campaigns import (
     claim_deadline_open,
     claimable_offer_exists,
 )
-from coupons.repository.coupons import (
-    ClaimCounterRepository,
-    CouponRepository,
-    RedemptionRow,
+from coupons.repository.claim_counters import ClaimCounterRepository
+from coupons.repository.counter import (
     RoleSql,
     ShopSql,
     counter_lookup,
@@ -30,7 +30,9 @@ from coupons.repository.coupons import (
     live_redemption,
     redeem,
 )
+from coupons.repository.coupons import CouponRepository
 from coupons.repository.redemptions import RedemptionRepository
+from coupons.repository.rows import RedemptionRow
 from coupons.repository.settings import SettingsRepository
 from coupons.repository.stats import StatsRepository, Totals
 

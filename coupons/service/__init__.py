@@ -1,7 +1,8 @@
 """Coupon rules. Other packages call what is exported here (never the repository).
 
-Split by concept: campaigns (design, lifecycle, stats, settings), claim (claims, bulk issue,
-paper coupons, wallet), redeem (counter lookup/redeem, reversal), audience (who may claim).
+Split by concept: campaigns (design, lifecycle), stats, settings, shop_offers (what a shop
+shows), claim (claims, bulk issue, paper coupons, wallet), redeem (counter lookup/redeem,
+reversal), reserve (an order's coupon), audience (who may claim).
 """
 
 from coupons.offer_line import offer_line_of_json
@@ -15,15 +16,10 @@ from coupons.service.audience import (
 )
 from coupons.service.campaigns import (
     campaign_merchant,
-    campaign_stats,
     change_status,
-    claimable_at_shop,
     create_campaign,
-    get_settings,
     is_published_flash_campaign_of,
     list_campaigns,
-    put_settings,
-    shops_with_claimable_offers,
     update_campaign,
     view_campaign,
 )
@@ -57,6 +53,9 @@ from coupons.service.reserve import (
     reserve_for_order,
     reverse_order_redemption,
 )
+from coupons.service.settings import get_settings, put_settings
+from coupons.service.shop_offers import claimable_at_shop, shops_with_claimable_offers
+from coupons.service.stats import campaign_stats
 from coupons.service.throttle import check_claim_rate
 
 __all__ = [

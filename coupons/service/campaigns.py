@@ -1,4 +1,11 @@
-"""Campaign design and lifecycle (draft → published ⇄ paused → ended), stats and settings."""
+"""Campaign design and lifecycle (draft → published ⇄ paused → ended) and the reads of one
+merchant's campaigns.
+
+A status change is one conditional UPDATE (`TRANSITIONS` says from where each status may be
+reached), so concurrent transitions cannot both apply; a live campaign's edits only widen what
+holders were promised (`LIVE_EDITABLE`: no shorter validity, no quantity below the claimed).
+Stats (`stats`), settings (`settings`) and the shop page's offers (`shop_offers`) are beside.
+"""
 
 from __future__ import annotations
 
@@ -17,8 +24,6 @@ from coupons import schemas
 from coupons.models import Campaign
 from coupons.repository.campaigns import CampaignRepository
 from coupons.repository.coupons import CouponRepository
-from coupons.repository.settings import SettingsRepository
-from coupons.repository.stats import StatsRepository
 from coupons.service.errors import (
     CampaignNotEditable,
     CampaignNotFound,
@@ -29,8 +34,6 @@ from coupons.service.errors import (
 )
 from coupons.service.views import campaign_schema
 from merchants import service as merchants_service
-
-DEFAULT_REVERSAL_WINDOW_MINUTES = 24 * 60
 
 # lifecycle: target status -> the statuses it may be reached from
 TRANSITIONS: dict[str, tuple[str, ...]] = {
@@ -325,81 +328,3 @@ async def change_status(
             extra={"campaign_status": current.status},
         )
     return campaign_schema(changed, staff=True, now=now)
-
-
-async def campaign_stats(
-    session: AsyncSession, *, campaign_id: uuid.UUID, now: datetime
-) -> schemas.CampaignStats:
-    campaign = await load_campaign(session, campaign_id=campaign_id)
-    timezone = await accounts_service.merchant_timezone(session, merchant_id=campaign.merchant_id)
-    repo = StatsRepository(session)
-    totals = await repo.totals(campaign_id, now=now)
-    days = await repo.by_day(campaign_id, timezone=timezone)
-    return schemas.CampaignStats(
-        campaign_id=campaign_id,
-        timezone=timezone,
-        issued=totals.issued,
-        claimed=totals.claimed,
-        redeemed=totals.redeemed,
-        reversed=totals.reversed,
-        expired=totals.expired,
-        redemption_rate=round(totals.redeemed / totals.issued, 4) if totals.issued else 0.0,
-        by_day=[
-            schemas.DayStats(date=day, issued=v[0], claimed=v[1], redeemed=v[2], reversed=v[3])
-            for day, v in sorted(days.items())
-        ],
-    )
-
-
-async def get_settings(session: AsyncSession, *, merchant_id: uuid.UUID) -> schemas.CouponSettings:
-    row = await SettingsRepository(session).get(merchant_id)
-    return schemas.CouponSettings(
-        reversal_window_minutes=row.reversal_window_minutes
-        if row is not None
-        else DEFAULT_REVERSAL_WINDOW_MINUTES
-    )
-
-
-async def put_settings(
-    session: AsyncSession, *, merchant_id: uuid.UUID, data: schemas.CouponSettings
-) -> schemas.CouponSettings:
-    await SettingsRepository(session).put(
-        merchant_id, reversal_window_minutes=data.reversal_window_minutes
-    )
-    return data
-
-
-async def shops_with_claimable_offers(
-    session: AsyncSession, *, shops: list[tuple[uuid.UUID, uuid.UUID]], now: datetime
-) -> set[uuid.UUID]:
-    """For nearby `has_offers`: of `shops` as (shop_id, merchant_id) pairs, those where a
-    customer can claim a public coupon now (published, inside the claim period, not sold out,
-    valid at that shop). One query. `coupons.repository.claimable_offer_exists` is the same
-    rule as an SQL predicate to embed in another query."""
-    return await CampaignRepository(session).claimable_shop_ids(shops, now=now)
-
-
-async def claimable_at_shop(
-    session: AsyncSession,
-    *,
-    shop_id: uuid.UUID,
-    merchant_id: uuid.UUID,
-    user_id: uuid.UUID | None,
-    now: datetime,
-    limit: int = 20,
-) -> list[schemas.ShopCampaign]:
-    """The public campaigns claimable now at the shop (one statement), with the caller's
-    claims left and usable coupons when signed in."""
-    rows = await CampaignRepository(session).claimable_at_shop(
-        shop_id=shop_id, merchant_id=merchant_id, user_id=user_id, now=now, limit=limit
-    )
-    return [
-        schemas.ShopCampaign(
-            **campaign_schema(r.campaign, staff=False, now=now).model_dump(),
-            per_user_left=(
-                max(0, r.campaign.per_user_limit - r.claimed) if user_id is not None else None
-            ),
-            held=r.held if user_id is not None else None,
-        )
-        for r in rows
-    ]

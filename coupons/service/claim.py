@@ -20,7 +20,8 @@ from core.pagination import Page, decode_cursor_as, encode_cursor, page_from_row
 from coupons import codes, discounts, schemas
 from coupons.models import Campaign, Coupon
 from coupons.repository.campaigns import CampaignRepository
-from coupons.repository.coupons import ClaimCounterRepository, CouponRepository
+from coupons.repository.claim_counters import ClaimCounterRepository
+from coupons.repository.coupons import CouponRepository
 from coupons.service.audience import audience_members, require_in_audience
 from coupons.service.campaigns import load_campaign
 from coupons.service.errors import (

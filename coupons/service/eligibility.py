@@ -16,7 +16,7 @@ from core.lean import Connection
 from core.money import Money, format_money
 from coupons import discounts
 from coupons.models import Campaign, Coupon
-from coupons.repository.coupons import live_redemption
+from coupons.repository.counter import live_redemption
 from coupons.service.errors import (
     CouponAlreadyRedeemed,
     CouponExpired,

@@ -26,14 +26,10 @@ from core.lean import Connection
 from core.money import Money
 from coupons import codes, discounts, schemas
 from coupons.models import Campaign, Coupon, Redemption
-from coupons.repository.coupons import (
-    CouponRepository,
-    counter_lookup,
-    coupon_status,
-)
-from coupons.repository.coupons import redeem as redeem_coupon
+from coupons.repository.counter import counter_lookup, coupon_status
+from coupons.repository.counter import redeem as redeem_coupon
+from coupons.repository.coupons import CouponRepository
 from coupons.repository.redemptions import RedemptionRepository
-from coupons.service.campaigns import get_settings
 from coupons.service.eligibility import already_redeemed, refusal_of
 from coupons.service.errors import (
     CouponCodeInvalid,
@@ -45,6 +41,7 @@ from coupons.service.errors import (
     RedemptionNotFound,
     ReversalWindowPassed,
 )
+from coupons.service.settings import get_settings
 from coupons.service.views import coupon_schema, money
 from customers import service as customers_service
 from merchants import service as merchants_service

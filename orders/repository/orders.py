@@ -145,7 +145,7 @@ def _pay_statement() -> Statement:
         .values(
             status="paid",
             paid_at=bindparam("p_now"),
-            # as orders.service.orders.paid_values: the validity starts when it is paid
+            # as orders.service.moves.paid_values: the validity starts when it is paid
             usable_until=bindparam("p_now", type_=DateTime(timezone=True))
             + func.make_interval(0, 0, 0, t.valid_days),
             updated_at=func.now(),

@@ -1,10 +1,10 @@
 """Order, booking and settlement rules. Other packages call what is exported here.
 
-Split by concept: orders (placing, reading, cancel, expiry), refunds (merchant, buyer,
-automatic at the end of validity), payments (provider
-callbacks), consume (the counter), bookings (book, reschedule, cancel, the board), booking_slots
-(rules, free slots), reminders (the outbox),
-settlement (monthly statements).
+Split by concept: placing (new orders), orders (reading, cancel, expiry), moves (state moves
+and their effects), views (the order's schema), refunds (merchant, buyer, automatic at the end
+of validity), payments (provider callbacks), consume (the counter), bookings (book,
+reschedule, cancel, the board), booking_slots (rules, free slots), reminders (the outbox),
+day_close (the shop's day), settlement (monthly statements).
 """
 
 from orders.service.booking_slots import (
@@ -25,9 +25,7 @@ from orders.service.bookings import (
 from orders.service.consume import consume_by_code, consume_order, counter_lookup, lookup_order
 from orders.service.day_close import day_close, day_close_csv, day_close_pdf
 from orders.service.orders import (
-    REFERENCE_PREFIX,
     cancel_order,
-    create_order,
     expire_due_orders,
     get_order,
     is_own_consumed_order,
@@ -36,6 +34,7 @@ from orders.service.orders import (
 )
 from orders.service.payments import apply_payment_event, apply_payment_fast
 from orders.service.personal_data import erase_personal_data, export_personal_data
+from orders.service.placing import REFERENCE_PREFIX, create_order
 from orders.service.refunds import refund_by_holder, refund_expired_orders, refund_order
 from orders.service.reminders import (
     DueReminder,

@@ -33,7 +33,8 @@ from orders.service.errors import (
     OrderQrInvalid,
     OrderValidityOver,
 )
-from orders.service.orders import order_schema, transition_refused, view
+from orders.service.moves import transition_refused
+from orders.service.views import order_schema, view
 
 
 class CounterInput(Protocol):

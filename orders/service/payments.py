@@ -21,8 +21,8 @@ from orders import schemas
 from orders.repository import OrderRepository
 from orders.repository.orders import pay_order
 from orders.service.errors import OrderNotFound
-from orders.service.orders import after_payment, record_paid, release_holds
-from orders.service.orders import view as order_view
+from orders.service.moves import after_payment, record_paid, release_holds
+from orders.service.views import view as order_view
 
 log = structlog.get_logger("corner.orders")
 

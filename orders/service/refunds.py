@@ -30,7 +30,9 @@ from orders import schemas
 from orders.models import Order
 from orders.repository import OrderRepository
 from orders.service.errors import OrderNotFound, RefundNotAllowed
-from orders.service.orders import access_order, move, view
+from orders.service.moves import move
+from orders.service.orders import access_order
+from orders.service.views import view
 
 
 async def _give_back(

@@ -1,4 +1,4 @@
-"""Durable payments through the fake provider (core/payment_records.py): one row per payment,
+"""Durable payments through the fake provider (core/payment_records/): one row per payment,
 wrong-amount / replayed / out-of-order callbacks change nothing and are logged, refunds and
 closes go through the outbox, once."""
 
