@@ -374,23 +374,43 @@ def holders_in_tiers_select(
     return stmt  # type: ignore[return-value]
 
 
+@cache
+def _holders_in_tiers_statement() -> Statement:
+    c, t = Card.__table__.c, Tier.__table__.c
+    program_id = bindparam("program_id", type_=Uuid)
+    user_id = bindparam("user_id", type_=Uuid)
+    return Statement(
+        select(c.user_id)
+        .select_from(Card.__table__.join(Tier.__table__, t.id == c.tier_id))
+        .where(
+            c.merchant_id == bindparam("merchant_id", type_=Uuid),
+            t.code == func.any(bindparam("tier_codes", type_=ARRAY(t.code.type))),
+            c.user_id.is_not(None),  # a walk-in's card has nobody to send to yet
+            or_(program_id.is_(None), c.program_id == program_id),
+            or_(user_id.is_(None), c.user_id == user_id),
+        )
+        .distinct()
+    )
+
+
+async def holders_in_tiers(
+    connection: Connection,
+    merchant_id: uuid.UUID,
+    tier_codes: list[str],
+    *,
+    program_id: uuid.UUID | None = None,
+    user_id: uuid.UUID | None = None,
+) -> list[uuid.UUID]:
+    """Users holding a card of the merchant at one of these tier codes (of one programme
+    when `program_id` is given); `user_id` narrows it to a membership test."""
+    params = {"merchant_id": merchant_id, "tier_codes": tier_codes, "program_id": program_id,
+              "user_id": user_id}  # fmt: skip
+    return [row[0] for row in await _holders_in_tiers_statement().all(connection, params)]
+
+
 class CardRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-
-    async def holders_in_tiers(
-        self,
-        merchant_id: uuid.UUID,
-        tier_codes: list[str],
-        *,
-        program_id: uuid.UUID | None = None,
-        user_id: uuid.UUID | None = None,
-    ) -> list[uuid.UUID]:
-        """Users holding a card of the merchant at one of these tier codes."""
-        stmt = holders_in_tiers_select(merchant_id, tier_codes, program_id=program_id)
-        if user_id is not None:
-            stmt = stmt.where(Card.user_id == user_id)
-        return list((await self.session.execute(stmt)).scalars())
 
     async def contexts_for_user_in(
         self, user_id: uuid.UUID, program_ids: list[uuid.UUID]

@@ -26,6 +26,7 @@ from memberships.repository.cards import (
     CardRepository,
     card_context,
     holder_has_card,
+    holders_in_tiers,
     holders_in_tiers_select,
     insert_card,
     spend_since,
@@ -358,7 +359,7 @@ def read_qr_token(settings: Settings, token: str, now: datetime) -> QrClaim:
 
 
 async def tier_members(
-    session: AsyncSession,
+    db: Db,
     *,
     merchant_id: uuid.UUID,
     tier_codes: list[str],
@@ -367,8 +368,8 @@ async def tier_members(
 ) -> list[uuid.UUID]:
     """Card holders of the merchant at these tiers (a coupon audience); `user_id` narrows it
     to a membership test."""
-    return await CardRepository(session).holders_in_tiers(
-        merchant_id, tier_codes, program_id=program_id, user_id=user_id
+    return await holders_in_tiers(
+        await connection_of(db), merchant_id, tier_codes, program_id=program_id, user_id=user_id
     )
 
 
