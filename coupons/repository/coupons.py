@@ -34,7 +34,7 @@ def _insert_statement() -> Statement:
         bindparam("ids", type_=ARRAY(Uuid())),
         bindparam("user_ids", type_=ARRAY(Uuid())),
         bindparam("codes", type_=ARRAY(String())),
-    ).table_valued("id", "user_id", "code")
+    ).table_valued("id", "user_id", "code").render_derived(name="new")
     return Statement(
         insert(Coupon.__table__)  # type: ignore[arg-type]
         .from_select(
