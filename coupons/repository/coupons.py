@@ -30,11 +30,15 @@ def _insert_statement() -> Statement:
     already taken is skipped. One statement for a claim's coupon and a bulk issue's thousands
     (arrays are single parameters: no batching under the bind-parameter limit)."""
     c = Coupon.__table__.c
-    new = func.unnest(
-        bindparam("ids", type_=ARRAY(Uuid())),
-        bindparam("user_ids", type_=ARRAY(Uuid())),
-        bindparam("codes", type_=ARRAY(String())),
-    ).table_valued("id", "user_id", "code").render_derived(name="new")
+    new = (
+        func.unnest(
+            bindparam("ids", type_=ARRAY(Uuid())),
+            bindparam("user_ids", type_=ARRAY(Uuid())),
+            bindparam("codes", type_=ARRAY(String())),
+        )
+        .table_valued("id", "user_id", "code")
+        .render_derived(name="new")
+    )
     return Statement(
         insert(Coupon.__table__)  # type: ignore[arg-type]
         .from_select(
