@@ -82,7 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.discovery = DiscoveryReads.from_settings(settings)
         await app.state.discovery.open()
-        # the counter's lean routes (core.lean) write on plain psycopg connections
+        # the counter's lean routes (core.lean) write on their own asyncpg pool
         app.state.writes = write_pool(settings)
         await app.state.writes.open(wait=False)
         app.state.redis = create_redis(settings)

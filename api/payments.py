@@ -16,14 +16,13 @@ from __future__ import annotations
 from typing import Annotated
 
 import orjson
-import psycopg
 from fastapi import APIRouter, Path, Request, Response
 
 from accounts.permissions import StaffContext, staff_of
 from core import payment_records
 from core.database import SessionDep, get_sessionmaker
 from core.errors import problem
-from core.lean import transaction
+from core.lean import Rollback, transaction
 from core.payments import (
     CallbackRejected,
     PaymentProvider,
@@ -89,7 +88,7 @@ async def _applied_fast(request: Request, provider: PaymentProvider, body: bytes
     async with transaction(request) as connection:
         if await payment_records.apply_fast(connection, provider=provider, event=event, now=now):
             return True
-        raise psycopg.Rollback()  # nothing of it stays; the session's way decides
+        raise Rollback()  # nothing of it stays; the session's way decides
     return False
 
 

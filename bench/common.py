@@ -6,9 +6,16 @@ Rules every HTTP bench follows (issue 21):
   (`time.process_time` of this process around each round) is printed beside each server's, so
   a reader can see it is not the bottleneck.
 - **The raw reference runs in the same run** (bench/reference.py: Starlette + asyncpg doing
-  the statements its docstring names), both servers stay up and the load alternates between
-  them in short rounds (A B, B A, A B, ...): a neighbour's burst hits both alike. Each
+  the statements its docstring names), every server stays up and the load alternates between
+  them in short rounds (A B, B A, A B, ...): a neighbour's burst hits all alike. Each
   target's figures are the sum of its rounds.
+- **Two kinds of reference** (bench/reference.py): `same-sql` runs the statements Corner's
+  route runs for the same request (Corner's compiled SQL, the same round trips, the same
+  Redis command) without the framework: issue 21's "raw reference doing the same
+  statements", what the counter targets are judged against; `floor` runs only the core write
+  (no role, shop, idempotency or customer-activity statements, no Redis), a lower yardstick.
+  The counter benches run both (`--reference both`, the default) and print both ratios
+  (`start_servers`, `verdicts`).
 - **Both servers get the same inputs**: the reference serves Corner's paths and takes the same
   request bodies and query strings; where a request consumes something (a coupon, an order)
   each target gets its own items of the same kind, drawn the same way.
@@ -159,12 +166,47 @@ class Server:
 def start_pair(
     env: dict[str, str], workers: int = 1, *, names: tuple[str, str] = ("corner", "reference")
 ) -> dict[str, Server]:
-    """Corner and the reference, each on a free loopback port, both answering."""
+    """Corner and the floor reference (bench/reference.py), each on a free loopback port."""
+    return start_servers(env, workers, {names[1]: "floor"}, corner=names[0])
+
+
+# `--reference`: which references run beside Corner (names of the targets -> BENCH_REFERENCE);
+# the target named "reference" is the one the summary's `ratio` and `met` are judged against
+REFERENCE_CHOICES: dict[str, dict[str, str]] = {
+    "both": {"reference": "same-sql", "floor": "floor"},
+    "same-sql": {"reference": "same-sql"},
+    "floor": {"reference": "floor"},
+}
+
+
+def add_reference_option(parser: Any) -> None:
+    parser.add_argument(
+        "--reference",
+        choices=list(REFERENCE_CHOICES),
+        default="both",
+        help="the raw reference(s) run beside Corner: the same statements as Corner's route "
+        "(same-sql, what the issue's target is judged against), the core write alone "
+        "(floor), or both (default; both ratios printed)",
+    )
+
+
+def start_servers(
+    env: dict[str, str],
+    workers: int = 1,
+    references: Mapping[str, str] | None = None,
+    *,
+    corner: str = "corner",
+) -> dict[str, Server]:
+    """Corner and each reference of `references` (target name -> BENCH_REFERENCE: `floor` or
+    `same-sql`, see bench/reference.py), each on a free loopback port, all answering."""
     servers: dict[str, Server] = {}
+    plan: list[tuple[str, Any, dict[str, str]]] = [(corner, corner_command, env)]
+    for name, kind in (references or {"reference": "floor"}).items():
+        plan.append((name, reference_command, env | {"BENCH_REFERENCE": kind}))
     try:
-        for name, command in zip(names, (corner_command, reference_command), strict=True):
+        for name, command, environment in plan:
             port = free_port()
-            process = start_server(command(port, workers), env, port)
+            process = start_server(command(port, workers), environment, port)
             servers[name] = Server(name, process, f"http://127.0.0.1:{port}")
     except BaseException:
         stop_all(servers)
@@ -473,6 +515,33 @@ def verdict(
             met = met and p99 <= p99_factor
         out["met"] = met
     return out
+
+
+def reference_kind(references: Mapping[str, str], name: str) -> dict[str, str]:
+    """`{"reference_kind": kind}` for a reference target's JSON line, nothing for Corner's."""
+    return {"reference_kind": references[name]} if name in references else {}
+
+
+def verdicts(
+    results: Mapping[str, dict[str, Any]],
+    references: Mapping[str, str],
+    *,
+    target_ratio: float | None,
+    p99_factor: float | None = None,
+) -> dict[str, Any]:
+    """`verdict` of Corner against the target named "reference" (its kind in
+    `reference_kind`: the ratio the target is judged on), and against each other reference
+    (under its name: e.g. `floor`, the core write alone) for comparison."""
+    summary = verdict(results["corner"], results["reference"], target_ratio=target_ratio,
+                      p99_factor=p99_factor)  # fmt: skip
+    summary["reference_kind"] = references["reference"]
+    for name, kind in references.items():
+        if name != "reference":
+            other = verdict(results["corner"], results[name], target_ratio=None)
+            summary[name] = {"kind": kind, **{key: other[key] for key in (
+                "valid", "reference_rps", "ratio", "p99_ratio", "cpu_ms_per_request", "p99_ms",
+            ) if key in other}}  # fmt: skip
+    return summary
 
 
 def chunks(items: Sequence[T], parts: int) -> list[Sequence[T]]:

@@ -1,6 +1,7 @@
 """Order consumption at the counter: Corner through HTTP vs the raw reference, in the same run.
 
     uv run python bench/consume.py [--count 2000] [--rounds 6] [--connections 32]
+        [--reference both|same-sql|floor] [--idempotency-key on|off]
 
 Sets up `corner_bench_consume` (migrated), one merchant with a shop and a clerk, consumers,
 and `2 × (count + warm-up)` paid orders (no card, no coupon). Every request consumes a
@@ -27,20 +28,23 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import (  # noqa: E402
+    REFERENCE_CHOICES,
     Call,
     add_profile_options,
+    add_reference_option,
     bearer,
     compare,
     emit,
     fresh_database,
     profile_round,
     redis_db,
+    reference_kind,
     seed_counter,
     server_env,
     service_urls,
-    start_pair,
+    start_servers,
     stop_all,
-    verdict,
+    verdicts,
     wants_profile,
 )
 from core.ids import new_id  # noqa: E402
@@ -71,35 +75,47 @@ def seed_orders(conn: psycopg.Connection, base: dict[str, object], count: int) -
     return ordered
 
 
+def consume_calls(codes: list[str], shop: str, keyed: bool) -> list[Call]:
+    """One consumption per order code, each a new attempt with its own Idempotency-Key when
+    `keyed`."""
+    return [
+        Call("POST", PATH, {"code": c, "shop_id": shop},
+             headers={"Idempotency-Key": f"bench-{c}"} if keyed else None, expect=200)
+        for c in codes
+    ]  # fmt: skip
+
+
 async def run(args: argparse.Namespace) -> None:
     admin_url, redis_base = service_urls()
     url, redis_url = fresh_database(admin_url, DB_NAME), redis_db(redis_base, 60)
     per_target = args.warmup + args.count
+    references = REFERENCE_CHOICES[args.reference]
+    targets = 1 + len(references)
+    keyed = args.idempotency_key == "on"
     with psycopg.connect(url) as conn:
         base = seed_counter(conn, users=200)
         spare = args.profile_requests if args.profile != "never" else 0
-        codes = seed_orders(conn, base, 2 * per_target + spare)
+        codes = seed_orders(conn, base, targets * per_target + spare)
         conn.execute("ANALYZE")
     env = server_env(url, redis_url, SECRET, BENCH_STAFF_USER_ID=str(base["owner"]),
                      BENCH_POOL_SIZE=str(args.connections))  # fmt: skip
-    servers = start_pair(env)
+    servers = start_servers(env, references=references)
     shop = str(base["shop"])
     try:
         load: dict[str, list[Call]] = {}
         warm: dict[str, list[Call]] = {}
         for index, name in enumerate(servers):
             mine = codes[index * per_target : (index + 1) * per_target]
-            calls = [Call("POST", PATH, {"code": c, "shop_id": shop}, expect=200) for c in mine]
+            calls = consume_calls(mine, shop, keyed)
             warm[name], load[name] = calls[: args.warmup], calls[args.warmup :]
         results = await compare(servers, load, rounds=args.rounds, connections=args.connections,
                                 warmup=warm, headers=bearer(SECRET, base["owner"]))  # fmt: skip
         for name, result in results.items():
-            emit("consume", target=name, connections=args.connections, **result)
-        summary = verdict(results["corner"], results["reference"], target_ratio=0.6,
-                          p99_factor=2.0)  # fmt: skip
+            emit("consume", target=name, connections=args.connections, idempotency_key=keyed,
+                 **reference_kind(references, name), **result)  # fmt: skip
+        summary = verdicts(results, references, target_ratio=0.6, p99_factor=2.0)
         if wants_profile(args, summary):
-            spare_calls = [Call("POST", PATH, {"code": c, "shop_id": shop})
-                           for c in codes[2 * per_target :]]  # fmt: skip
+            spare_calls = consume_calls(codes[targets * per_target :], shop, keyed)
             await profile_round("consume", servers["corner"], spare_calls, args.connections,
                                 bearer(SECRET, base["owner"]))  # fmt: skip
     finally:
@@ -118,6 +134,13 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=100)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=6, help="alternating load rounds")
+    parser.add_argument(
+        "--idempotency-key",
+        choices=["on", "off"],
+        default="on",
+        help="a fresh Idempotency-Key on every consumption (the console's)",
+    )
+    add_reference_option(parser)
     add_profile_options(parser)
     asyncio.run(run(parser.parse_args()))
 

@@ -1,15 +1,22 @@
 """Counter redemptions: Corner through HTTP vs the raw reference, in the same run.
 
     uv run python bench/redeem.py [--count 2000] [--rounds 6] [--connections 32] [--hot-attempts N]
+        [--reference both|same-sql|floor] [--idempotency-key on|off]
 
 Sets up its own database (`corner_bench_redeem` on the embedded cluster, migrated), a merchant,
 a shop, a clerk, a published campaign and enough distinct coupons, starts Corner (`corner
-serve`, one worker) and bench/reference.py (the conditional UPDATE + redemption INSERT, nothing
-else), and redeems distinct coupons on both (each its own) with alternating rounds (see
-bench/common.py). Then it races `--hot-attempts` redemptions of one hot coupon at each. Prints
-JSON lines: per target throughput, p50/p99, statuses and the CPU per request of the server, of
-PostgreSQL and of the load generator; the summary's ratio (only when every answer was a 200);
-and the double redemptions found in the database (must be 0).
+serve`, one worker) and the raw references of bench/reference.py: `same-sql` (what issue 21's
+target is judged against: the revocation EXISTS in Redis, the Idempotency-Key claim, the
+coupon + campaign + role + shop lookup, the conditional UPDATE feeding the redemption INSERT,
+the customer-activity record, the stored answer: Corner's statements, without the framework)
+and `floor` (the conditional UPDATE + redemption INSERT, nothing else), and redeems distinct
+coupons on each (each its own) with alternating rounds (see bench/common.py). Every request
+carries a fresh Idempotency-Key, as the console's counter sends (`--idempotency-key off`: none,
+two statements fewer on both Corner and same-sql). Then it races `--hot-attempts` redemptions
+of one hot coupon at each. Prints JSON lines: per target throughput, p50/p99, statuses and the
+CPU per request of the server, of PostgreSQL and of the load generator; the summary's ratio
+against same-sql (`ratio`, `met`) and against the floor (`floor.ratio`), only when every
+answer was a 200; and the double redemptions found in the database (must be 0).
 """
 
 from __future__ import annotations
@@ -26,9 +33,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import (  # noqa: E402
+    REFERENCE_CHOICES,
     Call,
     Tally,
     add_profile_options,
+    add_reference_option,
     bearer,
     compare,
     drive,
@@ -36,11 +45,12 @@ from bench.common import (  # noqa: E402
     fresh_database,
     profile_round,
     redis_db,
+    reference_kind,
     server_env,
     service_urls,
-    start_pair,
+    start_servers,
     stop_all,
-    verdict,
+    verdicts,
     wants_profile,
 )
 
@@ -167,8 +177,15 @@ def double_redemptions(db_url: str) -> int:
         return int(row[0])
 
 
-def calls(codes_: Sequence[str], shop_id: str) -> list[Call]:
-    return [Call("POST", PATH, {"code": c, "shop_id": shop_id}, expect=200) for c in codes_]
+def calls(codes_: Sequence[str], shop_id: str, keyed: bool = True) -> list[Call]:
+    """One redemption per code, each attempt with its own Idempotency-Key when `keyed` (a
+    retry of the same attempt would reuse it; every call here is a new attempt, the hot
+    coupon's 200 too)."""
+    return [
+        Call("POST", PATH, {"code": c, "shop_id": shop_id},
+             headers={"Idempotency-Key": f"bench-{i}-{c}"} if keyed else None, expect=200)
+        for i, c in enumerate(codes_)
+    ]  # fmt: skip
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -178,24 +195,29 @@ async def run(args: argparse.Namespace) -> None:
     warmup = 100
     per_target = args.count + warmup + 1
     spare = args.profile_requests if args.profile != "never" else 0
-    data = await seed(db_url, redis_url, 2 * per_target + spare)
+    references = REFERENCE_CHOICES[args.reference]
+    targets = 1 + len(references)
+    keyed = args.idempotency_key == "on"
+    data = await seed(db_url, redis_url, targets * per_target + spare)
     shop_id = data["shop_id"]
     env = server_env(db_url, redis_url, SECRET, BENCH_MERCHANT_ID=data["merchant_id"],
                      BENCH_STAFF_USER_ID=data["staff_id"])  # fmt: skip
     headers = bearer(SECRET, data["staff_id"])
-    servers = start_pair(env)
+    servers = start_servers(env, references=references)
     try:
         load: dict[str, list[Call]] = {}
         warm: dict[str, list[Call]] = {}
         hot: dict[str, str] = {}
         for index, name in enumerate(servers):
             mine = data["codes"][index * per_target : (index + 1) * per_target]
-            warm[name], load[name] = calls(mine[:warmup], shop_id), calls(mine[warmup:-1], shop_id)
+            warm[name] = calls(mine[:warmup], shop_id, keyed)
+            load[name] = calls(mine[warmup:-1], shop_id, keyed)
             hot[name] = mine[-1]
         results = await compare(servers, load, rounds=args.rounds, connections=args.connections,
                                 warmup=warm, headers=headers)  # fmt: skip
         for name, result in results.items():
-            emit("redeem", target=name, kind="distinct", connections=args.connections, **result)
+            emit("redeem", target=name, kind="distinct", connections=args.connections,
+                 idempotency_key=keyed, **reference_kind(references, name), **result)  # fmt: skip
         for name, server in servers.items():
             race = Tally()
             await drive(server.base, calls([hot[name]] * args.hot_attempts, shop_id), 32, race,
@@ -204,11 +226,10 @@ async def run(args: argparse.Namespace) -> None:
             emit("redeem", target=name, kind="hot_coupon", attempts=args.hot_attempts,
                  successes=successes, statuses=dict(race.statuses),
                  double_redemptions=max(0, successes - 1))  # fmt: skip
-        summary = verdict(results["corner"], results["reference"], target_ratio=0.6,
-                          p99_factor=2.0)  # fmt: skip
+        summary = verdicts(results, references, target_ratio=0.6, p99_factor=2.0)
         if wants_profile(args, summary):
-            spare_codes = data["codes"][2 * per_target :]
-            await profile_round("redeem", servers["corner"], calls(spare_codes, shop_id),
+            spare_codes = data["codes"][targets * per_target :]
+            await profile_round("redeem", servers["corner"], calls(spare_codes, shop_id, keyed),
                                 args.connections, headers)  # fmt: skip
     finally:
         stop_all(servers)
@@ -222,6 +243,13 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--hot-attempts", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=6, help="alternating load rounds")
+    parser.add_argument(
+        "--idempotency-key",
+        choices=["on", "off"],
+        default="on",
+        help="a fresh Idempotency-Key on every redemption (the console's)",
+    )
+    add_reference_option(parser)
     add_profile_options(parser)
     asyncio.run(run(parser.parse_args()))
 

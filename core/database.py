@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
+import asyncpg
 import psycopg
 import structlog
 from fastapi import Depends, Request
@@ -139,6 +140,12 @@ def is_connection_error(exc: BaseException) -> bool:
         if isinstance(current, sa_exc.DBAPIError) and current.connection_invalidated:
             return True
         if isinstance(current, psycopg.OperationalError | sa_exc.TimeoutError | ConnectionError):
+            return True
+        # the lean routes' asyncpg pool (core.lean): a lost or refused connection, a full pool
+        if isinstance(
+            current,
+            asyncpg.PostgresConnectionError | asyncpg.ConnectionDoesNotExistError | TimeoutError,
+        ):
             return True
         if isinstance(current, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError):
             return True

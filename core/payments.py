@@ -38,7 +38,7 @@ from core.settings import Settings, SettingsDep
 from core.timezones import utcnow
 
 if TYPE_CHECKING:
-    import psycopg
+    from core.lean import Connection
 
 SIGNATURE_HEADER = "X-Payment-Signature"
 PROVIDERS = ("fake", "wechatpay", "alipay")
@@ -341,7 +341,7 @@ class CallbackHandler(Protocol):
 # False when this event needs the owner's full handler (the caller rolls back and retries it
 # through the session: nothing written on the connection survives)
 FastCallbackHandler = Callable[
-    ["psycopg.AsyncConnection[Any]", PaymentProvider, CallbackEvent, datetime], Awaitable[bool]
+    ["Connection", PaymentProvider, CallbackEvent, datetime], Awaitable[bool]
 ]
 _HANDLERS: dict[str, CallbackHandler] = {}
 _FAST_HANDLERS: dict[str, FastCallbackHandler | None] = {}

@@ -5,7 +5,7 @@ conditional `UPDATE coupons … WHERE status = 'active' …` feeding the redempt
 same statement; of concurrent attempts exactly one finds the row active, the others wait for
 its commit, find nothing, and are told when and where the coupon was redeemed.
 
-Lookup and redeem run on the transaction's psycopg connection (core.lean: the counter's lean
+Lookup and redeem run on the transaction's driver connection (core.lean: the counter's lean
 routes, no ORM unit of work); the coupon and campaign they load are detached objects that
 are never flushed. Everything they write is a statement of their own.
 """

@@ -38,14 +38,17 @@ ON CONFLICT (plan_id, customer_id, due_at) DO NOTHING
 """
 
 # A customer's first purchase: one task per active first-purchase plan and offset, in one
-# statement (it runs inside counter transactions and redemptions).
+# statement (it runs inside counter transactions and redemptions). The parameters are typed in
+# the text: a driver that leaves typing to the server (asyncpg, the benches' reference) would
+# otherwise take `:at + interval` for an interval.
 SCHEDULE_FIRST_PURCHASE_SQL = text("""
 INSERT INTO follow_up_tasks (id, merchant_id, customer_id, plan_id, due_at, method, reason,
                              status)
-SELECT gen_random_uuid(), p.merchant_id, :customer_id, p.id,
-       :at + make_interval(days => o.days), p.method, 'first_purchase', 'pending'
+SELECT gen_random_uuid(), p.merchant_id, CAST(:customer_id AS uuid), p.id,
+       CAST(:at AS timestamptz) + make_interval(days => o.days), p.method, 'first_purchase',
+       'pending'
 FROM follow_up_plans AS p, unnest(p.offsets_days) AS o(days)
-WHERE p.merchant_id = :merchant_id AND p.active AND p.trigger = 'first_purchase'
+WHERE p.merchant_id = CAST(:merchant_id AS uuid) AND p.active AND p.trigger = 'first_purchase'
 ON CONFLICT (plan_id, customer_id, due_at) DO NOTHING
 """)
 
