@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import core.providers  # noqa: F401  (registers the real payment and SMS providers)
 from accounts import service as accounts
 from core import payments
+from core.lean import Db
 from coupons import service as coupons
 from customers import service as customers
 from memberships import service as memberships
@@ -62,20 +63,20 @@ def best_offer_sql() -> str:
 
 
 async def _in_tiers(
-    session: AsyncSession, merchant_id: uuid.UUID, audience: dict[str, Any], user_id: uuid.UUID
+    db: Db, merchant_id: uuid.UUID, audience: dict[str, Any], user_id: uuid.UUID
 ) -> bool:
-    return bool(await _tier_members(session, merchant_id, audience, user_id))
+    return bool(await _tier_members(db, merchant_id, audience, user_id))
 
 
 async def _tier_members(
-    session: AsyncSession,
+    db: Db,
     merchant_id: uuid.UUID,
     audience: dict[str, Any],
     user_id: uuid.UUID | None = None,
 ) -> list[uuid.UUID]:
     program_id = audience.get("program_id")
     return await memberships.tier_members(
-        session,
+        db,
         merchant_id=merchant_id,
         tier_codes=list(audience["tier_codes"]),
         program_id=uuid.UUID(str(program_id)) if program_id else None,
@@ -84,10 +85,10 @@ async def _tier_members(
 
 
 async def _in_segment(
-    session: AsyncSession, merchant_id: uuid.UUID, audience: dict[str, Any], user_id: uuid.UUID
+    db: Db, merchant_id: uuid.UUID, audience: dict[str, Any], user_id: uuid.UUID
 ) -> bool:
     return await customers.segment_contains(
-        session,
+        db,
         merchant_id=merchant_id,
         segment_id=uuid.UUID(str(audience["segment_id"])),
         user_id=user_id,

@@ -33,7 +33,8 @@ routes use instead; nothing in it weakens a check:
   with numbered parameters for asyncpg, and run on either driver's connection, rows as tuples.
   The same statement runs on a lean route's asyncpg connection and on an ORM session's psycopg
   one (`driver_connection(session)`), so a service has one way to do each thing whichever
-  route opened the transaction. (A route whose service still needs the ORM opens a
+  route opened the transaction: a service taking `Db` (either) asks `connection_of(db)` for
+  the connection. (A route whose service still needs the ORM opens a
   `session_transaction`; its statements then run on the session's psycopg connection.)
 
 Start-up objects are frozen out of the collector by the app (`api.app`, `gc.freeze`).
@@ -360,6 +361,23 @@ async def driver_connection(session: AsyncSession) -> Connection:
     connection = await session.connection()
     raw = await connection.get_raw_connection()
     return raw.driver_connection  # type: ignore[return-value]
+
+
+# A service's transaction, whichever route opened it: a lean route's connection or an ORM
+# route's session. A service that runs `Statement`s takes `Db` and asks `connection_of` once,
+# so the lean route and every ORM caller run the same code.
+Db: TypeAlias = "AsyncSession | Connection"
+
+
+async def connection_of(db: Db) -> Connection:
+    """The driver connection `Statement`s run on for `db`: the connection itself, or the one
+    under the session's transaction, after flushing what the session holds pending (a
+    `Statement` does not autoflush as a session's query does, and must see those rows)."""
+    if isinstance(db, AsyncSession):
+        if db.new or db.dirty or db.deleted:
+            await db.flush()
+        return await driver_connection(db)
+    return db
 
 
 # -- statements -------------------------------------------------------------------------------

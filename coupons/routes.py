@@ -23,7 +23,6 @@ from core.lean import (
     lean_post,
     read_path,
     read_request,
-    session_transaction,
     transaction,
 )
 from core.money import DEFAULT_CURRENCY
@@ -312,9 +311,9 @@ async def claim_coupon(request: Request) -> Response:
     principal = await request_principal(request)
     campaign_id = read_path(request, "campaign_id", uuid.UUID)
     await service.check_claim_rate(request.app.state.redis, user_id=principal.user_id)
-    async with session_transaction(request) as session:  # committed before the response
+    async with transaction(request) as connection:  # committed before the response
         coupon = await service.claim(
-            session, campaign_id=campaign_id, user_id=principal.user_id, now=utcnow()
+            connection, campaign_id=campaign_id, user_id=principal.user_id, now=utcnow()
         )
     return json_response(coupon, status.HTTP_201_CREATED)
 

@@ -29,8 +29,9 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import Uuid
 
-from core.lean import Connection, Detached, Statement
+from core.lean import Connection, Statement
 from coupons.models import Campaign, ClaimCounter, Coupon
+from coupons.repository.rows import CAMPAIGN
 
 
 def claim_deadline_open(now: Any) -> ColumnElement[bool]:
@@ -186,15 +187,6 @@ class CampaignRepository:
         )
         return int((await self.session.execute(stmt)).scalar_one_or_none() or 0)
 
-    async def take_one(self, campaign_id: uuid.UUID, *, now: datetime) -> bool:
-        stmt = (
-            update(Campaign)
-            .where(Campaign.id == campaign_id, claim_deadline_open(now))
-            .values(handed_out=Campaign.handed_out + 1)
-            .returning(Campaign.id)
-        )
-        return (await self.session.execute(stmt)).scalar_one_or_none() is not None
-
     async def claimable_shop_ids(
         self, shops: Sequence[tuple[uuid.UUID, uuid.UUID]], *, now: datetime
     ) -> set[uuid.UUID]:
@@ -213,8 +205,6 @@ class CampaignRepository:
 
 
 # -- the shop page's campaigns (on the driver, core.lean.Statement) ---------------------------
-
-_CAMPAIGN = Detached(Campaign)
 
 
 @cache
@@ -245,7 +235,7 @@ def _claimable_at_shop_statement(signed_in: bool) -> Statement:
     else:
         claimed = held = literal(0)
     return Statement(
-        select(*_CAMPAIGN.columns, claimed, held)
+        select(*CAMPAIGN.columns, claimed, held)
         .where(
             c.merchant_id == bindparam("merchant_id", type_=Uuid),
             c.audience_kind == "public",
@@ -272,7 +262,36 @@ async def claimable_at_shop(
     if user_id is not None:
         params["user_id"] = user_id
     rows = await _claimable_at_shop_statement(user_id is not None).all(connection, params)
-    end = len(_CAMPAIGN.keys)
+    end = len(CAMPAIGN.keys)
     return [
-        ShopCampaignRow(_CAMPAIGN.view(row[:end]), int(row[end]), int(row[end + 1])) for row in rows
+        ShopCampaignRow(CAMPAIGN.view(row[:end]), int(row[end]), int(row[end + 1])) for row in rows
     ]
+
+
+# a claim's statements, built once and compiled once for the driver (core.lean): they run on
+# the transaction's connection, a lean route's or an ORM session's
+@cache
+def _claim_statements() -> tuple[Statement, Statement]:
+    c = Campaign.__table__.c
+    campaign_id = c.id == bindparam("campaign_id", type_=Uuid)
+    read = Statement(select(*CAMPAIGN.columns).where(campaign_id))
+    take = Statement(
+        update(Campaign.__table__)  # type: ignore[arg-type]
+        .where(campaign_id, claim_deadline_open(bindparam("now", type_=c.claim_until.type)))
+        .values(handed_out=c.handed_out + 1)
+        .returning(c.id)
+    )
+    return read, take
+
+
+async def campaign_row(connection: Connection, campaign_id: uuid.UUID) -> Campaign | None:
+    """The campaign as it is now (a detached object, never flushed)."""
+    row = await _claim_statements()[0].one(connection, {"campaign_id": campaign_id})
+    return CAMPAIGN.build(row) if row is not None else None  # type: ignore[no-any-return]
+
+
+async def take_one(connection: Connection, campaign_id: uuid.UUID, *, now: datetime) -> bool:
+    """One coupon of the campaign handed out, if it can hand one out now (published, inside
+    its claim and validity windows, not sold out); the UPDATE's row lock orders claims."""
+    params = {"campaign_id": campaign_id, "now": now}
+    return await _claim_statements()[1].one(connection, params) is not None

@@ -9,28 +9,20 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from functools import cache
 
-from sqlalchemy import cast, func, literal, select, update
+from sqlalchemy import bindparam, cast, func, literal, select, update
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import Uuid
 
+from core.lean import Connection, Statement
 from coupons.models import ClaimCounter
 
 
 class ClaimCounterRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-
-    async def increment(self, campaign_id: uuid.UUID, user_id: uuid.UUID, *, limit: int) -> bool:
-        """+1 unless the user is at `limit`; a concurrent twin waits on the row and re-checks."""
-        base = insert(ClaimCounter).values(campaign_id=campaign_id, user_id=user_id, count=1)
-        stmt = base.on_conflict_do_update(
-            index_elements=[ClaimCounter.campaign_id, ClaimCounter.user_id],
-            set_={"count": ClaimCounter.count + 1},
-            where=ClaimCounter.count < limit,
-        ).returning(ClaimCounter.user_id)
-        return (await self.session.execute(stmt)).scalar_one_or_none() is not None
 
     async def increment_many(
         self, campaign_id: uuid.UUID, user_ids: Sequence[uuid.UUID], *, limit: int
@@ -63,3 +55,28 @@ class ClaimCounterRepository:
             .where(ClaimCounter.campaign_id == campaign_id, ClaimCounter.user_id.in_(user_ids))
             .values(count=ClaimCounter.count - 1)
         )
+
+
+@cache
+def _increment_statement() -> Statement:
+    c = ClaimCounter.__table__.c
+    base = insert(ClaimCounter.__table__).values(  # type: ignore[arg-type]
+        campaign_id=bindparam("campaign_id", type_=Uuid),
+        user_id=bindparam("user_id", type_=Uuid),
+        count=1,
+    )
+    return Statement(
+        base.on_conflict_do_update(
+            index_elements=["campaign_id", "user_id"],
+            set_={"count": c.count + 1},
+            where=c.count < bindparam("per_user_limit", type_=c.count.type),
+        ).returning(c.user_id)
+    )
+
+
+async def increment(
+    connection: Connection, campaign_id: uuid.UUID, user_id: uuid.UUID, *, limit: int
+) -> bool:
+    """+1 unless the user is at `limit`; a concurrent twin waits on the row and re-checks."""
+    params = {"campaign_id": campaign_id, "user_id": user_id, "per_user_limit": limit}
+    return await _increment_statement().one(connection, params) is not None

@@ -13,57 +13,92 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, func, literal, or_, select, tuple_, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import String, bindparam, func, literal, or_, select, tuple_, update
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import Uuid
 
-from core.bulk import row_batches
 from core.ids import new_id
-from core.lean import Statement, driver_connection
+from core.lean import Connection, Statement
 from coupons.models import Campaign, Coupon, Redemption
 from coupons.repository.rows import COUPON, RedemptionRow
 
-# the columns a new coupon's row gives (coupons.service.claim._insert_coupons); every other
-# column has a server default or is empty
-_NEW_COUPON_KEYS = ("id", "merchant_id", "campaign_id", "user_id", "code", "status", "source",
-                    "valid_from", "valid_until", "issued_at")  # fmt: skip
-
 
 @cache
-def _insert_one() -> Statement:
+def _insert_statement() -> Statement:
+    """New coupons of one campaign, one per (id, user, code) of the parameter arrays; a code
+    already taken is skipped. One statement for a claim's coupon and a bulk issue's thousands
+    (arrays are single parameters: no batching under the bind-parameter limit)."""
     c = Coupon.__table__.c
-    values = {key: bindparam(f"p_{key}", type_=c[key].type) for key in _NEW_COUPON_KEYS}
+    new = (
+        func.unnest(
+            bindparam("ids", type_=ARRAY(Uuid())),
+            bindparam("user_ids", type_=ARRAY(Uuid())),
+            bindparam("codes", type_=ARRAY(String())),
+        )
+        .table_valued("id", "user_id", "code")
+        .render_derived(name="new")
+    )
     return Statement(
         insert(Coupon.__table__)  # type: ignore[arg-type]
-        .values(values)
+        .from_select(
+            [
+                "id",
+                "merchant_id",
+                "campaign_id",
+                "user_id",
+                "code",
+                "status",
+                "source",
+                "valid_from",
+                "valid_until",
+                "issued_at",
+            ],
+            select(
+                new.c.id,
+                bindparam("merchant_id", type_=Uuid),
+                bindparam("campaign_id", type_=Uuid),
+                new.c.user_id,
+                new.c.code,
+                literal("active"),
+                bindparam("source", type_=c.source.type),
+                bindparam("valid_from", type_=c.valid_from.type),
+                bindparam("valid_until", type_=c.valid_until.type),
+                bindparam("issued_at", type_=c.issued_at.type),
+            ),
+        )  # fmt: skip
         .on_conflict_do_nothing(index_elements=["code"])
         .returning(*COUPON.columns)
     )
 
 
+async def insert_coupons(
+    connection: Connection,
+    campaign: Campaign,
+    holders: list[tuple[uuid.UUID | None, str]],
+    *,
+    source: str,
+    now: datetime,
+) -> list[Coupon]:
+    """The campaign's coupons for these (holder, code) pairs whose code is free (detached);
+    a colliding code is skipped, the caller retries it with a new code."""
+    params = {
+        "ids": [new_id() for _ in holders],
+        "user_ids": [holder for holder, _ in holders],
+        "codes": [code for _, code in holders],
+        "merchant_id": campaign.merchant_id,
+        "campaign_id": campaign.id,
+        "source": source,
+        "valid_from": campaign.valid_from,
+        "valid_until": campaign.valid_until,
+        "issued_at": now,
+    }
+    return [COUPON.build(row) for row in await _insert_statement().all(connection, params)]
+
+
 class CouponRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-
-    async def insert_many(self, rows: list[dict[str, Any]]) -> list[Coupon]:
-        """Insert coupons whose code is free; returns those inserted (a colliding code is
-        skipped, the caller retries it with a new code)."""
-        if len(rows) == 1:  # a claim: one prepared statement on the session's connection
-            connection = await driver_connection(self.session)
-            params = {f"p_{key}": value for key, value in rows[0].items()}
-            found = await _insert_one().one(connection, params)
-            return [COUPON.build(found)] if found is not None else []  # detached
-        inserted: list[Coupon] = []
-        for batch in row_batches(rows):  # under the bind-parameter limit (core.bulk)
-            stmt = (
-                insert(Coupon)
-                .values(list(batch))
-                .on_conflict_do_nothing(index_elements=[Coupon.code])
-                .returning(Coupon)
-            )
-            inserted.extend((await self.session.execute(stmt)).scalars())
-        return inserted
 
     async def by_code(self, code: str) -> tuple[Coupon, Campaign] | None:
         return await self._with_campaign(Coupon.code == code)

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import InvalidInput
 from core.i18n import localised
+from core.lean import Db
 from coupons.models import Campaign
 from coupons.service.errors import AUDIENCE_KIND, AudienceNotAvailable, NotInAudience
 
@@ -26,11 +27,13 @@ class AudienceResolver:
     def __init__(
         self,
         *,
-        contains: Callable[[AsyncSession, uuid.UUID, dict[str, Any], uuid.UUID], Awaitable[bool]],
+        contains: Callable[[Db, uuid.UUID, dict[str, Any], uuid.UUID], Awaitable[bool]],
         members: Callable[[AsyncSession, uuid.UUID, dict[str, Any]], Awaitable[list[uuid.UUID]]]
         | None = None,
     ) -> None:
-        # contains(session, merchant_id, audience, user_id); members(session, merchant_id, audience)
+        # contains(db, merchant_id, audience, user_id): on a claim's transaction, a lean
+        # route's connection or a session (core.lean.Db); members(session, merchant_id,
+        # audience) for bulk issues
         self.contains = contains
         self.members = members
 
@@ -58,9 +61,7 @@ def _resolver(kind: str) -> AudienceResolver:
     return resolver
 
 
-async def require_in_audience(
-    session: AsyncSession, *, campaign: Campaign, user_id: uuid.UUID
-) -> None:
+async def require_in_audience(db: Db, *, campaign: Campaign, user_id: uuid.UUID) -> None:
     kind = campaign.audience_kind
     if kind == "public":
         return
@@ -69,7 +70,7 @@ async def require_in_audience(
             raise NotInAudience()
         return
     resolver = _resolver(kind)
-    if not await resolver.contains(session, campaign.merchant_id, campaign.audience, user_id):
+    if not await resolver.contains(db, campaign.merchant_id, campaign.audience, user_id):
         raise NotInAudience()
 
 

@@ -9,21 +9,20 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts import service as accounts_service
 from core.errors import InvalidInput
 from core.i18n import localised
-from core.ids import new_id
+from core.lean import Db, connection_of
 from core.pagination import Page, decode_cursor_as, encode_cursor, page_from_rows, uuid_value
 from core.timezones import format_local
 from coupons import codes, discounts, schemas
 from coupons.models import Campaign, Coupon
-from coupons.repository.campaigns import CampaignRepository
-from coupons.repository.claim_counters import ClaimCounterRepository
-from coupons.repository.coupons import CouponRepository
+from coupons.repository.campaigns import CampaignRepository, campaign_row, take_one
+from coupons.repository.claim_counters import ClaimCounterRepository, increment
+from coupons.repository.coupons import CouponRepository, insert_coupons
 from coupons.service.audience import audience_members, require_in_audience
 from coupons.service.campaigns import load_campaign
 from coupons.service.errors import (
@@ -67,7 +66,7 @@ def _refuse_unless_open(campaign: Campaign, now: datetime) -> None:
 
 
 async def _insert_coupons(
-    session: AsyncSession,
+    db: Db,
     campaign: Campaign,
     holders: list[uuid.UUID | None],
     *,
@@ -76,54 +75,46 @@ async def _insert_coupons(
 ) -> list[Coupon]:
     """One coupon per holder with a fresh code; a code collision (2^-50 per pair) is retried
     with a new code, the unique constraint being the judge."""
-    repo = CouponRepository(session)
+    connection = await connection_of(db)
     pending = list(holders)
     created: list[Coupon] = []
     for _ in range(MAX_CODE_ATTEMPTS):
-        rows: list[dict[str, Any]] = [
-            {
-                "id": new_id(),
-                "merchant_id": campaign.merchant_id,
-                "campaign_id": campaign.id,
-                "user_id": holder,
-                "code": codes.new_code(),
-                "status": "active",
-                "source": source,
-                "valid_from": campaign.valid_from,
-                "valid_until": campaign.valid_until,
-                "issued_at": now,
-            }
-            for holder in pending
-        ]
-        inserted = await repo.insert_many(rows)
+        wanted = [(holder, codes.new_code()) for holder in pending]
+        inserted = await insert_coupons(connection, campaign, wanted, source=source, now=now)
         created.extend(inserted)
         done = {c.code for c in inserted}
-        pending = [row["user_id"] for row in rows if row["code"] not in done]
+        pending = [holder for holder, code in wanted if code not in done]
         if not pending:
             return created
     raise RuntimeError("could not find free coupon codes")  # pragma: no cover
 
 
 async def claim(
-    session: AsyncSession, *, campaign_id: uuid.UUID, user_id: uuid.UUID, now: datetime
+    db: Db, *, campaign_id: uuid.UUID, user_id: uuid.UUID, now: datetime
 ) -> schemas.Coupon:
-    campaign = await load_campaign(session, campaign_id=campaign_id)
+    """One coupon of the campaign for the caller. Runs on the transaction's driver connection
+    (core.lean `Statement`s; the claim's lean route passes its connection): the campaign it
+    reads is a detached object, never flushed."""
+    connection = await connection_of(db)
+    campaign = await campaign_row(connection, campaign_id)
+    if campaign is None:
+        raise CampaignNotFound()
     _refuse_unless_open(campaign, now)  # early, friendly refusals; the guards come below
-    await require_in_audience(session, campaign=campaign, user_id=user_id)
+    await require_in_audience(connection, campaign=campaign, user_id=user_id)
     # Lock order, the same in claim and issue: campaign row first, then per-user counters
     # (the other way round, a bulk issue and a claim deadlock). A later refusal rolls the
     # request back, so the coupon taken here returns to the campaign.
-    if not await CampaignRepository(session).take_one(campaign.id, now=now):
-        fresh = await load_campaign(session, campaign_id=campaign_id)
+    if not await take_one(connection, campaign.id, now=now):
+        fresh = await campaign_row(connection, campaign_id)
+        if fresh is None:
+            raise CampaignNotFound()
         _refuse_unless_open(fresh, now)
         raise CampaignSoldOut()
-    if not await ClaimCounterRepository(session).increment(
-        campaign.id, user_id, limit=campaign.per_user_limit
-    ):
+    if not await increment(connection, campaign.id, user_id, limit=campaign.per_user_limit):
         raise ClaimLimitReached(extra={"per_user_limit": campaign.per_user_limit})
-    (coupon,) = await _insert_coupons(session, campaign, [user_id], source="claim", now=now)
+    (coupon,) = await _insert_coupons(connection, campaign, [user_id], source="claim", now=now)
     await customers_service.record_activity(
-        session,
+        connection,
         merchant_id=campaign.merchant_id,
         user_id=user_id,
         kind="coupon_claimed",

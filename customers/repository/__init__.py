@@ -5,7 +5,7 @@
 - `segments`, `analytics`, `followups`, `complaints`: their own tables and reads.
 """
 
-from customers.repository.activity import ActivityRepository, record_event
+from customers.repository.activity import ActivityRepository, record_event, set_customer_tier
 from customers.repository.directory import CustomerRepository
 
-__all__ = ["ActivityRepository", "CustomerRepository", "record_event"]
+__all__ = ["ActivityRepository", "CustomerRepository", "record_event", "set_customer_tier"]

@@ -267,18 +267,31 @@ async def record_event(
     return row[0], spend > 0 and row[1] == spend
 
 
+@cache
+def _tier_statement() -> Statement:
+    c = Customer.__table__.c
+    return Statement(
+        update(Customer.__table__)  # type: ignore[arg-type]
+        .where(
+            c.merchant_id == bindparam("p_merchant_id", type_=c.merchant_id.type),
+            c.user_id == bindparam("p_user_id", type_=c.user_id.type),
+        )
+        .values(tier=bindparam("p_tier", type_=c.tier.type), updated_at=func.now())
+        .returning(c.id)
+    )
+
+
+async def set_customer_tier(
+    connection: Connection, *, merchant_id: uuid.UUID, user_id: uuid.UUID, tier: str
+) -> bool:
+    """The customer's membership tier (a card moved); False when the user is no customer."""
+    params = {"p_merchant_id": merchant_id, "p_user_id": user_id, "p_tier": tier}
+    return await _tier_statement().one(connection, params) is not None
+
+
 class ActivityRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-
-    async def set_tier(self, *, merchant_id: uuid.UUID, user_id: uuid.UUID, tier: str) -> bool:
-        result = await self.session.execute(
-            update(Customer)
-            .where(Customer.merchant_id == merchant_id, Customer.user_id == user_id)
-            .values(tier=tier, updated_at=func.now())
-            .returning(Customer.id)
-        )
-        return result.first() is not None
 
     async def record_no_show(
         self,

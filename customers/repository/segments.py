@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, literal, select
+from sqlalchemy import ColumnElement, Select, Uuid, bindparam, func, literal, select
 from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.lean import Connection, Statement
 from customers.models import Customer, Segment
 from customers.schemas.segments import SegmentRules
 
@@ -107,10 +109,40 @@ class SegmentRepository:
         stmt = self.user_ids_select(merchant_id, conds).order_by(Customer.user_id)
         return list((await self.session.execute(stmt)).scalars())
 
-    async def contains(
-        self, merchant_id: uuid.UUID, user_id: uuid.UUID, conds: list[ColumnElement[bool]]
-    ) -> bool:
-        stmt = select(Customer.id).where(
-            Customer.merchant_id == merchant_id, Customer.user_id == user_id, *conds
+
+# A claim of a segment campaign tests the claimant on the claim's transaction (a lean route's
+# connection or a session's: core.lean)
+@cache
+def _rules_statement() -> Statement:
+    s = Segment.__table__.c
+    return Statement(
+        select(s.rules).where(
+            s.merchant_id == bindparam("merchant_id", type_=Uuid),
+            s.id == bindparam("segment_id", type_=Uuid),
         )
-        return (await self.session.execute(stmt)).first() is not None
+    )
+
+
+async def saved_rules(
+    connection: Connection, merchant_id: uuid.UUID, segment_id: uuid.UUID
+) -> dict[str, Any] | None:
+    """The merchant's saved segment's rules (None: no such segment)."""
+    params = {"merchant_id": merchant_id, "segment_id": segment_id}
+    row = await _rules_statement().one(connection, params)
+    return row[0] if row is not None else None
+
+
+async def contains(
+    connection: Connection,
+    merchant_id: uuid.UUID,
+    user_id: uuid.UUID,
+    conds: list[ColumnElement[bool]],
+) -> bool:
+    """Whether the user is the merchant's customer matching `conds`. The conditions are a
+    segment's own: the statement is compiled for this call, its values bound in it."""
+    statement = Statement(
+        select(Customer.id)
+        .where(Customer.merchant_id == merchant_id, Customer.user_id == user_id, *conds)
+        .limit(1)
+    )
+    return await statement.one(connection, {}) is not None

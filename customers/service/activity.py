@@ -14,8 +14,8 @@ from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.lean import Connection, driver_connection
-from customers.repository import ActivityRepository, record_event
+from core.lean import Db, connection_of
+from customers.repository import ActivityRepository, record_event, set_customer_tier
 from customers.repository.followups import schedule_first_purchase
 
 ActivityKind = Literal[
@@ -36,7 +36,7 @@ VISIT_KINDS: frozenset[str] = frozenset({"coupon_redeemed", "card_transaction", 
 
 
 async def record_activity(
-    db: AsyncSession | Connection,
+    db: Db,
     *,
     merchant_id: uuid.UUID,
     user_id: uuid.UUID | None,
@@ -62,7 +62,7 @@ async def record_activity(
         raise ValueError("spend must not be negative")
     counts_as_visit = kind in VISIT_KINDS if visit is None else visit
     # the same statements whether a lean route's connection or a session's transaction
-    connection = await driver_connection(db) if isinstance(db, AsyncSession) else db
+    connection = await connection_of(db)
     # the upsert and the timeline row are one statement (one round trip on hot paths)
     customer_id, first_purchase = await record_event(
         connection,
@@ -107,10 +107,8 @@ async def record_no_show(
     )
 
 
-async def set_tier(
-    session: AsyncSession, *, merchant_id: uuid.UUID, user_id: uuid.UUID, tier: str
-) -> bool:
+async def set_tier(db: Db, *, merchant_id: uuid.UUID, user_id: uuid.UUID, tier: str) -> bool:
     """Memberships call this when a card's tier changes; False if the user is no customer."""
-    return await ActivityRepository(session).set_tier(
-        merchant_id=merchant_id, user_id=user_id, tier=tier
+    return await set_customer_tier(
+        await connection_of(db), merchant_id=merchant_id, user_id=user_id, tier=tier
     )

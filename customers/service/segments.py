@@ -13,11 +13,17 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.lean import Db, connection_of
 from core.pagination import decode_cursor, encode_cursor
 from core.timezones import utcnow
 from customers import schemas
 from customers.models import Segment
-from customers.repository.segments import SegmentRepository, compile_rules
+from customers.repository.segments import (
+    SegmentRepository,
+    compile_rules,
+    contains,
+    saved_rules,
+)
 from customers.service.errors import SegmentNotFound
 
 
@@ -121,17 +127,21 @@ async def segment_user_ids(
 
 
 async def segment_contains(
-    session: AsyncSession,
+    db: Db,
     *,
     merchant_id: uuid.UUID,
     segment_id: uuid.UUID,
     user_id: uuid.UUID,
     now: datetime | None = None,
 ) -> bool:
-    conds = await segment_conditions(
-        session, merchant_id=merchant_id, segment_id=segment_id, now=now or utcnow()
-    )
-    return await SegmentRepository(session).contains(merchant_id, user_id, conds)
+    """Whether the user is in the merchant's segment now (a claim's audience test, on the
+    claim's transaction: `Db`)."""
+    connection = await connection_of(db)
+    rules = await saved_rules(connection, merchant_id, segment_id)
+    if rules is None:
+        raise SegmentNotFound()
+    conds = compile_rules(schemas.SegmentRules.model_validate(rules), now=now or utcnow())
+    return await contains(connection, merchant_id, user_id, conds)
 
 
 async def segment_user_ids_select(

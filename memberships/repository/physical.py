@@ -1,16 +1,20 @@
-"""Queries of pre-printed card numbers: bulk import, the one-time bind, counter lookup."""
+"""Queries of pre-printed card numbers: bulk import, the one-time bind, counter lookup.
+
+The counter's lookup and a card's bound number are `core.lean.Statement`s (they run on the
+transaction's driver connection, a lean route's or an ORM session's)."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import bindparam, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Uuid, bindparam, func, select, update
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.ids import new_id
-from core.lean import ShopSql
+from core.lean import Connection, ShopSql, Statement
 from memberships.models import PhysicalCard
 
 
@@ -86,23 +90,40 @@ class PhysicalCardRepository:
             await self.session.execute(stmt, execution_options={"populate_existing": True})
         ).scalar_one_or_none()
 
-    async def number_of_cards(self, card_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
-        stmt = select(PhysicalCard.card_id, PhysicalCard.number).where(
-            PhysicalCard.card_id.in_(card_ids)
-        )
-        return {row[0]: row[1] for row in await self.session.execute(stmt) if row[0] is not None}
 
-    async def card_at_shop(
-        self, number: str, *, shop_id: uuid.UUID, shop_owned: ShopSql
-    ) -> uuid.UUID | None:
-        """The card bound to this number among the numbers of the shop's merchant
-        (`shop_owned` from the merchants service: "the shop is this merchant's")."""
-        stmt = select(PhysicalCard.card_id).where(
-            PhysicalCard.number == bindparam("p_number"),
-            PhysicalCard.card_id.is_not(None),
-            shop_owned(
-                PhysicalCard.merchant_id, bindparam("p_shop_id", type_=PhysicalCard.id.type)
-            ),
+@cache
+def _numbers_statement() -> Statement:
+    p = PhysicalCard.__table__.c
+    ids = bindparam("card_ids", type_=ARRAY(Uuid()))
+    return Statement(select(p.card_id, p.number).where(p.card_id == func.any(ids)))
+
+
+async def number_of_cards(
+    connection: Connection, card_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """The pre-printed number bound to each of these cards (those that have one)."""
+    rows = await _numbers_statement().all(connection, {"card_ids": card_ids})
+    return {row[0]: row[1] for row in rows}
+
+
+@cache
+def _at_shop_statement(shop_owned: ShopSql) -> Statement:
+    p = PhysicalCard.__table__.c
+    return Statement(
+        select(p.card_id).where(
+            p.number == bindparam("p_number", type_=p.number.type),
+            p.card_id.is_not(None),
+            shop_owned(p.merchant_id, bindparam("p_shop_id", type_=Uuid)),
         )
-        found = await self.session.execute(stmt, {"p_number": number, "p_shop_id": shop_id})
-        return found.scalar_one_or_none()
+    )
+
+
+async def card_at_shop(
+    connection: Connection, number: str, *, shop_id: uuid.UUID, shop_owned: ShopSql
+) -> uuid.UUID | None:
+    """The card bound to this number among the numbers of the shop's merchant
+    (`shop_owned` from the merchants service: "the shop is this merchant's")."""
+    row = await _at_shop_statement(shop_owned).one(
+        connection, {"p_number": number, "p_shop_id": shop_id}
+    )
+    return row[0] if row is not None else None

@@ -1,16 +1,23 @@
-"""Queries of programs: their tiers and card designs."""
+"""Queries of programs: their tiers and card designs.
+
+What a card transaction or a join reads of a programme (the programme with its entry tier, a
+rule version's snapshot, the current tiers) are `core.lean.Statement`s run on the
+transaction's driver connection, a lean route's or an ORM session's; they load detached
+objects, never flushed. Editing a programme loads its rows into the session instead."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import Integer, Uuid, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.lean import Connection, Detached, Statement
 from memberships.models import Card, Design, Program, ProgramVersion, Tier
 
 
@@ -112,3 +119,56 @@ class ProgramRepository:
             await self.session.execute(upsert, execution_options={"populate_existing": True})
         ).scalar_one()
         return design
+
+
+_PROGRAM, _TIER = Detached(Program), Detached(Tier)
+
+
+@cache
+def _statements() -> dict[str, Statement]:
+    program, tier = Program.__table__.c, Tier.__table__.c
+    v = ProgramVersion.__table__.c
+    program_id = bindparam("program_id", type_=Uuid)
+    return {
+        "with_entry": Statement(
+            select(*_PROGRAM.columns, *_TIER.columns)
+            .select_from(Program.__table__.join(Tier.__table__, tier.program_id == program.id))
+            .where(program.id == program_id)
+            .order_by(tier.rank)
+            .limit(1)
+        ),
+        "version": Statement(
+            select(v.rules).where(
+                v.program_id == program_id, v.version == bindparam("version", type_=Integer)
+            )
+        ),
+        "tiers": Statement(
+            select(*_TIER.columns).where(tier.program_id == program_id).order_by(tier.rank)
+        ),
+    }
+
+
+async def program_with_entry_tier(
+    connection: Connection, program_id: uuid.UUID
+) -> tuple[Program, Tier] | None:
+    """The programme and its entry tier (the lowest rank: where new cards start)."""
+    row = await _statements()["with_entry"].one(connection, {"program_id": program_id})
+    if row is None:
+        return None
+    split = len(_PROGRAM.keys)
+    return _PROGRAM.build(row[:split]), _TIER.build(row[split:])
+
+
+async def version_rules(
+    connection: Connection, program_id: uuid.UUID, version: int
+) -> dict[str, Any] | None:
+    """The rules snapshot of one rule version (None: the version has none)."""
+    params = {"program_id": program_id, "version": version}
+    row = await _statements()["version"].one(connection, params)
+    return row[0] if row is not None else None
+
+
+async def current_tiers(connection: Connection, program_id: uuid.UUID) -> list[Tier]:
+    """The programme's tiers now, by rank."""
+    rows = await _statements()["tiers"].all(connection, {"program_id": program_id})
+    return [_TIER.build(row) for row in rows]

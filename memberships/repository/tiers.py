@@ -1,17 +1,24 @@
 """Queries of the tier review: which cards may have to change tier, the conditional move of a
-card's tier and its record, a card's tier history."""
+card's tier and its record, a card's tier history.
+
+The move and its record are `core.lean.Statement`s (a purchase at the counter can move a card
+up: they run on the transaction's driver connection, a lean route's or an ORM session's)."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, or_, select, text, update
+from sqlalchemy import String, Uuid, and_, bindparam, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from memberships.models import Card, TierChange
+from core.ids import new_id
+from core.lean import Connection, Detached, Statement
+from memberships.models import Card, Tier, TierChange
+from memberships.repository.cards import next_threshold
 
 # cards among :ids whose rolling spend reaches a higher tier's threshold, or (programme with
 # the downgrade rule) no longer reaches their own tier's; the review decides each under its row
@@ -62,23 +69,6 @@ class TierRepository:
         rows = await self.session.execute(_CANDIDATES, {"ids": scanned, "since": since})
         return scanned[-1], [row[0] for row in rows]
 
-    async def move(
-        self, card_id: uuid.UUID, *, from_tier_id: uuid.UUID, to_tier_id: uuid.UUID
-    ) -> bool:
-        """Move the card if it is still in `from_tier_id` (False: someone moved it first)."""
-        result = await self.session.execute(
-            update(Card)
-            .where(Card.id == card_id, Card.tier_id == from_tier_id)
-            .values(tier_id=to_tier_id)
-            .returning(Card.id)
-            .execution_options(synchronize_session=False)
-        )
-        return result.first() is not None
-
-    async def record(self, values: dict[str, Any]) -> TierChange:
-        stmt = insert(TierChange).values(**values).returning(TierChange)
-        return (await self.session.execute(stmt)).scalar_one()
-
     async def history(
         self, card_id: uuid.UUID, before: tuple[datetime, uuid.UUID] | None, limit: int
     ) -> list[TierChange]:
@@ -92,3 +82,59 @@ class TierRepository:
             )
         stmt = stmt.order_by(TierChange.created_at.desc(), TierChange.id.desc()).limit(limit + 1)
         return list((await self.session.execute(stmt)).scalars())
+
+
+_TIER, _CHANGE = Detached(Tier), Detached(TierChange)
+_CHANGE_VALUES = ("card_id", "merchant_id", "from_tier", "to_tier", "direction", "reason",
+                  "spend_12m", "currency", "rule_version")  # fmt: skip
+
+
+@cache
+def _move_statement() -> Statement:
+    """The card moved to the tier with code `code` of its programme, if it is still in
+    `from_tier_id` and that tier is another one: the new tier's row and the spend that
+    reaches the tier after it."""
+    c, t = Card.__table__.c, Tier.__table__.c
+    return Statement(
+        update(Card.__table__)  # type: ignore[arg-type]
+        .where(
+            c.id == bindparam("card_id", type_=Uuid),
+            c.tier_id == bindparam("from_tier_id", type_=Uuid),
+            t.program_id == c.program_id,
+            t.code == bindparam("code", type_=String),
+            t.id != c.tier_id,
+        )
+        .values(tier_id=t.id)
+        .returning(*_TIER.columns, next_threshold())
+    )
+
+
+async def move_tier(
+    connection: Connection, card_id: uuid.UUID, *, from_tier_id: uuid.UUID, code: str
+) -> tuple[Tier, int | None] | None:
+    """Move the card to its programme's tier `code` if it is still in `from_tier_id`: the
+    new tier and its next threshold; None when someone moved it first or the programme has
+    no such tier (any more)."""
+    params = {"card_id": card_id, "from_tier_id": from_tier_id, "code": code}
+    row = await _move_statement().one(connection, params)
+    return (_TIER.build(row[:-1]), row[-1]) if row is not None else None
+
+
+@cache
+def _record_statement() -> Statement:
+    c = TierChange.__table__.c
+    return Statement(
+        insert(TierChange.__table__)  # type: ignore[arg-type]
+        .values(
+            id=bindparam("id", type_=Uuid),
+            **{name: bindparam(name, type_=c[name].type) for name in _CHANGE_VALUES},
+        )
+        .returning(*_CHANGE.columns)
+    )
+
+
+async def record_change(connection: Connection, values: dict[str, Any]) -> TierChange:
+    """The tier change's row (`values`: its columns in `_CHANGE_VALUES`)."""
+    row = await _record_statement().one(connection, {"id": new_id(), **values})
+    assert row is not None
+    return _CHANGE.build(row)  # type: ignore[no-any-return]

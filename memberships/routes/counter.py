@@ -13,8 +13,8 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, Response, status
 
 from accounts.permissions import current_principal, request_principal
-from core.idempotency import run_idempotent
-from core.lean import json_response, lean_post, read_path, read_request, session_transaction
+from core.idempotency import idempotent
+from core.lean import json_response, lean_post, read_path, read_request, transaction
 from core.timezones import utcnow
 from memberships import schemas, service
 
@@ -22,15 +22,15 @@ from memberships import schemas, service
 async def counter_transaction(request: Request) -> Response:
     principal = await request_principal(request)
     data, key = await read_request(request, schemas.CounterTransactionCreate, idempotent=True)
-    async with session_transaction(request) as session:  # committed before the response
-        return await run_idempotent(
-            session,
+    async with transaction(request) as connection:  # committed before the response
+        return await idempotent(
+            connection,
             key=key,
             scope=f"card_tx:{principal.user_id}",
             payload=data.model_dump(mode="json"),
             status_code=status.HTTP_201_CREATED,
             run=lambda: service.counter_transaction(
-                session,
+                connection,
                 settings=request.app.state.settings,
                 redis=request.app.state.redis,
                 staff_user_id=principal.user_id,
@@ -43,9 +43,9 @@ async def counter_transaction(request: Request) -> Response:
 async def join_program(request: Request) -> Response:
     principal = await request_principal(request)
     program_id = read_path(request, "program_id", uuid.UUID)
-    async with session_transaction(request) as session:
+    async with transaction(request) as connection:  # committed before the response
         card = await service.join_program(
-            session, program_id=program_id, user_id=principal.user_id, now=utcnow()
+            connection, program_id=program_id, user_id=principal.user_id, now=utcnow()
         )
     return json_response(card, status.HTTP_201_CREATED)
 

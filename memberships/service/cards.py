@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts import service as accounts
 from accounts.security import hash_secret
+from core.lean import Db, connection_of
 from core.money import Money
 from core.pagination import page_from_rows
 from core.settings import Settings
@@ -20,10 +21,19 @@ from core.signing import SignatureInvalid, sign, verify
 from customers.service import record_activity
 from memberships import cardnumbers, rules, schemas
 from memberships.models import Card, CountPass, Program, Tier
-from memberships.repository.cards import CardContext, CardRepository, holders_in_tiers_select
-from memberships.repository.counts import CountRepository
-from memberships.repository.physical import PhysicalCardRepository
-from memberships.repository.programs import ProgramRepository
+from memberships.repository.cards import (
+    CardContext,
+    CardRepository,
+    card_context,
+    holder_has_card,
+    holders_in_tiers,
+    holders_in_tiers_select,
+    insert_card,
+    spend_since,
+)
+from memberships.repository.counts import passes_of_cards
+from memberships.repository.physical import number_of_cards
+from memberships.repository.programs import ProgramRepository, program_with_entry_tier
 from memberships.service.cursors import time_id_cursor
 from memberships.service.errors import (
     CardExists,
@@ -85,12 +95,13 @@ class CardExtras:
 
 
 async def card_extras(
-    session: AsyncSession, card_ids: list[uuid.UUID], now: datetime
+    db: Db, card_ids: list[uuid.UUID], now: datetime
 ) -> dict[uuid.UUID, CardExtras]:
     if not card_ids:
         return {}
-    passes = await CountRepository(session).passes_of_cards(card_ids, paid_only=True)
-    numbers = await PhysicalCardRepository(session).number_of_cards(card_ids)
+    connection = await connection_of(db)
+    passes = await passes_of_cards(connection, card_ids, paid_only=True)
+    numbers = await number_of_cards(connection, card_ids)
     return {
         cid: CardExtras([count_pass_schema(p, now) for p in passes[cid]], numbers.get(cid))
         for cid in card_ids
@@ -133,8 +144,8 @@ async def card_progress(
 ) -> dict[uuid.UUID, schemas.Progress]:
     if not contexts:
         return {}
-    spend = await CardRepository(session).spend_since(
-        [c.card.id for c in contexts], months_ago(now, 12)
+    spend = await spend_since(
+        await connection_of(session), [c.card.id for c in contexts], months_ago(now, 12)
     )
     tiers = await ProgramRepository(session).tiers(list({c.program.id for c in contexts}))
     return {
@@ -158,7 +169,7 @@ def progress_of(ctx: CardContext, spent: int, tiers: list[Tier]) -> schemas.Prog
 
 
 async def issue_card(
-    session: AsyncSession,
+    db: Db,
     *,
     program: Program,
     entry: Tier,
@@ -168,9 +179,10 @@ async def issue_card(
 ) -> Card | None:
     """A new card at the entry tier with a fresh number, or None when the holder (user or
     customer record) already has one in the programme or `legacy_number` is taken."""
-    repo = CardRepository(session)
+    connection = await connection_of(db)
     for _ in range(5):
-        card = await repo.insert(
+        card = await insert_card(
+            connection,
             {
                 "program_id": program.id,
                 "merchant_id": program.merchant_id,
@@ -180,31 +192,31 @@ async def issue_card(
                 "card_number": cardnumbers.new_card_number(),
                 "tier_id": entry.id,
                 "currency": program.currency,
-            }
+            },
         )
         if card is not None:
             return card
         # a unique constraint refused the row: the holder's, or only the random number's
-        if await repo.holder_has_card(program.id, user_id, customer_id, legacy_number):
+        if await holder_has_card(connection, program.id, user_id, customer_id, legacy_number):
             return None
     # 10^14 numbers: five collisions in a row means something else is wrong
     raise RuntimeError("could not allocate a card number")
 
 
 async def join_program(
-    session: AsyncSession, *, program_id: uuid.UUID, user_id: uuid.UUID, now: datetime
+    db: Db, *, program_id: uuid.UUID, user_id: uuid.UUID, now: datetime
 ) -> schemas.Card:
-    programs = ProgramRepository(session)
-    program = await programs.get(program_id)
-    if program is None:
+    """A card of the programme at its entry tier for the caller (409 when they hold one)."""
+    connection = await connection_of(db)
+    found = await program_with_entry_tier(connection, program_id)
+    if found is None:
         raise ProgramNotFound()
-    tiers = (await programs.tiers([program.id]))[program.id]
-    first = min(tiers, key=lambda t: t.rank)
-    card = await issue_card(session, program=program, entry=first, user_id=user_id)
+    program, first = found
+    card = await issue_card(connection, program=program, entry=first, user_id=user_id)
     if card is None:
         raise CardExists()
     await record_activity(
-        session,
+        connection,
         merchant_id=program.merchant_id,
         user_id=user_id,
         kind="card_joined",
@@ -237,7 +249,7 @@ async def access_card(
     """The card for its holder (unless staff_only) or (unless holder_only) its merchant's
     staff; anyone else gets the card's 404. With staff_only the holder gets it too: a
     stored-value refund or a PIN reset at the counter is staff serving a member."""
-    ctx = await CardRepository(session).context(card_id=card_id)
+    ctx = await card_context(await connection_of(session), card_id)
     if ctx is None:
         raise CardNotFound()
     if ctx.card.user_id == user_id:
@@ -348,7 +360,7 @@ def read_qr_token(settings: Settings, token: str, now: datetime) -> QrClaim:
 
 
 async def tier_members(
-    session: AsyncSession,
+    db: Db,
     *,
     merchant_id: uuid.UUID,
     tier_codes: list[str],
@@ -357,8 +369,8 @@ async def tier_members(
 ) -> list[uuid.UUID]:
     """Card holders of the merchant at these tiers (a coupon audience); `user_id` narrows it
     to a membership test."""
-    return await CardRepository(session).holders_in_tiers(
-        merchant_id, tier_codes, program_id=program_id, user_id=user_id
+    return await holders_in_tiers(
+        await connection_of(db), merchant_id, tier_codes, program_id=program_id, user_id=user_id
     )
 
 

@@ -1,6 +1,12 @@
 """Counter transactions: a clerk identifies the card (typed card number, a bound pre-printed
 number, or the dynamic QR) and records a purchase (tier discount, then points), spends points
-or stored value (PIN required), or uses a count card (次卡)."""
+or stored value (PIN required), or uses a count card (次卡).
+
+A transaction runs on the transaction's driver connection (core.lean `Statement`s): the
+counter's lean route passes its connection, the ORM routes that start from a card at the
+counter (the lookup, the counter sales) pass their session (`Db`); the card, programme and
+tier it loads are detached objects that are never flushed, everything it writes is a
+statement of its own."""
 
 from __future__ import annotations
 
@@ -13,14 +19,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts import service as accounts
 from core.i18n import localised
+from core.lean import Connection, Db, connection_of
 from core.money import Money
 from core.payments import Checkout
 from core.settings import Settings
 from customers import service as customers
 from customers.service import record_activity
 from memberships import cardnumbers, physical, rules, schemas
-from memberships.repository.cards import CardContext, CardRepository
-from memberships.repository.physical import PhysicalCardRepository
+from memberships.repository.cards import CardContext, counter_context, lock_card, use_qr_token
+from memberships.repository.physical import card_at_shop
 from memberships.service.cards import card_extras, card_schema, count_pass_schema, read_qr_token
 from memberships.service.counts import open_count_pass, use_count_pass
 from memberships.service.errors import (
@@ -36,7 +43,7 @@ from merchants import service as merchants
 
 
 async def _identify(
-    session: AsyncSession,
+    connection: Connection,
     settings: Settings,
     raw: str,
     now: datetime,
@@ -46,7 +53,6 @@ async def _identify(
 ) -> tuple[CardContext, str | None, str | None, bool]:
     """The card, for a QR token the token id still to be consumed, the caller's role at the
     card's merchant and whether the shop is that merchant's (one round trip)."""
-    repo = CardRepository(session)
     number = cardnumbers.normalise_card_number(raw)
     checks: dict[str, Any] = {
         "staff_user_id": staff_user_id,
@@ -57,13 +63,15 @@ async def _identify(
     if number.isdigit():
         token_id = None
         if cardnumbers.is_valid_card_number(number) and physical.in_virtual_range(number):
-            found = await repo.counter_context(card_number=number, **checks)
+            found = await counter_context(connection, card_number=number, **checks)
         elif physical.looks_physical(number):
             # a pre-printed number: only among the numbers of the counter's merchant
-            card_id = await PhysicalCardRepository(session).card_at_shop(
-                number, shop_id=shop_id, shop_owned=merchants.shop_of_merchant_sql
+            card_id = await card_at_shop(
+                connection, number, shop_id=shop_id, shop_owned=merchants.shop_of_merchant_sql
             )
-            found = await repo.counter_context(card_id=card_id, **checks) if card_id else None
+            found = (
+                await counter_context(connection, card_id=card_id, **checks) if card_id else None
+            )
         else:
             raise CardNotFound(
                 localised(
@@ -72,7 +80,7 @@ async def _identify(
             )
     else:
         claim = read_qr_token(settings, raw, now)
-        found = await repo.counter_context(card_id=claim.card_id, **checks)
+        found = await counter_context(connection, card_id=claim.card_id, **checks)
         token_id = claim.token_id
     if found is None:
         raise CardNotFound()
@@ -81,7 +89,7 @@ async def _identify(
 
 
 async def card_at_counter(
-    session: AsyncSession,
+    db: Db,
     settings: Settings,
     raw: str,
     now: datetime,
@@ -95,8 +103,9 @@ async def card_at_counter(
 
     Staff of another merchant learn nothing about the card: the same 404 as an unknown one;
     a shop that is not the card's merchant's is the shop's 404."""
+    connection = await connection_of(db)
     ctx, token_id, role, shop_of_merchant = await _identify(
-        session, settings, raw, now, staff_user_id=staff_user_id, shop_id=shop_id
+        connection, settings, raw, now, staff_user_id=staff_user_id, shop_id=shop_id
     )
     if role is None:
         raise CardNotFound()
@@ -105,7 +114,7 @@ async def card_at_counter(
     if (
         use_token
         and token_id is not None
-        and not await CardRepository(session).use_qr_token(token_id, ctx.card.id)
+        and not await use_qr_token(connection, token_id, ctx.card.id)
     ):
         raise QrUsed()
     return ctx
@@ -190,7 +199,7 @@ async def sell_count_pass(
 
 
 async def counter_transaction(
-    session: AsyncSession,
+    db: Db,
     *,
     settings: Settings,
     redis: Redis,
@@ -198,8 +207,9 @@ async def counter_transaction(
     data: schemas.CounterTransactionCreate,
     now: datetime,
 ) -> schemas.CounterTransaction:
+    connection = await connection_of(db)
     ctx = await card_at_counter(
-        session, settings, data.card, now, staff_user_id=staff_user_id, shop_id=data.shop_id
+        connection, settings, data.card, now, staff_user_id=staff_user_id, shop_id=data.shop_id
     )
     card = ctx.card
     currency = card.currency
@@ -216,7 +226,7 @@ async def counter_transaction(
     count_pass: schemas.CountPass | None = None
     if data.kind == "count_use":
         entry, used = await use_count_pass(
-            session, ctx=ctx, data=data, staff_user_id=staff_user_id, now=now
+            connection, ctx=ctx, data=data, staff_user_id=staff_user_id, now=now
         )
         count_pass = count_pass_schema(used, now)
         spend = 0
@@ -225,7 +235,7 @@ async def counter_transaction(
         paid, discount = rules.discounted(data.amount.amount, ctx.tier.discount_percent)
         earned = rules.points_earned(paid, ctx.tier.earn_points_per_unit)
         entry, totals = await post_entry(
-            session,
+            connection,
             card=card,
             kind="earn",
             rule_version=ctx.program.rule_version,
@@ -238,13 +248,13 @@ async def counter_transaction(
             note=data.note,
         )
         spend = paid
-        ctx = await maybe_upgrade(session, ctx=ctx, totals=totals, now=now)
+        ctx = await maybe_upgrade(connection, ctx=ctx, totals=totals, now=now)
     elif data.kind == "spend_points":
         assert data.points is not None
         await check_pin(settings, redis, card=card, pin=data.pin, now=now)
         value = rules.points_value(data.points, ctx.program.redeem_points_per_unit)
         entry, _ = await post_entry(
-            session,
+            connection,
             card=card,
             kind="spend_points",
             rule_version=ctx.program.rule_version,
@@ -261,7 +271,7 @@ async def counter_transaction(
         amount = data.amount.amount
         # the row lock makes the purse split and the update one decision; the conditional
         # update in post_entry would still refuse an overdraft on its own
-        held = await CardRepository(session).lock(card.id)
+        held = await lock_card(connection, card.id)
         if held is None:
             raise CardNotFound()
         if held.principal + held.bonus < amount:
@@ -270,7 +280,7 @@ async def counter_transaction(
             amount, held.principal, held.bonus, ctx.program.bonus_spend_rule
         )
         entry, _ = await post_entry(
-            session,
+            connection,
             card=card,
             kind="spend_balance",
             rule_version=ctx.program.rule_version,
@@ -285,7 +295,7 @@ async def counter_transaction(
         )
         spend = amount
     await record_activity(
-        session,
+        connection,
         merchant_id=card.merchant_id,
         user_id=card.user_id,
         customer_id=card.customer_id,
@@ -298,7 +308,7 @@ async def counter_transaction(
     )
     extras = None
     if count_pass is not None:  # the clerk shows the member what is left on every pass
-        extras = (await card_extras(session, [card.id], now))[card.id]
+        extras = (await card_extras(connection, [card.id], now))[card.id]
     return schemas.CounterTransaction(
         entry=entry_schema(entry),
         card=card_schema(card, ctx, extras=extras),

@@ -16,14 +16,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import payment_records
 from core.errors import DomainError, InvalidInput
 from core.i18n import localised
+from core.lean import Db, connection_of
 from core.money import Money
 from core.pagination import page_from_rows
 from core.payments import CallbackEvent, Checkout, PaymentProvider, instructions_schema
 from customers.service import record_activity
 from memberships import schemas
 from memberships.models import CountPass, CountProduct, LedgerEntry
-from memberships.repository.cards import CardContext, CardRepository
-from memberships.repository.counts import CountRepository
+from memberships.repository.cards import CardContext, card_context
+from memberships.repository.counts import (
+    CountRepository,
+    candidates,
+    get_pass,
+    passes_of_cards,
+    passes_of_product,
+    use_pass,
+)
 from memberships.repository.programs import ProgramRepository
 from memberships.service.cards import access_card, count_pass_schema
 from memberships.service.cursors import time_id_cursor
@@ -214,7 +222,7 @@ async def card_count_passes(
 ) -> list[schemas.CountPass]:
     """Every pass of the card, pending and failed purchases too (holder or staff)."""
     await access_card(session, card_id=card_id, user_id=user_id)
-    passes = await CountRepository(session).passes_of_cards([card_id], paid_only=False)
+    passes = await passes_of_cards(await connection_of(session), [card_id], paid_only=False)
     return [count_pass_schema(p, now) for p in passes[card_id]]
 
 
@@ -240,7 +248,7 @@ async def apply_count_pass_event(
         assert current is not None
         return count_pass_schema(current, now)
     if paid:
-        ctx = await CardRepository(session).context(card_id=done.card_id)
+        ctx = await card_context(await connection_of(session), done.card_id)
         if ctx is None:
             raise CardNotFound()
         entry, totals = await post_entry(
@@ -289,7 +297,7 @@ def _refusal(passes: list[CountPass], now: datetime) -> DomainError:
 
 
 async def use_count_pass(
-    session: AsyncSession,
+    db: Db,
     *,
     ctx: CardContext,
     data: schemas.CounterTransactionCreate,
@@ -297,28 +305,33 @@ async def use_count_pass(
     now: datetime,
 ) -> tuple[LedgerEntry, CountPass]:
     """One use at the counter: the conditional UPDATE of the pass, then the ledger entry."""
-    repo = CountRepository(session)
+    connection = await connection_of(db)
     card_id, shop_id = ctx.card.id, data.shop_id
     used: CountPass | None = None
     if data.pass_id is not None:
-        used = await repo.use(data.pass_id, card_id=card_id, shop_id=shop_id, now=now)
+        used = await use_pass(connection, data.pass_id, card_id=card_id, shop_id=shop_id, now=now)
         if used is None:
-            found = await repo.get_pass(data.pass_id)
+            found = await get_pass(connection, data.pass_id)
             raise _refusal([found] if found and found.card_id == card_id else [], now)
     else:
         assert data.count_product_id is not None
         # another clerk may take the last use of a candidate between the read and the
         # UPDATE: then the next candidate is tried
-        for candidate in await repo.candidates(
-            card_id=card_id, product_id=data.count_product_id, shop_id=shop_id, now=now
+        for candidate in await candidates(
+            connection,
+            card_id=card_id,
+            product_id=data.count_product_id,
+            shop_id=shop_id,
+            now=now,
         ):
-            used = await repo.use(candidate, card_id=card_id, shop_id=shop_id, now=now)
+            used = await use_pass(connection, candidate, card_id=card_id, shop_id=shop_id, now=now)
             if used is not None:
                 break
         if used is None:
-            raise _refusal(await repo.passes_of_product(card_id, data.count_product_id), now)
+            passes = await passes_of_product(connection, card_id, data.count_product_id)
+            raise _refusal(passes, now)
     entry, _ = await post_entry(
-        session,
+        connection,
         card=ctx.card,
         kind="count_use",
         rule_version=ctx.program.rule_version,

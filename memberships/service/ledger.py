@@ -19,11 +19,18 @@ from accounts import service as accounts
 from accounts.service.errors import role_needed
 from core.database import mirror_database
 from core.i18n import localised
+from core.lean import Db, connection_of
 from core.money import Money
 from core.pagination import encode_cursor
 from memberships import rules, schemas
 from memberships.models import Card, LedgerEntry
-from memberships.repository.cards import CardContext, CardRepository, Totals
+from memberships.repository.cards import (
+    CardContext,
+    Totals,
+    card_context,
+    post_totals,
+    spend_since,
+)
 from memberships.repository.counts import CountRepository
 from memberships.repository.ledger import LedgerRepository
 from memberships.service.cards import access_card, card_schema, months_ago
@@ -54,7 +61,7 @@ REVERSIBLE_KINDS = frozenset({"earn", "spend_points", "spend_balance", "count_us
 
 
 async def post_entry(
-    session: AsyncSession,
+    db: Db,
     *,
     card: Card,
     kind: str,
@@ -75,7 +82,8 @@ async def post_entry(
     note: str | None = None,
 ) -> tuple[LedgerEntry, Totals]:
     # the conditional card UPDATE and the entry INSERT are one statement (one round trip)
-    posted = await CardRepository(session).post(
+    posted = await post_totals(
+        await connection_of(db),
         {
             "card_id": card.id,
             "merchant_id": card.merchant_id,
@@ -145,20 +153,18 @@ def entry_schema(entry: LedgerEntry) -> schemas.LedgerEntry:
     )
 
 
-async def maybe_upgrade(
-    session: AsyncSession, *, ctx: CardContext, totals: Totals, now: datetime
-) -> CardContext:
+async def maybe_upgrade(db: Db, *, ctx: CardContext, totals: Totals, now: datetime) -> CardContext:
     """Move the card up a tier when its 12-month spend reached a higher tier's threshold,
     by the thresholds of the rule version the transaction read (`ctx.program.rule_version`)."""
     # lifetime spend bounds the 12-month spend: most purchases stop here without a sum
     if ctx.next_threshold is None or totals.lifetime_spend < ctx.next_threshold:
         return ctx
-    cards = CardRepository(session)
-    spend = (await cards.spend_since([ctx.card.id], months_ago(now, 12)))[ctx.card.id]
+    connection = await connection_of(db)
+    spend = (await spend_since(connection, [ctx.card.id], months_ago(now, 12)))[ctx.card.id]
     if spend < ctx.next_threshold:
         return ctx
     version_tiers = await rule_version_tiers(
-        session, program_id=ctx.program.id, version=ctx.program.rule_version
+        connection, program_id=ctx.program.id, version=ctx.program.rule_version
     )
     # ctx.tier was read in the same statement as ctx.program: it is of that version too
     target = rules.tier_after_spend(version_tiers, ctx.tier.rank, spend)
@@ -166,7 +172,7 @@ async def maybe_upgrade(
         return ctx
     # the card row is locked by the purchase's own UPDATE
     moved = await move_card_tier(
-        session, ctx=ctx, target=target, reason="purchase", spend_12m=spend
+        connection, ctx=ctx, target=target, reason="purchase", spend_12m=spend
     )
     return moved[0] if moved is not None else ctx
 
@@ -241,7 +247,7 @@ async def reverse_transaction(
         raise NotReversible()
     if await ledger.is_reversed(original.id):
         raise AlreadyReversed()
-    ctx = await CardRepository(session).context(card_id=original.card_id)
+    ctx = await card_context(await connection_of(session), original.card_id)
     assert ctx is not None  # the ledger row references it
     uses_after: int | None = None
     if original.count_pass_id is not None:

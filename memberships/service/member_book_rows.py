@@ -13,10 +13,11 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import DomainError
+from core.lean import connection_of
 from customers import service as customers
 from memberships.memberbook import MemberRow, Rejected
 from memberships.models import Card, Program, Tier
-from memberships.repository.cards import CardRepository
+from memberships.repository.cards import lock_card
 from memberships.repository.members import MemberCardRepository
 from memberships.service.cards import issue_card
 from memberships.service.ledger import post_entry
@@ -84,7 +85,7 @@ async def _apply_row(
             raise _RowRefused("concurrent_import", "phone")
     elif card.customer_id is None:
         card.customer_id = customer.id  # an app member's card, now known by phone too
-    held = await CardRepository(session).lock(card.id)  # orders the opening check
+    held = await lock_card(await connection_of(session), card.id)  # orders the opening check
     assert held is not None
     entries, balance, points = await cards.opening_totals(card.id)
     if entries:

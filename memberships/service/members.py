@@ -16,12 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from accounts.models import User
 from accounts.schemas import mask_phone
 from core.i18n import localised
+from core.lean import connection_of
 from customers import service as customers
 from memberships import schemas
 from memberships.models import Program, Tier
 from memberships.repository.cards import CardContext
 from memberships.repository.members import MemberCardRepository
-from memberships.repository.programs import ProgramRepository
+from memberships.repository.programs import program_with_entry_tier
 from memberships.service.cards import card_extras, card_schema, issue_card
 from memberships.service.errors import CardExists, ProgramNotFound
 
@@ -30,12 +31,10 @@ async def load_program(
     session: AsyncSession, *, merchant_id: uuid.UUID, program_id: uuid.UUID
 ) -> tuple[Program, Tier]:
     """The merchant's programme and its entry tier (for new cards)."""
-    programs = ProgramRepository(session)
-    program = await programs.get(program_id)
-    if program is None or program.merchant_id != merchant_id:
+    found = await program_with_entry_tier(await connection_of(session), program_id)
+    if found is None or found[0].merchant_id != merchant_id:
         raise ProgramNotFound()
-    tiers = (await programs.tiers([program.id]))[program.id]
-    return program, min(tiers, key=lambda t: t.rank)
+    return found
 
 
 async def grant_card(

@@ -16,8 +16,9 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.i18n import localised
+from core.lean import connection_of
 from memberships import rules
-from memberships.repository.cards import CardRepository
+from memberships.repository.cards import card_context
 from memberships.repository.ledger import LedgerRepository
 from memberships.service.errors import CardNotFound, InsufficientPoints
 from memberships.service.ledger import maybe_upgrade, post_entry
@@ -54,7 +55,7 @@ async def card_for_order(
     session: AsyncSession, *, card_id: uuid.UUID, user_id: uuid.UUID, merchant_id: uuid.UUID
 ) -> OrderCard:
     """The holder's own card at this merchant (anything else: not found)."""
-    ctx = await CardRepository(session).context(card_id=card_id)
+    ctx = await card_context(await connection_of(session), card_id)
     if ctx is None or ctx.card.user_id != user_id or ctx.card.merchant_id != merchant_id:
         raise CardNotFound()
     return OrderCard(
@@ -80,7 +81,7 @@ async def spend_points_for_order(
     rule_version: int,
 ) -> uuid.UUID:
     """Take the points now (refused when the card holds fewer); the ledger entry's id."""
-    ctx = await CardRepository(session).context(card_id=card_id)
+    ctx = await card_context(await connection_of(session), card_id)
     if ctx is None:
         raise CardNotFound()
     if points <= 0:
@@ -104,7 +105,7 @@ async def return_order_points(session: AsyncSession, *, entry_id: uuid.UUID, not
     original = await ledger.get_for_update(entry_id)
     if original is None or await ledger.is_reversed(original.id):
         return False
-    ctx = await CardRepository(session).context(card_id=original.card_id)
+    ctx = await card_context(await connection_of(session), original.card_id)
     assert ctx is not None  # the ledger row references it
     await post_entry(
         session,
@@ -133,7 +134,7 @@ async def credit_order_purchase(
 ) -> OrderEarning:
     """The order was consumed: points for what was paid, by the card's tier rule; the
     purchase counts toward the 12-month spend (and may move the card up a tier)."""
-    ctx = await CardRepository(session).context(card_id=card_id)
+    ctx = await card_context(await connection_of(session), card_id)
     if ctx is None:
         raise CardNotFound()
     earned = rules.points_earned(paid, ctx.tier.earn_points_per_unit)

@@ -13,10 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import Forbidden
 from core.i18n import localised
+from core.lean import connection_of
 from memberships import physical, schemas
 from memberships.physical import NumberRejected, Row
-from memberships.repository.cards import CardRepository
-from memberships.repository.physical import PhysicalCardRepository
+from memberships.repository.cards import lock_card
+from memberships.repository.physical import PhysicalCardRepository, number_of_cards
 from memberships.repository.programs import ProgramRepository
 from memberships.service.cards import access_card
 from memberships.service.errors import (
@@ -136,11 +137,12 @@ async def bind_physical_card(
     card = access.ctx.card
     # the card's row lock serialises binds to one card (one number per card); the unique
     # card_id is the database's backstop
-    if await CardRepository(session).lock(card.id) is None:
+    connection = await connection_of(session)
+    if await lock_card(connection, card.id) is None:
         raise CardNotFound()
-    repo = PhysicalCardRepository(session)
-    if (await repo.number_of_cards([card.id])).get(card.id) is not None:
+    if (await number_of_cards(connection, [card.id])).get(card.id) is not None:
         raise CardHasPhysicalCard()
+    repo = PhysicalCardRepository(session)
     bound = await repo.bind(
         merchant_id=card.merchant_id,
         program_id=card.program_id,

@@ -17,11 +17,16 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.i18n import localised
+from core.lean import Db, connection_of
 from core.money import Money
 from core.pagination import encode_cursor, page_from_rows
 from memberships import rules, schemas
 from memberships.models import Program, ProgramVersion, Tier
-from memberships.repository.programs import ProgramRepository
+from memberships.repository.programs import (
+    ProgramRepository,
+    current_tiers,
+    version_rules,
+)
 from memberships.schemas.programs import foreign_amounts
 from memberships.service.cursors import seq_cursor, time_id_cursor
 from memberships.service.errors import CurrencyMismatch, ProgramNotFound, TierInUse
@@ -360,11 +365,11 @@ async def list_rule_versions(
 
 
 async def rule_version_tiers(
-    session: AsyncSession, *, program_id: uuid.UUID, version: int
+    db: Db, *, program_id: uuid.UUID, version: int
 ) -> list[rules.TierRule]:
     """The tiers as a rule version defined them (a transaction keeps to the version it read)."""
-    found = await ProgramRepository(session).version(program_id, version)
-    if found is None:  # a programme seeded without its snapshot: its rows are the only truth
-        tiers = (await ProgramRepository(session).tiers([program_id]))[program_id]
-        return [tier_rule(t) for t in tiers]
-    return snapshot_tiers(found.rules)
+    connection = await connection_of(db)
+    snapshot = await version_rules(connection, program_id, version)
+    if snapshot is None:  # a programme seeded without its snapshot: its rows are the only truth
+        return [tier_rule(t) for t in await current_tiers(connection, program_id)]
+    return snapshot_tiers(snapshot)

@@ -20,17 +20,17 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.database import mirror_database
+from core.lean import Db, connection_of
 from core.money import Money
 from core.pagination import page_from_rows
 from customers import service as customers
 from memberships import rules, schemas
 from memberships.models import TierChange
-from memberships.repository.cards import CardContext, CardRepository
-from memberships.repository.programs import ProgramRepository
-from memberships.repository.tiers import TierRepository
+from memberships.repository.cards import CardContext, card_context, lock_card, spend_since
+from memberships.repository.tiers import TierRepository, move_tier, record_change
 from memberships.service.cards import access_card, months_ago
 from memberships.service.cursors import time_id_cursor
-from memberships.service.programs import rule_version_tiers, tier_rule
+from memberships.service.programs import rule_version_tiers
 
 
 def tier_change_schema(change: TierChange) -> schemas.TierChange:
@@ -48,7 +48,7 @@ def tier_change_schema(change: TierChange) -> schemas.TierChange:
 
 
 async def move_card_tier(
-    session: AsyncSession,
+    db: Db,
     *,
     ctx: CardContext,
     target: rules.TierRule,
@@ -58,15 +58,13 @@ async def move_card_tier(
     """Move the card (held under its row lock by the caller) from `ctx.tier` to the tier with
     `target`'s code and record it; None when that tier no longer exists (a rule edit removed
     it: the next review decides again) or the card left `ctx.tier` meanwhile."""
-    program_id = ctx.program.id
-    current = (await ProgramRepository(session).tiers([program_id]))[program_id]
-    new_tier = next((t for t in current if t.code == target.code), None)
-    if new_tier is None or new_tier.id == ctx.tier.id:
+    connection = await connection_of(db)
+    moved = await move_tier(connection, ctx.card.id, from_tier_id=ctx.tier.id, code=target.code)
+    if moved is None:
         return None
-    repo = TierRepository(session)
-    if not await repo.move(ctx.card.id, from_tier_id=ctx.tier.id, to_tier_id=new_tier.id):
-        return None
-    change = await repo.record(
+    new_tier, next_threshold = moved
+    change = await record_change(
+        connection,
         {
             "card_id": ctx.card.id,
             "merchant_id": ctx.card.merchant_id,
@@ -77,39 +75,40 @@ async def move_card_tier(
             "spend_12m": spend_12m,
             "currency": ctx.card.currency,
             "rule_version": ctx.program.rule_version,
-        }
+        },
     )
     mirror_database(ctx.card, tier_id=new_tier.id)
     if ctx.card.user_id is not None:  # the customer directory filters by tier
         await customers.set_tier(
-            session, merchant_id=ctx.card.merchant_id, user_id=ctx.card.user_id, tier=new_tier.code
+            connection,
+            merchant_id=ctx.card.merchant_id,
+            user_id=ctx.card.user_id,
+            tier=new_tier.code,
         )
-    following = rules.next_tier([tier_rule(t) for t in current], new_tier.rank)
-    moved = CardContext(
-        ctx.card, ctx.program, new_tier, following.upgrade_min_spend_12m if following else None
-    )
-    return moved, change
+    return CardContext(ctx.card, ctx.program, new_tier, next_threshold), change
 
 
 async def review_card_tier(
     session: AsyncSession, *, card_id: uuid.UUID, now: datetime
 ) -> schemas.TierChange | None:
     """Re-evaluate one card on its rolling 12-month spend at `now`; the change made, if any."""
-    cards = CardRepository(session)
-    if await cards.lock(card_id) is None:  # deleted since the scan
+    connection = await connection_of(session)
+    if await lock_card(connection, card_id) is None:  # deleted since the scan
         return None
-    ctx = await cards.context(card_id=card_id)  # read under the lock: the tier it is in now
+    ctx = await card_context(connection, card_id)  # read under the lock: the tier it is in now
     assert ctx is not None
-    spend = (await cards.spend_since([card_id], months_ago(now, 12)))[card_id]
+    spend = (await spend_since(connection, [card_id], months_ago(now, 12)))[card_id]
     tiers = await rule_version_tiers(
-        session, program_id=ctx.program.id, version=ctx.program.rule_version
+        connection, program_id=ctx.program.id, version=ctx.program.rule_version
     )
     target = rules.tier_after_review(
         tiers, ctx.tier.rank, spend, downgrade=ctx.program.tier_downgrade
     )
     if target is None:
         return None
-    moved = await move_card_tier(session, ctx=ctx, target=target, reason="review", spend_12m=spend)
+    moved = await move_card_tier(
+        connection, ctx=ctx, target=target, reason="review", spend_12m=spend
+    )
     return tier_change_schema(moved[1]) if moved is not None else None
 
 

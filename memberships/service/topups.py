@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from accounts.service.errors import role_needed
 from core import payment_records
 from core.i18n import localised
+from core.lean import connection_of
 from core.money import Money
 from core.payments import (
     CallbackEvent,
@@ -25,7 +26,7 @@ from core.payments import (
 )
 from memberships import rules, schemas
 from memberships.models import Topup
-from memberships.repository.cards import CardContext, CardRepository
+from memberships.repository.cards import CardContext, card_context, lock_card
 from memberships.repository.topups import TopupRepository
 from memberships.service.cards import access_card, card_schema
 from memberships.service.errors import (
@@ -146,7 +147,7 @@ async def apply_topup_event(
         assert current is not None
         return topup_schema(current)
     if topup.status == "succeeded":
-        ctx = await CardRepository(session).context(card_id=topup.card_id)
+        ctx = await card_context(await connection_of(session), topup.card_id)
         if ctx is None:
             raise CardNotFound()
         # the bonus was decided by the rules in force when the top-up started: both entries
@@ -188,7 +189,7 @@ async def refund_stored_value(
     if access.staff_role not in ("manager", "owner"):
         raise role_needed("manager")
     card = access.ctx.card
-    held = await CardRepository(session).lock(card.id)
+    held = await lock_card(await connection_of(session), card.id)
     if held is None:
         raise CardNotFound()
     if held.principal == 0 and held.bonus == 0:
