@@ -144,7 +144,10 @@ class EmbeddedPostgres:
                 "\n# corner embedded defaults\n"
                 "listen_addresses = '127.0.0.1'\n"
                 "unix_socket_directories = ''\n"
-                "max_connections = 300\n"
+                # an app holds up to three pools (ORM, lean asyncpg writes, discovery), each
+                # db_pool_size + db_max_overflow; two test workers, live servers and benches
+                # beside them reached 300 ("too many clients") under the concurrent ledger test
+                "max_connections = 600\n"
                 "shared_buffers = 256MB\n"
                 "jit = off\n"
                 "fsync = off\n"
