@@ -3,9 +3,10 @@ assigned — by a manager to anyone, by a clerk to themselves (and given back)."
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
+from core.timezones import DEFAULT_TIMEZONE, zone
 from tests.console.helpers import (
     PHONE,
     LiveServer,
@@ -46,11 +47,16 @@ async def test_service_desk_due_follow_ups_and_complaints_assigned(
     clerk = await client.staff(owner, merchant["id"], role="clerk")
     zhang = await walk_in(client, owner, merchant["id"], "张三")
     li = await walk_in(client, owner, merchant["id"], "李四")
-    # a follow-up whose next one is due now: a pending task for today
+    # a follow-up whose next one is due later today, on the merchant's clock: half an hour
+    # from now, or halfway to local midnight when that is sooner (the desk lists today's)
+    now = datetime.now(UTC)
+    local = now.astimezone(zone(DEFAULT_TIMEZONE))
+    midnight = datetime.combine(local.date() + timedelta(days=1), time(), tzinfo=local.tzinfo)
+    next_at = now + min(timedelta(minutes=30), (midnight - local) / 2)
     r = await client.post(
         f"{base}/follow-ups",
         json={"customer_id": zhang, "method": "phone", "content": "问问新品口味",
-              "next_at": (datetime.now(UTC) + timedelta(minutes=30)).isoformat()},
+              "next_at": next_at.isoformat()},
         headers=owner.headers,
     )  # fmt: skip
     assert r.status_code == 201, r.text
