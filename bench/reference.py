@@ -75,8 +75,9 @@ import base64
 import gc
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -172,12 +173,20 @@ def _json(payload: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(payload), status_code=status, media_type="application/json")
 
 
-def _caller(request: Request) -> uuid.UUID:
-    """The bearer token's subject, read without verifying anything (the floor does no auth)."""
+def _token_claims(request: Request) -> dict[str, Any]:
+    """The bearer token's payload, read without verifying anything (see the module's
+    docstring: the signature check is the framework's cost, a cached lookup in Corner)."""
     token = request.headers["authorization"].partition(" ")[2]
     payload = token.split(".")[1]
-    claims = orjson.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    return uuid.UUID(claims["sub"])
+    claims: dict[str, Any] = orjson.loads(
+        base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    )
+    return claims
+
+
+def _caller(request: Request) -> uuid.UUID:
+    """The bearer token's subject (the floor does no auth)."""
+    return uuid.UUID(_token_claims(request)["sub"])
 
 
 async def redeem(request: Request) -> Response:
@@ -319,9 +328,7 @@ def _same_statements() -> None:
 def _claims(request: Request) -> tuple[uuid.UUID, list[str]]:
     """The caller (the token's `sub`, its signature not checked) and the deny-list keys
     Corner's authentication reads for that token (accounts/revocation.py)."""
-    token = request.headers["authorization"].partition(" ")[2]
-    payload = token.split(".")[1]
-    claims = orjson.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims = _token_claims(request)
     user = uuid.UUID(claims["sub"])
     keys = [f"revoked:user:{user.hex}"]
     if claims.get("fam"):
@@ -336,6 +343,50 @@ async def _revoked(keys: list[str]) -> bool:
 def _problem(status: int, code: str) -> Response:
     return Response(orjson.dumps({"status": status, "code": code}), status_code=status,
                     media_type="application/problem+json")  # fmt: skip
+
+
+async def _signed_in(request: Request) -> uuid.UUID | Response:
+    """The caller as Corner's authentication leaves it (accounts.permissions): the token's
+    subject once the revocation EXISTS in Redis said neither the user nor the sign-in is
+    revoked; a revoked token's 401 otherwise. Every same-SQL handler starts here."""
+    user, keys = _claims(request)
+    if await _revoked(keys):
+        return _problem(401, "invalid_token")
+    return user
+
+
+@dataclass(frozen=True, slots=True)
+class CounterCall:
+    """What a same-SQL counter handler has read before its transaction (`_counter_call`)."""
+
+    user: uuid.UUID  # the clerk (the token's subject, not revoked)
+    body: dict[str, Any]  # the JSON body as sent
+    key: str | None  # the Idempotency-Key header (None: the request has none)
+    code: str  # the typed code or card number, normalised as Corner normalises it
+    shop_id: uuid.UUID  # the counter's shop (body `shop_id`)
+    now: datetime
+
+
+async def _counter_call(
+    request: Request,
+    *,
+    normalise: Callable[[str], str],
+    valid: Callable[[str], bool],
+    invalid: tuple[int, str],
+    field: str = "code",
+) -> CounterCall | Response:
+    """The preamble every same-SQL counter handler shares: `_signed_in`, the body (orjson),
+    the Idempotency-Key, the body's `field` normalised by `normalise` (the function Corner's
+    service uses) and refused with `invalid` (status, code) when `valid` says no, the shop."""
+    user = await _signed_in(request)
+    if isinstance(user, Response):
+        return user
+    body = orjson.loads(await request.body())
+    code = normalise(body[field])
+    if not valid(code):
+        return _problem(*invalid)
+    key = request.headers.get("idempotency-key")
+    return CounterCall(user, body, key, code, uuid.UUID(body["shop_id"]), datetime.now(UTC))
 
 
 async def _replay_or_claim(conn: Any, scope: str, key: str | None, payload: Any) -> Any:
@@ -390,46 +441,42 @@ def _money(amount: int | None, currency: str) -> dict[str, Any] | None:
 async def redeem_same(request: Request) -> Response:
     from coupons import codes
 
-    user, keys = _claims(request)
-    if await _revoked(keys):
-        return _problem(401, "invalid_token")
-    body = orjson.loads(await request.body())
-    key = request.headers.get("idempotency-key")
-    code, shop_id = codes.normalise(body["code"]), uuid.UUID(body["shop_id"])
-    if not codes.is_valid(code):
-        return _problem(422, "coupon_code_invalid")
-    payload = {"code": body["code"], "qr": None, "shop_id": body["shop_id"],
-               "order_amount": body.get("order_amount")}  # fmt: skip
-    scope, now = f"redeem:{user}", datetime.now(UTC)
+    call = await _counter_call(request, normalise=codes.normalise, valid=codes.is_valid,
+                               invalid=(422, "coupon_code_invalid"))  # fmt: skip
+    if isinstance(call, Response):
+        return call
+    payload = {"code": call.body["code"], "qr": None, "shop_id": call.body["shop_id"],
+               "order_amount": call.body.get("order_amount")}  # fmt: skip
+    scope = f"redeem:{call.user}"
     async with POOLS["write"].acquire() as conn, conn.transaction():
-        replay = await _replay_or_claim(conn, scope, key, payload)
+        replay = await _replay_or_claim(conn, scope, call.key, payload)
         if replay is not None:
             return replay  # type: ignore[no-any-return]
-        row = await SAME["coupon"].one(conn, {"code": code, "staff_user_id": user,
-                                              "shop_id": shop_id})  # fmt: skip
+        row = await SAME["coupon"].one(conn, {"code": call.code, "staff_user_id": call.user,
+                                              "shop_id": call.shop_id})  # fmt: skip
         split = len(SAME["coupon_keys"])
         end = split + len(SAME["campaign_keys"])
         if row is None or row[end] is None:
             raise _Refused(_problem(404, "coupon_not_found"))
         coupon = dict(zip(SAME["coupon_keys"], row[:split], strict=True))
         campaign = dict(zip(SAME["campaign_keys"], row[split:end], strict=True))
-        if (coupon["status"] != "active" or coupon["valid_until"] <= now
-                or coupon["valid_from"] > now or not row[end + 1]
-                or (campaign["shop_ids"] is not None and shop_id not in campaign["shop_ids"])
+        if (coupon["status"] != "active" or coupon["valid_until"] <= call.now
+                or coupon["valid_from"] > call.now or not row[end + 1]
+                or (campaign["shop_ids"] is not None and call.shop_id not in campaign["shop_ids"])
                 or campaign["min_spend"]):  # fmt: skip
             raise _Refused(_problem(409, "coupon_not_redeemable"))
         currency = campaign["currency"]
         discount = campaign["discount_amount"] if campaign["discount_kind"] == "amount_off" else 0
         done = await SAME["redeem"].one(conn, {
             "p_coupon_id": coupon["id"], "p_merchant_id": coupon["merchant_id"],
-            "p_shop_id": shop_id, "p_staff_user_id": user, "p_order_amount": None,
-            "p_discount_amount": discount, "p_currency": currency, "p_now": now,
+            "p_shop_id": call.shop_id, "p_staff_user_id": call.user, "p_order_amount": None,
+            "p_discount_amount": discount, "p_currency": currency, "p_now": call.now,
             "p_redemption_id": new_id()})  # fmt: skip
         if done is None:
             raise _Refused(_problem(409, "coupon_already_redeemed"))
         if coupon["user_id"] is not None:
             await _activity(conn, merchant_id=coupon["merchant_id"], user_id=coupon["user_id"],
-                            source="coupon_redeemed", at=now, spend=0, currency=currency,
+                            source="coupon_redeemed", at=call.now, spend=0, currency=currency,
                             visit=True, tier=None, reference_id=done[0])  # fmt: skip
         off = {"kind": campaign["discount_kind"], "amount": _money(discount, currency),
                "percent": campaign["discount_percent"],
@@ -439,8 +486,8 @@ async def redeem_same(request: Request) -> Response:
             "redemption_id": str(done[0]),
             "coupon": {
                 "id": str(coupon["id"]), "campaign_id": str(coupon["campaign_id"]),
-                "merchant_id": str(coupon["merchant_id"]), "code": code,
-                "code_display": codes.display(code), "status": "redeemed",
+                "merchant_id": str(coupon["merchant_id"]), "code": call.code,
+                "code_display": codes.display(call.code), "status": "redeemed",
                 "source": coupon["source"], "valid_from": _iso(coupon["valid_from"]),
                 "valid_until": _iso(coupon["valid_until"]), "issued_at": _iso(coupon["issued_at"]),
                 "redeemed_at": _iso(done[1]),
@@ -451,9 +498,9 @@ async def redeem_same(request: Request) -> Response:
                              "flash": campaign["flash"]},
             },
             "discount": off, "order_amount": None, "pay_amount": None,
-            "shop_id": str(shop_id), "redeemed_at": _iso(done[1]),
+            "shop_id": str(call.shop_id), "redeemed_at": _iso(done[1]),
         })  # fmt: skip
-        await _store(conn, scope, key, answer, 200)
+        await _store(conn, scope, call.key, answer, 200)
     return Response(answer, media_type="application/json")
 
 
