@@ -13,7 +13,7 @@ from sqlalchemy import DateTime, Uuid, bindparam, func, or_, select, true, tuple
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import payment_records
-from core.lean import Connection, Detached, RoleSql, ShopSql, Statement, driver_connection
+from core.lean import Connection, Detached, RoleSql, ShopSql, Statement, connection_of
 from orders.models import (
     Order,
     OrderItem,
@@ -248,7 +248,7 @@ class OrderRepository:
 
     async def pay(self, reference: str, *, provider: str, now: datetime) -> PaidOrder | None:
         return await pay_order(
-            await driver_connection(self.session), reference, provider=provider, now=now
+            await connection_of(self.session), reference, provider=provider, now=now
         )
 
     async def add(self, order: Order, items: list[OrderItem]) -> Order:
