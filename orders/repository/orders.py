@@ -184,10 +184,13 @@ def _pay_fast_statement(recorded_from: RecordFromSql) -> Statement:
     reference = bindparam("p_reference", type_=o.provider_reference.type)
     now = bindparam("p_now", type_=DateTime(timezone=True))
     payment = payment_records.locked_payment()
+    # each row by its primary key from the step before (a scalar subquery: an index lookup
+    # whatever the statistics say; joined, a stale estimate of the pending orders had the
+    # planner scan them all), and evaluated before it, which orders the locks
     owner = (
         select(o.id)
-        .select_from(t.join(payment, o.id == payment.c.subject_id))
         .where(
+            o.id == select(payment.c.subject_id).scalar_subquery(),
             o.provider_reference == reference,
             o.provider == bindparam("p_provider", type_=o.provider.type),
             o.status == "pending_payment",
@@ -199,7 +202,9 @@ def _pay_fast_statement(recorded_from: RecordFromSql) -> Statement:
     moved, applied = payment_records.moved_payment(payment, owner)
     paid = (
         update(t)  # type: ignore[arg-type]
-        .where(o.id == moved.c.subject_id, o.status == "pending_payment")
+        .where(
+            o.id == select(moved.c.subject_id).scalar_subquery(), o.status == "pending_payment"
+        )
         .values(
             status="paid",
             paid_at=now,
