@@ -31,8 +31,9 @@ compares the statements each sends to PostgreSQL.
   + shop lookup; the conditional `UPDATE orders … WHERE status = 'paid'`; the customer
   activity (and first-purchase follow-ups); the order's items; the stored answer; commit.
 - `POST /v1/payments/wechatpay/callback`: as the floor's signature check and decryption, then
-  Corner's fast path: the payment's move with its `applied` event (one statement), the order's
-  conditional UPDATE, the customer-activity upsert; 204.
+  Corner's fast path: one statement (the payment locked and moved with its `applied` event,
+  the order locked and paid, the customer-activity record) on a pool connection without a
+  transaction block, as Corner runs it; 204.
 Other routes are the floor's in both modes (card transactions, claims and the reads have their
 own references; see their benches).
 
@@ -298,14 +299,15 @@ def _same_statements() -> None:
     """Corner's statements, from the modules that run them (built once, at start-up)."""
     from accounts.service import staff_role_expression
     from core.idempotency import _statements as idempotency_statements
-    from core.payment_records.callbacks import _move_statement
     from coupons.models import Campaign, Coupon
     from coupons.repository.counter import _counter_statement, _redeem
     from customers.repository.activity import _record
     from customers.repository.followups import _schedule_first_purchase
+    from customers.service import recorded_from
     from merchants.service import shop_of_merchant_sql
     from orders.models import Order, OrderItem
     from orders.repository import orders as order_statements
+    from orders.service.moves import paid_activity
 
     claim, record, store = idempotency_statements()
     SAME.update(
@@ -318,7 +320,8 @@ def _same_statements() -> None:
                                                        shop_of_merchant_sql)),
         consume=Same(order_statements._consume_statement()),
         items=Same(order_statements._items_statement()),
-        move=Same(_move_statement()), pay=Same(order_statements._pay_statement()),
+        pay_fast=Same(order_statements._pay_fast_statement(recorded_from)),
+        paid_activity=paid_activity,
         coupon_keys=list(Coupon.__table__.c.keys()),
         campaign_keys=list(Campaign.__table__.c.keys()),
         order_keys=list(Order.__table__.c.keys()),
@@ -977,29 +980,24 @@ async def wechatpay_callback(request: Request) -> Response:
 
 
 async def wechatpay_callback_same(request: Request) -> Response:
-    """Corner's fast path after the same verification: the payment's move with its `applied`
-    event (core.payment_records), the order paid (orders.repository.orders.pay_order), the
-    customer record (orders.service.orders.record_paid); 204."""
+    """Corner's fast path after the same verification: one statement, on a pool connection
+    without a transaction block (as Corner's: atomic by itself): the payment locked and moved
+    with its `applied` event, the order locked and paid, the customer record
+    (orders.repository.orders.pay_order_fast); 204."""
     tx = await _wechatpay_event(request)
     if tx is None:
         return _json({"code": "FAIL", "message": "not ours"}, 400)
     now = datetime.now(UTC)
-    reference = tx["out_trade_no"]
-    async with POOLS["write"].acquire() as conn, conn.transaction():
-        moved = await SAME["move"].one(conn, {
-            "p_reference": reference, "p_provider": "wechatpay", "p_to": "succeeded",
-            "p_from": ["pending", "failed", "closed"], "p_now": now,
-            "p_transaction_id": tx["transaction_id"], "p_amount": tx["amount"]["total"],
-            "p_currency": tx["amount"]["currency"], "p_event_id": new_id()})  # fmt: skip
-        if moved is None:  # Corner answers a replay through its session path
-            raise _Refused(Response(status_code=204))
-        paid = await SAME["pay"].one(conn, {"p_reference": reference, "p_provider": "wechatpay",
-                                            "p_now": now})  # fmt: skip
-        if paid is None or paid[4] is not None:
-            raise _Refused(Response(status_code=204))
-        await _activity(conn, merchant_id=paid[1], user_id=paid[3], source="order_paid", at=now,
-                        spend=0, currency=paid[7], visit=False, tier=None,
-                        reference_id=paid[0])  # fmt: skip
+    params = {
+        "p_reference": tx["out_trade_no"], "p_provider": "wechatpay", "p_to": "succeeded",
+        "p_from": ["pending", "failed", "closed"], "p_now": now,
+        "p_transaction_id": tx["transaction_id"], "p_amount": tx["amount"]["total"],
+        "p_currency": tx["amount"]["currency"], "p_event_id": new_id(),
+        **SAME["paid_activity"](now),
+    }  # fmt: skip
+    async with POOLS["write"].acquire() as conn:
+        # no row: a replay, which Corner answers through its session path
+        await SAME["pay_fast"].one(conn, params)
     return Response(status_code=204)
 
 
