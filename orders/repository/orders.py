@@ -202,9 +202,7 @@ def _pay_fast_statement(recorded_from: RecordFromSql) -> Statement:
     moved, applied = payment_records.moved_payment(payment, owner)
     paid = (
         update(t)  # type: ignore[arg-type]
-        .where(
-            o.id == select(moved.c.subject_id).scalar_subquery(), o.status == "pending_payment"
-        )
+        .where(o.id == select(moved.c.subject_id).scalar_subquery(), o.status == "pending_payment")
         .values(
             status="paid",
             paid_at=now,
