@@ -34,8 +34,18 @@ compares the statements each sends to PostgreSQL.
   Corner's fast path: one statement (the payment locked and moved with its `applied` event,
   the order locked and paid, the customer-activity record) on a pool connection without a
   transaction block, as Corner runs it; 204.
-Other routes are the floor's in both modes (card transactions, claims and the reads have their
-own references; see their benches).
+- `POST /v1/counter/transactions` (a purchase on a typed card number; other kinds, pre-printed
+  numbers and QR tokens answer 501: not served): the same Redis EXISTS; the key's claim; the
+  card + programme + tier + role + shop statement; the currency check, discount and points in
+  Python; the totals UPDATE feeding the ledger INSERT; the tier upgrade's statements when the
+  spend reached the next tier; the customer activity; the stored answer; commit.
+- `POST /v1/campaigns/{id}/claim` (public and listed-customer audiences; others 501): the
+  same Redis EXISTS and the claim-rate EVAL; the campaign read and checks; the conditional
+  `handed_out + 1` (its refusal reads the campaign again); the per-user counter; the coupon
+  INSERT; the customer activity; commit.
+Every same-SQL handler starts with `_signed_in` (the counter's with `_counter_call`: body,
+Idempotency-Key, normalised code, shop). Other routes are the floor's in both modes (the
+reads have their own references; see their benches).
 
 **floor** (`BENCH_REFERENCE=floor`, the default): the least any implementation pays for the
 core write, not the same SQL: no authentication (the caller is read from the bearer token's
