@@ -203,9 +203,7 @@ def _pay_fast_statement(recorded_from: RecordFromSql) -> Statement:
     moved, applied = payment_records.moved_payment(payment, owner)
     paid = (
         update(t)  # type: ignore[arg-type]
-        .where(
-            o.id == select(moved.c.subject_id).scalar_subquery(), o.status == "pending_payment"
-        )
+        .where(o.id == select(moved.c.subject_id).scalar_subquery(), o.status == "pending_payment")
         .values(**_paid_values())
         .returning(o.id.label("reference_id"), o.merchant_id, o.user_id, o.currency)
         .cte("paid")
