@@ -115,13 +115,6 @@ MOVES_FROM = {"succeeded": ("pending", "failed", "closed"), "failed": ("pending"
               "closed": ("pending",)}  # fmt: skip
 
 
-def _bound(name: str, type_: Any) -> Any:
-    # typed in the SQL itself (the dialect renders `$n::TYPE`): asyncpg has PostgreSQL infer
-    # each parameter's type, and one only compared with NULL or passed to jsonb_build_object
-    # has none to infer
-    return bindparam(name, type_=type_)
-
-
 @cache
 def locked_payment() -> Any:
     """CTE `payment` (id, status, subject_id): the payment a verified event names
@@ -129,13 +122,16 @@ def locked_payment() -> Any:
     event's, each unchecked when the event has none), locked FOR UPDATE. The lock re-checks
     the row's newest version: of concurrent movers the second waits, then finds nothing."""
     p = Payment.__table__.c
-    amount, currency = _bound("p_amount", BigInteger), _bound("p_currency", String)
+    # typed parameters (the dialect renders `$n::TYPE`): asyncpg has PostgreSQL infer each
+    # parameter's type, and one only compared with NULL has none to infer
+    amount = bindparam("p_amount", type_=BigInteger)
+    currency = bindparam("p_currency", type_=String)
     return (
         select(p.id, p.status, p.subject_id)
         .where(
-            p.reference == _bound("p_reference", String),
-            p.provider == _bound("p_provider", String),
-            p.status == any_(_bound("p_from", ARRAY(String))),
+            p.reference == bindparam("p_reference", type_=String),
+            p.provider == bindparam("p_provider", type_=String),
+            p.status == any_(bindparam("p_from", type_=ARRAY(String))),
             or_(amount.is_(None), p.amount == amount),
             or_(currency.is_(None), p.currency == currency),
         )
@@ -152,11 +148,11 @@ def moved_payment(payment: Any, owner: Any | None = None) -> tuple[Any, Any]:
     at all (the owner's UPDATE joins `moved`)."""
     table_ = Payment.__table__
     p = table_.c
-    to = _bound("p_to", String)
-    now = _bound("p_now", DateTime(timezone=True))
+    to = bindparam("p_to", type_=String)
+    now = bindparam("p_now", type_=DateTime(timezone=True))
     succeeded = to == "succeeded"
     stmt = update(table_).where(  # type: ignore[arg-type]
-        p.id == payment.c.id, p.status == any_(_bound("p_from", ARRAY(String)))
+        p.id == payment.c.id, p.status == any_(bindparam("p_from", type_=ARRAY(String)))
     )
     if owner is not None:
         stmt = stmt.where(owner.c.id == payment.c.subject_id)
@@ -166,7 +162,8 @@ def moved_payment(payment: Any, owner: Any | None = None) -> tuple[Any, Any]:
             updated_at=func.now(),
             paid_at=case((succeeded, now), else_=p.paid_at),
             provider_transaction_id=case(
-                (succeeded, _bound("p_transaction_id", String)), else_=p.provider_transaction_id
+                (succeeded, bindparam("p_transaction_id", type_=String)),
+                else_=p.provider_transaction_id,
             ),
             closed_at=case((succeeded, p.closed_at), else_=now),
         )
@@ -179,8 +176,8 @@ def moved_payment(payment: Any, owner: Any | None = None) -> tuple[Any, Any]:
         .from_select(
             ["id", "provider", "reference", "outcome", "detail"],
             select(
-                _bound("p_event_id", e.id.type), _bound("p_provider", String),
-                _bound("p_reference", String), literal("applied", String),
+                bindparam("p_event_id", type_=e.id.type), bindparam("p_provider", type_=String),
+                bindparam("p_reference", type_=String), literal("applied", String),
                 func.jsonb_build_object("status", to, "was", moved.c.was),
             ),
         )

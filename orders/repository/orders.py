@@ -133,6 +133,15 @@ class PaidOrder:
     redemption_id: uuid.UUID | None = None
 
 
+def _paid_values() -> dict[str, Any]:
+    """An order paid at `p_now` (as orders.service.moves.paid_values: the validity starts when
+    it is paid)."""
+    now = bindparam("p_now", type_=DateTime(timezone=True))
+    valid_days = Order.__table__.c.valid_days
+    return {"status": "paid", "paid_at": now, "updated_at": func.now(),
+            "usable_until": now + func.make_interval(0, 0, 0, valid_days)}  # fmt: skip
+
+
 @cache
 def _pay_statement() -> Statement:
     # the provider callback's hot path (compiled once, run on the session's connection)
@@ -144,14 +153,7 @@ def _pay_statement() -> Statement:
             t.provider == bindparam("p_provider"),
             t.status == "pending_payment",
         )
-        .values(
-            status="paid",
-            paid_at=bindparam("p_now"),
-            # as orders.service.moves.paid_values: the validity starts when it is paid
-            usable_until=bindparam("p_now", type_=DateTime(timezone=True))
-            + func.make_interval(0, 0, 0, t.valid_days),
-            updated_at=func.now(),
-        )
+        .values(**_paid_values())
         .returning(
             t.id,
             t.merchant_id,
@@ -182,7 +184,6 @@ def _pay_fast_statement(recorded_from: RecordFromSql) -> Statement:
     t = Order.__table__
     o = t.c
     reference = bindparam("p_reference", type_=o.provider_reference.type)
-    now = bindparam("p_now", type_=DateTime(timezone=True))
     payment = payment_records.locked_payment()
     # each row by its primary key from the step before (a scalar subquery: an index lookup
     # whatever the statistics say; joined, a stale estimate of the pending orders had the
@@ -203,12 +204,7 @@ def _pay_fast_statement(recorded_from: RecordFromSql) -> Statement:
     paid = (
         update(t)  # type: ignore[arg-type]
         .where(o.id == select(moved.c.subject_id).scalar_subquery(), o.status == "pending_payment")
-        .values(
-            status="paid",
-            paid_at=now,
-            usable_until=now + func.make_interval(0, 0, 0, o.valid_days),
-            updated_at=func.now(),
-        )
+        .values(**_paid_values())
         .returning(o.id.label("reference_id"), o.merchant_id, o.user_id, o.currency)
         .cte("paid")
     )
