@@ -5,13 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
-from core.embedded import free_port
 from core.settings import Settings
+from tests.live import live_server
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -54,35 +53,9 @@ def test_seed_demo_is_idempotent(test_settings: Settings) -> None:
 
 
 def test_serve_answers_health_and_ready(test_settings: Settings) -> None:
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "serve", "--port", str(port), "--workers", "2"],
-        cwd=ROOT,
-        env=_env(test_settings),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        # two workers import the app; on a loaded machine that takes minutes (see live.py)
-        deadline = time.monotonic() + 240
-        while True:
-            try:
-                r = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
-                if r.status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "server did not become ready"
-            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-            time.sleep(0.2)
-        assert httpx.get(f"http://127.0.0.1:{port}/healthz").json() == {"status": "ok"}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:  # a worker still importing ignores SIGTERM's grace
-            proc.kill()
-            proc.wait(timeout=30)
+    # `corner serve` with two workers: ready (database and Redis) and healthy
+    with live_server(test_settings, workers=2) as base:
+        assert httpx.get(f"{base}/healthz").json() == {"status": "ok"}
 
 
 def test_backup_restore_round_trip(test_settings: Settings, tmp_path: Path) -> None:
