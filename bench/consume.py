@@ -8,8 +8,9 @@ and `2 × (count + warm-up)` paid orders (no card, no coupon). Every request con
 different order by its typed code (`POST /v1/counter/orders/consume`), so every answer must be
 a 200. Corner (`corner serve`, one worker: the order by code, the clerk's role at its
 merchant, the shop check, the conditional `UPDATE orders … WHERE status = 'paid'`, the
-customer record, the order's view with its items, commit) and bench/reference.py (the
-conditional UPDATE alone) take alternating rounds, each its own orders.
+customer record, the order's view with its items, commit; on the lean asyncpg transaction)
+and bench/reference.py (same-sql: the same statements; floor: the conditional UPDATE alone)
+take alternating rounds, each its own orders.
 Prints JSON lines per target and a summary with the ratio (only when every answer was a 200),
 and how many orders the database holds consumed.
 """

@@ -875,7 +875,9 @@ async def consume_same(request: Request) -> Response:
         if row is None:
             raise _Refused(_problem(409, "order_already_consumed"))
         order = dict(zip(SAME["order_keys"], row, strict=True))
-        if order["card_id"] is not None:  # Corner credits the card through its ORM service
+        # Corner credits a card order through its card statements (memberships); the
+        # bench's orders have none, so the same SQL is the card-less path
+        if order["card_id"] is not None:
             raise _Refused(_problem(501, "the bench's orders have no card"))
         await _activity(conn, merchant_id=order["merchant_id"], user_id=order["user_id"],
                         source="order_consumed", at=now, spend=order["total"],

@@ -20,9 +20,10 @@ routes use instead; nothing in it weakens a check:
   (decision 0001: a client that sees 2xx can read its write); rolled back on any error, so a
   refusal writes nothing; `raise Rollback()` inside the block rolls back without an error.
 - `session_transaction(request)`: the same for a route whose service still works on an ORM
-  session (card transactions, order consumption, claims, joins): the session of the app's
-  sessionmaker, committed before the response, rolled back on any error; its statements can
-  move to `Statement`s one at a time (`connection_of(session)` shares the transaction).
+  session (no counter route now: order consumption moved to `transaction` last): the session
+  of the app's sessionmaker, committed before the response, rolled back on any error; its
+  statements can move to `Statement`s one at a time (`connection_of(session)` shares the
+  transaction).
 - `read_path(request, name, type)` / `read_path_params(request, {name: type})`: path
   parameters validated as FastAPI does (one 422, located under "path");
   `json_response(model, status)`: the answer FastAPI would send for a response model

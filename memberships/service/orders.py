@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.i18n import localised
-from core.lean import connection_of
+from core.lean import Db, connection_of
 from memberships import rules
 from memberships.repository.cards import card_context
 from memberships.repository.ledger import LedgerRepository
@@ -122,7 +122,7 @@ async def return_order_points(session: AsyncSession, *, entry_id: uuid.UUID, not
 
 
 async def credit_order_purchase(
-    session: AsyncSession,
+    db: Db,
     *,
     card_id: uuid.UUID,
     amount: int,
@@ -134,12 +134,13 @@ async def credit_order_purchase(
 ) -> OrderEarning:
     """The order was consumed: points for what was paid, by the card's tier rule; the
     purchase counts toward the 12-month spend (and may move the card up a tier)."""
-    ctx = await card_context(await connection_of(session), card_id)
+    connection = await connection_of(db)
+    ctx = await card_context(connection, card_id)
     if ctx is None:
         raise CardNotFound()
     earned = rules.points_earned(paid, ctx.tier.earn_points_per_unit)
     entry, totals = await post_entry(
-        session,
+        connection,
         card=ctx.card,
         kind="earn",
         rule_version=ctx.program.rule_version,
@@ -151,5 +152,5 @@ async def credit_order_purchase(
         staff_user_id=staff_user_id,
         note=note,
     )
-    ctx = await maybe_upgrade(session, ctx=ctx, totals=totals, now=now)
+    ctx = await maybe_upgrade(connection, ctx=ctx, totals=totals, now=now)
     return OrderEarning(entry.id, earned, ctx.tier.code)

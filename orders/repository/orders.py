@@ -102,6 +102,41 @@ async def consume_paid(
 
 
 @cache
+def _order_statement() -> Statement:
+    return Statement(
+        select(*_ORDER.columns).where(Order.__table__.c.id == bindparam("order_id", type_=Uuid))
+    )
+
+
+async def order_by_id(connection: Connection, order_id: uuid.UUID) -> Order | None:
+    """The order as it is now (detached): what a refused consumption reports."""
+    row = await _order_statement().one(connection, {"order_id": order_id})
+    return _ORDER.build(row) if row is not None else None
+
+
+@cache
+def _earning_statement() -> Statement:
+    c = Order.__table__.c
+    return Statement(
+        update(Order.__table__)  # type: ignore[arg-type]
+        .where(c.id == bindparam("p_order_id", type_=Uuid))
+        .values(
+            earn_entry_id=bindparam("p_entry_id", type_=Uuid),
+            points_earned=bindparam("p_points", type_=c.points_earned.type),
+        )
+    )
+
+
+async def set_earning(
+    connection: Connection, order_id: uuid.UUID, *, entry_id: uuid.UUID, points: int
+) -> None:
+    """The card's earning on the consumed order (its ledger entry and the points)."""
+    await _earning_statement().run(
+        connection, {"p_order_id": order_id, "p_entry_id": entry_id, "p_points": points}
+    )
+
+
+@cache
 def _items_statement() -> Statement:
     c = OrderItem.__table__.c
     return Statement(

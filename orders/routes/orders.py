@@ -9,9 +9,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from accounts.permissions import CurrentUser, current_principal, request_principal
+from core import idempotency
 from core.database import SessionDep
-from core.idempotency import Idempotent, run_idempotent
-from core.lean import lean_post, read_request, session_transaction
+from core.idempotency import Idempotent
+from core.lean import lean_post, read_request, transaction
 from core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
 from core.payments import StartsPayment
 from core.settings import SettingsDep
@@ -183,15 +184,17 @@ async def consume_by_code(request: Request) -> Response:
     principal = await request_principal(request)
     data, key = await read_request(request, schemas.OrderCounterRequest, idempotent=True)
     keys = request.app.state.settings.signing_keys()
-    async with session_transaction(request) as session:  # committed before the response
-        return await run_idempotent(
-            session,
+    # the lean transaction (asyncpg): consumption, the card's credit included, runs only
+    # compiled statements; committed before the response, rolled back by a refusal
+    async with transaction(request) as connection:
+        return await idempotency.idempotent(
+            connection,
             key=key,
             scope=f"order_consume:{principal.user_id}",
             payload=data.model_dump(mode="json"),
             status_code=status.HTTP_200_OK,
             run=lambda: service.consume_by_code(
-                session, staff_user_id=principal.user_id, data=data, keys=keys, now=utcnow()
+                connection, staff_user_id=principal.user_id, data=data, keys=keys, now=utcnow()
             ),
         )
 

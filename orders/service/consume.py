@@ -4,6 +4,11 @@ Consumption is one conditional `UPDATE orders … WHERE status = 'paid' … RETU
 concurrent confirmations exactly one finds the order paid; the others wait for its commit,
 find it consumed and are told when and where. Points are credited to the order's card and
 the customer record is updated in the same transaction.
+
+Consumption runs only compiled statements (core.lean `Statement`s, the card's credit
+included), so it takes `Db`: the counter's lean route passes its asyncpg transaction, the
+consume-by-id route its ORM session; the same code runs for both. A refusal raises before
+anything is kept: the caller's transaction rolls back.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from accounts import service as accounts
 from core.errors import DomainError
 from core.i18n import localised
-from core.lean import connection_of
+from core.lean import Db, connection_of
 from core.timezones import format_local, utcnow
 from customers import service as customers
 from memberships import service as memberships
@@ -25,7 +30,13 @@ from merchants import service as merchants
 from orders import codes, schemas
 from orders.models import Order
 from orders.repository import OrderRepository
-from orders.repository.orders import consume_paid, counter_order, order_items
+from orders.repository.orders import (
+    consume_paid,
+    counter_order,
+    order_by_id,
+    order_items,
+    set_earning,
+)
 from orders.service.errors import (
     OrderAlreadyConsumed,
     OrderCodeInvalid,
@@ -120,7 +131,7 @@ async def consume_order(
 
 
 async def _consume(
-    session: AsyncSession,
+    db: Db,
     order: Order,
     *,
     staff_user_id: uuid.UUID,
@@ -129,22 +140,23 @@ async def _consume(
 ) -> schemas.Order:
     """`order` (found, the caller staff at its merchant, the shop the merchant's: see
     `_staff_order`) paid → consumed exactly once, its points and the customer record."""
-    repo = OrderRepository(session)
-    # the hot statements run on the session's driver connection (core.lean), in its
-    # transaction: compiled once, the orders they return detached
-    connection = await connection_of(session)
+    # compiled statements on the transaction's driver connection (core.lean): the orders
+    # they return are detached
+    connection = await connection_of(db)
     consumed = await consume_paid(
         connection, order.id, shop_id=shop_id, staff_user_id=staff_user_id, now=now
     )
     if consumed is None:
-        current = await repo.get(order.id)
+        # no longer paid (a concurrent consumption or refund committed first) or expired:
+        # say what it is now
+        current = await order_by_id(connection, order.id)
         assert current is not None
         refusal = _refusal(current, now) or transition_refused(current, "consumed")
         raise refusal
     tier = None
     if consumed.card_id is not None:
         earning = await memberships.credit_order_purchase(
-            session,
+            connection,
             card_id=consumed.card_id,
             amount=consumed.subtotal,
             paid=consumed.total,
@@ -153,12 +165,11 @@ async def _consume(
             note=f"order {codes.display(consumed.code)}",
             now=now,
         )
-        values = {"earn_entry_id": earning.entry_id, "points_earned": earning.points}
-        await repo.set_values(consumed.id, values)
+        await set_earning(connection, consumed.id, entry_id=earning.entry_id, points=earning.points)
         consumed.earn_entry_id, consumed.points_earned = earning.entry_id, earning.points
         tier = earning.tier_code
     await customers.record_activity(
-        session,
+        connection,
         merchant_id=consumed.merchant_id,
         user_id=consumed.user_id,
         kind="order_consumed",
@@ -172,7 +183,7 @@ async def _consume(
 
 
 async def consume_by_code(
-    session: AsyncSession,
+    db: Db,
     *,
     staff_user_id: uuid.UUID,
     data: schemas.OrderCounterRequest,
@@ -182,8 +193,9 @@ async def consume_by_code(
     code = code_of(data, keys)
     # one statement: the order, the caller's role at its merchant and whether the shop is the
     # merchant's; the checks in `_staff_order`'s order with its errors
+    connection = await connection_of(db)
     found = await counter_order(
-        await connection_of(session),
+        connection,
         code,
         staff_user_id=staff_user_id,
         shop_id=data.shop_id,
@@ -196,7 +208,7 @@ async def consume_by_code(
     if not shop_owned:
         raise merchants.ShopNotFound()
     return await _consume(
-        session, order, staff_user_id=staff_user_id, shop_id=data.shop_id, now=now
+        connection, order, staff_user_id=staff_user_id, shop_id=data.shop_id, now=now
     )
 
 

@@ -167,7 +167,9 @@ async def test_holder_refund_follows_the_terms(
     assert body["order_status"] == "consumed"
 
 
+@pytest.mark.parametrize("route", ["by id (ORM session)", "by code (lean transaction)"])
 async def test_refund_racing_consume_exactly_one_wins(
+    route: str,
     client: ApiClient,
     store: Store,
     test_settings: Settings,
@@ -176,13 +178,12 @@ async def test_refund_racing_consume_exactly_one_wins(
     anytime = await _sold(client, store, "anytime")
     for _ in range(5):
         order = await _paid_order(client, store, test_settings, anytime)
+        url, body = f"/v1/counter/orders/{order['id']}/consume", {"shop_id": store.shop_id}
+        if route.startswith("by code"):
+            url, body = "/v1/counter/orders/consume", body | {"code": order["code"]}
         refund, consume = await asyncio.gather(
             client.post(_refund_url(order), headers=store.customer.headers),
-            client.post(
-                f"/v1/counter/orders/{order['id']}/consume",
-                json={"shop_id": store.shop_id},
-                headers=store.clerk.headers,
-            ),
+            client.post(url, json=body, headers=store.clerk.headers),
         )
         statuses = sorted([refund.status_code, consume.status_code])
         assert statuses == [200, 409], (refund.text, consume.text)
