@@ -40,7 +40,7 @@ from starlette.responses import Response
 from core.database import SessionDep
 from core.errors import IdempotencyKeyReused
 from core.jobs import JobContext, job
-from core.lean import Connection, Statement, driver_connection
+from core.lean import Connection, Statement, connection_of
 from core.models import Base
 from core.timezones import utcnow
 
@@ -140,7 +140,7 @@ async def run_idempotent(
 ) -> Response:
     """`idempotent` in the transaction of a route's SQLAlchemy session."""
     return await idempotent(
-        await driver_connection(session),
+        await connection_of(session),
         key=key,
         scope=scope,
         payload=payload,

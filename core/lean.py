@@ -22,7 +22,7 @@ routes use instead; nothing in it weakens a check:
 - `session_transaction(request)`: the same for a route whose service still works on an ORM
   session (card transactions, order consumption, claims, joins): the session of the app's
   sessionmaker, committed before the response, rolled back on any error; its statements can
-  move to `Statement`s one at a time (`driver_connection` shares the transaction).
+  move to `Statement`s one at a time (`connection_of(session)` shares the transaction).
 - `read_path(request, name, type)` / `read_path_params(request, {name: type})`: path
   parameters validated as FastAPI does (one 422, located under "path");
   `json_response(model, status)`: the answer FastAPI would send for a response model
@@ -32,7 +32,7 @@ routes use instead; nothing in it weakens a check:
 - `Statement`: a SQLAlchemy Core statement compiled once, to psycopg SQL and to the same text
   with numbered parameters for asyncpg, and run on either driver's connection, rows as tuples.
   The same statement runs on a lean route's asyncpg connection and on an ORM session's psycopg
-  one (`driver_connection(session)`), so a service has one way to do each thing whichever
+  one (`connection_of(session)`), so a service has one way to do each thing whichever
   route opened the transaction: a service taking `Db` (either) asks `connection_of(db)` for
   the connection. (A route whose service still needs the ORM opens a
   `session_transaction`; its statements then run on the session's psycopg connection.)
@@ -70,7 +70,7 @@ from core.settings import Settings, to_libpq_url
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
 # a lean route's transaction (asyncpg, see `transaction`) or an ORM session's (psycopg, see
-# `driver_connection`): `Statement` runs on both
+# `connection_of`): `Statement` runs on both
 Connection: TypeAlias = "psycopg.AsyncConnection[Any] | asyncpg.pool.PoolConnectionProxy[Any]"
 Row = tuple[Any, ...]
 LeanHandler = Callable[[Request], Awaitable[Response]]
@@ -355,7 +355,7 @@ async def transaction(request: Request) -> AsyncIterator[Connection]:
 session_transaction = asynccontextmanager(get_session)
 
 
-async def driver_connection(session: AsyncSession) -> Connection:
+async def _driver_connection(session: AsyncSession) -> Connection:
     """The psycopg connection under `session`'s transaction (begun if it was not): a
     `Statement` run on it is part of the session's unit of work's transaction."""
     connection = await session.connection()
@@ -376,7 +376,7 @@ async def connection_of(db: Db) -> Connection:
     if isinstance(db, AsyncSession):
         if db.new or db.dirty or db.deleted:
             await db.flush()
-        return await driver_connection(db)
+        return await _driver_connection(db)
     return db
 
 

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.errors import DomainError
 from core.i18n import localised
 from core.ids import new_id
-from core.lean import Connection, Statement, driver_connection
+from core.lean import Connection, Statement, connection_of
 from core.money import format_money
 from core.payment_records.models import Payment, PaymentCall, PaymentEvent
 from core.payment_records.records import payment_of
@@ -191,7 +191,7 @@ async def apply_event(
         return await _apply_refund_event(session, provider=provider, event=event, now=now)
     from_ = MOVES_FROM.get(event.status)
     moved = from_ is not None and await _move(
-        await driver_connection(session), provider=provider, event=event, now=now
+        await connection_of(session), provider=provider, event=event, now=now
     )
     if not moved:  # say why (these paths are rare: refusals, replays, still pending)
         payment = await payment_of(session, event.reference)

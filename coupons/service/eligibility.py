@@ -32,7 +32,7 @@ from coupons.service.errors import (
 
 async def already_redeemed(connection: Connection, coupon_id: uuid.UUID) -> CouponAlreadyRedeemed:
     """Run on the caller's transaction (a lean route's connection, or an ORM session's through
-    core.lean.driver_connection), so the counter's checks have one implementation."""
+    core.lean.connection_of), so the counter's checks have one implementation."""
     live = await live_redemption(connection, coupon_id)
     extra = {}
     text = localised("该优惠券已核销", "This coupon was already redeemed")

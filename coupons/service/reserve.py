@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.i18n import localised
-from core.lean import driver_connection
+from core.lean import connection_of
 from core.money import Money
 from coupons import codes, discounts
 from coupons.repository.coupons import CouponRepository
@@ -68,7 +68,7 @@ async def reserve_for_order(
     # the order's shop is the merchant's (orders resolve merchant_id from the shop) and the
     # coupon's merchant was just checked against it
     # the counter's checks, run on this session's transaction
-    connection = await driver_connection(session)
+    connection = await connection_of(session)
     refusal = await refusal_of(
         connection,
         coupon,

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import DateTime, Uuid, bindparam, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.lean import Connection, Detached, RoleSql, ShopSql, Statement, driver_connection
+from core.lean import Connection, Detached, RoleSql, ShopSql, Statement, connection_of
 from orders.models import (
     Order,
     OrderItem,
@@ -180,7 +180,7 @@ class OrderRepository:
 
     async def pay(self, reference: str, *, provider: str, now: datetime) -> PaidOrder | None:
         return await pay_order(
-            await driver_connection(self.session), reference, provider=provider, now=now
+            await connection_of(self.session), reference, provider=provider, now=now
         )
 
     async def add(self, order: Order, items: list[OrderItem]) -> Order:

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from accounts import service as accounts
 from core.errors import DomainError
 from core.i18n import localised
-from core.lean import driver_connection
+from core.lean import connection_of
 from core.timezones import format_local, utcnow
 from customers import service as customers
 from memberships import service as memberships
@@ -132,7 +132,7 @@ async def _consume(
     repo = OrderRepository(session)
     # the hot statements run on the session's driver connection (core.lean), in its
     # transaction: compiled once, the orders they return detached
-    connection = await driver_connection(session)
+    connection = await connection_of(session)
     consumed = await consume_paid(
         connection, order.id, shop_id=shop_id, staff_user_id=staff_user_id, now=now
     )
@@ -183,7 +183,7 @@ async def consume_by_code(
     # one statement: the order, the caller's role at its merchant and whether the shop is the
     # merchant's; the checks in `_staff_order`'s order with its errors
     found = await counter_order(
-        await driver_connection(session),
+        await connection_of(session),
         code,
         staff_user_id=staff_user_id,
         shop_id=data.shop_id,

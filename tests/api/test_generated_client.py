@@ -32,8 +32,8 @@ from redis import Redis
 from core.payments import SIGNATURE_HEADER, FakePaymentProvider
 from core.settings import Settings
 from tests.hardening.helpers import png_bytes
-from tests.hardening.live import live_server, live_worker
 from tests.helpers import fresh_phone
+from tests.live import live_server, live_worker
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = httpx.Timeout(60.0)  # the machine running the tests may be busy

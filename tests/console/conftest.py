@@ -18,9 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -36,13 +33,12 @@ from tests.console.helpers import (
     ARTIFACTS,
     CHROMIUM,
     CHROMIUM_ARGS,
-    ROOT,
     TABLET_LANDSCAPE,
     LiveServer,
-    server_env,
     shape,
     write_y4m,
 )
+from tests.live import live_server as running_server
 
 
 @pytest.fixture(scope="session")
@@ -54,34 +50,22 @@ def live_server(test_settings: Settings) -> Iterator[LiveServer]:
     standins, standin_env = payment_standins(test_settings, url)
     log = ARTIFACTS / f"server-{os.environ.get('PYTEST_XDIST_WORKER', 'gw0')}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("wb") as sink:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "serve", "--port", str(port), "--workers", "1"],
-            cwd=ROOT,
-            env=server_env(test_settings) | standin_env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            # importing and building the app takes 80 s on the shared 2 cores at load 12
-            deadline = time.monotonic() + 240
-            while True:
-                try:
-                    if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert proc.poll() is None, log.read_text()
-                assert time.monotonic() < deadline, "server did not become ready"
-                time.sleep(0.1)
+    try:
+        with (
+            log.open("wb") as sink,
+            running_server(
+                test_settings,
+                port=port,
+                log=sink,
+                env={"CORNER_DB_POOL_SIZE": "5", "CORNER_DB_MAX_OVERFLOW": "5", **standin_env},
+            ),
+        ):
             # building the schema takes seconds on a loaded machine: wait for it
             schema = httpx.get(f"{url}/openapi.json", timeout=120).json()
             paths = {shape(p) for p in schema["paths"]}
             yield LiveServer(url, paths, standins)
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
-            standins.stop()
+    finally:
+        standins.stop()
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,6 @@ Fixtures are in conftest.py."""
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +11,6 @@ from typing import Any
 
 from PIL import Image
 
-from core.settings import Settings
 from core.standins.dev import DevStandins
 from tests.helpers import Actor, ApiClient, create_shop
 
@@ -118,23 +116,6 @@ class LiveServer:
 
 def shape(template: str) -> str:
     return re.sub(r"\{[^}]*\}", "{}", template)
-
-
-def server_env(settings: Settings) -> dict[str, str]:
-    env = dict(os.environ)
-    assert settings.database_url and settings.redis_url and settings.secret_key
-    env.update(
-        DATABASE_URL=settings.database_url,
-        REDIS_URL=settings.redis_url,
-        # the same secret as the in-process app, so QR payloads and tokens made there verify here
-        CORNER_SECRET_KEY=settings.secret_key.get_secret_value(),
-        CORNER_STATE_DIR=str(settings.state_dir),
-        CORNER_MEDIA_ROOT=str(settings.media_root),
-        CORNER_LOG_LEVEL="WARNING",
-        CORNER_DB_POOL_SIZE="5",
-        CORNER_DB_MAX_OVERFLOW="5",
-    )
-    return env
 
 
 async def screenshot(page: Any, name: str) -> Path:

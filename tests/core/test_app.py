@@ -38,7 +38,7 @@ def test_the_server_sends_no_banner(test_settings: Settings) -> None:
     """Issue 17, finding 9: no `server: uvicorn` header from `corner serve`."""
     import httpx
 
-    from tests.hardening.live import live_server
+    from tests.live import live_server
 
     with live_server(test_settings) as base:
         r = httpx.get(f"{base}/healthz")

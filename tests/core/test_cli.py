@@ -5,14 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from core.embedded import free_port
 from core.settings import Settings
+from tests.live import live_server
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -75,30 +74,9 @@ def test_serve_defaults_to_a_worker_per_core_on_uvloop_and_httptools(monkeypatch
 
 
 def test_serve_answers_health_and_ready(test_settings: Settings) -> None:
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "serve", "--port", str(port), "--workers", "2"],
-        cwd=ROOT,
-        env=_env(test_settings),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                r = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
-                if r.status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "server did not become ready"
-            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-            time.sleep(0.2)
-        assert httpx.get(f"http://127.0.0.1:{port}/healthz").json() == {"status": "ok"}
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    # `corner serve` with two workers: ready (database and Redis) and healthy
+    with live_server(test_settings, workers=2) as base:
+        assert httpx.get(f"{base}/healthz").json() == {"status": "ok"}
 
 
 def test_backup_restore_round_trip(test_settings: Settings, tmp_path: Path) -> None:

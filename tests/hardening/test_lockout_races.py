@@ -20,8 +20,8 @@ from redis.asyncio import Redis
 from core.settings import Settings
 from memberships.service.pins import MAX_PIN_FAILURES
 from tests.hardening.helpers import build_world, money
-from tests.hardening.live import live_server
 from tests.helpers import ApiClient, assert_problem
+from tests.live import live_server
 
 BURST = 40
 
@@ -29,7 +29,7 @@ BURST = 40
 @pytest.fixture(scope="module")
 def server(test_settings: Settings) -> Iterator[str]:
     # the per-IP limit is raised so that only the per-account/per-card limits are measured
-    with live_server(test_settings, CORNER_LOGIN_MAX_ATTEMPTS_PER_IP="1000") as base:
+    with live_server(test_settings, env={"CORNER_LOGIN_MAX_ATTEMPTS_PER_IP": "1000"}) as base:
         yield base
 
 

@@ -17,8 +17,8 @@ from coupons.service import throttle
 from memberships import render
 from merchants import images
 from tests.hardening.helpers import World, build_world, campaign_body, money, png_bytes
-from tests.hardening.live import live_server
 from tests.helpers import ApiClient, assert_problem, create_shop, zero_png
+from tests.live import live_server
 
 
 async def _fresh_coupon(client: ApiClient, w: World, name: str = "再来") -> dict[str, Any]:
@@ -220,7 +220,7 @@ def test_secrets_never_reach_the_logs(test_settings: Settings) -> None:
     secrets_seen.append(test_settings.secret_key.get_secret_value())
     with (
         open(log_path, "wb") as log,
-        live_server(test_settings, log=log, CORNER_LOG_LEVEL="DEBUG") as base,
+        live_server(test_settings, log=log, env={"CORNER_LOG_LEVEL": "DEBUG"}) as base,
     ):
         with httpx.Client(base_url=base, timeout=30) as http:
             phone = "13700001111"

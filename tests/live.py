@@ -1,4 +1,6 @@
-"""A real Corner server (uvicorn in a subprocess, loopback, free port) on the test database."""
+"""A real Corner server (uvicorn in a subprocess, loopback, free port) on the test database,
+and a real `corner worker`: the one way tests run the processes a deployment runs (the
+hardening, generated-client and console tests)."""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
@@ -40,16 +42,23 @@ def server_env(settings: Settings, **extra: str) -> dict[str, str]:
 
 @contextmanager
 def live_server(
-    settings: Settings, *, workers: int = 1, log: IO[bytes] | None = None, **env: str
+    settings: Settings,
+    *,
+    workers: int = 1,
+    port: int | None = None,
+    log: IO[bytes] | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[str]:
-    """Start `corner serve`, wait for /readyz, yield its base URL, stop it."""
-    port = free_port()
+    """Start `corner serve` (on `port`, or a free one), wait until /readyz answers 200 (the
+    database and Redis reachable), yield its base URL, stop it. `env` adds settings; its
+    output goes to `log`."""
+    port = port or free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "cli.main", "serve", "--port", str(port), "--workers", str(workers)],
         cwd=ROOT,
-        env=server_env(settings, **env),
-        stdout=subprocess.DEVNULL,
-        stderr=log if log is not None else subprocess.DEVNULL,
+        env=server_env(settings, **(env or {})),
+        stdout=log if log is not None else subprocess.DEVNULL,
+        stderr=subprocess.STDOUT if log is not None else subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -57,11 +66,11 @@ def live_server(
         deadline = time.monotonic() + 240
         while True:
             try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
-            assert proc.poll() is None, "server exited"
+            assert proc.poll() is None, f"server exited (output: {getattr(log, 'name', None)})"
             assert time.monotonic() < deadline, "server did not start"
             time.sleep(0.1)
         yield base
