@@ -22,6 +22,7 @@ from api.shop_page import add_shop_page_route
 from api.wiring import wire_packages
 from core.database import ReadRouter, create_engine, create_sessionmaker
 from core.discovery import DiscoveryReads
+from core.dispatch import LeanDispatchApp
 from core.errors import install_error_handlers
 from core.lean import write_pool
 from core.logging import configure_logging
@@ -102,7 +103,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if replica_engine is not None:
                 await replica_engine.dispose()
 
-    app = FastAPI(
+    # FastAPI with the lean dispatch in front (core.dispatch): direct and lean routes skip
+    # the framework's generic layers, keeping the app's middleware and error handlers
+    app = LeanDispatchApp(
         title="Corner",
         version="0.1.0",
         description="Backend for neighbourhood merchants and the people who live around them.",

@@ -8,8 +8,9 @@ service is down) without leaking internals.
 
 from __future__ import annotations
 
+import os
 import time
-import uuid
+from typing import Any
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -33,6 +34,33 @@ def _route_template(scope: Scope) -> str:
     return getattr(route, "path", None) or "unmatched"
 
 
+def _request_id() -> str:
+    """A random (version 4) UUID as 32 hex digits, as `uuid.uuid4().hex` writes it, without
+    building the UUID object (a third of this layer's CPU on a lean route)."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    return raw.hex()
+
+
+# the labelled series of each (method, route, status): prometheus_client's `labels()` takes a
+# lock and validates the labels on every call; the series themselves are the same objects
+_COUNTS: dict[tuple[str, str, str], Any] = {}
+_LATENCIES: dict[tuple[str, str], Any] = {}
+
+
+def _record(method: str, route: str, status: int, elapsed: float) -> None:
+    key = (method, route, str(status))
+    count = _COUNTS.get(key)
+    if count is None:
+        count = _COUNTS[key] = HTTP_REQUESTS.labels(*key)
+    count.inc()
+    latency = _LATENCIES.get(key[:2])
+    if latency is None:
+        latency = _LATENCIES[key[:2]] = HTTP_LATENCY.labels(method, route)
+    latency.observe(elapsed)
+
+
 class RequestContextMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -42,7 +70,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         incoming = _header(scope, b"x-request-id")
-        request_id = incoming if incoming and len(incoming) <= 128 else uuid.uuid4().hex
+        request_id = incoming if incoming and len(incoming) <= 128 else _request_id()
         language_token = current_language.set(
             parse_accept_language(_header(scope, b"accept-language"))
         )
@@ -76,8 +104,7 @@ class RequestContextMiddleware:
         finally:
             elapsed = time.perf_counter() - started
             route = _route_template(scope)
-            HTTP_REQUESTS.labels(scope["method"], route, str(status)).inc()
-            HTTP_LATENCY.labels(scope["method"], route).observe(elapsed)
+            _record(scope["method"], route, status, elapsed)
             # every request at DEBUG (dropped cheaply at INFO), failures at WARNING; the path
             # only, never the query string, headers or body (they may carry secrets)
             (log.warning if status >= 500 else log.debug)(

@@ -296,6 +296,11 @@ def serve(
         host=host,
         port=port,
         workers=workers,
+        # named, not "auto": a missing uvloop or httptools fails at start instead of serving
+        # silently on the pure-Python loop and parser (uvicorn[standard] installs both)
+        loop="uvloop",
+        http="httptools",
+        # no per-request access line under load; the app logs failures (api.middleware)
         access_log=False,
         log_level="warning",
         server_header=False,  # no `server: uvicorn` banner telling what to attack

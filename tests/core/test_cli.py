@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -50,6 +51,26 @@ def test_seed_demo_is_idempotent(test_settings: Settings) -> None:
     second = _corner("seed", "demo", settings=test_settings)
     assert second.returncode == 0, second.stderr
     assert "merchants_created: 0" in second.stdout
+
+
+def test_serve_defaults_to_a_worker_per_core_on_uvloop_and_httptools(monkeypatch: Any) -> None:
+    """Issue 21, point 4: `corner serve` without --workers runs one worker per core this
+    process may use, on uvloop and httptools, without an access log."""
+    import uvicorn
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    runs: list[dict[str, Any]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda target, **kw: runs.append({"target": target, **kw}))
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2})
+    result = CliRunner().invoke(app, ["serve", "--port", "8123"])
+    assert result.exit_code == 0, result.output
+    assert runs[0]["workers"] == 3 and runs[0]["port"] == 8123
+    settings = (runs[0]["loop"], runs[0]["http"], runs[0]["access_log"])
+    assert settings == ("uvloop", "httptools", False)
+    assert CliRunner().invoke(app, ["serve", "--workers", "1"]).exit_code == 0
+    assert runs[1]["workers"] == 1
 
 
 def test_serve_answers_health_and_ready(test_settings: Settings) -> None:
