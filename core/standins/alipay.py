@@ -288,10 +288,13 @@ def create_app(standin: AlipayStandin) -> Starlette:
         params = dict(parse_qsl(request.url.query, keep_blank_values=True))
         if request.method == "POST":
             params |= dict(parse_qsl((await request.body()).decode(), keep_blank_values=True))
+        # taken on arrival (see the WeChat Pay stand-in): a timed-out request waking later
+        # must not take the failure scripted for the next one
+        failure = standin.fail_next.pop(0) if standin.fail_next else None
         if standin.delay_seconds:
             await asyncio.sleep(standin.delay_seconds)
-        if standin.fail_next:
-            return Response(b"busy", status_code=standin.fail_next.pop(0))
+        if failure is not None:
+            return Response(b"busy", status_code=failure)
         return standin.handle(params)
 
     async def customer_pays(request: Request) -> Response:

@@ -452,11 +452,14 @@ def create_app(standin: WeChatPayStandin) -> Starlette:
         if request.scope.get("query_string"):
             target += "?" + request.scope["query_string"].decode()
         standin.requests.append((request.method, target))
+        # the scripted failure is taken when the request arrives, not after the delay: a
+        # request its client gave up on (a timeout test) must not wake up later and take the
+        # failure meant for a request sent after it
+        failure = standin.fail_next.pop(0) if standin.fail_next else None
         if standin.delay_seconds:
             await asyncio.sleep(standin.delay_seconds)
-        if standin.fail_next:
-            status = standin.fail_next.pop(0)
-            return standin.error(status, "SYSTEM_ERROR", "系统错误")
+        if failure is not None:
+            return standin.error(failure, "SYSTEM_ERROR", "系统错误")
         why = standin.check_request(request.method, target, request.headers, body)
         if why is not None:
             return standin.error(401, "SIGN_ERROR", why)
