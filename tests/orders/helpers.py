@@ -18,6 +18,7 @@ from core.standins.wechatpay import (
     Notification,
 )
 from tests.helpers import Actor, ApiClient, create_shop
+from tests.memberships.helpers import program_body
 
 
 def money(amount: int) -> dict[str, Any]:
@@ -96,3 +97,16 @@ async def deliver(client: ApiClient, note: Notification, **tamper: Any) -> httpx
     headers = note.headers | {"Content-Type": "application/json"} | tamper.pop("headers", {})
     body = tamper.pop("body", note.body)
     return await client.post("/v1/payments/wechatpay/callback", content=body, headers=headers)
+
+
+async def join_card(client: ApiClient, store: Store, **program: Any) -> dict[str, Any]:
+    """The store's customer's card of a new programme (`program_body(**program)`)."""
+    r = await client.post(
+        f"/v1/merchants/{store.merchant_id}/programs",
+        json=program_body(**program),
+        headers=store.owner.headers,
+    )
+    assert r.status_code == 201, r.text
+    r = await client.post(f"/v1/programs/{r.json()['id']}/join", headers=store.customer.headers)
+    assert r.status_code == 201, r.text
+    return r.json()  # type: ignore[no-any-return]

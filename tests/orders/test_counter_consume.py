@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.settings import Settings
 from tests.helpers import ApiClient, assert_problem, create_shop
 from tests.memberships.helpers import program_body
-from tests.orders.helpers import Store, money, pay
+from tests.orders.helpers import Store, join_card, money, pay
 
 CONSUME = "/v1/counter/orders/consume"
 
@@ -28,15 +28,7 @@ async def _card_moving_up(client: ApiClient, store: Store) -> dict[str, Any]:
     38.00 order consumed moves the card up."""
     tiers = program_body()["tiers"]
     tiers[1]["upgrade"] = {"min_spend_12m": money(3000)}
-    r = await client.post(
-        f"/v1/merchants/{store.merchant_id}/programs",
-        json=program_body(tiers=tiers),
-        headers=store.owner.headers,
-    )
-    assert r.status_code == 201, r.text
-    r = await client.post(f"/v1/programs/{r.json()['id']}/join", headers=store.customer.headers)
-    assert r.status_code == 201, r.text
-    return r.json()  # type: ignore[no-any-return]
+    return await join_card(client, store, tiers=tiers)
 
 
 async def _rows(

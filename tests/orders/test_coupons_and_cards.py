@@ -12,8 +12,7 @@ from core.timezones import utcnow
 from orders import service
 from tests.coupons.helpers import Shopfront, claim, published_campaign
 from tests.helpers import ApiClient, assert_problem
-from tests.memberships.helpers import program_body
-from tests.orders.helpers import Store, money, pay
+from tests.orders.helpers import Store, join_card, money, pay
 
 
 def _front(store: Store) -> Shopfront:
@@ -138,25 +137,14 @@ async def test_fully_discounted_order_is_paid_at_once(client: ApiClient, store: 
 
 
 async def _card(client: ApiClient, store: Store) -> dict[str, Any]:
-    r = await client.post(
-        f"/v1/merchants/{store.merchant_id}/programs",
-        json=program_body(
-            tiers=[
-                {
-                    "code": "regular",
-                    "name": "普通卡",
-                    "rank": 0,
-                    "discount_percent": 10,
-                    "earn": {"points_per_currency_unit": 1},
-                }
-            ]
-        ),
-        headers=store.owner.headers,
-    )
-    assert r.status_code == 201, r.text
-    r = await client.post(f"/v1/programs/{r.json()['id']}/join", headers=store.customer.headers)
-    assert r.status_code == 201, r.text
-    return r.json()  # type: ignore[no-any-return]
+    regular = {
+        "code": "regular",
+        "name": "普通卡",
+        "rank": 0,
+        "discount_percent": 10,
+        "earn": {"points_per_currency_unit": 1},
+    }
+    return await join_card(client, store, tiers=[regular])
 
 
 async def test_card_discount_points_spent_returned_and_earned(
