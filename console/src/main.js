@@ -9,6 +9,7 @@ import { renderDayClose } from "./pages/dayclose.js";
 import { renderDesk } from "./pages/desk.js";
 import { renderCounter } from "./pages/counter.js";
 import { renderCustomer, renderCustomers } from "./pages/customers.js";
+import { renderSettings } from "./pages/settings.js";
 import { renderSignin } from "./pages/signin.js";
 import { session } from "./state.js";
 
@@ -25,6 +26,7 @@ const ROUTES = [
   { path: /^day-close$/, render: renderDayClose, needs: ["merchant", "shop"], nav: "day-close" },
   { path: /^bookings$/, render: renderBookings, needs: ["merchant", "shop"], nav: "bookings" },
   { path: /^desk$/, render: renderDesk, needs: ["merchant"], nav: "desk" },
+  { path: /^settings$/, render: renderSettings, needs: ["merchant"], nav: "settings" },
 ];
 
 let cleanup = null;
@@ -72,6 +74,7 @@ function renderTopbar(active) {
       ["bookings", t("nav.bookings")],
       ["desk", t("nav.desk")],
       ["day-close", t("nav.dayclose")],
+      ["settings", t("nav.settings")],
     ].map(([key, label]) =>
       h(
         "a",

@@ -30,7 +30,10 @@ from core.payment_records.callbacks import (
     apply_event,
     apply_fast,
     dispatch_callback,
+    locked_payment,
     log_event,
+    move_params,
+    moved_payment,
 )
 from core.payment_records.models import (
     CALL_STATUSES,
@@ -76,8 +79,11 @@ __all__ = [
     "dispatch_callback",
     "get_payment",
     "lease_due_call",
+    "locked_payment",
     "log_event",
     "merchant_of_payment",
+    "move_params",
+    "moved_payment",
     "payment_of",
     "payment_schema",
     "reconcile_pending",

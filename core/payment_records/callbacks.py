@@ -9,8 +9,8 @@ Invariants:
 - a callback is applied only when its amount and currency equal the payment's;
 - the owner (order, top-up, count pass) applies its side through its registered handler with
   conditional UPDATEs of its own, a no-op on replays.
-The common case runs on a plain connection in one round trip (`apply_fast`); everything else
-goes through the session (`apply_event`).
+The common case runs on a plain connection in one statement, the payment's move and the owner's
+side together (`apply_fast`); everything else goes through the session (`apply_event`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,21 @@ from typing import Any
 
 import structlog
 from pydantic import BaseModel
-from sqlalchemy import func, select, text, update
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    String,
+    any_,
+    bindparam,
+    case,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import DomainError
@@ -101,80 +115,130 @@ MOVES_FROM = {"succeeded": ("pending", "failed", "closed"), "failed": ("pending"
               "closed": ("pending",)}  # fmt: skip
 
 
+def _bound(name: str, type_: Any) -> Any:
+    # typed in the SQL itself (the dialect renders `$n::TYPE`): asyncpg has PostgreSQL infer
+    # each parameter's type, and one only compared with NULL or passed to jsonb_build_object
+    # has none to infer
+    return bindparam(name, type_=type_)
+
+
+@cache
+def locked_payment() -> Any:
+    """CTE `payment` (id, status, subject_id): the payment a verified event names
+    (`move_params`) if it may move (its state in `p_from`; its amount and currency the
+    event's, each unchecked when the event has none), locked FOR UPDATE. The lock re-checks
+    the row's newest version: of concurrent movers the second waits, then finds nothing."""
+    p = Payment.__table__.c
+    amount, currency = _bound("p_amount", BigInteger), _bound("p_currency", String)
+    return (
+        select(p.id, p.status, p.subject_id)
+        .where(
+            p.reference == _bound("p_reference", String),
+            p.provider == _bound("p_provider", String),
+            p.status == any_(_bound("p_from", ARRAY(String))),
+            or_(amount.is_(None), p.amount == amount),
+            or_(currency.is_(None), p.currency == currency),
+        )
+        .with_for_update(of=Payment.__table__)
+        .cte("payment")
+    )
+
+
+def moved_payment(payment: Any, owner: Any | None = None) -> tuple[Any, Any]:
+    """CTEs `moved` (the locked `payment` moved to `p_to`; returns `was`, the state it left,
+    and `subject_id`) and `applied` (its `applied` event). With `owner`, a CTE of the owner's
+    row locked for its own conditional update in the same statement, the payment moves only
+    when that row was found: the owner's side and the payment's move happen together or not
+    at all (the owner's UPDATE joins `moved`)."""
+    table_ = Payment.__table__
+    p = table_.c
+    to = _bound("p_to", String)
+    now = _bound("p_now", DateTime(timezone=True))
+    succeeded = to == "succeeded"
+    stmt = update(table_).where(  # type: ignore[arg-type]
+        p.id == payment.c.id, p.status == any_(_bound("p_from", ARRAY(String)))
+    )
+    if owner is not None:
+        stmt = stmt.where(owner.c.id == payment.c.subject_id)
+    moved = (
+        stmt.values(
+            status=to,
+            updated_at=func.now(),
+            paid_at=case((succeeded, now), else_=p.paid_at),
+            provider_transaction_id=case(
+                (succeeded, _bound("p_transaction_id", String)), else_=p.provider_transaction_id
+            ),
+            closed_at=case((succeeded, p.closed_at), else_=now),
+        )
+        .returning(payment.c.status.label("was"), p.subject_id)
+        .cte("moved")
+    )
+    e = PaymentEvent.__table__.c
+    applied = (
+        insert(PaymentEvent.__table__)  # type: ignore[arg-type]
+        .from_select(
+            ["id", "provider", "reference", "outcome", "detail"],
+            select(
+                _bound("p_event_id", e.id.type), _bound("p_provider", String),
+                _bound("p_reference", String), literal("applied", String),
+                func.jsonb_build_object("status", to, "was", moved.c.was),
+            ),
+        )
+        .returning(e.id)
+        .cte("applied")
+    )  # fmt: skip
+    return moved, applied
+
+
+def move_params(provider: PaymentProvider, event: CallbackEvent, now: datetime) -> dict[str, Any]:
+    """The values of `locked_payment` and `moved_payment` for a verified event."""
+    return {"p_reference": event.reference, "p_provider": provider.name, "p_to": event.status,
+            "p_from": list(MOVES_FROM[event.status]), "p_now": now,
+            "p_transaction_id": event.transaction_id, "p_amount": event.amount,
+            "p_currency": event.currency, "p_event_id": new_id()}  # fmt: skip
+
+
 @cache
 def _move_statement() -> Statement:
-    """The hot path of a callback in one round trip: move the payment named by the provider
-    if it is (still, re-checked under the row lock the UPDATE takes) in a state it may leave
-    and the amount and currency match, and log the `applied` event with the move. No row:
-    not moved (unknown, mismatch or nothing to do)."""
-    return Statement(
-        text(
-            """
-            WITH old AS (
-                -- the state before (for the log); the UPDATE re-checks the row's current
-                -- state itself (a concurrent mover makes it wait, then it finds nothing)
-                SELECT id, status FROM payments
-                WHERE reference = CAST(:p_reference AS text)
-                  AND provider = CAST(:p_provider AS text)
-            ), moved AS (
-                UPDATE payments AS p SET
-                    status = CAST(:p_to AS text),
-                    updated_at = now(),
-                    paid_at = CASE WHEN CAST(:p_to AS text) = 'succeeded'
-                        THEN CAST(:p_now AS timestamptz) ELSE p.paid_at END,
-                    provider_transaction_id = CASE WHEN CAST(:p_to AS text) = 'succeeded'
-                        THEN CAST(:p_transaction_id AS text) ELSE p.provider_transaction_id END,
-                    closed_at = CASE WHEN CAST(:p_to AS text) = 'succeeded'
-                        THEN p.closed_at ELSE CAST(:p_now AS timestamptz) END
-                FROM old
-                WHERE p.id = old.id AND p.status = ANY(CAST(:p_from AS text[]))
-                  AND (CAST(:p_amount AS bigint) IS NULL OR p.amount = CAST(:p_amount AS bigint))
-                  AND (CAST(:p_currency AS text) IS NULL
-                       OR p.currency = CAST(:p_currency AS text))
-                RETURNING old.status AS was
-            ), logged AS (
-                INSERT INTO payment_events (id, provider, reference, outcome, detail)
-                SELECT CAST(:p_event_id AS uuid), CAST(:p_provider AS text),
-                       CAST(:p_reference AS text), 'applied',
-                       jsonb_build_object('status', CAST(:p_to AS text), 'was', moved.was)
-                FROM moved
-            )
-            SELECT was FROM moved
-            """
-        )
-    )
+    """A payment's move without its owner (the session path; the owner's handler follows):
+    one round trip. No row: not moved (unknown, mismatch or nothing to do)."""
+    moved, applied = moved_payment(locked_payment())
+    logged = select(func.count()).select_from(applied).scalar_subquery()
+    return Statement(select(moved.c.was, logged.label("logged")))
 
 
 async def _move(
     connection: Connection, *, provider: PaymentProvider, event: CallbackEvent, now: datetime
 ) -> bool:
     """The payment named by a verified event moved (and its `applied` event is written)."""
-    moved = await _move_statement().one(
-        connection,
-        {"p_reference": event.reference, "p_provider": provider.name, "p_to": event.status,
-         "p_from": list(MOVES_FROM[event.status]), "p_now": now,
-         "p_transaction_id": event.transaction_id, "p_amount": event.amount,
-         "p_currency": event.currency, "p_event_id": new_id()},
-    )  # fmt: skip
+    moved = await _move_statement().one(connection, move_params(provider, event, now))
     if moved is not None:
-        log.info("payment_callback", provider=provider.name, reference=event.reference,
-                 outcome="applied", status=event.status, was=moved[0])  # fmt: skip
+        _log_applied(provider, event, moved[0])
     return moved is not None
+
+
+def _log_applied(provider: PaymentProvider, event: CallbackEvent, was: str) -> None:
+    log.info("payment_callback", provider=provider.name, reference=event.reference,
+             outcome="applied", status=event.status, was=was)  # fmt: skip
 
 
 async def apply_fast(
     connection: Connection, *, provider: PaymentProvider, event: CallbackEvent, now: datetime
 ) -> bool:
     """The common case of a verified event on a plain connection (core.lean): a payment that
-    moves and an owner whose fast handler applies its side. False: not the common case
-    (refunds, replays, refusals, an owner that needs its full handler); the caller must roll
-    the connection's transaction back and apply the event through `apply_event`."""
+    moves and an owner whose fast handler applies its side, both in the handler's one
+    statement (`locked_payment` + `moved_payment` + the owner's CTEs), so it needs no
+    transaction of its own: all of it happened or none. False: not the common case (refunds,
+    replays, refusals, an owner that needs its full handler): nothing was written; the caller
+    applies the event through `apply_event`."""
     fast = fast_handler_for(event.reference)
     if fast is None or event.refund_no is not None or event.status not in MOVES_FROM:
         return False
-    if not await _move(connection, provider=provider, event=event, now=now):
+    was = await fast(connection, provider, event, now)
+    if was is None:
         return False
-    return await fast(connection, provider, event, now)
+    _log_applied(provider, event, was)
+    return True
 
 
 async def apply_event(

@@ -61,11 +61,12 @@ class CallbackHandler(Protocol):
     ) -> Awaitable[BaseModel | None]: ...
 
 
-# The owner's side of the common case on a plain connection (core.lean): True when applied;
-# False when this event needs the owner's full handler (the caller rolls back and retries it
-# through the session: nothing written on the connection survives)
+# The common case on a plain connection (core.lean): the payment's move and the owner's side in
+# one statement (core.payment_records.locked_payment / moved_payment joined with the owner's
+# CTEs); returns the state the payment left when applied, None when nothing was written and
+# the event needs the full handler (the caller applies it through the session)
 FastCallbackHandler = Callable[
-    ["Connection", PaymentProvider, CallbackEvent, datetime], Awaitable[bool]
+    ["Connection", PaymentProvider, CallbackEvent, datetime], Awaitable[str | None]
 ]
 _HANDLERS: dict[str, CallbackHandler] = {}
 _FAST_HANDLERS: dict[str, FastCallbackHandler | None] = {}

@@ -48,18 +48,18 @@ _users = table(
 )
 
 
-def _of_user(column: str) -> Any:
+def _of_user(column: str, user_id: Any) -> Any:
     return (
         select(literal_column(column))
         .select_from(_users)
-        .where(literal_column("id") == bindparam("user_id"))
+        .where(literal_column("id") == user_id)
         .scalar_subquery()
     )
 
 
 def _upsert_params(
     *,
-    merchant_id: uuid.UUID,
+    merchant_id: uuid.UUID | None,
     user_id: uuid.UUID | None,
     source: str,
     at: datetime,
@@ -87,32 +87,59 @@ def _upsert_params(
 # Built once with bind parameters: record_activity runs on every counter transaction and
 # redemption, and building (and cache-keying) these statements per call cost more CPU than
 # executing them.
+# The values an event's record takes from a `source` (a CTE of the caller's statement, e.g. the
+# order a payment callback just paid) instead of bind parameters: see `recorded_from`.
+SOURCE_COLUMNS = ("merchant_id", "user_id", "currency", "reference_id")
+
+
+def _value(name: str, type_: Any, source: Any) -> Any:
+    """Bind parameter `name`, or the source's column of that name (`SOURCE_COLUMNS`)."""
+    if source is not None and name in SOURCE_COLUMNS:
+        return source.c[name]
+    return bindparam(name, type_=type_)
+
+
+# Built once with bind parameters: record_activity runs on every counter transaction and
+# redemption, and building (and cache-keying) these statements per call cost more CPU than
+# executing them.
 @cache
-def _upsert_statement(by_customer_id: bool = False) -> Any:
+def _upsert_statement(by_customer_id: bool = False, source: Any = None) -> Any:
     """Keyed by (merchant, user); or, `by_customer_id`, by the record's own id (bound as `id`:
-    a customer staff added, who has no user yet — the insert half never applies then)."""
+    a customer staff added, who has no user yet — the insert half never applies then).
+    With a `source`, one record per source row (INSERT … SELECT … FROM source: none when the
+    source is empty)."""
     c = Customer.__table__.c
-    stmt = insert(Customer.__table__).values(  # type: ignore[arg-type]
-        id=bindparam("id", type_=c.id.type),
-        merchant_id=bindparam("merchant_id", type_=c.merchant_id.type),
-        user_id=bindparam("user_id", type_=c.user_id.type),
-        first_seen_at=bindparam("at", type_=c.first_seen_at.type),
-        last_activity_at=bindparam("at", type_=c.last_activity_at.type),
-        first_visit_at=bindparam("visit_at", type_=c.first_visit_at.type),
-        last_visit_at=bindparam("visit_at", type_=c.last_visit_at.type),
-        first_purchase_at=bindparam("purchase_at", type_=c.first_purchase_at.type),
-        visits=bindparam("visits", type_=c.visits.type),
-        total_spend=bindparam("spend", type_=c.total_spend.type),
-        currency=bindparam("currency", type_=c.currency.type),
-        source=bindparam("source", type_=c.source.type),
-        tier=bindparam("tier", type_=c.tier.type),
+    user_id = _value("user_id", c.user_id.type, source)
+    values = {
+        "id": bindparam("id", type_=c.id.type),
+        "merchant_id": _value("merchant_id", c.merchant_id.type, source),
+        "user_id": user_id,
+        "first_seen_at": bindparam("at", type_=c.first_seen_at.type),
+        "last_activity_at": bindparam("at", type_=c.last_activity_at.type),
+        "first_visit_at": bindparam("visit_at", type_=c.first_visit_at.type),
+        "last_visit_at": bindparam("visit_at", type_=c.last_visit_at.type),
+        "first_purchase_at": bindparam("purchase_at", type_=c.first_purchase_at.type),
+        "visits": bindparam("visits", type_=c.visits.type),
+        "total_spend": bindparam("spend", type_=c.total_spend.type),
+        "currency": _value("currency", c.currency.type, source),
+        "source": bindparam("source", type_=c.source.type),
+        "tier": bindparam("tier", type_=c.tier.type),
         # copied once on creation (not in the update below); staff may rename later
-        name=_of_user("display_name"),
-        phone=_of_user("phone"),
-        # columns with Python-side defaults are given explicitly (a CTE does not apply them)
-        tags=literal_column("DEFAULT"),
-        refuses_calls=literal_column("DEFAULT"),
-    )
+        "name": _of_user("display_name", user_id),
+        "phone": _of_user("phone", user_id),
+    }
+    table_ = Customer.__table__
+    if source is None:
+        stmt = insert(table_).values(  # type: ignore[arg-type]
+            **values,
+            # columns with Python-side defaults are given explicitly (a CTE does not apply them)
+            tags=literal_column("DEFAULT"),
+            refuses_calls=literal_column("DEFAULT"),
+        )
+    else:  # tags and refuses_calls left out: their server defaults apply
+        stmt = insert(table_).from_select(  # type: ignore[arg-type]
+            list(values), select(*values.values()).select_from(source), include_defaults=False
+        )
     excluded = stmt.excluded
     return stmt.on_conflict_do_update(
         index_elements=[c.id] if by_customer_id else [c.merchant_id, c.user_id],
@@ -138,9 +165,10 @@ def _shard_of(customer_id: Any) -> Any:
 
 
 @cache
-def _record_statement(by_customer_id: bool = False) -> Any:
-    """Keyed by user (an upsert) or, `by_customer_id`, by an existing customer's id."""
-    upsert = _upsert_statement(by_customer_id).cte("customer")
+def _record_statement(by_customer_id: bool = False, source: Any = None) -> Any:
+    """Keyed by user (an upsert) or, `by_customer_id`, by an existing customer's id; with a
+    `source` (see `recorded_from`), the merchant, user, currency and reference are its row's."""
+    upsert = _upsert_statement(by_customer_id, source).cte("customer")
     e = CustomerEvent.__table__.c
     event = (
         insert(CustomerEvent.__table__)  # type: ignore[arg-type]
@@ -148,14 +176,14 @@ def _record_statement(by_customer_id: bool = False) -> Any:
             ["merchant_id", "customer_id", "kind", "at", "visit", "amount", "currency",
              "reference_id"],
             select(
-                bindparam("merchant_id", type_=e.merchant_id.type),
+                _value("merchant_id", e.merchant_id.type, source),
                 upsert.c.id,
                 bindparam("source", type_=e.kind.type),
                 bindparam("at", type_=e.at.type),
                 bindparam("visit", type_=e.visit.type),
                 bindparam("spend", type_=e.amount.type),
-                bindparam("currency", type_=e.currency.type),
-                bindparam("reference_id", type_=e.reference_id.type),
+                _value("currency", e.currency.type, source),
+                _value("reference_id", e.reference_id.type, source),
             ),
         )
         .returning(e.id)
@@ -165,7 +193,7 @@ def _record_statement(by_customer_id: bool = False) -> Any:
     # event's local week; a visit inserts (customer, week) once, and only that insert counts a
     # visitor; revenue and visits add up. Shards by the customer id's last byte (see
     # CustomerWeek), so one customer always lands in the same shard.
-    merchant_id = bindparam("merchant_id", type_=e.merchant_id.type)
+    merchant_id = _value("merchant_id", e.merchant_id.type, source)
     visit = bindparam("visit", type_=e.visit.type)
     spend = bindparam("spend", type_=e.amount.type)
     tz = (
@@ -222,6 +250,25 @@ def _record_statement(by_customer_id: bool = False) -> Any:
 @cache
 def _record(by_customer_id: bool) -> Statement:
     return Statement(_record_statement(by_customer_id=by_customer_id))
+
+
+def recorded_from(source: Any) -> Any:
+    """`record_event`'s statement for events whose merchant, user, currency and reference
+    (`SOURCE_COLUMNS`) are the rows of `source`, a CTE of the caller's own statement (the
+    order a payment callback pays in the same statement: one round trip for both). Its
+    data-modifying CTEs are rendered at the top of the caller's statement; it selects
+    (customer id, total spend, rollups), no row when the source has none. The other values
+    are bound: `recorded_params`. The caller handles a first purchase (spend > 0)."""
+    return _record_statement(False, source)
+
+
+def recorded_params(*, source: str, at: datetime, spend: int, visit: bool) -> dict[str, Any]:
+    """The bound values of `recorded_from`'s statement (the source's columns left out)."""
+    params = _upsert_params(merchant_id=None, user_id=None, source=source, at=at, spend=spend,
+                            currency="", visit=visit, tier=None)  # fmt: skip
+    for name in SOURCE_COLUMNS:
+        params.pop(name, None)
+    return params
 
 
 async def record_event(

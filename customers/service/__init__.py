@@ -7,6 +7,8 @@
 - `record_no_show`: orders reports a booking marked no_show.
 """
 
+# a callback's one statement records the customer itself (orders.repository.pay_order_fast)
+from customers.repository.activity import recorded_from, recorded_params
 from customers.service.activity import (
     VISIT_KINDS,
     ActivityKind,
@@ -74,6 +76,8 @@ __all__ = [
     "SegmentNotFound",
     "record_activity",
     "record_no_show",
+    "recorded_from",
+    "recorded_params",
     "segment_contains",
     "segment_user_ids",
     "segment_user_ids_select",

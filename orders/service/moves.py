@@ -10,6 +10,7 @@ state, read again.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -79,7 +80,8 @@ async def after_payment(session: AsyncSession, order: Order | PaidOrder, *, now:
 async def record_paid(
     db: AsyncSession | Connection, order: Order | PaidOrder, *, now: datetime
 ) -> None:
-    """The customer record learns of the payment (on a session's or a lean connection)."""
+    """The customer record learns of the payment (on a session's or a lean connection); the
+    callback's one-statement path records the same (`paid_activity`)."""
     await customers.record_activity(
         db,
         merchant_id=order.merchant_id,
@@ -90,6 +92,12 @@ async def record_paid(
         currency=order.currency,
         reference_id=order.id,
     )
+
+
+def paid_activity(now: datetime) -> dict[str, Any]:
+    """`record_paid`'s record as bound values of a statement that takes the order's merchant,
+    user, currency and id from its own rows (customers.recorded_from)."""
+    return customers.recorded_params(source="order_paid", at=now, spend=0, visit=False)
 
 
 async def release_holds(session: AsyncSession, order: Order, *, reason: str) -> None:

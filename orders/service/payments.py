@@ -17,11 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import payment_records
 from core.lean import Connection
 from core.payments import CallbackEvent, PaymentProvider
+from customers import service as customers
 from orders import schemas
 from orders.repository import OrderRepository
-from orders.repository.orders import pay_order
+from orders.repository.orders import pay_order_fast
 from orders.service.errors import OrderNotFound
-from orders.service.moves import after_payment, record_paid, release_holds
+from orders.service.moves import after_payment, paid_activity, release_holds
 from orders.service.views import view as order_view
 
 log = structlog.get_logger("corner.orders")
@@ -70,17 +71,16 @@ async def apply_payment_event(
 
 async def apply_payment_fast(
     connection: Connection, provider: PaymentProvider, event: CallbackEvent, now: datetime
-) -> bool:
-    """The common case on a plain connection: the order waiting for this payment is paid and
-    the customer record learns of it. An order with a coupon (its redemption runs on the
-    ORM), or one not waiting any more (late payments, replays): False, the full handler."""
+) -> str | None:
+    """The common case on a plain connection, in one statement: the payment moves, the order
+    waiting for it is paid and the customer record learns of it (as `record_paid`). An order
+    with a coupon (its redemption runs on the ORM), or one not waiting any more (late
+    payments, replays): None, nothing written, the full handler. Returns the state the
+    payment left."""
     if event.status != "succeeded":
-        return False
-    paid = await pay_order(connection, event.reference, provider=provider.name, now=now)
-    if paid is None or paid.coupon_id is not None:
-        return False
-    await record_paid(connection, paid, now=now)
-    return True
+        return None
+    params = {**payment_records.move_params(provider, event, now), **paid_activity(now)}
+    return await pay_order_fast(connection, params, recorded_from=customers.recorded_from)
 
 
 async def _view_of(repo: OrderRepository, order_id: uuid.UUID) -> schemas.Order:
