@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import sys
 import time
@@ -50,7 +51,7 @@ from bench.common import (  # noqa: E402
 from bench.reference import PAGE_SQL  # noqa: E402
 from bench.reference import SEGMENT_COUNT_SQL as COUNT_SQL  # noqa: E402
 from core.pagination import encode_cursor  # noqa: E402
-from core.settings import Settings  # noqa: E402
+from core.settings import Settings, get_settings  # noqa: E402
 from customers.models import WEEK_SHARDS  # noqa: E402
 
 DB_NAME = "corner_bench_customers"
@@ -333,6 +334,11 @@ async def main_async(args: argparse.Namespace) -> None:
             uuid.UUID(merchant_id),
         )
         await conn.close()
+        # signed with the servers' secret (core.pagination): the bench process's own settings
+        # signed it with another key, so both servers refused it (422 / 500) and the deep-page
+        # scenario never produced a ratio
+        os.environ["CORNER_SECRET_KEY"] = SECRET
+        get_settings.cache_clear()
         deep_cursor = encode_cursor(
             {"s": "last_visit", "v": mid_row["last_visit_at"].isoformat(), "id": str(mid_row["id"])}
         )

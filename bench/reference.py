@@ -894,6 +894,20 @@ async def consume_same(request: Request) -> Response:
 
 
 async def nearby(request: Request) -> Response:
+    """Corner's statement and the same page fields as Corner's `NearbyPage` (issue 21: "a
+    reference that returns the same fields"): merchant, open-now on the shop's local clock,
+    discovery-only, the next page's cursor; `best_offer` null, as Corner with
+    `--best-offer off` (the reference's statement carries no offer)."""
+    from datetime import UTC, datetime
+
+    from core.pagination import encode_cursor
+    from merchants.opening import (
+        is_open_with_special,
+        local_day_clock,
+        periods_of_json,
+        special_of_json,
+    )
+    from merchants.repository import rating_of
     from merchants.service.nearby import first_pass_candidates
 
     if not NEARBY_SQL:
@@ -905,12 +919,19 @@ async def nearby(request: Request) -> Response:
     radius = float(request.query_params.get("radius_m", 2000))
     async with POOLS["discovery"].acquire() as conn:
         rows = await conn.fetch(NEARBY_SQL[0], lat, lng, radius, first_pass_candidates(21), 21)
-    items = [{"id": r[0], "name": r[3], "category": r[4],
+    page, now = rows[:20], datetime.now(UTC)
+    clocks = {tz: local_day_clock(tz, now) for tz in {r[13] for r in page}}
+    items = [{"id": r[0], "merchant_id": r[2], "name": r[3], "category": r[4],
               "location": {"lat": round(r[5], 7), "lng": round(r[6], 7)},
               "distance_m": round(r[1], 1), "address": r[7],
-              "rating": float(r[8]), "review_count": r[9]}
-             for r in rows[:20]]  # fmt: skip
-    return _json({"items": items})
+              "rating": rating_of(r[9], r[8]), "review_count": r[9],
+              "open_now": is_open_with_special(periods_of_json(r[11]), special_of_json(r[12]),
+                                               *clocks[r[13]]),
+              "discovery_only": r[10], "best_offer": None}
+             for r in page]  # fmt: skip
+    more = len(rows) > 20
+    cursor = {"s": "distance", "d": page[-1][1], "id": page[-1][0]} if more else None
+    return _json({"items": items, "next_cursor": encode_cursor(cursor) if cursor else None})
 
 
 async def customers_page(request: Request) -> Response:
