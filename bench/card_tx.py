@@ -1,18 +1,25 @@
-"""Counter purchase transactions over distinct cards: Corner vs the raw reference, same run.
+"""Counter purchase transactions over distinct cards: Corner vs the raw references, same run.
 
     uv run python bench/card_tx.py [--requests 3000] [--rounds 6] [--connections 32]
-                                   [--mixed-ops 2000]
+        [--mixed-ops 2000] [--reference both|same-sql|floor] [--idempotency-key on|off]
 
 Sets up `corner_bench_card_tx` on the embedded cluster (migrated with Alembic), seeds one
 merchant, a shop, a clerk, a two-tier program and enough cards that every purchase hits a
-different card, then runs Corner (`corner serve`, one worker) and bench/reference.py (card
-read, conditional card UPDATE, ledger INSERT: nothing else) on free loopback ports and loads
-both with the same aiohttp generator in alternating rounds (bench/common.py), each on its own
-cards, the same amounts. Prints JSON lines: per target throughput, p50/p99, statuses and CPU
-per request (server, PostgreSQL, load generator), the ratio (only when every answer was a
-201), and the ledger invariant check after a concurrent mixed workload on Corner (purchases,
-point and balance spends with PINs, count-card uses, adjustments) on a few hot cards. The
-issue's full sizes: --requests 10000 --mixed-ops 10000.
+different card, then runs Corner (`corner serve`, one worker) and the raw references of
+bench/reference.py on free loopback ports: `same-sql` (what issue 21's target is judged
+against: the revocation EXISTS in Redis, the Idempotency-Key claim, the card + programme +
+tier + role + shop statement, the totals UPDATE feeding the ledger INSERT, the tier upgrade
+when reached, the customer-activity record, the stored answer: Corner's statements, without
+the framework) and `floor` (card read, conditional card UPDATE, ledger INSERT: nothing else).
+The same aiohttp generator loads them in alternating rounds (bench/common.py), each on its
+own cards, the same amounts; every purchase carries a fresh Idempotency-Key, as the
+console's counter sends (`--idempotency-key off`: none, two statements fewer on Corner and
+same-sql). Prints JSON lines: per target throughput, p50/p99, statuses and CPU per request
+(server, PostgreSQL, load generator), the summary's ratio against same-sql (`ratio`, `met`)
+and against the floor (`floor.ratio`), only when every answer was a 201; and the ledger
+invariant check after a concurrent mixed workload on Corner (purchases, point and balance
+spends with PINs, count-card uses, adjustments) on a few hot cards. The issue's full sizes:
+--requests 10000 --mixed-ops 10000.
 """
 
 from __future__ import annotations
@@ -32,9 +39,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import (  # noqa: E402
+    REFERENCE_CHOICES,
     Call,
     Tally,
     add_profile_options,
+    add_reference_option,
     bearer,
     compare,
     drive,
@@ -42,12 +51,13 @@ from bench.common import (  # noqa: E402
     fresh_database,
     profile_round,
     redis_db,
+    reference_kind,
     seed_counter,
     server_env,
     service_urls,
-    start_pair,
+    start_servers,
     stop_all,
-    verdict,
+    verdicts,
     wants_profile,
 )
 from core.ids import new_id  # noqa: E402
@@ -163,6 +173,18 @@ def purchase_bodies(numbers: list[str], shop_id: str, seed_: int) -> list[dict[s
     ]
 
 
+def purchase_calls(
+    bodies: list[dict[str, Any]], numbers: list[str], keys: str | None
+) -> list[Call]:
+    """A purchase of each body on the card of the same rank; with `keys`, each a new attempt
+    with its own Idempotency-Key (`keys`-i: a retry of one would reuse it)."""
+    return [
+        Call("POST", "/v1/counter/transactions", {**body, "card": number},
+             headers={"Idempotency-Key": f"{keys}-{i}"} if keys else None, expect=201)
+        for i, (body, number) in enumerate(zip(bodies, numbers, strict=False))
+    ]  # fmt: skip
+
+
 def mixed_bodies(
     numbers: list[str], passes: list[str], shop_id: str, ops: int
 ) -> list[dict[str, Any]]:
@@ -236,40 +258,49 @@ async def main() -> None:
     parser.add_argument("--mixed-ops", type=int, default=2000)
     parser.add_argument("--mixed-cards", type=int, default=40)
     parser.add_argument("--rounds", type=int, default=6, help="alternating load rounds")
+    parser.add_argument(
+        "--idempotency-key",
+        choices=["on", "off"],
+        default="on",
+        help="a fresh Idempotency-Key on every purchase (the console's)",
+    )
+    add_reference_option(parser)
     add_profile_options(parser)
     args = parser.parse_args()
 
     admin_url, redis_url = service_urls()
     url, redis_url = fresh_database(admin_url, DB_NAME), redis_db(redis_url, 63)
     per_target = args.warmup + args.requests
-    data = seed(url, 2 * per_target, args.mixed_cards)
+    references = REFERENCE_CHOICES[args.reference]
+    keyed = args.idempotency_key == "on"
+    targets = 1 + len(references)
+    data = seed(url, targets * per_target, args.mixed_cards)
     headers = bearer(SECRET, data["staff_id"])
     env = server_env(url, redis_url, SECRET, BENCH_STAFF_USER_ID=str(data["staff_id"]),
                      CORNER_DB_POOL_SIZE=str(args.connections), CORNER_DB_MAX_OVERFLOW="8",
                      BENCH_POOL_SIZE=str(args.connections))  # fmt: skip
     amounts = purchase_bodies(data["numbers"][:per_target], data["shop_id"], 1)
-    servers = start_pair(env)
+    servers = start_servers(env, references=references)
     try:
         load: dict[str, list[Call]] = {}
         warm: dict[str, list[Call]] = {}
         for index, name in enumerate(servers):
             numbers = data["numbers"][index * per_target : (index + 1) * per_target]
-            # each target its own cards, the same amounts in the same order
-            calls = [
-                Call("POST", "/v1/counter/transactions", {**body, "card": number}, expect=201)
-                for body, number in zip(amounts, numbers, strict=True)
-            ]
+            # each target its own cards, the same amounts in the same order; each purchase
+            # a new attempt with its own key (a retry of one would reuse it)
+            calls = purchase_calls(amounts, numbers, f"bench-{name}" if keyed else None)
             warm[name], load[name] = calls[: args.warmup], calls[args.warmup :]
         results = await compare(servers, load, rounds=args.rounds, connections=args.connections,
                                 warmup=warm, headers=headers)  # fmt: skip
         for name, result in results.items():
-            emit("card_tx", target=name, kind="purchase", connections=args.connections, **result)
-        summary = verdict(results["corner"], results["reference"], target_ratio=0.6,
-                          p99_factor=2.0)  # fmt: skip
+            emit("card_tx", target=name, kind="purchase", connections=args.connections,
+                 idempotency_key=keyed, **reference_kind(references, name), **result)  # fmt: skip
+        summary = verdicts(results, references, target_ratio=0.6, p99_factor=2.0)
         if wants_profile(args, summary):  # purchases again on the same cards: all still 201
-            await profile_round("card_tx", servers["corner"],
-                                load["corner"][: args.profile_requests], args.connections,
-                                headers)  # fmt: skip
+            again = purchase_calls(amounts[args.warmup :], data["numbers"][args.warmup :],
+                                   "bench-profile" if keyed else None)  # fmt: skip
+            await profile_round("card_tx", servers["corner"], again[: args.profile_requests],
+                                args.connections, headers)  # fmt: skip
         started = time.perf_counter()
         bodies = mixed_bodies(data["hot_numbers"], data["hot_passes"], data["shop_id"],
                               args.mixed_ops)  # fmt: skip

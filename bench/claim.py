@@ -1,16 +1,20 @@
-"""Coupon claims: Corner through HTTP vs the raw reference, in the same run.
+"""Coupon claims: Corner through HTTP vs the raw references, in the same run.
 
     uv run python bench/claim.py [--count 2000] [--rounds 6] [--connections 32]
+        [--reference both|same-sql|floor]
 
 Sets up `corner_bench_claim` (migrated), one merchant with a shop and a published campaign,
-and `2 × (count + warm-up)` consumers. Every request is a different consumer claiming one
-coupon of the campaign (`POST /v1/campaigns/{id}/claim` with the consumer's bearer token), so
-every answer must be a 201. Corner (`corner serve`, one worker: the claim rate in Redis, the
-campaign read and audience check, the campaign's conditional `handed_out + 1`, the per-user
-counter, the coupon INSERT, the customer record, commit) and bench/reference.py (the same three
-writes, nothing else) take alternating rounds, each its own consumers. Every claim of both
-updates the one campaign row: the row lock orders them, in both.
-Prints JSON lines per target and a summary with the ratio (only when every answer was a 201).
+and `targets × (count + warm-up)` consumers. Every request is a different consumer claiming
+one coupon of the campaign (`POST /v1/campaigns/{id}/claim` with the consumer's bearer
+token), so every answer must be a 201. Corner (`corner serve`, one worker: the revocation
+EXISTS and the claim rate in Redis, the campaign read and audience check, the campaign's
+conditional `handed_out + 1`, the per-user counter, the coupon INSERT, the customer record,
+commit) and the references of bench/reference.py take alternating rounds, each its own
+consumers: `same-sql` (Corner's statements and Redis commands in Corner's order, without the
+framework: what issue 21's target is judged against) and `floor` (the same three writes,
+nothing else). Every claim of all targets updates the one campaign row: the row lock orders
+them, in each. Prints JSON lines per target and a summary with the ratio against same-sql
+(`ratio`, `met`) and against the floor (`floor.ratio`), only when every answer was a 201.
 """
 
 from __future__ import annotations
@@ -26,21 +30,24 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import (  # noqa: E402
+    REFERENCE_CHOICES,
     Call,
     add_profile_options,
+    add_reference_option,
     bearer,
     compare,
     emit,
     fresh_database,
     profile_round,
     redis_db,
+    reference_kind,
     seed_campaign,
     seed_counter,
     server_env,
     service_urls,
-    start_pair,
+    start_servers,
     stop_all,
-    verdict,
+    verdicts,
     wants_profile,
 )
 
@@ -52,14 +59,16 @@ async def run(args: argparse.Namespace) -> None:
     admin_url, redis_base = service_urls()
     url, redis_url = fresh_database(admin_url, DB_NAME), redis_db(redis_base, 61)
     per_target = args.warmup + args.count
+    references = REFERENCE_CHOICES[args.reference]
+    targets = 1 + len(references)
     with psycopg.connect(url) as conn:
         spare = args.profile_requests if args.profile != "never" else 0
-        base = seed_counter(conn, users=2 * per_target + spare)
+        base = seed_counter(conn, users=targets * per_target + spare)
         campaign = seed_campaign(conn, base)
         conn.execute("ANALYZE")
     path = f"/v1/campaigns/{campaign}/claim"
     env = server_env(url, redis_url, SECRET, BENCH_POOL_SIZE=str(args.connections))
-    servers = start_pair(env)
+    servers = start_servers(env, references=references)
     try:
         load: dict[str, list[Call]] = {}
         warm: dict[str, list[Call]] = {}
@@ -70,12 +79,12 @@ async def run(args: argparse.Namespace) -> None:
         results = await compare(servers, load, rounds=args.rounds, connections=args.connections,
                                 warmup=warm)  # fmt: skip
         for name, result in results.items():
-            emit("claim", target=name, connections=args.connections, **result)
-        summary = verdict(results["corner"], results["reference"], target_ratio=0.6,
-                          p99_factor=2.0)  # fmt: skip
+            emit("claim", target=name, connections=args.connections,
+                 **reference_kind(references, name), **result)  # fmt: skip
+        summary = verdicts(results, references, target_ratio=0.6, p99_factor=2.0)
         if wants_profile(args, summary):
             spare_calls = [Call("POST", path, headers=bearer(SECRET, u), expect=201)
-                           for u in base["users"][2 * per_target :]]  # fmt: skip
+                           for u in base["users"][targets * per_target :]]  # fmt: skip
             await profile_round("claim", servers["corner"], spare_calls, args.connections)
     finally:
         stop_all(servers)
@@ -96,6 +105,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=100)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=6, help="alternating load rounds")
+    add_reference_option(parser)
     add_profile_options(parser)
     asyncio.run(run(parser.parse_args()))
 

@@ -76,8 +76,9 @@ import base64
 import gc
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -173,12 +174,20 @@ def _json(payload: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(payload), status_code=status, media_type="application/json")
 
 
-def _caller(request: Request) -> uuid.UUID:
-    """The bearer token's subject, read without verifying anything (the floor does no auth)."""
+def _token_claims(request: Request) -> dict[str, Any]:
+    """The bearer token's payload, read without verifying anything (see the module's
+    docstring: the signature check is the framework's cost, a cached lookup in Corner)."""
     token = request.headers["authorization"].partition(" ")[2]
     payload = token.split(".")[1]
-    claims = orjson.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    return uuid.UUID(claims["sub"])
+    claims: dict[str, Any] = orjson.loads(
+        base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    )
+    return claims
+
+
+def _caller(request: Request) -> uuid.UUID:
+    """The bearer token's subject (the floor does no auth)."""
+    return uuid.UUID(_token_claims(request)["sub"])
 
 
 async def redeem(request: Request) -> Response:
@@ -305,6 +314,7 @@ def _same_statements() -> None:
         claim=Same(claim), record=Same(record), store=Same(store),
         coupon=Same(_counter_statement(staff_role_expression, shop_of_merchant_sql)),
         redeem=Same(_redeem()), activity=Same(_record(False)),
+        activity_of_customer=Same(_record(True)),
         first_purchase=Same(_schedule_first_purchase()),
         order=Same(order_statements._counter_statement(staff_role_expression,
                                                        shop_of_merchant_sql)),
@@ -317,14 +327,43 @@ def _same_statements() -> None:
         order_keys=list(Order.__table__.c.keys()),
         item_keys=list(OrderItem.__table__.c.keys()),
     )  # fmt: skip
+    _card_and_claim_statements()
+
+
+def _card_and_claim_statements() -> None:
+    """A card purchase's statements (memberships, customers) and a claim's (coupons), from
+    the modules that run them; the column names of the rows they return (`Detached.keys`)."""
+    from accounts.service import staff_role_expression
+    from coupons.repository.campaigns import _claim_statements
+    from coupons.repository.claim_counters import _increment_statement
+    from coupons.repository.coupons import _insert_statement
+    from coupons.repository.rows import CAMPAIGN, COUPON
+    from customers.repository.activity import _tier_statement
+    from memberships.repository import cards, programs, tiers
+    from merchants.service import shop_of_merchant_sql
+
+    campaign, take = _claim_statements()
+    SAME.update(
+        card=Same(cards._context_statement("number", staff_role_expression,
+                                           shop_of_merchant_sql)),
+        post=Same(cards._post_statement()), spend=Same(cards._spend_statement()),
+        version=Same(programs._statements()["version"]),
+        tiers=Same(programs._statements()["tiers"]),
+        move_tier=Same(tiers._move_statement()), tier_change=Same(tiers._record_statement()),
+        customer_tier=Same(_tier_statement()),
+        campaign=Same(campaign), take=Same(take), count=Same(_increment_statement()),
+        coupons=Same(_insert_statement()),
+        card_keys=cards._CARD.keys, program_keys=cards._PROGRAM.keys,
+        tier_keys=cards._TIER.keys, entry_keys=cards._LEDGER.keys,
+        ledger_values=cards._LEDGER_VALUES, change_values=tiers._CHANGE_VALUES,
+        claim_campaign_keys=CAMPAIGN.keys, claim_coupon_keys=COUPON.keys,
+    )  # fmt: skip
 
 
 def _claims(request: Request) -> tuple[uuid.UUID, list[str]]:
     """The caller (the token's `sub`, its signature not checked) and the deny-list keys
     Corner's authentication reads for that token (accounts/revocation.py)."""
-    token = request.headers["authorization"].partition(" ")[2]
-    payload = token.split(".")[1]
-    claims = orjson.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims = _token_claims(request)
     user = uuid.UUID(claims["sub"])
     keys = [f"revoked:user:{user.hex}"]
     if claims.get("fam"):
@@ -339,6 +378,50 @@ async def _revoked(keys: list[str]) -> bool:
 def _problem(status: int, code: str) -> Response:
     return Response(orjson.dumps({"status": status, "code": code}), status_code=status,
                     media_type="application/problem+json")  # fmt: skip
+
+
+async def _signed_in(request: Request) -> uuid.UUID | Response:
+    """The caller as Corner's authentication leaves it (accounts.permissions): the token's
+    subject once the revocation EXISTS in Redis said neither the user nor the sign-in is
+    revoked; a revoked token's 401 otherwise. Every same-SQL handler starts here."""
+    user, keys = _claims(request)
+    if await _revoked(keys):
+        return _problem(401, "invalid_token")
+    return user
+
+
+@dataclass(frozen=True, slots=True)
+class CounterCall:
+    """What a same-SQL counter handler has read before its transaction (`_counter_call`)."""
+
+    user: uuid.UUID  # the clerk (the token's subject, not revoked)
+    body: dict[str, Any]  # the JSON body as sent
+    key: str | None  # the Idempotency-Key header (None: the request has none)
+    code: str  # the typed code or card number, normalised as Corner normalises it
+    shop_id: uuid.UUID  # the counter's shop (body `shop_id`)
+    now: datetime
+
+
+async def _counter_call(
+    request: Request,
+    *,
+    normalise: Callable[[str], str],
+    valid: Callable[[str], bool],
+    invalid: tuple[int, str],
+    field: str = "code",
+) -> CounterCall | Response:
+    """The preamble every same-SQL counter handler shares: `_signed_in`, the body (orjson),
+    the Idempotency-Key, the body's `field` normalised by `normalise` (the function Corner's
+    service uses) and refused with `invalid` (status, code) when `valid` says no, the shop."""
+    user = await _signed_in(request)
+    if isinstance(user, Response):
+        return user
+    body = orjson.loads(await request.body())
+    code = normalise(body[field])
+    if not valid(code):
+        return _problem(*invalid)
+    key = request.headers.get("idempotency-key")
+    return CounterCall(user, body, key, code, uuid.UUID(body["shop_id"]), datetime.now(UTC))
 
 
 async def _replay_or_claim(conn: Any, scope: str, key: str | None, payload: Any) -> Any:
@@ -366,13 +449,17 @@ async def _store(conn: Any, scope: str, key: str | None, body: bytes, status: in
 
 
 async def _activity(conn: Any, **event: Any) -> None:
-    """customers.record_activity: the upsert + timeline + rollup statement, and the
-    first-purchase follow-ups when this is the customer's first purchase."""
+    """customers.record_activity: the upsert + timeline + rollup statement (by the user, or
+    without one by the customer record's id), and the first-purchase follow-ups when this is
+    the customer's first purchase."""
     from customers.repository.activity import _upsert_params
 
-    reference_id = event.pop("reference_id")
+    reference_id, customer_id = event.pop("reference_id"), event.pop("customer_id", None)
     params = _upsert_params(**event) | {"reference_id": reference_id}
-    row = await SAME["activity"].one(conn, params)
+    if event["user_id"] is None:  # a walk-in customer's card: the record by its own id
+        row = await SAME["activity_of_customer"].one(conn, params | {"id": customer_id})
+    else:
+        row = await SAME["activity"].one(conn, params)
     if event["spend"] > 0 and row[1] == event["spend"]:
         await conn.execute(
             SAME["first_purchase"].sql,
@@ -393,46 +480,42 @@ def _money(amount: int | None, currency: str) -> dict[str, Any] | None:
 async def redeem_same(request: Request) -> Response:
     from coupons import codes
 
-    user, keys = _claims(request)
-    if await _revoked(keys):
-        return _problem(401, "invalid_token")
-    body = orjson.loads(await request.body())
-    key = request.headers.get("idempotency-key")
-    code, shop_id = codes.normalise(body["code"]), uuid.UUID(body["shop_id"])
-    if not codes.is_valid(code):
-        return _problem(422, "coupon_code_invalid")
-    payload = {"code": body["code"], "qr": None, "shop_id": body["shop_id"],
-               "order_amount": body.get("order_amount")}  # fmt: skip
-    scope, now = f"redeem:{user}", datetime.now(UTC)
+    call = await _counter_call(request, normalise=codes.normalise, valid=codes.is_valid,
+                               invalid=(422, "coupon_code_invalid"))  # fmt: skip
+    if isinstance(call, Response):
+        return call
+    payload = {"code": call.body["code"], "qr": None, "shop_id": call.body["shop_id"],
+               "order_amount": call.body.get("order_amount")}  # fmt: skip
+    scope = f"redeem:{call.user}"
     async with POOLS["write"].acquire() as conn, conn.transaction():
-        replay = await _replay_or_claim(conn, scope, key, payload)
+        replay = await _replay_or_claim(conn, scope, call.key, payload)
         if replay is not None:
             return replay  # type: ignore[no-any-return]
-        row = await SAME["coupon"].one(conn, {"code": code, "staff_user_id": user,
-                                              "shop_id": shop_id})  # fmt: skip
+        row = await SAME["coupon"].one(conn, {"code": call.code, "staff_user_id": call.user,
+                                              "shop_id": call.shop_id})  # fmt: skip
         split = len(SAME["coupon_keys"])
         end = split + len(SAME["campaign_keys"])
         if row is None or row[end] is None:
             raise _Refused(_problem(404, "coupon_not_found"))
         coupon = dict(zip(SAME["coupon_keys"], row[:split], strict=True))
         campaign = dict(zip(SAME["campaign_keys"], row[split:end], strict=True))
-        if (coupon["status"] != "active" or coupon["valid_until"] <= now
-                or coupon["valid_from"] > now or not row[end + 1]
-                or (campaign["shop_ids"] is not None and shop_id not in campaign["shop_ids"])
+        if (coupon["status"] != "active" or coupon["valid_until"] <= call.now
+                or coupon["valid_from"] > call.now or not row[end + 1]
+                or (campaign["shop_ids"] is not None and call.shop_id not in campaign["shop_ids"])
                 or campaign["min_spend"]):  # fmt: skip
             raise _Refused(_problem(409, "coupon_not_redeemable"))
         currency = campaign["currency"]
         discount = campaign["discount_amount"] if campaign["discount_kind"] == "amount_off" else 0
         done = await SAME["redeem"].one(conn, {
             "p_coupon_id": coupon["id"], "p_merchant_id": coupon["merchant_id"],
-            "p_shop_id": shop_id, "p_staff_user_id": user, "p_order_amount": None,
-            "p_discount_amount": discount, "p_currency": currency, "p_now": now,
+            "p_shop_id": call.shop_id, "p_staff_user_id": call.user, "p_order_amount": None,
+            "p_discount_amount": discount, "p_currency": currency, "p_now": call.now,
             "p_redemption_id": new_id()})  # fmt: skip
         if done is None:
             raise _Refused(_problem(409, "coupon_already_redeemed"))
         if coupon["user_id"] is not None:
             await _activity(conn, merchant_id=coupon["merchant_id"], user_id=coupon["user_id"],
-                            source="coupon_redeemed", at=now, spend=0, currency=currency,
+                            source="coupon_redeemed", at=call.now, spend=0, currency=currency,
                             visit=True, tier=None, reference_id=done[0])  # fmt: skip
         off = {"kind": campaign["discount_kind"], "amount": _money(discount, currency),
                "percent": campaign["discount_percent"],
@@ -442,8 +525,8 @@ async def redeem_same(request: Request) -> Response:
             "redemption_id": str(done[0]),
             "coupon": {
                 "id": str(coupon["id"]), "campaign_id": str(coupon["campaign_id"]),
-                "merchant_id": str(coupon["merchant_id"]), "code": code,
-                "code_display": codes.display(code), "status": "redeemed",
+                "merchant_id": str(coupon["merchant_id"]), "code": call.code,
+                "code_display": codes.display(call.code), "status": "redeemed",
                 "source": coupon["source"], "valid_from": _iso(coupon["valid_from"]),
                 "valid_until": _iso(coupon["valid_until"]), "issued_at": _iso(coupon["issued_at"]),
                 "redeemed_at": _iso(done[1]),
@@ -454,10 +537,278 @@ async def redeem_same(request: Request) -> Response:
                              "flash": campaign["flash"]},
             },
             "discount": off, "order_amount": None, "pay_amount": None,
-            "shop_id": str(shop_id), "redeemed_at": _iso(done[1]),
+            "shop_id": str(call.shop_id), "redeemed_at": _iso(done[1]),
         })  # fmt: skip
-        await _store(conn, scope, key, answer, 200)
+        await _store(conn, scope, call.key, answer, 200)
     return Response(answer, media_type="application/json")
+
+
+def _entry_view(entry: dict[str, Any]) -> dict[str, Any]:
+    """memberships.service.ledger.entry_schema's fields."""
+    cur = entry["currency"]
+    return {
+        "id": str(entry["id"]), "card_id": str(entry["card_id"]), "kind": entry["kind"],
+        "points_delta": entry["points_delta"],
+        "balance_delta": entry["principal_delta"] + entry["bonus_delta"],
+        "principal_delta": entry["principal_delta"], "bonus_delta": entry["bonus_delta"],
+        "points_after": entry["points_after"],
+        "balance_after": entry["principal_after"] + entry["bonus_after"],
+        "principal_after": entry["principal_after"], "bonus_after": entry["bonus_after"],
+        "currency": cur, "amount": _money(entry["amount"], cur),
+        "paid": _money(entry["paid_amount"], cur), "shop_id": str(entry["shop_id"]),
+        "staff_user_id": str(entry["staff_user_id"]), "reverses_entry_id": None,
+        "topup_id": None, "count_pass_id": None, "uses_delta": entry["uses_delta"],
+        "uses_after": entry["uses_after"], "note": entry["note"],
+        "rule_version": entry["rule_version"], "created_at": _iso(entry["created_at"]),
+    }  # fmt: skip
+
+
+def _card_view(card: dict[str, Any], tier: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
+    """memberships.service.cards.card_schema's fields, the totals after `entry`."""
+    cur = card["currency"]
+    return {
+        "id": str(card["id"]), "program_id": str(card["program_id"]),
+        "merchant_id": str(card["merchant_id"]), "card_number": card["card_number"],
+        "tier": {"code": tier["code"], "name": tier["name"], "rank": tier["rank"],
+                 "discount_percent": tier["discount_percent"]},
+        "points": entry["points_after"],
+        "balance": _money(entry["principal_after"] + entry["bonus_after"], cur),
+        "principal": _money(entry["principal_after"], cur),
+        "bonus": _money(entry["bonus_after"], cur), "has_pin": card["pin_hash"] is not None,
+        "progress": None, "count_passes": None, "physical_card_number": None,
+        "created_at": _iso(card["created_at"]),
+    }  # fmt: skip
+
+
+def _typed_card_number(number: str) -> bool:
+    """A number of the shape Corner issues (the counter's typed-number path); pre-printed
+    numbers and QR tokens take other statements, which this reference does not run."""
+    from memberships import cardnumbers, physical
+
+    return (number.isdigit() and cardnumbers.is_valid_card_number(number)
+            and physical.in_virtual_range(number))  # fmt: skip
+
+
+async def _upgrade(
+    conn: Any,
+    card: dict[str, Any],
+    program: dict[str, Any],
+    tier: dict[str, Any],
+    threshold: int,
+    lifetime_spend: int,
+    now: datetime,
+) -> dict[str, Any]:
+    """memberships.service.ledger.maybe_upgrade: the tier the card is in after the purchase
+    (the 12-month spend, the rule version's tiers, the conditional move, its record, the
+    customer's tier), the same statements when the lifetime spend reached the next tier."""
+    from memberships import rules
+    from memberships.service.cards import months_ago
+    from memberships.service.programs import snapshot_tiers
+
+    if lifetime_spend < threshold:
+        return tier
+    rows = await SAME["spend"].all(conn, {"card_ids": [card["id"]],
+                                          "since": months_ago(now, 12)})  # fmt: skip
+    spend = max(0, int(rows[0][1])) if rows else 0
+    if spend < threshold:
+        return tier
+    names = {"program_id": program["id"]}
+    found = await SAME["version"].one(conn, names | {"version": program["rule_version"]})
+    if found is not None:
+        snapshot = found[0]
+        version_tiers = snapshot_tiers(orjson.loads(snapshot) if isinstance(snapshot, str)
+                                       else snapshot)  # fmt: skip
+    else:  # a programme seeded without its snapshot
+        fields = ("code", "name", "rank", "discount_percent", "earn_points_per_unit",
+                  "upgrade_min_spend_12m")  # fmt: skip
+        version_tiers = [
+            rules.TierRule(**{f: t[f] for f in fields})
+            for t in (dict(zip(SAME["tier_keys"], r, strict=True))
+                      for r in await SAME["tiers"].all(conn, names))
+        ]  # fmt: skip
+    target = rules.tier_after_spend(version_tiers, tier["rank"], spend)
+    if target is None:
+        return tier
+    moved = await SAME["move_tier"].one(conn, {"card_id": card["id"], "from_tier_id": tier["id"],
+                                               "code": target.code})  # fmt: skip
+    if moved is None:
+        return tier
+    new_tier = dict(zip(SAME["tier_keys"], moved[:-1], strict=True))
+    await SAME["tier_change"].one(conn, {
+        "id": new_id(), "card_id": card["id"], "merchant_id": card["merchant_id"],
+        "from_tier": tier["code"], "to_tier": new_tier["code"],
+        "direction": "up" if target.rank > tier["rank"] else "down", "reason": "purchase",
+        "spend_12m": spend, "currency": card["currency"],
+        "rule_version": program["rule_version"]})  # fmt: skip
+    if card["user_id"] is not None:
+        await SAME["customer_tier"].one(conn, {"p_merchant_id": card["merchant_id"],
+                                               "p_user_id": card["user_id"],
+                                               "p_tier": new_tier["code"]})  # fmt: skip
+    return new_tier
+
+
+async def card_transaction_same(request: Request) -> Response:
+    """A purchase on a typed card number as Corner's route runs it (other kinds and card
+    forms: 501, not served): the Redis EXISTS, the key's claim, the card + programme + tier
+    + role + shop statement, the currency check, the tier discount and points in Python, the
+    conditional totals UPDATE feeding the ledger INSERT (one statement: the ledger
+    invariant), the tier upgrade when the spend reached the next tier, the customer-activity
+    upsert, the stored answer, commit."""
+    from memberships import cardnumbers, rules
+
+    call = await _counter_call(
+        request, field="card", normalise=cardnumbers.normalise_card_number,
+        valid=_typed_card_number, invalid=(501, "the reference serves typed card numbers"),
+    )  # fmt: skip
+    if isinstance(call, Response):
+        return call
+    body = call.body
+    if body.get("kind") != "purchase":
+        return _problem(501, "the reference serves purchases")
+    money = {"amount": body["amount"]["amount"],
+             "currency": body["amount"].get("currency", "CNY")}  # fmt: skip
+    payload = {"card": body["card"], "shop_id": body["shop_id"], "kind": "purchase",
+               "amount": money, "points": None, "pin": None, "note": body.get("note"),
+               "pass_id": None, "count_product_id": None}  # fmt: skip
+    scope = f"card_tx:{call.user}"
+    async with POOLS["write"].acquire() as conn, conn.transaction():
+        replay = await _replay_or_claim(conn, scope, call.key, payload)
+        if replay is not None:
+            return replay  # type: ignore[no-any-return]
+        row = await SAME["card"].one(conn, {"p_number": call.code, "p_staff_user_id": call.user,
+                                            "p_shop_id": call.shop_id})  # fmt: skip
+        program_at = len(SAME["card_keys"])
+        tier_at = program_at + len(SAME["program_keys"])
+        end = tier_at + len(SAME["tier_keys"])
+        if row is None or row[end + 1] is None:  # no such card, or no role at its merchant
+            raise _Refused(_problem(404, "card_not_found"))
+        if not row[end + 2]:
+            raise _Refused(_problem(404, "shop_not_found"))
+        card = dict(zip(SAME["card_keys"], row[:program_at], strict=True))
+        program = dict(zip(SAME["program_keys"], row[program_at:tier_at], strict=True))
+        tier = dict(zip(SAME["tier_keys"], row[tier_at:end], strict=True))
+        if money["currency"] != card["currency"]:
+            raise _Refused(_problem(422, "currency_mismatch"))
+        paid, discount = rules.discounted(money["amount"], tier["discount_percent"])
+        earned = rules.points_earned(paid, tier["earn_points_per_unit"])
+        values = dict.fromkeys(SAME["ledger_values"]) | {
+            "card_id": card["id"], "merchant_id": card["merchant_id"], "kind": "earn",
+            "points_delta": earned, "principal_delta": 0, "bonus_delta": 0,
+            "currency": card["currency"], "amount": money["amount"], "paid_amount": paid,
+            "spend_delta": paid, "shop_id": call.shop_id, "staff_user_id": call.user,
+            "uses_delta": 0, "note": body.get("note"), "rule_version": program["rule_version"],
+        }  # fmt: skip
+        params = {f"p_{name}": value for name, value in values.items()}
+        params |= {"p_id": new_id(), "p_points": earned, "p_principal": 0, "p_bonus": 0,
+                   "p_spend": paid}  # fmt: skip
+        posted = await SAME["post"].one(conn, params)
+        if posted is None:
+            raise _Refused(_problem(409, "insufficient_balance"))
+        entry = dict(zip(SAME["entry_keys"], posted[:-1], strict=True))
+        if row[end] is not None:
+            tier = await _upgrade(conn, card, program, tier, row[end], posted[-1], call.now)
+        await _activity(conn, merchant_id=card["merchant_id"], user_id=card["user_id"],
+                        customer_id=card["customer_id"], source="card_transaction", at=call.now,
+                        spend=paid, currency=card["currency"], visit=True, tier=tier["code"],
+                        reference_id=entry["id"])  # fmt: skip
+        answer = orjson.dumps({
+            "entry": _entry_view(entry), "card": _card_view(card, tier, entry),
+            "discount": _money(discount, card["currency"]), "count_pass": None,
+        })  # fmt: skip
+        await _store(conn, scope, call.key, answer, 201)
+    return Response(answer, status_code=201, media_type="application/json")
+
+
+def _claim_refusal(campaign: dict[str, Any], now: datetime) -> Response | None:
+    """coupons.service.claim's `_refuse_unless_open`: the refusal, or None (open)."""
+    if campaign["status"] == "draft":
+        return _problem(404, "campaign_not_found")
+    if (campaign["status"] != "published" or campaign["claim_until"] <= now
+            or campaign["valid_until"] <= now):  # fmt: skip
+        return _problem(409, "campaign_not_active")
+    total = campaign["total_quantity"]
+    if total is not None and campaign["handed_out"] >= total:
+        return _problem(409, "campaign_sold_out")
+    return None
+
+
+async def claim_same(request: Request) -> Response:
+    """A claim as Corner's route runs it (public and listed-customer audiences; others 501,
+    not served): the Redis EXISTS and the claim-rate script, the campaign read and the
+    checks in Python, the conditional `handed_out + 1` (a refusal there reads the campaign
+    again to say why), the per-user counter upsert, the coupon INSERT (a new code on a
+    collision), the customer-activity upsert, commit."""
+    from core import ratelimit
+    from coupons import codes
+    from coupons.service.claim import MAX_CODE_ATTEMPTS
+    from coupons.service.throttle import CLAIMS_PER_WINDOW, WINDOW_SECONDS
+
+    user = await _signed_in(request)
+    if isinstance(user, Response):
+        return user
+    campaign_id = uuid.UUID(request.path_params["campaign_id"])
+    count, _ = await ratelimit.increment(POOLS["redis"], f"claim:user:{user}", WINDOW_SECONDS)
+    if count > CLAIMS_PER_WINDOW:
+        return _problem(429, "rate_limited")
+    now, keys = datetime.now(UTC), SAME["claim_campaign_keys"]
+    async with POOLS["write"].acquire() as conn, conn.transaction():
+        row = await SAME["campaign"].one(conn, {"campaign_id": campaign_id})
+        if row is None:
+            raise _Refused(_problem(404, "campaign_not_found"))
+        campaign = dict(zip(keys, row, strict=True))
+        refusal = _claim_refusal(campaign, now)
+        if refusal is not None:
+            raise _Refused(refusal)
+        if campaign["audience_kind"] == "customers":
+            if user not in (campaign["audience_user_ids"] or []):
+                raise _Refused(_problem(403, "not_in_audience"))
+        elif campaign["audience_kind"] != "public":  # resolvers run statements of their own
+            raise _Refused(_problem(501, "the reference serves public and listed audiences"))
+        if await SAME["take"].one(conn, {"campaign_id": campaign_id, "now": now}) is None:
+            fresh = await SAME["campaign"].one(conn, {"campaign_id": campaign_id})
+            if fresh is None:
+                raise _Refused(_problem(404, "campaign_not_found"))
+            refusal = _claim_refusal(dict(zip(keys, fresh, strict=True)), now)
+            raise _Refused(refusal or _problem(409, "campaign_sold_out"))
+        counted = await SAME["count"].one(
+            conn,
+            {
+                "campaign_id": campaign_id,
+                "user_id": user,
+                "per_user_limit": campaign["per_user_limit"],
+            },
+        )
+        if counted is None:
+            raise _Refused(_problem(409, "claim_limit_reached"))
+        for _ in range(MAX_CODE_ATTEMPTS):  # a taken code is skipped: try another
+            inserted = await SAME["coupons"].all(conn, {
+                "ids": [new_id()], "user_ids": [user], "codes": [codes.new_code()],
+                "merchant_id": campaign["merchant_id"], "campaign_id": campaign_id,
+                "source": "claim", "valid_from": campaign["valid_from"],
+                "valid_until": campaign["valid_until"], "issued_at": now})  # fmt: skip
+            if inserted:
+                break
+        coupon = dict(zip(SAME["claim_coupon_keys"], inserted[0], strict=True))
+        await _activity(conn, merchant_id=campaign["merchant_id"], user_id=user,
+                        source="coupon_claimed", at=now, spend=0, currency="CNY", visit=False,
+                        tier=None, reference_id=coupon["id"])  # fmt: skip
+    cur, kind = campaign["currency"], campaign["discount_kind"]
+    value = (_money(campaign["discount_amount"], cur) if kind == "amount_off"
+             else campaign["discount_percent"])  # fmt: skip
+    answer = {
+        "id": str(coupon["id"]), "campaign_id": str(campaign_id),
+        "merchant_id": str(coupon["merchant_id"]), "code": coupon["code"],
+        "code_display": codes.display(coupon["code"]), "status": coupon["status"],
+        "source": "claim", "valid_from": _iso(coupon["valid_from"]),
+        "valid_until": _iso(coupon["valid_until"]), "issued_at": _iso(coupon["issued_at"]),
+        "redeemed_at": None,
+        "campaign": {"id": str(campaign_id), "merchant_id": str(campaign["merchant_id"]),
+                     "name": campaign["name"], "discount": {"kind": kind, "value": value},
+                     "min_spend": _money(campaign["min_spend"], cur),
+                     "shop_ids": campaign["shop_ids"], "flash": campaign["flash"]},
+    }  # fmt: skip
+    return Response(orjson.dumps(answer, default=str), status_code=201,
+                    media_type="application/json")  # fmt: skip
 
 
 def _order_view(order: dict[str, Any], items: list[Any]) -> dict[str, Any]:
@@ -750,8 +1101,14 @@ def create_app(kind: str | None = None) -> Starlette:
         routes=[
             Route("/healthz", healthz),
             Route("/v1/counter/redeem", redeem_same if same else redeem, methods=["POST"]),
-            Route("/v1/counter/transactions", card_transaction, methods=["POST"]),
-            Route("/v1/campaigns/{campaign_id}/claim", claim, methods=["POST"]),
+            Route(
+                "/v1/counter/transactions",
+                card_transaction_same if same else card_transaction,
+                methods=["POST"],
+            ),
+            Route(
+                "/v1/campaigns/{campaign_id}/claim", claim_same if same else claim, methods=["POST"]
+            ),
             Route(
                 "/v1/counter/orders/consume", consume_same if same else consume, methods=["POST"]
             ),

@@ -285,9 +285,10 @@ def _claim_statements() -> tuple[Statement, Statement]:
 
 
 async def campaign_row(connection: Connection, campaign_id: uuid.UUID) -> Campaign | None:
-    """The campaign as it is now (a detached object, never flushed)."""
+    """The campaign as it is now: a read-only view (`Detached.view`, the entity's attribute
+    names; a claim only reads it, and a view costs a hundredth of an instance)."""
     row = await _claim_statements()[0].one(connection, {"campaign_id": campaign_id})
-    return CAMPAIGN.build(row) if row is not None else None  # type: ignore[no-any-return]
+    return CAMPAIGN.view(row) if row is not None else None  # type: ignore[no-any-return]
 
 
 async def take_one(connection: Connection, campaign_id: uuid.UUID, *, now: datetime) -> bool:

@@ -80,8 +80,9 @@ async def insert_coupons(
     source: str,
     now: datetime,
 ) -> list[Coupon]:
-    """The campaign's coupons for these (holder, code) pairs whose code is free (detached);
-    a colliding code is skipped, the caller retries it with a new code."""
+    """The campaign's coupons for these (holder, code) pairs whose code is free (read-only
+    views, `Detached.view`); a colliding code is skipped, the caller retries it with a new
+    code."""
     params = {
         "ids": [new_id() for _ in holders],
         "user_ids": [holder for holder, _ in holders],
@@ -93,7 +94,7 @@ async def insert_coupons(
         "valid_until": campaign.valid_until,
         "issued_at": now,
     }
-    return [COUPON.build(row) for row in await _insert_statement().all(connection, params)]
+    return [COUPON.view(row) for row in await _insert_statement().all(connection, params)]
 
 
 class CouponRepository:

@@ -94,7 +94,7 @@ async def claim(
 ) -> schemas.Coupon:
     """One coupon of the campaign for the caller. Runs on the transaction's driver connection
     (core.lean `Statement`s; the claim's lean route passes its connection): the campaign it
-    reads is a detached object, never flushed."""
+    reads is a read-only view (never flushed, never written)."""
     connection = await connection_of(db)
     campaign = await campaign_row(connection, campaign_id)
     if campaign is None:

@@ -4,7 +4,10 @@ entry, tiers, PINs and QR token uses.
 The counter's statements (its card context, the ledger post, the row lock, the 12-month spend,
 a QR token's use) are built once and compiled once for the driver (`core.lean.Statement`):
 they run on the transaction's psycopg connection, a lean route's or an ORM session's
-(`core.lean.connection_of`), and the rows they load are detached objects, never flushed.
+(`core.lean.connection_of`), and the rows they load are detached objects, never flushed: the
+card an instance (its totals and tier are mirrored after a post or a move), its programme,
+tier and ledger entries read-only views (`Detached.view`: named tuples with the entity's
+attribute names, built in a hundredth of an instance's time; nothing ever writes them).
 """
 
 from __future__ import annotations
@@ -59,7 +62,8 @@ _LEDGER_VALUES = (
 
 @dataclass(frozen=True)
 class CardContext:
-    """A card with what the counter needs in one round trip."""
+    """A card with what the counter needs in one round trip (`program` and `tier` are
+    read-only views, see the module's docstring)."""
 
     card: Card
     program: Program
@@ -129,8 +133,8 @@ def _context_of(row: Any) -> CardContext:
     end = tier_at + len(_TIER.keys)
     return CardContext(
         _CARD.build(row[:program_at]),
-        _PROGRAM.build(row[program_at:tier_at]),
-        _TIER.build(row[tier_at:end]),
+        _PROGRAM.view(row[program_at:tier_at]),
+        _TIER.view(row[tier_at:end]),
         row[end],
     )
 
@@ -225,8 +229,8 @@ async def post_totals(
 ) -> tuple[LedgerEntry, Totals] | None:
     """The conditional totals UPDATE of the card and the ledger INSERT with the totals after
     it, in one statement; None (and nothing written) when a total would go negative. `values`
-    are the entry's columns in `_LEDGER_VALUES`; the entry comes back detached (entries are
-    never updated)."""
+    are the entry's columns in `_LEDGER_VALUES`; the entry comes back as a read-only view
+    (entries are never updated)."""
     params = {f"p_{name}": values.get(name) for name in _LEDGER_VALUES}
     params["p_uses_delta"] = values.get("uses_delta") or 0
     params.update(
@@ -235,7 +239,7 @@ async def post_totals(
     row = await _post_statement().one(connection, params)
     if row is None:
         return None
-    entry: LedgerEntry = _LEDGER.build(row[:-1])
+    entry: LedgerEntry = _LEDGER.view(row[:-1])
     totals = Totals(entry.points_after, entry.principal_after, entry.bonus_after, row[-1])
     return entry, totals
 

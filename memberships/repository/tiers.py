@@ -117,7 +117,8 @@ async def move_tier(
     no such tier (any more)."""
     params = {"card_id": card_id, "from_tier_id": from_tier_id, "code": code}
     row = await _move_statement().one(connection, params)
-    return (_TIER.build(row[:-1]), row[-1]) if row is not None else None
+    # a read-only view, as the card context's tier (memberships.repository.cards)
+    return (_TIER.view(row[:-1]), row[-1]) if row is not None else None
 
 
 @cache

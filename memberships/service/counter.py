@@ -4,9 +4,9 @@ or stored value (PIN required), or uses a count card (次卡).
 
 A transaction runs on the transaction's driver connection (core.lean `Statement`s): the
 counter's lean route passes its connection, the ORM routes that start from a card at the
-counter (the lookup, the counter sales) pass their session (`Db`); the card, programme and
-tier it loads are detached objects that are never flushed, everything it writes is a
-statement of its own."""
+counter (the lookup, the counter sales) pass their session (`Db`); the card it loads is
+a detached object that is never flushed, its programme and tier read-only views; everything it
+writes is a statement of its own."""
 
 from __future__ import annotations
 
