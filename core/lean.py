@@ -19,11 +19,6 @@ routes use instead; nothing in it weakens a check:
   transaction, committed when the block ends, that is before the handler returns its response
   (decision 0001: a client that sees 2xx can read its write); rolled back on any error, so a
   refusal writes nothing; `raise Rollback()` inside the block rolls back without an error.
-- `session_transaction(request)`: the same for a route whose service still works on an ORM
-  session (no counter route now: order consumption moved to `transaction` last): the session
-  of the app's sessionmaker, committed before the response, rolled back on any error; its
-  statements can move to `Statement`s one at a time (`connection_of(session)` shares the
-  transaction).
 - `read_path(request, name, type)` / `read_path_params(request, {name: type})`: path
   parameters validated as FastAPI does (one 422, located under "path");
   `json_response(model, status)`: the answer FastAPI would send for a response model
@@ -35,8 +30,7 @@ routes use instead; nothing in it weakens a check:
   The same statement runs on a lean route's asyncpg connection and on an ORM session's psycopg
   one (`connection_of(session)`), so a service has one way to do each thing whichever
   route opened the transaction: a service taking `Db` (either) asks `connection_of(db)` for
-  the connection. (A route whose service still needs the ORM opens a
-  `session_transaction`; its statements then run on the session's psycopg connection.)
+  the connection (an ORM route's session: its psycopg connection, same transaction).
 
 Start-up objects are frozen out of the collector by the app (`api.app`, `gc.freeze`).
 """
@@ -64,7 +58,6 @@ from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
-from core.database import get_session
 from core.query import DirectRoute
 from core.settings import Settings, to_libpq_url
 
@@ -349,11 +342,6 @@ async def transaction(request: Request) -> AsyncIterator[Connection]:
             yield connection
     except Rollback:
         pass
-
-
-# An ORM session of the app's sessionmaker in one transaction, as `SessionDep` opens it:
-# committed when the block ends normally, rolled back when it raises.
-session_transaction = asynccontextmanager(get_session)
 
 
 async def _driver_connection(session: AsyncSession) -> Connection:

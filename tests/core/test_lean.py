@@ -24,7 +24,6 @@ from core.lean import (
     read_path,
     read_path_params,
     read_request,
-    session_transaction,
     transaction,
     write_pool,
 )
@@ -70,18 +69,6 @@ async def lean_item(request: Request) -> Response:
     return json_response(Echo(**values), 201)
 
 
-async def lean_session_write(request: Request) -> Response:
-    data, _ = await read_request(request, Body)
-    async with session_transaction(request) as session:
-        await session.execute(
-            text("INSERT INTO idempotency_keys (scope, key, request_hash) VALUES ('lean', :k, '')"),
-            {"k": data.code},
-        )
-        if data.amount > 0:  # refused after the write: the write must not survive
-            raise Conflict("refused after the write")
-    return Response(b"{}", status_code=201)
-
-
 @pytest.fixture
 async def pair(test_settings: Settings, app: Any) -> AsyncIterator[AsyncClient]:
     """The same body and header taken by a FastAPI route and by a lean route."""
@@ -99,7 +86,6 @@ async def pair(test_settings: Settings, app: Any) -> AsyncIterator[AsyncClient]:
 
     lean_post(app.router, "/lean", lean_echo, body=Body, idempotent=True)
     lean_post(app.router, "/write", lean_write, body=Body, status_code=201)
-    lean_post(app.router, "/session-write", lean_session_write, body=Body, status_code=201)
     lean_post(app.router, "/lean/{item}/{count}", lean_item,
               path_params={"item": uuid.UUID, "count": int},
               response_model=Echo, status_code=201)  # fmt: skip
@@ -196,21 +182,6 @@ async def test_path_parameters_read_and_refuse_as_fastapi_does(
     documented = paths["/lean/{item}/{count}"]["post"]
     assert documented["parameters"] == paths["/fastapi/{item}/{count}"]["post"]["parameters"]
     assert documented["responses"] == paths["/fastapi/{item}/{count}"]["post"]["responses"]
-
-
-async def test_the_session_transaction_commits_or_writes_nothing(
-    pair: AsyncClient, app: Any
-) -> None:
-    async def keys() -> list[str]:
-        async with app.state.engine.connect() as conn:
-            rows = await conn.execute(text("SELECT key FROM idempotency_keys WHERE scope='lean'"))
-            return sorted(r[0] for r in rows)
-
-    refused = await pair.post("/session-write", json={"code": "no", "amount": 1})
-    assert refused.status_code == 409
-    assert await keys() == []
-    assert (await pair.post("/session-write", json={"code": "yes", "amount": 0})).status_code == 201
-    assert await keys() == ["yes"]
 
 
 async def test_one_path_parameter(pair: AsyncClient) -> None:
