@@ -21,7 +21,7 @@ and fewer layers:
   request id and language, metrics and access log, security headers, the body limit and its
   413, the catch-all 500), built once around the handler exactly as FastAPI builds it; the
   scope the router would give the route (`route`, `endpoint`, `path_params`, `app`, `router`);
-  the app's exception handlers, looked up as Starlette's ExceptionMiddleware looks them up
+  the app's exception handlers, through the wrapper Starlette's ExceptionMiddleware uses
   (problem+json for DomainError, the 422 of a validation error, HTTPException's handler).
 - **What is skipped**, being work these routes never need: dependency solving (a direct route
   has none), the AsyncExitStack that closes uploaded files (a direct route reads no form),
@@ -33,12 +33,8 @@ and fewer layers:
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import FastAPI
-from starlette._utils import is_async_callable
-from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException
+from starlette._exception_handler import wrap_app_handling_exceptions
 from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.requests import Request
 from starlette.routing import BaseRoute, Match, Route
@@ -155,37 +151,12 @@ class _Dispatch:
         await self.stack(scope, receive, send)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """The route's handler, an exception it raises answered by the app's handler for it
-        (as ExceptionMiddleware does: HTTPException by status first, then by class)."""
+        """The route, an exception it raises answered by the app's handler for it: Starlette's
+        own wrapper, called as ExceptionMiddleware calls it (HTTPException by status first,
+        then by class; a handled exception after the answer started is an error)."""
         route: DirectRoute = scope["route"]
-        request = Request(scope, receive, send)
-        response: Any
-        try:
-            response = await route.serve(request)
-        except Exception as exc:
-            handler: Any = None
-            if isinstance(exc, HTTPException):
-                handler = self.status_handlers.get(exc.status_code)
-            if handler is None:
-                handler = _handler_for(self.exception_handlers, exc)
-            if handler is None:
-                raise
-            if is_async_callable(handler):
-                response = await handler(request, exc)
-            else:
-                response = await run_in_threadpool(handler, request, exc)
-            # a reused exception instance would otherwise pile up tracebacks (Starlette's note)
-            exc.__traceback__ = None
-            if response is None:
-                return
-        await response(scope, receive, send)
-
-
-def _handler_for(handlers: dict[Any, Any], exc: Exception) -> Any:
-    for cls in type(exc).__mro__:
-        if cls in handlers:
-            return handlers[cls]
-    return None
+        conn = Request(scope, receive, send)
+        await wrap_app_handling_exceptions(route.handle, conn)(scope, receive, send)
 
 
 def _may_overlap(earlier: BaseRoute, route: DirectRoute) -> bool:
